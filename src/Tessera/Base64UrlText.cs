@@ -1,0 +1,40 @@
+using System.Buffers.Text;
+
+namespace Tessera;
+
+/// <summary>Strict base64url (no padding) helpers: only the canonical encoding of a value decodes.</summary>
+internal static class Base64UrlText
+{
+    public static string Encode(ReadOnlySpan<byte> bytes) => Base64Url.EncodeToString(bytes);
+
+    /// <summary>
+    /// Decodes exactly <paramref name="destination"/>.Length bytes. Rejects any other length, characters outside the
+    /// alphabet, padding, and non-canonical text (unused trailing bits set), so one flipped character never decodes
+    /// to the same bytes.
+    /// </summary>
+    public static bool TryDecodeExact(ReadOnlySpan<char> text, Span<byte> destination)
+    {
+        if (text.Length != Base64Url.GetEncodedLength(destination.Length))
+        {
+            return false;
+        }
+        foreach (var c in text)
+        {
+            if (!IsAlphabet(c))
+            {
+                return false;
+            }
+        }
+        if (!Base64Url.TryDecodeFromChars(text, destination, out var written) || written != destination.Length)
+        {
+            return false;
+        }
+        Span<char> again = stackalloc char[text.Length];
+        return Base64Url.TryEncodeToChars(destination, again, out var charsWritten)
+            && charsWritten == text.Length
+            && again.SequenceEqual(text);
+    }
+
+    private static bool IsAlphabet(char c) =>
+        c is (>= 'A' and <= 'Z') or (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-' or '_';
+}

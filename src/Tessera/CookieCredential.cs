@@ -1,0 +1,123 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Tessera;
+
+/// <summary>Why a presented credential was not accepted. Logged as a reason; the credential itself never is.</summary>
+public enum CredentialRejection
+{
+    /// <summary>The credential was accepted.</summary>
+    None = 0,
+
+    /// <summary>The credential was empty or whitespace.</summary>
+    Empty,
+
+    /// <summary>The credential was longer than any valid one; rejected before any other work.</summary>
+    TooLong,
+
+    /// <summary>The credential did not have the expected shape or encoding.</summary>
+    Malformed,
+
+    /// <summary>No key of the ring produced the credential's signature (tampered, or signed by an unknown key).</summary>
+    BadSignature,
+}
+
+/// <summary>
+/// The cookie credential: 32 random bytes from the OS generator, then a dot, then an HMAC-SHA256 of them under the key
+/// ring's signing key, both in unpadded base64url (87 characters in all). The store keeps only the SHA-256 of the
+/// random bytes, so a copy of the store cannot be replayed as cookies.
+/// </summary>
+public sealed class CookieCredential
+{
+    /// <summary>Bytes of randomness in a token.</summary>
+    public const int TokenBytes = 32;
+
+    /// <summary>The exact length of a credential's text form.</summary>
+    public const int EncodedLength = 43 + 1 + 43;
+
+    private static readonly byte[] Purpose = Encoding.ASCII.GetBytes("tessera.cookie.v1\0");
+
+    private readonly SigningKeyRing _keys;
+
+    /// <summary>Creates the format over a key ring.</summary>
+    /// <param name="keys">The key ring; its first key signs.</param>
+    public CookieCredential(SigningKeyRing keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        _keys = keys;
+    }
+
+    /// <summary>Issues a new credential.</summary>
+    /// <returns>The text to give the client and the hash to store.</returns>
+    public IssuedCredential Issue()
+    {
+        Span<byte> token = stackalloc byte[TokenBytes];
+        RandomNumberGenerator.Fill(token);
+        Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        Sign(_keys.Current, token, mac);
+        var text = string.Concat(Base64UrlText.Encode(token), ".", Base64UrlText.Encode(mac));
+        return new IssuedCredential(text, SHA256.HashData(token));
+    }
+
+    /// <summary>
+    /// Verifies a presented credential against every key of the ring in constant time per key.
+    /// </summary>
+    /// <param name="text">The credential as the client sent it; <see langword="null"/> reads as empty.</param>
+    /// <param name="credentialHash">On success, the SHA-256 to look the session up by.</param>
+    /// <returns><see cref="CredentialRejection.None"/> when valid; otherwise why not.</returns>
+    public CredentialRejection Verify(string? text, out byte[]? credentialHash)
+    {
+        credentialHash = null;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return CredentialRejection.Empty;
+        }
+        if (text.Length > EncodedLength)
+        {
+            return CredentialRejection.TooLong;
+        }
+        if (text.Length != EncodedLength || text[43] != '.')
+        {
+            return CredentialRejection.Malformed;
+        }
+        Span<byte> token = stackalloc byte[TokenBytes];
+        Span<byte> presentedMac = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        if (!Base64UrlText.TryDecodeExact(text.AsSpan(0, 43), token)
+            || !Base64UrlText.TryDecodeExact(text.AsSpan(44), presentedMac))
+        {
+            return CredentialRejection.Malformed;
+        }
+        Span<byte> expected = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        var matched = false;
+        foreach (var key in _keys.Keys)
+        {
+            Sign(key, token, expected);
+            // Every key is tried even after a match, so the time taken does not tell which key signed.
+            matched |= CryptographicOperations.FixedTimeEquals(expected, presentedMac);
+        }
+        if (!matched)
+        {
+            return CredentialRejection.BadSignature;
+        }
+        credentialHash = SHA256.HashData(token);
+        return CredentialRejection.None;
+    }
+
+    private static void Sign(SigningKey key, ReadOnlySpan<byte> token, Span<byte> destination)
+    {
+        Span<byte> message = stackalloc byte[Purpose.Length + TokenBytes];
+        Purpose.CopyTo(message);
+        token.CopyTo(message[Purpose.Length..]);
+        HMACSHA256.HashData(key.Material, message, destination);
+    }
+}
+
+/// <summary>A freshly issued credential.</summary>
+/// <param name="Value">The text the client holds (a secret: never log it).</param>
+/// <param name="Hash">The SHA-256 the store keeps.</param>
+public sealed record IssuedCredential(string Value, byte[] Hash)
+{
+    /// <summary>Hides the secret value.</summary>
+    /// <returns>A description without the value.</returns>
+    public override string ToString() => "IssuedCredential(***)";
+}

@@ -1,0 +1,45 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Logging;
+
+namespace Tessera;
+
+/// <summary>Tessera's core log messages. Event ids are stable; a credential or raw session id is never logged.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1001, LogLevel.Warning, "A session credential was rejected ({Reason}); the request continues without a session.")]
+    public static partial void CredentialRejected(ILogger logger, CredentialRejection reason);
+
+    [LoggerMessage(1002, LogLevel.Warning, "Session value '{Key}' of session {SessionRef} could not be read as {Type}; the default is returned.")]
+    public static partial void ValueUnreadable(ILogger logger, string key, string sessionRef, string type, Exception exception);
+
+    [LoggerMessage(1003, LogLevel.Debug, "Session {SessionRef} created.")]
+    public static partial void SessionCreated(ILogger logger, string sessionRef);
+
+    [LoggerMessage(1004, LogLevel.Debug, "Session {SessionRef} ended before this request could commit; its changes are dropped.")]
+    public static partial void SessionVanished(ILogger logger, string sessionRef);
+
+    [LoggerMessage(1005, LogLevel.Debug, "Session {SessionRef} revoked.")]
+    public static partial void SessionRevoked(ILogger logger, string sessionRef);
+
+    [LoggerMessage(1006, LogLevel.Information, "Session cleanup deleted {Count} expired sessions.")]
+    public static partial void CleanupDeleted(ILogger logger, int count);
+
+    [LoggerMessage(1007, LogLevel.Error, "Session cleanup failed; it retries at the next interval.")]
+    public static partial void CleanupFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1008, LogLevel.Debug, "Session credential matched no live session.")]
+    public static partial void NoLiveSession(ILogger logger);
+
+    /// <summary>A short, stable, non-reversible reference to a session id for log lines.</summary>
+    public static string Ref(string? sessionId)
+    {
+        if (string.IsNullOrEmpty(sessionId))
+        {
+            return "(new)";
+        }
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(Encoding.UTF8.GetBytes(sessionId), hash);
+        return Convert.ToHexStringLower(hash[..4]);
+    }
+}

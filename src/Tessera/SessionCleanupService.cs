@@ -1,0 +1,90 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Tessera;
+
+/// <summary>
+/// Deletes expired sessions in bounded batches, every <see cref="TesseraOptions.CleanupInterval"/>, on the injected
+/// clock. Does nothing for a store without <see cref="ISessionStoreCleanup"/> (for example one that expires keys itself).
+/// </summary>
+/// <remarks>A failing run is logged and retried at the next interval; it never stops the host.</remarks>
+public sealed class SessionCleanupService : BackgroundService
+{
+    private readonly ISessionStore _store;
+    private readonly TesseraOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates the service.</summary>
+    /// <param name="store">The store to clean.</param>
+    /// <param name="options">Interval and batch size.</param>
+    /// <param name="timeProvider">The clock the interval runs on.</param>
+    /// <param name="logger">The logger; <see langword="null"/> logs nothing.</param>
+    public SessionCleanupService(ISessionStore store, IOptions<TesseraOptions> options, TimeProvider timeProvider, ILogger<SessionCleanupService>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        _store = store;
+        _options = options.Value;
+        _time = timeProvider;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>
+    /// Deletes every expired session now, one batch per store call, until a batch comes back short.
+    /// </summary>
+    /// <param name="cancellationToken">Stops between batches.</param>
+    /// <returns>How many sessions were deleted; 0 when the store cannot clean up.</returns>
+    public async Task<int> RunOnceAsync(CancellationToken cancellationToken = default)
+    {
+        if (_store is not ISessionStoreCleanup cleanup)
+        {
+            return 0;
+        }
+        var total = 0;
+        while (true)
+        {
+            var deleted = await cleanup.DeleteExpiredAsync(_options.CleanupBatchSize, cancellationToken);
+            total += deleted;
+            if (deleted < _options.CleanupBatchSize)
+            {
+                break;
+            }
+        }
+        if (total > 0)
+        {
+            Log.CleanupDeleted(_logger, total);
+        }
+        return total;
+    }
+
+    /// <inheritdoc />
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!_options.CleanupEnabled || _store is not ISessionStoreCleanup)
+        {
+            return;
+        }
+        using var timer = new PeriodicTimer(_options.CleanupInterval, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    await RunOnceAsync(stoppingToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    Log.CleanupFailed(_logger, e);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+}

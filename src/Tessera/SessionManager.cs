@@ -1,0 +1,79 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Tessera;
+
+/// <summary>
+/// Opens sessions for requests and commits their changes to the store. One per application (a singleton); thread-safe.
+/// </summary>
+public sealed class SessionManager
+{
+    /// <summary>Creates a manager.</summary>
+    /// <param name="store">Where sessions live.</param>
+    /// <param name="options">Validated options.</param>
+    /// <param name="timeProvider">The clock; <see cref="TimeProvider.System"/> in production, a fake one in tests.</param>
+    /// <param name="logger">The logger; <see langword="null"/> logs nothing.</param>
+    public SessionManager(ISessionStore store, IOptions<TesseraOptions> options, TimeProvider timeProvider, ILogger<SessionManager>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        Store = store;
+        Options = options.Value;
+        Time = timeProvider;
+        Logger = (ILogger?)logger ?? NullLogger.Instance;
+        Keys = SigningKeyRing.FromBase64(Options.Keys);
+        Credentials = new CookieCredential(Keys);
+    }
+
+    /// <summary>The store sessions are kept in.</summary>
+    public ISessionStore Store { get; }
+
+    /// <summary>The options in force.</summary>
+    public TesseraOptions Options { get; }
+
+    /// <summary>The key ring built from <see cref="TesseraOptions.Keys"/>.</summary>
+    public SigningKeyRing Keys { get; }
+
+    /// <summary>The cookie credential format over <see cref="Keys"/>.</summary>
+    public CookieCredential Credentials { get; }
+
+    internal TimeProvider Time { get; }
+
+    internal ILogger Logger { get; }
+
+    /// <summary>
+    /// Opens the session a credential points at, without touching the store: loading happens on first use.
+    /// </summary>
+    /// <param name="credential">The credential the client presented, or <see langword="null"/> when it sent none.</param>
+    /// <param name="metadata">Recorded if this request creates a session; <see langword="null"/> records nothing.</param>
+    /// <returns>A session object for one unit of work (one request); not thread-safe.</returns>
+    public TesseraSession Open(string? credential, SessionMetadata? metadata = null) =>
+        new(this, credential, metadata);
+
+    /// <summary>Revokes a session by id, ending it for every credential; a missing session is a no-op.</summary>
+    /// <param name="sessionId">The session id.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns><see langword="true"/> when a live session was revoked.</returns>
+    public async ValueTask<bool> RevokeAsync(string sessionId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sessionId);
+        var revoked = await Store.RevokeAsync(sessionId, Now(), cancellationToken);
+        if (revoked)
+        {
+            Log.SessionRevoked(Logger, Log.Ref(sessionId));
+        }
+        return revoked;
+    }
+
+    /// <summary>The current time at the millisecond precision stores keep.</summary>
+    internal DateTimeOffset Now()
+    {
+        var now = Time.GetUtcNow();
+        return new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerMillisecond), TimeSpan.Zero);
+    }
+
+    internal static string NewSessionId() => Base64UrlText.Encode(RandomNumberGenerator.GetBytes(16));
+}

@@ -1,0 +1,35 @@
+namespace Tessera;
+
+/// <summary>Every default of Tessera in one place.</summary>
+public static class TesseraDefaults
+{
+    /// <summary>The idle timeout: 30 minutes (OWASP suggests 15 to 30 minutes for low-risk applications).</summary>
+    public static readonly TimeSpan IdleTimeout = TimeSpan.FromMinutes(30);
+
+    /// <summary>The absolute lifetime: 8 hours (one working day; OWASP suggests 4 to 8 hours).</summary>
+    public static readonly TimeSpan AbsoluteLifetime = TimeSpan.FromHours(8);
+
+    /// <summary>
+    /// The touch interval: 1 minute. The idle deadline is extended at most this often, so a stream of reads costs no
+    /// writes; the effective idle timeout is therefore between <see cref="IdleTimeout"/> minus this and <see cref="IdleTimeout"/>.
+    /// </summary>
+    public static readonly TimeSpan TouchInterval = TimeSpan.FromMinutes(1);
+
+    /// <summary>How often the cleanup service deletes expired sessions: every 5 minutes.</summary>
+    public static readonly TimeSpan CleanupInterval = TimeSpan.FromMinutes(5);
+
+    /// <summary>How many expired sessions one cleanup statement deletes at most: 1,000.</summary>
+    public const int CleanupBatchSize = 1000;
+
+    /// <summary>The in-memory store's bound: 100,000 sessions.</summary>
+    public const int MemoryStoreMaxSessions = 100_000;
+
+    /// <summary>The cookie name over HTTPS: <c>__Host-tessera</c> (the prefix pins it to this host, path / and Secure).</summary>
+    public const string SecureCookieName = "__Host-tessera";
+
+    /// <summary>The cookie name over plain HTTP in Development: <c>tessera</c> (browsers refuse <c>__Host-</c> without Secure).</summary>
+    public const string DevelopmentCookieName = "tessera";
+
+    /// <summary>The longest User-Agent kept in metadata: 512 characters.</summary>
+    public const int MaxUserAgentLength = 512;
+}

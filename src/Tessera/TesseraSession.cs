@@ -1,0 +1,661 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Text.Json;
+
+namespace Tessera;
+
+/// <summary>
+/// One request's view of a session: lazy (nothing is read until first use), change-tracked per key, committed once.
+/// </summary>
+/// <remarks>
+/// Not thread-safe: one request, one thread at a time. Reading before <see cref="LoadAsync"/> loads synchronously;
+/// prefer awaiting <see cref="LoadAsync"/> first. After <see cref="CommitAsync"/> the session is read-only.
+/// </remarks>
+public class TesseraSession
+{
+    private readonly SessionManager _manager;
+    private readonly string? _presentedCredential;
+    private readonly SessionMetadata? _metadata;
+
+    private bool _loaded;
+    private SessionRecord? _record;
+    private Dictionary<string, string?>? _changes;
+    private bool _cleared;
+    private string? _subject;
+    private bool _subjectChanged;
+    private bool _regenerate;
+    private string? _destroyedId;
+    private string? _pendingId;
+    private SessionCommitResult? _committed;
+
+    /// <summary>Creates a session view; applications get one from <see cref="SessionManager.Open"/> or the middleware.</summary>
+    /// <param name="manager">The manager that loads and commits it.</param>
+    /// <param name="presentedCredential">The credential the client sent, or <see langword="null"/>.</param>
+    /// <param name="metadata">Metadata recorded if this view creates the session; <see langword="null"/> asks <see cref="CaptureMetadata"/>.</param>
+    protected internal TesseraSession(SessionManager manager, string? presentedCredential, SessionMetadata? metadata)
+    {
+        ArgumentNullException.ThrowIfNull(manager);
+        _manager = manager;
+        _presentedCredential = presentedCredential;
+        _metadata = metadata;
+    }
+
+    /// <summary>Whether the session has been loaded (or found absent) yet.</summary>
+    public bool IsLoaded => _loaded;
+
+    /// <summary>
+    /// The stable session id. For a session not stored yet this is the id it will be stored under. Never a credential.
+    /// </summary>
+    public string Id
+    {
+        get
+        {
+            EnsureLoaded();
+            return _record?.Id ?? (_pendingId ??= SessionManager.NewSessionId());
+        }
+    }
+
+    /// <summary>Whether no stored session backs this view (nothing was presented, or it was invalid, expired or revoked).</summary>
+    public bool IsNew
+    {
+        get
+        {
+            EnsureLoaded();
+            return _record is null;
+        }
+    }
+
+    /// <summary>The signed-in subject, or <see langword="null"/> when anonymous.</summary>
+    public string? Subject
+    {
+        get
+        {
+            EnsureLoaded();
+            return _subject;
+        }
+    }
+
+    /// <summary>Whether a subject is signed in.</summary>
+    public bool IsAuthenticated => Subject is not null;
+
+    /// <summary>When the session was created, or <see langword="null"/> for a new one.</summary>
+    public DateTimeOffset? CreatedAt => Loaded()?.CreatedAt;
+
+    /// <summary>When the session was last seen before this request, or <see langword="null"/> for a new one.</summary>
+    public DateTimeOffset? LastSeenAt => Loaded()?.LastSeenAt;
+
+    /// <summary>When the session expires unless used again, or <see langword="null"/> for a new one.</summary>
+    public DateTimeOffset? ExpiresAt => Loaded()?.ExpiresAt;
+
+    /// <summary>Metadata recorded at creation; empty for a new session.</summary>
+    public SessionMetadata Metadata => Loaded()?.Metadata ?? SessionMetadata.Empty;
+
+    /// <summary>Whether anything will be written at commit (data, subject, a new credential or a destroy).</summary>
+    public bool HasChanges => _changes is { Count: > 0 } || _cleared || _subjectChanged || _regenerate || _destroyedId is not null;
+
+    /// <summary>Whether the session has been committed; it is read-only from then on.</summary>
+    public bool IsCommitted => _committed is not null;
+
+    /// <summary>The data keys currently visible (flash values excluded), in no particular order.</summary>
+    public IReadOnlyCollection<string> Keys
+    {
+        get
+        {
+            EnsureLoaded();
+            var keys = new HashSet<string>(StringComparer.Ordinal);
+            if (!_cleared && _record is not null)
+            {
+                foreach (var key in _record.Data.Keys)
+                {
+                    keys.Add(key);
+                }
+            }
+            if (_changes is not null)
+            {
+                foreach (var (key, value) in _changes)
+                {
+                    if (value is null)
+                    {
+                        keys.Remove(key);
+                    }
+                    else
+                    {
+                        keys.Add(key);
+                    }
+                }
+            }
+            keys.RemoveWhere(k => k.StartsWith(SessionKeys.ReservedPrefix, StringComparison.Ordinal));
+            return keys;
+        }
+    }
+
+    /// <summary>
+    /// Loads the session: verifies the presented credential and reads the store once. Later calls return at once.
+    /// An invalid, expired or revoked credential loads as a new, empty session (and logs a warning without the value).
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the store read.</param>
+    /// <returns>A task that completes when loaded.</returns>
+    public async ValueTask LoadAsync(CancellationToken cancellationToken = default)
+    {
+        if (_loaded)
+        {
+            return;
+        }
+        SessionRecord? record = null;
+        if (_presentedCredential is not null)
+        {
+            var rejection = _manager.Credentials.Verify(_presentedCredential, out var hash);
+            if (rejection != CredentialRejection.None)
+            {
+                Log.CredentialRejected(_manager.Logger, rejection);
+                OnCredentialRejected(rejection);
+            }
+            else
+            {
+                record = await _manager.Store.LoadByCredentialAsync(hash, cancellationToken);
+                if (record is not null && !record.IsActiveAt(_manager.Now()))
+                {
+                    record = null;
+                }
+                if (record is null)
+                {
+                    Log.NoLiveSession(_manager.Logger);
+                }
+            }
+        }
+        if (_loaded)
+        {
+            return;
+        }
+        _record = record;
+        _subject = record?.Subject;
+        _loaded = true;
+    }
+
+    /// <summary>Whether a visible key exists.</summary>
+    /// <param name="key">The key.</param>
+    /// <returns><see langword="true"/> when the key has a value.</returns>
+    public bool ContainsKey(string key)
+    {
+        SessionKeys.Validate(key);
+        return TryGetJson(key, out _);
+    }
+
+    /// <summary>
+    /// Reads a value. A missing key gives <see langword="default"/>; so does a value that no longer deserializes as
+    /// <typeparamref name="T"/> (say, after an app upgrade), which also logs a warning naming the key, never the value.
+    /// </summary>
+    /// <typeparam name="T">The type to read as.</typeparam>
+    /// <param name="key">The key.</param>
+    /// <returns>The value or <see langword="default"/>.</returns>
+    public T? Get<T>(string key)
+    {
+        SessionKeys.Validate(key);
+        return TryRead<T>(key, out var value) ? value : default;
+    }
+
+    /// <summary>Reads a value through a typed key; see <see cref="Get{T}(string)"/>.</summary>
+    /// <typeparam name="T">The key's type.</typeparam>
+    /// <param name="key">The key.</param>
+    /// <returns>The value or <see langword="default"/>.</returns>
+    public T? Get<T>(SessionKey<T> key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        return TryRead<T>(key.Name, out var value) ? value : default;
+    }
+
+    /// <summary>Reads a value, telling a missing or unreadable value apart from a stored default.</summary>
+    /// <typeparam name="T">The type to read as.</typeparam>
+    /// <param name="key">The key.</param>
+    /// <param name="value">The value when found and readable.</param>
+    /// <returns><see langword="true"/> when the key exists and deserializes as <typeparamref name="T"/>.</returns>
+    public bool TryGet<T>(string key, [MaybeNullWhen(false)] out T value)
+    {
+        SessionKeys.Validate(key);
+        return TryRead(key, out value);
+    }
+
+    /// <summary>Sets a value; committed with the other changes of this request. Setting <see langword="null"/> stores JSON null.</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="key">The key: 1 to 256 characters, not starting with <c>tessera:</c>.</param>
+    /// <param name="value">The value, serialized now with the configured JSON options.</param>
+    /// <exception cref="InvalidOperationException">The session was already committed.</exception>
+    public void Set<T>(string key, T value)
+    {
+        SessionKeys.Validate(key);
+        SetJson(key, Serialize(value));
+    }
+
+    /// <summary>Sets a value through a typed key; see <see cref="Set{T}(string, T)"/>.</summary>
+    /// <typeparam name="T">The key's type.</typeparam>
+    /// <param name="key">The key.</param>
+    /// <param name="value">The value.</param>
+    public void Set<T>(SessionKey<T> key, T value)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        SetJson(key.Name, Serialize(value));
+    }
+
+    /// <summary>Removes a key; removing a missing key is a no-op that writes nothing.</summary>
+    /// <param name="key">The key.</param>
+    public void Remove(string key)
+    {
+        SessionKeys.Validate(key);
+        RemoveKey(key);
+    }
+
+    /// <summary>Removes a typed key; see <see cref="Remove(string)"/>.</summary>
+    /// <typeparam name="T">The key's type.</typeparam>
+    /// <param name="key">The key.</param>
+    public void Remove<T>(SessionKey<T> key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        RemoveKey(key.Name);
+    }
+
+    /// <summary>Removes every key, flash values included. The subject and the credential stay.</summary>
+    public void Clear()
+    {
+        EnsureWritable();
+        if (_record is null || _record.Data.Count == 0)
+        {
+            _changes?.Clear();
+            return;
+        }
+        _cleared = true;
+        (_changes ??= new(StringComparer.Ordinal)).Clear();
+    }
+
+    /// <summary>
+    /// Sets a flash value: readable once, by a later request (reading it removes it); not visible to the request that set it.
+    /// </summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="key">The flash key.</param>
+    /// <param name="value">The value.</param>
+    public void SetFlash<T>(string key, T value)
+    {
+        SessionKeys.Validate(key);
+        SetJson(SessionKeys.FlashPrefix + key, Serialize(value));
+    }
+
+    /// <summary>Reads and removes a flash value set by an earlier request.</summary>
+    /// <typeparam name="T">The type to read as.</typeparam>
+    /// <param name="key">The flash key.</param>
+    /// <returns>The value, or <see langword="default"/> when none is waiting (or it was already read).</returns>
+    public T? GetFlash<T>(string key)
+    {
+        SessionKeys.Validate(key);
+        EnsureLoaded();
+        var stored = SessionKeys.FlashPrefix + key;
+        if (_cleared || _record is null || !_record.Data.TryGetValue(stored, out var json))
+        {
+            return default;
+        }
+        string? pending = null;
+        var changedHere = _changes is not null && _changes.TryGetValue(stored, out pending);
+        if (changedHere && pending is null)
+        {
+            return default; // already read during this request
+        }
+        var value = Deserialize<T>(stored, json, out _);
+        if (!changedHere)
+        {
+            RemoveKey(stored); // a flash set again during this request stays for the next one
+        }
+        return value;
+    }
+
+    /// <summary>Reads a flash value without consuming it: an earlier request's, or one set during this request.</summary>
+    /// <typeparam name="T">The type to read as.</typeparam>
+    /// <param name="key">The flash key.</param>
+    /// <returns>The value, or <see langword="default"/>.</returns>
+    public T? PeekFlash<T>(string key)
+    {
+        SessionKeys.Validate(key);
+        return TryRead<T>(SessionKeys.FlashPrefix + key, out var value) ? value : default;
+    }
+
+    /// <summary>
+    /// Issues a new credential for this session at commit, keeping its id and data; the old credential stops working
+    /// at once. A session not stored yet gets a fresh credential anyway, so this is a no-op for it.
+    /// </summary>
+    public void Regenerate()
+    {
+        EnsureWritable();
+        _regenerate = true;
+    }
+
+    /// <summary>
+    /// Signs a subject in: sets it and always regenerates the credential (so a credential planted before sign-in is
+    /// worthless after it). Anonymous data such as a cart is kept; data of a different subject is cleared.
+    /// </summary>
+    /// <param name="subject">The subject (user id): not empty, at most 256 characters.</param>
+    /// <exception cref="ArgumentException">The subject is empty or too long.</exception>
+    public void SignIn(string subject)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(subject);
+        if (subject.Length > 256)
+        {
+            throw new ArgumentException("A subject must be at most 256 characters long.", nameof(subject));
+        }
+        EnsureWritable();
+        if (_subject is not null && !string.Equals(_subject, subject, StringComparison.Ordinal))
+        {
+            Clear();
+        }
+        _subject = subject;
+        _subjectChanged = true;
+        _regenerate = true;
+    }
+
+    /// <summary>
+    /// Signs out: the same as <see cref="Destroy"/>, because OWASP asks logout to end the session server-side.
+    /// </summary>
+    public void SignOut() => Destroy();
+
+    /// <summary>
+    /// Destroys the session: at commit it is revoked server-side (every credential of it dies) and the client is told
+    /// to drop its credential. The view becomes a new, empty session; writing to it afterwards starts a new session
+    /// with a new id and credential. Destroying a new session only discards its pending changes.
+    /// </summary>
+    public void Destroy()
+    {
+        EnsureWritable();
+        if (_record is not null)
+        {
+            _destroyedId = _record.Id;
+        }
+        _record = null;
+        _subject = null;
+        _subjectChanged = false;
+        _regenerate = false;
+        _cleared = false;
+        _changes = null;
+        _pendingId = null;
+    }
+
+    /// <summary>
+    /// Writes this request's changes: creates the session if it is new and has something to keep, applies the per-key
+    /// patch, extends the idle deadline at most once per touch interval, revokes a destroyed session. Writes nothing when
+    /// nothing changed. Calling it again returns the first result.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the store write.</param>
+    /// <returns>What the transport must do with the client's credential.</returns>
+    /// <exception cref="SessionStoreFullException">The store is full and refuses new sessions.</exception>
+    public async ValueTask<SessionCommitResult> CommitAsync(CancellationToken cancellationToken = default)
+    {
+        if (_committed is { } done)
+        {
+            return done;
+        }
+        if (!_loaded)
+        {
+            _committed = SessionCommitResult.Unchanged;
+            return SessionCommitResult.Unchanged;
+        }
+        var result = SessionCommitResult.Unchanged;
+        var now = _manager.Now();
+        var store = _manager.Store;
+        if (_destroyedId is not null)
+        {
+            await _manager.RevokeAsync(_destroyedId, cancellationToken);
+            result = SessionCommitResult.Cleared;
+        }
+        if (_record is { } record)
+        {
+            result = await CommitExistingAsync(record, now, store, cancellationToken);
+        }
+        else if (HasDataToKeep() || _subject is not null)
+        {
+            result = await CreateAsync(now, store, cancellationToken);
+        }
+        _committed = result;
+        return result;
+    }
+
+    /// <summary>
+    /// Metadata to record when this view creates a session. The base returns what was given to the constructor;
+    /// transports override it to read the request lazily.
+    /// </summary>
+    /// <returns>The metadata.</returns>
+    protected virtual SessionMetadata CaptureMetadata() => _metadata ?? SessionMetadata.Empty;
+
+    /// <summary>Called once when the presented credential is rejected; transports may count or react.</summary>
+    /// <param name="rejection">Why it was rejected.</param>
+    protected virtual void OnCredentialRejected(CredentialRejection rejection)
+    {
+    }
+
+    private async ValueTask<SessionCommitResult> CommitExistingAsync(SessionRecord record, DateTimeOffset now, ISessionStore store, CancellationToken cancellationToken)
+    {
+        var options = _manager.Options;
+        var idle = Min(now + options.IdleTimeout, record.AbsoluteExpiresAt);
+        var writes = _changes is { Count: > 0 } || _cleared || _subjectChanged || _regenerate;
+        if (!writes)
+        {
+            if (now - record.LastSeenAt >= options.TouchInterval)
+            {
+                await store.TouchAsync(record.Id, now, idle, cancellationToken);
+            }
+            return _destroyedId is null ? SessionCommitResult.Unchanged : SessionCommitResult.Cleared;
+        }
+        var credential = _regenerate ? _manager.Credentials.Issue() : null;
+        var patch = BuildPatch(credential, now, idle);
+        if (!await store.ApplyAsync(record.Id, patch, cancellationToken))
+        {
+            // Revoked or expired by someone else while this request ran: never resurrect it.
+            Log.SessionVanished(_manager.Logger, Log.Ref(record.Id));
+            return SessionCommitResult.Cleared;
+        }
+        return credential is null
+            ? SessionCommitResult.Unchanged
+            : new SessionCommitResult(CredentialChange.Issue, credential.Value, record.AbsoluteExpiresAt, record.Id);
+    }
+
+    private async ValueTask<SessionCommitResult> CreateAsync(DateTimeOffset now, ISessionStore store, CancellationToken cancellationToken)
+    {
+        var options = _manager.Options;
+        var data = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (_changes is not null)
+        {
+            foreach (var (key, value) in _changes)
+            {
+                if (value is not null)
+                {
+                    data[key] = value;
+                }
+            }
+        }
+        var absolute = now + options.AbsoluteLifetime;
+        var metadata = CaptureMetadata();
+        for (var attempt = 0; ; attempt++)
+        {
+            var credential = _manager.Credentials.Issue();
+            var record = new SessionRecord
+            {
+                Id = _pendingId ??= SessionManager.NewSessionId(),
+                CredentialHash = credential.Hash,
+                Subject = _subject,
+                Data = data,
+                CreatedAt = now,
+                LastSeenAt = now,
+                IdleExpiresAt = Min(now + options.IdleTimeout, absolute),
+                AbsoluteExpiresAt = absolute,
+                Metadata = metadata,
+            };
+            if (await store.CreateAsync(record, cancellationToken))
+            {
+                Log.SessionCreated(_manager.Logger, Log.Ref(record.Id));
+                return new SessionCommitResult(CredentialChange.Issue, credential.Value, absolute, record.Id);
+            }
+            if (attempt >= 2)
+            {
+                throw new InvalidOperationException("Could not create a session: three random ids collided, which points at a broken random source or store.");
+            }
+            _pendingId = null;
+        }
+    }
+
+    private SessionPatch BuildPatch(IssuedCredential? credential, DateTimeOffset now, DateTimeOffset idle)
+    {
+        Dictionary<string, string>? set = null;
+        List<string>? removed = null;
+        if (_changes is not null)
+        {
+            foreach (var (key, value) in _changes)
+            {
+                if (value is null)
+                {
+                    (removed ??= []).Add(key);
+                }
+                else
+                {
+                    (set ??= new(StringComparer.Ordinal))[key] = value;
+                }
+            }
+        }
+        return new SessionPatch
+        {
+            ClearData = _cleared,
+            Set = set ?? SessionRecord.EmptyData,
+            Removed = (IReadOnlyCollection<string>?)removed ?? [],
+            SubjectChanged = _subjectChanged,
+            Subject = _subject,
+            NewCredentialHash = credential?.Hash,
+            LastSeenAt = now,
+            IdleExpiresAt = idle,
+        };
+    }
+
+    private bool HasDataToKeep()
+    {
+        if (_changes is null)
+        {
+            return false;
+        }
+        foreach (var value in _changes.Values)
+        {
+            if (value is not null)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private bool TryRead<T>(string key, [MaybeNullWhen(false)] out T value)
+    {
+        if (!TryGetJson(key, out var json))
+        {
+            value = default;
+            return false;
+        }
+        value = Deserialize<T>(key, json, out var ok)!;
+        return ok;
+    }
+
+    private T? Deserialize<T>(string key, string json, out bool ok)
+    {
+        try
+        {
+            ok = true;
+            return JsonSerializer.Deserialize<T>(json, _manager.Options.JsonSerializerOptions);
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException)
+        {
+            Log.ValueUnreadable(_manager.Logger, key, Log.Ref(_record?.Id), typeof(T).Name, e);
+            ok = false;
+            return default;
+        }
+    }
+
+    private bool TryGetJson(string key, [NotNullWhen(true)] out string? json)
+    {
+        EnsureLoaded();
+        if (_changes is not null && _changes.TryGetValue(key, out var changed))
+        {
+            json = changed;
+            return json is not null;
+        }
+        json = null;
+        return !_cleared && _record is not null && _record.Data.TryGetValue(key, out json);
+    }
+
+    private void SetJson(string key, string json)
+    {
+        EnsureWritable();
+        (_changes ??= new(StringComparer.Ordinal))[key] = json;
+    }
+
+    private void RemoveKey(string key)
+    {
+        EnsureWritable();
+        var stored = !_cleared && _record is not null && _record.Data.ContainsKey(key);
+        if (stored)
+        {
+            (_changes ??= new(StringComparer.Ordinal))[key] = null;
+        }
+        else
+        {
+            _changes?.Remove(key);
+        }
+    }
+
+    private string Serialize<T>(T value) => JsonSerializer.Serialize(value, _manager.Options.JsonSerializerOptions);
+
+    private SessionRecord? Loaded()
+    {
+        EnsureLoaded();
+        return _record;
+    }
+
+    private void EnsureLoaded()
+    {
+        if (!_loaded)
+        {
+            // Synchronous callers (ISession, property getters) block once here; async callers await LoadAsync first.
+            LoadAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    private void EnsureWritable()
+    {
+        EnsureLoaded();
+        if (_committed is not null)
+        {
+            throw new InvalidOperationException("The session was already committed (the response has started); changes can no longer be saved.");
+        }
+    }
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+}
+
+/// <summary>What a transport must do with the client's credential after a commit.</summary>
+public enum CredentialChange
+{
+    /// <summary>Nothing: the client's credential (or its absence) stays right.</summary>
+    None = 0,
+
+    /// <summary>Give the client <see cref="SessionCommitResult.Credential"/>, replacing what it had.</summary>
+    Issue,
+
+    /// <summary>Tell the client to drop its credential (the session was destroyed or is gone).</summary>
+    Clear,
+}
+
+/// <summary>The outcome of <see cref="TesseraSession.CommitAsync"/>.</summary>
+/// <param name="Change">What to do with the client's credential.</param>
+/// <param name="Credential">The new credential when <paramref name="Change"/> is <see cref="CredentialChange.Issue"/>: a secret, never log it.</param>
+/// <param name="AbsoluteExpiresAt">When the issued credential's session ends at the latest; <see langword="null"/> otherwise.</param>
+/// <param name="SessionId">The id of the session the credential belongs to; <see langword="null"/> unless issued.</param>
+public readonly record struct SessionCommitResult(CredentialChange Change, string? Credential, DateTimeOffset? AbsoluteExpiresAt, string? SessionId)
+{
+    /// <summary>Nothing for the transport to do.</summary>
+    public static SessionCommitResult Unchanged { get; } = new(CredentialChange.None, null, null, null);
+
+    /// <summary>The client must drop its credential.</summary>
+    public static SessionCommitResult Cleared { get; } = new(CredentialChange.Clear, null, null, null);
+
+    /// <summary>Hides the credential.</summary>
+    /// <returns>A description without the credential.</returns>
+    public override string ToString() => $"SessionCommitResult({Change})";
+}
