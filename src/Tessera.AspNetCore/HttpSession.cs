@@ -1,0 +1,55 @@
+using System.Reflection;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Metadata;
+
+namespace Tessera.AspNetCore;
+
+/// <summary>
+/// The session of one HTTP request. Declare it as a minimal-API parameter and it arrives loaded
+/// (<c>app.MapGet("/cart", (HttpSession session) =&gt; session.Get&lt;List&lt;string&gt;&gt;("cart"))</c>), with no
+/// service provider involved; elsewhere use <see cref="HttpContextSessionExtensions.GetTesseraSession"/>.
+/// </summary>
+/// <remarks>Binding throws <see cref="InvalidOperationException"/> when sessions are disabled for the endpoint or <c>UseTessera()</c> is missing.</remarks>
+public sealed class HttpSession : TesseraSession, IBindableFromHttpContext<HttpSession>, IEndpointParameterMetadataProvider
+{
+    private readonly HttpContext _context;
+
+    internal HttpSession(SessionManager manager, string? presentedCredential, HttpContext context)
+        : base(manager, presentedCredential, metadata: null) => _context = context;
+
+    /// <summary>
+    /// Binds the request's session for a minimal-API parameter, loading it first (one store read at most).
+    /// </summary>
+    /// <param name="context">The request.</param>
+    /// <param name="parameter">The parameter being bound.</param>
+    /// <returns>The loaded session.</returns>
+    /// <exception cref="InvalidOperationException">Sessions are disabled for this endpoint or not configured.</exception>
+    public static async ValueTask<HttpSession?> BindAsync(HttpContext context, ParameterInfo parameter)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var session = context.GetTesseraSession();
+        await session.LoadAsync(context.RequestAborted);
+        return session;
+    }
+
+    /// <summary>Declares nothing to OpenAPI: the session is not part of the request's described shape.</summary>
+    /// <param name="parameter">The parameter.</param>
+    /// <param name="builder">The endpoint builder.</param>
+    public static void PopulateMetadata(ParameterInfo parameter, Microsoft.AspNetCore.Builder.EndpointBuilder builder)
+    {
+    }
+
+    /// <summary>Records the request's User-Agent (at most 512 characters) and remote IP address.</summary>
+    /// <returns>The metadata.</returns>
+    protected override SessionMetadata CaptureMetadata()
+    {
+        var userAgent = _context.Request.Headers.UserAgent.ToString();
+        if (userAgent.Length > TesseraDefaults.MaxUserAgentLength)
+        {
+            userAgent = userAgent[..TesseraDefaults.MaxUserAgentLength];
+        }
+        return new SessionMetadata(
+            userAgent.Length == 0 ? null : userAgent,
+            _context.Connection.RemoteIpAddress?.ToString());
+    }
+}

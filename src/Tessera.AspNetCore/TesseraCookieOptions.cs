@@ -1,0 +1,91 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Tessera.AspNetCore;
+
+/// <summary>How the session cookie is written. Validated at start-up.</summary>
+public sealed class TesseraCookieOptions
+{
+    /// <summary>
+    /// The cookie name. Default <see langword="null"/>: <c>__Host-tessera</c> when the cookie is always Secure, else
+    /// <c>tessera</c>. A <c>__Host-</c> name requires <see cref="SecurePolicy"/> Always, path <c>/</c> and no domain.
+    /// </summary>
+    public string? Name { get; set; }
+
+    /// <summary>
+    /// When the cookie carries <c>Secure</c>. Default <see langword="null"/>: <see cref="CookieSecurePolicy.Always"/>,
+    /// except in the Development environment where it is <see cref="CookieSecurePolicy.SameAsRequest"/> so plain-http
+    /// localhost keeps working.
+    /// </summary>
+    public CookieSecurePolicy? SecurePolicy { get; set; }
+
+    /// <summary>The SameSite attribute. Default <see cref="SameSiteMode.Lax"/>: sent on top-level navigations, not on cross-site subrequests.</summary>
+    public SameSiteMode SameSite { get; set; } = SameSiteMode.Lax;
+
+    /// <summary>The cookie path. Default <c>/</c>; must be <c>/</c> for a <c>__Host-</c> name.</summary>
+    public string Path { get; set; } = "/";
+
+    /// <summary>The cookie domain. Default <see langword="null"/> (host-only, the safest); must be null for a <c>__Host-</c> name.</summary>
+    public string? Domain { get; set; }
+
+    /// <summary>
+    /// Whether the cookie outlives the browser session, expiring at the session's absolute deadline. Default
+    /// <see langword="false"/>: a browser-session cookie, as OWASP recommends for session ids.
+    /// </summary>
+    public bool Persistent { get; set; }
+
+    /// <summary>The name in force after start-up configuration (set by Tessera; read it, do not set it).</summary>
+    internal string EffectiveName => Name ?? TesseraDefaults.DevelopmentCookieName;
+}
+
+/// <summary>Fills the environment-dependent defaults of <see cref="TesseraCookieOptions"/>.</summary>
+internal sealed class TesseraCookieOptionsSetup(IHostEnvironment? environment) : IPostConfigureOptions<TesseraCookieOptions>
+{
+    public void PostConfigure(string? name, TesseraCookieOptions options)
+    {
+        var development = environment?.IsDevelopment() ?? false;
+        options.SecurePolicy ??= development ? CookieSecurePolicy.SameAsRequest : CookieSecurePolicy.Always;
+        options.Name ??= options.SecurePolicy == CookieSecurePolicy.Always
+            ? TesseraDefaults.SecureCookieName
+            : TesseraDefaults.DevelopmentCookieName;
+    }
+}
+
+/// <summary>Validates <see cref="TesseraCookieOptions"/> at start-up.</summary>
+internal sealed class TesseraCookieOptionsValidator : IValidateOptions<TesseraCookieOptions>
+{
+    public ValidateOptionsResult Validate(string? name, TesseraCookieOptions options)
+    {
+        var failures = new List<string>();
+        var cookieName = options.Name ?? string.Empty;
+        if (cookieName.Length == 0 || cookieName.Any(c => c <= ' ' || c >= 127 || "()<>@,;:\\\"/[]?={}".Contains(c)))
+        {
+            failures.Add("Tessera cookie Name must be a non-empty cookie token (no spaces, separators or control characters).");
+        }
+        if (cookieName.StartsWith("__Host-", StringComparison.Ordinal))
+        {
+            if (options.SecurePolicy != CookieSecurePolicy.Always)
+            {
+                failures.Add("A '__Host-' cookie must be Secure: set SecurePolicy to Always or choose another name.");
+            }
+            if (options.Path != "/" || options.Domain is not null)
+            {
+                failures.Add("A '__Host-' cookie must have Path '/' and no Domain.");
+            }
+        }
+        if (cookieName.StartsWith("__Secure-", StringComparison.Ordinal) && options.SecurePolicy != CookieSecurePolicy.Always)
+        {
+            failures.Add("A '__Secure-' cookie must be Secure: set SecurePolicy to Always.");
+        }
+        if (string.IsNullOrEmpty(options.Path) || options.Path[0] != '/')
+        {
+            failures.Add("Tessera cookie Path must start with '/'.");
+        }
+        if (options.SameSite == SameSiteMode.None && options.SecurePolicy != CookieSecurePolicy.Always)
+        {
+            failures.Add("SameSite=None requires SecurePolicy Always (browsers drop insecure SameSite=None cookies).");
+        }
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}
