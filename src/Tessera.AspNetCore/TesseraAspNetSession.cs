@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.AspNetCore.Http;
 
 namespace Tessera.AspNetCore;
@@ -36,14 +37,14 @@ internal sealed class TesseraAspNetSession(HttpSession session, ITesseraSessionF
         session.Set(key, value);
     }
 
-    public bool TryGetValue(string key, out byte[] value)
+    public bool TryGetValue(string key, [NotNullWhen(true)] out byte[]? value)
     {
         if (session.TryGet<byte[]>(key, out var stored) && stored is not null)
         {
             value = stored;
             return true;
         }
-        value = [];
+        value = null;
         return false;
     }
 }

@@ -1,0 +1,150 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Tessera.AspNetCore;
+
+namespace Tessera.Testing;
+
+/// <summary>
+/// A real Kestrel server on a free loopback port running Tessera over a given store and clock, with the routes the
+/// HTTP conformance suite drives. Dispose it to stop it.
+/// </summary>
+public sealed class TesseraTestServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private TesseraTestServer(WebApplication app, Uri address, CapturingLoggerProvider logs)
+    {
+        _app = app;
+        Address = address;
+        Logs = logs;
+    }
+
+    /// <summary>The server's base address (http://127.0.0.1:port/).</summary>
+    public Uri Address { get; }
+
+    /// <summary>Everything the server logged.</summary>
+    public CapturingLoggerProvider Logs { get; }
+
+    /// <summary>The application's services.</summary>
+    public IServiceProvider Services => _app.Services;
+
+    /// <summary>The session cookie's name in force.</summary>
+    public string CookieName => _app.Services.GetRequiredService<CookieSessionTransport>().CookieName;
+
+    /// <summary>Starts a server.</summary>
+    /// <param name="store">The store (shared across servers to simulate restarts or several instances).</param>
+    /// <param name="clock">The clock.</param>
+    /// <param name="keys">Base64 signing keys; the first signs.</param>
+    /// <param name="environment">The host environment name. Default <c>Production</c>.</param>
+    /// <param name="configure">Further option changes, or <see langword="null"/>.</param>
+    /// <param name="mapExtraRoutes">More routes to map, or <see langword="null"/>.</param>
+    /// <returns>The started server.</returns>
+    public static async Task<TesseraTestServer> StartAsync(
+        ISessionStore store,
+        TimeProvider clock,
+        IEnumerable<string> keys,
+        string environment = "Production",
+        Action<TesseraOptions>? configure = null,
+        Action<WebApplication>? mapExtraRoutes = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(keys);
+        var keyList = keys.ToList();
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = environment });
+        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
+        var logs = new CapturingLoggerProvider();
+        builder.Logging.ClearProviders().AddProvider(logs).SetMinimumLevel(LogLevel.Debug);
+        builder.Services.AddSingleton(clock);
+        builder.Services.AddTessera(options =>
+        {
+            foreach (var key in keyList)
+            {
+                options.Keys.Add(key);
+            }
+            options.CleanupEnabled = false;
+            configure?.Invoke(options);
+        }).UseStore(_ => store);
+        builder.Services.AddSingleton(sp => (CookieSessionTransport)sp.GetRequiredService<ISessionTransport>());
+        var app = builder.Build();
+        app.UseTessera();
+        MapRoutes(app);
+        mapExtraRoutes?.Invoke(app);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new TesseraTestServer(app, new Uri(address), logs);
+    }
+
+    /// <summary>Creates a client for this server that keeps the session cookie by hand.</summary>
+    /// <returns>The client.</returns>
+    public CookieClient CreateClient() => new(Address, CookieName);
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    private static void MapRoutes(WebApplication app)
+    {
+        app.MapGet("/plain", () => "plain");
+        app.MapGet("/read/{key}", (HttpSession session, string key) => session.Get<string>(key) ?? "(none)");
+        app.MapGet("/read-int/{key}", (HttpSession session, string key) => session.Get<int>(key).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        app.MapGet("/keys", (HttpSession session) => string.Join(',', session.Keys.Order(StringComparer.Ordinal)));
+        app.MapPost("/set/{key}/{value}", (HttpSession session, string key, string value) =>
+        {
+            session.Set(key, value);
+            return "ok";
+        });
+        app.MapPost("/remove/{key}", (HttpSession session, string key) =>
+        {
+            session.Remove(key);
+            return "ok";
+        });
+        app.MapPost("/flash/{value}", (HttpSession session, string value) =>
+        {
+            session.SetFlash("message", value);
+            return "ok";
+        });
+        app.MapGet("/flash", (HttpSession session) => session.GetFlash<string>("message") ?? "(none)");
+        app.MapPost("/signin/{user}", (HttpSession session, string user) =>
+        {
+            session.SignIn(user);
+            return "ok";
+        });
+        app.MapGet("/whoami", (HttpSession session) => session.Subject ?? "(anonymous)");
+        app.MapGet("/id", (HttpSession session) => session.IsNew ? "(new)" : session.Id);
+        app.MapPost("/regenerate", (HttpSession session) =>
+        {
+            session.Regenerate();
+            return "ok";
+        });
+        app.MapPost("/destroy", (HttpSession session) =>
+        {
+            session.Destroy();
+            return "ok";
+        });
+        app.MapPost("/throw/{key}", (HttpSession session, string key) =>
+        {
+            session.Set(key, "never");
+            throw new InvalidOperationException("The handler failed on purpose.");
+        });
+        app.MapGet("/disabled", (HttpContext context) =>
+        {
+            try
+            {
+                context.GetTesseraSession();
+                return "enabled";
+            }
+            catch (InvalidOperationException)
+            {
+                return "disabled";
+            }
+        }).DisableSession();
+    }
+}
