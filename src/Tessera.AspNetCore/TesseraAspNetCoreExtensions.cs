@@ -9,9 +9,17 @@ namespace Microsoft.Extensions.DependencyInjection
     /// <summary>Registers Tessera for ASP.NET Core.</summary>
     public static class TesseraServiceCollectionAspNetCoreExtensions
     {
+        /// <summary>The configuration section bound to <see cref="TesseraOptions"/> (<c>Tessera</c>); its <c>Cookie</c> subsection binds <see cref="TesseraCookieOptions"/>.</summary>
+        public const string ConfigurationSection = "Tessera";
+
+        private sealed class TesseraConfigurationMarker
+        {
+        }
+
         /// <summary>
-        /// Adds Tessera: the session core (options validated at start-up, the in-memory store unless another is chosen,
-        /// cleanup) and the cookie transport. Replaces <c>AddSession()</c>; safe to call twice.
+        /// Adds Tessera: the session core (options bound from the <c>Tessera</c> configuration section and validated at
+        /// start-up, the in-memory store unless another is chosen, cleanup) and the cookie transport. Replaces
+        /// <c>AddSession()</c>; safe to call twice.
         /// </summary>
         /// <param name="services">The services.</param>
         /// <param name="configure">Configures the session options; <see langword="null"/> leaves them to configuration.</param>
@@ -19,6 +27,13 @@ namespace Microsoft.Extensions.DependencyInjection
         public static TesseraBuilder AddTessera(this IServiceCollection services, Action<TesseraOptions>? configure = null)
         {
             ArgumentNullException.ThrowIfNull(services);
+            if (!services.Any(d => d.ServiceType == typeof(TesseraConfigurationMarker)))
+            {
+                // Configuration binds first, so code passed to AddTessera/ConfigureCookie wins over it.
+                services.AddSingleton<TesseraConfigurationMarker>();
+                services.AddOptions<TesseraOptions>().BindConfiguration(ConfigurationSection);
+                services.AddOptions<TesseraCookieOptions>().BindConfiguration(ConfigurationSection + ":Cookie");
+            }
             var builder = services.AddTesseraCore(configure);
             services.AddOptions<TesseraCookieOptions>().ValidateOnStart();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<TesseraCookieOptions>, TesseraCookieOptionsSetup>());

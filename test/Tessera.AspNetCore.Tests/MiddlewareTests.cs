@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Hosting;
@@ -196,6 +197,33 @@ public sealed class ConfigurationTests
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync());
 
         Assert.Contains("__Host-", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OptionsComeFromTheTesseraConfigurationSectionAndCodeWinsOverIt()
+    {
+        var key = SigningKeyRing.GenerateBase64Key();
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Tessera:Keys:0"] = key,
+            ["Tessera:IdleTimeout"] = "00:10:00",
+            ["Tessera:AbsoluteLifetime"] = "02:00:00",
+            ["Tessera:Cookie:Name"] = "__Host-shop",
+        });
+        builder.Services.AddTessera(o => o.AbsoluteLifetime = TimeSpan.FromHours(1));
+        await using var app = builder.Build();
+        await app.StartAsync();
+
+        var options = app.Services.GetRequiredService<IOptions<TesseraOptions>>().Value;
+        var cookie = app.Services.GetRequiredService<IOptions<TesseraCookieOptions>>().Value;
+
+        Assert.Equal([key], options.Keys);
+        Assert.Equal(TimeSpan.FromMinutes(10), options.IdleTimeout);
+        Assert.Equal(TimeSpan.FromHours(1), options.AbsoluteLifetime);
+        Assert.Equal("__Host-shop", cookie.Name);
+        await app.StopAsync();
     }
 
     [Fact]
