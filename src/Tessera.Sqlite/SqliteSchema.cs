@@ -1,0 +1,80 @@
+namespace Tessera.Sqlite;
+
+/// <summary>
+/// The store's tables and their migrations. Versions are recorded one row per applied migration in
+/// <c>tessera_schema_migrations</c> (not <c>PRAGMA user_version</c>, which the application may use for its own tables
+/// in the same file). Migrations run in order inside one <c>BEGIN IMMEDIATE</c> transaction that first re-reads the
+/// version, so concurrent first uses from several stores or processes apply each migration exactly once.
+/// </summary>
+internal static class SqliteSchema
+{
+    public const string CreateMigrationsTable = """
+        CREATE TABLE IF NOT EXISTS tessera_schema_migrations (
+            version    INTEGER NOT NULL PRIMARY KEY,
+            applied_at INTEGER NOT NULL
+        );
+        """;
+
+    public const string ReadVersion = "SELECT coalesce(max(version), 0) FROM tessera_schema_migrations;";
+
+    public const string RecordVersion = "INSERT INTO tessera_schema_migrations (version, applied_at) VALUES ($version, $applied_at);";
+
+    /// <summary>The migrations, in order; entry i brings the schema to version i + 1. Never edit a shipped entry.</summary>
+    public static readonly IReadOnlyList<string> Migrations =
+    [
+        // Version 1.
+        // - pk is the rowid: data rows and the eviction / cleanup deletes refer to an 8-byte integer instead of repeating
+        //   the 43-character id once per key.
+        // - credential_hash is NULL once revoked: the dead credential's hash is gone, and UNIQUE ignores NULLs.
+        // - Times are unix milliseconds (the records' precision). expires_at is derived, so it cannot drift from the two
+        //   deadlines it is the minimum of; its index (with revoked_at, so counting live sessions reads the index only)
+        //   serves cleanup and counting.
+        // - tessera_counters holds the row count the size bound is checked against, kept by triggers, so a create does
+        //   not COUNT(*) a million rows.
+        """
+        CREATE TABLE tessera_sessions (
+            pk                  INTEGER NOT NULL PRIMARY KEY,
+            id                  TEXT    NOT NULL UNIQUE,
+            credential_hash     BLOB             UNIQUE,
+            subject             TEXT,
+            created_at          INTEGER NOT NULL,
+            last_seen_at        INTEGER NOT NULL,
+            idle_expires_at     INTEGER NOT NULL,
+            absolute_expires_at INTEGER NOT NULL,
+            expires_at          INTEGER NOT NULL GENERATED ALWAYS AS (min(idle_expires_at, absolute_expires_at)) VIRTUAL,
+            revoked_at          INTEGER,
+            user_agent          TEXT,
+            ip_address          TEXT,
+            label               TEXT
+        );
+        CREATE INDEX tessera_sessions_expires ON tessera_sessions (expires_at, revoked_at);
+        CREATE INDEX tessera_sessions_last_seen ON tessera_sessions (last_seen_at);
+        CREATE INDEX tessera_sessions_subject ON tessera_sessions (subject, created_at) WHERE subject IS NOT NULL;
+
+        CREATE TABLE tessera_session_data (
+            session_pk INTEGER NOT NULL REFERENCES tessera_sessions (pk) ON DELETE CASCADE,
+            key        TEXT    NOT NULL,
+            value      TEXT    NOT NULL,
+            PRIMARY KEY (session_pk, key)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE tessera_counters (
+            name  TEXT    NOT NULL PRIMARY KEY,
+            value INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO tessera_counters (name, value) VALUES ('sessions', 0);
+
+        CREATE TRIGGER tessera_sessions_counted_insert AFTER INSERT ON tessera_sessions
+        BEGIN
+            UPDATE tessera_counters SET value = value + 1 WHERE name = 'sessions';
+        END;
+        CREATE TRIGGER tessera_sessions_counted_delete AFTER DELETE ON tessera_sessions
+        BEGIN
+            UPDATE tessera_counters SET value = value - 1 WHERE name = 'sessions';
+        END;
+        """,
+    ];
+
+    /// <summary>The schema version this code writes and understands.</summary>
+    public static int CurrentVersion => Migrations.Count;
+}

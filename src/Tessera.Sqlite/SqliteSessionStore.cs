@@ -1,0 +1,644 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Tessera.Sqlite;
+
+/// <summary>
+/// A durable embedded store in one SQLite file: sessions survive restarts, and several processes on one machine may
+/// share the file. WAL mode (readers never wait for the writer), <c>synchronous=NORMAL</c> (a power cut may lose the
+/// last commits, never corrupt the file), a busy timeout (writers queue instead of failing) and foreign keys on.
+/// Bounded: see <see cref="SqliteSessionStoreOptions.MaxSessions"/>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The schema is created and migrated on first use (thread-safe and safe across processes); a database written by a
+/// newer version of this package is refused with an <see cref="InvalidOperationException"/> rather than misread.
+/// </para>
+/// <para>
+/// Patches are applied per key in SQL inside one <c>BEGIN IMMEDIATE</c> transaction, so two requests that change
+/// different keys of one session both survive. At the bound, expired sessions are deleted first; then, under
+/// <see cref="StoreCapacityPolicy.EvictLeastRecentlyUsed"/>, the least recently seen 1% of the bound (at least one) is
+/// evicted; under <see cref="StoreCapacityPolicy.Reject"/>, <see cref="CreateAsync"/> throws
+/// <see cref="SessionStoreFullException"/> and changes nothing.
+/// </para>
+/// <para>
+/// Every operation opens a connection from Microsoft.Data.Sqlite's pool and returns it at once, so the store is safe to
+/// share as a singleton. Writers of this store wait for each other on an asynchronous gate before taking SQLite's
+/// write lock: SQLite has one writer at a time anyway, and waiting on the gate does not block a thread-pool thread the
+/// way SQLite's busy handler does. Writers in other processes (or other store instances) still meet SQLite's busy
+/// timeout. Disposing the store closes its idle pooled connections.
+/// </para>
+/// </remarks>
+public sealed class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, IDisposable, IAsyncDisposable
+{
+    // The session columns every load reads, in the order ReadRecords expects (after s.pk).
+    private const string SelectSession = """
+        SELECT s.pk, s.id, s.credential_hash, s.subject, s.created_at, s.last_seen_at, s.idle_expires_at,
+               s.absolute_expires_at, s.revoked_at, s.user_agent, s.ip_address, s.label, d.key, d.value
+        FROM tessera_sessions AS s
+        LEFT JOIN tessera_session_data AS d ON d.session_pk = s.pk
+        """;
+
+    private const string LiveSession = "s.revoked_at IS NULL AND s.expires_at > $now";
+
+    private readonly SqliteSessionStoreOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly string _connectionString;
+    private readonly string _databasePath;
+    private readonly string _connectionPragmas;
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private readonly Lock _schemaGate = new();
+    private Task? _schemaTask;
+    private volatile bool _schemaReady;
+    private volatile bool _disposed;
+
+    /// <summary>Creates a store. Nothing touches the database until the first operation.</summary>
+    /// <param name="options">The database and bounds; validated here (see <see cref="SqliteSessionStoreOptions.Validate"/>).</param>
+    /// <param name="timeProvider">The clock that decides expiry; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
+    /// <param name="logger">The logger; <see langword="null"/> logs nothing.</param>
+    /// <exception cref="ArgumentException">An option is invalid.</exception>
+    public SqliteSessionStore(SqliteSessionStoreOptions options, TimeProvider? timeProvider = null, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = new SqliteSessionStoreOptions
+        {
+            ConnectionString = options.ConnectionString,
+            MaxSessions = options.MaxSessions,
+            CapacityPolicy = options.CapacityPolicy,
+            CommandTimeout = options.CommandTimeout,
+        };
+        _time = timeProvider ?? TimeProvider.System;
+        _logger = logger ?? NullLogger.Instance;
+        var builder = new SqliteConnectionStringBuilder(options.ConnectionString)
+        {
+            ForeignKeys = true,
+            DefaultTimeout = (int)Math.Ceiling(options.CommandTimeout.TotalSeconds),
+        };
+        _connectionString = builder.ToString();
+        _databasePath = ResolvePath(builder.DataSource);
+        // Both are per connection and not kept by the pool's reset, so every open sets them (microseconds, in process).
+        _connectionPragmas = $"PRAGMA busy_timeout = {(long)options.CommandTimeout.TotalMilliseconds}; PRAGMA synchronous = NORMAL;";
+    }
+
+    /// <summary>The schema version this code writes; a database recording a higher one is refused.</summary>
+    public static int SchemaVersion => SqliteSchema.CurrentVersion;
+
+    /// <summary>The full path of the database file.</summary>
+    public string DatabasePath => _databasePath;
+
+    /// <summary>
+    /// Creates the database file, its directory and the schema now instead of at the first operation, so a broken
+    /// path or a too-new schema fails at start-up. Calling it again (or concurrently) is harmless.
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting; the initialization itself runs to its end for other callers.</param>
+    /// <returns>A task that completes when the schema is ready.</returns>
+    /// <exception cref="InvalidOperationException">The database's schema is newer than this code.</exception>
+    public Task InitializeAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_schemaReady)
+        {
+            return Task.CompletedTask;
+        }
+        Task task;
+        lock (_schemaGate)
+        {
+            // A failed attempt (database busy past the timeout, disk full) is retried by the next caller.
+            if (_schemaTask is null || _schemaTask.IsFaulted || _schemaTask.IsCanceled)
+            {
+                // Not bound to the first caller's token: everyone waiting shares this one initialization.
+                _schemaTask = Task.Run(MigrateAsync, CancellationToken.None);
+            }
+            task = _schemaTask;
+        }
+        return task.WaitAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<bool> CreateAsync(SessionRecord record, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        ArgumentNullException.ThrowIfNull(record.Id, nameof(record));
+        ArgumentNullException.ThrowIfNull(record.CredentialHash, nameof(record));
+        await InitializeAsync(cancellationToken);
+        await EnterWriteAsync(cancellationToken);
+        try
+        {
+            await using var connection = await OpenAsync(cancellationToken);
+            await using var transaction = connection.BeginTransaction(deferred: false);
+            var now = Now();
+            long rows;
+            await using (var check = Command(connection, transaction, """
+                SELECT (SELECT value FROM tessera_counters WHERE name = 'sessions'),
+                       EXISTS (SELECT 1 FROM tessera_sessions WHERE id = $id)
+                       OR EXISTS (SELECT 1 FROM tessera_sessions WHERE credential_hash = $hash)
+                """))
+            {
+                check.Parameters.AddWithValue("$id", record.Id);
+                check.Parameters.AddWithValue("$hash", record.CredentialHash);
+                await using var reader = await check.ExecuteReaderAsync(cancellationToken);
+                await reader.ReadAsync(cancellationToken);
+                rows = reader.GetInt64(0);
+                if (reader.GetBoolean(1))
+                {
+                    return false; // disposing the transaction rolls it back; nothing was written
+                }
+            }
+            if (rows >= _options.MaxSessions)
+            {
+                await MakeRoomAsync(connection, transaction, rows, now, cancellationToken);
+            }
+            long pk;
+            await using (var insert = Command(connection, transaction, """
+                INSERT INTO tessera_sessions (id, credential_hash, subject, created_at, last_seen_at, idle_expires_at,
+                                              absolute_expires_at, revoked_at, user_agent, ip_address, label)
+                VALUES ($id, $hash, $subject, $created_at, $last_seen_at, $idle_expires_at,
+                        $absolute_expires_at, $revoked_at, $user_agent, $ip_address, $label)
+                RETURNING pk
+                """))
+            {
+                insert.Parameters.AddWithValue("$id", record.Id);
+                insert.Parameters.AddWithValue("$hash", record.CredentialHash);
+                insert.Parameters.AddWithValue("$subject", (object?)record.Subject ?? DBNull.Value);
+                insert.Parameters.AddWithValue("$created_at", Ms(record.CreatedAt));
+                insert.Parameters.AddWithValue("$last_seen_at", Ms(record.LastSeenAt));
+                insert.Parameters.AddWithValue("$idle_expires_at", Ms(record.IdleExpiresAt));
+                insert.Parameters.AddWithValue("$absolute_expires_at", Ms(record.AbsoluteExpiresAt));
+                insert.Parameters.AddWithValue("$revoked_at", record.RevokedAt is { } revoked ? Ms(revoked) : DBNull.Value);
+                insert.Parameters.AddWithValue("$user_agent", (object?)record.Metadata?.UserAgent ?? DBNull.Value);
+                insert.Parameters.AddWithValue("$ip_address", (object?)record.Metadata?.IpAddress ?? DBNull.Value);
+                insert.Parameters.AddWithValue("$label", (object?)record.Metadata?.Label ?? DBNull.Value);
+                pk = (long)(await insert.ExecuteScalarAsync(cancellationToken))!;
+            }
+            if (record.Data is { Count: > 0 } data)
+            {
+                await using var set = UpsertCommand(connection, transaction, pk);
+                foreach (var (key, value) in data)
+                {
+                    set.Parameters["$key"].Value = key;
+                    set.Parameters["$value"].Value = value;
+                    await set.ExecuteNonQueryAsync(cancellationToken);
+                }
+            }
+            await transaction.CommitAsync(cancellationToken);
+            return true;
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<SessionRecord?> LoadAsync(string id, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        await InitializeAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, $"{SelectSession} WHERE s.id = $id AND {LiveSession}");
+        command.Parameters.AddWithValue("$id", id);
+        command.Parameters.AddWithValue("$now", Now());
+        var records = await ReadRecordsAsync(command, cancellationToken);
+        return records.Count == 0 ? null : records[0];
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, CancellationToken cancellationToken = default)
+    {
+        await InitializeAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, $"{SelectSession} WHERE s.credential_hash = $hash AND {LiveSession}");
+        command.Parameters.AddWithValue("$hash", credentialHash.ToArray());
+        command.Parameters.AddWithValue("$now", Now());
+        var records = await ReadRecordsAsync(command, cancellationToken);
+        return records.Count == 0 ? null : records[0];
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// One <c>BEGIN IMMEDIATE</c> transaction: the session row is updated only if live (the update doubles as the
+    /// check), then clear, removals and sets run key by key in SQL, never as a rewrite of the whole data. A new
+    /// credential hash that another session already holds makes the patch fail as a whole (<see langword="false"/>).
+    /// </remarks>
+    public async ValueTask<bool> ApplyAsync(string id, SessionPatch patch, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        ArgumentNullException.ThrowIfNull(patch);
+        await InitializeAsync(cancellationToken);
+        await EnterWriteAsync(cancellationToken);
+        try
+        {
+            await using var connection = await OpenAsync(cancellationToken);
+            await using var transaction = connection.BeginTransaction(deferred: false);
+            long pk;
+            await using (var update = Command(connection, transaction, """
+                UPDATE tessera_sessions SET
+                    subject = CASE WHEN $subject_changed THEN $subject ELSE subject END,
+                    credential_hash = coalesce($new_hash, credential_hash),
+                    last_seen_at = coalesce($last_seen_at, last_seen_at),
+                    idle_expires_at = coalesce($idle_expires_at, idle_expires_at)
+                WHERE id = $id AND revoked_at IS NULL AND expires_at > $now
+                RETURNING pk
+                """))
+            {
+                update.Parameters.AddWithValue("$id", id);
+                update.Parameters.AddWithValue("$now", Now());
+                update.Parameters.AddWithValue("$subject_changed", patch.SubjectChanged);
+                update.Parameters.AddWithValue("$subject", (object?)patch.Subject ?? DBNull.Value);
+                update.Parameters.AddWithValue("$new_hash", (object?)patch.NewCredentialHash ?? DBNull.Value);
+                update.Parameters.AddWithValue("$last_seen_at", patch.LastSeenAt is { } seen ? Ms(seen) : DBNull.Value);
+                update.Parameters.AddWithValue("$idle_expires_at", patch.IdleExpiresAt is { } idle ? Ms(idle) : DBNull.Value);
+                object? result;
+                try
+                {
+                    result = await update.ExecuteScalarAsync(cancellationToken);
+                }
+                catch (SqliteException e) when (e.SqliteErrorCode == 19 /* SQLITE_CONSTRAINT: the new hash is taken */)
+                {
+                    Log.CredentialCollision(_logger, Log.Ref(id));
+                    return false;
+                }
+                if (result is not long found)
+                {
+                    return false;
+                }
+                pk = found;
+            }
+            if (patch.ClearData)
+            {
+                await using var clear = Command(connection, transaction, "DELETE FROM tessera_session_data WHERE session_pk = $pk");
+                clear.Parameters.AddWithValue("$pk", pk);
+                await clear.ExecuteNonQueryAsync(cancellationToken);
+            }
+            else if (patch.Removed.Count > 0)
+            {
+                await using var remove = Command(connection, transaction, "DELETE FROM tessera_session_data WHERE session_pk = $pk AND key = $key");
+                remove.Parameters.AddWithValue("$pk", pk);
+                var keyParameter = remove.Parameters.Add("$key", SqliteType.Text);
+                foreach (var key in patch.Removed)
+                {
+                    keyParameter.Value = key;
+                    await remove.ExecuteNonQueryAsync(cancellationToken);
+                }
+            }
+            if (patch.Set.Count > 0)
+            {
+                await using var set = UpsertCommand(connection, transaction, pk);
+                foreach (var (key, value) in patch.Set)
+                {
+                    set.Parameters["$key"].Value = key;
+                    set.Parameters["$value"].Value = value;
+                    await set.ExecuteNonQueryAsync(cancellationToken);
+                }
+            }
+            await transaction.CommitAsync(cancellationToken);
+            return true;
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<bool> TouchAsync(string id, DateTimeOffset lastSeenAt, DateTimeOffset idleExpiresAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        return await WriteAsync("""
+            UPDATE tessera_sessions SET last_seen_at = $last_seen_at, idle_expires_at = $idle_expires_at
+            WHERE id = $id AND revoked_at IS NULL AND expires_at > $now
+            """,
+            command =>
+            {
+                command.Parameters.AddWithValue("$id", id);
+                command.Parameters.AddWithValue("$now", Now());
+                command.Parameters.AddWithValue("$last_seen_at", Ms(lastSeenAt));
+                command.Parameters.AddWithValue("$idle_expires_at", Ms(idleExpiresAt));
+            },
+            cancellationToken) == 1;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>The credential hash is erased with the revocation, so the dead credential cannot be matched again.</remarks>
+    public async ValueTask<bool> RevokeAsync(string id, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        return await WriteAsync(
+            "UPDATE tessera_sessions SET revoked_at = $revoked_at, credential_hash = NULL WHERE id = $id AND revoked_at IS NULL",
+            command =>
+            {
+                command.Parameters.AddWithValue("$id", id);
+                command.Parameters.AddWithValue("$revoked_at", Ms(revokedAt));
+            },
+            cancellationToken) == 1;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<bool> DeleteAsync(string id, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        return await WriteAsync(
+            "DELETE FROM tessera_sessions WHERE id = $id",
+            command => command.Parameters.AddWithValue("$id", id),
+            cancellationToken) == 1;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One short statement over the expiry index, so other writers wait at most one batch.</remarks>
+    public ValueTask<int> DeleteExpiredAsync(int batchSize, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        return WriteAsync(
+            """
+            DELETE FROM tessera_sessions WHERE pk IN (
+                SELECT pk FROM tessera_sessions WHERE expires_at <= $now ORDER BY expires_at LIMIT $limit)
+            """,
+            command =>
+            {
+                command.Parameters.AddWithValue("$now", Now());
+                command.Parameters.AddWithValue("$limit", batchSize);
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Reads the expiry index only; it is linear in the number of live sessions, meant for statistics.</remarks>
+    public async ValueTask<long> CountAsync(CancellationToken cancellationToken = default)
+    {
+        await InitializeAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, "SELECT count(*) FROM tessera_sessions WHERE expires_at > $now AND revoked_at IS NULL");
+        command.Parameters.AddWithValue("$now", Now());
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<SessionRecord>> ListBySubjectAsync(string subject, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(subject);
+        await InitializeAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, $"{SelectSession} WHERE s.subject = $subject AND {LiveSession} ORDER BY s.created_at, s.pk");
+        command.Parameters.AddWithValue("$subject", subject);
+        command.Parameters.AddWithValue("$now", Now());
+        return await ReadRecordsAsync(command, cancellationToken);
+    }
+
+    /// <summary>
+    /// How many records the database holds, including expired ones not yet collected and revoked ones: the number the
+    /// bound is checked against, read from the counter the triggers keep (no table scan).
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The record count.</returns>
+    public async ValueTask<long> CountRecordsAsync(CancellationToken cancellationToken = default)
+    {
+        await InitializeAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, "SELECT value FROM tessera_counters WHERE name = 'sessions'");
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>Closes this store's idle pooled connections (which lets SQLite checkpoint and remove the WAL file).</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        using var connection = new SqliteConnection(_connectionString);
+        SqliteConnection.ClearPool(connection);
+    }
+
+    /// <summary>Closes this store's idle pooled connections; see <see cref="Dispose"/>.</summary>
+    /// <returns>A completed task.</returns>
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task MigrateAsync()
+    {
+        var directory = Path.GetDirectoryName(_databasePath);
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+        await using var connection = await OpenAsync(CancellationToken.None);
+        // Persistent in the file; needs no transaction, and is a no-op when the file is already in WAL mode.
+        await using (var wal = Command(connection, null, "PRAGMA journal_mode = WAL"))
+        {
+            var mode = (string?)await wal.ExecuteScalarAsync();
+            if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
+            {
+                Log.WalUnavailable(_logger, mode ?? "unknown");
+            }
+        }
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using (var create = Command(connection, transaction, SqliteSchema.CreateMigrationsTable))
+        {
+            await create.ExecuteNonQueryAsync();
+        }
+        int version;
+        await using (var read = Command(connection, transaction, SqliteSchema.ReadVersion))
+        {
+            version = Convert.ToInt32(await read.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        if (version > SqliteSchema.CurrentVersion)
+        {
+            throw new InvalidOperationException(
+                $"The session database '{_databasePath}' has Tessera schema version {version}, newer than version {SqliteSchema.CurrentVersion} that this Tessera.Sqlite understands. " +
+                "It was written by a newer Tessera; upgrade this application's Tessera.Sqlite package (or point it at another file).");
+        }
+        for (var next = version + 1; next <= SqliteSchema.CurrentVersion; next++)
+        {
+            await using (var migrate = Command(connection, transaction, SqliteSchema.Migrations[next - 1]))
+            {
+                await migrate.ExecuteNonQueryAsync();
+            }
+            await using var record = Command(connection, transaction, SqliteSchema.RecordVersion);
+            record.Parameters.AddWithValue("$version", next);
+            record.Parameters.AddWithValue("$applied_at", _time.GetUtcNow().ToUnixTimeMilliseconds());
+            await record.ExecuteNonQueryAsync();
+        }
+        await transaction.CommitAsync();
+        if (version < SqliteSchema.CurrentVersion)
+        {
+            Log.SchemaMigrated(_logger, version, SqliteSchema.CurrentVersion);
+        }
+        _schemaReady = true;
+    }
+
+    // Inside the create's transaction: a rollback (Reject, a failure) undoes everything done here too.
+    private async ValueTask MakeRoomAsync(SqliteConnection connection, SqliteTransaction transaction, long rows, long now, CancellationToken cancellationToken)
+    {
+        var batch = Math.Max(1, _options.MaxSessions / 100);
+        await using (var expired = Command(connection, transaction, """
+            DELETE FROM tessera_sessions WHERE pk IN (
+                SELECT pk FROM tessera_sessions WHERE expires_at <= $now ORDER BY expires_at LIMIT $limit)
+            """))
+        {
+            expired.Parameters.AddWithValue("$now", now);
+            // Enough to make room; the cleanup service takes the rest, so one create never deletes without limit.
+            expired.Parameters.AddWithValue("$limit", Math.Max(batch, TesseraDefaults.CleanupBatchSize));
+            var deleted = await expired.ExecuteNonQueryAsync(cancellationToken);
+            if (deleted > 0)
+            {
+                Log.ExpiredDeletedAtBound(_logger, deleted);
+            }
+            rows -= deleted;
+        }
+        if (rows < _options.MaxSessions)
+        {
+            return;
+        }
+        if (_options.CapacityPolicy == StoreCapacityPolicy.Reject)
+        {
+            // Debug, not Warning: under a flood this fires per request; the exception already reaches the application.
+            Log.Rejected(_logger, _options.MaxSessions);
+            throw new SessionStoreFullException($"The SQLite session store holds its maximum of {_options.MaxSessions} sessions.");
+        }
+        // More than one batch only when the bound was lowered below what the file already holds.
+        var evict = Math.Max(batch, rows - _options.MaxSessions + 1);
+        await using var lru = Command(connection, transaction, """
+            DELETE FROM tessera_sessions WHERE pk IN (
+                SELECT pk FROM tessera_sessions ORDER BY last_seen_at, pk LIMIT $limit)
+            """);
+        lru.Parameters.AddWithValue("$limit", evict);
+        var evicted = await lru.ExecuteNonQueryAsync(cancellationToken);
+        Log.Evicted(_logger, _options.MaxSessions, evicted);
+    }
+
+    private async ValueTask<int> WriteAsync(string sql, Action<SqliteCommand> bind, CancellationToken cancellationToken)
+    {
+        await InitializeAsync(cancellationToken);
+        await EnterWriteAsync(cancellationToken);
+        try
+        {
+            await using var connection = await OpenAsync(cancellationToken);
+            await using var command = Command(connection, null, sql);
+            bind(command);
+            return await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    private async ValueTask EnterWriteAsync(CancellationToken cancellationToken)
+    {
+        if (!await _writeGate.WaitAsync(_options.CommandTimeout, cancellationToken))
+        {
+            throw new TimeoutException($"The SQLite session store waited more than {_options.CommandTimeout} for its other writers.");
+        }
+    }
+
+    private async ValueTask<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            await using var pragmas = Command(connection, null, _connectionPragmas);
+            await pragmas.ExecuteNonQueryAsync(cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+#pragma warning disable CA2100 // every text is a constant of this class; values always travel as parameters
+        command.CommandText = sql;
+#pragma warning restore CA2100
+        return command;
+    }
+
+    private static SqliteCommand UpsertCommand(SqliteConnection connection, SqliteTransaction transaction, long pk)
+    {
+        var command = Command(connection, transaction, """
+            INSERT INTO tessera_session_data (session_pk, key, value) VALUES ($pk, $key, $value)
+            ON CONFLICT (session_pk, key) DO UPDATE SET value = excluded.value
+            """);
+        command.Parameters.AddWithValue("$pk", pk);
+        command.Parameters.Add("$key", SqliteType.Text);
+        command.Parameters.Add("$value", SqliteType.Text);
+        return command;
+    }
+
+    // Rows come ordered by session (one statement, one consistent snapshot); each session's data rows follow it.
+    private static async ValueTask<List<SessionRecord>> ReadRecordsAsync(SqliteCommand command, CancellationToken cancellationToken)
+    {
+        var records = new List<SessionRecord>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        long currentPk = 0;
+        SessionRecord? current = null;
+        Dictionary<string, string>? data = null;
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var pk = reader.GetInt64(0);
+            if (current is null || pk != currentPk)
+            {
+                if (current is not null)
+                {
+                    records.Add(current);
+                }
+                currentPk = pk;
+                data = new Dictionary<string, string>(StringComparer.Ordinal);
+                current = new SessionRecord
+                {
+                    Id = reader.GetString(1),
+                    CredentialHash = reader.IsDBNull(2) ? [] : (byte[])reader.GetValue(2),
+                    Subject = reader.IsDBNull(3) ? null : reader.GetString(3),
+                    CreatedAt = FromMs(reader.GetInt64(4)),
+                    LastSeenAt = FromMs(reader.GetInt64(5)),
+                    IdleExpiresAt = FromMs(reader.GetInt64(6)),
+                    AbsoluteExpiresAt = FromMs(reader.GetInt64(7)),
+                    RevokedAt = reader.IsDBNull(8) ? null : FromMs(reader.GetInt64(8)),
+                    Metadata = new SessionMetadata(
+                        reader.IsDBNull(9) ? null : reader.GetString(9),
+                        reader.IsDBNull(10) ? null : reader.GetString(10),
+                        reader.IsDBNull(11) ? null : reader.GetString(11)),
+                    Data = data,
+                };
+            }
+            if (!reader.IsDBNull(12))
+            {
+                data![reader.GetString(12)] = reader.GetString(13);
+            }
+        }
+        if (current is not null)
+        {
+            records.Add(current);
+        }
+        return records;
+    }
+
+    private long Now() => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private static long Ms(DateTimeOffset value) => value.ToUnixTimeMilliseconds();
+
+    private static DateTimeOffset FromMs(long value) => DateTimeOffset.FromUnixTimeMilliseconds(value);
+
+    private static string ResolvePath(string dataSource)
+    {
+        if (dataSource.StartsWith("file:", StringComparison.OrdinalIgnoreCase)
+            && Uri.TryCreate(dataSource, UriKind.Absolute, out var uri) && uri.IsFile)
+        {
+            return uri.LocalPath;
+        }
+        return Path.GetFullPath(dataSource);
+    }
+}

@@ -1,0 +1,93 @@
+using Microsoft.Data.Sqlite;
+
+namespace Tessera.Sqlite;
+
+/// <summary>Every default of <see cref="SqliteSessionStore"/> in one place.</summary>
+public static class SqliteSessionStoreDefaults
+{
+    /// <summary>The database file: <c>Data Source=./data/sessions.db</c>, relative to the working directory.</summary>
+    public const string ConnectionString = "Data Source=./data/sessions.db";
+
+    /// <summary>The store's bound: 1,000,000 sessions (a few hundred megabytes of disk with small session data).</summary>
+    public const int MaxSessions = 1_000_000;
+
+    /// <summary>
+    /// How long one store operation may wait for the database (the write lock, a busy reader, a command): 10 seconds.
+    /// </summary>
+    public static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>Options of <see cref="SqliteSessionStore"/>. Validated when the store is constructed.</summary>
+public sealed class SqliteSessionStoreOptions
+{
+    /// <summary>
+    /// The Microsoft.Data.Sqlite connection string of the database file. Default
+    /// <see cref="SqliteSessionStoreDefaults.ConnectionString"/> (<c>Data Source=./data/sessions.db</c>). The file and
+    /// its directory are created when missing. In-memory databases (<c>:memory:</c>, <c>Mode=Memory</c>) are refused:
+    /// the store opens a pooled connection per operation, so an in-memory database would not outlive one operation.
+    /// Foreign keys are always turned on; pooling stays as the string says (on by default).
+    /// </summary>
+    public string ConnectionString { get; set; } = SqliteSessionStoreDefaults.ConnectionString;
+
+    /// <summary>
+    /// The most sessions held at once (live, expired-but-not-yet-collected and revoked alike). Default
+    /// <see cref="SqliteSessionStoreDefaults.MaxSessions"/> (1,000,000); 0 or less is refused.
+    /// </summary>
+    public int MaxSessions { get; set; } = SqliteSessionStoreDefaults.MaxSessions;
+
+    /// <summary>
+    /// What happens when a new session would exceed <see cref="MaxSessions"/>. Default
+    /// <see cref="StoreCapacityPolicy.EvictLeastRecentlyUsed"/>: expired sessions go first, then the least recently seen
+    /// 1% of the bound (at least one).
+    /// </summary>
+    public StoreCapacityPolicy CapacityPolicy { get; set; } = StoreCapacityPolicy.EvictLeastRecentlyUsed;
+
+    /// <summary>
+    /// How long one operation may wait for the database, including waiting for another writer (SQLite's busy timeout)
+    /// and for this store's own writers. Default <see cref="SqliteSessionStoreDefaults.CommandTimeout"/> (10 seconds);
+    /// at least one second (Microsoft.Data.Sqlite counts whole seconds). Past it the operation throws.
+    /// </summary>
+    public TimeSpan CommandTimeout { get; set; } = SqliteSessionStoreDefaults.CommandTimeout;
+
+    /// <summary>Throws when an option is out of range; the store calls this before touching the database.</summary>
+    /// <exception cref="ArgumentException">The connection string is empty, unparsable or names an in-memory database.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A bound or timeout is out of range.</exception>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(ConnectionString))
+        {
+            throw new ArgumentException("The SQLite session store needs a connection string naming a database file.", nameof(ConnectionString));
+        }
+        SqliteConnectionStringBuilder parsed;
+        try
+        {
+            parsed = new SqliteConnectionStringBuilder(ConnectionString);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException)
+        {
+            throw new ArgumentException("The SQLite session store's connection string could not be parsed: " + e.Message, nameof(ConnectionString), e);
+        }
+        if (string.IsNullOrWhiteSpace(parsed.DataSource)
+            || string.Equals(parsed.DataSource, ":memory:", StringComparison.OrdinalIgnoreCase)
+            || parsed.Mode == SqliteOpenMode.Memory)
+        {
+            throw new ArgumentException("The SQLite session store needs a database file (Data Source=path); in-memory databases are not supported.", nameof(ConnectionString));
+        }
+        if (parsed.Mode == SqliteOpenMode.ReadOnly)
+        {
+            throw new ArgumentException("The SQLite session store writes; Mode=ReadOnly is not supported.", nameof(ConnectionString));
+        }
+        if (MaxSessions <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxSessions), MaxSessions, "MaxSessions must be at least 1.");
+        }
+        if (CommandTimeout < TimeSpan.FromSeconds(1) || CommandTimeout > TimeSpan.FromMilliseconds(int.MaxValue))
+        {
+            throw new ArgumentOutOfRangeException(nameof(CommandTimeout), CommandTimeout, "CommandTimeout must be between one second and about 24 days.");
+        }
+        if (!Enum.IsDefined(CapacityPolicy))
+        {
+            throw new ArgumentOutOfRangeException(nameof(CapacityPolicy), CapacityPolicy, "Unknown capacity policy.");
+        }
+    }
+}
