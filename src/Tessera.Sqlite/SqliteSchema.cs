@@ -26,9 +26,10 @@ internal static class SqliteSchema
         // - pk is the rowid: data rows and the eviction / cleanup deletes refer to an 8-byte integer instead of repeating
         //   the 43-character id once per key.
         // - credential_hash is NULL once revoked: the dead credential's hash is gone, and UNIQUE ignores NULLs.
-        // - Times are unix milliseconds (the records' precision). expires_at is derived, so it cannot drift from the two
-        //   deadlines it is the minimum of; its index (with revoked_at, so counting live sessions reads the index only)
-        //   serves cleanup and counting.
+        // - Times are unix milliseconds (the records' precision). expires_at is the one deadline the store enforces,
+        //   min(idle, absolute): a plain column that every write sets and a CHECK keeps honest, not a generated column,
+        //   because SQLite does not read an index over a generated column as covering. Its index (with revoked_at)
+        //   serves cleanup, and counting live sessions reads that index alone.
         // - tessera_counters holds the row count the size bound is checked against, kept by triggers, so a create does
         //   not COUNT(*) a million rows.
         """
@@ -41,7 +42,7 @@ internal static class SqliteSchema
             last_seen_at        INTEGER NOT NULL,
             idle_expires_at     INTEGER NOT NULL,
             absolute_expires_at INTEGER NOT NULL,
-            expires_at          INTEGER NOT NULL GENERATED ALWAYS AS (min(idle_expires_at, absolute_expires_at)) VIRTUAL,
+            expires_at          INTEGER NOT NULL CHECK (expires_at = min(idle_expires_at, absolute_expires_at)),
             revoked_at          INTEGER,
             user_agent          TEXT,
             ip_address          TEXT,

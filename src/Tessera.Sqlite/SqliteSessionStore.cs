@@ -154,9 +154,9 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, IS
             long pk;
             await using (var insert = Command(connection, transaction, """
                 INSERT INTO tessera_sessions (id, credential_hash, subject, created_at, last_seen_at, idle_expires_at,
-                                              absolute_expires_at, revoked_at, user_agent, ip_address, label)
+                                              absolute_expires_at, expires_at, revoked_at, user_agent, ip_address, label)
                 VALUES ($id, $hash, $subject, $created_at, $last_seen_at, $idle_expires_at,
-                        $absolute_expires_at, $revoked_at, $user_agent, $ip_address, $label)
+                        $absolute_expires_at, min($idle_expires_at, $absolute_expires_at), $revoked_at, $user_agent, $ip_address, $label)
                 RETURNING pk
                 """))
             {
@@ -239,7 +239,8 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, IS
                     subject = CASE WHEN $subject_changed THEN $subject ELSE subject END,
                     credential_hash = coalesce($new_hash, credential_hash),
                     last_seen_at = coalesce($last_seen_at, last_seen_at),
-                    idle_expires_at = coalesce($idle_expires_at, idle_expires_at)
+                    idle_expires_at = coalesce($idle_expires_at, idle_expires_at),
+                    expires_at = min(coalesce($idle_expires_at, idle_expires_at), absolute_expires_at)
                 WHERE id = $id AND revoked_at IS NULL AND expires_at > $now
                 RETURNING pk
                 """))
@@ -308,7 +309,8 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, IS
     {
         ArgumentNullException.ThrowIfNull(id);
         return await WriteAsync("""
-            UPDATE tessera_sessions SET last_seen_at = $last_seen_at, idle_expires_at = $idle_expires_at
+            UPDATE tessera_sessions
+            SET last_seen_at = $last_seen_at, idle_expires_at = $idle_expires_at, expires_at = min($idle_expires_at, absolute_expires_at)
             WHERE id = $id AND revoked_at IS NULL AND expires_at > $now
             """,
             command =>

@@ -186,6 +186,40 @@ public sealed class SqliteSessionStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task AWriterWaitsForAnotherConnectionsWriteLockInsteadOfFailing()
+    {
+        var path = _directory.NewDatabasePath();
+        var store = NewStore(path);
+        await store.InitializeAsync();
+        using var other = TestDatabaseDirectory.OpenRaw(path);
+        using var hold = other.BeginTransaction(deferred: false);
+
+        var create = Task.Run(() => store.CreateAsync(NewRecord()).AsTask());
+        await Task.Delay(TimeSpan.FromMilliseconds(300)); // lock contention, not expiry: a real wait is the point
+        Assert.False(create.IsCompleted);
+        hold.Commit();
+
+        Assert.True(await create);
+    }
+
+    [Fact]
+    public async Task AWriterGivesUpWithAnErrorOnceTheCommandTimeoutPasses()
+    {
+        var path = _directory.NewDatabasePath();
+        var store = new SqliteSessionStore(new SqliteSessionStoreOptions { ConnectionString = $"Data Source={path}", CommandTimeout = TimeSpan.FromSeconds(1) }, _clock);
+        _stores.Add(store);
+        await store.InitializeAsync();
+        using var other = TestDatabaseDirectory.OpenRaw(path);
+        using var hold = other.BeginTransaction(deferred: false);
+
+        var failure = await Assert.ThrowsAsync<SqliteException>(() => store.CreateAsync(NewRecord()).AsTask());
+
+        Assert.Equal(5, failure.SqliteErrorCode); // SQLITE_BUSY
+        hold.Rollback();
+        Assert.Equal(0L, await store.CountRecordsAsync());
+    }
+
+    [Fact]
     public async Task ThePatchIsAllOrNothingWhenItsNewCredentialIsTaken()
     {
         var store = NewStore(_directory.NewDatabasePath());
