@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Text;
 
 namespace Tessera;
@@ -25,7 +26,11 @@ internal static class Base64UrlText
                 return false;
             }
         }
-        if (!Base64Url.TryDecodeFromChars(text, destination, out var written) || written != destination.Length)
+        // DecodeFromChars, not TryDecodeFromChars: the latter throws FormatException when the last character has
+        // unused bits set, which would turn a crafted credential into an unhandled exception instead of a rejection.
+        if (Base64Url.DecodeFromChars(text, destination, out var consumed, out var written) != OperationStatus.Done
+            || consumed != text.Length
+            || written != destination.Length)
         {
             return false;
         }
