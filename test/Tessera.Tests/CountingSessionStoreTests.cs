@@ -1,0 +1,116 @@
+using System.Security.Cryptography;
+using Tessera.Testing;
+
+namespace Tessera.Tests;
+
+public sealed class CountingSessionStoreTests
+{
+    private readonly CountingSessionStore _store = new(new InMemorySessionStore());
+
+    private static SessionRecord NewRecord(string id)
+    {
+        var now = DateTimeOffset.UtcNow;
+        return new SessionRecord
+        {
+            Id = id,
+            CredentialHash = RandomNumberGenerator.GetBytes(32),
+            Subject = "s",
+            CreatedAt = now,
+            LastSeenAt = now,
+            IdleExpiresAt = now.AddMinutes(30),
+            AbsoluteExpiresAt = now.AddHours(1),
+        };
+    }
+
+    [Fact]
+    public async Task EveryOperationIsCountedAsAReadOrAWrite()
+    {
+        var record = NewRecord("a");
+        var now = DateTimeOffset.UtcNow;
+
+        await _store.CreateAsync(record);
+        await _store.LoadAsync("a");
+        await _store.LoadByCredentialAsync(record.CredentialHash);
+        await _store.ApplyAsync("a", new SessionPatch());
+        await _store.TouchAsync("a", now, now.AddMinutes(30));
+        await _store.ListBySubjectAsync("s");
+        await _store.CountAsync();
+        await _store.RevokeAsync("a", now);
+        await _store.DeleteAsync("a");
+        await _store.DeleteExpiredAsync(10);
+
+        Assert.Equal(4, _store.Reads);
+        Assert.Equal(6, _store.Writes);
+        Assert.Equal(10, _store.Calls);
+        Assert.All(_store.Snapshot(), pair => Assert.Equal(1, pair.Value));
+        Assert.Equal(1, _store.Count(nameof(ISessionStore.TouchAsync)));
+        Assert.Equal(1, _store.Count("Touch"));
+    }
+
+    [Fact]
+    public async Task ResetSetsEveryCountToZero()
+    {
+        await _store.CreateAsync(NewRecord("a"));
+        await _store.LoadAsync("a");
+
+        _store.Reset();
+
+        Assert.Equal(0, _store.Calls);
+        Assert.All(_store.Snapshot(), pair => Assert.Equal(0, pair.Value));
+    }
+
+    [Fact]
+    public void AnUnknownOperationNameIsAnError()
+    {
+        Assert.Throws<ArgumentException>(() => _store.Count("Tuoch"));
+    }
+
+    [Fact]
+    public async Task ConcurrentCallsAreAllCounted()
+    {
+        await Task.WhenAll(Enumerable.Range(0, 1000).Select(i => Task.Run(async () => await _store.LoadAsync($"id{i}"))));
+
+        Assert.Equal(1000, _store.Reads);
+        Assert.Equal(0, _store.Writes);
+    }
+
+    [Fact]
+    public async Task ACapabilityTheInnerStoreLacksThrowsNotSupported()
+    {
+        var bare = new CountingSessionStore(new BareStore(new InMemorySessionStore()));
+
+        await Assert.ThrowsAsync<NotSupportedException>(async () => await bare.DeleteExpiredAsync(1));
+        await Assert.ThrowsAsync<NotSupportedException>(async () => await bare.CountAsync());
+        await Assert.ThrowsAsync<NotSupportedException>(async () => await bare.ListBySubjectAsync("s"));
+        Assert.Equal(3, bare.Calls); // counted even though they failed
+    }
+
+    [Fact]
+    public async Task CallsReachTheInnerStore()
+    {
+        var record = NewRecord("a");
+
+        Assert.True(await _store.CreateAsync(record));
+
+        Assert.Equal("a", (await _store.Inner.LoadAsync("a"))!.Id);
+        Assert.Equal(1, await _store.CountAsync());
+        Assert.Contains("Create=1", _store.ToString(), StringComparison.Ordinal);
+    }
+
+    private sealed class BareStore(ISessionStore inner) : ISessionStore
+    {
+        public ValueTask<bool> CreateAsync(SessionRecord record, CancellationToken cancellationToken = default) => inner.CreateAsync(record, cancellationToken);
+
+        public ValueTask<SessionRecord?> LoadAsync(string id, CancellationToken cancellationToken = default) => inner.LoadAsync(id, cancellationToken);
+
+        public ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, CancellationToken cancellationToken = default) => inner.LoadByCredentialAsync(credentialHash, cancellationToken);
+
+        public ValueTask<bool> ApplyAsync(string id, SessionPatch patch, CancellationToken cancellationToken = default) => inner.ApplyAsync(id, patch, cancellationToken);
+
+        public ValueTask<bool> TouchAsync(string id, DateTimeOffset lastSeenAt, DateTimeOffset idleExpiresAt, CancellationToken cancellationToken = default) => inner.TouchAsync(id, lastSeenAt, idleExpiresAt, cancellationToken);
+
+        public ValueTask<bool> RevokeAsync(string id, DateTimeOffset revokedAt, CancellationToken cancellationToken = default) => inner.RevokeAsync(id, revokedAt, cancellationToken);
+
+        public ValueTask<bool> DeleteAsync(string id, CancellationToken cancellationToken = default) => inner.DeleteAsync(id, cancellationToken);
+    }
+}

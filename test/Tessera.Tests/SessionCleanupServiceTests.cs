@@ -1,0 +1,241 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Options;
+using Tessera.Testing;
+
+namespace Tessera.Tests;
+
+public sealed class SessionCleanupServiceTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+
+    private readonly ManualTimeProvider _clock = new();
+    private readonly InMemorySessionStore _memory;
+    private readonly CountingSessionStore _store;
+
+    public SessionCleanupServiceTests()
+    {
+        _memory = new InMemorySessionStore(_clock);
+        _store = new CountingSessionStore(_memory);
+    }
+
+    private static IOptions<TesseraOptions> Settings(int batchSize = 1000, bool enabled = true) => Options.Create(new TesseraOptions
+    {
+        CleanupInterval = TimeSpan.FromMinutes(5),
+        CleanupBatchSize = batchSize,
+        CleanupEnabled = enabled,
+    });
+
+    private async Task<List<SessionRecord>> AddSessionsAsync(int count, TimeSpan idle)
+    {
+        var now = _clock.GetUtcNow();
+        var records = new List<SessionRecord>();
+        for (var i = 0; i < count; i++)
+        {
+            var record = new SessionRecord
+            {
+                Id = Convert.ToHexString(RandomNumberGenerator.GetBytes(8)),
+                CredentialHash = RandomNumberGenerator.GetBytes(32),
+                CreatedAt = now,
+                LastSeenAt = now,
+                IdleExpiresAt = now + idle,
+                AbsoluteExpiresAt = now + TimeSpan.FromHours(8),
+            };
+            Assert.True(await _memory.CreateAsync(record));
+            records.Add(record);
+        }
+        return records;
+    }
+
+    /// <summary>Waits, without sleeping through time, for work that another thread does in response to the clock.</summary>
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(watch.Elapsed < Patience, $"timed out waiting until {what}");
+            await Task.Delay(TimeSpan.FromMilliseconds(5)); // lets the background loop run; the fake clock drives expiry
+        }
+    }
+
+    [Fact]
+    public async Task TheTimerDeletesExpiredSessionsWhenTheIntervalPasses()
+    {
+        var clock = new TimerWatchingClock(_clock);
+        var service = new SessionCleanupService(_store, Settings(), clock);
+        var expiring = await AddSessionsAsync(7, TimeSpan.FromMinutes(3));
+        var live = await AddSessionsAsync(2, TimeSpan.FromHours(1));
+
+        await service.StartAsync(CancellationToken.None);
+        try
+        {
+            await clock.TimerCreated.WaitAsync(Patience);
+            _clock.Advance(TimeSpan.FromMinutes(4));
+            Assert.Equal(0, _store.Count(nameof(ISessionStoreCleanup.DeleteExpiredAsync)));
+            Assert.Equal(9, _memory.RecordCount);
+
+            _clock.Advance(TimeSpan.FromMinutes(1));
+
+            await WaitUntilAsync(() => _memory.RecordCount == 2, "the expired sessions are deleted");
+            Assert.All(expiring, r => Assert.Null(_memory.LoadAsync(r.Id).AsTask().Result));
+            foreach (var record in live)
+            {
+                Assert.NotNull(await _memory.LoadAsync(record.Id));
+            }
+        }
+        finally
+        {
+            await service.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task TheTimerKeepsFiringEveryInterval()
+    {
+        var clock = new TimerWatchingClock(_clock);
+        var service = new SessionCleanupService(_store, Settings(), clock);
+        await service.StartAsync(CancellationToken.None);
+        try
+        {
+            await clock.TimerCreated.WaitAsync(Patience);
+            _clock.Advance(TimeSpan.FromMinutes(5));
+            await WaitUntilAsync(() => _store.Count("DeleteExpired") == 1, "the first run happens");
+
+            await AddSessionsAsync(3, TimeSpan.FromMinutes(1));
+            _clock.Advance(TimeSpan.FromMinutes(5));
+
+            await WaitUntilAsync(() => _memory.RecordCount == 0, "the second run deletes the new expired sessions");
+            Assert.Equal(2, _store.Count("DeleteExpired"));
+        }
+        finally
+        {
+            await service.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task DisabledCleanupNeverStartsATimer()
+    {
+        var clock = new TimerWatchingClock(_clock);
+        var service = new SessionCleanupService(_store, Settings(enabled: false), clock);
+        await AddSessionsAsync(2, TimeSpan.FromMinutes(1));
+
+        await service.StartAsync(CancellationToken.None);
+        await service.ExecuteTask!.WaitAsync(Patience); // returns at once when disabled
+        _clock.Advance(TimeSpan.FromHours(1));
+        await service.StopAsync(CancellationToken.None);
+
+        Assert.False(clock.TimerCreated.IsCompleted);
+        Assert.Equal(0, _store.Calls);
+        Assert.Equal(2, _memory.RecordCount);
+    }
+
+    [Fact]
+    public async Task RunOnceDeletesInBatchesUntilNoneAreLeft()
+    {
+        var service = new SessionCleanupService(_store, Settings(batchSize: 10), _clock);
+        await AddSessionsAsync(25, TimeSpan.FromMinutes(1));
+        var live = await AddSessionsAsync(4, TimeSpan.FromHours(1));
+        _clock.Advance(TimeSpan.FromMinutes(2));
+
+        var deleted = await service.RunOnceAsync();
+
+        Assert.Equal(25, deleted);
+        Assert.Equal(3, _store.Count(nameof(ISessionStoreCleanup.DeleteExpiredAsync))); // 10, 10, 5
+        Assert.Equal(4, _memory.RecordCount);
+        foreach (var record in live)
+        {
+            Assert.NotNull(await _memory.LoadAsync(record.Id));
+        }
+    }
+
+    [Fact]
+    public async Task RunOnceWithAnExactMultipleOfTheBatchAsksOnceMoreToBeSure()
+    {
+        var service = new SessionCleanupService(_store, Settings(batchSize: 10), _clock);
+        await AddSessionsAsync(20, TimeSpan.FromMinutes(1));
+        _clock.Advance(TimeSpan.FromMinutes(2));
+
+        Assert.Equal(20, await service.RunOnceAsync());
+
+        Assert.Equal(3, _store.Count(nameof(ISessionStoreCleanup.DeleteExpiredAsync))); // 10, 10, 0
+        Assert.Equal(0, _memory.RecordCount);
+    }
+
+    [Fact]
+    public async Task RunOnceOnAStoreWithoutCleanupDoesNothing()
+    {
+        var service = new SessionCleanupService(new StoreWithoutCleanup(), Settings(), _clock);
+
+        Assert.Equal(0, await service.RunOnceAsync());
+    }
+
+    [Fact]
+    public async Task AFailingRunIsLoggedAndTheNextIntervalRunsAgain()
+    {
+        var failing = new CountingSessionStore(new StoreWithoutCleanup()); // DeleteExpiredAsync throws NotSupportedException
+        var clock = new TimerWatchingClock(_clock);
+        var logger = new TestLogger<SessionCleanupService>();
+        var service = new SessionCleanupService(failing, Settings(), clock, logger);
+        await service.StartAsync(CancellationToken.None);
+        try
+        {
+            await clock.TimerCreated.WaitAsync(Patience);
+            _clock.Advance(TimeSpan.FromMinutes(5));
+            await WaitUntilAsync(() => logger.Entries.Count == 1, "the failure is logged");
+            _clock.Advance(TimeSpan.FromMinutes(5));
+            await WaitUntilAsync(() => logger.Entries.Count == 2, "the second failure is logged");
+
+            Assert.All(logger.Entries, e => Assert.Equal(1007, e.EventId.Id));
+            Assert.Equal(2, failing.Count("DeleteExpired"));
+            Assert.False(service.ExecuteTask!.IsCompleted);
+        }
+        finally
+        {
+            await service.StopAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>A clock that reports when a timer is created, so a test advances only once the service is waiting.</summary>
+    private sealed class TimerWatchingClock(ManualTimeProvider inner) : TimeProvider
+    {
+        private readonly TaskCompletionSource _created = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task TimerCreated => _created.Task;
+
+        public override DateTimeOffset GetUtcNow() => inner.GetUtcNow();
+
+        public override long GetTimestamp() => inner.GetTimestamp();
+
+        public override long TimestampFrequency => inner.TimestampFrequency;
+
+        public override TimeZoneInfo LocalTimeZone => inner.LocalTimeZone;
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = inner.CreateTimer(callback, state, dueTime, period);
+            _created.TrySetResult();
+            return timer;
+        }
+    }
+
+    /// <summary>A store with only the required contract, and no optional capability.</summary>
+    private sealed class StoreWithoutCleanup : ISessionStore
+    {
+        private readonly InMemorySessionStore _inner = new();
+
+        public ValueTask<bool> CreateAsync(SessionRecord record, CancellationToken cancellationToken = default) => _inner.CreateAsync(record, cancellationToken);
+
+        public ValueTask<SessionRecord?> LoadAsync(string id, CancellationToken cancellationToken = default) => _inner.LoadAsync(id, cancellationToken);
+
+        public ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, CancellationToken cancellationToken = default) => _inner.LoadByCredentialAsync(credentialHash, cancellationToken);
+
+        public ValueTask<bool> ApplyAsync(string id, SessionPatch patch, CancellationToken cancellationToken = default) => _inner.ApplyAsync(id, patch, cancellationToken);
+
+        public ValueTask<bool> TouchAsync(string id, DateTimeOffset lastSeenAt, DateTimeOffset idleExpiresAt, CancellationToken cancellationToken = default) => _inner.TouchAsync(id, lastSeenAt, idleExpiresAt, cancellationToken);
+
+        public ValueTask<bool> RevokeAsync(string id, DateTimeOffset revokedAt, CancellationToken cancellationToken = default) => _inner.RevokeAsync(id, revokedAt, cancellationToken);
+
+        public ValueTask<bool> DeleteAsync(string id, CancellationToken cancellationToken = default) => _inner.DeleteAsync(id, cancellationToken);
+    }
+}
