@@ -42,6 +42,12 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, IS
 
     private const string LiveSession = "s.revoked_at IS NULL AND s.expires_at > $now";
 
+    private const string LoadById = SelectSession + " WHERE s.id = $id AND " + LiveSession;
+
+    private const string LoadByHash = SelectSession + " WHERE s.credential_hash = $hash AND " + LiveSession;
+
+    private const string ListBySubject = SelectSession + " WHERE s.subject = $subject AND " + LiveSession + " ORDER BY s.created_at, s.pk";
+
     private readonly SqliteSessionStoreOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -198,7 +204,7 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, IS
         ArgumentNullException.ThrowIfNull(id);
         await InitializeAsync(cancellationToken);
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, $"{SelectSession} WHERE s.id = $id AND {LiveSession}");
+        await using var command = Command(connection, null, LoadById);
         command.Parameters.AddWithValue("$id", id);
         command.Parameters.AddWithValue("$now", Now());
         var records = await ReadRecordsAsync(command, cancellationToken);
@@ -210,7 +216,7 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, IS
     {
         await InitializeAsync(cancellationToken);
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, $"{SelectSession} WHERE s.credential_hash = $hash AND {LiveSession}");
+        await using var command = Command(connection, null, LoadByHash);
         command.Parameters.AddWithValue("$hash", credentialHash.ToArray());
         command.Parameters.AddWithValue("$now", Now());
         var records = await ReadRecordsAsync(command, cancellationToken);
@@ -383,7 +389,7 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, IS
         ArgumentNullException.ThrowIfNull(subject);
         await InitializeAsync(cancellationToken);
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, $"{SelectSession} WHERE s.subject = $subject AND {LiveSession} ORDER BY s.created_at, s.pk");
+        await using var command = Command(connection, null, ListBySubject);
         command.Parameters.AddWithValue("$subject", subject);
         command.Parameters.AddWithValue("$now", Now());
         return await ReadRecordsAsync(command, cancellationToken);
@@ -634,12 +640,24 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, IS
 
     private static DateTimeOffset FromMs(long value) => DateTimeOffset.FromUnixTimeMilliseconds(value);
 
+    // Where Microsoft.Data.Sqlite will put the file, so its directory can be created first.
     private static string ResolvePath(string dataSource)
     {
-        if (dataSource.StartsWith("file:", StringComparison.OrdinalIgnoreCase)
-            && Uri.TryCreate(dataSource, UriKind.Absolute, out var uri) && uri.IsFile)
+        const string DataDirectory = "|DataDirectory|";
+        if (dataSource.StartsWith(DataDirectory, StringComparison.OrdinalIgnoreCase))
         {
-            return uri.LocalPath;
+            var root = AppContext.GetData("DataDirectory") as string ?? AppContext.BaseDirectory;
+            return Path.GetFullPath(Path.Combine(root, dataSource[DataDirectory.Length..].TrimStart('/', '\\')));
+        }
+        if (dataSource.StartsWith("file:", StringComparison.OrdinalIgnoreCase))
+        {
+            if (Uri.TryCreate(dataSource, UriKind.Absolute, out var uri) && uri.IsFile && !string.IsNullOrEmpty(uri.LocalPath))
+            {
+                return uri.LocalPath;
+            }
+            var relative = dataSource["file:".Length..];
+            var query = relative.IndexOf('?', StringComparison.Ordinal);
+            return Path.GetFullPath(Uri.UnescapeDataString(query < 0 ? relative : relative[..query]));
         }
         return Path.GetFullPath(dataSource);
     }

@@ -57,6 +57,19 @@ public sealed class SqliteSessionStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task AFileUriDataSourceGetsItsDirectoryCreatedToo()
+    {
+        var path = _directory.NewDatabasePath();
+        var store = new SqliteSessionStore(new SqliteSessionStoreOptions { ConnectionString = $"Data Source=file:{path}?cache=private" }, _clock);
+        _stores.Add(store);
+
+        Assert.True(await store.CreateAsync(NewRecord()));
+
+        Assert.Equal(path, store.DatabasePath);
+        Assert.True(File.Exists(path));
+    }
+
+    [Fact]
     public async Task EveryConnectionWaitsForTheWriteLockKeepsForeignKeysAndSyncsNormally()
     {
         var store = NewStore(_directory.NewDatabasePath());
