@@ -1,0 +1,112 @@
+using System.Net;
+using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Options;
+using Tessera.AspNetCore;
+
+namespace Tessera.Demo;
+
+/// <summary>
+/// Builds the demo application. Program.cs runs it; the tests build it with their own arguments (a random port, a
+/// temporary data directory, another environment or store) and drive it over real HTTP.
+/// </summary>
+public static class DemoApp
+{
+    public const string DefaultUrl = "http://127.0.0.1:5080";
+
+    public static WebApplication Build(string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            // The tests host the demo in the test runner's process; the name keeps static web assets and logs the demo's.
+            ApplicationName = typeof(DemoApp).Assembly.GetName().Name,
+            // `dotnet run --no-launch-profile` (or running the built dll) has no ASPNETCORE_ENVIRONMENT: the demo is for
+            // trying things out, so it starts in Development rather than failing for want of a production key.
+            EnvironmentName = EnvironmentConfigured(args) ? null : Environments.Development,
+        });
+
+        if (!UrlsConfigured(builder.Configuration))
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+
+        var settings = DemoSettings.From(builder.Configuration, builder.Environment);
+        var developmentKey = settings.ConfiguredKeys.Count == 0 && builder.Environment.IsDevelopment()
+            ? DevelopmentSigningKey.LoadOrCreate(settings.DataDirectory)
+            : null;
+
+        builder.Services.AddProblemDetails();
+        var tessera = builder.Services.AddTessera(options =>
+        {
+            builder.Configuration.GetSection("Tessera").Bind(options);
+            options.Keys.Clear();
+            foreach (var key in settings.ConfiguredKeys)
+            {
+                options.Keys.Add(key);
+            }
+            if (options.Keys.Count == 0 && developmentKey is not null)
+            {
+                options.Keys.Add(developmentKey.Key);
+            }
+        });
+        DemoStores.Use(tessera, settings);
+
+        var app = builder.Build();
+        // Validation would run anyway when the host starts, but the host logs the failure with a stack trace; failing
+        // here leaves the validator's own message (say, "Tessera:Keys is empty: ...") as all the user sees.
+        _ = app.Services.GetRequiredService<IOptions<TesseraOptions>>().Value;
+        _ = app.Services.GetRequiredService<IOptions<TesseraCookieOptions>>().Value;
+
+        if (developmentKey is not null)
+        {
+            DemoLog.DevelopmentKey(app.Logger, developmentKey.Created ? "generated and saved to" : "loaded from", developmentKey.Path);
+        }
+        DemoLog.Starting(app.Logger, app.Environment.EnvironmentName, settings.Store, settings.StoreLocation);
+
+        if (!app.Environment.IsDevelopment())
+        {
+            app.UseExceptionHandler();
+        }
+        // Static files come first and end the request there, so serving the page never reads or writes a session.
+        var webRoot = WebRoot(app.Environment);
+        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = webRoot });
+        app.UseStaticFiles(new StaticFileOptions { FileProvider = webRoot });
+        // Routing before Tessera, so endpoints marked DisableSession() are known to the session middleware.
+        app.UseRouting();
+        app.UseTessera();
+
+        DemoEndpoints.Map(app);
+        return app;
+    }
+
+    internal static bool IsLoopback(IPAddress? address) =>
+        address is not null && IPAddress.IsLoopback(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address);
+
+    private static bool EnvironmentConfigured(string[] args)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddEnvironmentVariables("DOTNET_")
+            .AddEnvironmentVariables("ASPNETCORE_")
+            .AddCommandLine(args)
+            .Build();
+        return !string.IsNullOrEmpty(configuration[HostDefaults.EnvironmentKey]);
+    }
+
+    private static bool UrlsConfigured(IConfiguration configuration) =>
+        !string.IsNullOrEmpty(configuration[WebHostDefaults.ServerUrlsKey])
+        || !string.IsNullOrEmpty(configuration["http_ports"])
+        || !string.IsNullOrEmpty(configuration["https_ports"])
+        || configuration.GetSection("Kestrel:Endpoints").GetChildren().Any();
+
+    private static IFileProvider WebRoot(IWebHostEnvironment environment)
+    {
+        // Run from the project, the content root holds wwwroot; hosted by the tests or run from another directory, the
+        // copy next to the assembly serves instead.
+        if (environment.WebRootFileProvider.GetFileInfo("index.html").Exists)
+        {
+            return environment.WebRootFileProvider;
+        }
+        return new PhysicalFileProvider(Path.Combine(AppContext.BaseDirectory, "wwwroot"));
+    }
+}

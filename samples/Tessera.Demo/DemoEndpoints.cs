@@ -1,0 +1,194 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
+using Tessera.AspNetCore;
+
+namespace Tessera.Demo;
+
+/// <summary>The cookie-session routes of DESIGN.md's "demo app's HTTP contract". Every body in and out is JSON.</summary>
+internal static class DemoEndpoints
+{
+    public const int MaxUserLength = 64;
+    public const int MaxItemLength = 100;
+    public const int MaxCartItems = 100;
+    public const int MaxMessageLength = 500;
+    public const int MaxFlashMessages = 20;
+    public const int MaxCounterNameLength = 64;
+    public const int MaxCounters = 50;
+    private const int MaxBodyBytes = 16 * 1024;
+    private const string CounterPrefix = "counter:";
+    private const string FlashKey = "messages";
+
+    // A typed key: the cart is read back as the List<string> it was written as, wherever it is used.
+    private static readonly SessionKey<List<string>> Cart = new("cart");
+
+    private static readonly JsonSerializerOptions BodyJson = new(JsonSerializerDefaults.Web);
+
+    public static void Map(WebApplication app)
+    {
+        app.MapPost("/login", async (HttpRequest request, HttpSession session) =>
+        {
+            var (body, problem) = await ReadBodyAsync<LoginRequest>(request);
+            if (problem is not null)
+            {
+                return problem;
+            }
+            var user = body!.User?.Trim();
+            if (string.IsNullOrEmpty(user) || user.Length > MaxUserLength || user.Any(char.IsControl))
+            {
+                return BadRequest($"\"user\" must be 1 to {MaxUserLength} printable characters.");
+            }
+            // Regenerates the credential (the pre-login cookie dies) and keeps anonymous data such as the cart.
+            session.SignIn(user);
+            return Results.Ok(new { user, sessionId = session.Id });
+        });
+
+        app.MapGet("/me", (HttpSession session) => session.Subject is { } user
+            ? Results.Ok(new { user })
+            : Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Not signed in."));
+
+        app.MapGet("/cart", (HttpSession session) => Results.Ok(new { items = session.Get(Cart) ?? [] }));
+
+        app.MapPost("/cart", async (HttpRequest request, HttpSession session) =>
+        {
+            var (body, problem) = await ReadBodyAsync<CartRequest>(request);
+            if (problem is not null)
+            {
+                return problem;
+            }
+            var item = body!.Item?.Trim();
+            if (string.IsNullOrEmpty(item) || item.Length > MaxItemLength)
+            {
+                return BadRequest($"\"item\" must be 1 to {MaxItemLength} characters.");
+            }
+            var items = session.Get(Cart) ?? [];
+            if (items.Count >= MaxCartItems)
+            {
+                return BadRequest($"The cart holds at most {MaxCartItems} items.");
+            }
+            items.Add(item);
+            session.Set(Cart, items);
+            return Results.Ok(new { items });
+        });
+
+        app.MapPost("/flash", async (HttpRequest request, HttpSession session) =>
+        {
+            var (body, problem) = await ReadBodyAsync<FlashRequest>(request);
+            if (problem is not null)
+            {
+                return problem;
+            }
+            var message = body!.Message?.Trim();
+            if (string.IsNullOrEmpty(message) || message.Length > MaxMessageLength)
+            {
+                return BadRequest($"\"message\" must be 1 to {MaxMessageLength} characters.");
+            }
+            // One flash key holds a list: peeking (not reading) keeps unread messages, and this one is appended.
+            var messages = session.PeekFlash<List<string>>(FlashKey) ?? [];
+            if (messages.Count >= MaxFlashMessages)
+            {
+                return BadRequest($"At most {MaxFlashMessages} flash messages can wait at once.");
+            }
+            messages.Add(message);
+            session.SetFlash(FlashKey, messages);
+            return Results.Ok(new { messages });
+        });
+
+        app.MapGet("/flash", (HttpSession session) => Results.Ok(new { messages = session.GetFlash<List<string>>(FlashKey) ?? [] }));
+
+        app.MapPost("/counter/{name}", (string name, HttpSession session) =>
+        {
+            if (name.Length > MaxCounterNameLength || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            {
+                return BadRequest($"A counter name is 1 to {MaxCounterNameLength} letters, digits, '-', '_' or '.'.");
+            }
+            var key = CounterPrefix + name;
+            if (!session.ContainsKey(key) && session.Keys.Count(k => k.StartsWith(CounterPrefix, StringComparison.Ordinal)) >= MaxCounters)
+            {
+                return BadRequest($"A session holds at most {MaxCounters} counters.");
+            }
+            var value = session.Get<long>(key) + 1;
+            session.Set(key, value);
+            return Results.Ok(new { name, value });
+        });
+
+        app.MapGet("/counters", (HttpSession session) =>
+        {
+            var counters = new SortedDictionary<string, long>(StringComparer.Ordinal);
+            foreach (var key in session.Keys)
+            {
+                if (key.StartsWith(CounterPrefix, StringComparison.Ordinal))
+                {
+                    counters[key[CounterPrefix.Length..]] = session.Get<long>(key);
+                }
+            }
+            return Results.Ok(counters);
+        });
+
+        app.MapPost("/logout", (HttpSession session) =>
+        {
+            // Revokes the session server-side and clears the cookie: a copy of the old cookie is worthless afterwards.
+            session.Destroy();
+            return Results.NoContent();
+        });
+
+        app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).DisableSession();
+
+        app.MapGet("/admin/stats", async (HttpContext context, ISessionStore store, IWebHostEnvironment environment) =>
+        {
+            // Not even admitting the route exists elsewhere: it is a development aid, not an API.
+            if (!environment.IsDevelopment() || !DemoApp.IsLoopback(context.Connection.RemoteIpAddress))
+            {
+                return Results.NotFound();
+            }
+            long? sessions = store is ISessionStoreCounter counter ? await counter.CountAsync(context.RequestAborted) : null;
+            return Results.Ok(new { sessions, store = store.GetType().Name });
+        }).DisableSession();
+    }
+
+    /// <summary>
+    /// Reads a JSON body by hand, so every malformed, mistyped or oversized body is a 4xx problem, never an exception
+    /// (minimal APIs' own binding throws in Development). Requiring a JSON content type also means a cross-site HTML form
+    /// cannot post here.
+    /// </summary>
+    private static async Task<(T? Body, IResult? Problem)> ReadBodyAsync<T>(HttpRequest request) where T : class
+    {
+        if (!request.HasJsonContentType())
+        {
+            return (null, Results.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Send a JSON body with Content-Type: application/json."));
+        }
+        if (request.ContentLength > MaxBodyBytes)
+        {
+            return (null, TooLarge());
+        }
+        var sizeFeature = request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        if (sizeFeature is { IsReadOnly: false })
+        {
+            sizeFeature.MaxRequestBodySize = MaxBodyBytes;
+        }
+        try
+        {
+            var body = await JsonSerializer.DeserializeAsync<T>(request.Body, BodyJson, request.HttpContext.RequestAborted);
+            return body is null ? (null, BadRequest("The body must be a JSON object.")) : (body, null);
+        }
+        catch (JsonException)
+        {
+            return (null, BadRequest("The body is not valid JSON of the expected shape."));
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (null, TooLarge());
+        }
+    }
+
+    private static IResult BadRequest(string detail) =>
+        Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Bad request.", detail: detail);
+
+    private static IResult TooLarge() =>
+        Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: $"The body is larger than {MaxBodyBytes} bytes.");
+
+    private sealed record LoginRequest(string? User);
+
+    private sealed record CartRequest(string? Item);
+
+    private sealed record FlashRequest(string? Message);
+}

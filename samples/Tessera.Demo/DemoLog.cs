@@ -1,0 +1,11 @@
+namespace Tessera.Demo;
+
+/// <summary>The demo's log messages. A signing key, cookie value or session id never appears in them.</summary>
+internal static partial class DemoLog
+{
+    [LoggerMessage(1, LogLevel.Information, "Development signing key {Action} {Path} (set Tessera:Keys to use your own).")]
+    public static partial void DevelopmentKey(ILogger logger, string action, string path);
+
+    [LoggerMessage(2, LogLevel.Information, "Tessera demo starting in {Environment} with the {Store} store: {Location}.")]
+    public static partial void Starting(ILogger logger, string environment, string store, string location);
+}

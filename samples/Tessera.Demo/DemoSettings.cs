@@ -1,0 +1,93 @@
+namespace Tessera.Demo;
+
+/// <summary>The demo's own settings, read once at start-up from configuration.</summary>
+internal sealed class DemoSettings
+{
+    public static readonly string[] KnownStores = ["sqlite", "memory", "postgres", "redis", "cookie"];
+
+    private DemoSettings(string store, string dataDirectory, IReadOnlyList<string> configuredKeys, string? sqliteConnectionString)
+    {
+        Store = store;
+        DataDirectory = dataDirectory;
+        ConfiguredKeys = configuredKeys;
+        SqliteConnectionString = sqliteConnectionString;
+    }
+
+    /// <summary>The store to use: <c>Tessera:Store</c>, lower case; default <c>sqlite</c>.</summary>
+    public string Store { get; }
+
+    /// <summary>
+    /// Where the SQLite database and the development signing key live: <c>Demo:DataDirectory</c>, relative to the
+    /// content root; default <c>data</c>.
+    /// </summary>
+    public string DataDirectory { get; }
+
+    /// <summary>The signing keys from <c>Tessera:Keys</c> (a list, or one value with comma-separated keys).</summary>
+    public IReadOnlyList<string> ConfiguredKeys { get; }
+
+    /// <summary><c>ConnectionStrings:Sqlite</c> when set; otherwise the database is <c>sessions.db</c> in the data directory.</summary>
+    public string? SqliteConnectionString { get; }
+
+    /// <summary>Where sessions live, for the start-up log line.</summary>
+    public string StoreLocation => Store switch
+    {
+        "sqlite" => SqliteConnectionString is null ? SqliteDatabasePath : "ConnectionStrings:Sqlite",
+        "memory" => "process memory (lost on restart)",
+        _ => Store,
+    };
+
+    public string SqliteDatabasePath => Path.Combine(DataDirectory, "sessions.db");
+
+    public static DemoSettings From(IConfiguration configuration, IHostEnvironment environment)
+    {
+        var store = (configuration["Tessera:Store"] ?? "sqlite").Trim().ToLowerInvariant();
+        if (store.Length == 0)
+        {
+            store = "sqlite";
+        }
+        if (!KnownStores.Contains(store))
+        {
+            throw new DemoConfigurationException(
+                $"Tessera:Store is '{configuration["Tessera:Store"]}', which is not a store this demo knows; use one of: {string.Join(", ", KnownStores)}.");
+        }
+
+        var dataDirectory = configuration["Demo:DataDirectory"];
+        dataDirectory = Path.GetFullPath(string.IsNullOrWhiteSpace(dataDirectory) ? "data" : dataDirectory, environment.ContentRootPath);
+
+        return new DemoSettings(store, dataDirectory, ReadKeys(configuration.GetSection("Tessera:Keys")), configuration.GetConnectionString("Sqlite"));
+    }
+
+    private static List<string> ReadKeys(IConfigurationSection section)
+    {
+        // Tessera__Keys__0=... gives a list; Tessera__Keys=... (one variable) is accepted too, comma-separated.
+        var keys = new List<string>();
+        if (!string.IsNullOrWhiteSpace(section.Value))
+        {
+            keys.AddRange(section.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        }
+        foreach (var child in section.GetChildren().OrderBy(c => int.TryParse(c.Key, out var i) ? i : int.MaxValue))
+        {
+            if (!string.IsNullOrWhiteSpace(child.Value))
+            {
+                keys.Add(child.Value.Trim());
+            }
+        }
+        return keys;
+    }
+}
+
+/// <summary>A setting the demo cannot start with; its message says what to change and is all the user sees.</summary>
+public sealed class DemoConfigurationException : Exception
+{
+    public DemoConfigurationException()
+    {
+    }
+
+    public DemoConfigurationException(string message) : base(message)
+    {
+    }
+
+    public DemoConfigurationException(string message, Exception innerException) : base(message, innerException)
+    {
+    }
+}

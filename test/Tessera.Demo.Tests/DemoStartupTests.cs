@@ -1,0 +1,255 @@
+using System.Diagnostics;
+using System.Net;
+using Microsoft.Extensions.Options;
+
+namespace Tessera.Demo.Tests;
+
+/// <summary>How the demo starts: environments, cookies, keys and stores.</summary>
+public sealed class DemoStartupTests
+{
+    [Fact]
+    public async Task InDevelopmentOverHttpTheCookieIsNamedTesseraHttpOnlyLaxAndPathRoot()
+    {
+        await using var server = await DemoServer.StartAsync();
+        using var client = server.CreateClient();
+        await client.JsonAsync(HttpMethod.Post, "/login", new { user = "alice" });
+
+        var setCookie = Assert.Single(client.LastSetCookies);
+        var attributes = Attributes(setCookie);
+        Assert.StartsWith("tessera=", setCookie, StringComparison.Ordinal);
+        Assert.Contains("httponly", attributes);
+        Assert.Contains("samesite=lax", attributes);
+        Assert.Contains("path=/", attributes);
+        Assert.DoesNotContain("secure", attributes);
+        Assert.DoesNotContain(attributes, a => a.StartsWith("expires=", StringComparison.Ordinal) || a.StartsWith("domain=", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task InProductionTheCookieIsHostPrefixedAndSecure()
+    {
+        await using var server = await DemoServer.StartAsync(environment: "Production", extra: $"--Tessera:Keys:0={SigningKeyRing.GenerateBase64Key()}");
+        using var client = server.CreateClient();
+        await client.JsonAsync(HttpMethod.Post, "/login", new { user = "alice" });
+
+        var setCookie = Assert.Single(client.LastSetCookies);
+        var attributes = Attributes(setCookie);
+        Assert.StartsWith("__Host-tessera=", setCookie, StringComparison.Ordinal);
+        Assert.Contains("secure", attributes);
+        Assert.Contains("httponly", attributes);
+        Assert.Contains("samesite=lax", attributes);
+        Assert.Contains("path=/", attributes);
+        Assert.Equal("alice", (await client.JsonAsync(HttpMethod.Get, "/me")).GetProperty("user").GetString());
+        Assert.False(File.Exists(Path.Combine(server.DataDirectory, "dev-signing-key")));
+    }
+
+    [Fact]
+    public async Task InProductionAdminStatsIsNotFound()
+    {
+        await using var server = await DemoServer.StartAsync(environment: "Production", extra: $"--Tessera:Keys:0={SigningKeyRing.GenerateBase64Key()}");
+        using var client = server.CreateClient();
+        using var response = await client.GetAsync("/admin/stats");
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    [Fact]
+    public void ProductionWithoutAKeyFailsAtStartWithAClearMessage()
+    {
+        using var data = new TempDirectory();
+        var failure = Assert.Throws<OptionsValidationException>(() => DemoApp.Build(DemoServer.Arguments("memory", "Production", data.Path)));
+        Assert.Contains("Tessera:Keys is empty", failure.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(data.Path, "dev-signing-key")));
+    }
+
+    [Fact]
+    public async Task ProductionWithoutAKeyPrintsOneClearLineAndExitsWithOne()
+    {
+        using var data = new TempDirectory();
+        var (exitCode, output, error) = await RunDemoProcessAsync(DemoServer.Arguments("memory", "Production", data.Path), untilOutput: null);
+        Assert.Equal(1, exitCode);
+        Assert.Contains("Tessera demo cannot start: ", error, StringComparison.Ordinal);
+        Assert.Contains("Tessera:Keys is empty", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error + output, StringComparison.Ordinal); // no stack trace
+    }
+
+    [Fact]
+    public void AProductionKeyThatIsTooShortFailsAtStartWithoutShowingTheKey()
+    {
+        using var data = new TempDirectory();
+        var shortKey = Convert.ToBase64String(new byte[16]);
+        var failure = Assert.Throws<OptionsValidationException>(() => DemoApp.Build(DemoServer.Arguments("memory", "Production", data.Path, $"--Tessera:Keys:0={shortKey}")));
+        Assert.Contains("at least 32 bytes", failure.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(shortKey, failure.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("mongodb")]
+    [InlineData("sql")]
+    public void AnUnknownStoreFailsAtStartNamingTheChoices(string store)
+    {
+        using var data = new TempDirectory();
+        var failure = Assert.Throws<DemoConfigurationException>(() => DemoApp.Build(DemoServer.Arguments(store, "Development", data.Path)));
+        Assert.Contains($"Tessera:Store is '{store}'", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("sqlite, memory", failure.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("postgres")]
+    [InlineData("redis")]
+    [InlineData("cookie")]
+    public void AStoreNotWrittenYetFailsAtStartSayingSo(string store)
+    {
+        using var data = new TempDirectory();
+        var failure = Assert.Throws<DemoConfigurationException>(() => DemoApp.Build(DemoServer.Arguments(store, "Development", data.Path)));
+        Assert.Contains("not available yet", failure.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TheStoreNameIsCaseInsensitive()
+    {
+        await using var server = await DemoServer.StartAsync(store: "Memory");
+        using var client = server.CreateClient();
+        await client.JsonAsync(HttpMethod.Post, "/login", new { user = "alice" });
+        Assert.Equal("alice", (await client.JsonAsync(HttpMethod.Get, "/me")).GetProperty("user").GetString());
+    }
+
+    [Fact]
+    public async Task TheDevelopmentKeyIsCreatedOnceOwnerOnlyAndReusedSoCookiesSurviveARestart()
+    {
+        using var data = new TempDirectory();
+        var keyFile = Path.Combine(data.Path, "dev-signing-key");
+        Dictionary<string, string> cookies;
+        string firstKey;
+        await using (var first = await DemoServer.StartAsync(store: "sqlite", dataDirectory: data.Path))
+        {
+            Assert.True(File.Exists(keyFile));
+            firstKey = File.ReadAllText(keyFile).Trim();
+            Assert.Equal(32, Convert.FromBase64String(firstKey).Length);
+            if (!OperatingSystem.IsWindows())
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
+            }
+            using var client = first.CreateClient();
+            await client.JsonAsync(HttpMethod.Post, "/login", new { user = "alice" });
+            await client.JsonAsync(HttpMethod.Post, "/cart", new { item = "apple" });
+            cookies = new Dictionary<string, string>(client.Cookies);
+        }
+
+        await using (var second = await DemoServer.StartAsync(store: "sqlite", dataDirectory: data.Path))
+        {
+            Assert.Equal(firstKey, File.ReadAllText(keyFile).Trim());
+            using var client = second.CreateClient();
+            foreach (var (name, value) in cookies)
+            {
+                client.Cookies[name] = value;
+            }
+            Assert.Equal("alice", (await client.JsonAsync(HttpMethod.Get, "/me")).GetProperty("user").GetString());
+            Assert.Equal("apple", (await client.JsonAsync(HttpMethod.Get, "/cart")).GetProperty("items")[0].GetString());
+        }
+    }
+
+    [Fact]
+    public async Task AConfiguredKeyIsUsedInsteadOfADevelopmentKey()
+    {
+        using var data = new TempDirectory();
+        await using var server = await DemoServer.StartAsync(dataDirectory: data.Path, extra: $"--Tessera:Keys:0={SigningKeyRing.GenerateBase64Key()}");
+        Assert.False(File.Exists(Path.Combine(data.Path, "dev-signing-key")));
+    }
+
+    [Fact]
+    public async Task TheDevelopmentKeyLogLineSaysWhereTheKeyIsButNeverTheKey()
+    {
+        using var data = new TempDirectory();
+        var args = DemoServer.Arguments("memory", "Development", data.Path, "--Logging:LogLevel:Tessera.Demo=Information");
+        var (_, generated, _) = await RunDemoProcessAsync(args, untilOutput: "Tessera demo starting in");
+        var keyFile = Path.Combine(data.Path, "dev-signing-key");
+        var key = File.ReadAllText(keyFile).Trim();
+        Assert.Contains($"Development signing key generated and saved to {keyFile}", generated, StringComparison.Ordinal);
+        Assert.DoesNotContain(key, generated, StringComparison.Ordinal);
+
+        var (_, loaded, _) = await RunDemoProcessAsync(args, untilOutput: "Tessera demo starting in");
+        Assert.Contains($"Development signing key loaded from {keyFile}", loaded, StringComparison.Ordinal);
+        Assert.DoesNotContain(key, loaded, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WithoutAnEnvironmentTheDemoRunsInDevelopment()
+    {
+        using var data = new TempDirectory();
+        // As `dotnet run --no-launch-profile` would: no --environment argument and no environment variable.
+        string[] args =
+        [
+            "--urls", "http://127.0.0.1:0", $"--Demo:DataDirectory={data.Path}", "--Tessera:Store=memory",
+            "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Tessera.Demo=Information",
+        ];
+        var (_, output, _) = await RunDemoProcessAsync(args, untilOutput: "Tessera demo starting in");
+        Assert.Contains("Tessera demo starting in Development", output, StringComparison.Ordinal);
+    }
+
+    private static string[] Attributes(string setCookie) =>
+        [.. setCookie.Split(';', StringSplitOptions.TrimEntries).Skip(1).Select(a => a.ToLowerInvariant())];
+
+    /// <summary>
+    /// Runs the built demo as its own process (Program.cs included), until it exits or prints <paramref name="untilOutput"/>,
+    /// then stops it.
+    /// </summary>
+    private static async Task<(int? ExitCode, string Output, string Error)> RunDemoProcessAsync(
+        string[] args, string? untilOutput)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Tessera.Demo.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        // The demo decides its environment and address from its arguments alone, as on a fresh machine.
+        start.Environment.Remove("ASPNETCORE_ENVIRONMENT");
+        start.Environment.Remove("DOTNET_ENVIRONMENT");
+        start.Environment.Remove("ASPNETCORE_URLS");
+        using var process = Process.Start(start)!;
+        var output = new System.Text.StringBuilder();
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                return;
+            }
+            lock (output)
+            {
+                output.AppendLine(e.Data);
+            }
+            if (untilOutput is not null && e.Data.Contains(untilOutput, StringComparison.Ordinal))
+            {
+                seen.TrySetResult();
+            }
+        };
+        process.BeginOutputReadLine();
+        var error = process.StandardError.ReadToEndAsync();
+        var exited = process.WaitForExitAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var finished = await Task.WhenAny(seen.Task, exited, Task.Delay(Timeout.Infinite, timeout.Token));
+        int? exitCode = null;
+        if (finished == exited)
+        {
+            await process.WaitForExitAsync();
+            exitCode = process.ExitCode;
+        }
+        else
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            Assert.True(finished == seen.Task, $"The demo neither exited nor printed '{untilOutput}' within 60 seconds: {output}");
+        }
+        var errorText = await error;
+        lock (output)
+        {
+            return (exitCode, output.ToString(), errorText);
+        }
+    }
+}
