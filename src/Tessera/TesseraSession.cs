@@ -25,6 +25,7 @@ public class TesseraSession
     private bool _regenerate;
     private string? _destroyedId;
     private string? _pendingId;
+    private HashSet<string>? _flashesRead;
     private SessionCommitResult? _committed;
 
     /// <summary>Creates a session view; applications get one from <see cref="SessionManager.Open"/> or the middleware.</summary>
@@ -290,17 +291,19 @@ public class TesseraSession
         {
             return default;
         }
-        string? pending = null;
-        var changedHere = _changes is not null && _changes.TryGetValue(stored, out pending);
-        if (changedHere && pending is null)
+        // Tracked apart from _changes: once the flash is set again during this request, _changes holds the new value
+        // and can no longer tell that the earlier one was already read.
+        if (_flashesRead is not null && _flashesRead.Contains(stored))
         {
             return default; // already read during this request
         }
+        var changedHere = _changes is not null && _changes.ContainsKey(stored);
         var value = Deserialize<T>(stored, json, out _);
         if (!changedHere)
         {
             RemoveKey(stored); // a flash set again during this request stays for the next one
         }
+        (_flashesRead ??= new(StringComparer.Ordinal)).Add(stored);
         return value;
     }
 

@@ -373,10 +373,26 @@ public sealed class TesseraSessionTests
         {
             Assert.Equal("first", s.GetFlash<string>("notice"));
             s.SetFlash("notice", "second");
+            Assert.Null(s.GetFlash<string>("notice")); // "first" was read already; "second" is for the next request
         });
 
         await RequestAsync(credential, s => Assert.Equal("second", s.GetFlash<string>("notice")));
         await RequestAsync(credential, s => Assert.Null(s.GetFlash<string>("notice")));
+    }
+
+    [Fact]
+    public async Task AFlashReadAfterBeingSetAgainIsStillReadOnlyOnce()
+    {
+        var credential = await CreateSessionAsync(s => s.SetFlash("notice", "first"));
+
+        await RequestAsync(credential, s =>
+        {
+            s.SetFlash("notice", "second");
+            Assert.Equal("first", s.GetFlash<string>("notice"));
+            Assert.Null(s.GetFlash<string>("notice"));
+        });
+
+        await RequestAsync(credential, s => Assert.Equal("second", s.GetFlash<string>("notice")));
     }
 
     // -------------------------------------------------------------------------------------------------------------
