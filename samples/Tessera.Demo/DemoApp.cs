@@ -37,9 +37,10 @@ public static class DemoApp
             : null;
 
         builder.Services.AddProblemDetails();
+        // AddTessera binds the "Tessera" section; the keys are set again here because the demo also accepts them as
+        // one comma-separated value and falls back to the development key.
         var tessera = builder.Services.AddTessera(options =>
         {
-            builder.Configuration.GetSection("Tessera").Bind(options);
             options.Keys.Clear();
             foreach (var key in settings.ConfiguredKeys)
             {
