@@ -1,0 +1,94 @@
+using Tessera.Testing;
+using Xunit.Sdk;
+
+namespace Tessera.Tests;
+
+/// <summary>The conformance suite itself: a missing capability fails loudly unless the store's test class declares it.</summary>
+public sealed class SessionStoreConformanceSuiteTests
+{
+    [Fact]
+    public async Task AStoreWithoutAnOptionalCapabilityFailsThoseTestsWithAClearMessage()
+    {
+        var suite = new UndeclaredSuite();
+
+        var counting = await Assert.ThrowsAsync<XunitException>(suite.CountingSeesOnlyLiveSessions);
+        var cleanup = await Assert.ThrowsAsync<XunitException>(suite.CleanupDeletesExpiredSessionsInBatchesAndKeepsLiveOnes);
+        var index = await Assert.ThrowsAsync<XunitException>(suite.ListingBySubjectGivesTheSubjectsLiveSessionsOldestFirst);
+
+        Assert.Contains("does not implement ISessionStoreCounter", counting.Message, StringComparison.Ordinal);
+        Assert.Contains("override SupportsCounting", counting.Message, StringComparison.Ordinal);
+        Assert.Contains("override SupportsCleanup", cleanup.Message, StringComparison.Ordinal);
+        Assert.Contains("override SupportsSubjectIndex", index.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ADeclaredMissingCapabilityIsNotTested()
+    {
+        var suite = new DeclaredSuite();
+
+        await suite.CountingSeesOnlyLiveSessions();
+        await suite.CleanupDeletesExpiredSessionsInBatchesAndKeepsLiveOnes();
+        await suite.ListingBySubjectGivesTheSubjectsLiveSessionsOldestFirst();
+        await suite.AFullRejectingStoreRefusesANewSessionAndKeepsTheOthers();
+
+        Assert.Equal(0, suite.StoresCreatedWithABound);
+    }
+
+    [Fact]
+    public async Task TheRequiredContractStillRunsOnAStoreWithoutOptionalCapabilities()
+    {
+        var suite = new DeclaredSuite();
+
+        await suite.ACreatedSessionLoadsByCredentialWithEveryFieldIntact();
+        await suite.AHundredConcurrentPatchesSettingDifferentKeysAllSurvive();
+        await suite.ApplyingToARevokedSessionReturnsFalseAndWritesNothing();
+
+        Assert.True(suite.StoresCreated >= 3);
+    }
+
+    private class UndeclaredSuite : SessionStoreConformanceTests
+    {
+        public int StoresCreated { get; private set; }
+
+        public int StoresCreatedWithABound { get; private set; }
+
+        protected override ISessionStore CreateStore(int maxSessions = 0, StoreCapacityPolicy policy = StoreCapacityPolicy.EvictLeastRecentlyUsed)
+        {
+            StoresCreated++;
+            if (maxSessions > 0)
+            {
+                StoresCreatedWithABound++;
+            }
+            return new RequiredOnlyStore(new InMemorySessionStore(Clock));
+        }
+    }
+
+    private sealed class DeclaredSuite : UndeclaredSuite
+    {
+        protected override bool SupportsCleanup => false;
+
+        protected override bool SupportsCounting => false;
+
+        protected override bool SupportsSubjectIndex => false;
+
+        protected override bool SupportsCapacityBound => false;
+    }
+
+    /// <summary>Only the required contract, so the optional interfaces are really absent.</summary>
+    private sealed class RequiredOnlyStore(ISessionStore inner) : ISessionStore
+    {
+        public ValueTask<bool> CreateAsync(SessionRecord record, CancellationToken cancellationToken = default) => inner.CreateAsync(record, cancellationToken);
+
+        public ValueTask<SessionRecord?> LoadAsync(string id, CancellationToken cancellationToken = default) => inner.LoadAsync(id, cancellationToken);
+
+        public ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, CancellationToken cancellationToken = default) => inner.LoadByCredentialAsync(credentialHash, cancellationToken);
+
+        public ValueTask<bool> ApplyAsync(string id, SessionPatch patch, CancellationToken cancellationToken = default) => inner.ApplyAsync(id, patch, cancellationToken);
+
+        public ValueTask<bool> TouchAsync(string id, DateTimeOffset lastSeenAt, DateTimeOffset idleExpiresAt, CancellationToken cancellationToken = default) => inner.TouchAsync(id, lastSeenAt, idleExpiresAt, cancellationToken);
+
+        public ValueTask<bool> RevokeAsync(string id, DateTimeOffset revokedAt, CancellationToken cancellationToken = default) => inner.RevokeAsync(id, revokedAt, cancellationToken);
+
+        public ValueTask<bool> DeleteAsync(string id, CancellationToken cancellationToken = default) => inner.DeleteAsync(id, cancellationToken);
+    }
+}
