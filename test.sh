@@ -1,0 +1,465 @@
+#!/usr/bin/env bash
+# test.sh: build Tessera and run every test project (test/*/*.Tests.csproj).
+#
+# The last line of output is always exactly "N passed, N failed, N skipped"
+# (totals over all test projects), whatever happened before it, so people and
+# CI can read the result from one place. Run ./test.sh --help for the options.
+#
+# It must work on a fresh Debian 12 machine that has only the .NET SDK, so it
+# uses nothing but bash, coreutils, grep, sed and awk (no python, no jq), plus
+# apt-get when PostgreSQL/Redis have to be installed.
+set -euo pipefail
+
+# Everything is relative to the repository, wherever the script is called from.
+cd "$(dirname "$0")"
+
+usage() {
+  cat <<'EOF'
+Usage: ./test.sh [dotnet test arguments...]
+
+Builds Tessera.slnx, then runs each test project (test/*/*.Tests.csproj) one
+after the other with `dotnet test --no-build`, and prints a line per project.
+The last line is always "N passed, N failed, N skipped" (totals).
+
+Any arguments are passed to every project's `dotnet test`, for example:
+  ./test.sh --filter FullyQualifiedName~Sqlite
+  ./test.sh --filter "Category!=Slow"
+
+Exit status is nonzero if the build failed, a test failed, a test project
+crashed or produced no results, the run was interrupted, or (in CI) a test
+was skipped.
+
+Environment:
+  CI=true or TESSERA_CI=1   CI mode: any skipped test makes the run fail.
+  TESSERA_SERVICES=1        Start throwaway PostgreSQL and Redis servers even
+                            if no test project needs them. =0 never starts
+                            them. By default they start when
+                            test/Tessera.PostgreSql.Tests or
+                            test/Tessera.Redis.Tests exists. Missing Debian
+                            packages (postgresql, redis-server) are installed
+                            with apt-get when running as root.
+  TESSERA_TEST_POSTGRES     Npgsql connection string of a PostgreSQL to use
+                            instead of starting one.
+  TESSERA_TEST_REDIS        host:port of a Redis to use instead of starting one.
+  TESSERA_CONFIGURATION     Build configuration (default Debug).
+  TESSERA_TEST_RESULTS      Keep the TRX files and logs in this directory
+                            (default: a temporary directory, deleted at exit).
+  TESSERA_TEST_HANG_TIMEOUT Abort a test project when a single test runs longer
+                            than this (dotnet test --blame-hang-timeout,
+                            default 3m), so a hang cannot stall CI.
+EOF
+}
+
+case "${1:-}" in
+  -h | --help) usage; exit 0 ;;
+esac
+
+# Quiet, English, non-interactive dotnet: we grep its output for errors.
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+export DOTNET_CLI_UI_LANGUAGE=en MSBUILDTERMINALLOGGER=off
+
+config="${TESSERA_CONFIGURATION:-Debug}"
+hang_timeout="${TESSERA_TEST_HANG_TIMEOUT:-3m}"
+
+in_ci=0
+case "${CI:-}" in true | True | TRUE | 1) in_ci=1 ;; esac
+case "${TESSERA_CI:-}" in 1 | true) in_ci=1 ;; esac
+
+passed=0 failed=0 skipped=0
+finished=0
+started_at=$SECONDS
+
+# One temp dir for everything this run writes (results, logs, server data), so
+# that cleanup is a single rm and parallel runs never share files.
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/tessera-test.XXXXXX")"
+if [[ -n "${TESSERA_TEST_RESULTS:-}" ]]; then
+  mkdir -p "$TESSERA_TEST_RESULTS"
+  results="$(cd "$TESSERA_TEST_RESULTS" && pwd)"
+else
+  results="$tmp/results"
+  mkdir -p "$results"
+fi
+
+say() { printf '%s\n' "$*"; }
+warn() { printf 'test.sh: %s\n' "$*" >&2; }
+
+# Print a file indented, at most $2 lines, so a crash's huge stack trace does
+# not bury everything else.
+show_log() {
+  local file="$1" max="${2:-150}" n
+  [[ -f "$file" ]] || return 0
+  n=$(wc -l <"$file")
+  head -n "$max" "$file" | sed 's/^/    | /'
+  if ((n > max)); then say "    | ... ($((n - max)) more lines)"; fi
+}
+
+# ---------------------------------------------------------------------------
+# Throwaway PostgreSQL and Redis
+#
+# Each server lives in its own temp dir, listens on 127.0.0.1 on a port we
+# picked, and is stopped by its own pid / data dir on exit (trap below), so we
+# never touch a system-wide server or another run's servers.
+# ---------------------------------------------------------------------------
+pg_bin="" pg_dir="" pg_pid=""
+redis_dir="" redis_pid=""
+
+pg_bindir() {
+  # Debian 12 ships PostgreSQL 15; prefer it, accept another packaged version.
+  local d
+  for d in /usr/lib/postgresql/15/bin $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    if [[ -x "$d/initdb" && -x "$d/pg_ctl" ]]; then printf '%s\n' "$d"; return 0; fi
+  done
+  if command -v pg_ctl >/dev/null && command -v initdb >/dev/null; then
+    dirname "$(command -v pg_ctl)"; return 0
+  fi
+  return 1
+}
+
+# PostgreSQL refuses to run as root, so as root we run it as "postgres" (the
+# Debian package creates that user). cd / because postgres may not be allowed
+# into the caller's working directory.
+as_postgres() {
+  if ((EUID == 0)); then
+    (cd / && runuser -u postgres -- "$@")
+  else
+    (cd / && "$@")
+  fi
+}
+
+# bash cannot bind to port 0 and read the port back, so pick a random port
+# below Linux's ephemeral range (32768+, where outgoing connections take their
+# local ports), check nothing answers on it, and let the callers retry with
+# another port if the server still fails to bind (someone took it meanwhile).
+# Sets $port (the callers declare it local; bash scoping is dynamic).
+random_free_port() {
+  local i
+  for i in $(seq 1 50); do
+    port=$((15000 + RANDOM % 17000))
+    # A refused connection means the port is free (for now).
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Alive and really the program we started (guards against pid reuse).
+pid_is() {
+  local pid="$1" name="$2"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && grep -q "$name" "/proc/$pid/cmdline" 2>/dev/null
+}
+
+install_missing_packages() {
+  local missing=()
+  if ((need_pg)) && ! pg_bindir >/dev/null; then missing+=(postgresql); fi
+  if ((need_redis)) && ! command -v redis-server >/dev/null; then missing+=(redis-server); fi
+  if ((${#missing[@]} == 0)); then return 0; fi
+
+  local cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
+  if ((EUID != 0)) || ! command -v apt-get >/dev/null; then
+    warn "the tests need ${missing[*]}, which is not installed; as root run: $cmd"
+    warn "(or point TESSERA_TEST_POSTGRES / TESSERA_TEST_REDIS at running servers)"
+    return 1
+  fi
+  say "installing ${missing[*]} (apt-get)..."
+  if ! (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}") \
+    >"$tmp/apt.log" 2>&1; then
+    warn "installing ${missing[*]} failed:"
+    show_log "$tmp/apt.log" 40
+    return 1
+  fi
+}
+
+start_postgres() {
+  pg_bin="$(pg_bindir)"
+  pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/tessera-pg.XXXXXX")"
+  # initdb needs the directory to belong to the user the server runs as.
+  if ((EUID == 0)); then chown postgres:postgres "$pg_dir"; fi
+
+  # Trust auth on 127.0.0.1 and no fsync: a disposable test server only.
+  if ! as_postgres "$pg_bin/initdb" -D "$pg_dir/data" -U postgres -A trust --no-sync \
+    -E UTF8 --no-locale >"$tmp/initdb.log" 2>&1; then
+    warn "initdb failed:"; show_log "$tmp/initdb.log" 40; return 1
+  fi
+
+  local port attempt log="$pg_dir/postgres.log"
+  for attempt in 1 2 3 4 5 6 7 8 9 10; do
+    random_free_port || break
+    rm -f "$log"
+    if as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k '$pg_dir' -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+      start >"$tmp/pg_ctl.log" 2>&1; then
+      pg_pid="$(head -n 1 "$pg_dir/data/postmaster.pid")"
+      export TESSERA_TEST_POSTGRES="Host=127.0.0.1;Port=$port;Username=postgres;Database=postgres"
+      say "PostgreSQL $("$pg_bin/postgres" -V | sed -n 's/.*(PostgreSQL) \([0-9.]*\).*/\1/p') on 127.0.0.1:$port (pid $pg_pid, data in $pg_dir)"
+      return 0
+    fi
+    # Lost the race for the port: try another one. Anything else is fatal.
+    grep -q 'could not bind\|already in use' "$log" 2>/dev/null || break
+  done
+  warn "could not start PostgreSQL:"
+  show_log "$tmp/pg_ctl.log" 20
+  show_log "$log" 40
+  return 1
+}
+
+stop_postgres() {
+  [[ -n "$pg_dir" ]] || return 0
+  if [[ -n "$pg_pid" ]] && pid_is "$pg_pid" postgres; then
+    as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast -w -t 20 stop >/dev/null 2>&1 \
+      || as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate -w -t 10 stop >/dev/null 2>&1 \
+      || true
+    if pid_is "$pg_pid" postgres; then kill -KILL "$pg_pid" 2>/dev/null || true; fi
+    say "stopped PostgreSQL (pid $pg_pid)"
+  fi
+  rm -rf "$pg_dir"
+  pg_dir="" pg_pid=""
+}
+
+start_redis() {
+  redis_dir="$(mktemp -d "${TMPDIR:-/tmp}/tessera-redis.XXXXXX")"
+  local port attempt i pidfile="$redis_dir/redis.pid" log="$redis_dir/redis.log"
+  for attempt in 1 2 3 4 5 6 7 8 9 10; do
+    random_free_port || break
+    rm -f "$pidfile" "$log"
+    # No RDB snapshots; AOF on, like the production setup the tests model.
+    redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly yes --daemonize yes \
+      --dir "$redis_dir" --pidfile "$pidfile" --logfile "$log" >"$tmp/redis-start.log" 2>&1 || break
+    # The pidfile appears only once redis listens; if binding fails it exits.
+    for i in $(seq 1 100); do
+      if [[ -s "$pidfile" ]]; then break; fi
+      if grep -q 'already in use\|Failed listening' "$log" 2>/dev/null; then break; fi
+      sleep 0.1
+    done
+    if [[ -s "$pidfile" ]]; then
+      redis_pid="$(cat "$pidfile")"
+      # Make sure the server answering on the port is ours, not a stranger.
+      if pid_is "$redis_pid" redis-server \
+        && [[ "$(redis-cli -h 127.0.0.1 -p "$port" info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p')" == "$redis_pid" ]]; then
+        export TESSERA_TEST_REDIS="127.0.0.1:$port"
+        say "Redis $(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p') on 127.0.0.1:$port (pid $redis_pid, data in $redis_dir)"
+        return 0
+      fi
+      break
+    fi
+    grep -q 'already in use' "$log" 2>/dev/null || break
+  done
+  warn "could not start Redis:"
+  show_log "$tmp/redis-start.log" 20
+  show_log "$log" 40
+  return 1
+}
+
+stop_redis() {
+  [[ -n "$redis_dir" ]] || return 0
+  local i
+  if [[ -n "$redis_pid" ]] && pid_is "$redis_pid" redis-server; then
+    kill -TERM "$redis_pid" 2>/dev/null || true
+    for i in $(seq 1 100); do pid_is "$redis_pid" redis-server || break; sleep 0.1; done
+    if pid_is "$redis_pid" redis-server; then kill -KILL "$redis_pid" 2>/dev/null || true; fi
+    say "stopped Redis (pid $redis_pid)"
+  fi
+  rm -rf "$redis_dir"
+  redis_dir="" redis_pid=""
+}
+
+# ---------------------------------------------------------------------------
+# Ending the run: every way out goes through here, so services are stopped,
+# temp files removed, and the count line is the very last thing printed.
+# ---------------------------------------------------------------------------
+cleanup() {
+  stop_redis || true
+  stop_postgres || true
+  rm -rf "$tmp" || true
+}
+
+summary() { say "$passed passed, $failed failed, $skipped skipped"; }
+
+finish() {
+  local status="$1"
+  cleanup
+  finished=1
+  say "($((SECONDS - started_at))s)"
+  summary
+  exit "$status"
+}
+
+# Unexpected exit (a command failing under set -e, Ctrl-C, kill): still clean
+# up and end with the count line. The incomplete run counts as one failure,
+# since we cannot say the tests passed.
+on_exit() {
+  local rc=$?
+  ((finished)) && return 0
+  trap - EXIT INT TERM
+  warn "run aborted (exit status $rc) before it completed"
+  cleanup
+  failed=$((failed + 1))
+  summary
+  exit $((rc == 0 ? 1 : rc))
+}
+trap on_exit EXIT
+trap 'warn "interrupted"; exit 130' INT
+trap 'warn "terminated"; exit 143' TERM
+
+# ---------------------------------------------------------------------------
+# Which test projects, and which services they need
+# ---------------------------------------------------------------------------
+projects=()
+for p in test/*/*.Tests.csproj; do
+  [[ -f "$p" ]] && projects+=("$p")
+done
+
+need_pg=0 need_redis=0
+case "${TESSERA_SERVICES:-}" in
+  1 | true | yes) need_pg=1 need_redis=1 ;;
+  0 | false | no) ;;
+  *)
+    if compgen -G 'test/Tessera.PostgreSql.Tests/*.csproj' >/dev/null; then need_pg=1; fi
+    if compgen -G 'test/Tessera.Redis.Tests/*.csproj' >/dev/null; then need_redis=1; fi
+    ;;
+esac
+# Servers given by the caller win over starting our own.
+if ((need_pg)) && [[ -n "${TESSERA_TEST_POSTGRES:-}" ]]; then
+  say "using PostgreSQL from TESSERA_TEST_POSTGRES"; need_pg=0
+fi
+if ((need_redis)) && [[ -n "${TESSERA_TEST_REDIS:-}" ]]; then
+  say "using Redis from TESSERA_TEST_REDIS"; need_redis=0
+fi
+
+# Install before building: it is the slowest thing that can fail, fail early.
+# A setup failure counts as one failed test (no test could run meaningfully).
+if ! install_missing_packages; then failed=1; finish 1; fi
+
+# ---------------------------------------------------------------------------
+# Build
+#
+# One build of the whole solution, then the tests run with --no-build: faster
+# than letting each `dotnet test` build, and a compile error is reported once.
+# A test project missing from the solution is built on its own (with a
+# warning), otherwise --no-build would find no assembly to run.
+# ---------------------------------------------------------------------------
+build_targets=(Tessera.slnx)
+for p in "${projects[@]}"; do
+  if ! grep -qF "\"$p\"" Tessera.slnx; then
+    warn "$p is not in Tessera.slnx; building it separately (add it to the solution)"
+    build_targets+=("$p")
+  fi
+done
+
+build_all() {
+  local target
+  : >"$tmp/build.log"
+  for target in "${build_targets[@]}"; do
+    dotnet build "$target" -c "$config" -nologo -v:q >>"$tmp/build.log" 2>&1 || return 1
+  done
+}
+
+say "building Tessera.slnx ($config)..."
+build_start=$SECONDS
+if ! build_all; then
+  # Other builds in the same tree can hold files in obj/ for a moment; a real
+  # compile error simply fails again.
+  warn "build failed; retrying once in case it was a transient file lock"
+  if ! build_all; then
+    say ""
+    say "BUILD FAILED: no tests were run. Errors:"
+    if grep -qE ': (fatal )?error ' "$tmp/build.log"; then
+      grep -E ': (fatal )?error ' "$tmp/build.log" | sed 's/ \[[^]]*\]$//' | sort -u | head -n 60 | sed 's/^/    /'
+    else
+      show_log "$tmp/build.log" 60
+    fi
+    # Honest count for a failed build: nothing passed, nothing was skipped, and
+    # the build itself is the one failure (the tests' own results are unknown).
+    passed=0 failed=1 skipped=0
+    finish 1
+  fi
+fi
+say "build ok ($((SECONDS - build_start))s)"
+
+# ---------------------------------------------------------------------------
+# Services (after the build, so a compile error does not wait for servers)
+# ---------------------------------------------------------------------------
+if ((need_pg)); then
+  if ! start_postgres; then failed=1; finish 1; fi
+fi
+if ((need_redis)); then
+  if ! start_redis; then failed=1; finish 1; fi
+fi
+
+# ---------------------------------------------------------------------------
+# Tests
+#
+# Projects run one after the other (2-core machines; xunit already runs test
+# classes in parallel inside a project), each with its own TRX file. We count
+# from the TRX files, not from console text: one <UnitTestResult> per test (or
+# per theory row) with outcome Passed, NotExecuted (= skipped) or something
+# else (= failed). Note the TRX <Counters> element does not count skips.
+#
+# This is the VSTest `dotnet test`; if global.json ever switches to
+# Microsoft.Testing.Platform, the logger/blame arguments must change.
+# ---------------------------------------------------------------------------
+
+# Outcomes of all results in a TRX file, one per line.
+trx_outcomes() {
+  grep -o '<UnitTestResult [^>]*outcome="[A-Za-z]*"' "$1" | sed 's/.*outcome="//; s/"$//' || true
+}
+
+# Names of the tests with the given outcome (XML entities decoded).
+trx_names() {
+  grep -o '<UnitTestResult [^>]*outcome="'"$2"'"' "$1" \
+    | sed 's/.* testName="\([^"]*\)".*/\1/; s/&quot;/"/g; s/&apos;/'"'"'/g; s/&lt;/</g; s/&gt;/>/g; s/&amp;/\&/g' || true
+}
+
+if ((${#projects[@]} == 0)); then warn "no test projects found (test/*/*.Tests.csproj)"; fi
+
+for proj in "${projects[@]}"; do
+  name="$(basename "$proj" .csproj)"
+  trx="$results/$name.trx"
+  log="$results/$name.log"
+  rm -f "$trx"
+  t0=$SECONDS
+  rc=0
+  dotnet test "$proj" --no-build -c "$config" \
+    --results-directory "$results" --logger "trx;LogFileName=$name.trx" \
+    --blame-hang-timeout "$hang_timeout" --blame-hang-dump-type none \
+    "$@" >"$log" 2>&1 || rc=$?
+
+  p=0 f=0 s=0 problem=""
+  if [[ -s "$trx" ]]; then
+    outcomes="$(trx_outcomes "$trx")"
+    p=$(grep -cx 'Passed' <<<"$outcomes" || true)
+    s=$(grep -cx 'NotExecuted' <<<"$outcomes" || true)
+    f=$(grep -cvx 'Passed\|NotExecuted\|' <<<"$outcomes" || true)
+    run_outcome="$(grep -o '<ResultSummary outcome="[A-Za-z]*"' "$trx" | sed 's/.*="//; s/"$//' || true)"
+    # A crashed or hung test host leaves a TRX without a failed result (tests
+    # after the crash never ran): count the project as one failure.
+    if ((f == 0)) && { ((rc != 0)) || [[ "$run_outcome" != Completed && "$run_outcome" != Passed ]]; }; then
+      f=1 problem="test run aborted (exit status $rc, outcome ${run_outcome:-none}): test host crash or hang timeout?"
+    fi
+  else
+    # No TRX at all: dotnet test or the test host died before writing it.
+    f=1 problem="no TRX results file (exit status $rc): test host crash or bad arguments?"
+  fi
+  passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+
+  if ((f > 0)); then status=FAIL; elif ((s > 0)); then status=SKIP; else status=ok; fi
+  say "$(printf '%-4s %-28s %4d passed, %d failed, %d skipped (%ds)' "$status" "$name" "$p" "$f" "$s" $((SECONDS - t0)))"
+  if ((f > 0)); then
+    [[ -n "$problem" ]] && say "    $problem"
+    [[ -s "$trx" ]] && trx_names "$trx" Failed | sed 's/^/    failed: /'
+    show_log "$log" 150
+  fi
+  if ((s > 0)) && ((in_ci)); then
+    trx_names "$trx" NotExecuted | sed 's/^/    skipped: /'
+  fi
+done
+
+status=0
+if ((failed > 0)); then status=1; fi
+if ((in_ci)) && ((skipped > 0)); then
+  # CI has every service the tests need, so a skip means a test silently did
+  # not run. The count line keeps the true numbers; the exit status fails.
+  warn "CI: $skipped test(s) skipped; in CI every test must run, so this run fails"
+  status=1
+fi
+finish "$status"
