@@ -641,7 +641,10 @@ public enum CredentialChange
     /// <summary>Give the client <see cref="SessionCommitResult.Credential"/>, replacing what it had.</summary>
     Issue,
 
-    /// <summary>Tell the client to drop its credential (the session was destroyed or is gone).</summary>
+    /// <summary>
+    /// Tell the client to drop its credential: the session was destroyed, or was revoked or expired while this request
+    /// ran. A cookie that finds no session on load is left alone, because a parallel request may just have replaced it.
+    /// </summary>
     Clear,
 }
 
