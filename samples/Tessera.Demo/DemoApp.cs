@@ -56,8 +56,16 @@ public static class DemoApp
         var app = builder.Build();
         // Validation would run anyway when the host starts, but the host logs the failure with a stack trace; failing
         // here leaves the validator's own message (say, "Tessera:Keys is empty: ...") as all the user sees.
-        _ = app.Services.GetRequiredService<IOptions<TesseraOptions>>().Value;
-        _ = app.Services.GetRequiredService<IOptions<TesseraCookieOptions>>().Value;
+        try
+        {
+            _ = app.Services.GetRequiredService<IOptions<TesseraOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<TesseraCookieOptions>>().Value;
+        }
+        catch (OptionsValidationException)
+        {
+            ((IDisposable)app).Dispose();
+            throw;
+        }
 
         if (developmentKey is not null)
         {

@@ -148,6 +148,31 @@ public sealed class DemoStartupTests
     }
 
     [Fact]
+    public async Task ACookieSignedWithARetiredKeyWorksWhileTheKeyIsStillListed()
+    {
+        using var data = new TempDirectory();
+        var oldKey = SigningKeyRing.GenerateBase64Key();
+        var newKey = SigningKeyRing.GenerateBase64Key();
+        Dictionary<string, string> cookies;
+        await using (var before = await DemoServer.StartAsync("sqlite", "Production", data.Path, $"--Tessera:Keys:0={oldKey}"))
+        {
+            using var client = before.CreateClient();
+            await client.JsonAsync(HttpMethod.Post, "/login", new { user = "alice" });
+            cookies = new Dictionary<string, string>(client.Cookies);
+        }
+
+        // One comma-separated value (as a single environment variable would give): the new key signs, the old one verifies.
+        await using var after = await DemoServer.StartAsync("sqlite", "Production", data.Path, $"--Tessera:Keys={newKey},{oldKey}");
+        using var returning = after.CreateClient();
+        foreach (var (name, value) in cookies)
+        {
+            returning.Cookies[name] = value;
+        }
+        Assert.Equal("alice", (await returning.JsonAsync(HttpMethod.Get, "/me")).GetProperty("user").GetString());
+        Assert.False(File.Exists(Path.Combine(data.Path, "dev-signing-key")));
+    }
+
+    [Fact]
     public async Task AConfiguredKeyIsUsedInsteadOfADevelopmentKey()
     {
         using var data = new TempDirectory();

@@ -55,7 +55,7 @@ on("login", "submit", async (e) => {
 });
 on("logout", "click", async () => {
   await call("POST", "/logout");
-  fill($("flashes"), [], "");
+  $("flashes").replaceChildren();
 });
 on("add", "submit", async (e) => {
   await call("POST", "/cart", { item: e.target.item.value });
