@@ -179,16 +179,7 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, IS
                 insert.Parameters.AddWithValue("$label", (object?)record.Metadata?.Label ?? DBNull.Value);
                 pk = (long)(await insert.ExecuteScalarAsync(cancellationToken))!;
             }
-            if (record.Data is { Count: > 0 } data)
-            {
-                await using var set = UpsertCommand(connection, transaction, pk);
-                foreach (var (key, value) in data)
-                {
-                    set.Parameters["$key"].Value = key;
-                    set.Parameters["$value"].Value = value;
-                    await set.ExecuteNonQueryAsync(cancellationToken);
-                }
-            }
+            await UpsertAsync(connection, transaction, pk, record.Data, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             return true;
         }
@@ -291,16 +282,7 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, IS
                     await remove.ExecuteNonQueryAsync(cancellationToken);
                 }
             }
-            if (patch.Set.Count > 0)
-            {
-                await using var set = UpsertCommand(connection, transaction, pk);
-                foreach (var (key, value) in patch.Set)
-                {
-                    set.Parameters["$key"].Value = key;
-                    set.Parameters["$value"].Value = value;
-                    await set.ExecuteNonQueryAsync(cancellationToken);
-                }
-            }
+            await UpsertAsync(connection, transaction, pk, patch.Set, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             return true;
         }
@@ -574,16 +556,26 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, IS
         return command;
     }
 
-    private static SqliteCommand UpsertCommand(SqliteConnection connection, SqliteTransaction transaction, long pk)
+    // One prepared statement reused per key: the patch is applied in SQL, never as a read-modify-write of the data.
+    private static async ValueTask UpsertAsync(SqliteConnection connection, SqliteTransaction transaction, long pk, IReadOnlyDictionary<string, string> values, CancellationToken cancellationToken)
     {
-        var command = Command(connection, transaction, """
+        if (values.Count == 0)
+        {
+            return;
+        }
+        await using var command = Command(connection, transaction, """
             INSERT INTO tessera_session_data (session_pk, key, value) VALUES ($pk, $key, $value)
             ON CONFLICT (session_pk, key) DO UPDATE SET value = excluded.value
             """);
         command.Parameters.AddWithValue("$pk", pk);
-        command.Parameters.Add("$key", SqliteType.Text);
-        command.Parameters.Add("$value", SqliteType.Text);
-        return command;
+        var key = command.Parameters.Add("$key", SqliteType.Text);
+        var value = command.Parameters.Add("$value", SqliteType.Text);
+        foreach (var (k, v) in values)
+        {
+            key.Value = k;
+            value.Value = v;
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
     }
 
     // Rows come ordered by session (one statement, one consistent snapshot); each session's data rows follow it.

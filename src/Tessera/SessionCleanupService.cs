@@ -13,7 +13,9 @@ namespace Tessera;
 public sealed class SessionCleanupService : BackgroundService
 {
     private readonly ISessionStore _store;
-    private readonly TesseraOptions _options;
+    // Read on first use, not in the constructor: the host builds hosted services before it reports option
+    // validation failures, and a constructor that throws buries the clear message under a DI stack trace.
+    private readonly IOptions<TesseraOptions> _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
@@ -28,7 +30,7 @@ public sealed class SessionCleanupService : BackgroundService
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(timeProvider);
         _store = store;
-        _options = options.Value;
+        _options = options;
         _time = timeProvider;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
     }
@@ -47,9 +49,9 @@ public sealed class SessionCleanupService : BackgroundService
         var total = 0;
         while (true)
         {
-            var deleted = await cleanup.DeleteExpiredAsync(_options.CleanupBatchSize, cancellationToken);
+            var deleted = await cleanup.DeleteExpiredAsync(_options.Value.CleanupBatchSize, cancellationToken);
             total += deleted;
-            if (deleted < _options.CleanupBatchSize)
+            if (deleted < _options.Value.CleanupBatchSize)
             {
                 break;
             }
@@ -64,11 +66,11 @@ public sealed class SessionCleanupService : BackgroundService
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!_options.CleanupEnabled || _store is not ISessionStoreCleanup)
+        if (!_options.Value.CleanupEnabled || _store is not ISessionStoreCleanup)
         {
             return;
         }
-        using var timer = new PeriodicTimer(_options.CleanupInterval, _time);
+        using var timer = new PeriodicTimer(_options.Value.CleanupInterval, _time);
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))

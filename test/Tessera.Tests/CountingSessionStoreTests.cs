@@ -77,7 +77,7 @@ public sealed class CountingSessionStoreTests
     [Fact]
     public async Task ACapabilityTheInnerStoreLacksThrowsNotSupported()
     {
-        var bare = new CountingSessionStore(new BareStore(new InMemorySessionStore()));
+        var bare = new CountingSessionStore(new RequiredOnlyStore(new InMemorySessionStore()));
 
         await Assert.ThrowsAsync<NotSupportedException>(async () => await bare.DeleteExpiredAsync(1));
         await Assert.ThrowsAsync<NotSupportedException>(async () => await bare.CountAsync());
@@ -95,22 +95,5 @@ public sealed class CountingSessionStoreTests
         Assert.Equal("a", (await _store.Inner.LoadAsync("a"))!.Id);
         Assert.Equal(1, await _store.CountAsync());
         Assert.Contains("Create=1", _store.ToString(), StringComparison.Ordinal);
-    }
-
-    private sealed class BareStore(ISessionStore inner) : ISessionStore
-    {
-        public ValueTask<bool> CreateAsync(SessionRecord record, CancellationToken cancellationToken = default) => inner.CreateAsync(record, cancellationToken);
-
-        public ValueTask<SessionRecord?> LoadAsync(string id, CancellationToken cancellationToken = default) => inner.LoadAsync(id, cancellationToken);
-
-        public ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, CancellationToken cancellationToken = default) => inner.LoadByCredentialAsync(credentialHash, cancellationToken);
-
-        public ValueTask<bool> ApplyAsync(string id, SessionPatch patch, CancellationToken cancellationToken = default) => inner.ApplyAsync(id, patch, cancellationToken);
-
-        public ValueTask<bool> TouchAsync(string id, DateTimeOffset lastSeenAt, DateTimeOffset idleExpiresAt, CancellationToken cancellationToken = default) => inner.TouchAsync(id, lastSeenAt, idleExpiresAt, cancellationToken);
-
-        public ValueTask<bool> RevokeAsync(string id, DateTimeOffset revokedAt, CancellationToken cancellationToken = default) => inner.RevokeAsync(id, revokedAt, cancellationToken);
-
-        public ValueTask<bool> DeleteAsync(string id, CancellationToken cancellationToken = default) => inner.DeleteAsync(id, cancellationToken);
     }
 }

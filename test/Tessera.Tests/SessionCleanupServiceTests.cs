@@ -165,7 +165,7 @@ public sealed class SessionCleanupServiceTests
     [Fact]
     public async Task RunOnceOnAStoreWithoutCleanupDoesNothing()
     {
-        var service = new SessionCleanupService(new StoreWithoutCleanup(), Settings(), _clock);
+        var service = new SessionCleanupService(new RequiredOnlyStore(new InMemorySessionStore()), Settings(), _clock);
 
         Assert.Equal(0, await service.RunOnceAsync());
     }
@@ -173,7 +173,7 @@ public sealed class SessionCleanupServiceTests
     [Fact]
     public async Task AFailingRunIsLoggedAndTheNextIntervalRunsAgain()
     {
-        var failing = new CountingSessionStore(new StoreWithoutCleanup()); // DeleteExpiredAsync throws NotSupportedException
+        var failing = new CountingSessionStore(new RequiredOnlyStore(new InMemorySessionStore())); // DeleteExpiredAsync throws NotSupportedException
         var clock = new TimerWatchingClock(_clock);
         var logger = new TestLogger<SessionCleanupService>();
         var service = new SessionCleanupService(failing, Settings(), clock, logger);
@@ -217,25 +217,5 @@ public sealed class SessionCleanupServiceTests
             _created.TrySetResult();
             return timer;
         }
-    }
-
-    /// <summary>A store with only the required contract, and no optional capability.</summary>
-    private sealed class StoreWithoutCleanup : ISessionStore
-    {
-        private readonly InMemorySessionStore _inner = new();
-
-        public ValueTask<bool> CreateAsync(SessionRecord record, CancellationToken cancellationToken = default) => _inner.CreateAsync(record, cancellationToken);
-
-        public ValueTask<SessionRecord?> LoadAsync(string id, CancellationToken cancellationToken = default) => _inner.LoadAsync(id, cancellationToken);
-
-        public ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, CancellationToken cancellationToken = default) => _inner.LoadByCredentialAsync(credentialHash, cancellationToken);
-
-        public ValueTask<bool> ApplyAsync(string id, SessionPatch patch, CancellationToken cancellationToken = default) => _inner.ApplyAsync(id, patch, cancellationToken);
-
-        public ValueTask<bool> TouchAsync(string id, DateTimeOffset lastSeenAt, DateTimeOffset idleExpiresAt, CancellationToken cancellationToken = default) => _inner.TouchAsync(id, lastSeenAt, idleExpiresAt, cancellationToken);
-
-        public ValueTask<bool> RevokeAsync(string id, DateTimeOffset revokedAt, CancellationToken cancellationToken = default) => _inner.RevokeAsync(id, revokedAt, cancellationToken);
-
-        public ValueTask<bool> DeleteAsync(string id, CancellationToken cancellationToken = default) => _inner.DeleteAsync(id, cancellationToken);
     }
 }
