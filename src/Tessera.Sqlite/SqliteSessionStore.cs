@@ -355,6 +355,23 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, IS
     }
 
     /// <inheritdoc />
+    public ValueTask<int> DeleteRevokedAsync(DateTimeOffset revokedBefore, int batchSize, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        return WriteAsync(
+            """
+            DELETE FROM tessera_sessions WHERE pk IN (
+                SELECT pk FROM tessera_sessions WHERE revoked_at <= $before ORDER BY revoked_at LIMIT $limit)
+            """,
+            command =>
+            {
+                command.Parameters.AddWithValue("$before", revokedBefore.ToUnixTimeMilliseconds());
+                command.Parameters.AddWithValue("$limit", batchSize);
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc />
     /// <remarks>Reads the expiry index only; it is linear in the number of live sessions, meant for statistics.</remarks>
     public async ValueTask<long> CountAsync(CancellationToken cancellationToken = default)
     {

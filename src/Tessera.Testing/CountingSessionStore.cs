@@ -1,3 +1,4 @@
+using Tessera.Tokens;
 namespace Tessera.Testing;
 
 /// <summary>
@@ -10,7 +11,7 @@ namespace Tessera.Testing;
 /// Operation names are the store method names, with or without the <c>Async</c> suffix:
 /// <c>Count(nameof(ISessionStore.TouchAsync))</c> and <c>Count("Touch")</c> are the same.
 /// </remarks>
-public sealed class CountingSessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex
+public sealed class CountingSessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, ISessionTokenStore
 {
     private static readonly string[] Names = Enum.GetNames<Operation>();
 
@@ -34,8 +35,12 @@ public sealed class CountingSessionStore : ISessionStore, ISessionStoreCleanup, 
         Revoke,
         Delete,
         DeleteExpired,
+        DeleteRevoked,
         Count,
         ListBySubject,
+        CreateTokens,
+        LoadToken,
+        Rotate,
     }
 
     /// <summary>The wrapped store.</summary>
@@ -43,15 +48,20 @@ public sealed class CountingSessionStore : ISessionStore, ISessionStoreCleanup, 
 
     /// <summary>
     /// Read calls since creation or the last <see cref="Reset"/>: loads by id and by credential, and also counts and
-    /// lists by subject.
+    /// lists by subject, and token loads.
     /// </summary>
     public long Reads =>
-        Get(Operation.Load) + Get(Operation.LoadByCredential) + Get(Operation.Count) + Get(Operation.ListBySubject);
+        Get(Operation.Load) + Get(Operation.LoadByCredential) + Get(Operation.Count) + Get(Operation.ListBySubject)
+        + Get(Operation.LoadToken);
 
-    /// <summary>Write calls since creation or the last <see cref="Reset"/>: create, apply, touch, revoke, delete and delete-expired.</summary>
+    /// <summary>
+    /// Write calls since creation or the last <see cref="Reset"/>: create, apply, touch, revoke, delete, delete-expired,
+    /// delete-revoked, create-tokens and rotate.
+    /// </summary>
     public long Writes =>
         Get(Operation.Create) + Get(Operation.Apply) + Get(Operation.Touch) + Get(Operation.Revoke)
-        + Get(Operation.Delete) + Get(Operation.DeleteExpired);
+        + Get(Operation.Delete) + Get(Operation.DeleteExpired) + Get(Operation.DeleteRevoked)
+        + Get(Operation.CreateTokens) + Get(Operation.Rotate);
 
     /// <summary>Every call, reads and writes together.</summary>
     public long Calls => Reads + Writes;
@@ -59,7 +69,7 @@ public sealed class CountingSessionStore : ISessionStore, ISessionStoreCleanup, 
     /// <summary>The calls of one operation since creation or the last <see cref="Reset"/>.</summary>
     /// <param name="operation">
     /// A store method name, with or without the <c>Async</c> suffix (case-sensitive): Create, Load, LoadByCredential,
-    /// Apply, Touch, Revoke, Delete, DeleteExpired, Count, ListBySubject.
+    /// Apply, Touch, Revoke, Delete, DeleteExpired, DeleteRevoked, Count, ListBySubject, CreateTokens, LoadToken, Rotate.
     /// </param>
     /// <returns>The number of calls.</returns>
     /// <exception cref="ArgumentException">The name is not a store operation (so a typo cannot pass as "zero calls").</exception>
@@ -156,6 +166,38 @@ public sealed class CountingSessionStore : ISessionStore, ISessionStoreCleanup, 
     {
         Increment(Operation.DeleteExpired);
         return Capability<ISessionStoreCleanup>().DeleteExpiredAsync(batchSize, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="NotSupportedException">The inner store does not implement <see cref="ISessionStoreCleanup"/>.</exception>
+    public ValueTask<int> DeleteRevokedAsync(DateTimeOffset revokedBefore, int batchSize, CancellationToken cancellationToken = default)
+    {
+        Increment(Operation.DeleteRevoked);
+        return Capability<ISessionStoreCleanup>().DeleteRevokedAsync(revokedBefore, batchSize, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="NotSupportedException">The inner store does not implement <see cref="ISessionTokenStore"/>.</exception>
+    public ValueTask<bool> CreateTokensAsync(TokenRecord access, TokenRecord refresh, CancellationToken cancellationToken = default)
+    {
+        Increment(Operation.CreateTokens);
+        return Capability<ISessionTokenStore>().CreateTokensAsync(access, refresh, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="NotSupportedException">The inner store does not implement <see cref="ISessionTokenStore"/>.</exception>
+    public ValueTask<TokenLookup?> LoadTokenAsync(string tokenId, CancellationToken cancellationToken = default)
+    {
+        Increment(Operation.LoadToken);
+        return Capability<ISessionTokenStore>().LoadTokenAsync(tokenId, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="NotSupportedException">The inner store does not implement <see cref="ISessionTokenStore"/>.</exception>
+    public ValueTask<TokenRotationOutcome> RotateAsync(string refreshTokenId, TokenRecord newAccess, TokenRecord newRefresh, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        Increment(Operation.Rotate);
+        return Capability<ISessionTokenStore>().RotateAsync(refreshTokenId, newAccess, newRefresh, now, cancellationToken);
     }
 
     /// <inheritdoc />

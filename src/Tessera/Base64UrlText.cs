@@ -40,6 +40,39 @@ internal static class Base64UrlText
             && again.SequenceEqual(text);
     }
 
+    /// <summary>
+    /// Decodes text of any length into a new array, with the same strictness as <see cref="TryDecodeExact"/>.
+    /// </summary>
+    public static bool TryDecode(ReadOnlySpan<char> text, out byte[] bytes)
+    {
+        bytes = [];
+        if (text.Length % 4 == 1)
+        {
+            return false;
+        }
+        var length = Base64Url.GetMaxDecodedLength(text.Length);
+        var buffer = new byte[length];
+        foreach (var c in text)
+        {
+            if (!IsAlphabet(c))
+            {
+                return false;
+            }
+        }
+        if (Base64Url.DecodeFromChars(text, buffer, out var consumed, out var written) != System.Buffers.OperationStatus.Done
+            || consumed != text.Length)
+        {
+            return false;
+        }
+        var decoded = buffer.AsSpan(0, written);
+        if (!string.Equals(Base64Url.EncodeToString(decoded), text.ToString(), StringComparison.Ordinal))
+        {
+            return false;
+        }
+        bytes = decoded.ToArray();
+        return true;
+    }
+
     private static bool IsAlphabet(char c) =>
         c is (>= 'A' and <= 'Z') or (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-' or '_';
 }

@@ -73,6 +73,16 @@ public interface ISessionStoreCleanup
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <returns>How many were deleted; fewer than <paramref name="batchSize"/> means none are left.</returns>
     ValueTask<int> DeleteExpiredAsync(int batchSize, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Deletes at most <paramref name="batchSize"/> revoked sessions whose revocation is at or before
+    /// <paramref name="revokedBefore"/>, with everything stored with them (data, tokens), expired or not.
+    /// </summary>
+    /// <param name="revokedBefore">The cut-off; sessions revoked later are kept.</param>
+    /// <param name="batchSize">The most records to delete in this call; at least 1.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>How many were deleted; fewer than <paramref name="batchSize"/> means none are left.</returns>
+    ValueTask<int> DeleteRevokedAsync(DateTimeOffset revokedBefore, int batchSize, CancellationToken cancellationToken = default);
 }
 
 /// <summary>A store that can count its sessions.</summary>

@@ -1,3 +1,5 @@
+using Tessera.Tokens;
+
 namespace Tessera;
 
 /// <summary>Options of <see cref="InMemorySessionStore"/>.</summary>
@@ -22,11 +24,13 @@ public sealed class InMemorySessionStoreOptions
 /// the least recently seen sessions (1% of the bound, at least one) are evicted in one pass so the scan is amortized;
 /// under <see cref="StoreCapacityPolicy.Reject"/>, <see cref="CreateAsync"/> throws <see cref="SessionStoreFullException"/>.
 /// </remarks>
-public sealed class InMemorySessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex
+public sealed class InMemorySessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, ISessionTokenStore
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, SessionRecord> _byId = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _idByCredential = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TokenRecord> _tokens = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<string>> _tokenIdsBySession = new(StringComparer.Ordinal);
     private readonly TimeProvider _time;
     private readonly InMemorySessionStoreOptions _options;
 
@@ -207,6 +211,22 @@ public sealed class InMemorySessionStore : ISessionStore, ISessionStoreCleanup, 
     }
 
     /// <inheritdoc />
+    public ValueTask<int> DeleteRevokedAsync(DateTimeOffset revokedBefore, int batchSize, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            var revoked = _byId.Values.Where(r => r.RevokedAt <= revokedBefore).Take(batchSize).Select(r => r.Id).ToList();
+            foreach (var id in revoked)
+            {
+                Remove(id);
+            }
+            return ValueTask.FromResult(revoked.Count);
+        }
+    }
+
+    /// <inheritdoc />
     public ValueTask<long> CountAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -232,6 +252,93 @@ public sealed class InMemorySessionStore : ISessionStore, ISessionStoreCleanup, 
                 .ToList();
             return ValueTask.FromResult(list);
         }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> CreateTokensAsync(TokenRecord access, TokenRecord refresh, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(access);
+        ArgumentNullException.ThrowIfNull(refresh);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            if (Live(access.SessionId) is null || refresh.SessionId != access.SessionId
+                || _tokens.ContainsKey(access.Id) || _tokens.ContainsKey(refresh.Id) || access.Id == refresh.Id)
+            {
+                return ValueTask.FromResult(false);
+            }
+            AddToken(access);
+            AddToken(refresh);
+            return ValueTask.FromResult(true);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<TokenLookup?> LoadTokenAsync(string tokenId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tokenId);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            if (!_tokens.TryGetValue(tokenId, out var token))
+            {
+                return ValueTask.FromResult<TokenLookup?>(null);
+            }
+            var session = _byId.TryGetValue(token.SessionId, out var record) ? Copy(record) : null;
+            return ValueTask.FromResult<TokenLookup?>(new TokenLookup(token, session));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<TokenRotationOutcome> RotateAsync(string refreshTokenId, TokenRecord newAccess, TokenRecord newRefresh, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(refreshTokenId);
+        ArgumentNullException.ThrowIfNull(newAccess);
+        ArgumentNullException.ThrowIfNull(newRefresh);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            if (!_tokens.TryGetValue(refreshTokenId, out var old) || old.Kind != TokenKind.Refresh)
+            {
+                return ValueTask.FromResult(TokenRotationOutcome.NotFound);
+            }
+            if (old.RevokedAt is not null)
+            {
+                return ValueTask.FromResult(TokenRotationOutcome.AlreadyRevoked);
+            }
+            if (Live(old.SessionId) is not { } session || newAccess.SessionId != old.SessionId || newRefresh.SessionId != old.SessionId)
+            {
+                return ValueTask.FromResult(TokenRotationOutcome.SessionNotLive);
+            }
+            if (_tokens.ContainsKey(newAccess.Id) || _tokens.ContainsKey(newRefresh.Id))
+            {
+                throw new InvalidOperationException("A new token id collided with a stored one.");
+            }
+            _tokens[old.Id] = old with { RevokedAt = now, SuccessorId = newRefresh.Id };
+            if (_tokens.TryGetValue(old.PairedTokenId, out var oldAccess) && oldAccess.RevokedAt is null)
+            {
+                _tokens[oldAccess.Id] = oldAccess with { RevokedAt = now };
+            }
+            AddToken(newAccess);
+            AddToken(newRefresh);
+            var idle = newRefresh.ExpiresAt < session.AbsoluteExpiresAt ? newRefresh.ExpiresAt : session.AbsoluteExpiresAt;
+            _byId[session.Id] = _byId[session.Id] with
+            {
+                LastSeenAt = now,
+                IdleExpiresAt = idle > session.IdleExpiresAt ? idle : session.IdleExpiresAt,
+            };
+            return ValueTask.FromResult(TokenRotationOutcome.Rotated);
+        }
+    }
+
+    private void AddToken(TokenRecord token)
+    {
+        _tokens[token.Id] = token;
+        if (!_tokenIdsBySession.TryGetValue(token.SessionId, out var ids))
+        {
+            _tokenIdsBySession[token.SessionId] = ids = [];
+        }
+        ids.Add(token.Id);
     }
 
     private void MakeRoom()
@@ -264,6 +371,13 @@ public sealed class InMemorySessionStore : ISessionStore, ISessionStoreCleanup, 
         if (!_byId.Remove(id, out var record))
         {
             return false;
+        }
+        if (_tokenIdsBySession.Remove(id, out var tokenIds))
+        {
+            foreach (var tokenId in tokenIds)
+            {
+                _tokens.Remove(tokenId);
+            }
         }
         var credential = Key(record.CredentialHash);
         if (_idByCredential.TryGetValue(credential, out var owner) && owner == id)

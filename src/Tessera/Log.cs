@@ -31,6 +31,18 @@ internal static partial class Log
     [LoggerMessage(1008, LogLevel.Debug, "Session credential matched no live session.")]
     public static partial void NoLiveSession(ILogger logger);
 
+    [LoggerMessage(1009, LogLevel.Debug, "Token session {SessionRef} created.")]
+    public static partial void TokenSessionCreated(ILogger logger, string sessionRef);
+
+    [LoggerMessage(1010, LogLevel.Warning, "A rotated refresh token of session {SessionRef} was used again outside the grace window; the session has been revoked (possible token theft).")]
+    public static partial void RefreshTokenReused(ILogger logger, string sessionRef);
+
+    [LoggerMessage(1011, LogLevel.Error, "A Tessera event handler failed; the session decision stands.")]
+    public static partial void EventHandlerFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1012, LogLevel.Debug, "An access token was rejected ({Reason}); the request continues without a session.")]
+    public static partial void AccessTokenRejected(ILogger logger, string reason);
+
     /// <summary>A short, stable, non-reversible reference to a session id for log lines.</summary>
     public static string Ref(string? sessionId)
     {

@@ -26,6 +26,7 @@ public sealed class SessionManager
         Logger = (ILogger?)logger ?? NullLogger.Instance;
         Keys = SigningKeyRing.FromBase64(Options.Keys);
         Credentials = new CookieCredential(Keys);
+        Tokens = new Tokens.SessionTokenService(this);
     }
 
     /// <summary>The store sessions are kept in.</summary>
@@ -40,6 +41,9 @@ public sealed class SessionManager
     /// <summary>The cookie credential format over <see cref="Keys"/>.</summary>
     public CookieCredential Credentials { get; }
 
+    /// <summary>Token sessions (access and refresh JWTs) over the same store; needs a store with <see cref="Tokens.ISessionTokenStore"/>.</summary>
+    public Tokens.SessionTokenService Tokens { get; }
+
     internal TimeProvider Time { get; }
 
     internal ILogger Logger { get; }
@@ -52,6 +56,15 @@ public sealed class SessionManager
     /// <returns>A session object for one unit of work (one request); not thread-safe.</returns>
     public TesseraSession Open(string? credential, SessionMetadata? metadata = null) =>
         new(this, credential, metadata);
+
+    /// <summary>
+    /// Opens the session an access token points at, without touching the store: loading happens on first use. Such a
+    /// view reads and writes the token session's data; it cannot create a session (use <see cref="Tokens"/>).
+    /// </summary>
+    /// <param name="accessToken">The access token the client presented, or <see langword="null"/>.</param>
+    /// <returns>A session object for one unit of work; not thread-safe.</returns>
+    public TesseraSession OpenWithAccessToken(string? accessToken) =>
+        new(this, accessToken, SessionCredentialKind.AccessToken, null);
 
     /// <summary>Revokes a session by id, ending it for every credential; a missing session is a no-op.</summary>
     /// <param name="sessionId">The session id.</param>
@@ -75,5 +88,16 @@ public sealed class SessionManager
         return new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerMillisecond), TimeSpan.Zero);
     }
 
-    internal static string NewSessionId() => Base64UrlText.Encode(RandomNumberGenerator.GetBytes(16));
+    /// <summary>
+    /// A new random id in UUID version 4 form (122 random bits from the OS generator): unguessable, and the shape
+    /// Compas's PostgreSQL tables use for session and token ids.
+    /// </summary>
+    internal static string NewId()
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        RandomNumberGenerator.Fill(bytes);
+        bytes[7] = (byte)((bytes[7] & 0x0F) | 0x40); // version 4 (Guid's byte order puts the version in byte 7)
+        bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80); // RFC 4122 variant
+        return new Guid(bytes).ToString("D");
+    }
 }

@@ -32,4 +32,22 @@ public static class TesseraDefaults
 
     /// <summary>The longest User-Agent kept in metadata: 512 characters.</summary>
     public const int MaxUserAgentLength = 512;
+
+    /// <summary>An access token's lifetime: 5 minutes.</summary>
+    public static readonly TimeSpan AccessTokenLifetime = TimeSpan.FromMinutes(5);
+
+    /// <summary>A refresh token's lifetime: 1 day.</summary>
+    public static readonly TimeSpan RefreshTokenLifetime = TimeSpan.FromDays(1);
+
+    /// <summary>The absolute lifetime of a token session: 7 days.</summary>
+    public static readonly TimeSpan TokenSessionLifetime = TimeSpan.FromDays(7);
+
+    /// <summary>The clock skew allowed on token times: 30 seconds.</summary>
+    public static readonly TimeSpan TokenClockSkew = TimeSpan.FromSeconds(30);
+
+    /// <summary>The grace window in which a refresh retry gets the same successor pair: 5 seconds.</summary>
+    public static readonly TimeSpan RefreshReuseGraceWindow = TimeSpan.FromSeconds(5);
+
+    /// <summary>The longest token accepted: 4,096 characters.</summary>
+    public const int MaxTokenLength = 4096;
 }

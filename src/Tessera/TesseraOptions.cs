@@ -41,6 +41,18 @@ public sealed class TesseraOptions
 
     /// <summary>Most sessions one cleanup batch deletes. Default <see cref="TesseraDefaults.CleanupBatchSize"/>; at least 1.</summary>
     public int CleanupBatchSize { get; set; } = TesseraDefaults.CleanupBatchSize;
+
+    /// <summary>
+    /// How long cleanup keeps a revoked session (for audit and "your devices" lists) before deleting it even though it
+    /// has not expired. Default <see langword="null"/>: revoked sessions stay until their own expiry.
+    /// </summary>
+    public TimeSpan? RevokedRetention { get; set; }
+
+    /// <summary>Token-session options (section <c>Tessera:Tokens</c>). Never <see langword="null"/>.</summary>
+    public Tokens.TesseraTokenOptions Tokens { get; } = new();
+
+    /// <summary>Token-session event hooks. Never <see langword="null"/>.</summary>
+    public Tokens.TesseraTokenEvents TokenEvents { get; } = new();
 }
 
 /// <summary>Validates <see cref="TesseraOptions"/> at start-up, naming every problem at once and never a key's value.</summary>
@@ -86,10 +98,43 @@ public sealed class TesseraOptionsValidator : IValidateOptions<TesseraOptions>
         {
             failures.Add("Tessera:CleanupBatchSize must be at least 1.");
         }
+        if (options.RevokedRetention < TimeSpan.Zero)
+        {
+            failures.Add("Tessera:RevokedRetention must not be negative.");
+        }
+        ValidateTokens(options.Tokens, failures);
         if (options.JsonSerializerOptions is null)
         {
             failures.Add("Tessera:JsonSerializerOptions must not be null.");
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void ValidateTokens(Tokens.TesseraTokenOptions tokens, List<string> failures)
+    {
+        if (tokens.AccessTokenLifetime <= TimeSpan.Zero)
+        {
+            failures.Add("Tessera:Tokens:AccessTokenLifetime must be positive.");
+        }
+        if (tokens.AccessTokenLifetime >= tokens.RefreshTokenLifetime)
+        {
+            failures.Add("Tessera:Tokens:AccessTokenLifetime must be shorter than Tessera:Tokens:RefreshTokenLifetime.");
+        }
+        if (tokens.RefreshTokenLifetime > tokens.SessionLifetime)
+        {
+            failures.Add("Tessera:Tokens:RefreshTokenLifetime must not exceed Tessera:Tokens:SessionLifetime (the session's absolute lifetime caps every token).");
+        }
+        if (tokens.ClockSkew < TimeSpan.Zero || tokens.ClockSkew > TimeSpan.FromMinutes(5))
+        {
+            failures.Add("Tessera:Tokens:ClockSkew must be between 0 and 5 minutes.");
+        }
+        if (tokens.ReuseGraceWindow < TimeSpan.Zero || tokens.ReuseGraceWindow > TimeSpan.FromMinutes(1))
+        {
+            failures.Add("Tessera:Tokens:ReuseGraceWindow must be between 0 and 1 minute.");
+        }
+        if (tokens.MaxTokenLength is < 256 or > 65536)
+        {
+            failures.Add("Tessera:Tokens:MaxTokenLength must be between 256 and 65536.");
+        }
     }
 }

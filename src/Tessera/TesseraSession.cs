@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
+using Tessera.Tokens;
 
 namespace Tessera;
 
@@ -14,6 +15,7 @@ public class TesseraSession
 {
     private readonly SessionManager _manager;
     private readonly string? _presentedCredential;
+    private readonly SessionCredentialKind _credentialKind;
     private readonly SessionMetadata? _metadata;
 
     private bool _loaded;
@@ -33,12 +35,35 @@ public class TesseraSession
     /// <param name="presentedCredential">The credential the client sent, or <see langword="null"/>.</param>
     /// <param name="metadata">Metadata recorded if this view creates the session; <see langword="null"/> asks <see cref="CaptureMetadata"/>.</param>
     protected internal TesseraSession(SessionManager manager, string? presentedCredential, SessionMetadata? metadata)
+        : this(manager, presentedCredential, SessionCredentialKind.Cookie, metadata)
+    {
+    }
+
+    /// <summary>Creates a session view over a credential of the given kind.</summary>
+    /// <param name="manager">The manager that loads and commits it.</param>
+    /// <param name="presentedCredential">The credential the client sent, or <see langword="null"/>.</param>
+    /// <param name="credentialKind">What the credential is: a cookie token or an access token.</param>
+    /// <param name="metadata">Metadata recorded if this view creates the session; <see langword="null"/> asks <see cref="CaptureMetadata"/>.</param>
+    protected internal TesseraSession(SessionManager manager, string? presentedCredential, SessionCredentialKind credentialKind, SessionMetadata? metadata)
     {
         ArgumentNullException.ThrowIfNull(manager);
         _manager = manager;
         _presentedCredential = presentedCredential;
+        _credentialKind = credentialKind;
         _metadata = metadata;
     }
+
+    /// <summary>What kind of credential this view was opened with.</summary>
+    public SessionCredentialKind CredentialKind => _credentialKind;
+
+    /// <summary>Whether the client presented a credential at all (valid or not).</summary>
+    public bool HasPresentedCredential => _presentedCredential is not null;
+
+    /// <summary>
+    /// For a view opened with an access token: why the token found no session once loaded
+    /// (<see cref="TokenFailure.None"/> when it did, or when no token was presented).
+    /// </summary>
+    public TokenFailure TokenFailure { get; private set; }
 
     /// <summary>Whether the session has been loaded (or found absent) yet.</summary>
     public bool IsLoaded => _loaded;
@@ -51,7 +76,7 @@ public class TesseraSession
         get
         {
             EnsureLoaded();
-            return _record?.Id ?? (_pendingId ??= SessionManager.NewSessionId());
+            return _record?.Id ?? (_pendingId ??= SessionManager.NewId());
         }
     }
 
@@ -142,7 +167,17 @@ public class TesseraSession
             return;
         }
         SessionRecord? record = null;
-        if (_presentedCredential is not null)
+        if (_presentedCredential is not null && _credentialKind == SessionCredentialKind.AccessToken)
+        {
+            var result = await _manager.Tokens.GetAsync(_presentedCredential, cancellationToken);
+            if (!result.Succeeded)
+            {
+                TokenFailure = result.Failure;
+                Log.AccessTokenRejected(_manager.Logger, result.Reason);
+            }
+            record = result.Value;
+        }
+        else if (_presentedCredential is not null)
         {
             var rejection = _manager.Credentials.Verify(_presentedCredential, out var hash);
             if (rejection != CredentialRejection.None)
@@ -431,7 +466,8 @@ public class TesseraSession
     private async ValueTask<SessionCommitResult> CommitExistingAsync(SessionRecord record, DateTimeOffset now, ISessionStore store, CancellationToken cancellationToken)
     {
         var options = _manager.Options;
-        var idle = Min(now + options.IdleTimeout, record.AbsoluteExpiresAt);
+        // Extending never shortens: a token session's idle deadline follows its refresh token and may lie further out.
+        var idle = Max(record.IdleExpiresAt, Min(now + options.IdleTimeout, record.AbsoluteExpiresAt));
         var writes = _changes is { Count: > 0 } || _cleared || _subjectChanged || _regenerate;
         if (!writes)
         {
@@ -475,7 +511,7 @@ public class TesseraSession
             var credential = _manager.Credentials.Issue();
             var record = new SessionRecord
             {
-                Id = _pendingId ??= SessionManager.NewSessionId(),
+                Id = _pendingId ??= SessionManager.NewId(),
                 CredentialHash = credential.Hash,
                 Subject = _subject,
                 Data = data,
@@ -586,6 +622,12 @@ public class TesseraSession
     private void SetJson(string key, string json)
     {
         EnsureWritable();
+        if (!_cleared && _record is not null && _record.Data.TryGetValue(key, out var stored) && string.Equals(stored, json, StringComparison.Ordinal))
+        {
+            // Writing back what is stored is not a change: nothing to commit for this key.
+            _changes?.Remove(key);
+            return;
+        }
         (_changes ??= new(StringComparer.Ordinal))[key] = json;
     }
 
@@ -627,9 +669,25 @@ public class TesseraSession
         {
             throw new InvalidOperationException("The session was already committed (the response has started); changes can no longer be saved.");
         }
+        if (_credentialKind == SessionCredentialKind.AccessToken && _record is null)
+        {
+            throw new InvalidOperationException("There is no token session to write to: the access token is missing or was rejected. Token sessions are created with SessionManager.Tokens.CreateAsync.");
+        }
     }
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+}
+
+/// <summary>What kind of credential a session view was opened with.</summary>
+public enum SessionCredentialKind
+{
+    /// <summary>A signed cookie token.</summary>
+    Cookie = 0,
+
+    /// <summary>An access JWT (<c>Authorization: Bearer</c>).</summary>
+    AccessToken = 1,
 }
 
 /// <summary>What a transport must do with the client's credential after a commit.</summary>

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Tessera.Testing;
+using Tessera.Tokens;
 
 namespace Tessera.Tests;
 
@@ -22,6 +23,16 @@ public sealed class CountingSessionStoreTests
         };
     }
 
+    private static TokenRecord Token(string id, TokenKind kind) => new()
+    {
+        Id = id,
+        SessionId = "a",
+        Kind = kind,
+        PairedTokenId = id,
+        CreatedAt = DateTimeOffset.UtcNow,
+        ExpiresAt = DateTimeOffset.UtcNow.AddMinutes(5),
+    };
+
     [Fact]
     public async Task EveryOperationIsCountedAsAReadOrAWrite()
     {
@@ -38,10 +49,14 @@ public sealed class CountingSessionStoreTests
         await _store.RevokeAsync("a", now);
         await _store.DeleteAsync("a");
         await _store.DeleteExpiredAsync(10);
+        await _store.DeleteRevokedAsync(now, 10);
+        await _store.CreateTokensAsync(Token("t1", TokenKind.Access), Token("t2", TokenKind.Refresh));
+        await _store.LoadTokenAsync("t1");
+        await _store.RotateAsync("t2", Token("t3", TokenKind.Access), Token("t4", TokenKind.Refresh), now);
 
-        Assert.Equal(4, _store.Reads);
-        Assert.Equal(6, _store.Writes);
-        Assert.Equal(10, _store.Calls);
+        Assert.Equal(5, _store.Reads);
+        Assert.Equal(9, _store.Writes);
+        Assert.Equal(14, _store.Calls);
         Assert.All(_store.Snapshot(), pair => Assert.Equal(1, pair.Value));
         Assert.Equal(1, _store.Count(nameof(ISessionStore.TouchAsync)));
         Assert.Equal(1, _store.Count("Touch"));

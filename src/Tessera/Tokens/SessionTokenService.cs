@@ -1,0 +1,361 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+
+namespace Tessera.Tokens;
+
+/// <summary>
+/// Token sessions, with Compas's operations under .NET names: <see cref="CreateAsync"/>, <see cref="GetAsync"/>,
+/// <see cref="UpdateAsync"/>, <see cref="InvalidateAsync"/>, <see cref="RefreshAsync"/> and <see cref="CleanupAsync"/>.
+/// The sessions are the same sessions cookies use (same store, data and revocation).
+/// </summary>
+/// <remarks>
+/// Every failure caused by the token is a <see cref="TokenResult{T}"/> with a stable reason, never an exception; an
+/// exception means the store failed. Needs a store that implements <see cref="ISessionTokenStore"/>.
+/// </remarks>
+public sealed class SessionTokenService
+{
+    private readonly SessionManager _manager;
+    private readonly TesseraTokenOptions _options;
+
+    internal SessionTokenService(SessionManager manager)
+    {
+        _manager = manager;
+        _options = manager.Options.Tokens;
+        Codec = new JwtTokenCodec(manager.Keys, _options);
+    }
+
+    /// <summary>The JWT codec in use.</summary>
+    public JwtTokenCodec Codec { get; }
+
+    private ISessionTokenStore Store => _manager.Store as ISessionTokenStore
+        ?? throw new InvalidOperationException($"The session store {_manager.Store.GetType().Name} does not support token sessions (it does not implement ISessionTokenStore).");
+
+    /// <summary>Creates a session for a token client and returns its first token pair.</summary>
+    /// <param name="subject">The signed-in subject, or <see langword="null"/> for an anonymous token session.</param>
+    /// <param name="data">Initial data (keys to JSON texts), or <see langword="null"/>.</param>
+    /// <param name="metadata">Metadata to record, or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the store writes.</param>
+    /// <returns>The pair.</returns>
+    /// <exception cref="ArgumentException">A data key is reserved or a value is not JSON.</exception>
+    public async ValueTask<TokenPair> CreateAsync(string? subject, IReadOnlyDictionary<string, string>? data = null, SessionMetadata? metadata = null, CancellationToken cancellationToken = default)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, json) in data ?? SessionRecord.EmptyData)
+        {
+            SessionKeys.Validate(key, nameof(data));
+            values[key] = ValidJson(json, nameof(data));
+        }
+        var now = Now();
+        var absolute = now + _options.SessionLifetime;
+        var store = Store;
+        for (var attempt = 0; ; attempt++)
+        {
+            var (access, refresh) = NewPair(SessionManager.NewId(), now, absolute);
+            var record = new SessionRecord
+            {
+                Id = access.SessionId,
+                // A token session has no cookie: its credential hash is random and never handed out.
+                CredentialHash = _manager.Credentials.Issue().Hash,
+                Subject = subject,
+                Data = values,
+                CreatedAt = now,
+                LastSeenAt = now,
+                IdleExpiresAt = refresh.ExpiresAt,
+                AbsoluteExpiresAt = absolute,
+                Metadata = metadata ?? SessionMetadata.Empty,
+            };
+            if (await _manager.Store.CreateAsync(record, cancellationToken))
+            {
+                if (!await store.CreateTokensAsync(access, refresh, cancellationToken))
+                {
+                    await _manager.Store.DeleteAsync(record.Id, cancellationToken);
+                    throw new InvalidOperationException("The store refused the tokens of a session it had just created.");
+                }
+                Log.TokenSessionCreated(_manager.Logger, Log.Ref(record.Id));
+                return Pair(access, refresh);
+            }
+            if (attempt >= 2)
+            {
+                throw new InvalidOperationException("Could not create a token session: three random ids collided.");
+            }
+        }
+    }
+
+    /// <summary>Finds the live session an access token belongs to.</summary>
+    /// <param name="accessToken">The access token.</param>
+    /// <param name="cancellationToken">Cancels the store read.</param>
+    /// <returns>The session, or why not.</returns>
+    public async ValueTask<TokenResult<SessionRecord>> GetAsync(string? accessToken, CancellationToken cancellationToken = default)
+    {
+        var now = Now();
+        var validation = Codec.Validate(accessToken, TokenKind.Access, now);
+        if (validation.Failure != TokenFailure.None)
+        {
+            return TokenResult<SessionRecord>.Fail(validation.Failure);
+        }
+        var lookup = await Store.LoadTokenAsync(validation.TokenId!, cancellationToken);
+        var failure = Check(lookup, validation, TokenKind.Access, now);
+        return failure == TokenFailure.None
+            ? TokenResult<SessionRecord>.Ok(lookup!.Session!)
+            : TokenResult<SessionRecord>.Fail(failure);
+    }
+
+    /// <summary>
+    /// Replaces the data of an access token's session, writing only the keys whose JSON value changed (compared as JSON,
+    /// so member order and formatting are not changes). Nothing is written when nothing changed.
+    /// </summary>
+    /// <param name="accessToken">The access token.</param>
+    /// <param name="data">The complete new data: keys to JSON texts. Keys missing from it are removed.</param>
+    /// <param name="cancellationToken">Cancels the store calls.</param>
+    /// <returns><see langword="true"/> when something was written, <see langword="false"/> when nothing changed; or why not.</returns>
+    /// <exception cref="ArgumentException">A key is reserved or a value is not JSON.</exception>
+    public async ValueTask<TokenResult<bool>> UpdateAsync(string? accessToken, IReadOnlyDictionary<string, string> data, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        foreach (var (key, json) in data)
+        {
+            SessionKeys.Validate(key, nameof(data));
+            ValidJson(json, nameof(data));
+        }
+        var found = await GetAsync(accessToken, cancellationToken);
+        if (!found.Succeeded)
+        {
+            return TokenResult<bool>.Fail(found.Failure);
+        }
+        var session = found.Value!;
+        var set = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, json) in data)
+        {
+            if (!session.Data.TryGetValue(key, out var stored) || !SameJson(stored, json))
+            {
+                set[key] = json;
+            }
+        }
+        var removed = session.Data.Keys.Where(k => !data.ContainsKey(k)).ToList();
+        if (set.Count == 0 && removed.Count == 0)
+        {
+            return TokenResult<bool>.Ok(false);
+        }
+        var applied = await _manager.Store.ApplyAsync(session.Id, new SessionPatch { Set = set, Removed = removed }, cancellationToken);
+        return applied ? TokenResult<bool>.Ok(true) : TokenResult<bool>.Fail(TokenFailure.InvalidSession);
+    }
+
+    /// <summary>Revokes an access token's session and with it every token of it (Compas's invalidate).</summary>
+    /// <param name="accessToken">The access token.</param>
+    /// <param name="cancellationToken">Cancels the store calls.</param>
+    /// <returns><see langword="true"/>, or why not.</returns>
+    public async ValueTask<TokenResult<bool>> InvalidateAsync(string? accessToken, CancellationToken cancellationToken = default)
+    {
+        var found = await GetAsync(accessToken, cancellationToken);
+        if (!found.Succeeded)
+        {
+            return TokenResult<bool>.Fail(found.Failure);
+        }
+        await _manager.RevokeAsync(found.Value!.Id, cancellationToken);
+        return TokenResult<bool>.Ok(true);
+    }
+
+    /// <summary>
+    /// Rotates a refresh token: the old pair is revoked and a new pair returned, atomically, so of two concurrent uses
+    /// only one rotates. A retry within <see cref="TesseraTokenOptions.ReuseGraceWindow"/> of the rotation receives the
+    /// same successor pair; a use after it is a leak: the whole session is revoked and
+    /// <see cref="TesseraTokenEvents.OnRefreshTokenReused"/> is raised.
+    /// </summary>
+    /// <param name="refreshToken">The refresh token.</param>
+    /// <param name="cancellationToken">Cancels the store calls.</param>
+    /// <returns>The new pair, or why not.</returns>
+    public async ValueTask<TokenResult<TokenPair>> RefreshAsync(string? refreshToken, CancellationToken cancellationToken = default)
+    {
+        var now = Now();
+        var validation = Codec.Validate(refreshToken, TokenKind.Refresh, now);
+        if (validation.Failure != TokenFailure.None)
+        {
+            return TokenResult<TokenPair>.Fail(validation.Failure);
+        }
+        var store = Store;
+        var lookup = await store.LoadTokenAsync(validation.TokenId!, cancellationToken);
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            if (lookup is { Token.RevokedAt: not null })
+            {
+                return await RetryOrLeakAsync(lookup, now, cancellationToken);
+            }
+            var failure = Check(lookup, validation, TokenKind.Refresh, now);
+            if (failure != TokenFailure.None)
+            {
+                return TokenResult<TokenPair>.Fail(failure);
+            }
+            var session = lookup!.Session!;
+            var (access, refresh) = NewPair(session.Id, now, session.AbsoluteExpiresAt);
+            var outcome = await store.RotateAsync(lookup.Token.Id, access, refresh, now, cancellationToken);
+            switch (outcome)
+            {
+                case TokenRotationOutcome.Rotated:
+                    return TokenResult<TokenPair>.Ok(Pair(access, refresh));
+                case TokenRotationOutcome.AlreadyRevoked:
+                    // Lost a race with a concurrent refresh of the same token: read what it did and answer as a retry.
+                    lookup = await store.LoadTokenAsync(validation.TokenId!, cancellationToken);
+                    continue;
+                case TokenRotationOutcome.NotFound:
+                    return TokenResult<TokenPair>.Fail(TokenFailure.InvalidToken);
+                default:
+                    return TokenResult<TokenPair>.Fail(TokenFailure.InvalidSession);
+            }
+        }
+        return TokenResult<TokenPair>.Fail(TokenFailure.RevokedToken);
+    }
+
+    /// <summary>
+    /// Deletes expired sessions and sessions revoked at least <paramref name="revokedAge"/> ago, with their data and
+    /// tokens, in batches. Rotated tokens of a live session are kept (they are what makes reuse detectable).
+    /// </summary>
+    /// <param name="revokedAge">How long revoked sessions are kept; <see cref="TimeSpan.Zero"/> deletes them all.</param>
+    /// <param name="cancellationToken">Stops between batches.</param>
+    /// <returns>How many sessions were deleted.</returns>
+    /// <exception cref="InvalidOperationException">The store cannot clean up (no <see cref="ISessionStoreCleanup"/>).</exception>
+    public async ValueTask<int> CleanupAsync(TimeSpan revokedAge, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(revokedAge, TimeSpan.Zero);
+        if (_manager.Store is not ISessionStoreCleanup cleanup)
+        {
+            throw new InvalidOperationException($"The session store {_manager.Store.GetType().Name} cannot delete expired sessions.");
+        }
+        var batch = _manager.Options.CleanupBatchSize;
+        var cutoff = _manager.Now() - revokedAge;
+        var total = 0;
+        int deleted;
+        do
+        {
+            deleted = await cleanup.DeleteExpiredAsync(batch, cancellationToken);
+            total += deleted;
+        }
+        while (deleted == batch);
+        do
+        {
+            deleted = await cleanup.DeleteRevokedAsync(cutoff, batch, cancellationToken);
+            total += deleted;
+        }
+        while (deleted == batch);
+        return total;
+    }
+
+    private async ValueTask<TokenResult<TokenPair>> RetryOrLeakAsync(TokenLookup lookup, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var token = lookup.Token;
+        var session = lookup.Session;
+        if (session is null)
+        {
+            return TokenResult<TokenPair>.Fail(TokenFailure.InvalidSession);
+        }
+        if (session.RevokedAt is not null)
+        {
+            return TokenResult<TokenPair>.Fail(TokenFailure.RevokedToken);
+        }
+        if (token.SuccessorId is { } successorId && now - token.RevokedAt!.Value <= _options.ReuseGraceWindow && session.IsActiveAt(now))
+        {
+            var successor = await Store.LoadTokenAsync(successorId, cancellationToken);
+            var pairedAccess = successor is null ? null : await Store.LoadTokenAsync(successor.Token.PairedTokenId, cancellationToken);
+            if (successor is not null && pairedAccess is not null)
+            {
+                return TokenResult<TokenPair>.Ok(Pair(pairedAccess.Token, successor.Token));
+            }
+        }
+        // A rotated refresh token outside the grace window: whoever holds it is not the legitimate client's latest state.
+        await _manager.RevokeAsync(session.Id, cancellationToken);
+        Log.RefreshTokenReused(_manager.Logger, Log.Ref(session.Id));
+        if (_manager.Options.TokenEvents.OnRefreshTokenReused is { } handler)
+        {
+            try
+            {
+                await handler(new RefreshTokenReuseContext(session.Id, session.Subject, token.Id, token.RevokedAt!.Value, now, session.Metadata));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                Log.EventHandlerFailed(_manager.Logger, e);
+            }
+        }
+        return TokenResult<TokenPair>.Fail(TokenFailure.RefreshTokenReused);
+    }
+
+    private static TokenFailure Check(TokenLookup? lookup, TokenValidation validation, TokenKind kind, DateTimeOffset now)
+    {
+        if (lookup is null)
+        {
+            return TokenFailure.InvalidToken;
+        }
+        var token = lookup.Token;
+        if (token.Kind != kind)
+        {
+            return TokenFailure.WrongTokenType;
+        }
+        if (validation.SessionId is not null && !string.Equals(validation.SessionId, token.SessionId, StringComparison.Ordinal))
+        {
+            return TokenFailure.InvalidToken;
+        }
+        if (lookup.Session is null)
+        {
+            return TokenFailure.InvalidSession;
+        }
+        if (token.RevokedAt is not null || lookup.Session.RevokedAt is not null)
+        {
+            return TokenFailure.RevokedToken;
+        }
+        return lookup.Session.IsActiveAt(now) ? TokenFailure.None : TokenFailure.InvalidSession;
+    }
+
+    private (TokenRecord Access, TokenRecord Refresh) NewPair(string sessionId, DateTimeOffset now, DateTimeOffset absolute)
+    {
+        var accessId = SessionManager.NewId();
+        var refreshId = SessionManager.NewId();
+        var access = new TokenRecord
+        {
+            Id = accessId,
+            SessionId = sessionId,
+            Kind = TokenKind.Access,
+            PairedTokenId = refreshId,
+            CreatedAt = now,
+            ExpiresAt = Min(now + _options.AccessTokenLifetime, absolute),
+        };
+        var refresh = access with
+        {
+            Id = refreshId,
+            Kind = TokenKind.Refresh,
+            PairedTokenId = accessId,
+            ExpiresAt = Min(now + _options.RefreshTokenLifetime, absolute),
+        };
+        return (access, refresh);
+    }
+
+    private TokenPair Pair(TokenRecord access, TokenRecord refresh) =>
+        new(Codec.Mint(access), Codec.Mint(refresh), access.ExpiresAt, refresh.ExpiresAt, access.SessionId);
+
+    // Token times are whole seconds, like the JWT claims minted from them.
+    private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeSeconds(_manager.Time.GetUtcNow().ToUnixTimeSeconds());
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+
+    private static string ValidJson(string json, string paramName)
+    {
+        ArgumentNullException.ThrowIfNull(json, paramName);
+        try
+        {
+            using var _ = JsonDocument.Parse(json);
+            return json;
+        }
+        catch (JsonException)
+        {
+            throw new ArgumentException("Every session value must be a JSON text.", paramName);
+        }
+    }
+
+    private static bool SameJson(string a, string b)
+    {
+        if (string.Equals(a, b, StringComparison.Ordinal))
+        {
+            return true;
+        }
+        using var left = JsonDocument.Parse(a);
+        using var right = JsonDocument.Parse(b);
+        return JsonElement.DeepEquals(left.RootElement, right.RootElement);
+    }
+}

@@ -1,0 +1,103 @@
+namespace Tessera.Tokens;
+
+/// <summary>Which of the two tokens of a pair.</summary>
+public enum TokenKind
+{
+    /// <summary>A short-lived token presented on every request (<c>Authorization: Bearer</c>).</summary>
+    Access = 0,
+
+    /// <summary>A longer-lived token presented only to get a new pair; single use.</summary>
+    Refresh = 1,
+}
+
+/// <summary>
+/// A token as a store keeps it: an id, the session it belongs to, and its life. The JWT itself is never stored; it can
+/// be re-minted from this record because its claims come only from here.
+/// </summary>
+/// <remarks>Times are UTC at whole-second precision (JWT <c>iat</c>/<c>exp</c> are seconds).</remarks>
+public sealed record TokenRecord
+{
+    /// <summary>The token id (a UUID): the JWT's <c>jti</c>, or Compas's token row id.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>The id of the session the token belongs to.</summary>
+    public required string SessionId { get; init; }
+
+    /// <summary>Access or refresh.</summary>
+    public required TokenKind Kind { get; init; }
+
+    /// <summary>
+    /// The other token of the pair: for an access token its refresh token (Compas's <c>refreshToken</c> column), for a
+    /// refresh token its access token.
+    /// </summary>
+    public required string PairedTokenId { get; init; }
+
+    /// <summary>When the token was issued (its <c>iat</c>).</summary>
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>When the token expires (its <c>exp</c>).</summary>
+    public required DateTimeOffset ExpiresAt { get; init; }
+
+    /// <summary>When the token was revoked (its pair was rotated), or <see langword="null"/>.</summary>
+    public DateTimeOffset? RevokedAt { get; init; }
+
+    /// <summary>For a rotated refresh token, the refresh token that replaced it; otherwise <see langword="null"/>.</summary>
+    public string? SuccessorId { get; init; }
+}
+
+/// <summary>A token and the session it belongs to, read together in one store call.</summary>
+/// <param name="Token">The token, revoked or not.</param>
+/// <param name="Session">
+/// The session, whatever its state (live, expired or revoked), or <see langword="null"/> when it no longer exists.
+/// </param>
+public sealed record TokenLookup(TokenRecord Token, SessionRecord? Session);
+
+/// <summary>The outcome of <see cref="ISessionTokenStore.RotateAsync"/>.</summary>
+public enum TokenRotationOutcome
+{
+    /// <summary>The old pair was revoked and the new pair stored, atomically.</summary>
+    Rotated = 0,
+
+    /// <summary>Nothing was written: the refresh token was already revoked (rotated before, or its session ended).</summary>
+    AlreadyRevoked,
+
+    /// <summary>Nothing was written: the refresh token does not exist.</summary>
+    NotFound,
+
+    /// <summary>Nothing was written: the session is missing, expired or revoked.</summary>
+    SessionNotLive,
+}
+
+/// <summary>
+/// A store that keeps token pairs beside sessions, for access/refresh token clients. Token records live until their
+/// session is deleted (rotated refresh tokens stay as tombstones, so reuse stays detectable for the session's life).
+/// </summary>
+public interface ISessionTokenStore
+{
+    /// <summary>Stores a new pair for a live session.</summary>
+    /// <param name="access">The access token record.</param>
+    /// <param name="refresh">The refresh token record, paired with <paramref name="access"/>.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns><see langword="false"/> (nothing written) when the session is not live or a token id exists.</returns>
+    ValueTask<bool> CreateTokensAsync(TokenRecord access, TokenRecord refresh, CancellationToken cancellationToken = default);
+
+    /// <summary>Loads a token with its session in one call.</summary>
+    /// <param name="tokenId">The token id.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The token and its session, or <see langword="null"/> when no such token exists.</returns>
+    ValueTask<TokenLookup?> LoadTokenAsync(string tokenId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Rotates a refresh token atomically: only if it exists, is not revoked and its session is live, revokes it and its
+    /// access token at <paramref name="now"/>, records <paramref name="newRefresh"/> as its successor, stores the new
+    /// pair, and extends the session's idle deadline to the new refresh token's expiry if that is later.
+    /// Of two concurrent rotations of one token, exactly one succeeds.
+    /// </summary>
+    /// <param name="refreshTokenId">The refresh token being used.</param>
+    /// <param name="newAccess">The new access token.</param>
+    /// <param name="newRefresh">The new refresh token.</param>
+    /// <param name="now">The rotation time.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>What happened; anything but <see cref="TokenRotationOutcome.Rotated"/> wrote nothing.</returns>
+    ValueTask<TokenRotationOutcome> RotateAsync(string refreshTokenId, TokenRecord newAccess, TokenRecord newRefresh, DateTimeOffset now, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,80 @@
+using Microsoft.Extensions.Options;
+using Tessera.Testing;
+using Tessera.Tokens;
+
+namespace Tessera.Tests;
+
+public sealed class TokenFlowTests
+{
+    private readonly ManualTimeProvider _clock = new();
+    private readonly InMemorySessionStore _store;
+    private readonly SessionManager _manager;
+
+    public TokenFlowTests()
+    {
+        _store = new InMemorySessionStore(_clock);
+        var options = new TesseraOptions();
+        options.Keys.Add(SigningKeyRing.GenerateBase64Key());
+        _manager = new SessionManager(_store, Options.Create(options), _clock);
+    }
+
+    [Fact]
+    public async Task ACreatedPairReadsItsSessionAndARefreshRotatesIt()
+    {
+        var pair = await _manager.Tokens.CreateAsync("alice");
+
+        var got = await _manager.Tokens.GetAsync(pair.AccessToken);
+        Assert.True(got.Succeeded, got.Reason);
+        Assert.Equal("alice", got.Value!.Subject);
+
+        _clock.Advance(TimeSpan.FromMinutes(1));
+        var refreshed = await _manager.Tokens.RefreshAsync(pair.RefreshToken);
+        Assert.True(refreshed.Succeeded, refreshed.Reason);
+        Assert.NotEqual(pair.AccessToken, refreshed.Value!.AccessToken);
+        Assert.Equal(TokenFailure.RevokedToken, (await _manager.Tokens.GetAsync(pair.AccessToken)).Failure);
+        Assert.True((await _manager.Tokens.GetAsync(refreshed.Value.AccessToken)).Succeeded);
+    }
+
+    [Fact]
+    public async Task ARetryInsideTheGraceWindowGetsTheSamePairAndALaterReuseRevokesTheSession()
+    {
+        RefreshTokenReuseContext? reported = null;
+        _manager.Options.TokenEvents.OnRefreshTokenReused = context =>
+        {
+            reported = context;
+            return ValueTask.CompletedTask;
+        };
+        var pair = await _manager.Tokens.CreateAsync("alice");
+        var first = await _manager.Tokens.RefreshAsync(pair.RefreshToken);
+
+        _clock.Advance(TimeSpan.FromSeconds(2));
+        var retry = await _manager.Tokens.RefreshAsync(pair.RefreshToken);
+        Assert.Equal(first.Value, retry.Value);
+
+        _clock.Advance(TimeSpan.FromSeconds(10));
+        var reuse = await _manager.Tokens.RefreshAsync(pair.RefreshToken);
+        Assert.Equal(TokenFailure.RefreshTokenReused, reuse.Failure);
+        Assert.Equal(TokenFailure.RevokedToken, (await _manager.Tokens.GetAsync(first.Value!.AccessToken)).Failure);
+        Assert.NotNull(reported);
+        Assert.Equal(pair.SessionId, reported.SessionId);
+    }
+
+    [Fact]
+    public async Task ATokenSessionOpenedByAccessTokenCommitsPerKeyChanges()
+    {
+        var pair = await _manager.Tokens.CreateAsync("alice");
+        var session = _manager.OpenWithAccessToken(pair.AccessToken);
+        await session.LoadAsync();
+        session.Set("cart", new[] { "apple" });
+        await session.CommitAsync();
+
+        var again = _manager.OpenWithAccessToken(pair.AccessToken);
+        Assert.Equal(["apple"], again.Get<string[]>("cart")!);
+
+        var rejected = _manager.OpenWithAccessToken(pair.RefreshToken);
+        await rejected.LoadAsync();
+        Assert.True(rejected.IsNew);
+        Assert.Equal(TokenFailure.WrongTokenType, rejected.TokenFailure);
+        Assert.Throws<InvalidOperationException>(() => rejected.Set("x", 1));
+    }
+}
