@@ -164,8 +164,10 @@ public sealed class JwtTokenCodec
             }
             return reader.TokenType == JsonTokenType.EndObject && !reader.Read() && string.Equals(alg, Algorithm, StringComparison.Ordinal);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // GetString throws InvalidOperationException for invalid UTF-8 or an escaped lone surrogate: this runs
+            // before the signature check, so anyone can send such a header.
             return false;
         }
     }
@@ -183,60 +185,72 @@ public sealed class JwtTokenCodec
         }
         using (document)
         {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || HasDuplicateMembers(root))
+            try
             {
+                return ReadClaims(document.RootElement, expected, now);
+            }
+            catch (InvalidOperationException)
+            {
+                // A string claim with invalid UTF-8 or an escaped lone surrogate cannot be read.
                 return Invalid;
             }
-            string? tokenId;
-            string? sessionId = null;
-            TokenKind kind;
-            if (_options.Profile == TokenProfile.Compas)
-            {
-                var access = String(root, CompasAccessClaim);
-                var refresh = String(root, CompasRefreshClaim);
-                if ((access is null) == (refresh is null))
-                {
-                    return Invalid;
-                }
-                kind = access is not null ? TokenKind.Access : TokenKind.Refresh;
-                tokenId = access ?? refresh;
-            }
-            else
-            {
-                tokenId = String(root, "jti");
-                sessionId = String(root, "sid");
-                var use = String(root, "token_use");
-                if (tokenId is null || sessionId is null || use is not ("access" or "refresh"))
-                {
-                    return Invalid;
-                }
-                kind = use == "access" ? TokenKind.Access : TokenKind.Refresh;
-            }
-            if (!Guid.TryParseExact(tokenId, "D", out _) || (sessionId is not null && !Guid.TryParseExact(sessionId, "D", out _)))
-            {
-                return Invalid;
-            }
-            var skew = (long)_options.ClockSkew.TotalSeconds;
-            var seconds = now.ToUnixTimeSeconds();
-            if (!Seconds(root, "exp", required: true, out var exp)
-                || !Seconds(root, "iat", required: _options.Profile == TokenProfile.Tessera, out var iat)
-                || !Seconds(root, "nbf", required: false, out var nbf)
-                || (iat is { } issued && issued > seconds + skew)
-                || (nbf is { } notBefore && notBefore > seconds + skew))
-            {
-                return Invalid;
-            }
-            if (kind != expected)
-            {
-                return new(TokenFailure.WrongTokenType, null, null);
-            }
-            if (seconds >= exp!.Value + skew)
-            {
-                return new(TokenFailure.ExpiredToken, null, null);
-            }
-            return new(TokenFailure.None, tokenId, sessionId);
         }
+    }
+
+    private TokenValidation ReadClaims(JsonElement root, TokenKind expected, DateTimeOffset now)
+    {
+        if (root.ValueKind != JsonValueKind.Object || HasDuplicateMembers(root))
+        {
+            return Invalid;
+        }
+        string? tokenId;
+        string? sessionId = null;
+        TokenKind kind;
+        if (_options.Profile == TokenProfile.Compas)
+        {
+            var access = String(root, CompasAccessClaim);
+            var refresh = String(root, CompasRefreshClaim);
+            if ((access is null) == (refresh is null))
+            {
+                return Invalid;
+            }
+            kind = access is not null ? TokenKind.Access : TokenKind.Refresh;
+            tokenId = access ?? refresh;
+        }
+        else
+        {
+            tokenId = String(root, "jti");
+            sessionId = String(root, "sid");
+            var use = String(root, "token_use");
+            if (tokenId is null || sessionId is null || use is not ("access" or "refresh"))
+            {
+                return Invalid;
+            }
+            kind = use == "access" ? TokenKind.Access : TokenKind.Refresh;
+        }
+        if (!Guid.TryParseExact(tokenId, "D", out _) || (sessionId is not null && !Guid.TryParseExact(sessionId, "D", out _)))
+        {
+            return Invalid;
+        }
+        var skew = (long)_options.ClockSkew.TotalSeconds;
+        var seconds = now.ToUnixTimeSeconds();
+        if (!Seconds(root, "exp", required: true, out var exp)
+            || !Seconds(root, "iat", required: _options.Profile == TokenProfile.Tessera, out var iat)
+            || !Seconds(root, "nbf", required: false, out var nbf)
+            || (iat is { } issued && issued > seconds + skew)
+            || (nbf is { } notBefore && notBefore > seconds + skew))
+        {
+            return Invalid;
+        }
+        if (kind != expected)
+        {
+            return new(TokenFailure.WrongTokenType, null, null);
+        }
+        if (seconds >= exp!.Value + skew)
+        {
+            return new(TokenFailure.ExpiredToken, null, null);
+        }
+        return new(TokenFailure.None, tokenId, sessionId);
     }
 
     private static bool HasDuplicateMembers(JsonElement root)
