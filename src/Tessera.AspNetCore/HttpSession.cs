@@ -7,15 +7,17 @@ namespace Tessera.AspNetCore;
 /// <summary>
 /// The session of one HTTP request. Declare it as a minimal-API parameter and it arrives loaded
 /// (<c>app.MapGet("/cart", (HttpSession session) =&gt; session.Get&lt;List&lt;string&gt;&gt;("cart"))</c>), with no
-/// service provider involved; elsewhere use <see cref="HttpContextSessionExtensions.GetTesseraSession"/>.
+/// service provider involved; elsewhere use <see cref="HttpContextSessionExtensions.GetTesseraSession"/>. The same type
+/// serves cookie and bearer-token requests (see <see cref="TesseraSession.CredentialKind"/>): a handler reads and writes
+/// the same keys either way, and the changes are committed per key either way.
 /// </summary>
 /// <remarks>Binding throws <see cref="InvalidOperationException"/> when sessions are disabled for the endpoint or <c>UseTessera()</c> is missing.</remarks>
 public sealed class HttpSession : TesseraSession, IBindableFromHttpContext<HttpSession>, IEndpointParameterMetadataProvider
 {
     private readonly HttpContext _context;
 
-    internal HttpSession(SessionManager manager, string? presentedCredential, HttpContext context)
-        : base(manager, presentedCredential, metadata: null) => _context = context;
+    internal HttpSession(SessionManager manager, string? presentedCredential, SessionCredentialKind credentialKind, HttpContext context)
+        : base(manager, presentedCredential, credentialKind, metadata: null) => _context = context;
 
     /// <summary>
     /// Binds the request's session for a minimal-API parameter, loading it first (one store read at most).

@@ -3,11 +3,20 @@ using Microsoft.AspNetCore.Http;
 namespace Tessera.AspNetCore;
 
 /// <summary>
-/// How a credential travels between client and server: the cookie is one implementation; a bearer-token transport is
-/// another. The middleware asks it for the presented credential and tells it what a commit decided.
+/// How a credential travels between client and server: <see cref="CookieSessionTransport"/> and
+/// <see cref="BearerSessionTransport"/> are the two implementations. The middleware asks each registered transport for
+/// the presented credential (transports of <see cref="SessionCredentialKind.AccessToken"/> first), opens the session
+/// with the first one that finds a credential (the cookie transport when none does), and tells that transport what the
+/// commit decided.
 /// </summary>
 public interface ISessionTransport
 {
+    /// <summary>
+    /// What kind of credential this transport carries; it decides how the session is opened. Default
+    /// <see cref="SessionCredentialKind.Cookie"/>.
+    /// </summary>
+    SessionCredentialKind CredentialKind => SessionCredentialKind.Cookie;
+
     /// <summary>Reads the credential the client presented, cheaply and without verifying it.</summary>
     /// <param name="context">The request.</param>
     /// <returns>The credential text, or <see langword="null"/> when the client sent none.</returns>

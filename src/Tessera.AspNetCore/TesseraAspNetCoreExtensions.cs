@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -19,7 +20,10 @@ namespace Microsoft.Extensions.DependencyInjection
         /// <summary>
         /// Adds Tessera: the session core (options bound from the <c>Tessera</c> configuration section and validated at
         /// start-up, the in-memory store unless another is chosen, cleanup) and the cookie transport. Replaces
-        /// <c>AddSession()</c>; safe to call twice.
+        /// <c>AddSession()</c>; safe to call twice. Bearer tokens are off until
+        /// <see cref="TesseraBuilderAspNetCoreExtensions.AddBearerTokens"/> is called, so an app whose
+        /// <c>Authorization: Bearer</c> headers belong to another system (its identity provider's JWTs) keeps its cookie
+        /// sessions on those requests.
         /// </summary>
         /// <param name="services">The services.</param>
         /// <param name="configure">Configures the session options; <see langword="null"/> leaves them to configuration.</param>
@@ -38,14 +42,79 @@ namespace Microsoft.Extensions.DependencyInjection
             services.AddOptions<TesseraCookieOptions>().ValidateOnStart();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<TesseraCookieOptions>, TesseraCookieOptionsSetup>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TesseraCookieOptions>, TesseraCookieOptionsValidator>());
-            services.TryAddSingleton<ISessionTransport, CookieSessionTransport>();
+            services.TryAddSingleton<CookieSessionTransport>();
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<ISessionTransport, CookieSessionTransport>(sp => sp.GetRequiredService<CookieSessionTransport>()));
+            services.TryAddSingleton<TesseraRequestSessions>();
             return builder;
+        }
+
+        private sealed class TesseraAuthenticationMarker
+        {
+        }
+
+        /// <summary>
+        /// Adds authentication and authorization with Tessera as the default scheme
+        /// (<see cref="TesseraAuthenticationDefaults.AuthenticationScheme"/>), so <c>[Authorize]</c>,
+        /// <c>RequireAuthorization()</c> and <c>HttpContext.User</c> work for cookie and bearer sessions alike. Call
+        /// <see cref="AddTessera(IServiceCollection, Action{TesseraOptions}?)"/> too. Safe to call twice. Place <c>app.UseAuthentication()</c> and
+        /// <c>app.UseAuthorization()</c> after <c>app.UseTessera()</c> (either order works; the session is loaded once).
+        /// To combine with other schemes, use <c>AddAuthentication(...).AddTessera()</c> instead.
+        /// </summary>
+        /// <param name="services">The services.</param>
+        /// <returns>The services.</returns>
+        public static IServiceCollection AddTesseraAuthentication(this IServiceCollection services)
+        {
+            ArgumentNullException.ThrowIfNull(services);
+            services.AddAuthorization();
+            if (services.Any(d => d.ServiceType == typeof(TesseraAuthenticationMarker)))
+            {
+                return services;
+            }
+            services.AddSingleton<TesseraAuthenticationMarker>();
+            services.AddAuthentication(TesseraAuthenticationDefaults.AuthenticationScheme).AddTessera();
+            return services;
+        }
+    }
+
+    /// <summary>Registers Tessera's authentication handler with ASP.NET Core authentication.</summary>
+    public static class TesseraAuthenticationBuilderExtensions
+    {
+
+        /// <summary>
+        /// Adds Tessera's authentication handler under <see cref="TesseraAuthenticationDefaults.AuthenticationScheme"/>:
+        /// a live session (cookie or bearer token) with a subject authenticates the request with the claims
+        /// <see cref="System.Security.Claims.ClaimTypes.NameIdentifier"/> and <see cref="System.Security.Claims.ClaimTypes.Name"/>
+        /// (the subject) and <c>sid</c> (the session id); the identity's authentication type is
+        /// <see cref="TesseraAuthenticationDefaults.CookieAuthenticationType"/> or
+        /// <see cref="TesseraAuthenticationDefaults.BearerAuthenticationType"/>. A session without a subject is not
+        /// authenticated. A challenge is a 401, with an RFC 6750 <c>WWW-Authenticate: Bearer</c> header on bearer
+        /// requests and whenever bearer tokens are enabled; a forbid is a 403.
+        /// </summary>
+        /// <param name="builder">The authentication builder.</param>
+        /// <param name="configure">Adjusts the scheme's options, or <see langword="null"/>.</param>
+        /// <returns>The builder.</returns>
+        public static AuthenticationBuilder AddTessera(this AuthenticationBuilder builder, Action<TesseraAuthenticationOptions>? configure = null) =>
+            builder.AddTessera(TesseraAuthenticationDefaults.AuthenticationScheme, configure);
+
+        /// <summary>Adds Tessera's authentication handler under another scheme name; see <see cref="AddTessera(AuthenticationBuilder, Action{TesseraAuthenticationOptions}?)"/>.</summary>
+        /// <param name="builder">The authentication builder.</param>
+        /// <param name="authenticationScheme">The scheme name.</param>
+        /// <param name="configure">Adjusts the scheme's options, or <see langword="null"/>.</param>
+        /// <returns>The builder.</returns>
+        public static AuthenticationBuilder AddTessera(this AuthenticationBuilder builder, string authenticationScheme, Action<TesseraAuthenticationOptions>? configure = null)
+        {
+            ArgumentNullException.ThrowIfNull(builder);
+            ArgumentException.ThrowIfNullOrEmpty(authenticationScheme);
+            builder.Services.TryAddSingleton<TesseraRequestSessions>();
+            return builder.AddScheme<TesseraAuthenticationOptions, TesseraAuthenticationHandler>(authenticationScheme, configure);
         }
     }
 }
 
 namespace Tessera
 {
+    using Microsoft.Extensions.DependencyInjection;
+
     /// <summary>ASP.NET Core additions to <see cref="TesseraBuilder"/>.</summary>
     public static class TesseraBuilderAspNetCoreExtensions
     {
@@ -57,7 +126,24 @@ namespace Tessera
         {
             ArgumentNullException.ThrowIfNull(builder);
             ArgumentNullException.ThrowIfNull(configure);
-            Microsoft.Extensions.DependencyInjection.OptionsServiceCollectionExtensions.Configure(builder.Services, configure);
+            builder.Services.Configure(configure);
+            return builder;
+        }
+
+        /// <summary>
+        /// Turns on bearer-token sessions: a request with <c>Authorization: Bearer &lt;access token&gt;</c> opens the
+        /// token's session (lazily, like a cookie) through <see cref="BearerSessionTransport"/>, and never sets or clears a
+        /// cookie; every other request keeps the cookie. Off by default; safe to call twice. The store must implement
+        /// <see cref="Tokens.ISessionTokenStore"/>; mint pairs with <see cref="SessionManager.Tokens"/> and map refresh and
+        /// logout with <c>MapTesseraTokenEndpoints</c>.
+        /// </summary>
+        /// <param name="builder">The builder.</param>
+        /// <returns>The builder.</returns>
+        public static TesseraBuilder AddBearerTokens(this TesseraBuilder builder)
+        {
+            ArgumentNullException.ThrowIfNull(builder);
+            builder.Services.TryAddSingleton<BearerSessionTransport>();
+            builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ISessionTransport, BearerSessionTransport>(sp => sp.GetRequiredService<BearerSessionTransport>()));
             return builder;
         }
     }

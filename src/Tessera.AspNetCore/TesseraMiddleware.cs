@@ -1,33 +1,29 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 
 namespace Tessera.AspNetCore;
 
 /// <summary>
-/// Puts a lazy session on every request: reads the credential text (no verification, no store call), commits the
-/// session before the response starts, and writes or clears the credential. A request that never uses its session
-/// costs no store call; one that throws commits nothing.
+/// Puts a lazy session on every request: reads the credential text (no verification, no store call) from the first
+/// transport that finds one (a bearer token before a cookie), commits the session before the response starts, and has
+/// that transport write or clear the credential. A request that never uses its session costs no store call; one that
+/// throws commits nothing.
 /// </summary>
 public sealed class TesseraMiddleware
 {
     private static readonly Func<object, Task> CommitOnStarting = state => ((TesseraSessionFeature)state).CommitAsync();
 
     private readonly RequestDelegate _next;
-    private readonly SessionManager _manager;
-    private readonly ISessionTransport _transport;
+    private readonly TesseraRequestSessions _sessions;
 
     /// <summary>Creates the middleware.</summary>
     /// <param name="next">The rest of the pipeline.</param>
     /// <param name="manager">Loads and commits sessions.</param>
-    /// <param name="transport">Carries the credential.</param>
-    public TesseraMiddleware(RequestDelegate next, SessionManager manager, ISessionTransport transport)
+    /// <param name="transports">The registered transports (the cookie, and the bearer token when enabled).</param>
+    public TesseraMiddleware(RequestDelegate next, SessionManager manager, IEnumerable<ISessionTransport> transports)
     {
         ArgumentNullException.ThrowIfNull(next);
-        ArgumentNullException.ThrowIfNull(manager);
-        ArgumentNullException.ThrowIfNull(transport);
         _next = next;
-        _manager = manager;
-        _transport = transport;
+        _sessions = new TesseraRequestSessions(manager, transports);
     }
 
     /// <summary>Handles one request.</summary>
@@ -36,15 +32,12 @@ public sealed class TesseraMiddleware
     public async Task InvokeAsync(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (context.GetEndpoint()?.Metadata.GetMetadata<IDisableTesseraSessionMetadata>() is not null)
+        if (TesseraRequestSessions.IsDisabled(context))
         {
             await _next(context);
             return;
         }
-        var session = new HttpSession(_manager, _transport.ReadCredential(context), context);
-        var feature = new TesseraSessionFeature(context, session, _transport);
-        context.Features.Set<ITesseraSessionFeature>(feature);
-        context.Features.Set<ISessionFeature>(new AspNetSessionFeature(new TesseraAspNetSession(session, feature)));
+        var feature = _sessions.GetOrOpen(context);
         // Commit happens before the first byte of the response: on OnStarting for streamed responses, or right after
         // the pipeline for the rest, so the Set-Cookie header is never too late.
         context.Response.OnStarting(CommitOnStarting, feature);
@@ -61,10 +54,5 @@ public sealed class TesseraMiddleware
         {
             await feature.CommitAsync(context.RequestAborted);
         }
-    }
-
-    private sealed class AspNetSessionFeature(ISession session) : ISessionFeature
-    {
-        public ISession Session { get; set; } = session;
     }
 }

@@ -2,7 +2,7 @@ namespace Tessera.Testing;
 
 /// <summary>
 /// A real HTTP client that keeps one cookie by hand (no cookie container), so tests can read, replace and tamper with
-/// the session cookie exactly.
+/// the session cookie exactly; it sends an access token too when <see cref="AccessToken"/> is set.
 /// </summary>
 public sealed class CookieClient : IDisposable
 {
@@ -23,6 +23,12 @@ public sealed class CookieClient : IDisposable
     /// <summary>The cookie value sent with each request; <see langword="null"/> sends no cookie. Updated from responses.</summary>
     public string? Cookie { get; set; }
 
+    /// <summary>
+    /// An access token sent as <c>Authorization: Bearer</c> with each request; <see langword="null"/> sends no
+    /// Authorization header.
+    /// </summary>
+    public string? AccessToken { get; set; }
+
     /// <summary>The raw <c>Set-Cookie</c> header of the session cookie in the last response, or <see langword="null"/>.</summary>
     public string? LastSetCookie { get; private set; }
 
@@ -31,14 +37,22 @@ public sealed class CookieClient : IDisposable
     /// <param name="path">The path.</param>
     /// <param name="content">The body, or <see langword="null"/>.</param>
     /// <param name="cookieHeader">A raw Cookie header to send instead of the kept cookie, or <see langword="null"/>.</param>
+    /// <param name="authorization">
+    /// Raw Authorization header values to send instead of <see cref="AccessToken"/> (several values send several headers),
+    /// or <see langword="null"/>.
+    /// </param>
     /// <returns>The response.</returns>
-    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content = null, string? cookieHeader = null)
+    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content = null, string? cookieHeader = null, IReadOnlyList<string>? authorization = null)
     {
         using var request = new HttpRequestMessage(method, path) { Content = content };
         var header = cookieHeader ?? (Cookie is null ? null : $"{CookieName}={Cookie}");
         if (header is not null)
         {
             request.Headers.TryAddWithoutValidation("Cookie", header);
+        }
+        foreach (var value in authorization ?? (AccessToken is null ? [] : [$"Bearer {AccessToken}"]))
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", value);
         }
         var response = await _http.SendAsync(request);
         LastSetCookie = null;

@@ -33,6 +33,9 @@ public sealed class TesseraTestServer : IAsyncDisposable
     /// <summary>The application's services.</summary>
     public IServiceProvider Services => _app.Services;
 
+    /// <summary>The server's session manager (to mint token pairs with <see cref="SessionManager.Tokens"/>).</summary>
+    public SessionManager Manager => _app.Services.GetRequiredService<SessionManager>();
+
     /// <summary>The session cookie's name in force.</summary>
     public string CookieName => _app.Services.GetRequiredService<CookieSessionTransport>().CookieName;
 
@@ -43,6 +46,13 @@ public sealed class TesseraTestServer : IAsyncDisposable
     /// <param name="environment">The host environment name. Default <c>Production</c>.</param>
     /// <param name="configure">Further option changes, or <see langword="null"/>.</param>
     /// <param name="mapExtraRoutes">More routes to map, or <see langword="null"/>.</param>
+    /// <param name="bearerTokens">
+    /// Whether to turn on bearer-token sessions (<c>AddBearerTokens()</c>) and map the token endpoints under <c>/tokens</c>.
+    /// </param>
+    /// <param name="authentication">
+    /// Whether to add Tessera authentication as the default scheme, with <c>UseAuthentication()</c> and
+    /// <c>UseAuthorization()</c> after <c>UseTessera()</c>, and map the <c>/auth/...</c> routes.
+    /// </param>
     /// <returns>The started server.</returns>
     public static async Task<TesseraTestServer> StartAsync(
         ISessionStore store,
@@ -50,7 +60,9 @@ public sealed class TesseraTestServer : IAsyncDisposable
         IEnumerable<string> keys,
         string environment = "Production",
         Action<TesseraOptions>? configure = null,
-        Action<WebApplication>? mapExtraRoutes = null)
+        Action<WebApplication>? mapExtraRoutes = null,
+        bool bearerTokens = false,
+        bool authentication = false)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(keys);
@@ -60,7 +72,7 @@ public sealed class TesseraTestServer : IAsyncDisposable
         var logs = new CapturingLoggerProvider();
         builder.Logging.ClearProviders().AddProvider(logs).SetMinimumLevel(LogLevel.Debug);
         builder.Services.AddSingleton(clock);
-        builder.Services.AddTessera(options =>
+        var tessera = builder.Services.AddTessera(options =>
         {
             foreach (var key in keyList)
             {
@@ -69,9 +81,26 @@ public sealed class TesseraTestServer : IAsyncDisposable
             options.CleanupEnabled = false;
             configure?.Invoke(options);
         }).UseStore(_ => store);
-        builder.Services.AddSingleton(sp => (CookieSessionTransport)sp.GetRequiredService<ISessionTransport>());
+        if (bearerTokens)
+        {
+            tessera.AddBearerTokens();
+        }
+        if (authentication)
+        {
+            builder.Services.AddTesseraAuthentication();
+        }
         var app = builder.Build();
         app.UseTessera();
+        if (authentication)
+        {
+            app.UseAuthentication();
+            app.UseAuthorization();
+            MapAuthenticationRoutes(app);
+        }
+        if (bearerTokens)
+        {
+            app.MapTesseraTokenEndpoints("/tokens");
+        }
         MapRoutes(app);
         mapExtraRoutes?.Invoke(app);
         await app.StartAsync();
@@ -88,6 +117,17 @@ public sealed class TesseraTestServer : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+    }
+
+    private static void MapAuthenticationRoutes(WebApplication app)
+    {
+        static string Describe(HttpContext context) => context.User.Identity is { IsAuthenticated: true } identity
+            ? string.Join('|', identity.Name, context.User.FindFirst(System.Security.Claims.ClaimTypes.NameIdentifier)?.Value, context.User.FindFirst(TesseraAuthenticationDefaults.SessionIdClaimType)?.Value, identity.AuthenticationType)
+            : "(anonymous)";
+        app.MapGet("/auth/user", Describe).RequireAuthorization();
+        app.MapGet("/auth/attribute", [Microsoft.AspNetCore.Authorization.Authorize] (HttpContext context) => Describe(context));
+        app.MapGet("/auth/optional", Describe);
+        app.MapGet("/auth/admin", Describe).RequireAuthorization(policy => policy.RequireRole("admin"));
     }
 
     private static void MapRoutes(WebApplication app)

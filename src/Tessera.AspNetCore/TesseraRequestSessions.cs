@@ -1,0 +1,68 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Tessera.AspNetCore;
+
+/// <summary>
+/// Opens the one session view of a request, for the middleware and the authentication handler alike: whichever runs
+/// first opens it (lazily: no store call), the other finds it in the request's features, so a request loads its
+/// session at most once whatever the order of <c>UseTessera()</c> and <c>UseAuthentication()</c>.
+/// </summary>
+internal sealed class TesseraRequestSessions
+{
+    private readonly SessionManager _manager;
+    private readonly ISessionTransport[] _transports;
+    private readonly ISessionTransport _fallback;
+
+    public TesseraRequestSessions(SessionManager manager, IEnumerable<ISessionTransport> transports)
+    {
+        ArgumentNullException.ThrowIfNull(manager);
+        ArgumentNullException.ThrowIfNull(transports);
+        _manager = manager;
+        // A bearer token is the explicit choice of the client (a browser attaches cookies to every request), so token
+        // transports are asked first; the cookie transport serves every request without a credential.
+        _transports = [.. transports.OrderBy(t => t.CredentialKind == SessionCredentialKind.AccessToken ? 0 : 1)];
+        if (_transports.Length == 0)
+        {
+            throw new InvalidOperationException("No session transport is registered: call services.AddTessera().");
+        }
+        _fallback = _transports.FirstOrDefault(t => t.CredentialKind == SessionCredentialKind.Cookie) ?? _transports[^1];
+        TokensEnabled = _transports.Any(t => t.CredentialKind == SessionCredentialKind.AccessToken);
+    }
+
+    /// <summary>Whether a bearer-token transport is registered.</summary>
+    public bool TokensEnabled { get; }
+
+    public static bool IsDisabled(HttpContext context) =>
+        context.GetEndpoint()?.Metadata.GetMetadata<IDisableTesseraSessionMetadata>() is not null;
+
+    /// <summary>The request's session feature, opened now if nobody opened it yet.</summary>
+    public TesseraSessionFeature GetOrOpen(HttpContext context)
+    {
+        if (context.Features.Get<ITesseraSessionFeature>() is TesseraSessionFeature existing)
+        {
+            return existing;
+        }
+        var transport = _fallback;
+        string? credential = null;
+        foreach (var candidate in _transports)
+        {
+            credential = candidate.ReadCredential(context);
+            if (credential is not null)
+            {
+                transport = candidate;
+                break;
+            }
+        }
+        var session = new HttpSession(_manager, credential, transport.CredentialKind, context);
+        var feature = new TesseraSessionFeature(context, session, transport);
+        context.Features.Set<ITesseraSessionFeature>(feature);
+        context.Features.Set<ISessionFeature>(new AspNetSessionFeature(new TesseraAspNetSession(session, feature)));
+        return feature;
+    }
+
+    private sealed class AspNetSessionFeature(ISession session) : ISessionFeature
+    {
+        public ISession Session { get; set; } = session;
+    }
+}
