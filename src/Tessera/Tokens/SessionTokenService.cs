@@ -197,7 +197,7 @@ public sealed class SessionTokenService
                     lookup = await store.LoadTokenAsync(validation.TokenId!, cancellationToken);
                     continue;
                 case TokenRotationOutcome.NotFound:
-                    return TokenResult<TokenPair>.Fail(TokenFailure.InvalidToken);
+                    return TokenResult<TokenPair>.Fail(TokenFailure.InvalidSession);
                 default:
                     return TokenResult<TokenPair>.Fail(TokenFailure.InvalidSession);
             }
@@ -281,7 +281,9 @@ public sealed class SessionTokenService
     {
         if (lookup is null)
         {
-            return TokenFailure.InvalidToken;
+            // The signature is ours, so the token was minted here; its record goes only with its session (Compas: a
+            // deleted session is invalid_session, not invalid_token).
+            return TokenFailure.InvalidSession;
         }
         var token = lookup.Token;
         if (token.Kind != kind)

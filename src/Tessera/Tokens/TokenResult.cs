@@ -6,7 +6,7 @@ public enum TokenFailure
     /// <summary>No failure.</summary>
     None = 0,
 
-    /// <summary><c>invalid_token</c>: malformed, oversized, wrongly signed, wrong algorithm, unknown key or unknown token.</summary>
+    /// <summary><c>invalid_token</c>: malformed, oversized, wrongly signed, wrong algorithm or unknown key.</summary>
     InvalidToken,
 
     /// <summary><c>expired_token</c>: past its <c>exp</c> (beyond the allowed clock skew).</summary>
@@ -18,7 +18,9 @@ public enum TokenFailure
     /// <summary><c>wrong_token_type</c>: a refresh token where an access token belongs, or the reverse.</summary>
     WrongTokenType,
 
-    /// <summary><c>invalid_session</c>: the token's session no longer exists or has expired.</summary>
+    /// <summary>
+    /// <c>invalid_session</c>: the token's session no longer exists (deleted, with its token records) or has expired.
+    /// </summary>
     InvalidSession,
 
     /// <summary>
