@@ -817,6 +817,100 @@ public abstract class SessionStoreConformanceTests
         Assert.NotNull(await store.LoadAsync(record.Id));
     }
 
+    /// <summary>
+    /// Deleting revoked sessions takes those revoked at or before the cut-off, expired or not, and keeps those revoked
+    /// later and the live ones.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task DeletingRevokedSessionsTakesOnlyThoseRevokedAtOrBeforeTheCutOff()
+    {
+        var store = CreateStore();
+        if (Capability<ISessionStoreCleanup>(store, SupportsCleanup, nameof(SupportsCleanup)) is not { } cleanup)
+        {
+            return;
+        }
+        var early = NewRecord(idle: TimeSpan.FromMinutes(5));
+        var atCutOff = NewRecord(idle: TimeSpan.FromHours(1));
+        var late = NewRecord(idle: TimeSpan.FromHours(1));
+        var live = NewRecord(idle: TimeSpan.FromHours(1));
+        foreach (var record in new[] { early, atCutOff, late, live })
+        {
+            Assert.True(await store.CreateAsync(record));
+        }
+        Assert.True(await store.RevokeAsync(early.Id, Now()));
+        Clock.Advance(TimeSpan.FromMinutes(10)); // "early" is now expired as well as revoked
+        var cutOff = Now();
+        Assert.True(await store.RevokeAsync(atCutOff.Id, cutOff));
+        Clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.True(await store.RevokeAsync(late.Id, Now()));
+
+        Assert.Equal(2, await cleanup.DeleteRevokedAsync(cutOff, 100));
+
+        Assert.False(await store.DeleteAsync(early.Id), "a session revoked before the cut-off survived");
+        Assert.False(await store.DeleteAsync(atCutOff.Id), "a session revoked exactly at the cut-off survived");
+        Assert.Equal(0, await cleanup.DeleteRevokedAsync(cutOff, 100));
+        Assert.NotNull(await store.LoadAsync(live.Id));
+        Assert.True(await store.DeleteAsync(late.Id), "a session revoked after the cut-off was deleted");
+    }
+
+    /// <summary>Deleting revoked sessions deletes at most the batch size per call, and reports fewer when none are left.</summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task DeletingRevokedSessionsRespectsTheBatchSize()
+    {
+        var store = CreateStore();
+        if (Capability<ISessionStoreCleanup>(store, SupportsCleanup, nameof(SupportsCleanup)) is not { } cleanup)
+        {
+            return;
+        }
+        var revoked = Enumerable.Range(0, 7).Select(_ => NewRecord()).ToList();
+        var live = NewRecord();
+        foreach (var record in revoked.Append(live))
+        {
+            Assert.True(await store.CreateAsync(record));
+        }
+        foreach (var record in revoked)
+        {
+            Assert.True(await store.RevokeAsync(record.Id, Now()));
+        }
+
+        Assert.Equal(3, await cleanup.DeleteRevokedAsync(Now(), 3));
+        Assert.Equal(3, await cleanup.DeleteRevokedAsync(Now(), 3));
+        Assert.Equal(1, await cleanup.DeleteRevokedAsync(Now(), 3));
+        Assert.Equal(0, await cleanup.DeleteRevokedAsync(Now(), 3));
+
+        foreach (var record in revoked)
+        {
+            Assert.False(await store.DeleteAsync(record.Id), "a revoked record survived");
+        }
+        Assert.NotNull(await store.LoadAsync(live.Id));
+    }
+
+    /// <summary>A revoked session deleted by cleanup takes its data with it: a new session with its id starts empty.</summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task DeletingARevokedSessionTakesItsDataWithIt()
+    {
+        var store = CreateStore();
+        if (Capability<ISessionStoreCleanup>(store, SupportsCleanup, nameof(SupportsCleanup)) is not { } cleanup)
+        {
+            return;
+        }
+        var record = NewRecord(data: Data(("cart", "[\"apple\"]"), ("name", "\"Zoë\"")));
+        Assert.True(await store.CreateAsync(record));
+        Assert.True(await store.ApplyAsync(record.Id, new SessionPatch { Set = Data(("later", "1")) }));
+        Assert.True(await store.RevokeAsync(record.Id, Now()));
+
+        Assert.Equal(1, await cleanup.DeleteRevokedAsync(Now(), 10));
+
+        var again = NewRecord(id: record.Id, hash: (byte[])record.CredentialHash.Clone());
+        Assert.True(await store.CreateAsync(again));
+        var loaded = await store.LoadAsync(record.Id);
+        Assert.NotNull(loaded);
+        Assert.Empty(loaded.Data);
+    }
+
     // ---------------------------------------------------------------------------------------------------------------
     // Counting
     // ---------------------------------------------------------------------------------------------------------------
