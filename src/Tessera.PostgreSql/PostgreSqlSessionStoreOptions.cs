@@ -1,0 +1,165 @@
+using System.Text.RegularExpressions;
+
+namespace Tessera.PostgreSql;
+
+/// <summary>How the store's tables and columns are named.</summary>
+public enum PostgreSqlNamingStyle
+{
+    /// <summary>
+    /// Compas's names: tables <c>"sessionStore"</c> and <c>"sessionStoreToken"</c>, camelCase columns, Tessera's own
+    /// columns prefixed <c>tessera</c>. The default: a database shared with (or migrated from) Compas.
+    /// </summary>
+    Compas = 0,
+
+    /// <summary>
+    /// snake_case names for a new database with no Compas history: tables <c>tessera_session</c> and
+    /// <c>tessera_session_token</c>, columns such as <c>revoked_at</c> and <c>credential_hash</c>.
+    /// </summary>
+    SnakeCase = 1,
+}
+
+/// <summary>
+/// An application-supplied SQL fragment joined into a session read, so the session and its user come back in one
+/// query (see <see cref="PostgreSqlSessionStore.LoadWithUserAsync(ReadOnlyMemory{byte}, CancellationToken)"/>).
+/// </summary>
+/// <param name="Join">
+/// A join clause appended after <c>FROM sessions AS s</c>, for example
+/// <c>LEFT JOIN users u ON u.id::text = s."tesseraSubject"</c>. The session table's alias is <c>s</c>.
+/// </param>
+/// <param name="Select">
+/// One SQL expression giving the user as JSON (json, jsonb or text), for example <c>row_to_json(u)</c>; a SQL
+/// <c>NULL</c> (no matching user) reads as no user.
+/// </param>
+/// <remarks>
+/// Both fragments are trusted SQL written by the application, pasted into the statement as they are: never build them
+/// from user input. Use a <c>LEFT JOIN</c> so that a session without a user still loads.
+/// </remarks>
+public sealed record PostgreSqlUserQuery(string Join, string Select);
+
+/// <summary>Every default of <see cref="PostgreSqlSessionStore"/> in one place.</summary>
+public static class PostgreSqlSessionStoreDefaults
+{
+    /// <summary>The schema: <c>public</c> (where Compas puts its tables).</summary>
+    public const string Schema = "public";
+
+    /// <summary>The sessions table under <see cref="PostgreSqlNamingStyle.Compas"/>: <c>sessionStore</c>.</summary>
+    public const string CompasSessionsTable = "sessionStore";
+
+    /// <summary>The tokens table under <see cref="PostgreSqlNamingStyle.Compas"/>: <c>sessionStoreToken</c>.</summary>
+    public const string CompasTokensTable = "sessionStoreToken";
+
+    /// <summary>The sessions table under <see cref="PostgreSqlNamingStyle.SnakeCase"/>: <c>tessera_session</c>.</summary>
+    public const string SnakeCaseSessionsTable = "tessera_session";
+
+    /// <summary>The tokens table under <see cref="PostgreSqlNamingStyle.SnakeCase"/>: <c>tessera_session_token</c>.</summary>
+    public const string SnakeCaseTokensTable = "tessera_session_token";
+
+    /// <summary>The longest table name accepted: 40 characters, so that derived index names fit PostgreSQL's 63.</summary>
+    public const int MaxTableNameLength = 40;
+
+    /// <summary>How long one store command may run: 10 seconds.</summary>
+    public static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long applying the migrations may take, waiting for another instance's lock included: 5 minutes.</summary>
+    public static readonly TimeSpan MigrationTimeout = TimeSpan.FromMinutes(5);
+}
+
+/// <summary>Options of <see cref="PostgreSqlSessionStore"/>. Validated when the store is constructed.</summary>
+public sealed partial class PostgreSqlSessionStoreOptions
+{
+    /// <summary>
+    /// The Npgsql connection string, used when no <c>NpgsqlDataSource</c> is given. Default <see langword="null"/>.
+    /// </summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>The schema holding the tables. Default <see cref="PostgreSqlSessionStoreDefaults.Schema"/> (<c>public</c>).</summary>
+    public string Schema { get; set; } = PostgreSqlSessionStoreDefaults.Schema;
+
+    /// <summary>
+    /// How tables and columns are named. Default <see cref="PostgreSqlNamingStyle.Compas"/>. Choose
+    /// <see cref="PostgreSqlNamingStyle.SnakeCase"/> only for a new database: the style cannot be changed afterwards.
+    /// </summary>
+    public PostgreSqlNamingStyle NamingStyle { get; set; } = PostgreSqlNamingStyle.Compas;
+
+    /// <summary>
+    /// The sessions table, or <see langword="null"/> (the default) for the naming style's name (<c>sessionStore</c> or
+    /// <c>tessera_session</c>). Letters, digits and underscores, not starting with a digit, at most
+    /// <see cref="PostgreSqlSessionStoreDefaults.MaxTableNameLength"/> characters; always quoted, so case is kept.
+    /// </summary>
+    public string? SessionsTable { get; set; }
+
+    /// <summary>
+    /// The tokens table, or <see langword="null"/> (the default) for the naming style's name (<c>sessionStoreToken</c>
+    /// or <c>tessera_session_token</c>). The same rules as <see cref="SessionsTable"/>.
+    /// </summary>
+    public string? TokensTable { get; set; }
+
+    /// <summary>
+    /// How long one store command may run before it is cancelled and throws. Default
+    /// <see cref="PostgreSqlSessionStoreDefaults.CommandTimeout"/> (10 seconds); 1 second to 1 hour, counted in whole
+    /// seconds (Npgsql's unit). Waiting for a pooled connection is bounded by the connection string's <c>Timeout</c>.
+    /// </summary>
+    public TimeSpan CommandTimeout { get; set; } = PostgreSqlSessionStoreDefaults.CommandTimeout;
+
+    /// <summary>
+    /// Whether the migrations are applied when the host starts (before other hosted services start). Default
+    /// <see langword="false"/>: schema changes are opt-in; call <see cref="PostgreSqlSessionStore.EnsureSchemaAsync"/>
+    /// or run the SQL files in the package's <c>Migrations</c> folder with your own tool.
+    /// </summary>
+    public bool ApplyMigrationsAtStartup { get; set; }
+
+    /// <summary>
+    /// The user row joined into session reads, or <see langword="null"/> (the default) for none. See
+    /// <see cref="PostgreSqlUserQuery"/>.
+    /// </summary>
+    public PostgreSqlUserQuery? UserQuery { get; set; }
+
+    /// <summary>The sessions table in effect: <see cref="SessionsTable"/> or the naming style's default.</summary>
+    public string EffectiveSessionsTable => SessionsTable ?? (NamingStyle == PostgreSqlNamingStyle.SnakeCase
+        ? PostgreSqlSessionStoreDefaults.SnakeCaseSessionsTable
+        : PostgreSqlSessionStoreDefaults.CompasSessionsTable);
+
+    /// <summary>The tokens table in effect: <see cref="TokensTable"/> or the naming style's default.</summary>
+    public string EffectiveTokensTable => TokensTable ?? (NamingStyle == PostgreSqlNamingStyle.SnakeCase
+        ? PostgreSqlSessionStoreDefaults.SnakeCaseTokensTable
+        : PostgreSqlSessionStoreDefaults.CompasTokensTable);
+
+    /// <summary>Throws when an option is out of range; the store calls this before touching the database.</summary>
+    /// <exception cref="ArgumentException">A name is not a plain identifier, the two tables share a name, or the user query is incomplete.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The naming style or the timeout is out of range.</exception>
+    public void Validate()
+    {
+        if (!Enum.IsDefined(NamingStyle))
+        {
+            throw new ArgumentOutOfRangeException(nameof(NamingStyle), NamingStyle, "Unknown naming style.");
+        }
+        CheckIdentifier(Schema, 63, nameof(Schema));
+        CheckIdentifier(EffectiveSessionsTable, PostgreSqlSessionStoreDefaults.MaxTableNameLength, nameof(SessionsTable));
+        CheckIdentifier(EffectiveTokensTable, PostgreSqlSessionStoreDefaults.MaxTableNameLength, nameof(TokensTable));
+        if (string.Equals(EffectiveSessionsTable, EffectiveTokensTable, StringComparison.Ordinal))
+        {
+            throw new ArgumentException("The sessions and tokens tables need different names.", nameof(TokensTable));
+        }
+        if (CommandTimeout < TimeSpan.FromSeconds(1) || CommandTimeout > TimeSpan.FromHours(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(CommandTimeout), CommandTimeout, "CommandTimeout must be between one second and one hour.");
+        }
+        if (UserQuery is { } user && (string.IsNullOrWhiteSpace(user.Join) || string.IsNullOrWhiteSpace(user.Select)))
+        {
+            throw new ArgumentException("A user query needs both a join clause and a select expression.", nameof(UserQuery));
+        }
+    }
+
+    internal PostgreSqlSessionStoreOptions Clone() => (PostgreSqlSessionStoreOptions)MemberwiseClone();
+
+    private static void CheckIdentifier(string? name, int maxLength, string option)
+    {
+        if (string.IsNullOrEmpty(name) || name.Length > maxLength || !IdentifierPattern().IsMatch(name))
+        {
+            throw new ArgumentException($"{option} must be a plain identifier: letters, digits and underscores, not starting with a digit, 1 to {maxLength} characters.", option);
+        }
+    }
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$", RegexOptions.CultureInvariant)]
+    private static partial Regex IdentifierPattern();
+}
