@@ -74,6 +74,29 @@ internal static class SqliteSchema
             UPDATE tessera_counters SET value = value - 1 WHERE name = 'sessions';
         END;
         """,
+
+        // Version 2: token sessions (access and refresh JWTs beside the sessions they belong to).
+        // - One row per token, keyed by its id (the JWT's jti); the JWT itself is never stored, it is re-minted from the
+        //   row. session_pk cascades, so deleting a session (cleanup, eviction, delete) takes its tokens with it, and
+        //   its index serves that cascade. Rotated refresh tokens stay as tombstones (revoked_at, successor_id) until
+        //   their session goes, so reuse stays detectable for the session's whole life.
+        // - kind is 'access' or 'refresh' as text, so the file reads plainly in the sqlite3 shell.
+        // - tessera_sessions_revoked serves DeleteRevokedAsync; partial, because live sessions (most of them) are never
+        //   looked up by revocation time, and "revoked_at <= ?" implies the index's condition.
+        """
+        CREATE TABLE tessera_tokens (
+            id              TEXT    NOT NULL PRIMARY KEY,
+            session_pk      INTEGER NOT NULL REFERENCES tessera_sessions (pk) ON DELETE CASCADE,
+            kind            TEXT    NOT NULL CHECK (kind IN ('access', 'refresh')),
+            paired_token_id TEXT    NOT NULL,
+            created_at      INTEGER NOT NULL,
+            expires_at      INTEGER NOT NULL,
+            revoked_at      INTEGER,
+            successor_id    TEXT
+        ) WITHOUT ROWID;
+        CREATE INDEX tessera_tokens_session ON tessera_tokens (session_pk);
+        CREATE INDEX tessera_sessions_revoked ON tessera_sessions (revoked_at) WHERE revoked_at IS NOT NULL;
+        """,
     ];
 
     /// <summary>The schema version this code writes and understands.</summary>

@@ -1,6 +1,7 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Tessera.Tokens;
 
 namespace Tessera.Sqlite;
 
@@ -23,6 +24,10 @@ namespace Tessera.Sqlite;
 /// <see cref="SessionStoreFullException"/> and changes nothing.
 /// </para>
 /// <para>
+/// Token sessions (<see cref="ISessionTokenStore"/>) keep one row per token in <c>tessera_tokens</c>, deleted with
+/// their session; a rotation is one transaction whose conditional update lets exactly one of concurrent rotations win.
+/// </para>
+/// <para>
 /// Every operation opens a connection from Microsoft.Data.Sqlite's pool and returns it at once, so the store is safe to
 /// share as a singleton. Writers of this store wait for each other on an asynchronous gate before taking SQLite's
 /// write lock: SQLite has one writer at a time anyway, and waiting on the gate does not block a thread-pool thread the
@@ -30,7 +35,7 @@ namespace Tessera.Sqlite;
 /// timeout. Disposing the store closes its idle pooled connections.
 /// </para>
 /// </remarks>
-public sealed class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, IDisposable, IAsyncDisposable
+public sealed class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, ISessionTokenStore, IDisposable, IAsyncDisposable
 {
     // The session columns every load reads, in the order ReadRecords expects (after s.pk).
     private const string SelectSession = """
@@ -47,6 +52,25 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, IS
     private const string LoadByHash = SelectSession + " WHERE s.credential_hash = $hash AND " + LiveSession;
 
     private const string ListBySubject = SelectSession + " WHERE s.subject = $subject AND " + LiveSession + " ORDER BY s.created_at, s.pk";
+
+    // The session columns first, in ReadRecords' order, then the token's (from column TokenColumn on). The session comes
+    // whatever its state: the caller tells a revoked or expired session from a live one.
+    private const string LoadToken = """
+        SELECT s.pk, s.id, s.credential_hash, s.subject, s.created_at, s.last_seen_at, s.idle_expires_at,
+               s.absolute_expires_at, s.revoked_at, s.user_agent, s.ip_address, s.label, d.key, d.value,
+               t.id, t.kind, t.paired_token_id, t.created_at, t.expires_at, t.revoked_at, t.successor_id
+        FROM tessera_tokens AS t
+        JOIN tessera_sessions AS s ON s.pk = t.session_pk
+        LEFT JOIN tessera_session_data AS d ON d.session_pk = s.pk
+        WHERE t.id = $id
+        """;
+
+    private const int TokenColumn = 14;
+
+    private const string InsertToken = """
+        INSERT INTO tessera_tokens (id, session_pk, kind, paired_token_id, created_at, expires_at, revoked_at, successor_id)
+        VALUES ($id, $session_pk, $kind, $paired_token_id, $created_at, $expires_at, $revoked_at, $successor_id)
+        """;
 
     private readonly SqliteSessionStoreOptions _options;
     private readonly TimeProvider _time;
@@ -394,6 +418,168 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, IS
         return await ReadRecordsAsync(command, cancellationToken);
     }
 
+    /// <inheritdoc />
+    /// <remarks>
+    /// One <c>BEGIN IMMEDIATE</c> transaction: the session must be live and neither token id taken; otherwise nothing is
+    /// written.
+    /// </remarks>
+    public async ValueTask<bool> CreateTokensAsync(TokenRecord access, TokenRecord refresh, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(access);
+        ArgumentNullException.ThrowIfNull(refresh);
+        if (!string.Equals(access.SessionId, refresh.SessionId, StringComparison.Ordinal) || string.Equals(access.Id, refresh.Id, StringComparison.Ordinal))
+        {
+            return false;
+        }
+        await InitializeAsync(cancellationToken);
+        await EnterWriteAsync(cancellationToken);
+        try
+        {
+            await using var connection = await OpenAsync(cancellationToken);
+            await using var transaction = connection.BeginTransaction(deferred: false);
+            long pk;
+            await using (var check = Command(connection, transaction, """
+                SELECT s.pk, EXISTS (SELECT 1 FROM tessera_tokens WHERE id IN ($access_id, $refresh_id))
+                FROM tessera_sessions AS s
+                WHERE s.id = $session_id AND s.revoked_at IS NULL AND s.expires_at > $now
+                """))
+            {
+                check.Parameters.AddWithValue("$session_id", access.SessionId);
+                check.Parameters.AddWithValue("$access_id", access.Id);
+                check.Parameters.AddWithValue("$refresh_id", refresh.Id);
+                check.Parameters.AddWithValue("$now", Now());
+                await using var reader = await check.ExecuteReaderAsync(cancellationToken);
+                if (!await reader.ReadAsync(cancellationToken) || reader.GetBoolean(1))
+                {
+                    return false;
+                }
+                pk = reader.GetInt64(0);
+            }
+            await InsertTokensAsync(connection, transaction, pk, access, refresh, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return true;
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One statement: the token, its session (whatever its state) and the session's data.</remarks>
+    public async ValueTask<TokenLookup?> LoadTokenAsync(string tokenId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tokenId);
+        await InitializeAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, LoadToken);
+        command.Parameters.AddWithValue("$id", tokenId);
+        TokenRecord? token = null;
+        var records = await ReadRecordsAsync(command, cancellationToken, reader => token = ReadToken(reader, TokenColumn));
+        return token is null ? null : new TokenLookup(token, records[0]);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// One <c>BEGIN IMMEDIATE</c> transaction. The old refresh token is revoked by a conditional
+    /// <c>UPDATE ... WHERE revoked_at IS NULL</c>, so of concurrent rotations (in this process or another) exactly one
+    /// wins; the session's idle deadline moves to the new refresh token's expiry (capped by the absolute deadline) only
+    /// when that is later.
+    /// </remarks>
+    public async ValueTask<TokenRotationOutcome> RotateAsync(string refreshTokenId, TokenRecord newAccess, TokenRecord newRefresh, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(refreshTokenId);
+        ArgumentNullException.ThrowIfNull(newAccess);
+        ArgumentNullException.ThrowIfNull(newRefresh);
+        await InitializeAsync(cancellationToken);
+        await EnterWriteAsync(cancellationToken);
+        try
+        {
+            await using var connection = await OpenAsync(cancellationToken);
+            await using var transaction = connection.BeginTransaction(deferred: false);
+            long pk;
+            string pairedTokenId;
+            await using (var read = Command(connection, transaction, """
+                SELECT t.kind, t.revoked_at IS NOT NULL, t.paired_token_id, s.pk, s.id,
+                       s.revoked_at IS NULL AND s.expires_at > $now,
+                       EXISTS (SELECT 1 FROM tessera_tokens WHERE id IN ($access_id, $refresh_id))
+                FROM tessera_tokens AS t
+                JOIN tessera_sessions AS s ON s.pk = t.session_pk
+                WHERE t.id = $id
+                """))
+            {
+                read.Parameters.AddWithValue("$id", refreshTokenId);
+                read.Parameters.AddWithValue("$now", Now());
+                read.Parameters.AddWithValue("$access_id", newAccess.Id);
+                read.Parameters.AddWithValue("$refresh_id", newRefresh.Id);
+                await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+                if (!await reader.ReadAsync(cancellationToken) || reader.GetString(0) != KindText(TokenKind.Refresh))
+                {
+                    return TokenRotationOutcome.NotFound;
+                }
+                if (reader.GetBoolean(1))
+                {
+                    return TokenRotationOutcome.AlreadyRevoked;
+                }
+                var sessionId = reader.GetString(4);
+                if (!reader.GetBoolean(5)
+                    || !string.Equals(newAccess.SessionId, sessionId, StringComparison.Ordinal)
+                    || !string.Equals(newRefresh.SessionId, sessionId, StringComparison.Ordinal))
+                {
+                    return TokenRotationOutcome.SessionNotLive;
+                }
+                if (reader.GetBoolean(6) || string.Equals(newAccess.Id, newRefresh.Id, StringComparison.Ordinal))
+                {
+                    throw new InvalidOperationException("A new token id collided with a stored one.");
+                }
+                pairedTokenId = reader.GetString(2);
+                pk = reader.GetInt64(3);
+            }
+            await using (var revoke = Command(connection, transaction, """
+                UPDATE tessera_tokens SET revoked_at = $now, successor_id = $successor_id WHERE id = $id AND revoked_at IS NULL
+                """))
+            {
+                revoke.Parameters.AddWithValue("$id", refreshTokenId);
+                revoke.Parameters.AddWithValue("$now", Ms(now));
+                revoke.Parameters.AddWithValue("$successor_id", newRefresh.Id);
+                if (await revoke.ExecuteNonQueryAsync(cancellationToken) != 1)
+                {
+                    return TokenRotationOutcome.AlreadyRevoked; // another writer won between the read and here
+                }
+            }
+            await using (var revokeAccess = Command(connection, transaction, """
+                UPDATE tessera_tokens SET revoked_at = $now WHERE id = $id AND revoked_at IS NULL
+                """))
+            {
+                revokeAccess.Parameters.AddWithValue("$id", pairedTokenId);
+                revokeAccess.Parameters.AddWithValue("$now", Ms(now));
+                await revokeAccess.ExecuteNonQueryAsync(cancellationToken);
+            }
+            await InsertTokensAsync(connection, transaction, pk, newAccess, newRefresh, cancellationToken);
+            // SET expressions read the row as it was, so expires_at is computed from the old idle deadline like
+            // idle_expires_at is, and the CHECK (expires_at = min(idle, absolute)) holds.
+            await using (var extend = Command(connection, transaction, """
+                UPDATE tessera_sessions SET
+                    last_seen_at = $now,
+                    idle_expires_at = max(idle_expires_at, min($refresh_expires_at, absolute_expires_at)),
+                    expires_at = min(max(idle_expires_at, min($refresh_expires_at, absolute_expires_at)), absolute_expires_at)
+                WHERE pk = $pk
+                """))
+            {
+                extend.Parameters.AddWithValue("$pk", pk);
+                extend.Parameters.AddWithValue("$now", Ms(now));
+                extend.Parameters.AddWithValue("$refresh_expires_at", Ms(newRefresh.ExpiresAt));
+                await extend.ExecuteNonQueryAsync(cancellationToken);
+            }
+            await transaction.CommitAsync(cancellationToken);
+            return TokenRotationOutcome.Rotated;
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
     /// <summary>
     /// How many records the database holds, including expired ones not yet collected and revoked ones: the number the
     /// bound is checked against, read from the counter the triggers keep (no table scan).
@@ -596,7 +782,8 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, IS
     }
 
     // Rows come ordered by session (one statement, one consistent snapshot); each session's data rows follow it.
-    private static async ValueTask<List<SessionRecord>> ReadRecordsAsync(SqliteCommand command, CancellationToken cancellationToken)
+    // firstRow, when given, reads the extra columns of the first row (a token load's token columns).
+    private static async ValueTask<List<SessionRecord>> ReadRecordsAsync(SqliteCommand command, CancellationToken cancellationToken, Action<SqliteDataReader>? firstRow = null)
     {
         var records = new List<SessionRecord>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -605,6 +792,10 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, IS
         Dictionary<string, string>? data = null;
         while (await reader.ReadAsync(cancellationToken))
         {
+            if (current is null)
+            {
+                firstRow?.Invoke(reader);
+            }
             var pk = reader.GetInt64(0);
             if (current is null || pk != currentPk)
             {
@@ -642,6 +833,44 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, IS
         }
         return records;
     }
+
+    private static async ValueTask InsertTokensAsync(SqliteConnection connection, SqliteTransaction transaction, long sessionPk, TokenRecord access, TokenRecord refresh, CancellationToken cancellationToken)
+    {
+        await using var insert = Command(connection, transaction, InsertToken);
+        insert.Parameters.AddWithValue("$session_pk", sessionPk);
+        var id = insert.Parameters.Add("$id", SqliteType.Text);
+        var kind = insert.Parameters.Add("$kind", SqliteType.Text);
+        var paired = insert.Parameters.Add("$paired_token_id", SqliteType.Text);
+        var created = insert.Parameters.Add("$created_at", SqliteType.Integer);
+        var expires = insert.Parameters.Add("$expires_at", SqliteType.Integer);
+        var revoked = insert.Parameters.Add("$revoked_at", SqliteType.Integer);
+        var successor = insert.Parameters.Add("$successor_id", SqliteType.Text);
+        foreach (var token in new[] { access, refresh })
+        {
+            id.Value = token.Id;
+            kind.Value = KindText(token.Kind);
+            paired.Value = token.PairedTokenId;
+            created.Value = Ms(token.CreatedAt);
+            expires.Value = Ms(token.ExpiresAt);
+            revoked.Value = token.RevokedAt is { } at ? Ms(at) : DBNull.Value;
+            successor.Value = (object?)token.SuccessorId ?? DBNull.Value;
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
+    private static TokenRecord ReadToken(SqliteDataReader reader, int column) => new()
+    {
+        Id = reader.GetString(column),
+        SessionId = reader.GetString(1),
+        Kind = reader.GetString(column + 1) == KindText(TokenKind.Refresh) ? TokenKind.Refresh : TokenKind.Access,
+        PairedTokenId = reader.GetString(column + 2),
+        CreatedAt = FromMs(reader.GetInt64(column + 3)),
+        ExpiresAt = FromMs(reader.GetInt64(column + 4)),
+        RevokedAt = reader.IsDBNull(column + 5) ? null : FromMs(reader.GetInt64(column + 5)),
+        SuccessorId = reader.IsDBNull(column + 6) ? null : reader.GetString(column + 6),
+    };
+
+    private static string KindText(TokenKind kind) => kind == TokenKind.Refresh ? "refresh" : "access";
 
     private long Now() => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
