@@ -13,7 +13,10 @@ public static class DemoApp
 {
     public const string DefaultUrl = "http://127.0.0.1:5080";
 
-    public static WebApplication Build(string[] args)
+    public static WebApplication Build(string[] args) => Build(args, configureServices: null);
+
+    /// <summary>Builds the demo; <paramref name="configureServices"/> runs last (the tests replace the clock with it).</summary>
+    public static WebApplication Build(string[] args, Action<IServiceCollection>? configureServices)
     {
         ArgumentNullException.ThrowIfNull(args);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
@@ -52,6 +55,11 @@ public static class DemoApp
             }
         });
         DemoStores.Use(tessera, settings);
+        // Mobile and single-page clients: Authorization: Bearer opens the token's session; every other request keeps the
+        // cookie. Authentication makes [Authorize]/RequireAuthorization() and HttpContext.User work for both.
+        tessera.AddBearerTokens();
+        builder.Services.AddTesseraAuthentication();
+        configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
         // Validation would run anyway when the host starts, but the host logs the failure with a stack trace; failing
@@ -84,8 +92,13 @@ public static class DemoApp
         // Routing before Tessera, so endpoints marked DisableSession() are known to the session middleware.
         app.UseRouting();
         app.UseTessera();
+        // Explicitly after UseTessera (and after the static files): the handler shares the request's session, and a
+        // request for the page never authenticates, so it never reads the store.
+        app.UseAuthentication();
+        app.UseAuthorization();
 
         DemoEndpoints.Map(app);
+        DemoTokenEndpoints.Map(app);
         return app;
     }
 

@@ -32,8 +32,7 @@ internal static class DemoEndpoints
             {
                 return problem;
             }
-            var user = body!.User?.Trim();
-            if (string.IsNullOrEmpty(user) || user.Length > MaxUserLength || user.Any(char.IsControl))
+            if (ValidUser(body!.User) is not { } user)
             {
                 return BadRequest($"\"user\" must be 1 to {MaxUserLength} printable characters.");
             }
@@ -46,29 +45,9 @@ internal static class DemoEndpoints
             ? Results.Ok(new { user })
             : Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Not signed in."));
 
-        app.MapGet("/cart", (HttpSession session) => Results.Ok(new { items = session.Get(Cart) ?? [] }));
+        app.MapGet("/cart", (HttpSession session) => ReadCart(session));
 
-        app.MapPost("/cart", async (HttpRequest request, HttpSession session) =>
-        {
-            var (body, problem) = await ReadBodyAsync<CartRequest>(request);
-            if (problem is not null)
-            {
-                return problem;
-            }
-            var item = body!.Item?.Trim();
-            if (string.IsNullOrEmpty(item) || item.Length > MaxItemLength)
-            {
-                return BadRequest($"\"item\" must be 1 to {MaxItemLength} characters.");
-            }
-            var items = session.Get(Cart) ?? [];
-            if (items.Count >= MaxCartItems)
-            {
-                return BadRequest($"The cart holds at most {MaxCartItems} items.");
-            }
-            items.Add(item);
-            session.Set(Cart, items);
-            return Results.Ok(new { items });
-        });
+        app.MapPost("/cart", (HttpRequest request, HttpSession session) => AddToCartAsync(request, session));
 
         app.MapPost("/flash", async (HttpRequest request, HttpSession session) =>
         {
@@ -145,12 +124,56 @@ internal static class DemoEndpoints
         }).DisableSession();
     }
 
+    /// <summary>The cart of a cookie or token session.</summary>
+    public static IResult ReadCart(HttpSession session) => Results.Ok(new { items = session.Get(Cart) ?? [] });
+
+    /// <summary>Adds <c>{"item"}</c> to the cart of a cookie or token session.</summary>
+    public static async Task<IResult> AddToCartAsync(HttpRequest request, HttpSession session)
+    {
+        var (body, problem) = await ReadBodyAsync<CartRequest>(request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+        var item = body!.Item?.Trim();
+        if (string.IsNullOrEmpty(item) || item.Length > MaxItemLength)
+        {
+            return BadRequest($"\"item\" must be 1 to {MaxItemLength} characters.");
+        }
+        var items = session.Get(Cart) ?? [];
+        if (items.Count >= MaxCartItems)
+        {
+            return BadRequest($"The cart holds at most {MaxCartItems} items.");
+        }
+        items.Add(item);
+        session.Set(Cart, items);
+        return Results.Ok(new { items });
+    }
+
+    /// <summary>The trimmed user name, or <see langword="null"/> when it is empty, too long or has control characters.</summary>
+    public static string? ValidUser(string? user)
+    {
+        user = user?.Trim();
+        return string.IsNullOrEmpty(user) || user.Length > MaxUserLength || user.Any(char.IsControl) ? null : user;
+    }
+
+    /// <summary>The User-Agent (capped like the cookie transport caps it) and remote IP of a request.</summary>
+    public static SessionMetadata Metadata(HttpContext context)
+    {
+        var userAgent = context.Request.Headers.UserAgent.ToString();
+        if (userAgent.Length > TesseraDefaults.MaxUserAgentLength)
+        {
+            userAgent = userAgent[..TesseraDefaults.MaxUserAgentLength];
+        }
+        return new SessionMetadata(userAgent.Length == 0 ? null : userAgent, context.Connection.RemoteIpAddress?.ToString());
+    }
+
     /// <summary>
     /// Reads a JSON body by hand, so every malformed, mistyped or oversized body is a 4xx problem, never an exception
     /// (minimal APIs' own binding throws in Development). Requiring a JSON content type also means a cross-site HTML form
     /// cannot post here.
     /// </summary>
-    private static async Task<(T? Body, IResult? Problem)> ReadBodyAsync<T>(HttpRequest request) where T : class
+    public static async Task<(T? Body, IResult? Problem)> ReadBodyAsync<T>(HttpRequest request) where T : class
     {
         if (!request.HasJsonContentType())
         {
@@ -180,13 +203,13 @@ internal static class DemoEndpoints
         }
     }
 
-    private static IResult BadRequest(string detail) =>
+    public static IResult BadRequest(string detail) =>
         Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Bad request.", detail: detail);
 
     private static IResult TooLarge() =>
         Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: $"The body is larger than {MaxBodyBytes} bytes.");
 
-    private sealed record LoginRequest(string? User);
+    public sealed record LoginRequest(string? User);
 
     private sealed record CartRequest(string? Item);
 

@@ -21,6 +21,9 @@ internal sealed class DemoClient : IDisposable
     /// <summary>Cookies sent with every request, by name.</summary>
     public Dictionary<string, string> Cookies { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>An access token sent as <c>Authorization: Bearer</c> with every request, or <see langword="null"/>.</summary>
+    public string? AccessToken { get; set; }
+
     /// <summary>The raw Set-Cookie headers of the last response.</summary>
     public IReadOnlyList<string> LastSetCookies { get; private set; } = [];
 
@@ -31,6 +34,11 @@ internal sealed class DemoClient : IDisposable
         {
             request.Headers.TryAddWithoutValidation("Cookie", string.Join("; ", Cookies.Select(c => $"{c.Key}={c.Value}")));
         }
+        if (AccessToken is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", $"Bearer {AccessToken}");
+        }
+        request.Headers.TryAddWithoutValidation("User-Agent", "tessera-demo-tests");
         var response = await _http.SendAsync(request);
         LastSetCookies = response.Headers.TryGetValues("Set-Cookie", out var values) ? [.. values] : [];
         foreach (var header in LastSetCookies)

@@ -38,14 +38,24 @@ internal sealed class DemoServer : IAsyncDisposable
     ];
 
     /// <summary>Starts the demo; a null <paramref name="dataDirectory"/> gets a temporary one, deleted on dispose.</summary>
-    public static async Task<DemoServer> StartAsync(string store = "memory", string environment = "Development", string? dataDirectory = null, params string[] extra)
+    public static Task<DemoServer> StartAsync(string store = "memory", string environment = "Development", string? dataDirectory = null, params string[] extra) =>
+        StartWithClockAsync(store, clock: null, environment, dataDirectory, extra);
+
+    /// <summary>Starts the demo with Tessera on <paramref name="clock"/> (the tests move it instead of sleeping).</summary>
+    public static async Task<DemoServer> StartWithClockAsync(string store, TimeProvider? clock, string environment = "Development", string? dataDirectory = null, params string[] extra)
     {
         var owned = dataDirectory is null ? new TempDirectory() : null;
         var directory = dataDirectory ?? owned!.Path;
         WebApplication? app = null;
         try
         {
-            app = DemoApp.Build(Arguments(store, environment, directory, extra));
+            app = DemoApp.Build(Arguments(store, environment, directory, extra), services =>
+            {
+                if (clock is not null)
+                {
+                    services.AddSingleton(clock);
+                }
+            });
             await app.StartAsync();
             var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
             return new DemoServer(app, new Uri(address), directory, owned);

@@ -1,0 +1,49 @@
+using Tessera.AspNetCore;
+using Tessera.Tokens;
+
+namespace Tessera.Demo;
+
+/// <summary>
+/// The token-session routes of DESIGN.md (<c>/api/...</c>): the same sessions and the same cart as the cookie routes,
+/// for clients that carry <c>Authorization: Bearer</c> instead of a cookie.
+/// </summary>
+internal static class DemoTokenEndpoints
+{
+    public static void Map(WebApplication app)
+    {
+        var api = app.MapGroup("/api");
+
+        // Sign-in is the application's: only it knows how a user proves who they are (the demo takes the name on trust).
+        // It opens no cookie session, so it is marked DisableSession(): a browser's cookie sent along is not even read.
+        api.MapPost("/login", async (HttpRequest request, SessionManager manager) =>
+        {
+            var (body, problem) = await DemoEndpoints.ReadBodyAsync<DemoEndpoints.LoginRequest>(request);
+            if (problem is not null)
+            {
+                return problem;
+            }
+            if (DemoEndpoints.ValidUser(body!.User) is not { } user)
+            {
+                return DemoEndpoints.BadRequest($"\"user\" must be 1 to {DemoEndpoints.MaxUserLength} printable characters.");
+            }
+            if (manager.Store is not ISessionTokenStore)
+            {
+                return Results.Problem(statusCode: StatusCodes.Status501NotImplemented, title: "This store does not support token sessions yet.");
+            }
+            var pair = await manager.Tokens.CreateAsync(user, metadata: DemoEndpoints.Metadata(request.HttpContext), cancellationToken: request.HttpContext.RequestAborted);
+            return TesseraTokenResults.Tokens(pair);
+        }).DisableSession();
+
+        // The handler's principal comes from the token's session; a missing or rejected token never reaches the lambda:
+        // the authentication handler answers 401 with WWW-Authenticate: Bearer error="invalid_token".
+        api.MapGet("/me", (HttpContext context) => Results.Ok(new { user = context.User.Identity!.Name }))
+            .RequireAuthorization();
+
+        // The same typed key and the same HttpSession as /cart: only the credential differs.
+        api.MapGet("/cart", (HttpSession session) => DemoEndpoints.ReadCart(session)).RequireAuthorization();
+        api.MapPost("/cart", (HttpRequest request, HttpSession session) => DemoEndpoints.AddToCartAsync(request, session)).RequireAuthorization();
+
+        // POST /api/refresh and POST /api/logout.
+        app.MapTesseraTokenEndpoints("/api");
+    }
+}
