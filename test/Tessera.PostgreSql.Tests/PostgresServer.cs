@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace Tessera.PostgreSql.Tests;
+
+/// <summary>
+/// The PostgreSQL the tests run against: <c>TESSERA_TEST_POSTGRES</c> when set (test.sh sets it), otherwise a
+/// throwaway cluster this process starts (initdb + pg_ctl, as the postgres user when running as root) and stops at
+/// exit. Never skipped: without a server the tests fail with the reason.
+/// </summary>
+public static class PostgresServer
+{
+    private static readonly Lazy<Task<string>> Server = new(StartAsync, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static int _databases;
+
+    /// <summary>The admin connection string (database <c>postgres</c>).</summary>
+    public static Task<string> ConnectionStringAsync() => Server.Value;
+
+    /// <summary>Creates a fresh, empty database and returns its connection string.</summary>
+    public static async Task<string> CreateDatabaseAsync(string purpose)
+    {
+        var admin = await ConnectionStringAsync();
+        var name = $"t_{purpose.ToLowerInvariant()}_{Interlocked.Increment(ref _databases)}_{Guid.NewGuid():N}";
+        await using (var connection = new NpgsqlConnection(admin))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+            await command.ExecuteNonQueryAsync();
+        }
+        return new NpgsqlConnectionStringBuilder(admin) { Database = name, MaxPoolSize = 20 }.ToString();
+    }
+
+    private static async Task<string> StartAsync()
+    {
+        if (Environment.GetEnvironmentVariable("TESSERA_TEST_POSTGRES") is { Length: > 0 } given)
+        {
+            return given;
+        }
+        var bin = Directory.Exists("/usr/lib/postgresql")
+            ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin")).Where(d => File.Exists(Path.Combine(d, "initdb"))).OrderDescending().FirstOrDefault()
+            : null;
+        if (bin is null)
+        {
+            throw new InvalidOperationException("No PostgreSQL server: set TESSERA_TEST_POSTGRES, run ./test.sh (it starts one), or install the postgresql package.");
+        }
+        var dir = Directory.CreateTempSubdirectory("tessera-pg-").FullName;
+        var asRoot = Environment.UserName == "root";
+        if (asRoot)
+        {
+            await RunAsync("chown", "postgres:postgres", dir);
+        }
+        var port = FreePort();
+        await RunAs(asRoot, Path.Combine(bin, "initdb"), "-D", $"{dir}/data", "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8");
+        await RunAs(asRoot, Path.Combine(bin, "pg_ctl"), "-D", $"{dir}/data", "-l", $"{dir}/log", "-w", "-t", "60", "-o",
+            $"-c listen_addresses=127.0.0.1 -p {port} -k {dir} -c fsync=off -c synchronous_commit=off -c max_connections=400", "start");
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                RunAs(asRoot, Path.Combine(bin, "pg_ctl"), "-D", $"{dir}/data", "-m", "immediate", "-w", "stop").GetAwaiter().GetResult();
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException)
+            {
+                // best effort at exit
+            }
+        };
+        return $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres";
+    }
+
+    private static Task RunAs(bool asRoot, string file, params string[] args) =>
+        asRoot ? RunAsync("runuser", ["-u", "postgres", "--", file, .. args]) : RunAsync(file, args);
+
+    private static async Task RunAsync(string file, params string[] args)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = "/" };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} {string.Join(' ', args)} failed ({process.ExitCode}): {await stdout} {await stderr}");
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>A fresh database per test class, with one data source; each store gets its own schema in it.</summary>
+public sealed class PostgresDatabase : IAsyncLifetime
+{
+    private int _schemas;
+
+    /// <summary>The database's connection string.</summary>
+    public string ConnectionString { get; private set; } = "";
+
+    /// <summary>A data source on the database, shared by the class's stores.</summary>
+    public NpgsqlDataSource DataSource { get; private set; } = null!;
+
+    /// <summary>A new schema name, unique in this database.</summary>
+    public string NewSchema() => $"s{Interlocked.Increment(ref _schemas)}";
+
+    /// <summary>Creates a migrated store in a fresh schema.</summary>
+    public async Task<PostgreSqlSessionStore> CreateStoreAsync(TimeProvider clock, Action<PostgreSqlSessionStoreOptions>? configure = null)
+    {
+        var options = new PostgreSqlSessionStoreOptions { Schema = NewSchema() };
+        configure?.Invoke(options);
+        var store = new PostgreSqlSessionStore(DataSource, options, clock);
+        await store.EnsureSchemaAsync();
+        return store;
+    }
+
+    /// <summary>Runs SQL on the database.</summary>
+    public async Task ExecuteAsync(string sql)
+    {
+        await using var command = DataSource.CreateCommand(sql);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>Runs a scalar query on the database.</summary>
+    public async Task<T> ScalarAsync<T>(string sql)
+    {
+        await using var command = DataSource.CreateCommand(sql);
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+
+    /// <inheritdoc />
+    public async Task InitializeAsync()
+    {
+        ConnectionString = await PostgresServer.CreateDatabaseAsync("db");
+        DataSource = NpgsqlDataSource.Create(ConnectionString);
+    }
+
+    /// <inheritdoc />
+    public async Task DisposeAsync()
+    {
+        if (DataSource is not null)
+        {
+            await DataSource.DisposeAsync();
+        }
+    }
+}
