@@ -92,7 +92,7 @@ namespace Tessera.AspNetCore
             }
             if (string.IsNullOrEmpty(refreshToken))
             {
-                await TesseraProblem.WriteAsync(context, StatusCodes.Status400BadRequest, "The body must be a JSON object with a \"refreshToken\" string.");
+                await TesseraProblem.WriteAsync(context, StatusCodes.Status400BadRequest, "The body must be a JSON object with a refreshToken string.");
                 return;
             }
             var result = await manager.Tokens.RefreshAsync(refreshToken, context.RequestAborted);
