@@ -1,0 +1,53 @@
+using Tessera.Redis.Resp;
+
+namespace Tessera.Redis.Tests;
+
+/// <summary>
+/// The Redis the tests share: TESSERA_TEST_REDIS (host:port) when test.sh or the caller provides one, otherwise a
+/// redis-server started here for the run and stopped at the end. Never skipped: no Redis means the tests fail.
+/// Tests use unique keys, so a shared server's other data is never touched.
+/// </summary>
+public sealed class RedisFixture : IAsyncLifetime
+{
+    private RedisServer? _ownServer;
+
+    public string Endpoint { get; private set; } = "";
+
+    public RedisOptions Options(Action<RedisOptions>? configure = null)
+    {
+        var options = RedisOptions.Parse(Endpoint);
+        options.ReconnectMinDelay = TimeSpan.FromMilliseconds(20);
+        options.ReconnectMaxDelay = TimeSpan.FromMilliseconds(500);
+        configure?.Invoke(options);
+        return options;
+    }
+
+    public Task<RedisConnection> ConnectAsync(Action<RedisOptions>? configure = null) => RedisConnection.ConnectAsync(Options(configure));
+
+    public async Task InitializeAsync()
+    {
+        var given = Environment.GetEnvironmentVariable("TESSERA_TEST_REDIS");
+        if (!string.IsNullOrWhiteSpace(given))
+        {
+            Endpoint = given.Trim();
+            return;
+        }
+
+        _ownServer = await RedisServer.StartAsync();
+        Endpoint = _ownServer.Endpoint;
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_ownServer is not null)
+        {
+            await _ownServer.DisposeAsync();
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class RedisCollection : ICollectionFixture<RedisFixture>
+{
+    public const string Name = "redis";
+}
