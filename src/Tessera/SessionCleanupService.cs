@@ -36,7 +36,8 @@ public sealed class SessionCleanupService : BackgroundService
     }
 
     /// <summary>
-    /// Deletes every expired session now, one batch per store call, until a batch comes back short.
+    /// Deletes every expired session now, and with <see cref="TesseraOptions.RevokedRetention"/> set every session
+    /// revoked longer ago than that, one batch per store call, until a batch comes back short.
     /// </summary>
     /// <param name="cancellationToken">Stops between batches.</param>
     /// <returns>How many sessions were deleted; 0 when the store cannot clean up.</returns>
@@ -46,19 +47,35 @@ public sealed class SessionCleanupService : BackgroundService
         {
             return 0;
         }
-        var total = 0;
-        while (true)
-        {
-            var deleted = await cleanup.DeleteExpiredAsync(_options.Value.CleanupBatchSize, cancellationToken);
-            total += deleted;
-            if (deleted < _options.Value.CleanupBatchSize)
-            {
-                break;
-            }
-        }
+        var options = _options.Value;
+        var revokedBefore = options.RevokedRetention is { } retention ? _time.GetUtcNow() - retention : (DateTimeOffset?)null;
+        var total = await DeleteInBatchesAsync(cleanup, revokedBefore, options.CleanupBatchSize, cancellationToken);
         if (total > 0)
         {
             Log.CleanupDeleted(_logger, total);
+        }
+        return total;
+    }
+
+    /// <summary>Deletes expired sessions, then (when asked) sessions revoked at or before a cut-off, in batches.</summary>
+    internal static async Task<int> DeleteInBatchesAsync(ISessionStoreCleanup cleanup, DateTimeOffset? revokedBefore, int batchSize, CancellationToken cancellationToken)
+    {
+        var total = 0;
+        int deleted;
+        do
+        {
+            deleted = await cleanup.DeleteExpiredAsync(batchSize, cancellationToken);
+            total += deleted;
+        }
+        while (deleted >= batchSize);
+        if (revokedBefore is { } cutoff)
+        {
+            do
+            {
+                deleted = await cleanup.DeleteRevokedAsync(cutoff, batchSize, cancellationToken);
+                total += deleted;
+            }
+            while (deleted >= batchSize);
         }
         return total;
     }

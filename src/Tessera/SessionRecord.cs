@@ -5,7 +5,8 @@ namespace Tessera;
 /// </summary>
 /// <remarks>
 /// Times are UTC and carry millisecond precision; stores round-trip them exactly at that precision.
-/// <see cref="Data"/> maps keys to JSON texts; a store never parses them.
+/// <see cref="Data"/> maps keys to JSON texts. A store returns each value as the same JSON value it was given; it may
+/// normalize the text (PostgreSQL's <c>jsonb</c> drops whitespace and reorders object members) but never changes the value.
 /// </remarks>
 public sealed record SessionRecord
 {

@@ -163,6 +163,25 @@ public sealed class SessionCleanupServiceTests
     }
 
     [Fact]
+    public async Task RevokedSessionsStayUntilExpiryUnlessARetentionIsSet()
+    {
+        var records = await AddSessionsAsync(3, TimeSpan.FromHours(1));
+        await _memory.RevokeAsync(records[0].Id, _clock.GetUtcNow());
+        _clock.Advance(TimeSpan.FromMinutes(20));
+        await _memory.RevokeAsync(records[1].Id, _clock.GetUtcNow());
+        _clock.Advance(TimeSpan.FromMinutes(5));
+
+        Assert.Equal(0, await new SessionCleanupService(_store, Settings(), _clock).RunOnceAsync());
+        Assert.Equal(3, _memory.RecordCount);
+
+        var retained = Options.Create(new TesseraOptions { RevokedRetention = TimeSpan.FromMinutes(15) });
+        Assert.Equal(1, await new SessionCleanupService(_store, retained, _clock).RunOnceAsync());
+
+        Assert.Equal(2, _memory.RecordCount);
+        Assert.NotNull(await _memory.LoadAsync(records[2].Id));
+    }
+
+    [Fact]
     public async Task RunOnceOnAStoreWithoutCleanupDoesNothing()
     {
         var service = new SessionCleanupService(new RequiredOnlyStore(new InMemorySessionStore()), Settings(), _clock);

@@ -220,23 +220,7 @@ public sealed class SessionTokenService
         {
             throw new InvalidOperationException($"The session store {_manager.Store.GetType().Name} cannot delete expired sessions.");
         }
-        var batch = _manager.Options.CleanupBatchSize;
-        var cutoff = _manager.Now() - revokedAge;
-        var total = 0;
-        int deleted;
-        do
-        {
-            deleted = await cleanup.DeleteExpiredAsync(batch, cancellationToken);
-            total += deleted;
-        }
-        while (deleted == batch);
-        do
-        {
-            deleted = await cleanup.DeleteRevokedAsync(cutoff, batch, cancellationToken);
-            total += deleted;
-        }
-        while (deleted == batch);
-        return total;
+        return await SessionCleanupService.DeleteInBatchesAsync(cleanup, _manager.Now() - revokedAge, _manager.Options.CleanupBatchSize, cancellationToken);
     }
 
     private async ValueTask<TokenResult<TokenPair>> RetryOrLeakAsync(TokenLookup lookup, DateTimeOffset now, CancellationToken cancellationToken)
