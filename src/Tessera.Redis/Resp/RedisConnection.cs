@@ -213,7 +213,6 @@ public sealed class RedisConnection : IAsyncDisposable
     /// <returns>A task that completes when the writer has stopped.</returns>
     public async ValueTask DisposeAsync()
     {
-        PendingRequest[] queued;
         lock (_queueLock)
         {
             if (_closed)
@@ -222,14 +221,21 @@ public sealed class RedisConnection : IAsyncDisposable
             }
 
             _closed = true;
-            queued = [.. _queue];
-            _queue.Clear();
         }
 
         await _disposing.CancelAsync().ConfigureAwait(false);
         _sweeper?.Dispose();
         _wake.Writer.TryComplete();
         await _writeLoop.ConfigureAwait(false);
+
+        // The writer has stopped: whatever it had taken but not sent, and whatever is still queued, will never be sent.
+        PendingRequest[] queued;
+        lock (_queueLock)
+        {
+            queued = [.. _chunk, .. _queue];
+            _chunk.Clear();
+            _queue.Clear();
+        }
 
         Volatile.Read(ref _transport)?.Break(new RedisConnectionException("The Redis connection was disposed."));
         foreach (var request in queued)
@@ -450,7 +456,8 @@ public sealed class RedisConnection : IAsyncDisposable
                     more = _queue.Count > 0;
                 }
 
-                if (!more && used > 0)
+                // Flush once the queue has been drained (a short chunk or nothing left); under load the buffer fills first.
+                if ((!more || _chunk.Count < MaxWriteChunk) && used > 0)
                 {
                     await transport.Stream.WriteAsync(_writeBuffer.AsMemory(0, used), token).ConfigureAwait(false);
                     used = 0;

@@ -210,9 +210,8 @@ internal sealed class RedisTransport
     public RedisConnectionException CreateBrokenException()
     {
         var reason = _breakReason;
-        return reason is RedisConnectionException or null
-            ? new RedisConnectionException($"The connection to Redis at {Endpoint} was lost before the reply arrived{(reason is null ? "." : ": " + reason.Message)}", reason)
-            : new RedisConnectionException($"The connection to Redis at {Endpoint} was lost before the reply arrived: {reason.Message}", reason);
+        return new RedisConnectionException(
+            $"The connection to Redis at {Endpoint} was lost before the reply arrived{(reason is null ? "." : ": " + reason.Message)}", reason);
     }
 
     /// <summary>Reads replies and hands each to the oldest request until the connection ends; then breaks the transport.</summary>

@@ -87,6 +87,22 @@ public sealed class RedisFaultTests
     }
 
     [Fact]
+    public async Task DisposingFailsCommandsStillAwaitingAReply()
+    {
+        await using var silent = new FakeServer(reply: null);
+        var connection = await RedisConnection.ConnectAsync(Options(silent.Port, o => o.CommandTimeout = Timeout.InfiniteTimeSpan));
+        var pending = Enumerable.Range(0, 10).Select(i => connection.ExecuteAsync("GET", $"k{i}").AsTask()).ToList();
+        await Task.Delay(100);
+
+        await connection.DisposeAsync();
+
+        foreach (var command in pending)
+        {
+            await Assert.ThrowsAsync<RedisConnectionException>(() => command);
+        }
+    }
+
+    [Fact]
     public async Task GarbageFromTheServerFailsTheCommandWithAConnectionError()
     {
         await using var garbage = new FakeServer("HTTP/1.1 400 Bad Request\r\n\r\n"u8.ToArray());
