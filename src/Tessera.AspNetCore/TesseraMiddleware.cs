@@ -1,4 +1,6 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
+using Tessera.Tokens;
 
 namespace Tessera.AspNetCore;
 
@@ -44,6 +46,17 @@ public sealed class TesseraMiddleware
         try
         {
             await _next(context);
+        }
+        catch (SessionUnavailableException) when (!context.Response.HasStarted)
+        {
+            // A handler wrote to a bearer request's session without checking the token: the client's fault, not a 500.
+            feature.Abandoned = true;
+            var session = feature.Session;
+            context.Response.Clear();
+            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            context.Response.Headers.Append(HeaderNames.WWWAuthenticate, BearerChallenge.Header(
+                session.HasPresentedCredential ? (session.TokenFailure == TokenFailure.None ? TokenFailure.InvalidToken : session.TokenFailure).ToReason() : null));
+            return;
         }
         catch
         {

@@ -671,7 +671,7 @@ public class TesseraSession
         }
         if (_credentialKind == SessionCredentialKind.AccessToken && _record is null)
         {
-            throw new InvalidOperationException("There is no token session to write to: the access token is missing or was rejected. Token sessions are created with SessionManager.Tokens.CreateAsync.");
+            throw new SessionUnavailableException();
         }
     }
 
