@@ -75,6 +75,6 @@ public sealed class TokenFlowTests
         await rejected.LoadAsync();
         Assert.True(rejected.IsNew);
         Assert.Equal(TokenFailure.WrongTokenType, rejected.TokenFailure);
-        Assert.Throws<InvalidOperationException>(() => rejected.Set("x", 1));
+        Assert.Throws<SessionUnavailableException>(() => rejected.Set("x", 1));
     }
 }
