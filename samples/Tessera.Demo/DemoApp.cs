@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Options;
 using Tessera.AspNetCore;
+using Tessera.PostgreSql;
 
 namespace Tessera.Demo;
 
@@ -100,6 +101,20 @@ public static class DemoApp
         DemoEndpoints.Map(app);
         DemoTokenEndpoints.Map(app);
         return app;
+    }
+
+    /// <summary>
+    /// Creates or upgrades the PostgreSQL store's tables now (when that is the store), so Program.cs can report an
+    /// unreachable database in one line. The host would apply them at start anyway (<c>ApplyMigrationsAtStartup</c>);
+    /// running them twice is harmless: the second run finds the schema current.
+    /// </summary>
+    public static async Task PrepareStoreAsync(WebApplication app, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        if (app.Services.GetService<PostgreSqlSessionStore>() is { } postgres)
+        {
+            await postgres.EnsureSchemaAsync(cancellationToken);
+        }
     }
 
     internal static bool IsLoopback(IPAddress? address) =>

@@ -13,7 +13,8 @@ internal static class DemoEndpoints
     public const int MaxMessageLength = 500;
     public const int MaxFlashMessages = 20;
     public const int MaxCounterNameLength = 64;
-    public const int MaxCounters = 50;
+    // Room for the multi-instance test's 100 concurrent counters in one session, while still bounding its size.
+    public const int MaxCounters = 200;
     private const int MaxBodyBytes = 16 * 1024;
     private const string CounterPrefix = "counter:";
     private const string FlashKey = "messages";

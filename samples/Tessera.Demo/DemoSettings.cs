@@ -5,12 +5,14 @@ internal sealed class DemoSettings
 {
     public static readonly string[] KnownStores = ["sqlite", "memory", "postgres", "redis", "cookie"];
 
-    private DemoSettings(string store, string dataDirectory, IReadOnlyList<string> configuredKeys, string? sqliteConnectionString)
+    private DemoSettings(string store, string dataDirectory, IReadOnlyList<string> configuredKeys, IConfiguration configuration)
     {
         Store = store;
         DataDirectory = dataDirectory;
         ConfiguredKeys = configuredKeys;
-        SqliteConnectionString = sqliteConnectionString;
+        SqliteConnectionString = NullIfBlank(configuration.GetConnectionString("Sqlite"));
+        PostgresConnectionString = NullIfBlank(configuration.GetConnectionString("Postgres"));
+        RedisConnectionString = NullIfBlank(configuration.GetConnectionString("Redis"));
     }
 
     /// <summary>The store to use: <c>Tessera:Store</c>, lower case; default <c>sqlite</c>.</summary>
@@ -28,11 +30,20 @@ internal sealed class DemoSettings
     /// <summary><c>ConnectionStrings:Sqlite</c> when set; otherwise the database is <c>sessions.db</c> in the data directory.</summary>
     public string? SqliteConnectionString { get; }
 
-    /// <summary>Where sessions live, for the start-up log line.</summary>
+    /// <summary><c>ConnectionStrings:Postgres</c> (Npgsql format), required by the <c>postgres</c> store.</summary>
+    public string? PostgresConnectionString { get; }
+
+    /// <summary><c>ConnectionStrings:Redis</c> (<c>host:port[,password=...]</c>), required by the <c>redis</c> store.</summary>
+    public string? RedisConnectionString { get; }
+
+    /// <summary>
+    /// Where sessions live, for the start-up log line. Never a password: for PostgreSQL only host, port and database.
+    /// </summary>
     public string StoreLocation => Store switch
     {
         "sqlite" => SqliteConnectionString is null ? SqliteDatabasePath : "ConnectionStrings:Sqlite",
         "memory" => "process memory (lost on restart)",
+        "postgres" => DemoStores.DescribePostgres(PostgresConnectionString),
         _ => Store,
     };
 
@@ -54,8 +65,10 @@ internal sealed class DemoSettings
         var dataDirectory = configuration["Demo:DataDirectory"];
         dataDirectory = Path.GetFullPath(string.IsNullOrWhiteSpace(dataDirectory) ? "data" : dataDirectory, environment.ContentRootPath);
 
-        return new DemoSettings(store, dataDirectory, ReadKeys(configuration.GetSection("Tessera:Keys")), configuration.GetConnectionString("Sqlite"));
+        return new DemoSettings(store, dataDirectory, ReadKeys(configuration.GetSection("Tessera:Keys")), configuration);
     }
+
+    private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 
     private static List<string> ReadKeys(IConfigurationSection section)
     {

@@ -1,8 +1,12 @@
+using Npgsql;
+
 namespace Tessera.Demo;
 
 /// <summary>Chooses the session store from <c>Tessera:Store</c>.</summary>
 internal static class DemoStores
 {
+    public const string PostgresExample = "Host=localhost;Username=app;Password=...;Database=app";
+
     public static void Use(TesseraBuilder tessera, DemoSettings settings)
     {
         switch (settings.Store)
@@ -19,9 +23,49 @@ internal static class DemoStores
             case "memory":
                 tessera.UseMemoryStore();
                 break;
+            case "postgres":
+                UsePostgres(tessera, settings);
+                break;
             default:
                 throw new DemoConfigurationException(
-                    $"Tessera:Store={settings.Store} is not available yet in this demo; use sqlite (the default) or memory.");
+                    $"Tessera:Store={settings.Store} is not available yet in this demo; use sqlite (the default), memory or postgres.");
+        }
+    }
+
+    /// <summary>Host, port and database of a PostgreSQL connection string, for log lines: never the password.</summary>
+    public static string DescribePostgres(string? connectionString)
+    {
+        if (connectionString is null)
+        {
+            return "PostgreSQL (no ConnectionStrings:Postgres)";
+        }
+        try
+        {
+            var builder = new NpgsqlConnectionStringBuilder(connectionString);
+            return $"PostgreSQL {builder.Host}:{builder.Port}/{builder.Database ?? builder.Username}";
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or InvalidCastException)
+        {
+            return "PostgreSQL (ConnectionStrings:Postgres)";
+        }
+    }
+
+    private static void UsePostgres(TesseraBuilder tessera, DemoSettings settings)
+    {
+        var connectionString = settings.PostgresConnectionString ?? throw new DemoConfigurationException(
+            "Tessera:Store=postgres needs ConnectionStrings:Postgres, an Npgsql connection string such as "
+            + $"\"{PostgresExample}\" (set ConnectionStrings__Postgres=... or pass --ConnectionStrings:Postgres=...).");
+        try
+        {
+            // The demo creates (or upgrades) its tables when it starts, under an advisory lock, so several instances
+            // starting at once against one database are fine. A production app may prefer its own migration tool.
+            tessera.UsePostgreSqlStore(connectionString, options => options.ApplyMigrationsAtStartup = true);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or InvalidCastException)
+        {
+            // The parser's message names a keyword, never a value, so no password ends up on the console.
+            throw new DemoConfigurationException(
+                $"ConnectionStrings:Postgres is not a valid Npgsql connection string ({e.Message.Split(" (Parameter", 2)[0]}); expected something like \"{PostgresExample}\".", e);
         }
     }
 }

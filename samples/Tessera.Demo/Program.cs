@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Npgsql;
 using Tessera.Demo;
 
 // Configuration mistakes (an unknown store, a missing production key) end start-up with one readable line, not a
@@ -6,11 +7,21 @@ using Tessera.Demo;
 try
 {
     await using var app = DemoApp.Build(args);
+    // Reaches the store before the host starts, so an unreachable database is the one line below, not a stack trace.
+    await DemoApp.PrepareStoreAsync(app);
     await app.RunAsync();
     return 0;
 }
 catch (Exception e) when (e is DemoConfigurationException or OptionsValidationException)
 {
     Console.Error.WriteLine($"Tessera demo cannot start: {e.Message}");
+    return 1;
+}
+catch (NpgsqlException e)
+{
+    // Start-up migrations (Tessera:Store=postgres) could not reach or use the database. Npgsql's messages name the
+    // host and the reason ("Failed to connect to 127.0.0.1:5432", "password authentication failed"), never a password.
+    var reason = e.InnerException is { } inner && inner.Message != e.Message ? $"{e.Message} ({inner.Message})" : e.Message;
+    Console.Error.WriteLine($"Tessera demo cannot start: PostgreSQL (ConnectionStrings:Postgres) could not be reached or its session tables could not be created: {reason}");
     return 1;
 }

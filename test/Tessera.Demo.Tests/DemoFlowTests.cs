@@ -10,9 +10,12 @@ public abstract class DemoFlowTests : IAsyncLifetime
 
     protected abstract string Store { get; }
 
+    /// <summary>More arguments for the demo, such as a connection string.</summary>
+    protected virtual string[] StoreArguments => [];
+
     private DemoServer Server => _server ?? throw new InvalidOperationException("Not started.");
 
-    public async Task InitializeAsync() => _server = await DemoServer.StartAsync(Store);
+    public async Task InitializeAsync() => _server = await DemoServer.StartAsync(Store, extra: StoreArguments);
 
     public async Task DisposeAsync()
     {
@@ -266,4 +269,12 @@ public sealed class SqliteDemoFlowTests : DemoFlowTests
 public sealed class MemoryDemoFlowTests : DemoFlowTests
 {
     protected override string Store => "memory";
+}
+
+/// <summary>The same flows on PostgreSQL, in a database of this class's own (the demo creates its tables at start-up).</summary>
+public sealed class PostgresDemoFlowTests(DemoPostgresDatabase database) : DemoFlowTests, IClassFixture<DemoPostgresDatabase>
+{
+    protected override string Store => "postgres";
+
+    protected override string[] StoreArguments => [$"--ConnectionStrings:Postgres={database.ConnectionString}"];
 }

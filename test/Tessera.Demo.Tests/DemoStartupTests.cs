@@ -92,8 +92,46 @@ public sealed class DemoStartupTests
         Assert.Contains("sqlite, memory", failure.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void PostgresWithoutAConnectionStringFailsAtStartSayingWhatToSet()
+    {
+        using var data = new TempDirectory();
+        var failure = Assert.Throws<DemoConfigurationException>(() => DemoApp.Build(DemoServer.Arguments("postgres", "Development", data.Path)));
+        Assert.Contains("ConnectionStrings:Postgres", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("ConnectionStrings__Postgres", failure.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void APostgresConnectionStringNpgsqlCannotParseFailsAtStartWithoutShowingIt()
+    {
+        using var data = new TempDirectory();
+        var failure = Assert.Throws<DemoConfigurationException>(() => DemoApp.Build(DemoServer.Arguments(
+            "postgres", "Development", data.Path, "--ConnectionStrings:Postgres=Hots=db;Password=hunter2-secret")));
+        Assert.Contains("not a valid Npgsql connection string", failure.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2-secret", failure.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnUnreachablePostgresPrintsOneClearLineWithoutThePasswordAndExitsWithOne()
+    {
+        using var data = new TempDirectory();
+        int closedPort;
+        using (var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            closedPort = ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+        var args = DemoServer.Arguments("postgres", "Development", data.Path,
+            $"--ConnectionStrings:Postgres=Host=127.0.0.1;Port={closedPort};Username=app;Password=hunter2-secret;Timeout=5");
+        var (exitCode, output, error) = await RunDemoProcessAsync(args, untilOutput: null);
+        Assert.Equal(1, exitCode);
+        Assert.Contains("Tessera demo cannot start: PostgreSQL (ConnectionStrings:Postgres) could not be reached", error, StringComparison.Ordinal);
+        Assert.Contains($"127.0.0.1:{closedPort}", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2-secret", error + output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error + output, StringComparison.Ordinal); // no stack trace
+    }
+
     [Theory]
-    [InlineData("postgres")]
     [InlineData("redis")]
     [InlineData("cookie")]
     public void AStoreNotWrittenYetFailsAtStartSayingSo(string store)

@@ -13,9 +13,12 @@ public abstract class DemoTokenFlowTests : IAsyncLifetime
 
     protected abstract string Store { get; }
 
+    /// <summary>More arguments for the demo, such as a connection string.</summary>
+    protected virtual string[] StoreArguments => [];
+
     private DemoServer Server => _server ?? throw new InvalidOperationException("Not started.");
 
-    public async Task InitializeAsync() => _server = await DemoServer.StartWithClockAsync(Store, _clock);
+    public async Task InitializeAsync() => _server = await DemoServer.StartWithClockAsync(Store, _clock, extra: StoreArguments);
 
     public async Task DisposeAsync()
     {
@@ -205,4 +208,12 @@ public sealed class SqliteDemoTokenFlowTests : DemoTokenFlowTests
 public sealed class MemoryDemoTokenFlowTests : DemoTokenFlowTests
 {
     protected override string Store => "memory";
+}
+
+/// <summary>The same token flows on PostgreSQL, in a database of this class's own.</summary>
+public sealed class PostgresDemoTokenFlowTests(DemoPostgresDatabase database) : DemoTokenFlowTests, IClassFixture<DemoPostgresDatabase>
+{
+    protected override string Store => "postgres";
+
+    protected override string[] StoreArguments => [$"--ConnectionStrings:Postgres={database.ConnectionString}"];
 }
