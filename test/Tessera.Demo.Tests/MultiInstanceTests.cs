@@ -1,0 +1,321 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+
+namespace Tessera.Demo.Tests;
+
+/// <summary>
+/// Three demo-app processes behind an imaginary load balancer: one shared store, one signing key, no sticky sessions.
+/// Started once per test class (each instance also runs the store's start-up migrations, all at once, against the
+/// same fresh database) and killed at the end, by process id, whatever happened.
+/// </summary>
+public abstract class DemoFleet : IAsyncLifetime
+{
+    public const int Size = 3;
+
+    /// <summary>How long after a rotation a retried refresh token still gets the same pair, on every instance.</summary>
+    public static readonly TimeSpan ReuseGraceWindow = TimeSpan.FromSeconds(2);
+
+    private readonly List<DemoProcess> _instances = [];
+    private TempDirectory? _data;
+
+    /// <summary>The running instances: A, B, C.</summary>
+    internal IReadOnlyList<DemoProcess> Instances => _instances;
+
+    /// <summary>The store name the demo takes (<c>Tessera:Store</c>).</summary>
+    protected abstract string Store { get; }
+
+    /// <summary>Prepares a store of the fleet's own and returns the demo arguments that point at it.</summary>
+    protected abstract Task<string[]> PrepareStoreAsync();
+
+    /// <summary>Removes what <see cref="PrepareStoreAsync"/> made, after every instance is gone.</summary>
+    protected abstract Task CleanUpStoreAsync();
+
+    public async Task InitializeAsync()
+    {
+        try
+        {
+            await StartAsync();
+        }
+        catch
+        {
+            // Nothing is left running when the fleet cannot start.
+            await DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task StartAsync()
+    {
+        _data = new TempDirectory();
+        var storeArguments = await PrepareStoreAsync();
+        // Every instance needs the same signing keys in the same order; here, one.
+        var key = SigningKeyRing.GenerateBase64Key();
+        string[] arguments =
+        [
+            "--environment", "Production",
+            $"--Tessera:Store={Store}",
+            $"--Tessera:Keys:0={key}",
+            $"--Tessera:Tokens:ReuseGraceWindow={ReuseGraceWindow:c}",
+            $"--Demo:DataDirectory={_data.Path}",
+            .. storeArguments,
+        ];
+        var starting = Enumerable.Range(0, Size)
+            .Select(i => DemoProcess.StartAsync(((char)('A' + i)).ToString(), arguments, TimeSpan.FromSeconds(60)))
+            .ToList();
+        try
+        {
+            await Task.WhenAll(starting);
+        }
+        finally
+        {
+            // Keep whatever started, so DisposeAsync (or the failure below) stops it.
+            _instances.AddRange(starting.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result));
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var instance in _instances)
+        {
+            await instance.DisposeAsync();
+        }
+        _instances.Clear();
+        await CleanUpStoreAsync();
+        _data?.Dispose();
+        _data = null;
+    }
+}
+
+/// <summary>Three demo processes on one fresh PostgreSQL database.</summary>
+public sealed class PostgresFleet : DemoFleet
+{
+    private string? _connectionString;
+
+    protected override string Store => "postgres";
+
+    protected override async Task<string[]> PrepareStoreAsync()
+    {
+        // Ten connections per instance: the 100 concurrent requests queue for them instead of exhausting the server.
+        _connectionString = await TestPostgres.CreateDatabaseAsync("fleet", maxPoolSize: 10);
+        return [$"--ConnectionStrings:Postgres={_connectionString}"];
+    }
+
+    protected override async Task CleanUpStoreAsync()
+    {
+        if (_connectionString is not null)
+        {
+            await TestPostgres.DropDatabaseAsync(_connectionString);
+            _connectionString = null;
+        }
+    }
+}
+
+/// <summary>
+/// Sessions shared by several app instances through the store: whichever instance a request lands on sees the same
+/// session, a sign-out anywhere holds everywhere at once, and concurrent per-key changes on different instances all
+/// survive. The same tests run for every shared store.
+/// </summary>
+public abstract class MultiInstanceTests(DemoFleet fleet)
+{
+    private DemoProcess A => fleet.Instances[0];
+
+    private DemoProcess B => fleet.Instances[1];
+
+    private DemoProcess C => fleet.Instances[2];
+
+    [Fact]
+    public async Task ASessionCreatedOnOneInstanceIsReadAndChangedOnTheOthers()
+    {
+        using var client = new DemoClient(A.BaseAddress);
+        await client.JsonAsync(HttpMethod.Post, A.Url("/cart"), new { item = "apple" });
+        var anonymousCookies = new Dictionary<string, string>(client.Cookies);
+
+        // Signing in on B regenerates the credential of the session A created and keeps its cart.
+        var login = await client.JsonAsync(HttpMethod.Post, B.Url("/login"), new { user = "alice" });
+        Assert.Equal("alice", login.GetProperty("user").GetString());
+        Assert.Equal("alice", (await client.JsonAsync(HttpMethod.Get, C.Url("/me"))).GetProperty("user").GetString());
+        Assert.Equal(["apple"], Items(await client.JsonAsync(HttpMethod.Get, C.Url("/cart")), "items"));
+
+        // The pre-login cookie is dead on every instance, not only on B.
+        using (var planted = new DemoClient(A.BaseAddress))
+        {
+            foreach (var (name, value) in anonymousCookies)
+            {
+                planted.Cookies[name] = value;
+            }
+            foreach (var instance in fleet.Instances)
+            {
+                await AssertStatusAsync(planted, instance.Url("/me"), HttpStatusCode.Unauthorized, instance);
+            }
+        }
+
+        // A change made on C is seen on A; a flash set on A is read once, on B, and is gone on C.
+        await client.JsonAsync(HttpMethod.Post, C.Url("/cart"), new { item = "pear" });
+        Assert.Equal(["apple", "pear"], Items(await client.JsonAsync(HttpMethod.Get, A.Url("/cart")), "items"));
+        await client.JsonAsync(HttpMethod.Post, A.Url("/flash"), new { message = "saved" });
+        Assert.Equal(["saved"], Items(await client.JsonAsync(HttpMethod.Get, B.Url("/flash")), "messages"));
+        Assert.Empty(Items(await client.JsonAsync(HttpMethod.Get, C.Url("/flash")), "messages"));
+    }
+
+    [Fact]
+    public async Task SigningOutOnOneInstanceIsRefusedOnEveryInstanceAtOnce()
+    {
+        using var client = new DemoClient(A.BaseAddress);
+        await client.JsonAsync(HttpMethod.Post, A.Url("/login"), new { user = "bob" });
+        await client.JsonAsync(HttpMethod.Post, A.Url("/counter/visits"));
+        using var copy = new DemoClient(A.BaseAddress);
+        foreach (var (name, value) in client.Cookies)
+        {
+            copy.Cookies[name] = value;
+        }
+        foreach (var instance in fleet.Instances)
+        {
+            Assert.Equal("bob", (await copy.JsonAsync(HttpMethod.Get, instance.Url("/me"))).GetProperty("user").GetString());
+        }
+
+        using (var logout = await client.PostAsync(B.Url("/logout")))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
+        }
+
+        // No cache, no propagation delay: the very next request anywhere reads the revocation from the store.
+        foreach (var instance in fleet.Instances)
+        {
+            await AssertStatusAsync(copy, instance.Url("/me"), HttpStatusCode.Unauthorized, instance);
+            Assert.Empty((await copy.JsonAsync(HttpMethod.Get, instance.Url("/counters"))).EnumerateObject());
+        }
+    }
+
+    [Fact]
+    public async Task AHundredConcurrentRequestsAcrossInstancesEachSettingAnotherKeyLeaveAllHundredKeys()
+    {
+        using var client = new DemoClient(A.BaseAddress);
+        await client.JsonAsync(HttpMethod.Post, A.Url("/login"), new { user = "carol" });
+        var cookieHeader = string.Join("; ", client.Cookies.Select(c => $"{c.Key}={c.Value}"));
+
+        // One HttpClient (thread-safe; the test's DemoClient jar is not), the session's cookie on every request.
+        using var http = new HttpClient(new SocketsHttpHandler { UseCookies = false, AllowAutoRedirect = false });
+        var requests = Enumerable.Range(0, 100).Select(async i =>
+        {
+            var instance = fleet.Instances[i % DemoFleet.Size];
+            using var request = new HttpRequestMessage(HttpMethod.Post, instance.Url($"/counter/k{i:D3}"));
+            request.Headers.TryAddWithoutValidation("Cookie", cookieHeader);
+            using var response = await http.SendAsync(request);
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.IsSuccessStatusCode, $"POST /counter/k{i:D3} on {instance.Name}: {(int)response.StatusCode} {body}");
+            Assert.False(response.Headers.Contains("Set-Cookie"), $"POST /counter/k{i:D3} on {instance.Name} set a cookie");
+        }).ToList();
+        await Task.WhenAll(requests);
+
+        foreach (var instance in fleet.Instances)
+        {
+            var counters = await client.JsonAsync(HttpMethod.Get, instance.Url("/counters"));
+            var names = counters.EnumerateObject().Select(p => p.Name).ToList();
+            Assert.True(names.Count == 100, $"{instance.Name} sees {names.Count} counters, expected 100; missing: "
+                + string.Join(", ", Enumerable.Range(0, 100).Select(i => $"k{i:D3}").Except(names)));
+            Assert.All(counters.EnumerateObject(), p => Assert.Equal(1, p.Value.GetInt64()));
+        }
+    }
+
+    [Fact]
+    public async Task TokenSessionsSignInOnOneRefreshOnAnotherAndAreUsedOnAThird()
+    {
+        using var client = new DemoClient(A.BaseAddress);
+        var first = await PairAsync(client, A.Url("/api/login"), new { user = "dave" });
+        client.AccessToken = first.Access;
+        Assert.Equal("dave", (await client.JsonAsync(HttpMethod.Get, A.Url("/api/me"))).GetProperty("user").GetString());
+        await client.JsonAsync(HttpMethod.Post, B.Url("/api/cart"), new { item = "apple" });
+
+        client.AccessToken = null;
+        var rotatedAt = Stopwatch.StartNew();
+        var second = await PairAsync(client, B.Url("/api/refresh"), new { refreshToken = first.Refresh });
+        // A retry of the same refresh token on another instance within the grace window (a lost response) gets the
+        // successor pair, not a second chain: the rotation is recorded in the store, not in B's memory.
+        var retried = await PairAsync(client, C.Url("/api/refresh"), new { refreshToken = first.Refresh });
+        Assert.True(rotatedAt.Elapsed < DemoFleet.ReuseGraceWindow, $"the retry took {rotatedAt.Elapsed}, longer than the grace window: the machine is too slow for this check");
+
+        client.AccessToken = second.Access;
+        Assert.Equal("dave", (await client.JsonAsync(HttpMethod.Get, C.Url("/api/me"))).GetProperty("user").GetString());
+        Assert.Equal(["apple"], Items(await client.JsonAsync(HttpMethod.Get, C.Url("/api/cart")), "items"));
+        client.AccessToken = retried.Access;
+        Assert.Equal("dave", (await client.JsonAsync(HttpMethod.Get, A.Url("/api/me"))).GetProperty("user").GetString());
+        client.AccessToken = first.Access;
+        await AssertRejectedAsync(client, C.Url("/api/me"), "revoked_token");
+
+        // After the grace window, the old refresh token used again on yet another instance is a leak: the whole
+        // session ends, on every instance.
+        var wait = DemoFleet.ReuseGraceWindow + TimeSpan.FromMilliseconds(300) - rotatedAt.Elapsed;
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait);
+        }
+        client.AccessToken = null;
+        using (var reuse = await client.PostJsonAsync(A.Url("/api/refresh"), new { refreshToken = first.Refresh }))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, reuse.StatusCode);
+            Assert.Equal("Bearer error=\"invalid_token\", error_description=\"refresh_token_reused\"", Challenge(reuse));
+        }
+        client.AccessToken = second.Access;
+        foreach (var instance in fleet.Instances)
+        {
+            await AssertRejectedAsync(client, instance.Url("/api/me"), "revoked_token");
+        }
+        client.AccessToken = null;
+        using var refresh = await client.PostJsonAsync(C.Url("/api/refresh"), new { refreshToken = second.Refresh });
+        Assert.Equal(HttpStatusCode.Unauthorized, refresh.StatusCode);
+    }
+
+    [Fact]
+    public async Task ATokenLogoutOnOneInstanceIsRefusedOnEveryInstanceAtOnce()
+    {
+        using var client = new DemoClient(A.BaseAddress);
+        var pair = await PairAsync(client, A.Url("/api/login"), new { user = "erin" });
+        client.AccessToken = pair.Access;
+        foreach (var instance in fleet.Instances)
+        {
+            Assert.Equal("erin", (await client.JsonAsync(HttpMethod.Get, instance.Url("/api/me"))).GetProperty("user").GetString());
+        }
+
+        using (var logout = await client.PostAsync(C.Url("/api/logout")))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
+        }
+
+        foreach (var instance in fleet.Instances)
+        {
+            await AssertRejectedAsync(client, instance.Url("/api/me"), "revoked_token");
+        }
+        client.AccessToken = null;
+        using var refresh = await client.PostJsonAsync(B.Url("/api/refresh"), new { refreshToken = pair.Refresh });
+        Assert.Equal(HttpStatusCode.Unauthorized, refresh.StatusCode);
+    }
+
+    private static async Task<(string Access, string Refresh)> PairAsync(DemoClient client, string url, object body)
+    {
+        var pair = await client.JsonAsync(HttpMethod.Post, url, body);
+        return (pair.GetProperty("accessToken").GetString()!, pair.GetProperty("refreshToken").GetString()!);
+    }
+
+    private static async Task AssertStatusAsync(DemoClient client, string url, HttpStatusCode expected, DemoProcess instance)
+    {
+        using var response = await client.GetAsync(url);
+        Assert.True(expected == response.StatusCode, $"GET {url} on {instance.Name}: expected {(int)expected}, got {(int)response.StatusCode}");
+    }
+
+    private static async Task AssertRejectedAsync(DemoClient client, string url, string reason)
+    {
+        using var response = await client.GetAsync(url);
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal($"Bearer error=\"invalid_token\", error_description=\"{reason}\"", Challenge(response));
+    }
+
+    private static string Challenge(HttpResponseMessage response) =>
+        response.Headers.NonValidated.TryGetValues("WWW-Authenticate", out var values) ? string.Join(", ", values) : string.Empty;
+
+    private static string[] Items(JsonElement body, string property) =>
+        [.. body.GetProperty(property).EnumerateArray().Select(e => e.GetString()!)];
+}
+
+/// <summary>The multi-instance tests on PostgreSQL: three processes, one database.</summary>
+public sealed class PostgresMultiInstanceTests(PostgresFleet fleet) : MultiInstanceTests(fleet), IClassFixture<PostgresFleet>;
