@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Tessera.Redis;
 
-/// <summary>Tessera.Redis's log messages. Event ids are stable; a password, key or value is never logged.</summary>
+/// <summary>Tessera.Redis's log messages. Event ids are stable; a password, key or value is never logged, a session id only as a short hash.</summary>
 internal static partial class Log
 {
     [LoggerMessage(4101, LogLevel.Warning, "The connection to Redis at {Endpoint} was lost; commands awaiting a reply failed. It reconnects when the next command is sent.")]
@@ -16,4 +16,21 @@ internal static partial class Log
 
     [LoggerMessage(4104, LogLevel.Warning, "A Redis command got no reply within {TimeoutMs} ms; the connection to {Endpoint} is reset so that replies stay matched to their commands.")]
     public static partial void CommandTimedOut(ILogger logger, long timeoutMs, string endpoint);
+
+    [LoggerMessage(4111, LogLevel.Warning, "Redis session store refused a patch of session {SessionRef}: its new credential hash is already taken.")]
+    public static partial void CredentialCollision(ILogger logger, string sessionRef);
+
+    [LoggerMessage(4112, LogLevel.Debug, "Redis session store deleted {Count} sessions in one cleanup batch.")]
+    public static partial void CleanupBatch(ILogger logger, int count);
+
+    [LoggerMessage(4113, LogLevel.Warning, "A Redis session store read failed because the connection broke; retrying once on a new connection.")]
+    public static partial void ReadRetried(ILogger logger, Exception exception);
+
+    /// <summary>A short, stable, non-reversible reference to a session id for log lines.</summary>
+    public static string Ref(string sessionId)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(sessionId), hash);
+        return Convert.ToHexStringLower(hash[..4]);
+    }
 }

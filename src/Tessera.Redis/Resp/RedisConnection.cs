@@ -38,6 +38,7 @@ public sealed class RedisConnection : IAsyncDisposable
     private RedisTransport? _transport;
     private Exception? _lastConnectError;
     private bool _closed;
+    private long _submitted;
 
     private RedisConnection(RedisOptions options, RedisTransport transport, ILogger logger)
     {
@@ -57,6 +58,9 @@ public sealed class RedisConnection : IAsyncDisposable
 
     /// <summary>The server's <c>host:port</c>.</summary>
     public string Endpoint => _options.Endpoint;
+
+    /// <summary>How many requests (a command, a batch or a transaction: one round trip each) callers have submitted; for tests.</summary>
+    internal long SubmittedRequests => Interlocked.Read(ref _submitted);
 
     /// <summary>True while a connection is open (it may still break at any moment).</summary>
     public bool IsConnected => Volatile.Read(ref _transport) is { IsBroken: false };
@@ -308,6 +312,7 @@ public sealed class RedisConnection : IAsyncDisposable
 
     private void Submit(PendingRequest request, CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref _submitted);
         if (cancellationToken.CanBeCanceled)
         {
             request.RegisterCancellation(cancellationToken);

@@ -1,0 +1,60 @@
+namespace Tessera.Redis;
+
+/// <summary>Every default of <see cref="RedisSessionStore"/> in one place.</summary>
+public static class RedisSessionStoreDefaults
+{
+    /// <summary>The prefix of every key the store writes: <c>tessera</c>.</summary>
+    public const string KeyPrefix = "tessera";
+
+    /// <summary>The longest key prefix accepted: 64 characters.</summary>
+    public const int MaxKeyPrefixLength = 64;
+
+    /// <summary>
+    /// How much longer than a session's remaining absolute lifetime its keys are kept by Redis's own expiry (the
+    /// garbage-collection safety net): 1 hour.
+    /// </summary>
+    public static readonly TimeSpan ExpiryMargin = TimeSpan.FromHours(1);
+}
+
+/// <summary>Options of <see cref="RedisSessionStore"/>. Validated when the store is constructed.</summary>
+public sealed class RedisSessionStoreOptions
+{
+    /// <summary>
+    /// The connection string (<c>host:port[,password=...][,user=...][,database=N][,connectTimeout=ms][,commandTimeout=ms]</c>),
+    /// used when no <see cref="Resp.RedisConnection"/> is given. The database to use is chosen here. Default <see langword="null"/>.
+    /// </summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>
+    /// The prefix of every key, so several apps (or test runs) can share one database. Default
+    /// <see cref="RedisSessionStoreDefaults.KeyPrefix"/> (<c>tessera</c>); 1 to 64 characters, no whitespace. A prefix
+    /// that is itself a hash tag, such as <c>{tessera}</c>, puts every key of the store on one Redis Cluster slot (see
+    /// <see cref="RedisSessionStore"/> for what that means on a cluster).
+    /// </summary>
+    public string KeyPrefix { get; set; } = RedisSessionStoreDefaults.KeyPrefix;
+
+    /// <summary>
+    /// How much longer than a session's remaining absolute lifetime (by the store's clock) Redis keeps its keys before
+    /// its own expiry removes them. Expiry decisions never depend on it: it only garbage-collects sessions that cleanup
+    /// has not deleted, and absorbs a clock difference between the app and Redis. Default
+    /// <see cref="RedisSessionStoreDefaults.ExpiryMargin"/> (1 hour); 1 second to 30 days.
+    /// </summary>
+    public TimeSpan ExpiryMargin { get; set; } = RedisSessionStoreDefaults.ExpiryMargin;
+
+    /// <summary>Throws when an option is out of range; the store calls this before touching Redis.</summary>
+    /// <exception cref="ArgumentException">The key prefix is empty, too long or contains whitespace.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The expiry margin is out of range.</exception>
+    public void Validate()
+    {
+        if (string.IsNullOrEmpty(KeyPrefix) || KeyPrefix.Length > RedisSessionStoreDefaults.MaxKeyPrefixLength || KeyPrefix.Any(char.IsWhiteSpace))
+        {
+            throw new ArgumentException($"KeyPrefix must be 1 to {RedisSessionStoreDefaults.MaxKeyPrefixLength} characters without whitespace.", nameof(KeyPrefix));
+        }
+        if (ExpiryMargin < TimeSpan.FromSeconds(1) || ExpiryMargin > TimeSpan.FromDays(30))
+        {
+            throw new ArgumentOutOfRangeException(nameof(ExpiryMargin), ExpiryMargin, "ExpiryMargin must be between one second and 30 days.");
+        }
+    }
+
+    internal RedisSessionStoreOptions Clone() => (RedisSessionStoreOptions)MemberwiseClone();
+}

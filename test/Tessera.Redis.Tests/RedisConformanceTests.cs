@@ -1,0 +1,70 @@
+using Tessera.Testing;
+
+namespace Tessera.Redis.Tests;
+
+/// <summary>The store conformance suite on Redis: a fresh key prefix per store, deleted after each test.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class RedisSessionStoreConformanceTests : SessionStoreConformanceTests, IAsyncLifetime
+{
+    private readonly RedisTestStores _stores;
+
+    public RedisSessionStoreConformanceTests(RedisFixture redis) => _stores = new RedisTestStores(redis, Clock);
+
+    // Unbounded by design: Redis is sized with maxmemory and its eviction policy, and the cleanup service.
+    protected override bool SupportsCapacityBound => false;
+
+    protected override ISessionStore CreateStore(int maxSessions = 0, StoreCapacityPolicy policy = StoreCapacityPolicy.EvictLeastRecentlyUsed) => _stores.Create();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _stores.DisposeAsync();
+}
+
+/// <summary>The HTTP conformance suite (real Kestrel, real client) on Redis.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class RedisHttpConformanceTests : SessionHttpConformanceTests
+{
+    private readonly RedisTestStores _stores;
+
+    public RedisHttpConformanceTests(RedisFixture redis) => _stores = new RedisTestStores(redis, Clock);
+
+    protected override ISessionStore CreateStore() => _stores.Create();
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await _stores.DisposeAsync();
+    }
+}
+
+/// <summary>The token-session suite on Redis.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class RedisTokenSessionConformanceTests : TokenSessionConformanceTests, IAsyncLifetime
+{
+    private readonly RedisTestStores _stores;
+
+    public RedisTokenSessionConformanceTests(RedisFixture redis) => _stores = new RedisTestStores(redis, Clock);
+
+    protected override ISessionStore CreateStore() => _stores.Create();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _stores.DisposeAsync();
+}
+
+/// <summary>The token HTTP suite on Redis.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class RedisTokenHttpConformanceTests : TokenHttpConformanceTests
+{
+    private readonly RedisTestStores _stores;
+
+    public RedisTokenHttpConformanceTests(RedisFixture redis) => _stores = new RedisTestStores(redis, Clock);
+
+    protected override ISessionStore CreateStore() => _stores.Create();
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await _stores.DisposeAsync();
+    }
+}

@@ -1,0 +1,52 @@
+using System.Collections.Concurrent;
+using Tessera.Redis.Resp;
+
+namespace Tessera.Redis.Tests;
+
+/// <summary>
+/// Stores for tests on the shared Redis: one connection per endpoint for the whole run, a fresh key prefix per test
+/// instance (so tests never see each other's keys), and deletion of that prefix's keys at the end.
+/// </summary>
+public sealed class RedisTestStores(RedisFixture fixture, TimeProvider clock) : IAsyncDisposable
+{
+    private static readonly ConcurrentDictionary<string, Task<RedisConnection>> Connections = new(StringComparer.Ordinal);
+    private int _count;
+
+    public string Root { get; } = "tessera-test-" + Guid.NewGuid().ToString("N");
+
+    public static Task<RedisConnection> ConnectionAsync(RedisFixture fixture) =>
+        Connections.GetOrAdd(fixture.Endpoint, _ => fixture.ConnectAsync());
+
+    public RedisSessionStore Create()
+    {
+        var connection = ConnectionAsync(fixture).GetAwaiter().GetResult();
+        var prefix = $"{Root}:{Interlocked.Increment(ref _count)}";
+        return new RedisSessionStore(connection, new RedisSessionStoreOptions { KeyPrefix = prefix }, clock);
+    }
+
+    public async ValueTask DisposeAsync() => await DeleteKeysAsync(await ConnectionAsync(fixture), Root);
+
+    public static async Task<List<string>> KeysAsync(RedisConnection connection, string prefix)
+    {
+        var keys = new List<string>();
+        var cursor = "0";
+        do
+        {
+            var reply = (await connection.ExecuteAsync("SCAN", cursor, "MATCH", Glob(prefix) + "*", "COUNT", 1000)).AsArray()!;
+            cursor = reply[0].AsString()!;
+            keys.AddRange(reply[1].AsArray()!.Select(k => k.AsString()!));
+        }
+        while (cursor != "0");
+        return keys;
+    }
+
+    public static async Task DeleteKeysAsync(RedisConnection connection, string prefix)
+    {
+        foreach (var chunk in (await KeysAsync(connection, prefix)).Chunk(500))
+        {
+            await connection.ExecuteAsync("DEL", chunk.Select(k => (RedisArg)k).ToArray());
+        }
+    }
+
+    private static string Glob(string text) => string.Concat(text.Select(c => c is '*' or '?' or '[' or ']' or '\\' ? "\\" + c : c.ToString()));
+}
