@@ -1,0 +1,314 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.DependencyInjection;
+using Tessera.Redis.Resp;
+using Tessera.Testing;
+using Tessera.Tokens;
+
+namespace Tessera.Redis.Tests;
+
+/// <summary>What the conformance suites cannot see: the key layout, Redis's own expiry, restarts, commands sent.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class RedisSessionStoreTests(RedisFixture redis) : IAsyncLifetime
+{
+    private readonly ManualTimeProvider _clock = new();
+    private readonly string _prefix = "tessera-test-" + Guid.NewGuid().ToString("N");
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await RedisTestStores.DeleteKeysAsync(await RedisTestStores.ConnectionAsync(redis), _prefix);
+
+    [Fact]
+    public async Task EverySessionKeyIsHashTaggedByTheSessionIdAndMetadataNeverClashesWithData()
+    {
+        var connection = await RedisTestStores.ConnectionAsync(redis);
+        var store = new RedisSessionStore(connection, new() { KeyPrefix = _prefix }, _clock);
+        var record = NewRecord(subject: "alice", data: new Dictionary<string, string> { ["m:sub"] = "\"a data key that looks like metadata\"", ["cart"] = "[1,2]" });
+        Assert.True(await store.CreateAsync(record));
+        var (access, refresh) = NewPair(record.Id);
+        Assert.True(await store.CreateTokensAsync(access, refresh));
+
+        var keys = await RedisTestStores.KeysAsync(connection, _prefix);
+
+        var hex = Convert.ToHexStringLower(record.CredentialHash);
+        Assert.Equal(
+            new[]
+            {
+                $"{_prefix}:a", $"{_prefix}:c:{hex}", $"{_prefix}:k:{access.Id}", $"{_prefix}:k:{refresh.Id}",
+                $"{_prefix}:s:{{{record.Id}}}", $"{_prefix}:t:{{{record.Id}}}", $"{_prefix}:u:alice", $"{_prefix}:x",
+            }.Order(StringComparer.Ordinal),
+            keys.Order(StringComparer.Ordinal));
+        var fields = (await connection.ExecuteAsync("HKEYS", $"{_prefix}:s:{{{record.Id}}}")).AsArray()!.Select(f => f.AsString()!).ToList();
+        Assert.Contains("d:m:sub", fields);
+        Assert.Contains("d:cart", fields);
+        Assert.Contains("m:sub", fields);
+        Assert.All(fields, f => Assert.True(f.StartsWith("d:", StringComparison.Ordinal) || f.StartsWith("m:", StringComparison.Ordinal), f));
+        var loaded = await store.LoadAsync(record.Id);
+        Assert.Equal("alice", loaded!.Subject);
+        Assert.Equal("\"a data key that looks like metadata\"", loaded.Data["m:sub"]);
+    }
+
+    [Fact]
+    public async Task DataValuesRoundTripAsTheExactTextGiven()
+    {
+        var store = new RedisSessionStore(await RedisTestStores.ConnectionAsync(redis), new() { KeyPrefix = _prefix }, _clock);
+        const string Spaced = "{ \"b\" : 1 ,\n  \"a\" : [ 1.50, \"\\u00e9 🦊\" ] }";
+        var record = NewRecord(data: new Dictionary<string, string> { ["x"] = Spaced });
+        Assert.True(await store.CreateAsync(record));
+        Assert.True(await store.ApplyAsync(record.Id, new SessionPatch { Set = new Dictionary<string, string> { ["y"] = "  42 " } }));
+
+        var loaded = await store.LoadAsync(record.Id);
+
+        Assert.Equal(Spaced, loaded!.Data["x"]);
+        Assert.Equal("  42 ", loaded.Data["y"]);
+    }
+
+    [Theory]
+    [InlineData(-30 * 365)] // the store's clock decades behind Redis's: absolute times would already be past
+    [InlineData(30 * 365)]  // and decades ahead
+    public async Task RedisExpiryFollowsTheRemainingLifetimeNotTheStoresWallClock(int days)
+    {
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow.AddDays(days));
+        var connection = await RedisTestStores.ConnectionAsync(redis);
+        var store = new RedisSessionStore(connection, new() { KeyPrefix = _prefix, ExpiryMargin = TimeSpan.FromMinutes(10) }, clock);
+        var record = NewRecord(clock);
+        Assert.True(await store.CreateAsync(record));
+        var (access, refresh) = NewPair(record.Id, clock);
+        Assert.True(await store.CreateTokensAsync(access, refresh));
+
+        var expected = (record.AbsoluteExpiresAt - clock.GetUtcNow() + TimeSpan.FromMinutes(10)).TotalMilliseconds;
+        foreach (var key in await RedisTestStores.KeysAsync(connection, _prefix))
+        {
+            var ttl = (await connection.ExecuteAsync("PTTL", key)).AsInt64();
+            if (key.EndsWith(":x", StringComparison.Ordinal) || key.EndsWith(":a", StringComparison.Ordinal))
+            {
+                Assert.Equal(-1, ttl); // indexes: kept small by cleanup, never expired by Redis
+                continue;
+            }
+            Assert.InRange(ttl, expected - 60_000, expected);
+        }
+
+        // Liveness follows the store's clock even though Redis still holds every key.
+        clock.Advance(TimeSpan.FromHours(9));
+        Assert.Null(await store.LoadAsync(record.Id));
+        Assert.Equal(1, await store.DeleteExpiredAsync(10));
+        Assert.Empty(await RedisTestStores.KeysAsync(connection, _prefix + ":s:"));
+    }
+
+    [Fact]
+    public async Task SessionsWrittenBeforeARedisRestartLoadAfterItThroughTheSameStore()
+    {
+        await using var server = await RedisServer.StartAsync();
+        await using var store = new RedisSessionStore(new RedisSessionStoreOptions { ConnectionString = server.Endpoint + ",database=2" }, _clock);
+        var record = NewRecord(subject: "bob", data: new Dictionary<string, string> { ["cart"] = "[\"apple\"]" });
+        Assert.True(await store.CreateAsync(record));
+        var (access, refresh) = NewPair(record.Id);
+        Assert.True(await store.CreateTokensAsync(access, refresh));
+
+        await server.ShutdownAsync();
+        await server.StartAsync();
+
+        Assert.Equal("[\"apple\"]", (await store.LoadAsync(record.Id))!.Data["cart"]);
+        Assert.Equal(record.Id, (await store.LoadByCredentialAsync(record.CredentialHash))!.Id);
+        Assert.Equal(record.Id, (await store.LoadTokenAsync(access.Id))!.Session!.Id);
+        // Writes work too: the scripts were forgotten with the restart and are sent again (NOSCRIPT fallback).
+        Assert.True(await store.ApplyAsync(record.Id, new SessionPatch { Set = new Dictionary<string, string> { ["after"] = "true" } }));
+        Assert.Single(await store.ListBySubjectAsync("bob"));
+        Assert.Equal(1, await store.CountAsync());
+    }
+
+    [Fact]
+    public async Task AFullCycleWorksOnAServerWhereConfigIsDisabledAndNeverSendsIt()
+    {
+        await using var server = await RedisServer.StartAsync("--rename-command", "CONFIG", "");
+        await using (var probe = await RedisConnection.ConnectAsync(RedisOptions.Parse(server.Endpoint)))
+        {
+            await Assert.ThrowsAsync<RedisServerException>(async () => await probe.ExecuteAsync("CONFIG", "GET", "maxmemory"));
+        }
+        await using var store = new RedisSessionStore(new RedisSessionStoreOptions { ConnectionString = server.Endpoint }, _clock);
+
+        await RunFullCycleAsync(store, _clock);
+
+        await using var admin = await RedisConnection.ConnectAsync(RedisOptions.Parse(server.Endpoint));
+        var stats = (await admin.ExecuteAsync("INFO", "commandstats")).AsString()!;
+        Assert.Contains("cmdstat_evalsha", stats, StringComparison.Ordinal);
+        Assert.DoesNotContain("cmdstat_config", stats, StringComparison.Ordinal);
+        Assert.DoesNotContain("cmdstat_keys", stats, StringComparison.Ordinal);
+        Assert.DoesNotContain("cmdstat_scan", stats, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EveryStoreOperationIsOneRoundTrip()
+    {
+        await using var store = new RedisSessionStore(new RedisSessionStoreOptions { ConnectionString = redis.Endpoint, KeyPrefix = _prefix }, _clock);
+        var first = NewRecord(subject: "carol");
+        Assert.True(await store.CreateAsync(first)); // connects and loads the scripts
+        var connection = store.Connection!;
+
+        async Task<T> Once<T>(Func<ValueTask<T>> operation)
+        {
+            var before = connection.SubmittedRequests;
+            var result = await operation();
+            Assert.Equal(1, connection.SubmittedRequests - before);
+            return result;
+        }
+
+        var record = NewRecord(subject: "carol", data: new Dictionary<string, string> { ["a"] = "1" });
+        var (access, refresh) = NewPair(record.Id);
+        var (access2, refresh2) = NewPair(record.Id);
+        Assert.True(await Once(() => store.CreateAsync(record)));
+        Assert.NotNull(await Once(() => store.LoadAsync(record.Id)));
+        Assert.NotNull(await Once(() => store.LoadByCredentialAsync(record.CredentialHash)));
+        Assert.True(await Once(() => store.ApplyAsync(record.Id, new SessionPatch { ClearData = true, Set = new Dictionary<string, string> { ["b"] = "2" }, NewCredentialHash = RandomNumberGenerator.GetBytes(32), SubjectChanged = true, Subject = "carol" })));
+        Assert.True(await Once(() => store.TouchAsync(record.Id, Now(), Now().AddMinutes(30))));
+        Assert.True(await Once(() => store.CreateTokensAsync(access, refresh)));
+        Assert.NotNull(await Once(() => store.LoadTokenAsync(access.Id)));
+        Assert.Equal(TokenRotationOutcome.Rotated, await Once(() => store.RotateAsync(refresh.Id, access2, refresh2, Now())));
+        Assert.Equal(2, (await Once(() => store.ListBySubjectAsync("carol"))).Count);
+        Assert.Equal(2, await Once(() => store.CountAsync()));
+        Assert.True(await Once(() => store.RevokeAsync(first.Id, Now())));
+        Assert.Equal(1, await Once(() => store.DeleteRevokedAsync(Now(), 10)));
+        Assert.Equal(0, await Once(() => store.DeleteExpiredAsync(10)));
+        Assert.True(await Once(() => store.DeleteAsync(record.Id)));
+        Assert.Empty(await RedisTestStores.KeysAsync(await RedisTestStores.ConnectionAsync(redis), _prefix));
+    }
+
+    [Fact]
+    public async Task APrefixThatIsAHashTagPutsEveryKeyOfTheStoreOnOneClusterSlot()
+    {
+        var prefix = "{" + _prefix + "}";
+        var connection = await RedisTestStores.ConnectionAsync(redis);
+        var store = new RedisSessionStore(connection, new() { KeyPrefix = prefix }, _clock);
+        try
+        {
+            await RunFullCycleAsync(store, _clock, keep: true);
+            var keys = await RedisTestStores.KeysAsync(connection, prefix);
+            Assert.NotEmpty(keys);
+            // Redis hashes only the first {...} of a key: the prefix's tag, for every key of the store.
+            Assert.All(keys, k => Assert.StartsWith(prefix, k, StringComparison.Ordinal));
+        }
+        finally
+        {
+            await RedisTestStores.DeleteKeysAsync(connection, prefix);
+        }
+    }
+
+    [Fact]
+    public async Task OnlyOneOfManyConcurrentRotationsOfOneRefreshTokenWins()
+    {
+        var store = new RedisSessionStore(await RedisTestStores.ConnectionAsync(redis), new() { KeyPrefix = _prefix }, _clock);
+        var record = NewRecord();
+        Assert.True(await store.CreateAsync(record));
+        var (access, refresh) = NewPair(record.Id);
+        Assert.True(await store.CreateTokensAsync(access, refresh));
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 20).Select(async _ =>
+        {
+            var (a, r) = NewPair(record.Id);
+            return await store.RotateAsync(refresh.Id, a, r, Now());
+        }));
+
+        Assert.Single(outcomes, o => o == TokenRotationOutcome.Rotated);
+        Assert.Equal(19, outcomes.Count(o => o == TokenRotationOutcome.AlreadyRevoked));
+    }
+
+    [Fact]
+    public async Task UseRedisStoreBuildsTheStoreOnTheContainersClock()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<TimeProvider>(_clock);
+        services.AddTesseraCore(o => o.Keys.Add(SigningKeyRing.GenerateBase64Key())).UseRedisStore(redis.Endpoint, o => o.KeyPrefix = _prefix);
+        await using var provider = services.BuildServiceProvider();
+
+        var store = Assert.IsType<RedisSessionStore>(provider.GetRequiredService<ISessionStore>());
+        Assert.Same(store, provider.GetRequiredService<RedisSessionStore>());
+        Assert.Equal(_prefix, store.KeyPrefix);
+        var record = NewRecord();
+        Assert.True(await store.CreateAsync(record));
+        Assert.NotNull(await store.LoadAsync(record.Id));
+        _clock.Advance(TimeSpan.FromHours(9)); // the container's clock, not the machine's, decides expiry
+        Assert.Null(await store.LoadAsync(record.Id));
+    }
+
+    [Fact]
+    public void BadOptionsFailWhenTheStoreIsRegistered()
+    {
+        var builder = new ServiceCollection().AddTesseraCore();
+        Assert.Throws<FormatException>(() => builder.UseRedisStore("localhost:notaport"));
+        Assert.Throws<ArgumentException>(() => builder.UseRedisStore("localhost", o => o.KeyPrefix = "has space"));
+        Assert.Throws<ArgumentOutOfRangeException>(() => builder.UseRedisStore("localhost", o => o.ExpiryMargin = TimeSpan.Zero));
+        Assert.Throws<ArgumentException>(() => new RedisSessionStore(new RedisSessionStoreOptions()));
+    }
+
+    [Fact]
+    public async Task AnUnreachableServerFailsTheOperationAndALaterOperationConnects()
+    {
+        await using var server = await RedisServer.StartAsync();
+        await server.StopAsync();
+        await using var store = new RedisSessionStore(new RedisSessionStoreOptions { ConnectionString = server.Endpoint + ",connectTimeout=500" }, _clock);
+
+        await Assert.ThrowsAsync<RedisConnectionException>(async () => await store.LoadAsync("x"));
+
+        await server.StartAsync();
+        var record = NewRecord();
+        Assert.True(await store.CreateAsync(record));
+        Assert.NotNull(await store.LoadAsync(record.Id));
+    }
+
+    private static async Task RunFullCycleAsync(RedisSessionStore store, ManualTimeProvider clock, bool keep = false)
+    {
+        var now = clock.GetUtcNow();
+        var record = NewRecord(clock, "dave", new Dictionary<string, string> { ["a"] = "1" });
+        Assert.True(await store.CreateAsync(record));
+        Assert.NotNull(await store.LoadByCredentialAsync(record.CredentialHash));
+        Assert.True(await store.ApplyAsync(record.Id, new SessionPatch { Set = new Dictionary<string, string> { ["b"] = "2" }, Removed = ["a"] }));
+        Assert.Equal("2", (await store.LoadAsync(record.Id))!.Data["b"]);
+        Assert.True(await store.TouchAsync(record.Id, now, now.AddMinutes(30)));
+        var (access, refresh) = NewPair(record.Id, clock);
+        var (access2, refresh2) = NewPair(record.Id, clock);
+        Assert.True(await store.CreateTokensAsync(access, refresh));
+        Assert.Equal(TokenRotationOutcome.Rotated, await store.RotateAsync(refresh.Id, access2, refresh2, now));
+        Assert.Single(await store.ListBySubjectAsync("dave"));
+        Assert.Equal(1, await store.CountAsync());
+        var other = NewRecord(clock);
+        Assert.True(await store.CreateAsync(other));
+        Assert.True(await store.RevokeAsync(other.Id, now));
+        Assert.Equal(1, await store.DeleteRevokedAsync(now, 10));
+        if (!keep)
+        {
+            clock.Advance(TimeSpan.FromHours(9));
+            Assert.Equal(1, await store.DeleteExpiredAsync(10));
+            Assert.Equal(0, await store.CountAsync());
+        }
+    }
+
+    private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeMilliseconds(_clock.GetUtcNow().ToUnixTimeMilliseconds());
+
+    private SessionRecord NewRecord(string? subject = null, Dictionary<string, string>? data = null) => NewRecord(_clock, subject, data);
+
+    private static SessionRecord NewRecord(TimeProvider clock, string? subject = null, Dictionary<string, string>? data = null)
+    {
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(clock.GetUtcNow().ToUnixTimeMilliseconds());
+        return new SessionRecord
+        {
+            Id = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16)).TrimEnd('=').Replace('+', '-').Replace('/', '_'),
+            CredentialHash = RandomNumberGenerator.GetBytes(32),
+            Subject = subject,
+            Data = data ?? new Dictionary<string, string>(StringComparer.Ordinal),
+            CreatedAt = now,
+            LastSeenAt = now,
+            IdleExpiresAt = now.AddMinutes(30),
+            AbsoluteExpiresAt = now.AddHours(8),
+        };
+    }
+
+    private (TokenRecord Access, TokenRecord Refresh) NewPair(string sessionId) => NewPair(sessionId, _clock);
+
+    private static (TokenRecord Access, TokenRecord Refresh) NewPair(string sessionId, TimeProvider clock)
+    {
+        var now = DateTimeOffset.FromUnixTimeSeconds(clock.GetUtcNow().ToUnixTimeSeconds());
+        string accessId = Guid.NewGuid().ToString(), refreshId = Guid.NewGuid().ToString();
+        return (
+            new TokenRecord { Id = accessId, SessionId = sessionId, Kind = TokenKind.Access, PairedTokenId = refreshId, CreatedAt = now, ExpiresAt = now.AddMinutes(5) },
+            new TokenRecord { Id = refreshId, SessionId = sessionId, Kind = TokenKind.Refresh, PairedTokenId = accessId, CreatedAt = now, ExpiresAt = now.AddDays(1) });
+    }
+}
