@@ -31,7 +31,10 @@ namespace Tessera.Redis;
 /// <para>
 /// Every write is one Lua script (one round trip), so checks and changes are atomic: a patch is applied only to a live
 /// session, a refresh token is rotated only if not revoked (exactly one of concurrent rotations wins). A read is one
-/// round trip too: <c>HGETALL</c>, or a script that follows a pointer key to the session hash.
+/// round trip too: <c>HGETALL</c>, <c>ZCOUNT</c>, or a script that follows a pointer key to the session hash. Scripts
+/// are sent by SHA-1 (<c>EVALSHA</c>); a store that opens its own connection loads them when it connects, so only the
+/// first use of a script after a Redis restart (or on a connection passed in by the caller) adds one <c>EVAL</c>. A read
+/// that fails because the connection broke is retried once; a write never is (it may have run).
 /// </para>
 /// <para>
 /// Expiry is decided by the store's <see cref="TimeProvider"/>, never by Redis's clock: scripts compare stored times
