@@ -3,6 +3,7 @@ using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Options;
 using Tessera.AspNetCore;
 using Tessera.PostgreSql;
+using Tessera.Redis;
 
 namespace Tessera.Demo;
 
@@ -104,9 +105,9 @@ public static class DemoApp
     }
 
     /// <summary>
-    /// Creates or upgrades the PostgreSQL store's tables now (when that is the store), so Program.cs can report an
-    /// unreachable database in one line. The host would apply them at start anyway (<c>ApplyMigrationsAtStartup</c>);
-    /// running them twice is harmless: the second run finds the schema current.
+    /// Reaches a server store before the host starts, so Program.cs can report an unreachable server in one line:
+    /// PostgreSQL's tables are created or upgraded now (the host would apply them at start anyway, through
+    /// <c>ApplyMigrationsAtStartup</c>; the second run finds the schema current), Redis answers one cheap count.
     /// </summary>
     public static async Task PrepareStoreAsync(WebApplication app, CancellationToken cancellationToken = default)
     {
@@ -114,6 +115,10 @@ public static class DemoApp
         if (app.Services.GetService<PostgreSqlSessionStore>() is { } postgres)
         {
             await postgres.EnsureSchemaAsync(cancellationToken);
+        }
+        if (app.Services.GetService<RedisSessionStore>() is { } redis)
+        {
+            _ = await redis.CountAsync(cancellationToken);
         }
     }
 

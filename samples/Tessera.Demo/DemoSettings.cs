@@ -13,6 +13,7 @@ internal sealed class DemoSettings
         SqliteConnectionString = NullIfBlank(configuration.GetConnectionString("Sqlite"));
         PostgresConnectionString = NullIfBlank(configuration.GetConnectionString("Postgres"));
         RedisConnectionString = NullIfBlank(configuration.GetConnectionString("Redis"));
+        RedisKeyPrefix = NullIfBlank(configuration["Tessera:Redis:KeyPrefix"]);
     }
 
     /// <summary>The store to use: <c>Tessera:Store</c>, lower case; default <c>sqlite</c>.</summary>
@@ -36,6 +37,9 @@ internal sealed class DemoSettings
     /// <summary><c>ConnectionStrings:Redis</c> (<c>host:port[,password=...]</c>), required by the <c>redis</c> store.</summary>
     public string? RedisConnectionString { get; }
 
+    /// <summary><c>Tessera:Redis:KeyPrefix</c>, the prefix of every key the Redis store writes; default the store's (<c>tessera</c>).</summary>
+    public string? RedisKeyPrefix { get; }
+
     /// <summary>
     /// Where sessions live, for the start-up log line. Never a password: for PostgreSQL only host, port and database.
     /// </summary>
@@ -44,6 +48,7 @@ internal sealed class DemoSettings
         "sqlite" => SqliteConnectionString is null ? SqliteDatabasePath : "ConnectionStrings:Sqlite",
         "memory" => "process memory (lost on restart)",
         "postgres" => DemoStores.DescribePostgres(PostgresConnectionString),
+        "redis" => $"Redis {RedisConnectionString?.Split(',', 2)[0]} (keys {RedisKeyPrefix ?? "tessera"}:*)",
         _ => Store,
     };
 

@@ -7,6 +7,8 @@ internal static class DemoStores
 {
     public const string PostgresExample = "Host=localhost;Username=app;Password=...;Database=app";
 
+    public const string RedisExample = "localhost:6379,password=...";
+
     public static void Use(TesseraBuilder tessera, DemoSettings settings)
     {
         switch (settings.Store)
@@ -26,9 +28,12 @@ internal static class DemoStores
             case "postgres":
                 UsePostgres(tessera, settings);
                 break;
+            case "redis":
+                UseRedis(tessera, settings);
+                break;
             default:
                 throw new DemoConfigurationException(
-                    $"Tessera:Store={settings.Store} is not available yet in this demo; use sqlite (the default), memory or postgres.");
+                    $"Tessera:Store={settings.Store} is not available yet in this demo; use sqlite (the default), memory, postgres or redis.");
         }
     }
 
@@ -66,6 +71,30 @@ internal static class DemoStores
             // The parser's message names a keyword, never a value, so no password ends up on the console.
             throw new DemoConfigurationException(
                 $"ConnectionStrings:Postgres is not a valid Npgsql connection string ({e.Message.Split(" (Parameter", 2)[0]}); expected something like \"{PostgresExample}\".", e);
+        }
+    }
+
+    private static void UseRedis(TesseraBuilder tessera, DemoSettings settings)
+    {
+        var connectionString = settings.RedisConnectionString ?? throw new DemoConfigurationException(
+            "Tessera:Store=redis needs ConnectionStrings:Redis, host:port with optional ,password=... such as "
+            + $"\"{RedisExample}\" (set ConnectionStrings__Redis=... or pass --ConnectionStrings:Redis=...).");
+        try
+        {
+            // Tessera:Redis:KeyPrefix lets several demos (or test runs) share one Redis without seeing each other.
+            tessera.UseRedisStore(connectionString, options =>
+            {
+                if (settings.RedisKeyPrefix is { } prefix)
+                {
+                    options.KeyPrefix = prefix;
+                }
+            });
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException)
+        {
+            // The parser's messages name an option or a position, never a value.
+            throw new DemoConfigurationException(
+                $"ConnectionStrings:Redis (or Tessera:Redis:KeyPrefix) is not valid ({e.Message.Split(" (Parameter", 2)[0]}); expected something like \"{RedisExample}\".", e);
         }
     }
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Tessera.Demo;
+using Tessera.Redis.Resp;
 
 // Configuration mistakes (an unknown store, a missing production key) end start-up with one readable line, not a
 // stack trace: the demo is the first thing a newcomer runs.
@@ -23,5 +24,11 @@ catch (NpgsqlException e)
     // host and the reason ("Failed to connect to 127.0.0.1:5432", "password authentication failed"), never a password.
     var reason = e.InnerException is { } inner && inner.Message != e.Message ? $"{e.Message} ({inner.Message})" : e.Message;
     Console.Error.WriteLine($"Tessera demo cannot start: PostgreSQL (ConnectionStrings:Postgres) could not be reached or its session tables could not be created: {reason}");
+    return 1;
+}
+catch (Exception e) when (e is RedisConnectionException or RedisServerException)
+{
+    // Tessera:Store=redis and the server did not answer, or refused (a wrong password): say which, in one line.
+    Console.Error.WriteLine($"Tessera demo cannot start: Redis (ConnectionStrings:Redis) could not be used: {e.Message}");
     return 1;
 }

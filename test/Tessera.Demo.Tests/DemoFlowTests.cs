@@ -278,3 +278,11 @@ public sealed class PostgresDemoFlowTests(DemoPostgresDatabase database) : DemoF
 
     protected override string[] StoreArguments => [$"--ConnectionStrings:Postgres={database.ConnectionString}"];
 }
+
+/// <summary>The same flows on Redis, under a key prefix of each test's own.</summary>
+public sealed class RedisDemoFlowTests : DemoFlowTests
+{
+    protected override string Store => "redis";
+
+    protected override string[] StoreArguments => TestRedis.Arguments("flow");
+}

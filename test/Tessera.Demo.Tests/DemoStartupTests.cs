@@ -131,8 +131,34 @@ public sealed class DemoStartupTests
         Assert.DoesNotContain("   at ", error + output, StringComparison.Ordinal); // no stack trace
     }
 
+    [Fact]
+    public void RedisWithoutAConnectionStringFailsAtStartSayingWhatToSet()
+    {
+        using var data = new TempDirectory();
+        var failure = Assert.Throws<DemoConfigurationException>(() => DemoApp.Build(DemoServer.Arguments("redis", "Development", data.Path)));
+        Assert.Contains("ConnectionStrings:Redis", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("ConnectionStrings__Redis", failure.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnUnreachableRedisPrintsOneClearLineAndExitsWithOne()
+    {
+        using var data = new TempDirectory();
+        int closedPort;
+        using (var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            closedPort = ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+        var args = DemoServer.Arguments("redis", "Development", data.Path, $"--ConnectionStrings:Redis=127.0.0.1:{closedPort},password=hunter2-secret");
+        var (exitCode, output, error) = await RunDemoProcessAsync(args, untilOutput: null);
+        Assert.Equal(1, exitCode);
+        Assert.Contains("Tessera demo cannot start: Redis (ConnectionStrings:Redis) could not be used", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2-secret", error + output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error + output, StringComparison.Ordinal); // no stack trace
+    }
+
     [Theory]
-    [InlineData("redis")]
     [InlineData("cookie")]
     public void AStoreNotWrittenYetFailsAtStartSayingSo(string store)
     {

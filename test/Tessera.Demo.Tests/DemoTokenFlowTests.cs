@@ -217,3 +217,11 @@ public sealed class PostgresDemoTokenFlowTests(DemoPostgresDatabase database) : 
 
     protected override string[] StoreArguments => [$"--ConnectionStrings:Postgres={database.ConnectionString}"];
 }
+
+/// <summary>The same token flows on Redis, under a key prefix of each test's own.</summary>
+public sealed class RedisDemoTokenFlowTests : DemoTokenFlowTests
+{
+    protected override string Store => "redis";
+
+    protected override string[] StoreArguments => TestRedis.Arguments("tokens");
+}
