@@ -83,10 +83,9 @@ public static class DemoApp
         }
         DemoLog.Starting(app.Logger, app.Environment.EnvironmentName, settings.Store, settings.StoreLocation);
 
-        if (!app.Environment.IsDevelopment())
-        {
-            app.UseExceptionHandler();
-        }
+        // Always a plain problem response, Development included: ASP.NET Core's developer error page echoes the request's
+        // headers, and with them the session cookie, which must never be shown back.
+        app.UseExceptionHandler();
         // Static files come first and end the request there, so serving the page never reads or writes a session.
         var webRoot = WebRoot(app.Environment);
         app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = webRoot });
