@@ -60,6 +60,20 @@ public sealed class TokenFlowTests
     }
 
     [Fact]
+    public async Task TheGraceWindowIsMeasuredToTheMillisecondNotToTheWholeSecond()
+    {
+        var pair = await _manager.Tokens.CreateAsync("alice");
+        _clock.Advance(TimeSpan.FromMilliseconds(900));
+        Assert.True((await _manager.Tokens.RefreshAsync(pair.RefreshToken)).Succeeded);
+
+        // 5.05 s after the rotation: whole seconds would call this 5 s and still inside the 5 s window.
+        _clock.Advance(TimeSpan.FromMilliseconds(5050));
+        var reuse = await _manager.Tokens.RefreshAsync(pair.RefreshToken);
+
+        Assert.Equal(TokenFailure.RefreshTokenReused, reuse.Failure);
+    }
+
+    [Fact]
     public async Task ATokenSessionOpenedByAccessTokenCommitsPerKeyChanges()
     {
         var pair = await _manager.Tokens.CreateAsync("alice");

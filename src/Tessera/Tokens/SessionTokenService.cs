@@ -87,7 +87,7 @@ public sealed class SessionTokenService
     /// <returns>The session, or why not.</returns>
     public async ValueTask<TokenResult<SessionRecord>> GetAsync(string? accessToken, CancellationToken cancellationToken = default)
     {
-        var now = Now();
+        var now = _manager.Now();
         var validation = Codec.Validate(accessToken, TokenKind.Access, now);
         if (validation.Failure != TokenFailure.None)
         {
@@ -166,7 +166,10 @@ public sealed class SessionTokenService
     /// <returns>The new pair, or why not.</returns>
     public async ValueTask<TokenResult<TokenPair>> RefreshAsync(string? refreshToken, CancellationToken cancellationToken = default)
     {
-        var now = Now();
+        // Token claims are whole seconds; revocation times and the grace window are measured to the millisecond, so
+        // the window is never up to a second longer than configured.
+        var now = _manager.Now();
+        var issuedAt = Seconds(now);
         var validation = Codec.Validate(refreshToken, TokenKind.Refresh, now);
         if (validation.Failure != TokenFailure.None)
         {
@@ -186,7 +189,7 @@ public sealed class SessionTokenService
                 return TokenResult<TokenPair>.Fail(failure);
             }
             var session = lookup!.Session!;
-            var (access, refresh) = NewPair(session.Id, now, session.AbsoluteExpiresAt);
+            var (access, refresh) = NewPair(session.Id, issuedAt, session.AbsoluteExpiresAt);
             var outcome = await store.RotateAsync(lookup.Token.Id, access, refresh, now, cancellationToken);
             switch (outcome)
             {
@@ -316,7 +319,9 @@ public sealed class SessionTokenService
         new(Codec.Mint(access), Codec.Mint(refresh), access.ExpiresAt, refresh.ExpiresAt, access.SessionId);
 
     // Token times are whole seconds, like the JWT claims minted from them.
-    private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeSeconds(_manager.Time.GetUtcNow().ToUnixTimeSeconds());
+    private DateTimeOffset Now() => Seconds(_manager.Time.GetUtcNow());
+
+    private static DateTimeOffset Seconds(DateTimeOffset time) => DateTimeOffset.FromUnixTimeSeconds(time.ToUnixTimeSeconds());
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
