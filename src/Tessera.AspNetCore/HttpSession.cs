@@ -15,9 +15,14 @@ namespace Tessera.AspNetCore;
 public sealed class HttpSession : TesseraSession, IBindableFromHttpContext<HttpSession>, IEndpointParameterMetadataProvider
 {
     private readonly HttpContext _context;
+    private readonly SessionManager _manager;
 
     internal HttpSession(SessionManager manager, string? presentedCredential, SessionCredentialKind credentialKind, HttpContext context)
-        : base(manager, presentedCredential, credentialKind, metadata: null) => _context = context;
+        : base(manager, presentedCredential, credentialKind, metadata: null)
+    {
+        _context = context;
+        _manager = manager;
+    }
 
     /// <summary>
     /// Binds the request's session for a minimal-API parameter, loading it first (one store read at most).
@@ -41,17 +46,10 @@ public sealed class HttpSession : TesseraSession, IBindableFromHttpContext<HttpS
     {
     }
 
-    /// <summary>Records the request's User-Agent (at most 512 characters) and remote IP address.</summary>
+    /// <summary>
+    /// Records the request's User-Agent (at most 512 characters) and remote IP address, as
+    /// <see cref="TesseraOptions.Metadata"/> allows (either can be off; the IP can be truncated).
+    /// </summary>
     /// <returns>The metadata.</returns>
-    protected override SessionMetadata CaptureMetadata()
-    {
-        var userAgent = _context.Request.Headers.UserAgent.ToString();
-        if (userAgent.Length > TesseraDefaults.MaxUserAgentLength)
-        {
-            userAgent = userAgent[..TesseraDefaults.MaxUserAgentLength];
-        }
-        return new SessionMetadata(
-            userAgent.Length == 0 ? null : userAgent,
-            _context.Connection.RemoteIpAddress?.ToString());
-    }
+    protected override SessionMetadata CaptureMetadata() => SessionMetadataCapture.Capture(_context, _manager.Options.Metadata, label: null);
 }

@@ -55,13 +55,20 @@ public abstract class SessionHttpConformanceTests : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// Whether the store implements <see cref="ISubjectSessionIndex"/>, which per-user session management needs. Default
+    /// <see langword="true"/>; override with <see langword="false"/> to skip the per-user tests (they pass without running).
+    /// </summary>
+    protected virtual bool SupportsSubjectIndex => true;
+
     /// <summary>Starts a server over <see cref="Store"/>; it is stopped when the test ends.</summary>
     /// <param name="keys">Signing keys, or <see langword="null"/> for <see cref="Key"/>.</param>
     /// <param name="environment">The host environment. Default <c>Production</c>.</param>
+    /// <param name="bearerTokens">Whether bearer-token sessions are on too (the store must implement <see cref="Tokens.ISessionTokenStore"/>).</param>
     /// <returns>The server.</returns>
-    protected async Task<TesseraTestServer> StartServerAsync(IEnumerable<string>? keys = null, string environment = "Production")
+    protected async Task<TesseraTestServer> StartServerAsync(IEnumerable<string>? keys = null, string environment = "Production", bool bearerTokens = false)
     {
-        var server = await TesseraTestServer.StartAsync(Store, Clock, keys ?? [Key], environment);
+        var server = await TesseraTestServer.StartAsync(Store, Clock, keys ?? [Key], environment, bearerTokens: bearerTokens);
         _servers.Add(server);
         return server;
     }
@@ -476,4 +483,126 @@ public abstract class SessionHttpConformanceTests : IAsyncLifetime
     /// <summary>A random 32-byte value, for tests that need a hash nobody issued.</summary>
     /// <returns>The bytes.</returns>
     protected static byte[] RandomHash() => RandomNumberGenerator.GetBytes(32);
+
+    /// <summary>A subject signed in on two devices sees both listed, the asking one flagged as current.</summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task ListingASubjectsSessionsShowsBothDevicesAndFlagsTheCurrentOne()
+    {
+        if (!SupportsSubjectIndex)
+        {
+            return;
+        }
+        var server = await StartServerAsync();
+        using var laptop = server.CreateClient();
+        using var phone = server.CreateClient();
+        using var other = server.CreateClient();
+        await laptop.PostAsync("/signin/alice");
+        Clock.Advance(TimeSpan.FromSeconds(1));
+        await phone.PostAsync("/signin/alice");
+        await other.PostAsync("/signin/bob");
+        var laptopId = await laptop.GetStringAsync("/id");
+        var phoneId = await phone.GetStringAsync("/id");
+
+        var fromLaptop = Lines(await laptop.GetStringAsync("/my-sessions"));
+        var fromPhone = Lines(await phone.GetStringAsync("/my-sessions"));
+
+        Assert.Equal([$"{laptopId}|*", $"{phoneId}|-"], fromLaptop.Select(l => string.Join('|', l.Split('|')[..2])));
+        Assert.Equal([$"{laptopId}|-", $"{phoneId}|*"], fromPhone.Select(l => string.Join('|', l.Split('|')[..2])));
+        Assert.All(fromLaptop, l => Assert.EndsWith("|127.0.0.1", l, StringComparison.Ordinal));
+        using var anonymous = server.CreateClient();
+        using var response = await anonymous.SendAsync(HttpMethod.Get, "/my-sessions");
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+
+    /// <summary>Revoking one of the subject's own sessions ends it: its cookie is anonymous afterwards.</summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task RevokingOneOfTheSubjectsOwnSessionsMakesItsCookieAnonymous()
+    {
+        if (!SupportsSubjectIndex)
+        {
+            return;
+        }
+        var server = await StartServerAsync();
+        using var laptop = server.CreateClient();
+        using var phone = server.CreateClient();
+        await laptop.PostAsync("/signin/alice");
+        await phone.PostAsync("/signin/alice");
+        var phoneId = await phone.GetStringAsync("/id");
+
+        Assert.Equal("Revoked", await laptop.PostAsync($"/my-sessions/{phoneId}/revoke"));
+
+        Assert.Equal("(anonymous)", await phone.GetStringAsync("/whoami"));
+        Assert.Equal("alice", await laptop.GetStringAsync("/whoami"));
+        Assert.Single(Lines(await laptop.GetStringAsync("/my-sessions")));
+        Assert.Equal("NotFound", await laptop.PostAsync($"/my-sessions/{phoneId}/revoke"));
+    }
+
+    /// <summary>Revoking another subject's session is refused, and that session keeps working.</summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task RevokingAnotherSubjectsSessionIsRefusedAndItKeepsWorking()
+    {
+        if (!SupportsSubjectIndex)
+        {
+            return;
+        }
+        var server = await StartServerAsync();
+        using var alice = server.CreateClient();
+        using var bob = server.CreateClient();
+        await alice.PostAsync("/signin/alice");
+        await bob.PostAsync("/signin/bob");
+        var bobId = await bob.GetStringAsync("/id");
+
+        Assert.Equal("NotOwned", await alice.PostAsync($"/my-sessions/{bobId}/revoke"));
+        Assert.Equal("NotFound", await alice.PostAsync($"/my-sessions/{Guid.NewGuid():D}/revoke"));
+
+        Assert.Equal("bob", await bob.GetStringAsync("/whoami"));
+        Assert.Equal("alice", await alice.GetStringAsync("/whoami"));
+    }
+
+    /// <summary>
+    /// Signing out other devices keeps the current session and ends every other session of the subject, token sessions
+    /// included, and nobody else's.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task RevokingOthersKeepsTheCurrentSessionAndEndsTheRestIncludingTokenSessions()
+    {
+        if (!SupportsSubjectIndex)
+        {
+            return;
+        }
+        var tokens = Store.Inner is Tokens.ISessionTokenStore;
+        var server = await StartServerAsync(bearerTokens: tokens);
+        using var laptop = server.CreateClient();
+        using var phone = server.CreateClient();
+        using var bob = server.CreateClient();
+        await laptop.PostAsync("/signin/alice");
+        await phone.PostAsync("/signin/alice");
+        await bob.PostAsync("/signin/bob");
+        using var app = server.CreateClient();
+        if (tokens)
+        {
+            app.AccessToken = (await server.Manager.Tokens.CreateAsync("alice")).AccessToken;
+            Assert.Equal("alice", await app.GetStringAsync("/whoami"));
+        }
+        Assert.Equal(tokens ? 3 : 2, Lines(await laptop.GetStringAsync("/my-sessions")).Length);
+
+        Assert.Equal(tokens ? "2" : "1", await laptop.PostAsync("/my-sessions/revoke-others"));
+
+        Assert.Equal("alice", await laptop.GetStringAsync("/whoami"));
+        Assert.Equal("(anonymous)", await phone.GetStringAsync("/whoami"));
+        Assert.Equal("bob", await bob.GetStringAsync("/whoami"));
+        if (tokens)
+        {
+            using var response = await app.SendAsync(HttpMethod.Get, "/whoami");
+            Assert.Equal("(anonymous)", await response.Content.ReadAsStringAsync());
+        }
+        var left = Lines(await laptop.GetStringAsync("/my-sessions"));
+        Assert.StartsWith(await laptop.GetStringAsync("/id") + "|*", Assert.Single(left), StringComparison.Ordinal);
+    }
+
+    private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
 }

@@ -130,6 +130,28 @@ public sealed class TesseraTestServer : IAsyncDisposable
         app.MapGet("/auth/admin", Describe).RequireAuthorization(policy => policy.RequireRole("admin"));
     }
 
+    private static void MapSubjectRoutes(WebApplication app)
+    {
+        // One line per session of the signed-in subject: "id|current|ip" (current is "*" or "-").
+        app.MapGet("/my-sessions", async (HttpSession session, SessionManager manager, CancellationToken cancellationToken) =>
+        {
+            if (session.Subject is not { } subject)
+            {
+                return Results.Text("(anonymous)", statusCode: StatusCodes.Status401Unauthorized);
+            }
+            var sessions = await manager.Subjects.ListAsync(subject, session.Id, cancellationToken);
+            return Results.Text(string.Join('\n', sessions.Select(s => $"{s.Id}|{(s.IsCurrent ? "*" : "-")}|{s.IpAddress ?? "(none)"}")));
+        });
+        app.MapPost("/my-sessions/{id}/revoke", async (HttpSession session, SessionManager manager, string id, CancellationToken cancellationToken) =>
+            session.Subject is { } subject
+                ? Results.Text((await manager.Subjects.RevokeAsync(subject, id, cancellationToken)).ToString())
+                : Results.Text("(anonymous)", statusCode: StatusCodes.Status401Unauthorized));
+        app.MapPost("/my-sessions/revoke-others", async (HttpSession session, SessionManager manager, CancellationToken cancellationToken) =>
+            session.Subject is { } subject
+                ? Results.Text((await manager.Subjects.RevokeOthersAsync(subject, session.Id, cancellationToken)).ToString(System.Globalization.CultureInfo.InvariantCulture))
+                : Results.Text("(anonymous)", statusCode: StatusCodes.Status401Unauthorized));
+    }
+
     private static void MapRoutes(WebApplication app)
     {
         app.MapGet("/plain", () => "plain");
@@ -158,6 +180,7 @@ public sealed class TesseraTestServer : IAsyncDisposable
             return "ok";
         });
         app.MapGet("/whoami", (HttpSession session) => session.Subject ?? "(anonymous)");
+        MapSubjectRoutes(app);
         app.MapGet("/id", (HttpSession session) => session.IsNew ? "(new)" : session.Id);
         app.MapPost("/regenerate", (HttpSession session) =>
         {

@@ -27,6 +27,7 @@ public sealed class SessionManager
         Keys = SigningKeyRing.FromBase64(Options.Keys);
         Credentials = new CookieCredential(Keys);
         Tokens = new Tokens.SessionTokenService(this);
+        Subjects = new SubjectSessions(this);
     }
 
     /// <summary>The store sessions are kept in.</summary>
@@ -43,6 +44,12 @@ public sealed class SessionManager
 
     /// <summary>Token sessions (access and refresh JWTs) over the same store; needs a store with <see cref="Tokens.ISessionTokenStore"/>.</summary>
     public Tokens.SessionTokenService Tokens { get; }
+
+    /// <summary>
+    /// Per-user session management: list a subject's sessions, revoke one of them, all of them, or all but the current
+    /// one. Needs a store with <see cref="ISubjectSessionIndex"/>.
+    /// </summary>
+    public SubjectSessions Subjects { get; }
 
     internal TimeProvider Time { get; }
 

@@ -48,6 +48,12 @@ public sealed class TesseraOptions
     /// </summary>
     public TimeSpan? RevokedRetention { get; set; }
 
+    /// <summary>
+    /// What metadata new sessions record (section <c>Tessera:Metadata</c>): by default the User-Agent and the full IP
+    /// address. Never <see langword="null"/>.
+    /// </summary>
+    public SessionMetadataOptions Metadata { get; } = new();
+
     /// <summary>Token-session options (section <c>Tessera:Tokens</c>). Never <see langword="null"/>.</summary>
     public Tokens.TesseraTokenOptions Tokens { get; } = new();
 
@@ -101,6 +107,10 @@ public sealed class TesseraOptionsValidator : IValidateOptions<TesseraOptions>
         if (options.RevokedRetention < TimeSpan.Zero)
         {
             failures.Add("Tessera:RevokedRetention must not be negative.");
+        }
+        if (!Enum.IsDefined(options.Metadata.IpAddress))
+        {
+            failures.Add("Tessera:Metadata:IpAddress must be Full, Truncated or Off.");
         }
         ValidateTokens(options.Tokens, failures);
         if (options.JsonSerializerOptions is null)

@@ -505,7 +505,7 @@ public class TesseraSession
             }
         }
         var absolute = now + options.AbsoluteLifetime;
-        var metadata = CaptureMetadata();
+        var metadata = options.Metadata.Apply(CaptureMetadata());
         for (var attempt = 0; ; attempt++)
         {
             var credential = _manager.Credentials.Issue();
