@@ -111,6 +111,8 @@ internal static class DemoEndpoints
             return Results.NoContent();
         });
 
+        MapSessionRoutes(app);
+
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).DisableSession();
 
         app.MapGet("/admin/stats", async (HttpContext context, ISessionStore store, IWebHostEnvironment environment) =>
@@ -124,6 +126,53 @@ internal static class DemoEndpoints
             return Results.Ok(new { sessions, store = store.GetType().Name });
         }).DisableSession();
     }
+
+    /// <summary>
+    /// "Your devices": the signed-in user's sessions, revoking one, revoking all but the current one. Another user's
+    /// session id is answered exactly like an id that does not exist (404), so ids cannot be probed.
+    /// </summary>
+    private static void MapSessionRoutes(WebApplication app)
+    {
+        app.MapGet("/sessions", async (HttpSession session, SessionManager manager, CancellationToken cancellationToken) =>
+        {
+            if (session.Subject is not { } user)
+            {
+                return NotSignedIn();
+            }
+            var sessions = await manager.Subjects.ListAsync(user, currentSessionId: session.Id, cancellationToken);
+            return Results.Ok(sessions.Select(s => new SessionView(s.Id, s.IsCurrent, s.CreatedAt, s.LastSeenAt, s.UserAgent, s.IpAddress)));
+        });
+
+        app.MapDelete("/sessions/{id}", async (string id, HttpSession session, SessionManager manager, CancellationToken cancellationToken) =>
+        {
+            if (session.Subject is not { } user)
+            {
+                return NotSignedIn();
+            }
+            if (string.Equals(id, session.Id, StringComparison.Ordinal))
+            {
+                // Signing this device out: destroying (not just revoking) also clears its cookie.
+                session.Destroy();
+                return Results.NoContent();
+            }
+            return await manager.Subjects.RevokeAsync(user, id, cancellationToken) == SubjectSessionRevocation.Revoked
+                ? Results.NoContent()
+                : Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such session.");
+        });
+
+        app.MapPost("/sessions/revoke-others", async (HttpSession session, SessionManager manager, CancellationToken cancellationToken) =>
+        {
+            if (session.Subject is not { } user)
+            {
+                return NotSignedIn();
+            }
+            var revoked = await manager.Subjects.RevokeOthersAsync(user, session.Id, cancellationToken);
+            return Results.Ok(new { revoked });
+        });
+    }
+
+    private static IResult NotSignedIn() =>
+        Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Not signed in.");
 
     /// <summary>The cart of a cookie or token session.</summary>
     public static IResult ReadCart(HttpSession session) => Results.Ok(new { items = session.Get(Cart) ?? [] });
@@ -156,17 +205,6 @@ internal static class DemoEndpoints
     {
         user = user?.Trim();
         return string.IsNullOrEmpty(user) || user.Length > MaxUserLength || user.Any(char.IsControl) ? null : user;
-    }
-
-    /// <summary>The User-Agent (capped like the cookie transport caps it) and remote IP of a request.</summary>
-    public static SessionMetadata Metadata(HttpContext context)
-    {
-        var userAgent = context.Request.Headers.UserAgent.ToString();
-        if (userAgent.Length > TesseraDefaults.MaxUserAgentLength)
-        {
-            userAgent = userAgent[..TesseraDefaults.MaxUserAgentLength];
-        }
-        return new SessionMetadata(userAgent.Length == 0 ? null : userAgent, context.Connection.RemoteIpAddress?.ToString());
     }
 
     /// <summary>
@@ -211,6 +249,9 @@ internal static class DemoEndpoints
         Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: $"The body is larger than {MaxBodyBytes} bytes.");
 
     public sealed record LoginRequest(string? User);
+
+    /// <summary>One row of <c>GET /sessions</c>.</summary>
+    private sealed record SessionView(string Id, bool Current, DateTimeOffset CreatedAt, DateTimeOffset LastSeenAt, string? UserAgent, string? Ip);
 
     private sealed record CartRequest(string? Item);
 

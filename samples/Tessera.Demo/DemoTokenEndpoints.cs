@@ -26,11 +26,13 @@ internal static class DemoTokenEndpoints
             {
                 return DemoEndpoints.BadRequest($"\"user\" must be 1 to {DemoEndpoints.MaxUserLength} printable characters.");
             }
+            // CaptureSessionMetadata applies Tessera:Metadata (User-Agent on or off, IP full, truncated or off), so token
+            // sessions record exactly what cookie sessions record.
             if (manager.Store is not ISessionTokenStore)
             {
                 return Results.Problem(statusCode: StatusCodes.Status501NotImplemented, title: "This store does not support token sessions yet.");
             }
-            var pair = await manager.Tokens.CreateAsync(user, metadata: DemoEndpoints.Metadata(request.HttpContext), cancellationToken: request.HttpContext.RequestAborted);
+            var pair = await manager.Tokens.CreateAsync(user, metadata: request.HttpContext.CaptureSessionMetadata(), cancellationToken: request.HttpContext.RequestAborted);
             return TesseraTokenResults.Tokens(pair);
         }).DisableSession();
 
