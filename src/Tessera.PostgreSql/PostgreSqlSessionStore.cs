@@ -39,7 +39,7 @@ public sealed record SessionWithUser(SessionRecord Session, JsonElement? User);
 /// <c>sessionStoreUpdate</c> always writes instead of skipping on a stale checksum.
 /// </para>
 /// </remarks>
-public sealed class PostgreSqlSessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, ISessionTokenStore, IDisposable, IAsyncDisposable
+public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, ISessionTokenStore, IDisposable, IAsyncDisposable
 {
     // The session columns every read returns, in the order ReadSession expects.
     private const string SessionColumns = """

@@ -13,7 +13,7 @@ namespace Tessera.Redis;
 /// credential pointer or a token pointer); the other keys are derived from ids read on the way, which is why the
 /// whole store must live on one Redis node (see <see cref="RedisSessionStore"/>).
 /// </remarks>
-internal static class RedisScripts
+internal static partial class RedisScripts
 {
     private const string Prelude = """
         local P = ARGV[1]

@@ -55,7 +55,7 @@ namespace Tessera.Redis;
 /// <c>noeviction</c> makes writes fail when memory is full.
 /// </para>
 /// </remarks>
-public sealed class RedisSessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, ISessionTokenStore, IAsyncDisposable, IDisposable
+public sealed partial class RedisSessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, ISessionTokenStore, IAsyncDisposable, IDisposable
 {
     private readonly RedisSessionStoreOptions _options;
     private readonly RedisOptions? _connectionOptions;

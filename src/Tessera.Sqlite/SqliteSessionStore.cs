@@ -35,7 +35,7 @@ namespace Tessera.Sqlite;
 /// timeout. Disposing the store closes its idle pooled connections.
 /// </para>
 /// </remarks>
-public sealed class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, ISessionTokenStore, IDisposable, IAsyncDisposable
+public sealed partial class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, ISessionTokenStore, IDisposable, IAsyncDisposable
 {
     // The session columns every load reads, in the order ReadRecords expects (after s.pk).
     private const string SelectSession = """

@@ -13,7 +13,7 @@ namespace Tessera.Testing;
 /// message saying so, unless the derived class declares the gap by overriding the matching <c>Supports...</c>
 /// property to <see langword="false"/>; then those tests pass without running. A gap is always declared, never silent.
 /// </remarks>
-public abstract class SessionStoreConformanceTests
+public abstract partial class SessionStoreConformanceTests
 {
     /// <summary>The clock every store made by <see cref="CreateStore"/> must use; tests move it.</summary>
     protected ManualTimeProvider Clock { get; } = new();

@@ -24,7 +24,7 @@ public sealed class InMemorySessionStoreOptions
 /// the least recently seen sessions (1% of the bound, at least one) are evicted in one pass so the scan is amortized;
 /// under <see cref="StoreCapacityPolicy.Reject"/>, <see cref="CreateAsync"/> throws <see cref="SessionStoreFullException"/>.
 /// </remarks>
-public sealed class InMemorySessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, ISessionTokenStore
+public sealed partial class InMemorySessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, ISessionTokenStore
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, SessionRecord> _byId = new(StringComparer.Ordinal);

@@ -14,11 +14,13 @@ public sealed class SessionStoreConformanceSuiteTests
         var counting = await Assert.ThrowsAsync<XunitException>(suite.CountingSeesOnlyLiveSessions);
         var cleanup = await Assert.ThrowsAsync<XunitException>(suite.CleanupDeletesExpiredSessionsInBatchesAndKeepsLiveOnes);
         var index = await Assert.ThrowsAsync<XunitException>(suite.ListingBySubjectGivesTheSubjectsLiveSessionsOldestFirst);
+        var administration = await Assert.ThrowsAsync<XunitException>(suite.StatisticsCountEachStateApart);
 
         Assert.Contains("does not implement ISessionStoreCounter", counting.Message, StringComparison.Ordinal);
         Assert.Contains("override SupportsCounting", counting.Message, StringComparison.Ordinal);
         Assert.Contains("override SupportsCleanup", cleanup.Message, StringComparison.Ordinal);
         Assert.Contains("override SupportsSubjectIndex", index.Message, StringComparison.Ordinal);
+        Assert.Contains("override SupportsAdministration", administration.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -30,6 +32,7 @@ public sealed class SessionStoreConformanceSuiteTests
         await suite.CleanupDeletesExpiredSessionsInBatchesAndKeepsLiveOnes();
         await suite.ListingBySubjectGivesTheSubjectsLiveSessionsOldestFirst();
         await suite.AFullRejectingStoreRefusesANewSessionAndKeepsTheOthers();
+        await suite.ClearingDeletesEverySessionAndTheStoreStaysUsable();
 
         Assert.Equal(0, suite.StoresCreatedWithABound);
     }
@@ -72,5 +75,7 @@ public sealed class SessionStoreConformanceSuiteTests
         protected override bool SupportsSubjectIndex => false;
 
         protected override bool SupportsCapacityBound => false;
+
+        protected override bool SupportsAdministration => false;
     }
 }

@@ -1,0 +1,81 @@
+namespace Tessera.Sqlite;
+
+// Administration: listing, statistics and clearing, for operators' tools (never on the request path).
+public sealed partial class SqliteSessionStore : ISessionStoreAdministration
+{
+    /// <inheritdoc />
+    /// <remarks>
+    /// Sessions come ordered by id (SQLite's binary collation) through the id's unique index; the cursor is the last id
+    /// returned. A state filter is checked row by row along that index.
+    /// </remarks>
+    public async ValueTask<SessionPage> ListSessionsAsync(SessionQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        query.Validate();
+        await InitializeAsync(cancellationToken);
+        var filter = query.State switch
+        {
+            SessionState.Live => " AND revoked_at IS NULL AND expires_at > $now",
+            SessionState.Expired => " AND revoked_at IS NULL AND expires_at <= $now",
+            SessionState.Revoked => " AND revoked_at IS NOT NULL",
+            _ => "",
+        };
+        if (query.Subject is not null)
+        {
+            filter += " AND subject = $subject";
+        }
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, SelectSession + """
+             WHERE s.pk IN (SELECT pk FROM tessera_sessions WHERE id > $after
+            """ + filter + " ORDER BY id LIMIT $limit) ORDER BY s.id");
+        command.Parameters.AddWithValue("$after", query.Cursor ?? "");
+        command.Parameters.AddWithValue("$now", Now());
+        command.Parameters.AddWithValue("$limit", query.PageSize + 1);
+        if (query.Subject is not null)
+        {
+            command.Parameters.AddWithValue("$subject", query.Subject);
+        }
+        var records = await ReadRecordsAsync(command, cancellationToken);
+        var more = records.Count > query.PageSize;
+        if (more)
+        {
+            records.RemoveAt(records.Count - 1);
+        }
+        return new SessionPage(records, more ? records[^1].Id : null);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Counts over the expiry index. The size is the database file plus its write-ahead log, in bytes: the whole file,
+    /// including any tables the application keeps in it.
+    /// </remarks>
+    public async ValueTask<SessionStoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default)
+    {
+        await InitializeAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, """
+            SELECT count(*) FILTER (WHERE revoked_at IS NULL AND expires_at > $now),
+                   count(*) FILTER (WHERE revoked_at IS NULL AND expires_at <= $now),
+                   count(*) FILTER (WHERE revoked_at IS NOT NULL)
+            FROM tessera_sessions
+            """);
+        command.Parameters.AddWithValue("$now", Now());
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        long size = 0;
+        foreach (var file in new[] { _databasePath, _databasePath + "-wal" })
+        {
+            var info = new FileInfo(file);
+            if (info.Exists)
+            {
+                size += info.Length;
+            }
+        }
+        return new SessionStoreStatistics(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), size, "database file and WAL");
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One statement on <c>tessera_sessions</c>; data and tokens go with their sessions (foreign keys cascade).</remarks>
+    public async ValueTask<long> ClearAsync(CancellationToken cancellationToken = default) =>
+        await WriteAsync("DELETE FROM tessera_sessions", _ => { }, cancellationToken);
+}
