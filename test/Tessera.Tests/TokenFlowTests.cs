@@ -74,6 +74,18 @@ public sealed class TokenFlowTests
     }
 
     [Fact]
+    public async Task TokenSessionsRecordMetadataUnderTheConfiguredPrivacyPolicy()
+    {
+        _manager.Options.Metadata.IpAddress = IpAddressRecording.Truncated;
+        _manager.Options.Metadata.RecordUserAgent = false;
+
+        var pair = await _manager.Tokens.CreateAsync("alice", metadata: new SessionMetadata("Firefox", "203.0.113.77", "phone"));
+
+        var session = (await _manager.Tokens.GetAsync(pair.AccessToken)).Value!;
+        Assert.Equal(new SessionMetadata(null, "203.0.113.0", "phone"), session.Metadata);
+    }
+
+    [Fact]
     public async Task ATokenSessionOpenedByAccessTokenCommitsPerKeyChanges()
     {
         var pair = await _manager.Tokens.CreateAsync("alice");

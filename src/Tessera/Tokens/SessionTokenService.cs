@@ -62,7 +62,7 @@ public sealed class SessionTokenService
                 LastSeenAt = now,
                 IdleExpiresAt = refresh.ExpiresAt,
                 AbsoluteExpiresAt = absolute,
-                Metadata = metadata ?? SessionMetadata.Empty,
+                Metadata = _manager.Options.Metadata.Apply(metadata),
             };
             if (await _manager.Store.CreateAsync(record, cancellationToken))
             {
