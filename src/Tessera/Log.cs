@@ -19,8 +19,8 @@ internal static partial class Log
     [LoggerMessage(1004, LogLevel.Debug, "Session {SessionRef} ended before this request could commit; its changes are dropped.")]
     public static partial void SessionVanished(ILogger logger, string sessionRef);
 
-    [LoggerMessage(1005, LogLevel.Debug, "Session {SessionRef} revoked.")]
-    public static partial void SessionRevoked(ILogger logger, string sessionRef);
+    [LoggerMessage(1005, LogLevel.Debug, "Session {SessionRef} revoked ({Reason}).")]
+    public static partial void SessionRevoked(ILogger logger, string sessionRef, SessionRevocationReason reason);
 
     [LoggerMessage(1006, LogLevel.Information, "Session cleanup deleted {Count} expired sessions.")]
     public static partial void CleanupDeleted(ILogger logger, int count);

@@ -18,13 +18,15 @@ public sealed class SessionCleanupService : BackgroundService
     private readonly IOptions<TesseraOptions> _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly InstrumentedStore _calls;
 
     /// <summary>Creates the service.</summary>
     /// <param name="store">The store to clean.</param>
     /// <param name="options">Interval and batch size.</param>
     /// <param name="timeProvider">The clock the interval runs on.</param>
     /// <param name="logger">The logger; <see langword="null"/> logs nothing.</param>
-    public SessionCleanupService(ISessionStore store, IOptions<TesseraOptions> options, TimeProvider timeProvider, ILogger<SessionCleanupService>? logger = null)
+    /// <param name="metrics">The instruments to record into; <see langword="null"/> uses ones on a static <c>Tessera</c> meter.</param>
+    public SessionCleanupService(ISessionStore store, IOptions<TesseraOptions> options, TimeProvider timeProvider, ILogger<SessionCleanupService>? logger = null, TesseraMetrics? metrics = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
@@ -33,11 +35,13 @@ public sealed class SessionCleanupService : BackgroundService
         _options = options;
         _time = timeProvider;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _calls = new InstrumentedStore(store, metrics ?? TesseraMetrics.Shared);
     }
 
     /// <summary>
     /// Deletes every expired session now, and with <see cref="TesseraOptions.RevokedRetention"/> set every session
-    /// revoked longer ago than that, one batch per store call, until a batch comes back short.
+    /// revoked longer ago than that, one batch per store call, until a batch comes back short. Each batch that deleted
+    /// expired sessions raises <see cref="TesseraSessionEvents.OnExpired"/> and adds to <c>tessera.sessions.expired</c>.
     /// </summary>
     /// <param name="cancellationToken">Stops between batches.</param>
     /// <returns>How many sessions were deleted; 0 when the store cannot clean up.</returns>
@@ -49,7 +53,7 @@ public sealed class SessionCleanupService : BackgroundService
         }
         var options = _options.Value;
         var revokedBefore = options.RevokedRetention is { } retention ? _time.GetUtcNow() - retention : (DateTimeOffset?)null;
-        var total = await DeleteInBatchesAsync(cleanup, revokedBefore, options.CleanupBatchSize, cancellationToken);
+        var total = await DeleteInBatchesAsync(_calls, cleanup, revokedBefore, options.CleanupBatchSize, _time, options.Events, _logger, cancellationToken);
         if (total > 0)
         {
             Log.CleanupDeleted(_logger, total);
@@ -58,21 +62,35 @@ public sealed class SessionCleanupService : BackgroundService
     }
 
     /// <summary>Deletes expired sessions, then (when asked) sessions revoked at or before a cut-off, in batches.</summary>
-    internal static async Task<int> DeleteInBatchesAsync(ISessionStoreCleanup cleanup, DateTimeOffset? revokedBefore, int batchSize, CancellationToken cancellationToken)
+    internal static async Task<int> DeleteInBatchesAsync(
+        InstrumentedStore calls,
+        ISessionStoreCleanup cleanup,
+        DateTimeOffset? revokedBefore,
+        int batchSize,
+        TimeProvider time,
+        TesseraSessionEvents events,
+        ILogger logger,
+        CancellationToken cancellationToken)
     {
         var total = 0;
         int deleted;
         do
         {
-            deleted = await cleanup.DeleteExpiredAsync(batchSize, cancellationToken);
+            deleted = await calls.DeleteExpiredAsync(cleanup, batchSize, cancellationToken);
             total += deleted;
+            if (deleted > 0)
+            {
+                // Reported per batch, not per run: a run that fails half-way still reports what it deleted.
+                calls.Metrics.Expired(deleted);
+                await SessionEventDispatch.RaiseAsync(events.OnExpired, new SessionsExpiredEvent(deleted, time.GetUtcNow()), logger);
+            }
         }
         while (deleted >= batchSize);
         if (revokedBefore is { } cutoff)
         {
             do
             {
-                deleted = await cleanup.DeleteRevokedAsync(cutoff, batchSize, cancellationToken);
+                deleted = await calls.DeleteRevokedAsync(cleanup, cutoff, batchSize, cancellationToken);
                 total += deleted;
             }
             while (deleted >= batchSize);

@@ -15,7 +15,8 @@ public sealed class SessionManager
     /// <param name="options">Validated options.</param>
     /// <param name="timeProvider">The clock; <see cref="TimeProvider.System"/> in production, a fake one in tests.</param>
     /// <param name="logger">The logger; <see langword="null"/> logs nothing.</param>
-    public SessionManager(ISessionStore store, IOptions<TesseraOptions> options, TimeProvider timeProvider, ILogger<SessionManager>? logger = null)
+    /// <param name="metrics">The instruments to record into; <see langword="null"/> uses ones on a static <c>Tessera</c> meter.</param>
+    public SessionManager(ISessionStore store, IOptions<TesseraOptions> options, TimeProvider timeProvider, ILogger<SessionManager>? logger = null, TesseraMetrics? metrics = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
@@ -24,6 +25,8 @@ public sealed class SessionManager
         Options = options.Value;
         Time = timeProvider;
         Logger = (ILogger?)logger ?? NullLogger.Instance;
+        Metrics = metrics ?? TesseraMetrics.Shared;
+        Calls = new InstrumentedStore(store, Metrics);
         Keys = SigningKeyRing.FromBase64(Options.Keys);
         Credentials = new CookieCredential(Keys);
         Tokens = new Tokens.SessionTokenService(this);
@@ -55,6 +58,11 @@ public sealed class SessionManager
 
     internal ILogger Logger { get; }
 
+    internal TesseraMetrics Metrics { get; }
+
+    /// <summary>The store, measured: the core calls the store through this, never through <see cref="Store"/> directly.</summary>
+    internal InstrumentedStore Calls { get; }
+
     /// <summary>
     /// Opens the session a credential points at, without touching the store: loading happens on first use.
     /// </summary>
@@ -73,17 +81,47 @@ public sealed class SessionManager
     public TesseraSession OpenWithAccessToken(string? accessToken) =>
         new(this, accessToken, SessionCredentialKind.AccessToken, null);
 
-    /// <summary>Revokes a session by id, ending it for every credential; a missing session is a no-op.</summary>
+    /// <summary>
+    /// Revokes a session by id, ending it for every credential; a missing session is a no-op. Raises
+    /// <see cref="TesseraSessionEvents.OnRevoked"/> with <see cref="SessionRevocationReason.Operator"/>.
+    /// </summary>
     /// <param name="sessionId">The session id.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <returns><see langword="true"/> when a live session was revoked.</returns>
-    public async ValueTask<bool> RevokeAsync(string sessionId, CancellationToken cancellationToken = default)
+    public ValueTask<bool> RevokeAsync(string sessionId, CancellationToken cancellationToken = default) =>
+        RevokeAsync(sessionId, SessionRevocationReason.Operator, cancellationToken);
+
+    /// <summary>
+    /// Revokes a session by id for a given reason, ending it for every credential; a missing or already revoked session
+    /// is a no-op that raises nothing. Raises <see cref="TesseraSessionEvents.OnRevoked"/> and counts
+    /// <c>tessera.sessions.revoked</c> with the reason.
+    /// </summary>
+    /// <param name="sessionId">The session id.</param>
+    /// <param name="reason">Why; it becomes the event's reason and the metric's <c>reason</c> tag.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns><see langword="true"/> when a live session was revoked.</returns>
+    public ValueTask<bool> RevokeAsync(string sessionId, SessionRevocationReason reason, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(sessionId);
-        var revoked = await Store.RevokeAsync(sessionId, Now(), cancellationToken);
+        return RevokeAsync(sessionId, null, reason, cancellationToken);
+    }
+
+    /// <summary>Revokes, then reports; <paramref name="known"/> is the record when the caller already holds it.</summary>
+    internal async ValueTask<bool> RevokeAsync(string sessionId, SessionRecord? known, SessionRevocationReason reason, CancellationToken cancellationToken)
+    {
+        var handler = Options.Events.OnRevoked;
+        if (known is null && handler is not null)
+        {
+            // Only a subscriber needs the subject and metadata; without one, revoking stays a single store call.
+            known = await Calls.LoadAsync(sessionId, cancellationToken);
+        }
+        var now = Now();
+        var revoked = await Calls.RevokeAsync(sessionId, now, cancellationToken);
         if (revoked)
         {
-            Log.SessionRevoked(Logger, Log.Ref(sessionId));
+            Log.SessionRevoked(Logger, Log.Ref(sessionId), reason);
+            Metrics.Revoked(reason);
+            await SessionEventDispatch.RaiseAsync(handler, new SessionRevokedEvent(sessionId, known?.Subject, reason, now, known?.Metadata ?? SessionMetadata.Empty), Logger);
         }
         return revoked;
     }

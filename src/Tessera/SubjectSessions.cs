@@ -36,7 +36,7 @@ public sealed class SubjectSessions
         ArgumentNullException.ThrowIfNull(subject);
         var index = Index;
         var now = _manager.Now();
-        var records = await index.ListBySubjectAsync(subject, cancellationToken);
+        var records = await _manager.Calls.ListBySubjectAsync(index, subject, cancellationToken);
         return [.. records
             .Where(r => r.IsActiveAt(now) && string.Equals(r.Subject, subject, StringComparison.Ordinal))
             .Select(r => SubjectSessionInfo.From(r, string.Equals(r.Id, currentSessionId, StringComparison.Ordinal)))];
@@ -60,7 +60,7 @@ public sealed class SubjectSessions
         ArgumentNullException.ThrowIfNull(subject);
         ArgumentNullException.ThrowIfNull(sessionId);
         _ = Index;
-        var record = await _manager.Store.LoadAsync(sessionId, cancellationToken);
+        var record = await _manager.Calls.LoadAsync(sessionId, cancellationToken);
         if (record is null)
         {
             return SubjectSessionRevocation.NotFound;
@@ -69,12 +69,12 @@ public sealed class SubjectSessions
         {
             return SubjectSessionRevocation.NotOwned;
         }
-        return await _manager.RevokeAsync(sessionId, cancellationToken) ? SubjectSessionRevocation.Revoked : SubjectSessionRevocation.NotFound;
+        return await _manager.RevokeAsync(sessionId, record, SessionRevocationReason.User, cancellationToken) ? SubjectSessionRevocation.Revoked : SubjectSessionRevocation.NotFound;
     }
 
     /// <summary>
     /// Revokes any session by id, whoever it belongs to: for operators and support tools, never for a user acting on
-    /// their own behalf (use <see cref="RevokeAsync"/>). The same as <see cref="SessionManager.RevokeAsync"/>.
+    /// their own behalf (use <see cref="RevokeAsync"/>). The same as <see cref="SessionManager.RevokeAsync(string, CancellationToken)"/>.
     /// </summary>
     /// <param name="sessionId">The session to revoke.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
@@ -82,7 +82,7 @@ public sealed class SubjectSessions
     public async ValueTask<SubjectSessionRevocation> RevokeAsOperatorAsync(string sessionId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(sessionId);
-        return await _manager.RevokeAsync(sessionId, cancellationToken) ? SubjectSessionRevocation.Revoked : SubjectSessionRevocation.NotFound;
+        return await _manager.RevokeAsync(sessionId, SessionRevocationReason.Operator, cancellationToken) ? SubjectSessionRevocation.Revoked : SubjectSessionRevocation.NotFound;
     }
 
     /// <summary>Revokes every live session of a subject ("sign out everywhere"), the caller's own included.</summary>
@@ -118,7 +118,7 @@ public sealed class SubjectSessions
         var revoked = 0;
         for (var pass = 0; pass < MaxRevokePasses; pass++)
         {
-            var records = await index.ListBySubjectAsync(subject, cancellationToken);
+            var records = await _manager.Calls.ListBySubjectAsync(index, subject, cancellationToken);
             var revokedThisPass = 0;
             foreach (var record in records)
             {
@@ -126,7 +126,7 @@ public sealed class SubjectSessions
                 {
                     continue;
                 }
-                if (await _manager.RevokeAsync(record.Id, cancellationToken))
+                if (await _manager.RevokeAsync(record.Id, record, SessionRevocationReason.User, cancellationToken))
                 {
                     revokedThisPass++;
                 }

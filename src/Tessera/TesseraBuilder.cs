@@ -41,7 +41,7 @@ public sealed class TesseraBuilder
 public static class TesseraServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds the session core: options (validated at start-up), <see cref="SessionManager"/>, the in-memory store unless
+    /// Adds the session core: options (validated at start-up), <see cref="SessionManager"/>, <see cref="TesseraMetrics"/>, the in-memory store unless
     /// another is chosen, the cleanup service, and <see cref="TimeProvider.System"/> unless a clock is registered.
     /// Safe to call twice: the second call only adds its configuration.
     /// </summary>
@@ -59,6 +59,7 @@ public static class TesseraServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TesseraOptions>, TesseraOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ISessionStore>(sp => new InMemorySessionStore(sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton(sp => new TesseraMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddSingleton<SessionManager>();
         services.TryAddSingleton<SessionCleanupService>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, SessionCleanupService>(sp => sp.GetRequiredService<SessionCleanupService>()));

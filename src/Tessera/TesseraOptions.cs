@@ -57,7 +57,13 @@ public sealed class TesseraOptions
     /// <summary>Token-session options (section <c>Tessera:Tokens</c>). Never <see langword="null"/>.</summary>
     public Tokens.TesseraTokenOptions Tokens { get; } = new();
 
-    /// <summary>Token-session event hooks. Never <see langword="null"/>.</summary>
+    /// <summary>
+    /// Session lifecycle hooks (created, signed in, revoked, expired); every hook is <see langword="null"/> by default.
+    /// Not bound from configuration. Never <see langword="null"/>.
+    /// </summary>
+    public TesseraSessionEvents Events { get; } = new();
+
+    /// <summary>Token-session event hooks (refresh-token reuse). Never <see langword="null"/>.</summary>
     public Tokens.TesseraTokenEvents TokenEvents { get; } = new();
 }
 

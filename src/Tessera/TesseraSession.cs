@@ -25,7 +25,7 @@ public class TesseraSession
     private string? _subject;
     private bool _subjectChanged;
     private bool _regenerate;
-    private string? _destroyedId;
+    private SessionRecord? _destroyed;
     private string? _pendingId;
     private HashSet<string>? _flashesRead;
     private SessionCommitResult? _committed;
@@ -116,7 +116,7 @@ public class TesseraSession
     public SessionMetadata Metadata => Loaded()?.Metadata ?? SessionMetadata.Empty;
 
     /// <summary>Whether anything will be written at commit (data, subject, a new credential or a destroy).</summary>
-    public bool HasChanges => _changes is { Count: > 0 } || _cleared || _subjectChanged || _regenerate || _destroyedId is not null;
+    public bool HasChanges => _changes is { Count: > 0 } || _cleared || _subjectChanged || _regenerate || _destroyed is not null;
 
     /// <summary>Whether the session has been committed; it is read-only from then on.</summary>
     public bool IsCommitted => _committed is not null;
@@ -174,6 +174,7 @@ public class TesseraSession
             {
                 TokenFailure = result.Failure;
                 Log.AccessTokenRejected(_manager.Logger, result.Reason);
+                _manager.Metrics.Rejected("token", result.Reason);
             }
             record = result.Value;
         }
@@ -183,11 +184,12 @@ public class TesseraSession
             if (rejection != CredentialRejection.None)
             {
                 Log.CredentialRejected(_manager.Logger, rejection);
+                _manager.Metrics.Rejected("cookie", RejectionTag(rejection));
                 OnCredentialRejected(rejection);
             }
             else
             {
-                record = await _manager.Store.LoadByCredentialAsync(hash, cancellationToken);
+                record = await _manager.Calls.LoadByCredentialAsync(hash, cancellationToken);
                 if (record is not null && !record.IsActiveAt(_manager.Now()))
                 {
                     record = null;
@@ -195,6 +197,7 @@ public class TesseraSession
                 if (record is null)
                 {
                     Log.NoLiveSession(_manager.Logger);
+                    _manager.Metrics.Rejected("cookie", "no_live_session");
                 }
             }
         }
@@ -400,7 +403,7 @@ public class TesseraSession
         EnsureWritable();
         if (_record is not null)
         {
-            _destroyedId = _record.Id;
+            _destroyed = _record;
         }
         _record = null;
         _subject = null;
@@ -432,10 +435,10 @@ public class TesseraSession
         }
         var result = SessionCommitResult.Unchanged;
         var now = _manager.Now();
-        var store = _manager.Store;
-        if (_destroyedId is not null)
+        var store = _manager.Calls;
+        if (_destroyed is { } destroyed)
         {
-            await _manager.RevokeAsync(_destroyedId, cancellationToken);
+            await _manager.RevokeAsync(destroyed.Id, destroyed, SessionRevocationReason.SignOut, cancellationToken);
             result = SessionCommitResult.Cleared;
         }
         if (_record is { } record)
@@ -463,7 +466,7 @@ public class TesseraSession
     {
     }
 
-    private async ValueTask<SessionCommitResult> CommitExistingAsync(SessionRecord record, DateTimeOffset now, ISessionStore store, CancellationToken cancellationToken)
+    private async ValueTask<SessionCommitResult> CommitExistingAsync(SessionRecord record, DateTimeOffset now, InstrumentedStore store, CancellationToken cancellationToken)
     {
         var options = _manager.Options;
         // Extending never shortens: a token session's idle deadline follows its refresh token and may lie further out.
@@ -475,7 +478,7 @@ public class TesseraSession
             {
                 await store.TouchAsync(record.Id, now, idle, cancellationToken);
             }
-            return _destroyedId is null ? SessionCommitResult.Unchanged : SessionCommitResult.Cleared;
+            return _destroyed is null ? SessionCommitResult.Unchanged : SessionCommitResult.Cleared;
         }
         var credential = _regenerate ? _manager.Credentials.Issue() : null;
         var patch = BuildPatch(credential, now, idle);
@@ -485,12 +488,16 @@ public class TesseraSession
             Log.SessionVanished(_manager.Logger, Log.Ref(record.Id));
             return SessionCommitResult.Cleared;
         }
+        if (_subjectChanged && _subject is not null)
+        {
+            await RaiseSignedInAsync(record.Id, record.Subject, now, record.Metadata);
+        }
         return credential is null
             ? SessionCommitResult.Unchanged
             : new SessionCommitResult(CredentialChange.Issue, credential.Value, record.AbsoluteExpiresAt, record.Id);
     }
 
-    private async ValueTask<SessionCommitResult> CreateAsync(DateTimeOffset now, ISessionStore store, CancellationToken cancellationToken)
+    private async ValueTask<SessionCommitResult> CreateAsync(DateTimeOffset now, InstrumentedStore store, CancellationToken cancellationToken)
     {
         var options = _manager.Options;
         var data = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -524,6 +531,12 @@ public class TesseraSession
             if (await store.CreateAsync(record, cancellationToken))
             {
                 Log.SessionCreated(_manager.Logger, Log.Ref(record.Id));
+                _manager.Metrics.Created(_credentialKind);
+                await SessionEventDispatch.RaiseAsync(_manager.Options.Events.OnCreated, new SessionCreatedEvent(record.Id, record.Subject, _credentialKind, now, metadata), _manager.Logger);
+                if (_subject is not null)
+                {
+                    await RaiseSignedInAsync(record.Id, null, now, metadata);
+                }
                 return new SessionCommitResult(CredentialChange.Issue, credential.Value, absolute, record.Id);
             }
             if (attempt >= 2)
@@ -533,6 +546,25 @@ public class TesseraSession
             _pendingId = null;
         }
     }
+
+    private ValueTask RaiseSignedInAsync(string id, string? previousSubject, DateTimeOffset now, SessionMetadata metadata)
+    {
+        _manager.Metrics.SignedIn(_credentialKind);
+        return SessionEventDispatch.RaiseAsync(
+            _manager.Options.Events.OnSignedIn,
+            new SessionSignedInEvent(id, _subject!, previousSubject, _credentialKind, now, metadata),
+            _manager.Logger);
+    }
+
+    /// <summary>The stable <c>reason</c> tag of a cookie rejection.</summary>
+    internal static string RejectionTag(CredentialRejection rejection) => rejection switch
+    {
+        CredentialRejection.Empty => "empty",
+        CredentialRejection.TooLong => "too_long",
+        CredentialRejection.Malformed => "malformed",
+        CredentialRejection.BadSignature => "bad_signature",
+        _ => "other",
+    };
 
     private SessionPatch BuildPatch(IssuedCredential? credential, DateTimeOffset now, DateTimeOffset idle)
     {

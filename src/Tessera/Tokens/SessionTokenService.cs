@@ -64,14 +64,15 @@ public sealed class SessionTokenService
                 AbsoluteExpiresAt = absolute,
                 Metadata = _manager.Options.Metadata.Apply(metadata),
             };
-            if (await _manager.Store.CreateAsync(record, cancellationToken))
+            if (await _manager.Calls.CreateAsync(record, cancellationToken))
             {
-                if (!await store.CreateTokensAsync(access, refresh, cancellationToken))
+                if (!await _manager.Calls.CreateTokensAsync(store, access, refresh, cancellationToken))
                 {
-                    await _manager.Store.DeleteAsync(record.Id, cancellationToken);
+                    await _manager.Calls.DeleteAsync(record.Id, cancellationToken);
                     throw new InvalidOperationException("The store refused the tokens of a session it had just created.");
                 }
                 Log.TokenSessionCreated(_manager.Logger, Log.Ref(record.Id));
+                await RaiseCreatedAsync(record);
                 return Pair(access, refresh);
             }
             if (attempt >= 2)
@@ -93,7 +94,7 @@ public sealed class SessionTokenService
         {
             return TokenResult<SessionRecord>.Fail(validation.Failure);
         }
-        var lookup = await Store.LoadTokenAsync(validation.TokenId!, cancellationToken);
+        var lookup = await _manager.Calls.LoadTokenAsync(Store, validation.TokenId!, cancellationToken);
         var failure = Check(lookup, validation, TokenKind.Access, now);
         return failure == TokenFailure.None
             ? TokenResult<SessionRecord>.Ok(lookup!.Session!)
@@ -136,7 +137,7 @@ public sealed class SessionTokenService
         {
             return TokenResult<bool>.Ok(false);
         }
-        var applied = await _manager.Store.ApplyAsync(session.Id, new SessionPatch { Set = set, Removed = removed }, cancellationToken);
+        var applied = await _manager.Calls.ApplyAsync(session.Id, new SessionPatch { Set = set, Removed = removed }, cancellationToken);
         return applied ? TokenResult<bool>.Ok(true) : TokenResult<bool>.Fail(TokenFailure.InvalidSession);
     }
 
@@ -151,7 +152,7 @@ public sealed class SessionTokenService
         {
             return TokenResult<bool>.Fail(found.Failure);
         }
-        await _manager.RevokeAsync(found.Value!.Id, cancellationToken);
+        await _manager.RevokeAsync(found.Value!.Id, found.Value, SessionRevocationReason.SignOut, cancellationToken);
         return TokenResult<bool>.Ok(true);
     }
 
@@ -166,6 +167,16 @@ public sealed class SessionTokenService
     /// <returns>The new pair, or why not.</returns>
     public async ValueTask<TokenResult<TokenPair>> RefreshAsync(string? refreshToken, CancellationToken cancellationToken = default)
     {
+        var result = await RefreshCoreAsync(refreshToken, cancellationToken);
+        if (!result.Succeeded)
+        {
+            _manager.Metrics.Rejected("token", result.Reason);
+        }
+        return result;
+    }
+
+    private async ValueTask<TokenResult<TokenPair>> RefreshCoreAsync(string? refreshToken, CancellationToken cancellationToken)
+    {
         // Token claims are whole seconds; revocation times and the grace window are measured to the millisecond, so
         // the window is never up to a second longer than configured.
         var now = _manager.Now();
@@ -176,7 +187,7 @@ public sealed class SessionTokenService
             return TokenResult<TokenPair>.Fail(validation.Failure);
         }
         var store = Store;
-        var lookup = await store.LoadTokenAsync(validation.TokenId!, cancellationToken);
+        var lookup = await _manager.Calls.LoadTokenAsync(store, validation.TokenId!, cancellationToken);
         for (var attempt = 0; attempt < 2; attempt++)
         {
             if (lookup is { Token.RevokedAt: not null })
@@ -190,14 +201,14 @@ public sealed class SessionTokenService
             }
             var session = lookup!.Session!;
             var (access, refresh) = NewPair(session.Id, issuedAt, session.AbsoluteExpiresAt);
-            var outcome = await store.RotateAsync(lookup.Token.Id, access, refresh, now, cancellationToken);
+            var outcome = await _manager.Calls.RotateAsync(store, lookup.Token.Id, access, refresh, now, cancellationToken);
             switch (outcome)
             {
                 case TokenRotationOutcome.Rotated:
                     return TokenResult<TokenPair>.Ok(Pair(access, refresh));
                 case TokenRotationOutcome.AlreadyRevoked:
                     // Lost a race with a concurrent refresh of the same token: read what it did and answer as a retry.
-                    lookup = await store.LoadTokenAsync(validation.TokenId!, cancellationToken);
+                    lookup = await _manager.Calls.LoadTokenAsync(store, validation.TokenId!, cancellationToken);
                     continue;
                 case TokenRotationOutcome.NotFound:
                     return TokenResult<TokenPair>.Fail(TokenFailure.InvalidSession);
@@ -223,7 +234,7 @@ public sealed class SessionTokenService
         {
             throw new InvalidOperationException($"The session store {_manager.Store.GetType().Name} cannot delete expired sessions.");
         }
-        return await SessionCleanupService.DeleteInBatchesAsync(cleanup, _manager.Now() - revokedAge, _manager.Options.CleanupBatchSize, cancellationToken);
+        return await SessionCleanupService.DeleteInBatchesAsync(_manager.Calls, cleanup, _manager.Now() - revokedAge, _manager.Options.CleanupBatchSize, _manager.Time, _manager.Options.Events, _manager.Logger, cancellationToken);
     }
 
     private async ValueTask<TokenResult<TokenPair>> RetryOrLeakAsync(TokenLookup lookup, DateTimeOffset now, CancellationToken cancellationToken)
@@ -240,28 +251,33 @@ public sealed class SessionTokenService
         }
         if (token.SuccessorId is { } successorId && now - token.RevokedAt!.Value <= _options.ReuseGraceWindow && session.IsActiveAt(now))
         {
-            var successor = await Store.LoadTokenAsync(successorId, cancellationToken);
-            var pairedAccess = successor is null ? null : await Store.LoadTokenAsync(successor.Token.PairedTokenId, cancellationToken);
+            var successor = await _manager.Calls.LoadTokenAsync(Store, successorId, cancellationToken);
+            var pairedAccess = successor is null ? null : await _manager.Calls.LoadTokenAsync(Store, successor.Token.PairedTokenId, cancellationToken);
             if (successor is not null && pairedAccess is not null)
             {
                 return TokenResult<TokenPair>.Ok(Pair(pairedAccess.Token, successor.Token));
             }
         }
         // A rotated refresh token outside the grace window: whoever holds it is not the legitimate client's latest state.
-        await _manager.RevokeAsync(session.Id, cancellationToken);
+        await _manager.RevokeAsync(session.Id, session, SessionRevocationReason.Leak, cancellationToken);
         Log.RefreshTokenReused(_manager.Logger, Log.Ref(session.Id));
-        if (_manager.Options.TokenEvents.OnRefreshTokenReused is { } handler)
-        {
-            try
-            {
-                await handler(new RefreshTokenReuseContext(session.Id, session.Subject, token.Id, token.RevokedAt!.Value, now, session.Metadata));
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                Log.EventHandlerFailed(_manager.Logger, e);
-            }
-        }
+        await SessionEventDispatch.RaiseAsync(
+            _manager.Options.TokenEvents.OnRefreshTokenReused,
+            new RefreshTokenReuseContext(session.Id, session.Subject, token.Id, token.RevokedAt!.Value, now, session.Metadata),
+            _manager.Logger);
         return TokenResult<TokenPair>.Fail(TokenFailure.RefreshTokenReused);
+    }
+
+    private async ValueTask RaiseCreatedAsync(SessionRecord record)
+    {
+        _manager.Metrics.Created(SessionCredentialKind.AccessToken);
+        var events = _manager.Options.Events;
+        await SessionEventDispatch.RaiseAsync(events.OnCreated, new SessionCreatedEvent(record.Id, record.Subject, SessionCredentialKind.AccessToken, record.CreatedAt, record.Metadata), _manager.Logger);
+        if (record.Subject is { } subject)
+        {
+            _manager.Metrics.SignedIn(SessionCredentialKind.AccessToken);
+            await SessionEventDispatch.RaiseAsync(events.OnSignedIn, new SessionSignedInEvent(record.Id, subject, null, SessionCredentialKind.AccessToken, record.CreatedAt, record.Metadata), _manager.Logger);
+        }
     }
 
     private static TokenFailure Check(TokenLookup? lookup, TokenValidation validation, TokenKind kind, DateTimeOffset now)
