@@ -1,0 +1,84 @@
+using Tessera.PostgreSql;
+using Tessera.Redis;
+using Tessera.Redis.Resp;
+using Tessera.Sqlite;
+
+namespace Tessera.Cli;
+
+/// <summary>A store the tool opened from a <see cref="StoreUrl"/>, with what the commands need of it.</summary>
+internal sealed class OpenedStore : IAsyncDisposable
+{
+    private readonly Func<ValueTask> _dispose;
+
+    private OpenedStore(ISessionStore store, Func<CancellationToken, Task<string>> migrate, Func<ValueTask> dispose)
+    {
+        Store = store;
+        Admin = (ISessionStoreAdministration)store;
+        Migrate = migrate;
+        _dispose = dispose;
+    }
+
+    public ISessionStore Store { get; }
+
+    public ISessionStoreAdministration Admin { get; }
+
+    /// <summary>Creates or upgrades the schema; returns what was done, in words.</summary>
+    public Func<CancellationToken, Task<string>> Migrate { get; }
+
+    public static async Task<OpenedStore> OpenAsync(StoreUrl url, CancellationToken cancellationToken)
+    {
+        switch (url.Kind)
+        {
+            case StoreKind.Sqlite:
+            {
+                var store = new SqliteSessionStore(new SqliteSessionStoreOptions { ConnectionString = "Data Source=" + url.SqlitePath });
+                // The schema is created on first use anyway; doing it now makes a bad path fail here, once.
+                await store.InitializeAsync(cancellationToken);
+                return new OpenedStore(
+                    store,
+                    async ct =>
+                    {
+                        await store.InitializeAsync(ct);
+                        return $"SQLite schema is at version {SqliteSessionStore.SchemaVersion} in {store.DatabasePath}.";
+                    },
+                    store.DisposeAsync);
+            }
+            case StoreKind.PostgreSql:
+            {
+                var store = new PostgreSqlSessionStore(new PostgreSqlSessionStoreOptions
+                {
+                    ConnectionString = url.Postgres!.ConnectionString,
+                    Schema = url.PostgresSchema,
+                });
+                return new OpenedStore(
+                    store,
+                    async ct =>
+                    {
+                        await store.EnsureSchemaAsync(ct);
+                        return $"PostgreSQL schema is at version {PostgreSqlSessionStore.SchemaVersion} ({store.SessionsTable}, {store.TokensTable}).";
+                    },
+                    store.DisposeAsync);
+            }
+            default:
+            {
+                var connection = await RedisConnection.ConnectAsync(url.Redis!, cancellationToken);
+                var store = new RedisSessionStore(connection, new RedisSessionStoreOptions { KeyPrefix = url.RedisPrefix });
+                return new OpenedStore(
+                    store,
+                    async ct =>
+                    {
+                        // Nothing to create; a round trip proves the server answers.
+                        await connection.ExecuteAsync("PING", [], ct);
+                        return $"Redis needs no migration: the store creates its keys (prefix '{url.RedisPrefix}') as it writes. The server answered.";
+                    },
+                    async () =>
+                    {
+                        await store.DisposeAsync();
+                        await connection.DisposeAsync();
+                    });
+            }
+        }
+    }
+
+    public ValueTask DisposeAsync() => _dispose();
+}
