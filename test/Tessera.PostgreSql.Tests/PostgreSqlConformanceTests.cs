@@ -29,3 +29,9 @@ public sealed class PostgreSqlTokenHttpConformanceTests(PostgresDatabase databas
 {
     protected override ISessionStore CreateStore() => database.CreateStoreAsync(Clock).GetAwaiter().GetResult();
 }
+
+/// <summary>Events, metrics and the health check on PostgreSQL.</summary>
+public sealed class PostgreSqlTelemetryConformanceTests(PostgresDatabase database) : SessionTelemetryConformanceTests, IClassFixture<PostgresDatabase>
+{
+    protected override ISessionStore CreateStore() => database.CreateStoreAsync(Clock).GetAwaiter().GetResult();
+}

@@ -68,3 +68,18 @@ public sealed class RedisTokenHttpConformanceTests : TokenHttpConformanceTests
         await _stores.DisposeAsync();
     }
 }
+
+/// <summary>Events, metrics and the health check on Redis.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class RedisTelemetryConformanceTests : SessionTelemetryConformanceTests, IAsyncLifetime
+{
+    private readonly RedisTestStores _stores;
+
+    public RedisTelemetryConformanceTests(RedisFixture redis) => _stores = new RedisTestStores(redis, Clock);
+
+    protected override ISessionStore CreateStore() => _stores.Create();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _stores.DisposeAsync();
+}
