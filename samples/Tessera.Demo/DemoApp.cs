@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Options;
 using Tessera.AspNetCore;
+using Tessera.Demo.Pages;
 using Tessera.PostgreSql;
 using Tessera.Redis;
 
@@ -61,6 +62,11 @@ public static class DemoApp
         // cookie. Authentication makes [Authorize]/RequireAuthorization() and HttpContext.User work for both.
         tessera.AddBearerTokens();
         builder.Services.AddTesseraAuthentication();
+        // The pages' forms carry antiforgery tokens; the operator page is for the subjects in Demo:Operators only.
+        builder.Services.AddAntiforgery();
+        builder.Services.AddAuthorization(options => options.AddPolicy(DemoPages.OperatorPolicy, policy => policy
+            .RequireAuthenticatedUser()
+            .RequireAssertion(context => context.User.Identity?.Name is { } name && settings.Operators.Contains(name, StringComparer.Ordinal))));
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -86,6 +92,8 @@ public static class DemoApp
         // Always a plain problem response, Development included: ASP.NET Core's developer error page echoes the request's
         // headers, and with them the session cookie, which must never be shown back.
         app.UseExceptionHandler();
+        // The operator page's 401 and 403 come from its authorization policy with no body; this gives them one.
+        app.UseStatusCodePages(DemoPages.WriteStatusPageAsync);
         // Static files come first and end the request there, so serving the page never reads or writes a session.
         var webRoot = WebRoot(app.Environment);
         app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = webRoot });
@@ -100,6 +108,7 @@ public static class DemoApp
 
         DemoEndpoints.Map(app);
         DemoTokenEndpoints.Map(app);
+        DemoPages.Map(app);
         return app;
     }
 

@@ -14,6 +14,8 @@ internal sealed class DemoSettings
         PostgresConnectionString = NullIfBlank(configuration.GetConnectionString("Postgres"));
         RedisConnectionString = NullIfBlank(configuration.GetConnectionString("Redis"));
         RedisKeyPrefix = NullIfBlank(configuration["Tessera:Redis:KeyPrefix"]);
+        var operators = ReadList(configuration.GetSection("Demo:Operators"));
+        Operators = operators.Count == 0 ? ["admin"] : operators;
     }
 
     /// <summary>The store to use: <c>Tessera:Store</c>, lower case; default <c>sqlite</c>.</summary>
@@ -39,6 +41,13 @@ internal sealed class DemoSettings
 
     /// <summary><c>Tessera:Redis:KeyPrefix</c>, the prefix of every key the Redis store writes; default the store's (<c>tessera</c>).</summary>
     public string? RedisKeyPrefix { get; }
+
+    /// <summary>
+    /// The subjects allowed on the operator page (<c>/admin/sessions</c>): <c>Demo:Operators</c> (a list, or one value
+    /// with comma-separated names); default <c>admin</c>. The demo has no passwords, so anyone can sign in as one of
+    /// them: a real application bases this policy on real roles.
+    /// </summary>
+    public IReadOnlyList<string> Operators { get; }
 
     /// <summary>
     /// Where sessions live, for the start-up log line. Never a password: for PostgreSQL only host, port and database.
@@ -70,12 +79,12 @@ internal sealed class DemoSettings
         var dataDirectory = configuration["Demo:DataDirectory"];
         dataDirectory = Path.GetFullPath(string.IsNullOrWhiteSpace(dataDirectory) ? "data" : dataDirectory, environment.ContentRootPath);
 
-        return new DemoSettings(store, dataDirectory, ReadKeys(configuration.GetSection("Tessera:Keys")), configuration);
+        return new DemoSettings(store, dataDirectory, ReadList(configuration.GetSection("Tessera:Keys")), configuration);
     }
 
     private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 
-    private static List<string> ReadKeys(IConfigurationSection section)
+    private static List<string> ReadList(IConfigurationSection section)
     {
         // Tessera__Keys__0=... gives a list; Tessera__Keys=... (one variable) is accepted too, comma-separated.
         var keys = new List<string>();
