@@ -8,7 +8,7 @@
 #
 # It must work on a fresh Debian 12 machine that has only the .NET SDK, so it
 # uses nothing but bash, coreutils, grep, sed and awk (no python, no jq), plus
-# apt-get when PostgreSQL/Redis have to be installed.
+# apt-get when PostgreSQL/Redis/Chromium have to be installed.
 set -euo pipefail
 
 # Everything is relative to the repository, wherever the script is called from.
@@ -43,7 +43,9 @@ Environment:
                             test/Tessera.PostgreSql.Tests or
                             test/Tessera.Redis.Tests exists. Missing Debian
                             packages (postgresql, redis-server) are installed
-                            with apt-get when running as root.
+                            with apt-get when running as root, and so is
+                            chromium (/usr/bin/chromium) when a test project
+                            references Microsoft.Playwright (browser tests).
   TESSERA_TEST_POSTGRES     Npgsql connection string of a PostgreSQL to use
                             instead of starting one.
   TESSERA_TEST_REDIS        host:port of a Redis to use instead of starting one.
@@ -162,12 +164,13 @@ install_missing_packages() {
   local missing=()
   if ((need_pg)) && ! pg_bindir >/dev/null; then missing+=(postgresql); fi
   if ((need_redis)) && ! command -v redis-server >/dev/null; then missing+=(redis-server); fi
+  if ((need_chromium)) && [[ ! -x /usr/bin/chromium ]]; then missing+=(chromium); fi
   if ((${#missing[@]} == 0)); then return 0; fi
 
   local cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
   if ((EUID != 0)) || ! command -v apt-get >/dev/null; then
     warn "the tests need ${missing[*]}, which is not installed; as root run: $cmd"
-    warn "(or point TESSERA_TEST_POSTGRES / TESSERA_TEST_REDIS at running servers)"
+    warn "(or point TESSERA_TEST_POSTGRES / TESSERA_TEST_REDIS at running servers; the browser tests need /usr/bin/chromium itself)"
     return 1
   fi
   say "installing ${missing[*]} (apt-get)..."
@@ -327,6 +330,10 @@ case "${TESSERA_SERVICES:-}" in
     if compgen -G 'test/Tessera.Redis.Tests/*.csproj' >/dev/null; then need_redis=1; fi
     ;;
 esac
+# The browser tests (a test project referencing Microsoft.Playwright) drive
+# Debian's /usr/bin/chromium; Playwright's own browser download is not used.
+need_chromium=0
+if grep -qs 'Include="Microsoft.Playwright"' test/*/*.Tests.csproj; then need_chromium=1; fi
 # Servers given by the caller win over starting our own.
 if ((need_pg)) && [[ -n "${TESSERA_TEST_POSTGRES:-}" ]]; then
   say "using PostgreSQL from TESSERA_TEST_POSTGRES"; need_pg=0
