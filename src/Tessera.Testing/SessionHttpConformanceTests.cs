@@ -7,71 +7,23 @@ namespace Tessera.Testing;
 
 /// <summary>
 /// The HTTP conformance suite: a real Kestrel server and a real HTTP client over your store. Inherit it, implement
-/// <see cref="CreateStore"/>, and the cookie-session behaviour users rely on is tested against your store.
+/// <see cref="HttpConformanceTestBase.CreateStore"/>, and the cookie-session behaviour users rely on is tested against your store.
 /// </summary>
-public abstract class SessionHttpConformanceTests : IAsyncLifetime
+public abstract class SessionHttpConformanceTests : HttpConformanceTestBase
 {
-    private readonly List<IAsyncDisposable> _servers = [];
-    private ISessionStore? _inner;
-
-    /// <summary>The clock every store and server of the test runs on.</summary>
-    protected ManualTimeProvider Clock { get; } = new();
-
-    /// <summary>The store under test, wrapped so the suite can count its reads and writes.</summary>
-    protected CountingSessionStore Store { get; private set; } = null!;
-
-    /// <summary>The signing key the servers use unless a test says otherwise.</summary>
-    protected string Key { get; } = SigningKeyRing.GenerateBase64Key();
-
-    /// <summary>Creates an empty store on <see cref="Clock"/>, isolated from every store returned before.</summary>
-    /// <returns>The store.</returns>
-    protected abstract ISessionStore CreateStore();
-
-    /// <summary>Creates the store for the test.</summary>
-    /// <returns>A completed task.</returns>
-    public virtual Task InitializeAsync()
-    {
-        _inner = CreateStore();
-        Store = new CountingSessionStore(_inner);
-        return Task.CompletedTask;
-    }
-
-    /// <summary>Stops every server the test started and disposes the store if it is disposable.</summary>
-    /// <returns>A task.</returns>
-    public virtual async Task DisposeAsync()
-    {
-        foreach (var server in _servers)
-        {
-            await server.DisposeAsync();
-        }
-        switch (_inner)
-        {
-            case IAsyncDisposable asyncDisposable:
-                await asyncDisposable.DisposeAsync();
-                break;
-            case IDisposable disposable:
-                disposable.Dispose();
-                break;
-        }
-    }
-
     /// <summary>
     /// Whether the store implements <see cref="ISubjectSessionIndex"/>, which per-user session management needs. Default
     /// <see langword="true"/>; override with <see langword="false"/> to skip the per-user tests (they pass without running).
     /// </summary>
     protected virtual bool SupportsSubjectIndex => true;
 
-    /// <summary>Starts a server over <see cref="Store"/>; it is stopped when the test ends.</summary>
-    /// <param name="keys">Signing keys, or <see langword="null"/> for <see cref="Key"/>.</param>
+    /// <summary>Starts a server over <see cref="HttpConformanceTestBase.Store"/>; it is stopped when the test ends.</summary>
+    /// <param name="keys">Signing keys, or <see langword="null"/> for <see cref="HttpConformanceTestBase.Key"/>.</param>
     /// <param name="environment">The host environment. Default <c>Production</c>.</param>
     /// <param name="bearerTokens">Whether bearer-token sessions are on too (the store must implement <see cref="Tokens.ISessionTokenStore"/>).</param>
     /// <returns>The server.</returns>
-    protected async Task<TesseraTestServer> StartServerAsync(IEnumerable<string>? keys = null, string environment = "Production", bool bearerTokens = false)
-    {
-        var server = await TesseraTestServer.StartAsync(Store, Clock, keys ?? [Key], environment, bearerTokens: bearerTokens);
-        _servers.Add(server);
-        return server;
-    }
+    protected Task<TesseraTestServer> StartServerAsync(IEnumerable<string>? keys = null, string environment = "Production", bool bearerTokens = false) =>
+        StartTestServerAsync(keys, environment, bearerTokens);
 
     /// <summary>A request that never touches its session makes no store call and sets no cookie.</summary>
     /// <returns>A task.</returns>

@@ -9,63 +9,15 @@ namespace Tessera.Testing;
 /// <summary>
 /// The HTTP conformance suite of token sessions: a real Kestrel server with bearer tokens, Tessera authentication and
 /// the token endpoints (under <c>/tokens</c>), driven by a real HTTP client over your store. Inherit it and implement
-/// <see cref="CreateStore"/> with a store that implements <see cref="ISessionTokenStore"/>.
+/// <see cref="HttpConformanceTestBase.CreateStore"/> with a store that implements <see cref="ISessionTokenStore"/>.
 /// </summary>
-public abstract class TokenHttpConformanceTests : IAsyncLifetime
+public abstract class TokenHttpConformanceTests : HttpConformanceTestBase
 {
-    private readonly List<IAsyncDisposable> _servers = [];
-    private ISessionStore? _inner;
-
-    /// <summary>The clock every store and server of the test runs on.</summary>
-    protected ManualTimeProvider Clock { get; } = new();
-
-    /// <summary>The store under test, wrapped so the suite can count its reads and writes.</summary>
-    protected CountingSessionStore Store { get; private set; } = null!;
-
-    /// <summary>The signing key the servers use.</summary>
-    protected string Key { get; } = SigningKeyRing.GenerateBase64Key();
-
-    /// <summary>Creates an empty store on <see cref="Clock"/>, isolated from every store returned before.</summary>
-    /// <returns>The store; it must implement <see cref="ISessionTokenStore"/>.</returns>
-    protected abstract ISessionStore CreateStore();
-
-    /// <summary>Creates the store for the test.</summary>
-    /// <returns>A completed task.</returns>
-    public virtual Task InitializeAsync()
-    {
-        _inner = CreateStore();
-        Store = new CountingSessionStore(_inner);
-        return Task.CompletedTask;
-    }
-
-    /// <summary>Stops every server the test started and disposes the store if it is disposable.</summary>
-    /// <returns>A task.</returns>
-    public virtual async Task DisposeAsync()
-    {
-        foreach (var server in _servers)
-        {
-            await server.DisposeAsync();
-        }
-        switch (_inner)
-        {
-            case IAsyncDisposable asyncDisposable:
-                await asyncDisposable.DisposeAsync();
-                break;
-            case IDisposable disposable:
-                disposable.Dispose();
-                break;
-        }
-    }
-
-    /// <summary>Starts a server with bearer tokens over <see cref="Store"/>; it is stopped when the test ends.</summary>
+    /// <summary>Starts a server with bearer tokens over <see cref="HttpConformanceTestBase.Store"/>; it is stopped when the test ends.</summary>
     /// <param name="authentication">Whether Tessera authentication is the default scheme (it reads the session of every request that presents a credential).</param>
     /// <returns>The server.</returns>
-    protected async Task<TesseraTestServer> StartServerAsync(bool authentication = true)
-    {
-        var server = await TesseraTestServer.StartAsync(Store, Clock, [Key], bearerTokens: true, authentication: authentication);
-        _servers.Add(server);
-        return server;
-    }
+    protected Task<TesseraTestServer> StartServerAsync(bool authentication = true) =>
+        StartTestServerAsync(bearerTokens: true, authentication: authentication);
 
     /// <summary>A bearer request whose handler never touches the session makes no store call and sets no cookie.</summary>
     /// <returns>A task.</returns>

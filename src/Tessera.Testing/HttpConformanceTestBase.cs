@@ -1,0 +1,67 @@
+using Xunit;
+
+namespace Tessera.Testing;
+
+/// <summary>
+/// What the HTTP conformance suites share: a fake clock, the store under test wrapped to count its calls, a signing
+/// key, and real Kestrel servers that are stopped (and the store disposed) when each test ends.
+/// </summary>
+public abstract class HttpConformanceTestBase : IAsyncLifetime
+{
+    private readonly List<IAsyncDisposable> _servers = [];
+    private ISessionStore? _inner;
+
+    /// <summary>The clock every store and server of the test runs on.</summary>
+    protected ManualTimeProvider Clock { get; } = new();
+
+    /// <summary>The store under test, wrapped so the suite can count its reads and writes.</summary>
+    protected CountingSessionStore Store { get; private set; } = null!;
+
+    /// <summary>The signing key the servers use unless a test says otherwise.</summary>
+    protected string Key { get; } = SigningKeyRing.GenerateBase64Key();
+
+    /// <summary>Creates an empty store on <see cref="Clock"/>, isolated from every store returned before.</summary>
+    /// <returns>The store.</returns>
+    protected abstract ISessionStore CreateStore();
+
+    /// <summary>Creates the store for the test.</summary>
+    /// <returns>A completed task.</returns>
+    public virtual Task InitializeAsync()
+    {
+        _inner = CreateStore();
+        Store = new CountingSessionStore(_inner);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Stops every server the test started and disposes the store if it is disposable.</summary>
+    /// <returns>A task.</returns>
+    public virtual async Task DisposeAsync()
+    {
+        foreach (var server in _servers)
+        {
+            await server.DisposeAsync();
+        }
+        switch (_inner)
+        {
+            case IAsyncDisposable asyncDisposable:
+                await asyncDisposable.DisposeAsync();
+                break;
+            case IDisposable disposable:
+                disposable.Dispose();
+                break;
+        }
+    }
+
+    /// <summary>Starts a server over <see cref="Store"/> on <see cref="Clock"/>; it is stopped when the test ends.</summary>
+    /// <param name="keys">Signing keys, or <see langword="null"/> for <see cref="Key"/>.</param>
+    /// <param name="environment">The host environment. Default <c>Production</c>.</param>
+    /// <param name="bearerTokens">Whether bearer-token sessions are on too (the store must implement <see cref="Tokens.ISessionTokenStore"/>).</param>
+    /// <param name="authentication">Whether Tessera authentication is the default scheme.</param>
+    /// <returns>The server.</returns>
+    protected async Task<TesseraTestServer> StartTestServerAsync(IEnumerable<string>? keys = null, string environment = "Production", bool bearerTokens = false, bool authentication = false)
+    {
+        var server = await TesseraTestServer.StartAsync(Store, Clock, keys ?? [Key], environment, bearerTokens: bearerTokens, authentication: authentication);
+        _servers.Add(server);
+        return server;
+    }
+}
