@@ -1,0 +1,65 @@
+using System.Net;
+
+namespace Tessera.Demo.Tests;
+
+/// <summary>The demo's HTML pages over plain HTTP: access rules and HTML encoding.</summary>
+public sealed class DemoPagesTests
+{
+    [Fact]
+    public async Task TheOperatorPageIsUnauthorizedForAnonymousVisitorsAndForbiddenForOthersWithAReadablePage()
+    {
+        await using var server = await DemoServer.StartAsync("memory");
+        using var anonymous = server.CreateClient();
+        using var alice = server.CreateClient();
+        await alice.JsonAsync(HttpMethod.Post, "/login", new { user = "alice" });
+
+        using var unauthorized = await anonymous.GetAsync("/admin/sessions?user=alice");
+        using var forbidden = await alice.GetAsync("/admin/sessions?user=alice");
+        using var revoke = await alice.PostAsync($"/admin/sessions/{Guid.NewGuid():D}/revoke");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, unauthorized.StatusCode);
+        Assert.Equal("text/html", unauthorized.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("<h1>Not signed in</h1>", await unauthorized.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
+        Assert.Contains("<h1>Not an operator</h1>", await forbidden.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, revoke.StatusCode);
+    }
+
+    [Fact]
+    public async Task ConfiguredOperatorsReplaceTheDefault()
+    {
+        await using var server = await DemoServer.StartAsync("memory", extra: ["--Demo:Operators:0=carol"]);
+        using var carol = server.CreateClient();
+        using var admin = server.CreateClient();
+        await carol.JsonAsync(HttpMethod.Post, "/login", new { user = "carol" });
+        await admin.JsonAsync(HttpMethod.Post, "/login", new { user = "admin" });
+
+        using var allowed = await carol.GetAsync("/admin/sessions");
+        using var refused = await admin.GetAsync("/admin/sessions");
+
+        Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+    }
+
+    [Fact]
+    public async Task UserNamesAndUserAgentsAreHtmlEncoded()
+    {
+        await using var server = await DemoServer.StartAsync("memory");
+        using var admin = server.CreateClient();
+        using var mallory = server.CreateClient();
+        const string name = "<script>alert(1)</script>";
+        await admin.JsonAsync(HttpMethod.Post, "/login", new { user = "admin" });
+        await mallory.JsonAsync(HttpMethod.Post, "/login", new { user = name });
+
+        using var own = await mallory.GetAsync("/account/sessions");
+        using var search = await admin.GetAsync("/admin/sessions?user=" + Uri.EscapeDataString(name));
+
+        foreach (var response in new[] { own, search })
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var html = await response.Content.ReadAsStringAsync();
+            Assert.DoesNotContain(name, html, StringComparison.Ordinal);
+            Assert.Contains("&lt;script&gt;", html, StringComparison.Ordinal);
+        }
+    }
+}
