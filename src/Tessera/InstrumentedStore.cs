@@ -29,266 +29,66 @@ internal sealed class InstrumentedStore
 
     public TesseraMetrics Metrics => _metrics;
 
+    public ValueTask<bool> CreateAsync(SessionRecord record, CancellationToken cancellationToken) =>
+        Measure("create", (_store, record, cancellationToken), static s => s.Item1.CreateAsync(s.Item2, s.Item3));
+
+    public ValueTask<SessionRecord?> LoadAsync(string id, CancellationToken cancellationToken) =>
+        Measure("load", (_store, id, cancellationToken), static s => s.Item1.LoadAsync(s.Item2, s.Item3));
+
+    public ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, CancellationToken cancellationToken) =>
+        Measure("load_by_credential", (_store, credentialHash, cancellationToken), static s => s.Item1.LoadByCredentialAsync(s.Item2, s.Item3));
+
+    public ValueTask<bool> ApplyAsync(string id, SessionPatch patch, CancellationToken cancellationToken) =>
+        Measure("apply", (_store, id, patch, cancellationToken), static s => s.Item1.ApplyAsync(s.Item2, s.Item3, s.Item4));
+
+    public ValueTask<bool> TouchAsync(string id, DateTimeOffset lastSeenAt, DateTimeOffset idleExpiresAt, CancellationToken cancellationToken) =>
+        Measure("touch", (_store, id, lastSeenAt, idleExpiresAt, cancellationToken), static s => s.Item1.TouchAsync(s.Item2, s.Item3, s.Item4, s.Item5));
+
+    public ValueTask<bool> RevokeAsync(string id, DateTimeOffset revokedAt, CancellationToken cancellationToken) =>
+        Measure("revoke", (_store, id, revokedAt, cancellationToken), static s => s.Item1.RevokeAsync(s.Item2, s.Item3, s.Item4));
+
+    public ValueTask<bool> DeleteAsync(string id, CancellationToken cancellationToken) =>
+        Measure("delete", (_store, id, cancellationToken), static s => s.Item1.DeleteAsync(s.Item2, s.Item3));
+
+    public ValueTask<IReadOnlyList<SessionRecord>> ListBySubjectAsync(ISubjectSessionIndex index, string subject, CancellationToken cancellationToken) =>
+        Measure("list_by_subject", (index, subject, cancellationToken), static s => s.Item1.ListBySubjectAsync(s.Item2, s.Item3));
+
+    public ValueTask<int> DeleteExpiredAsync(ISessionStoreCleanup cleanup, int batchSize, CancellationToken cancellationToken) =>
+        Measure("delete_expired", (cleanup, batchSize, cancellationToken), static s => s.Item1.DeleteExpiredAsync(s.Item2, s.Item3));
+
+    public ValueTask<int> DeleteRevokedAsync(ISessionStoreCleanup cleanup, DateTimeOffset revokedBefore, int batchSize, CancellationToken cancellationToken) =>
+        Measure("delete_revoked", (cleanup, revokedBefore, batchSize, cancellationToken), static s => s.Item1.DeleteRevokedAsync(s.Item2, s.Item3, s.Item4));
+
+    public ValueTask<bool> CreateTokensAsync(ISessionTokenStore tokens, TokenRecord access, TokenRecord refresh, CancellationToken cancellationToken) =>
+        Measure("create_tokens", (tokens, access, refresh, cancellationToken), static s => s.Item1.CreateTokensAsync(s.Item2, s.Item3, s.Item4));
+
+    public ValueTask<TokenLookup?> LoadTokenAsync(ISessionTokenStore tokens, string tokenId, CancellationToken cancellationToken) =>
+        Measure("load_token", (tokens, tokenId, cancellationToken), static s => s.Item1.LoadTokenAsync(s.Item2, s.Item3));
+
+    public ValueTask<TokenRotationOutcome> RotateAsync(ISessionTokenStore tokens, string refreshTokenId, TokenRecord newAccess, TokenRecord newRefresh, DateTimeOffset now, CancellationToken cancellationToken) =>
+        Measure("rotate", (tokens, refreshTokenId, newAccess, newRefresh, now, cancellationToken), static s => s.Item1.RotateAsync(s.Item2, s.Item3, s.Item4, s.Item5, s.Item6));
+
     // The clock starts before the store is called: a store that does its work synchronously (the in-memory one, or a
-    // driver that blocks) is measured too, and so is one that throws instead of returning a faulted task.
-    public ValueTask<bool> CreateAsync(SessionRecord record, CancellationToken cancellationToken)
+    // driver that blocks) is measured too, and so is one that throws instead of returning a faulted task. The state is
+    // a value tuple and the lambdas are static, so a measured call allocates no closure.
+    private ValueTask<T> Measure<TState, T>(string operation, TState state, Func<TState, ValueTask<T>> call)
     {
         if (!_metrics.StoreMeasured)
         {
-            return _store.CreateAsync(record, cancellationToken);
+            return call(state);
         }
         var start = Stopwatch.GetTimestamp();
-        ValueTask<bool> call;
+        ValueTask<T> pending;
         try
         {
-            call = _store.CreateAsync(record, cancellationToken);
+            pending = call(state);
         }
         catch (Exception e)
         {
-            _metrics.StoreOperation(_storeName, "create", start, e);
+            _metrics.StoreOperation(_storeName, operation, start, e);
             throw;
         }
-        return MeasureAsync(call, "create", start);
-    }
-
-    public ValueTask<SessionRecord?> LoadAsync(string id, CancellationToken cancellationToken)
-    {
-        if (!_metrics.StoreMeasured)
-        {
-            return _store.LoadAsync(id, cancellationToken);
-        }
-        var start = Stopwatch.GetTimestamp();
-        ValueTask<SessionRecord?> call;
-        try
-        {
-            call = _store.LoadAsync(id, cancellationToken);
-        }
-        catch (Exception e)
-        {
-            _metrics.StoreOperation(_storeName, "load", start, e);
-            throw;
-        }
-        return MeasureAsync(call, "load", start);
-    }
-
-    public ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, CancellationToken cancellationToken)
-    {
-        if (!_metrics.StoreMeasured)
-        {
-            return _store.LoadByCredentialAsync(credentialHash, cancellationToken);
-        }
-        var start = Stopwatch.GetTimestamp();
-        ValueTask<SessionRecord?> call;
-        try
-        {
-            call = _store.LoadByCredentialAsync(credentialHash, cancellationToken);
-        }
-        catch (Exception e)
-        {
-            _metrics.StoreOperation(_storeName, "load_by_credential", start, e);
-            throw;
-        }
-        return MeasureAsync(call, "load_by_credential", start);
-    }
-
-    public ValueTask<bool> ApplyAsync(string id, SessionPatch patch, CancellationToken cancellationToken)
-    {
-        if (!_metrics.StoreMeasured)
-        {
-            return _store.ApplyAsync(id, patch, cancellationToken);
-        }
-        var start = Stopwatch.GetTimestamp();
-        ValueTask<bool> call;
-        try
-        {
-            call = _store.ApplyAsync(id, patch, cancellationToken);
-        }
-        catch (Exception e)
-        {
-            _metrics.StoreOperation(_storeName, "apply", start, e);
-            throw;
-        }
-        return MeasureAsync(call, "apply", start);
-    }
-
-    public ValueTask<bool> TouchAsync(string id, DateTimeOffset lastSeenAt, DateTimeOffset idleExpiresAt, CancellationToken cancellationToken)
-    {
-        if (!_metrics.StoreMeasured)
-        {
-            return _store.TouchAsync(id, lastSeenAt, idleExpiresAt, cancellationToken);
-        }
-        var start = Stopwatch.GetTimestamp();
-        ValueTask<bool> call;
-        try
-        {
-            call = _store.TouchAsync(id, lastSeenAt, idleExpiresAt, cancellationToken);
-        }
-        catch (Exception e)
-        {
-            _metrics.StoreOperation(_storeName, "touch", start, e);
-            throw;
-        }
-        return MeasureAsync(call, "touch", start);
-    }
-
-    public ValueTask<bool> RevokeAsync(string id, DateTimeOffset revokedAt, CancellationToken cancellationToken)
-    {
-        if (!_metrics.StoreMeasured)
-        {
-            return _store.RevokeAsync(id, revokedAt, cancellationToken);
-        }
-        var start = Stopwatch.GetTimestamp();
-        ValueTask<bool> call;
-        try
-        {
-            call = _store.RevokeAsync(id, revokedAt, cancellationToken);
-        }
-        catch (Exception e)
-        {
-            _metrics.StoreOperation(_storeName, "revoke", start, e);
-            throw;
-        }
-        return MeasureAsync(call, "revoke", start);
-    }
-
-    public ValueTask<bool> DeleteAsync(string id, CancellationToken cancellationToken)
-    {
-        if (!_metrics.StoreMeasured)
-        {
-            return _store.DeleteAsync(id, cancellationToken);
-        }
-        var start = Stopwatch.GetTimestamp();
-        ValueTask<bool> call;
-        try
-        {
-            call = _store.DeleteAsync(id, cancellationToken);
-        }
-        catch (Exception e)
-        {
-            _metrics.StoreOperation(_storeName, "delete", start, e);
-            throw;
-        }
-        return MeasureAsync(call, "delete", start);
-    }
-
-    public ValueTask<IReadOnlyList<SessionRecord>> ListBySubjectAsync(ISubjectSessionIndex index, string subject, CancellationToken cancellationToken)
-    {
-        if (!_metrics.StoreMeasured)
-        {
-            return index.ListBySubjectAsync(subject, cancellationToken);
-        }
-        var start = Stopwatch.GetTimestamp();
-        ValueTask<IReadOnlyList<SessionRecord>> call;
-        try
-        {
-            call = index.ListBySubjectAsync(subject, cancellationToken);
-        }
-        catch (Exception e)
-        {
-            _metrics.StoreOperation(_storeName, "list_by_subject", start, e);
-            throw;
-        }
-        return MeasureAsync(call, "list_by_subject", start);
-    }
-
-    public ValueTask<int> DeleteExpiredAsync(ISessionStoreCleanup cleanup, int batchSize, CancellationToken cancellationToken)
-    {
-        if (!_metrics.StoreMeasured)
-        {
-            return cleanup.DeleteExpiredAsync(batchSize, cancellationToken);
-        }
-        var start = Stopwatch.GetTimestamp();
-        ValueTask<int> call;
-        try
-        {
-            call = cleanup.DeleteExpiredAsync(batchSize, cancellationToken);
-        }
-        catch (Exception e)
-        {
-            _metrics.StoreOperation(_storeName, "delete_expired", start, e);
-            throw;
-        }
-        return MeasureAsync(call, "delete_expired", start);
-    }
-
-    public ValueTask<int> DeleteRevokedAsync(ISessionStoreCleanup cleanup, DateTimeOffset revokedBefore, int batchSize, CancellationToken cancellationToken)
-    {
-        if (!_metrics.StoreMeasured)
-        {
-            return cleanup.DeleteRevokedAsync(revokedBefore, batchSize, cancellationToken);
-        }
-        var start = Stopwatch.GetTimestamp();
-        ValueTask<int> call;
-        try
-        {
-            call = cleanup.DeleteRevokedAsync(revokedBefore, batchSize, cancellationToken);
-        }
-        catch (Exception e)
-        {
-            _metrics.StoreOperation(_storeName, "delete_revoked", start, e);
-            throw;
-        }
-        return MeasureAsync(call, "delete_revoked", start);
-    }
-
-    public ValueTask<bool> CreateTokensAsync(ISessionTokenStore tokens, TokenRecord access, TokenRecord refresh, CancellationToken cancellationToken)
-    {
-        if (!_metrics.StoreMeasured)
-        {
-            return tokens.CreateTokensAsync(access, refresh, cancellationToken);
-        }
-        var start = Stopwatch.GetTimestamp();
-        ValueTask<bool> call;
-        try
-        {
-            call = tokens.CreateTokensAsync(access, refresh, cancellationToken);
-        }
-        catch (Exception e)
-        {
-            _metrics.StoreOperation(_storeName, "create_tokens", start, e);
-            throw;
-        }
-        return MeasureAsync(call, "create_tokens", start);
-    }
-
-    public ValueTask<TokenLookup?> LoadTokenAsync(ISessionTokenStore tokens, string tokenId, CancellationToken cancellationToken)
-    {
-        if (!_metrics.StoreMeasured)
-        {
-            return tokens.LoadTokenAsync(tokenId, cancellationToken);
-        }
-        var start = Stopwatch.GetTimestamp();
-        ValueTask<TokenLookup?> call;
-        try
-        {
-            call = tokens.LoadTokenAsync(tokenId, cancellationToken);
-        }
-        catch (Exception e)
-        {
-            _metrics.StoreOperation(_storeName, "load_token", start, e);
-            throw;
-        }
-        return MeasureAsync(call, "load_token", start);
-    }
-
-    public ValueTask<TokenRotationOutcome> RotateAsync(ISessionTokenStore tokens, string refreshTokenId, TokenRecord newAccess, TokenRecord newRefresh, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        if (!_metrics.StoreMeasured)
-        {
-            return tokens.RotateAsync(refreshTokenId, newAccess, newRefresh, now, cancellationToken);
-        }
-        var start = Stopwatch.GetTimestamp();
-        ValueTask<TokenRotationOutcome> call;
-        try
-        {
-            call = tokens.RotateAsync(refreshTokenId, newAccess, newRefresh, now, cancellationToken);
-        }
-        catch (Exception e)
-        {
-            _metrics.StoreOperation(_storeName, "rotate", start, e);
-            throw;
-        }
-        return MeasureAsync(call, "rotate", start);
+        return MeasureAsync(pending, operation, start);
     }
 
     private async ValueTask<T> MeasureAsync<T>(ValueTask<T> call, string operation, long start)
