@@ -39,7 +39,7 @@ public sealed record SessionWithUser(SessionRecord Session, JsonElement? User);
 /// <c>sessionStoreUpdate</c> always writes instead of skipping on a stale checksum.
 /// </para>
 /// </remarks>
-public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, ISessionTokenStore, IDisposable, IAsyncDisposable
+public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, ISubjectSessionLimiter, ISessionTokenStore, IDisposable, IAsyncDisposable
 {
     // The session columns every read returns, in the order ReadSession expects.
     private const string SessionColumns = """
@@ -95,6 +95,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
     private readonly string _deleteRevoked;
     private readonly string _count;
     private readonly string _listBySubject;
+    private readonly string _trimSubject;
     private readonly string _createTokens;
     private readonly string _loadToken;
     private readonly string _rotate;
@@ -184,6 +185,30 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
             """);
         _count = R("""SELECT count(*) FROM "public"."sessionStore" s WHERE """ + LiveAtFirst);
         _listBySubject = R("SELECT " + SessionColumns + from + """WHERE s."tesseraSubject" = $1 AND """ + Live + """ ORDER BY s."createdAt", s."id" """);
+        // One statement, so one transaction. Every live session of the subject is row-locked first, in id order (so
+        // concurrent trims take their locks in the same order and cannot deadlock), then ranked: a trim that waited
+        // for another sees the rows as that one left them, so already revoked rows drop out and at most $3 stay live.
+        _trimSubject = R("""
+            WITH l AS (
+              SELECT x."id", x."createdAt", COALESCE(x."tesseraLastSeenAt", x."updatedAt") AS seen,
+                     COALESCE(x."tesseraTextId", x."id"::text) AS tid
+              FROM "public"."sessionStore" x
+              WHERE x."tesseraSubject" = $1 AND x."revokedAt" IS NULL AND x."tesseraExpiresAt" > $2
+              ORDER BY x."id"
+              FOR UPDATE),
+            v AS (
+              SELECT l."id" FROM l
+              ORDER BY CASE WHEN l."id" = $5::uuid THEN 0 ELSE 1 END,
+                       CASE WHEN $4 THEN l."createdAt" END ASC,
+                       CASE WHEN $4 THEN l.tid END COLLATE "C" ASC,
+                       CASE WHEN NOT $4 THEN l.seen END DESC,
+                       CASE WHEN NOT $4 THEN l."createdAt" END DESC,
+                       CASE WHEN NOT $4 THEN l.tid END COLLATE "C" DESC
+              OFFSET $3)
+            UPDATE "public"."sessionStore" s SET "revokedAt" = $6, "tesseraCredentialHash" = NULL
+            FROM v WHERE s."id" = v."id" AND s."revokedAt" IS NULL
+            RETURNING COALESCE(s."tesseraTextId", s."id"::text)
+            """);
         _createTokens = R("""
             INSERT INTO "public"."sessionStoreToken" 
             """ + TokenInsertColumns + """
@@ -435,6 +460,33 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
             list.Add(ReadSession(reader, 0));
         }
         return list;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// One statement that row-locks the subject's live sessions (in id order, so concurrent trims cannot deadlock), ranks
+    /// them and revokes those beyond <paramref name="keep"/>.
+    /// </remarks>
+    public async ValueTask<IReadOnlyList<string>> TrimSubjectAsync(string subject, int keep, SessionLimitOrder order, string? mustKeepId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(subject);
+        ArgumentOutOfRangeException.ThrowIfLessThan(keep, 1);
+        await using var command = await CommandAsync(_trimSubject, cancellationToken);
+        command.Parameters.Add(Text(subject));
+        command.Parameters.Add(Time(Now()));
+        command.Parameters.Add(new NpgsqlParameter<long> { NpgsqlDbType = NpgsqlDbType.Bigint, TypedValue = keep });
+        command.Parameters.Add(Bool(order == SessionLimitOrder.OldestCreated));
+        command.Parameters.Add(mustKeepId is null
+            ? new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Uuid, Value = DBNull.Value }
+            : Uuid(MapId(mustKeepId).Key));
+        command.Parameters.Add(Time(revokedAt));
+        await using var reader = await command.ReaderAsync(System.Data.CommandBehavior.Default, cancellationToken);
+        var revoked = new List<string>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            revoked.Add(reader.GetString(0));
+        }
+        return revoked;
     }
 
     /// <inheritdoc />

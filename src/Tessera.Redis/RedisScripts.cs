@@ -202,6 +202,49 @@ internal static partial class RedisScripts
         return out
         """);
 
+    /// <summary>
+    /// KEYS[1] = the subject's set; ARGV 4.. = subject, keep, order ('c' oldest created first, 's' most recently seen
+    /// first), id to rank first or '', revokedAt. Revokes the live sessions of the subject ranked beyond keep; returns their ids.
+    /// </summary>
+    public static readonly RedisScript TrimSubject = new(Prelude + """
+        local subject, keep, order, must, rat = ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
+        local rows = {}
+        for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+          local sk = skey(id)
+          if live(sk) then
+            local m = redis.call('HMGET', sk, 'm:sub', 'm:c', 'm:l')
+            if m[1] == subject then
+              rows[#rows + 1] = {id = id, c = tonumber(m[2]), l = tonumber(m[3]), k = (id == must)}
+            end
+          end
+        end
+        table.sort(rows, function(a, b)
+          if a.k ~= b.k then return a.k end
+          if order == 'c' then
+            if a.c ~= b.c then return a.c < b.c end
+            return a.id < b.id
+          end
+          if a.l ~= b.l then return a.l > b.l end
+          if a.c ~= b.c then return a.c > b.c end
+          return a.id > b.id
+        end)
+        local out = {}
+        for i = keep + 1, #rows do
+          local id = rows[i].id
+          local sk = skey(id)
+          local ch = redis.call('HGET', sk, 'm:ch')
+          redis.call('HSET', sk, 'm:r', rat)
+          if ch then
+            local ck = ckey(ch)
+            if redis.call('GET', ck) == id then redis.call('DEL', ck) end
+          end
+          redis.call('ZREM', AKEY, id)
+          redis.call('ZADD', RKEY, rat, id)
+          out[#out + 1] = id
+        end
+        return out
+        """);
+
     /// <summary>ARGV 4.. = session id, access id, access JSON, refresh id, refresh JSON. Returns 1, or 0 (not live or id taken).</summary>
     public static readonly RedisScript CreateTokens = new(Prelude + """
         local sk, sid = KEYS[1], ARGV[4]
@@ -279,5 +322,5 @@ internal static partial class RedisScripts
         """);
 
     /// <summary>Every script, to load on a new connection.</summary>
-    public static readonly RedisScript[] All = [Create, LoadByCredential, Apply, Touch, Revoke, Delete, DeleteBatch, ListBySubject, CreateTokens, LoadToken, Rotate];
+    public static readonly RedisScript[] All = [Create, LoadByCredential, Apply, Touch, Revoke, Delete, DeleteBatch, ListBySubject, TrimSubject, CreateTokens, LoadToken, Rotate];
 }

@@ -55,7 +55,7 @@ namespace Tessera.Redis;
 /// <c>noeviction</c> makes writes fail when memory is full.
 /// </para>
 /// </remarks>
-public sealed partial class RedisSessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, ISessionTokenStore, IAsyncDisposable, IDisposable
+public sealed partial class RedisSessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, ISubjectSessionLimiter, ISessionTokenStore, IAsyncDisposable, IDisposable
 {
     private readonly RedisSessionStoreOptions _options;
     private readonly RedisOptions? _connectionOptions;
@@ -282,6 +282,22 @@ public sealed partial class RedisSessionStore : ISessionStore, ISessionStoreClea
         }
         // The set is ordered by creation time already; a stable sort keeps ties in the set's order.
         return list.OrderBy(r => r.CreatedAt).ToList();
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One Lua script over the subject's set: nothing interleaves with the ranking and the revocations.</remarks>
+    public async ValueTask<IReadOnlyList<string>> TrimSubjectAsync(string subject, int keep, SessionLimitOrder order, string? mustKeepId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(subject);
+        ArgumentOutOfRangeException.ThrowIfLessThan(keep, 1);
+        var args = Args(5);
+        args.Add(subject);
+        args.Add(keep.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        args.Add(order == SessionLimitOrder.OldestCreated ? "c" : "s");
+        args.Add(mustKeepId ?? "");
+        args.Add(Ms(revokedAt));
+        var reply = await EvalAsync(RedisScripts.TrimSubject, $"{_prefix}:u:{subject}", args, cancellationToken).ConfigureAwait(false);
+        return [.. (reply.AsArray() ?? []).Select(r => r.AsString()!)];
     }
 
     /// <inheritdoc />

@@ -35,7 +35,7 @@ namespace Tessera.Sqlite;
 /// timeout. Disposing the store closes its idle pooled connections.
 /// </para>
 /// </remarks>
-public sealed partial class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, ISessionTokenStore, IDisposable, IAsyncDisposable
+public sealed partial class SqliteSessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, ISubjectSessionLimiter, ISessionTokenStore, IDisposable, IAsyncDisposable
 {
     // The session columns every load reads, in the order ReadRecords expects (after s.pk).
     private const string SelectSession = """
@@ -417,6 +417,59 @@ public sealed partial class SqliteSessionStore : ISessionStore, ISessionStoreCle
         command.Parameters.AddWithValue("$now", Now());
         return await ReadRecordsAsync(command, cancellationToken);
     }
+
+    /// <inheritdoc />
+    /// <remarks>One <c>UPDATE ... RETURNING</c> statement (so one write transaction) ranks, revokes and reports.</remarks>
+    public async ValueTask<IReadOnlyList<string>> TrimSubjectAsync(string subject, int keep, SessionLimitOrder order, string? mustKeepId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(subject);
+        ArgumentOutOfRangeException.ThrowIfLessThan(keep, 1);
+        await InitializeAsync(cancellationToken);
+        await EnterWriteAsync(cancellationToken);
+        try
+        {
+            await using var connection = await OpenAsync(cancellationToken);
+            await using var transaction = connection.BeginTransaction(deferred: false);
+            var revoked = new List<string>();
+            await using (var command = Command(connection, transaction, order == SessionLimitOrder.OldestCreated ? TrimOldestCreated : TrimMostRecentlySeen))
+            {
+                command.Parameters.AddWithValue("$subject", subject);
+                command.Parameters.AddWithValue("$now", Now());
+                command.Parameters.AddWithValue("$keep", keep);
+                command.Parameters.AddWithValue("$must", (object?)mustKeepId ?? DBNull.Value);
+                command.Parameters.AddWithValue("$revoked_at", Ms(revokedAt));
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    revoked.Add(reader.GetString(0));
+                }
+            }
+            await transaction.CommitAsync(cancellationToken);
+            return revoked;
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    private const string TrimHead = """
+        UPDATE tessera_sessions SET revoked_at = $revoked_at, credential_hash = NULL
+        WHERE revoked_at IS NULL AND pk IN (
+            SELECT pk FROM tessera_sessions
+            WHERE subject = $subject AND revoked_at IS NULL AND expires_at > $now
+            ORDER BY (id IS $must) DESC, 
+        """;
+
+    private const string TrimOldestCreated = TrimHead + """
+        created_at ASC, id ASC LIMIT -1 OFFSET $keep)
+        RETURNING id
+        """;
+
+    private const string TrimMostRecentlySeen = TrimHead + """
+        last_seen_at DESC, created_at DESC, id DESC LIMIT -1 OFFSET $keep)
+        RETURNING id
+        """;
 
     /// <inheritdoc />
     /// <remarks>

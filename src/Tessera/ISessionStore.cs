@@ -6,7 +6,8 @@ namespace Tessera;
 /// </summary>
 /// <remarks>
 /// Optional powers are separate interfaces the core discovers with <c>is</c>: <see cref="ISessionStoreCleanup"/>,
-/// <see cref="ISessionStoreCounter"/>, <see cref="ISubjectSessionIndex"/>, <see cref="ISessionStoreAdministration"/>
+/// <see cref="ISessionStoreCounter"/>, <see cref="ISubjectSessionIndex"/>, <see cref="ISubjectSessionLimiter"/>
+/// (per-subject session limits), <see cref="ISessionStoreAdministration"/>
 /// (listing, statistics and clearing, for operators and the CLI) and <see cref="Tokens.ISessionTokenStore"/> (token
 /// sessions). Every store must pass the conformance suites in <c>Tessera.Testing</c>.
 /// </remarks>

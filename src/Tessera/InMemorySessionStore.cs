@@ -24,7 +24,7 @@ public sealed class InMemorySessionStoreOptions
 /// the least recently seen sessions (1% of the bound, at least one) are evicted in one pass so the scan is amortized;
 /// under <see cref="StoreCapacityPolicy.Reject"/>, <see cref="CreateAsync"/> throws <see cref="SessionStoreFullException"/>.
 /// </remarks>
-public sealed partial class InMemorySessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, ISessionTokenStore
+public sealed partial class InMemorySessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, ISubjectSessionLimiter, ISessionTokenStore
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, SessionRecord> _byId = new(StringComparer.Ordinal);
@@ -251,6 +251,32 @@ public sealed partial class InMemorySessionStore : ISessionStore, ISessionStoreC
                 .Select(Copy)
                 .ToList();
             return ValueTask.FromResult(list);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Under the store's lock, so it is atomic with every other call.</remarks>
+    public ValueTask<IReadOnlyList<string>> TrimSubjectAsync(string subject, int keep, SessionLimitOrder order, string? mustKeepId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(subject);
+        ArgumentOutOfRangeException.ThrowIfLessThan(keep, 1);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            var now = _time.GetUtcNow();
+            var live = _byId.Values.Where(r => r.IsActiveAt(now) && string.Equals(r.Subject, subject, StringComparison.Ordinal));
+            var first = live.OrderByDescending(r => string.Equals(r.Id, mustKeepId, StringComparison.Ordinal));
+            var ranked = order == SessionLimitOrder.OldestCreated
+                ? first.ThenBy(r => r.CreatedAt).ThenBy(r => r.Id, StringComparer.Ordinal)
+                : first.ThenByDescending(r => r.LastSeenAt).ThenByDescending(r => r.CreatedAt).ThenByDescending(r => r.Id, StringComparer.Ordinal);
+            var revoked = ranked.Skip(keep).Select(r => r.Id).ToList();
+            foreach (var id in revoked)
+            {
+                var current = _byId[id];
+                _idByCredential.Remove(Key(current.CredentialHash));
+                _byId[id] = current with { RevokedAt = revokedAt };
+            }
+            return ValueTask.FromResult<IReadOnlyList<string>>(revoked);
         }
     }
 

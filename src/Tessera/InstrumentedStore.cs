@@ -53,6 +53,9 @@ internal sealed class InstrumentedStore
     public ValueTask<IReadOnlyList<SessionRecord>> ListBySubjectAsync(ISubjectSessionIndex index, string subject, CancellationToken cancellationToken) =>
         Measure("list_by_subject", (index, subject, cancellationToken), static s => s.Item1.ListBySubjectAsync(s.Item2, s.Item3));
 
+    public ValueTask<IReadOnlyList<string>> TrimSubjectAsync(ISubjectSessionLimiter limiter, string subject, int keep, SessionLimitOrder order, string? mustKeepId, DateTimeOffset revokedAt, CancellationToken cancellationToken) =>
+        Measure("trim_subject", (limiter, subject, keep, order, mustKeepId, revokedAt, cancellationToken), static s => s.Item1.TrimSubjectAsync(s.Item2, s.Item3, s.Item4, s.Item5, s.Item6, s.Item7));
+
     public ValueTask<int> DeleteExpiredAsync(ISessionStoreCleanup cleanup, int batchSize, CancellationToken cancellationToken) =>
         Measure("delete_expired", (cleanup, batchSize, cancellationToken), static s => s.Item1.DeleteExpiredAsync(s.Item2, s.Item3));
 

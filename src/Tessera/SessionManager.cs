@@ -27,6 +27,10 @@ public sealed class SessionManager
         Logger = (ILogger?)logger ?? NullLogger.Instance;
         Metrics = metrics ?? TesseraMetrics.Shared;
         Calls = new InstrumentedStore(store, Metrics);
+        if (Options.MaxSessionsPerSubject is not null && store is not ISubjectSessionLimiter)
+        {
+            throw new InvalidOperationException($"Tessera:MaxSessionsPerSubject is set, but the session store {store.GetType().Name} cannot limit a subject's sessions (it does not implement ISubjectSessionLimiter).");
+        }
         Keys = SigningKeyRing.FromBase64(Options.Keys);
         Credentials = new CookieCredential(Keys);
         Tokens = new Tokens.SessionTokenService(this);
@@ -124,6 +128,54 @@ public sealed class SessionManager
             await SessionEventDispatch.RaiseAsync(handler, new SessionRevokedEvent(sessionId, known?.Subject, reason, now, known?.Metadata ?? SessionMetadata.Empty), Logger);
         }
         return revoked;
+    }
+
+    /// <summary>
+    /// Applies <see cref="TesseraOptions.MaxSessionsPerSubject"/> after <paramref name="sessionId"/> was signed in as
+    /// <paramref name="subject"/>: one atomic store trim, then the log, metric and event of every session it revoked.
+    /// </summary>
+    /// <returns><see langword="false"/> when the new session was revoked (the sign-in is refused).</returns>
+    internal async ValueTask<bool> EnforceSessionLimitAsync(string subject, string sessionId, SessionMetadata metadata, CancellationToken cancellationToken)
+    {
+        if (Options.MaxSessionsPerSubject is not { } keep)
+        {
+            return true;
+        }
+        var limiter = (ISubjectSessionLimiter)Store;
+        var refuse = Options.SessionLimitPolicy == SessionLimitPolicy.RefuseNewSignIn;
+        var handler = Options.Events.OnRevoked;
+        Dictionary<string, SessionMetadata>? known = null;
+        if (handler is not null && Store is ISubjectSessionIndex index)
+        {
+            // Only a subscriber needs the revoked sessions' metadata, and a revoked session can no longer be read.
+            var before = await Calls.ListBySubjectAsync(index, subject, cancellationToken);
+            if (before.Count <= keep)
+            {
+                return true;
+            }
+            known = before.ToDictionary(r => r.Id, r => r.Metadata, StringComparer.Ordinal);
+        }
+        var now = Now();
+        var revoked = await Calls.TrimSubjectAsync(
+            limiter,
+            subject,
+            keep,
+            refuse ? SessionLimitOrder.OldestCreated : SessionLimitOrder.MostRecentlySeen,
+            refuse ? null : sessionId,
+            now,
+            cancellationToken);
+        var kept = true;
+        foreach (var id in revoked)
+        {
+            kept &= !string.Equals(id, sessionId, StringComparison.Ordinal);
+            Log.SessionRevoked(Logger, Log.Ref(id), SessionRevocationReason.Limit);
+            Metrics.Revoked(SessionRevocationReason.Limit);
+            var revokedMetadata = string.Equals(id, sessionId, StringComparison.Ordinal) ? metadata
+                : known is not null && known.TryGetValue(id, out var m) ? m
+                : SessionMetadata.Empty;
+            await SessionEventDispatch.RaiseAsync(handler, new SessionRevokedEvent(id, subject, SessionRevocationReason.Limit, now, revokedMetadata), Logger);
+        }
+        return kept;
     }
 
     /// <summary>The current time at the millisecond precision stores keep.</summary>

@@ -49,6 +49,19 @@ public sealed class TesseraOptions
     public TimeSpan? RevokedRetention { get; set; }
 
     /// <summary>
+    /// The most live sessions one subject may hold at once (cookie and token sessions together), enforced atomically
+    /// right after each sign-in as <see cref="SessionLimitPolicy"/> says. Default <see langword="null"/>: unlimited.
+    /// At least 1; needs a store that implements <see cref="ISubjectSessionLimiter"/> (all of Tessera's stores do).
+    /// </summary>
+    public int? MaxSessionsPerSubject { get; set; }
+
+    /// <summary>
+    /// What a sign-in beyond <see cref="MaxSessionsPerSubject"/> does. Default
+    /// <see cref="Tessera.SessionLimitPolicy.RevokeLeastRecentlyUsed"/>.
+    /// </summary>
+    public SessionLimitPolicy SessionLimitPolicy { get; set; } = SessionLimitPolicy.RevokeLeastRecentlyUsed;
+
+    /// <summary>
     /// What metadata new sessions record (section <c>Tessera:Metadata</c>): by default the User-Agent and the full IP
     /// address. Never <see langword="null"/>.
     /// </summary>
@@ -113,6 +126,14 @@ public sealed class TesseraOptionsValidator : IValidateOptions<TesseraOptions>
         if (options.RevokedRetention < TimeSpan.Zero)
         {
             failures.Add("Tessera:RevokedRetention must not be negative.");
+        }
+        if (options.MaxSessionsPerSubject < 1)
+        {
+            failures.Add("Tessera:MaxSessionsPerSubject must be at least 1 (or unset for no limit).");
+        }
+        if (!Enum.IsDefined(options.SessionLimitPolicy))
+        {
+            failures.Add("Tessera:SessionLimitPolicy must be RevokeLeastRecentlyUsed or RefuseNewSignIn.");
         }
         if (!Enum.IsDefined(options.Metadata.IpAddress))
         {

@@ -103,6 +103,13 @@ public class TesseraSession
     /// <summary>Whether a subject is signed in.</summary>
     public bool IsAuthenticated => Subject is not null;
 
+    /// <summary>
+    /// Whether <see cref="CommitAsync"/> refused this request's sign-in because the subject already holds
+    /// <see cref="TesseraOptions.MaxSessionsPerSubject"/> sessions under <see cref="SessionLimitPolicy.RefuseNewSignIn"/>:
+    /// the session was revoked and the commit result clears the client's credential.
+    /// </summary>
+    public bool SignInRefused { get; private set; }
+
     /// <summary>When the session was created, or <see langword="null"/> for a new one.</summary>
     public DateTimeOffset? CreatedAt => Loaded()?.CreatedAt;
 
@@ -490,6 +497,10 @@ public class TesseraSession
         }
         if (_subjectChanged && _subject is not null)
         {
+            if (!await _manager.EnforceSessionLimitAsync(_subject, record.Id, record.Metadata, cancellationToken))
+            {
+                return RefuseSignIn();
+            }
             await RaiseSignedInAsync(record.Id, record.Subject, now, record.Metadata);
         }
         return credential is null
@@ -535,6 +546,10 @@ public class TesseraSession
                 await SessionEventDispatch.RaiseAsync(_manager.Options.Events.OnCreated, new SessionCreatedEvent(record.Id, record.Subject, _credentialKind, now, metadata), _manager.Logger);
                 if (_subject is not null)
                 {
+                    if (!await _manager.EnforceSessionLimitAsync(_subject, record.Id, metadata, cancellationToken))
+                    {
+                        return RefuseSignIn();
+                    }
                     await RaiseSignedInAsync(record.Id, null, now, metadata);
                 }
                 return new SessionCommitResult(CredentialChange.Issue, credential.Value, absolute, record.Id);
@@ -545,6 +560,15 @@ public class TesseraSession
             }
             _pendingId = null;
         }
+    }
+
+    // The session limit revoked this request's session: it ends anonymous, and the client's credential is cleared.
+    private SessionCommitResult RefuseSignIn()
+    {
+        SignInRefused = true;
+        _subject = null;
+        _subjectChanged = false;
+        return SessionCommitResult.Cleared;
     }
 
     private ValueTask RaiseSignedInAsync(string id, string? previousSubject, DateTimeOffset now, SessionMetadata metadata)

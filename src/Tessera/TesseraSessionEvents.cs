@@ -60,7 +60,10 @@ public enum SessionRevocationReason
     /// </summary>
     Operator = 1,
 
-    /// <summary>Reserved for a per-subject session limit evicting an older session. Metric tag <c>limit</c>.</summary>
+    /// <summary>
+    /// The per-subject session limit (<see cref="TesseraOptions.MaxSessionsPerSubject"/>) revoked it: an older session,
+    /// or the refused newcomer under <see cref="SessionLimitPolicy.RefuseNewSignIn"/>. Metric tag <c>limit</c>.
+    /// </summary>
     Limit = 2,
 
     /// <summary>A rotated refresh token was used again outside the grace window (possible theft). Metric tag <c>leak</c>.</summary>

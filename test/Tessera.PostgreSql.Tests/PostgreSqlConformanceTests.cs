@@ -35,3 +35,9 @@ public sealed class PostgreSqlTelemetryConformanceTests(PostgresDatabase databas
 {
     protected override ISessionStore CreateStore() => database.CreateStoreAsync(Clock).GetAwaiter().GetResult();
 }
+
+/// <summary>The per-subject session limit on PostgreSQL.</summary>
+public sealed class PostgreSqlSessionLimitConformanceTests(PostgresDatabase database) : SessionLimitConformanceTests, IClassFixture<PostgresDatabase>
+{
+    protected override ISessionStore CreateStore() => database.CreateStoreAsync(Clock).GetAwaiter().GetResult();
+}

@@ -83,3 +83,18 @@ public sealed class RedisTelemetryConformanceTests : SessionTelemetryConformance
 
     public async Task DisposeAsync() => await _stores.DisposeAsync();
 }
+
+/// <summary>The per-subject session limit on Redis.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class RedisSessionLimitConformanceTests : SessionLimitConformanceTests, IAsyncLifetime
+{
+    private readonly RedisTestStores _stores;
+
+    public RedisSessionLimitConformanceTests(RedisFixture redis) => _stores = new RedisTestStores(redis, Clock);
+
+    protected override ISessionStore CreateStore() => _stores.Create();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _stores.DisposeAsync();
+}

@@ -15,12 +15,14 @@ public sealed class SessionStoreConformanceSuiteTests
         var cleanup = await Assert.ThrowsAsync<XunitException>(suite.CleanupDeletesExpiredSessionsInBatchesAndKeepsLiveOnes);
         var index = await Assert.ThrowsAsync<XunitException>(suite.ListingBySubjectGivesTheSubjectsLiveSessionsOldestFirst);
         var administration = await Assert.ThrowsAsync<XunitException>(suite.StatisticsCountEachStateApart);
+        var limit = await Assert.ThrowsAsync<XunitException>(suite.TrimmingCountsOnlyTheSubjectsLiveSessions);
 
         Assert.Contains("does not implement ISessionStoreCounter", counting.Message, StringComparison.Ordinal);
         Assert.Contains("override SupportsCounting", counting.Message, StringComparison.Ordinal);
         Assert.Contains("override SupportsCleanup", cleanup.Message, StringComparison.Ordinal);
         Assert.Contains("override SupportsSubjectIndex", index.Message, StringComparison.Ordinal);
         Assert.Contains("override SupportsAdministration", administration.Message, StringComparison.Ordinal);
+        Assert.Contains("override SupportsSubjectLimit", limit.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -33,6 +35,7 @@ public sealed class SessionStoreConformanceSuiteTests
         await suite.ListingBySubjectGivesTheSubjectsLiveSessionsOldestFirst();
         await suite.AFullRejectingStoreRefusesANewSessionAndKeepsTheOthers();
         await suite.ClearingDeletesEverySessionAndTheStoreStaysUsable();
+        await suite.TrimmingCountsOnlyTheSubjectsLiveSessions();
 
         Assert.Equal(0, suite.StoresCreatedWithABound);
     }
@@ -77,5 +80,7 @@ public sealed class SessionStoreConformanceSuiteTests
         protected override bool SupportsCapacityBound => false;
 
         protected override bool SupportsAdministration => false;
+
+        protected override bool SupportsSubjectLimit => false;
     }
 }

@@ -37,7 +37,28 @@ public sealed class SessionTokenService
     /// <param name="cancellationToken">Cancels the store writes.</param>
     /// <returns>The pair.</returns>
     /// <exception cref="ArgumentException">A data key is reserved or a value is not JSON.</exception>
+    /// <exception cref="SessionLimitExceededException">
+    /// <see cref="TesseraOptions.MaxSessionsPerSubject"/> refused the sign-in (policy
+    /// <see cref="SessionLimitPolicy.RefuseNewSignIn"/>); use <see cref="TryCreateAsync"/> to get that as a result instead.
+    /// </exception>
     public async ValueTask<TokenPair> CreateAsync(string? subject, IReadOnlyDictionary<string, string>? data = null, SessionMetadata? metadata = null, CancellationToken cancellationToken = default)
+    {
+        var result = await TryCreateAsync(subject, data, metadata, cancellationToken);
+        return result.Value ?? throw new SessionLimitExceededException();
+    }
+
+    /// <summary>
+    /// Creates a session for a token client and returns its first token pair, or
+    /// <see cref="TokenFailure.SessionLimitReached"/> when <see cref="TesseraOptions.MaxSessionsPerSubject"/> refused the
+    /// sign-in (policy <see cref="SessionLimitPolicy.RefuseNewSignIn"/>): the session was then created and revoked at once.
+    /// </summary>
+    /// <param name="subject">The signed-in subject, or <see langword="null"/> for an anonymous token session.</param>
+    /// <param name="data">Initial data (keys to JSON texts), or <see langword="null"/>.</param>
+    /// <param name="metadata">Metadata to record, or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the store writes.</param>
+    /// <returns>The pair, or why not.</returns>
+    /// <exception cref="ArgumentException">A data key is reserved or a value is not JSON.</exception>
+    public async ValueTask<TokenResult<TokenPair>> TryCreateAsync(string? subject, IReadOnlyDictionary<string, string>? data = null, SessionMetadata? metadata = null, CancellationToken cancellationToken = default)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, json) in data ?? SessionRecord.EmptyData)
@@ -72,8 +93,11 @@ public sealed class SessionTokenService
                     throw new InvalidOperationException("The store refused the tokens of a session it had just created.");
                 }
                 Log.TokenSessionCreated(_manager.Logger, Log.Ref(record.Id));
-                await RaiseCreatedAsync(record);
-                return Pair(access, refresh);
+                if (!await RaiseCreatedAsync(record, cancellationToken))
+                {
+                    return TokenResult<TokenPair>.Fail(TokenFailure.SessionLimitReached);
+                }
+                return TokenResult<TokenPair>.Ok(Pair(access, refresh));
             }
             if (attempt >= 2)
             {
@@ -268,16 +292,22 @@ public sealed class SessionTokenService
         return TokenResult<TokenPair>.Fail(TokenFailure.RefreshTokenReused);
     }
 
-    private async ValueTask RaiseCreatedAsync(SessionRecord record)
+    // Raises created, applies the session limit, then raises signed-in unless the limit refused the session.
+    private async ValueTask<bool> RaiseCreatedAsync(SessionRecord record, CancellationToken cancellationToken)
     {
         _manager.Metrics.Created(SessionCredentialKind.AccessToken);
         var events = _manager.Options.Events;
         await SessionEventDispatch.RaiseAsync(events.OnCreated, new SessionCreatedEvent(record.Id, record.Subject, SessionCredentialKind.AccessToken, record.CreatedAt, record.Metadata), _manager.Logger);
         if (record.Subject is { } subject)
         {
+            if (!await _manager.EnforceSessionLimitAsync(subject, record.Id, record.Metadata, cancellationToken))
+            {
+                return false;
+            }
             _manager.Metrics.SignedIn(SessionCredentialKind.AccessToken);
             await SessionEventDispatch.RaiseAsync(events.OnSignedIn, new SessionSignedInEvent(record.Id, subject, null, SessionCredentialKind.AccessToken, record.CreatedAt, record.Metadata), _manager.Logger);
         }
+        return true;
     }
 
     private static TokenFailure Check(TokenLookup? lookup, TokenValidation validation, TokenKind kind, DateTimeOffset now)

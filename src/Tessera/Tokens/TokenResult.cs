@@ -28,6 +28,12 @@ public enum TokenFailure
     /// session has been revoked.
     /// </summary>
     RefreshTokenReused,
+
+    /// <summary>
+    /// <c>session_limit_reached</c>: the subject already holds <see cref="TesseraOptions.MaxSessionsPerSubject"/> sessions
+    /// and the policy is <see cref="SessionLimitPolicy.RefuseNewSignIn"/>; no session was signed in.
+    /// </summary>
+    SessionLimitReached,
 }
 
 /// <summary>Stable names of <see cref="TokenFailure"/> values.</summary>
@@ -45,6 +51,7 @@ public static class TokenFailureExtensions
         TokenFailure.WrongTokenType => "wrong_token_type",
         TokenFailure.InvalidSession => "invalid_session",
         TokenFailure.RefreshTokenReused => "refresh_token_reused",
+        TokenFailure.SessionLimitReached => "session_limit_reached",
         _ => "invalid_token",
     };
 }
