@@ -23,6 +23,9 @@ internal static partial class Log
     [LoggerMessage(2205, LogLevel.Error, "PostgreSQL session store could not apply its migrations at start-up.")]
     public static partial void MigrationFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(2211, LogLevel.Warning, "The near cache's LISTEN connection to PostgreSQL failed; retrying in {DelayMs} ms.")]
+    public static partial void ListenFailed(ILogger logger, long delayMs, Exception exception);
+
     /// <summary>A short, stable, non-reversible reference to a session id for log lines.</summary>
     public static string Ref(string sessionId)
     {

@@ -268,6 +268,12 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
     /// <summary>The data source the store runs on.</summary>
     public NpgsqlDataSource DataSource => _dataSource;
 
+    /// <summary>The sessions table's name (unqualified), which names the near cache's notification channel.</summary>
+    internal string SessionsTableName => _options.EffectiveSessionsTable;
+
+    /// <summary>The command timeout in whole seconds, for the near cache's statements.</summary>
+    internal int CommandTimeoutSeconds => _commandTimeout;
+
     /// <summary>The quoted, schema-qualified sessions table, for the application's own queries and joins.</summary>
     public string SessionsTable => PostgreSqlSchema.Quote(_schema.Schema) + "." + PostgreSqlSchema.Quote(_schema.SessionsTable);
 

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Tessera.NearCache;
 using Tessera.PostgreSql;
 
 namespace Tessera;
@@ -78,6 +79,11 @@ public static class PostgreSqlTesseraBuilderExtensions
         builder.Services.AddSingleton(factory);
         // Always registered (once); it does nothing unless the store in effect asks for start-up migrations.
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PostgreSqlSchemaInitializer>());
+        // The near cache's channel (LISTEN/NOTIFY): created only if UseNearCache() asks for it.
+        builder.Services.RemoveAll<ISessionInvalidationChannel>();
+        builder.Services.AddSingleton<ISessionInvalidationChannel>(sp => new PostgreSqlSessionInvalidationChannel(
+            sp.GetRequiredService<PostgreSqlSessionStore>(),
+            sp.GetService<ILoggerFactory>()?.CreateLogger<PostgreSqlSessionInvalidationChannel>()));
         return builder.UseStore(sp => sp.GetRequiredService<PostgreSqlSessionStore>());
     }
 

@@ -26,6 +26,12 @@ internal static partial class Log
     [LoggerMessage(4113, LogLevel.Warning, "A Redis session store read failed because the connection broke; retrying once on a new connection.")]
     public static partial void ReadRetried(ILogger logger, Exception exception);
 
+    [LoggerMessage(4121, LogLevel.Warning, "The near cache's subscription to Redis at {Endpoint} failed; retrying in {DelayMs} ms.")]
+    public static partial void SubscriptionFailed(ILogger logger, string endpoint, long delayMs, Exception exception);
+
+    [LoggerMessage(4122, LogLevel.Warning, "The near cache's subscription to Redis at {Endpoint} got no reply to PING within {TimeoutMs} ms; reconnecting.")]
+    public static partial void SubscriptionSilent(ILogger logger, string endpoint, long timeoutMs);
+
     /// <summary>A short, stable, non-reversible reference to a session id for log lines.</summary>
     public static string Ref(string sessionId)
     {

@@ -111,6 +111,16 @@ public sealed partial class RedisSessionStore : ISessionStore, ISessionStoreClea
     /// <summary>The prefix of every key this store writes.</summary>
     public string KeyPrefix => _prefix;
 
+    /// <summary>Where a second connection (the near cache's subscriber) connects to: the store's own server and credentials.</summary>
+    internal RedisOptions SubscriberOptions => _connectionOptions ?? Volatile.Read(ref _connection)!.Options;
+
+    /// <summary>Publishes <paramref name="message"/> on <paramref name="channel"/> over the store's connection.</summary>
+    internal async ValueTask PublishAsync(string channel, string message, CancellationToken cancellationToken)
+    {
+        var connection = await ConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await connection.ExecuteAsync("PUBLISH", [channel, message], cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>The connection in use, or <see langword="null"/> before the store has connected (for tests).</summary>
     internal RedisConnection? Connection => Volatile.Read(ref _connection);
 

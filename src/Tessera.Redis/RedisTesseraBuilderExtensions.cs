@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using Tessera.NearCache;
 using Tessera.Redis;
 using Tessera.Redis.Resp;
 
@@ -13,7 +14,8 @@ public static class RedisTesseraBuilderExtensions
     /// Uses <see cref="RedisSessionStore"/> on its own connection to <paramref name="connectionString"/> (opened on first
     /// use, closed with the container). The store is also registered as <see cref="RedisSessionStore"/>. The clock is the
     /// container's <see cref="TimeProvider"/> and logs go to its <see cref="ILoggerFactory"/>. The connection string and
-    /// options are validated here, so a bad one fails at start-up.
+    /// options are validated here, so a bad one fails at start-up. Also registers the store's
+    /// <see cref="RedisSessionInvalidationChannel"/>, which <see cref="TesseraBuilder.UseNearCache"/> uses.
     /// </summary>
     /// <param name="builder">The builder.</param>
     /// <param name="connectionString"><c>host:port[,password=...][,user=...][,database=N][,connectTimeout=ms][,commandTimeout=ms]</c>.</param>
@@ -35,6 +37,11 @@ public static class RedisTesseraBuilderExtensions
             options,
             sp.GetService<TimeProvider>() ?? TimeProvider.System,
             sp.GetService<ILoggerFactory>()?.CreateLogger<RedisSessionStore>()));
+        // The near cache's channel (pub/sub on a second connection): created only if UseNearCache() asks for it.
+        builder.Services.RemoveAll<ISessionInvalidationChannel>();
+        builder.Services.AddSingleton<ISessionInvalidationChannel>(sp => new RedisSessionInvalidationChannel(
+            sp.GetRequiredService<RedisSessionStore>(),
+            sp.GetService<ILoggerFactory>()?.CreateLogger<RedisSessionInvalidationChannel>()));
         return builder.UseStore(sp => sp.GetRequiredService<RedisSessionStore>());
     }
 }

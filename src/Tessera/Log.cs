@@ -43,6 +43,18 @@ internal static partial class Log
     [LoggerMessage(1012, LogLevel.Debug, "An access token was rejected ({Reason}); the request continues without a session.")]
     public static partial void AccessTokenRejected(ILogger logger, string reason);
 
+    [LoggerMessage(1013, LogLevel.Information, "The near cache is listening for invalidations; session reads are served from memory.")]
+    public static partial void NearCacheListening(ILogger logger);
+
+    [LoggerMessage(1014, LogLevel.Warning, "The near cache lost its invalidation channel; every session read goes to the store until it reconnects.")]
+    public static partial void NearCacheNotListening(ILogger logger);
+
+    [LoggerMessage(1015, LogLevel.Warning, "The near cache could not announce a session change; other instances may serve their copy for up to {MaxStaleness}.")]
+    public static partial void NearCachePublishFailed(ILogger logger, TimeSpan maxStaleness, Exception exception);
+
+    [LoggerMessage(1016, LogLevel.Warning, "The near cache could not subscribe to its invalidation channel; it keeps retrying and reads go to the store meanwhile.")]
+    public static partial void NearCacheStartFailed(ILogger logger, Exception exception);
+
     /// <summary>A short, stable, non-reversible reference to a session id for log lines.</summary>
     public static string Ref(string? sessionId)
     {

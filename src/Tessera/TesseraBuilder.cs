@@ -26,6 +26,51 @@ public sealed class TesseraBuilder
         return this;
     }
 
+    /// <summary>
+    /// Puts a <see cref="NearCache.NearCacheSessionStore"/> in front of the store chosen so far: session reads are served
+    /// from process memory and invalidated across instances through the store's <see cref="NearCache.ISessionInvalidationChannel"/>
+    /// (Redis pub/sub, PostgreSQL <c>LISTEN</c>/<c>NOTIFY</c>). Call it after <c>UseRedisStore</c> or
+    /// <c>UsePostgreSqlStore</c>; choosing a store afterwards replaces the cached one. The channel is subscribed when the
+    /// host starts (waiting at most <see cref="NearCache.NearCacheOptions.StartTimeout"/>). Off by default.
+    /// </summary>
+    /// <param name="configure">Adjusts staleness and size; <see langword="null"/> keeps the defaults (5 seconds, 100,000 sessions).</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="InvalidOperationException">No store was chosen yet.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    /// <remarks>
+    /// Resolving the store fails with <see cref="InvalidOperationException"/> when the chosen store registers no
+    /// invalidation channel (the memory and SQLite stores live in one process and need no near cache).
+    /// </remarks>
+    public TesseraBuilder UseNearCache(Action<NearCache.NearCacheOptions>? configure = null)
+    {
+        var options = new NearCache.NearCacheOptions();
+        configure?.Invoke(options);
+        options.Validate();
+        var chosen = Services.LastOrDefault(d => d.ServiceType == typeof(ISessionStore))
+            ?? throw new InvalidOperationException("Choose the store (for example UseRedisStore or UsePostgreSqlStore) before UseNearCache().");
+        Func<IServiceProvider, ISessionStore> inner = chosen switch
+        {
+            { ImplementationFactory: { } factory } => sp => (ISessionStore)factory(sp),
+            { ImplementationInstance: ISessionStore instance } => _ => instance,
+            _ => sp => (ISessionStore)ActivatorUtilities.CreateInstance(sp, chosen.ImplementationType!),
+        };
+        UseStore(sp =>
+        {
+            var store = inner(sp);
+            var channel = sp.GetService<NearCache.ISessionInvalidationChannel>() ?? throw new InvalidOperationException(
+                $"UseNearCache() needs a store that can tell other instances about changes (Redis or PostgreSQL); {store.GetType().Name} registers no ISessionInvalidationChannel.");
+            return new NearCache.NearCacheSessionStore(
+                store,
+                channel,
+                options,
+                sp.GetService<TimeProvider>() ?? TimeProvider.System,
+                sp.GetService<Microsoft.Extensions.Logging.ILogger<NearCache.NearCacheSessionStore>>(),
+                sp.GetService<TesseraMetrics>());
+        });
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, NearCache.NearCacheStartup>());
+        return this;
+    }
+
     /// <summary>Uses the in-memory store (the default when no store is chosen).</summary>
     /// <param name="configure">Adjusts its bound; <see langword="null"/> keeps the defaults.</param>
     /// <returns>This builder.</returns>

@@ -40,6 +40,19 @@ public sealed class TesseraMetrics
     /// <summary>Counter <c>tessera.credentials.rejected</c> ({credential}), tags <c>kind</c> (<c>cookie</c> or <c>token</c>) and <c>reason</c>.</summary>
     public const string CredentialsRejected = "tessera.credentials.rejected";
 
+    /// <summary>
+    /// Counter <c>tessera.near_cache.lookups</c> ({lookup}), tag <c>result</c>: <c>hit</c> (served from memory),
+    /// <c>miss</c> (read from the store and kept) or <c>bypass</c> (read from the store while the invalidation channel is down).
+    /// </summary>
+    public const string NearCacheLookups = "tessera.near_cache.lookups";
+
+    /// <summary>
+    /// Counter <c>tessera.near_cache.invalidations</c> ({invalidation}), tag <c>source</c>: <c>local</c> (a write on this
+    /// instance), <c>remote</c> (a message from the channel), <c>all</c> (a remote "everything") or <c>reconnect</c>
+    /// (the channel went down or came back, so everything was dropped).
+    /// </summary>
+    public const string NearCacheInvalidations = "tessera.near_cache.invalidations";
+
     private static readonly Meter StaticMeter = new(MeterName, typeof(TesseraMetrics).Assembly.GetName().Version?.ToString());
     private static TesseraMetrics? _shared;
 
@@ -50,6 +63,8 @@ public sealed class TesseraMetrics
     private readonly Histogram<double> _storeDuration;
     private readonly Counter<long> _storeErrors;
     private readonly Counter<long> _rejected;
+    private readonly Counter<long> _nearCacheLookups;
+    private readonly Counter<long> _nearCacheInvalidations;
 
     /// <summary>Creates the instruments.</summary>
     /// <param name="meterFactory">
@@ -67,6 +82,8 @@ public sealed class TesseraMetrics
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
         _storeErrors = Meter.CreateCounter<long>(StoreErrors, "{error}", "Session store operations that threw.");
         _rejected = Meter.CreateCounter<long>(CredentialsRejected, "{credential}", "Presented cookies and tokens that found no live session, by reason.");
+        _nearCacheLookups = Meter.CreateCounter<long>(NearCacheLookups, "{lookup}", "Session reads through the near cache, by result.");
+        _nearCacheInvalidations = Meter.CreateCounter<long>(NearCacheInvalidations, "{invalidation}", "Sessions dropped from the near cache, by source.");
     }
 
     /// <summary>The meter the instruments live on.</summary>
@@ -114,6 +131,22 @@ public sealed class TesseraMetrics
         if (_rejected.Enabled)
         {
             _rejected.Add(1, new KeyValuePair<string, object?>("kind", kind), new KeyValuePair<string, object?>("reason", reason));
+        }
+    }
+
+    internal void NearCacheLookup(string result)
+    {
+        if (_nearCacheLookups.Enabled)
+        {
+            _nearCacheLookups.Add(1, new KeyValuePair<string, object?>("result", result));
+        }
+    }
+
+    internal void NearCacheInvalidation(string source)
+    {
+        if (_nearCacheInvalidations.Enabled)
+        {
+            _nearCacheInvalidations.Add(1, new KeyValuePair<string, object?>("source", source));
         }
     }
 

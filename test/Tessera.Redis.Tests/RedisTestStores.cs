@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using Tessera.NearCache;
 using Tessera.Redis.Resp;
+using Tessera.Testing;
 
 namespace Tessera.Redis.Tests;
 
@@ -10,6 +12,7 @@ namespace Tessera.Redis.Tests;
 public sealed class RedisTestStores(RedisFixture fixture, TimeProvider clock) : IAsyncDisposable
 {
     private static readonly ConcurrentDictionary<string, Task<RedisConnection>> Connections = new(StringComparer.Ordinal);
+    private readonly ConcurrentBag<NearCacheSessionStore> _caches = [];
     private int _count;
 
     public string Root { get; } = "tessera-test-" + Guid.NewGuid().ToString("N");
@@ -17,14 +20,35 @@ public sealed class RedisTestStores(RedisFixture fixture, TimeProvider clock) : 
     public static Task<RedisConnection> ConnectionAsync(RedisFixture fixture) =>
         Connections.GetOrAdd(fixture.Endpoint, _ => fixture.ConnectAsync());
 
-    public RedisSessionStore Create()
+    public RedisSessionStore Create() => Create(NewPrefix());
+
+    /// <summary>A key prefix no store of this run has used yet.</summary>
+    public string NewPrefix() => $"{Root}:{Interlocked.Increment(ref _count)}";
+
+    /// <summary>A store over the keys of <paramref name="prefix"/>: stores with one prefix share their sessions.</summary>
+    public RedisSessionStore Create(string prefix)
     {
         var connection = ConnectionAsync(fixture).GetAwaiter().GetResult();
-        var prefix = $"{Root}:{Interlocked.Increment(ref _count)}";
         return new RedisSessionStore(connection, new RedisSessionStoreOptions { KeyPrefix = prefix }, clock);
     }
 
-    public async ValueTask DisposeAsync() => await DeleteKeysAsync(await ConnectionAsync(fixture), Root);
+    /// <summary>A fresh store behind a started near cache on the store's pub/sub channel; stopped at disposal.</summary>
+    public NearCacheSessionStore CreateNearCached()
+    {
+        var store = Create();
+        var cache = NearCacheConformanceTests.StartNearCache(store, new RedisSessionInvalidationChannel(store), clock);
+        _caches.Add(cache);
+        return cache;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var cache in _caches)
+        {
+            await cache.DisposeAsync();
+        }
+        await DeleteKeysAsync(await ConnectionAsync(fixture), Root);
+    }
 
     public static async Task<List<string>> KeysAsync(RedisConnection connection, string prefix)
     {

@@ -56,6 +56,9 @@ public sealed class RedisConnection : IAsyncDisposable
         _writeLoop = Task.Run(WriteLoopAsync);
     }
 
+    /// <summary>The options this connection was opened with (a private copy).</summary>
+    internal RedisOptions Options => _options;
+
     /// <summary>The server's <c>host:port</c>.</summary>
     public string Endpoint => _options.Endpoint;
 

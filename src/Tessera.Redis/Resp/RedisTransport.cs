@@ -265,6 +265,53 @@ internal sealed class RedisTransport
         }
     }
 
+    /// <summary>
+    /// For a subscribed connection (no request queue): writes one command straight to the socket. Callers must not
+    /// write concurrently.
+    /// </summary>
+    public async Task WriteCommandAsync(string command, RedisArg[] args, CancellationToken cancellationToken)
+    {
+        var buffer = RespWriter.Encode(command, args, out var length);
+        try
+        {
+            await _stream.WriteAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+            await _stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// For a subscribed connection: hands every reply (pushed messages and command replies alike) to
+    /// <paramref name="onReply"/> until the connection ends, then throws <see cref="RedisConnectionException"/>.
+    /// </summary>
+    public async Task ReadPushedAsync(Action<RedisValue> onReply, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                while (TryReadReply(out var reply))
+                {
+                    onReply(reply);
+                }
+
+                if (!await FillAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    throw new RedisConnectionException($"Redis at {Endpoint} closed the connection.");
+                }
+            }
+        }
+        finally
+        {
+            var buffer = _readBuffer;
+            _readBuffer = [];
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     private bool TryReadReply(out RedisValue reply)
     {
         var data = _readBuffer.AsSpan(_readStart, _readEnd - _readStart);

@@ -1,0 +1,381 @@
+using System.Security.Cryptography;
+using Tessera.NearCache;
+using Tessera.Tokens;
+using Xunit;
+
+namespace Tessera.Testing;
+
+/// <summary>
+/// The near cache suite: two application instances (<see cref="First"/> and <see cref="Second"/>), each a
+/// <see cref="NearCacheSessionStore"/> over its own connection to one shared store, talking over the store's real
+/// invalidation channel. Inherit it, implement <see cref="CreateSharedStore"/> and <see cref="CreateChannel"/>.
+/// </summary>
+/// <remarks>
+/// Waiting for a message uses real time (a 10 second guard against a hung test); expiry and staleness use
+/// <see cref="Clock"/>, which no test sleeps for. Lost messages and a dropped subscription are injected by
+/// <see cref="ObservedInvalidationChannel"/> around the real channel. Every test also runs with the wrapped store's
+/// other suites when the derived project wraps its stores with <see cref="StartNearCache"/>.
+/// </remarks>
+public abstract class NearCacheConformanceTests : IAsyncLifetime
+{
+    /// <summary>The staleness bound both instances use: 5 seconds, the default.</summary>
+    protected static readonly TimeSpan MaxStaleness = new NearCacheOptions().MaxStaleness;
+
+    private readonly MetricRecorder _firstMetrics = new();
+    private readonly MetricRecorder _secondMetrics = new();
+
+    /// <summary>The clock of both instances and their stores.</summary>
+    protected ManualTimeProvider Clock { get; } = new();
+
+    /// <summary>The first instance.</summary>
+    protected NearCacheSessionStore First { get; private set; } = null!;
+
+    /// <summary>The second instance.</summary>
+    protected NearCacheSessionStore Second { get; private set; } = null!;
+
+    /// <summary>The first instance's channel.</summary>
+    protected ObservedInvalidationChannel FirstChannel { get; private set; } = null!;
+
+    /// <summary>The second instance's channel.</summary>
+    protected ObservedInvalidationChannel SecondChannel { get; private set; } = null!;
+
+    /// <summary>
+    /// Creates a store on <see cref="Clock"/> over the data every store returned during this test shares (the same
+    /// database and key prefix, a new connection). It must implement every optional store interface.
+    /// </summary>
+    /// <returns>The store.</returns>
+    protected abstract ISessionStore CreateSharedStore();
+
+    /// <summary>Creates the store's real invalidation channel (Redis pub/sub, PostgreSQL LISTEN/NOTIFY).</summary>
+    /// <param name="store">A store made by <see cref="CreateSharedStore"/>.</param>
+    /// <returns>The channel.</returns>
+    protected abstract ISessionInvalidationChannel CreateChannel(ISessionStore store);
+
+    /// <summary>Wraps a store in a near cache and waits until its channel listens, for suites that need a started cache.</summary>
+    /// <param name="store">The store.</param>
+    /// <param name="channel">Its channel.</param>
+    /// <param name="clock">The store's clock.</param>
+    /// <param name="options">The options; <see langword="null"/> keeps the defaults.</param>
+    /// <param name="metrics">Where to count; <see langword="null"/> uses the shared meter.</param>
+    /// <returns>The started near cache.</returns>
+    public static NearCacheSessionStore StartNearCache(ISessionStore store, ISessionInvalidationChannel channel, TimeProvider clock, NearCacheOptions? options = null, TesseraMetrics? metrics = null)
+    {
+        var cache = new NearCacheSessionStore(store, channel, options, clock, null, metrics);
+        cache.StartAsync().WaitAsync(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
+        return cache;
+    }
+
+    /// <summary>Starts both instances.</summary>
+    /// <returns>A task that completes when both listen.</returns>
+    public virtual async Task InitializeAsync()
+    {
+        var first = CreateSharedStore();
+        var second = CreateSharedStore();
+        FirstChannel = new ObservedInvalidationChannel(CreateChannel(first));
+        SecondChannel = new ObservedInvalidationChannel(CreateChannel(second));
+        First = new NearCacheSessionStore(first, FirstChannel, null, Clock, null, new TesseraMetrics(_firstMetrics.Factory));
+        Second = new NearCacheSessionStore(second, SecondChannel, null, Clock, null, new TesseraMetrics(_secondMetrics.Factory));
+        await First.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        await Second.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>Stops both instances (their channels; the stores are the derived class's to dispose).</summary>
+    /// <returns>A task.</returns>
+    public virtual async Task DisposeAsync()
+    {
+        await First.DisposeAsync();
+        await Second.DisposeAsync();
+        _firstMetrics.Dispose();
+        _secondMetrics.Dispose();
+    }
+
+    /// <summary>Reading a session again is served from memory: one store read for three reads.</summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task RepeatedReadsOfASessionAreServedFromMemory()
+    {
+        var record = await CreateAsync(First);
+
+        for (var i = 0; i < 3; i++)
+        {
+            var loaded = await Second.LoadByCredentialAsync(record.CredentialHash);
+            Assert.Equal(record.Id, loaded?.Id);
+        }
+
+        Assert.Equal(1, Lookups(_secondMetrics, "miss"));
+        Assert.Equal(2, Lookups(_secondMetrics, "hit"));
+        Assert.Equal(1, Second.Count);
+    }
+
+    /// <summary>A reading by id and by credential share one entry: after one read, the other is a hit.</summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task AReadByIdAlsoServesReadsByCredential()
+    {
+        var record = await CreateAsync(First);
+
+        await Second.LoadAsync(record.Id);
+        var byCredential = await Second.LoadByCredentialAsync(record.CredentialHash);
+
+        Assert.Equal(record.Id, byCredential?.Id);
+        Assert.Equal(1, Lookups(_secondMetrics, "hit"));
+    }
+
+    /// <summary>A change on one instance reaches the other's cache once the message arrives, without the clock moving.</summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task AChangeOnOneInstanceIsReadOnTheOtherOnceAnnounced()
+    {
+        var record = await CreateAsync(First);
+        Assert.Empty((await Second.LoadByCredentialAsync(record.CredentialHash))!.Data);
+
+        Assert.True(await First.ApplyAsync(record.Id, new SessionPatch
+        {
+            Set = new Dictionary<string, string>(StringComparer.Ordinal) { ["cart"] = "[\"apple\"]" },
+            LastSeenAt = Now(),
+            IdleExpiresAt = record.IdleExpiresAt,
+        }));
+        await SecondChannel.WaitForAsync(record.Id);
+
+        var seen = await Second.LoadByCredentialAsync(record.CredentialHash);
+        Assert.Equal("[\"apple\"]", seen!.Data["cart"].Replace(" ", "", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// The revocation bound: a session revoked on one instance is refused on the other as soon as the message arrives,
+    /// with the clock standing still (so not by the staleness net).
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task ARevocationOnOneInstanceIsRefusedOnTheOtherOnceAnnounced()
+    {
+        var record = await CreateAsync(First);
+        Assert.NotNull(await Second.LoadByCredentialAsync(record.CredentialHash));
+        Assert.NotNull(await Second.LoadByCredentialAsync(record.CredentialHash)); // now served from memory
+
+        Assert.True(await First.RevokeAsync(record.Id, Now()));
+        await SecondChannel.WaitForAsync(record.Id);
+
+        Assert.Null(await Second.LoadByCredentialAsync(record.CredentialHash));
+        Assert.Null(await Second.LoadAsync(record.Id));
+    }
+
+    /// <summary>
+    /// The safety net: when the revocation's message is lost, the other instance may serve its copy, but never once
+    /// <see cref="NearCacheOptions.MaxStaleness"/> has passed since it read it.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task ALostRevocationMessageIsBoundedByMaxStaleness()
+    {
+        var record = await CreateAsync(First);
+        Assert.NotNull(await Second.LoadByCredentialAsync(record.CredentialHash));
+        SecondChannel.DropIncoming = true;
+
+        Assert.True(await First.RevokeAsync(record.Id, Now()));
+        await SecondChannel.WaitForAsync(record.Id); // arrived, and dropped
+
+        Clock.Advance(MaxStaleness - TimeSpan.FromMilliseconds(1));
+        Assert.NotNull(await Second.LoadByCredentialAsync(record.CredentialHash)); // the documented stale window
+        Clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Null(await Second.LoadByCredentialAsync(record.CredentialHash));
+    }
+
+    /// <summary>While the subscription is down every read goes to the store, so lost messages cannot matter; when it comes back the cache starts empty.</summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task WhileNotListeningEveryReadGoesToTheStore()
+    {
+        var record = await CreateAsync(First);
+        Assert.NotNull(await Second.LoadByCredentialAsync(record.CredentialHash));
+
+        SecondChannel.SimulateDisconnect();
+        SecondChannel.DropIncoming = true;
+        Assert.False(Second.IsListening);
+        Assert.Equal(0, Second.Count);
+        Assert.True(await First.RevokeAsync(record.Id, Now()));
+
+        Assert.Null(await Second.LoadByCredentialAsync(record.CredentialHash));
+        Assert.Equal(1, Lookups(_secondMetrics, "bypass"));
+
+        var other = await CreateAsync(First);
+        Assert.NotNull(await Second.LoadByCredentialAsync(other.CredentialHash));
+        Assert.Equal(0, Second.Count); // nothing kept while deaf
+
+        SecondChannel.DropIncoming = false;
+        SecondChannel.SimulateReconnect();
+        Assert.True(Second.IsListening);
+        Assert.NotNull(await Second.LoadByCredentialAsync(other.CredentialHash));
+        Assert.NotNull(await Second.LoadByCredentialAsync(other.CredentialHash));
+        Assert.Equal(1, Lookups(_secondMetrics, "hit"));
+    }
+
+    /// <summary>A copy whose deadline passed is not answered as missing: it is read again, and a touch made elsewhere keeps it alive.</summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task ACopyThatLooksExpiredIsReadAgainFromTheStore()
+    {
+        // The idle timeout is shorter than MaxStaleness, so only the deadline (not the staleness net) can send Second back to the store.
+        var record = await CreateAsync(First, idle: TimeSpan.FromSeconds(3));
+        Assert.NotNull(await Second.LoadByCredentialAsync(record.CredentialHash));
+        SecondChannel.DropIncoming = true; // touches are not announced anyway; make sure nothing else helps
+
+        Clock.Advance(TimeSpan.FromSeconds(2));
+        Assert.True(await First.TouchAsync(record.Id, Now(), Now() + TimeSpan.FromSeconds(3)));
+        Clock.Advance(TimeSpan.FromSeconds(2)); // past the copy's idle deadline, within the touched one and within MaxStaleness
+
+        var loaded = await Second.LoadByCredentialAsync(record.CredentialHash);
+        Assert.NotNull(loaded);
+        Assert.True(loaded.IdleExpiresAt > Now());
+        Assert.Equal(0, Lookups(_secondMetrics, "hit"));
+
+        Clock.Advance(TimeSpan.FromMinutes(2));
+        Assert.Null(await Second.LoadByCredentialAsync(record.CredentialHash));
+    }
+
+    /// <summary>A credential changed on one instance stops working on the other once announced; the new one works.</summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task ARegeneratedCredentialIsRefusedOnTheOtherInstance()
+    {
+        var record = await CreateAsync(First);
+        Assert.NotNull(await Second.LoadByCredentialAsync(record.CredentialHash));
+        var newHash = RandomNumberGenerator.GetBytes(32);
+
+        Assert.True(await First.ApplyAsync(record.Id, new SessionPatch { NewCredentialHash = newHash, LastSeenAt = Now(), IdleExpiresAt = record.IdleExpiresAt }));
+        await SecondChannel.WaitForAsync(record.Id);
+
+        Assert.Null(await Second.LoadByCredentialAsync(record.CredentialHash));
+        Assert.Equal(record.Id, (await Second.LoadByCredentialAsync(newHash))?.Id);
+    }
+
+    /// <summary>Access-token lookups are cached; a rotation on one instance drops them on the other, so the old token is seen revoked.</summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task ARotationOnOneInstanceRevokesTheCachedAccessTokenOnTheOther()
+    {
+        var record = await CreateAsync(First);
+        var (access, refresh) = Pair(record.Id);
+        Assert.True(await First.CreateTokensAsync(access, refresh));
+        Assert.Null((await Second.LoadTokenAsync(access.Id))!.Token.RevokedAt);
+        Assert.Null((await Second.LoadTokenAsync(access.Id))!.Token.RevokedAt);
+        Assert.Equal(1, Lookups(_secondMetrics, "hit"));
+
+        var (newAccess, newRefresh) = Pair(record.Id);
+        Assert.Equal(TokenRotationOutcome.Rotated, await First.RotateAsync(refresh.Id, newAccess, newRefresh, Now()));
+        await SecondChannel.WaitForAsync(record.Id);
+
+        Assert.NotNull((await Second.LoadTokenAsync(access.Id))!.Token.RevokedAt);
+    }
+
+    /// <summary>Refresh-token lookups always go to the store: rotation and reuse detection need its truth.</summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task RefreshTokenLookupsAreNeverServedFromMemory()
+    {
+        var record = await CreateAsync(First);
+        var (access, refresh) = Pair(record.Id);
+        Assert.True(await First.CreateTokensAsync(access, refresh));
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(refresh.Id, (await Second.LoadTokenAsync(refresh.Id))?.Token.Id);
+        }
+
+        Assert.Equal(0, Lookups(_secondMetrics, "hit"));
+        Assert.Equal(3, Lookups(_secondMetrics, "miss"));
+    }
+
+    /// <summary>A session revoked by a subject limit on one instance is dropped on the other.</summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task SessionsRevokedByASubjectLimitAreDroppedEverywhere()
+    {
+        var older = await CreateAsync(First, subject: "limited");
+        Clock.Advance(TimeSpan.FromSeconds(1));
+        var newer = await CreateAsync(First, subject: "limited");
+        Assert.NotNull(await Second.LoadByCredentialAsync(older.CredentialHash));
+
+        var revoked = await First.TrimSubjectAsync("limited", 1, SessionLimitOrder.OldestCreated, newer.Id, Now());
+        Assert.Equal([older.Id], revoked);
+        await SecondChannel.WaitForAsync(older.Id);
+
+        Assert.Null(await Second.LoadByCredentialAsync(older.CredentialHash));
+    }
+
+    /// <summary>Clearing the store on one instance empties every instance's cache.</summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task ClearingTheStoreEmptiesEveryCache()
+    {
+        var record = await CreateAsync(First);
+        Assert.NotNull(await Second.LoadByCredentialAsync(record.CredentialHash));
+        Assert.Equal(1, Second.Count);
+
+        await First.ClearAsync();
+        await SecondChannel.WaitForAsync("*");
+
+        Assert.Equal(0, Second.Count);
+        Assert.Null(await Second.LoadByCredentialAsync(record.CredentialHash));
+    }
+
+    /// <summary>The cache never holds more than <see cref="NearCacheOptions.MaxEntries"/> sessions.</summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task TheCacheStaysWithinMaxEntries()
+    {
+        var store = CreateSharedStore();
+        await using var bounded = new NearCacheSessionStore(store, CreateChannel(store), new NearCacheOptions { MaxEntries = 10 }, Clock);
+        await bounded.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        for (var i = 0; i < 40; i++)
+        {
+            var record = await CreateAsync(First);
+            Assert.Equal(record.Id, (await bounded.LoadByCredentialAsync(record.CredentialHash))?.Id);
+            Assert.InRange(bounded.Count, 0, 10);
+        }
+    }
+
+    /// <summary>The current time at the millisecond precision stores keep.</summary>
+    /// <returns>The time.</returns>
+    protected DateTimeOffset Now()
+    {
+        var now = Clock.GetUtcNow();
+        return new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerMillisecond), TimeSpan.Zero);
+    }
+
+    private static double Lookups(MetricRecorder metrics, string result) =>
+        metrics.Sum(TesseraMetrics.NearCacheLookups, ("result", result));
+
+    private async Task<SessionRecord> CreateAsync(ISessionStore store, TimeSpan? idle = null, string? subject = null)
+    {
+        var now = Now();
+        var record = new SessionRecord
+        {
+            Id = Guid.NewGuid().ToString("D"),
+            CredentialHash = RandomNumberGenerator.GetBytes(32),
+            Subject = subject,
+            CreatedAt = now,
+            LastSeenAt = now,
+            IdleExpiresAt = now + (idle ?? TimeSpan.FromMinutes(30)),
+            AbsoluteExpiresAt = now + TimeSpan.FromHours(8),
+        };
+        Assert.True(await store.CreateAsync(record));
+        return record;
+    }
+
+    private (TokenRecord Access, TokenRecord Refresh) Pair(string sessionId)
+    {
+        var issued = DateTimeOffset.FromUnixTimeSeconds(Now().ToUnixTimeSeconds());
+        var access = new TokenRecord
+        {
+            Id = Guid.NewGuid().ToString("D"),
+            SessionId = sessionId,
+            Kind = TokenKind.Access,
+            PairedTokenId = Guid.NewGuid().ToString("D"),
+            CreatedAt = issued,
+            ExpiresAt = issued + TimeSpan.FromMinutes(5),
+        };
+        return (access, access with { Id = access.PairedTokenId, Kind = TokenKind.Refresh, PairedTokenId = access.Id, ExpiresAt = issued + TimeSpan.FromDays(1) });
+    }
+}
