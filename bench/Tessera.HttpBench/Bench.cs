@@ -1,0 +1,178 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Npgsql;
+
+namespace Tessera.HttpBench;
+
+/// <summary>One wrk run of one route of one variant in one round.</summary>
+internal sealed record Measurement(Variant Variant, Route Route, int Round, WrkResult Result, CpuShare Cpu);
+
+/// <summary>A variant whose server is up.</summary>
+internal sealed record RunningVariant(Variant Variant, ServerProcess Server, IReadOnlyList<int> StoreRoots);
+
+/// <summary>
+/// The whole benchmark: start every variant's server once, warm each route up, then run the rounds. In a round every
+/// variant runs each of its routes once, /healthz first, and the variants take turns (the starting variant moves by one
+/// each round), so a slow minute on a shared machine lands on all of them rather than on one.
+/// </summary>
+internal sealed class Bench(BenchOptions options, TextWriter console)
+{
+    public async Task<IReadOnlyList<Measurement>> RunAsync(IList<string> skipped, CancellationToken cancellationToken)
+    {
+        var scratch = Directory.CreateTempSubdirectory("tessera-http-bench-");
+        var running = new List<RunningVariant>();
+        using var http = new HttpClient(new SocketsHttpHandler { UseCookies = false, AllowAutoRedirect = false }) { Timeout = TimeSpan.FromSeconds(30) };
+        var signIn = new SignIn(http);
+        var wrk = new WrkRunner(options.Wrk, options.Threads, options.Connections, scratch.FullName);
+        var measurements = new List<Measurement>();
+        try
+        {
+            foreach (var variant in options.Variants)
+            {
+                try
+                {
+                    if (await StartAsync(variant, scratch.FullName, cancellationToken) is { } started)
+                    {
+                        running.Add(started);
+                        console.WriteLine($"started {variant.Label} on {started.Server.BaseAddress} (pid {started.Server.Pid})");
+                    }
+                    else
+                    {
+                        skipped.Add($"{variant.Label}: {SkipReason(variant)}");
+                    }
+                }
+                catch (Exception e) when (e is InvalidOperationException or NpgsqlException)
+                {
+                    skipped.Add($"{variant.Label}: did not start ({FirstLine(e.Message)})");
+                    console.WriteLine($"could not start {variant.Label}: {e.Message}");
+                }
+            }
+
+            var round = 0;
+            if (options.Warmup > 0)
+            {
+                console.WriteLine($"warm-up: {options.Warmup} s per route, not measured");
+                await RoundAsync(running, round, options.Warmup, signIn, wrk, _ => { }, cancellationToken);
+            }
+            for (round = 1; round <= options.Rounds; round++)
+            {
+                var order = running.Skip((round - 1) % Math.Max(1, running.Count)).Concat(running.Take((round - 1) % Math.Max(1, running.Count))).ToList();
+                await RoundAsync(order, round, options.Duration, signIn, wrk, measurements.Add, cancellationToken);
+            }
+            return measurements;
+        }
+        finally
+        {
+            foreach (var variant in running)
+            {
+                await variant.Server.DisposeAsync();
+            }
+            scratch.Delete(recursive: true);
+        }
+    }
+
+    private async Task RoundAsync(IReadOnlyList<RunningVariant> variants, int round, int seconds, SignIn signIn, WrkRunner wrk, Action<Measurement> record, CancellationToken cancellationToken)
+    {
+        // One session (and one token chain) per connection at least; twice that, so consecutive requests of one
+        // connection rarely land on the same session.
+        var poolSize = 2 * options.Connections;
+        foreach (var (variant, server, storeRoots) in variants)
+        {
+            var prefix = $"bench-{round}-";
+            var cookies = await signIn.CookiesAsync(server.BaseAddress, prefix + "c", poolSize, cancellationToken);
+            var bearers = variant.Routes.Contains(Route.ApiMe)
+                ? (await signIn.TokensAsync(server.BaseAddress, prefix + "t", poolSize, cancellationToken)).Select(p => "Authorization: Bearer " + p.Access).ToList()
+                : [];
+            foreach (var route in variant.Routes)
+            {
+                IEnumerable<string> credentials = route.Credential switch
+                {
+                    Credential.Cookie => cookies,
+                    Credential.Bearer => bearers,
+                    // Chains are used up by the run, so they are made right before it.
+                    _ => (await signIn.TokensAsync(server.BaseAddress, prefix + "r", poolSize, cancellationToken)).Select(p => p.Refresh),
+                };
+                var before = CpuSnapshot.Take(server.Pid, storeRoots);
+                var (result, wrkTicks) = await wrk.RunAsync(new Uri(server.BaseAddress, route.Path.TrimStart('/')), route.Method,
+                    route.Credential == Credential.RefreshChain, credentials, seconds, cancellationToken);
+                var cpu = CpuSnapshot.Between(before, CpuSnapshot.Take(server.Pid, storeRoots), wrkTicks);
+                record(new Measurement(variant, route, round, result, cpu));
+                var when = round == 0 ? "warm-up" : $"round {round}/{options.Rounds}";
+                var failures = result.Failures > 0 ? $"  FAILED REQUESTS: {result.Non2xx} non-2xx, {result.SocketErrors} socket errors" : "";
+                console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{when,-11} {variant.Label,-26} {route.Id,-18} {result.RequestsPerSecond,9:N0} req/s  p99 {Report.Milliseconds(result.P99Ms),9}  cores: machine {cpu.Machine:0.00}, server {cpu.Server:0.00}, store {cpu.Store:0.00}, wrk {cpu.Wrk:0.00}, rest {cpu.Rest:0.00}{failures}"));
+            }
+        }
+    }
+
+    private async Task<RunningVariant?> StartAsync(Variant variant, string scratch, CancellationToken cancellationToken)
+    {
+        List<string> arguments =
+        [
+            "--urls", "http://127.0.0.1:0",
+            "--environment", "Production",
+            // Quiet, like a production app under load; the lifetime line says where it listens.
+            "--Logging:LogLevel:Default=Warning",
+            "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information",
+        ];
+        List<int> storeRoots = [];
+        if (variant.IsAddSession)
+        {
+            return new RunningVariant(variant, await ServerProcess.StartAsync(options.AddSessionDll, arguments, TimeSpan.FromSeconds(60)), storeRoots);
+        }
+
+        var data = Directory.CreateDirectory(Path.Combine(scratch, variant.Id)).FullName;
+        arguments.AddRange(
+        [
+            $"--Tessera:Store={variant.Store}",
+            // A key of its own: Production refuses to start without one (Development would make and save one).
+            $"--Tessera:Keys:0={Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))}",
+            $"--Demo:DataDirectory={data}",
+        ]);
+        if (variant.NearCache)
+        {
+            arguments.Add("--Tessera:NearCache:Enabled=true");
+        }
+        if (variant.NeedsPostgres)
+        {
+            if (options.Postgres is null)
+            {
+                return null;
+            }
+            // A database per variant, so the near-cache variant's invalidations never reach the other.
+            arguments.Add($"--ConnectionStrings:Postgres={await CreateDatabaseAsync(variant.Id, cancellationToken)}");
+            storeRoots.AddRange(options.PostgresPid is { } pid ? [pid] : []);
+        }
+        if (variant.NeedsRedis)
+        {
+            if (options.Redis is null)
+            {
+                return null;
+            }
+            arguments.Add($"--ConnectionStrings:Redis={options.Redis}");
+            arguments.Add($"--Tessera:Redis:KeyPrefix=bench-{variant.Id}");
+            storeRoots.AddRange(options.RedisPid is { } pid ? [pid] : []);
+        }
+        return new RunningVariant(variant, await ServerProcess.StartAsync(options.DemoDll, arguments, TimeSpan.FromSeconds(60)), storeRoots);
+    }
+
+    private async Task<string> CreateDatabaseAsync(string variantId, CancellationToken cancellationToken)
+    {
+        var name = "bench_" + variantId.Replace('-', '_');
+        await using (var connection = new NpgsqlConnection(options.Postgres))
+        {
+            await connection.OpenAsync(cancellationToken);
+            foreach (var sql in new[] { $"DROP DATABASE IF EXISTS {name} WITH (FORCE)", $"CREATE DATABASE {name}" })
+            {
+                await using var command = new NpgsqlCommand(sql, connection);
+                await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+        }
+        return new NpgsqlConnectionStringBuilder(options.Postgres) { Database = name }.ConnectionString;
+    }
+
+    private static string SkipReason(Variant variant) =>
+        variant.NeedsPostgres ? "no PostgreSQL given (--postgres)" : variant.NeedsRedis ? "no Redis given (--redis)" : "not started";
+
+    private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
+}

@@ -1,0 +1,108 @@
+using System.Globalization;
+using System.Text;
+
+namespace Tessera.HttpBench;
+
+/// <summary>One row of the results: a route of a variant, medians over the rounds.</summary>
+internal sealed record Row(Variant Variant, Route Route, int Rounds, double RequestsPerSecond, double P99Ms, double Ratio, CpuShare Cpu, long Requests, long Failures)
+{
+    public Target? Target => Variant.Targets.TryGetValue(Route, out var target) ? target : null;
+
+    /// <summary>"yes", "no", or "" when the row has no goal.</summary>
+    public string Met => Target is { IsGoal: true } target ? target.MetBy(Ratio, RequestsPerSecond) ? "yes" : "no" : "";
+
+    public string TargetText => Target switch
+    {
+        { Ratio: { } ratio } => string.Create(CultureInfo.InvariantCulture, $"≥ {ratio:0.00}"),
+        { RequestsPerSecond: { } rate } t => string.Create(CultureInfo.InvariantCulture, $"≥ {rate:N0}/s ({t.Note})"),
+        { } t => t.Note,
+        null => "",
+    };
+}
+
+/// <summary>Turns measurements into rows, and rows into the console table, the markdown and the JSON.</summary>
+internal static class Report
+{
+    /// <summary>
+    /// Medians over the rounds. The ratio is taken per round (the route over /healthz of the same process in the same
+    /// round) and its median reported, so a round that was slow for everything does not move it.
+    /// </summary>
+    public static List<Row> Summarize(IReadOnlyList<Measurement> measurements)
+    {
+        var rows = new List<Row>();
+        foreach (var variant in measurements.Select(m => m.Variant).Distinct())
+        {
+            var health = measurements.Where(m => m.Variant == variant && m.Route == Route.Health).ToDictionary(m => m.Round);
+            foreach (var route in variant.Routes)
+            {
+                var runs = measurements.Where(m => m.Variant == variant && m.Route == route).ToList();
+                if (runs.Count == 0)
+                {
+                    continue;
+                }
+                var ratios = runs.Where(m => health.ContainsKey(m.Round))
+                    .Select(m => m.Result.RequestsPerSecond / health[m.Round].Result.RequestsPerSecond).ToList();
+                rows.Add(new Row(
+                    variant,
+                    route,
+                    runs.Count,
+                    Median(runs.Select(m => m.Result.RequestsPerSecond)),
+                    Median(runs.Select(m => m.Result.P99Ms)),
+                    ratios.Count == 0 ? double.NaN : Median(ratios),
+                    new CpuShare(Median(runs.Select(m => m.Cpu.Machine)), Median(runs.Select(m => m.Cpu.Server)), Median(runs.Select(m => m.Cpu.Store)), Median(runs.Select(m => m.Cpu.Wrk))),
+                    runs.Sum(m => m.Result.Requests),
+                    runs.Sum(m => m.Result.Failures)));
+            }
+        }
+        return rows;
+    }
+
+    public static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Where(v => !double.IsNaN(v)).Order().ToArray();
+        if (sorted.Length == 0)
+        {
+            return double.NaN;
+        }
+        var middle = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+    }
+
+    public static string Milliseconds(double ms) => double.IsNaN(ms) ? "-" : ms switch
+    {
+        < 1 => string.Create(CultureInfo.InvariantCulture, $"{ms * 1000:0} µs"),
+        < 10 => string.Create(CultureInfo.InvariantCulture, $"{ms:0.00} ms"),
+        < 100 => string.Create(CultureInfo.InvariantCulture, $"{ms:0.0} ms"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{ms:0} ms"),
+    };
+
+    public static string Text(IReadOnlyList<Row> rows)
+    {
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"{"variant",-26} {"route",-18} {"req/s",9} {"p99",10} {"ratio",6}  {"target",-34} {"met",-4} failed");
+        foreach (var row in rows)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"{row.Variant.Label,-26} {row.Route.Id,-18} {row.RequestsPerSecond,9:N0} {Milliseconds(row.P99Ms),10} {row.Ratio,6:0.00}  {row.TargetText,-34} {row.Met,-4} {row.Failures}");
+        }
+        return text.ToString();
+    }
+
+    // Memory and SQLite run inside the app process, and AddSession has no store of its own.
+    private static string Store(Row row) =>
+        row.Variant.NeedsPostgres || row.Variant.NeedsRedis ? row.Cpu.Store.ToString("0.00", CultureInfo.InvariantCulture) : "in app";
+
+    public static string Markdown(IReadOnlyList<Row> rows)
+    {
+        var text = new StringBuilder();
+        text.AppendLine("| variant | route | req/s | p99 | ratio to /healthz | target | met | cores busy: app / store / wrk / rest |");
+        text.AppendLine("| --- | --- | ---: | ---: | ---: | --- | --- | --- |");
+        foreach (var row in rows)
+        {
+            var failures = row.Failures > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({row.Failures:N0} of {row.Requests:N0} failed)") : "";
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| {row.Variant.Label} | `{row.Route.Id}` | {row.RequestsPerSecond:N0}{failures} | {Milliseconds(row.P99Ms)} | {row.Ratio:0.00} | {row.TargetText} | {row.Met} | {row.Cpu.Server:0.00} / {Store(row)} / {row.Cpu.Wrk:0.00} / {row.Cpu.Rest:0.00} |");
+        }
+        return text.ToString();
+    }
+}

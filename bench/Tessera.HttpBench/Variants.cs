@@ -1,0 +1,93 @@
+namespace Tessera.HttpBench;
+
+/// <summary>How a route's requests carry their credential.</summary>
+internal enum Credential
+{
+    /// <summary>A session cookie from <c>POST /login</c>.</summary>
+    Cookie,
+
+    /// <summary><c>Authorization: Bearer</c> with an access token from <c>POST /api/login</c>.</summary>
+    Bearer,
+
+    /// <summary>A refresh-token chain from <c>POST /api/login</c>, rotated by every request (see pool.lua).</summary>
+    RefreshChain,
+}
+
+/// <summary>One measured route. <paramref name="Id"/> is what the table and the chart show.</summary>
+internal sealed record Route(string Id, string Method, string Path, Credential Credential)
+{
+    public static readonly Route Health = new("GET /healthz", "GET", "/healthz", Credential.Cookie);
+    public static readonly Route Me = new("GET /me", "GET", "/me", Credential.Cookie);
+    public static readonly Route ApiMe = new("GET /api/me", "GET", "/api/me", Credential.Bearer);
+    public static readonly Route Write = new("POST /counter", "POST", "/counter/hits", Credential.Cookie);
+    public static readonly Route Refresh = new("POST /api/refresh", "POST", "/api/refresh", Credential.RefreshChain);
+}
+
+/// <summary>
+/// A target from the issue: either a ratio to /healthz of the same process in the same round, or an absolute rate
+/// (requests per second, for the token rows compared with Compas's figures).
+/// </summary>
+internal sealed record Target(double? Ratio, double? RequestsPerSecond, string Note)
+{
+    public static Target AtLeastRatio(double ratio) => new(ratio, null, "");
+
+    public static Target AtLeastRate(double perSecond, string note) => new(null, perSecond, note);
+
+    /// <summary>Whether there is anything to meet (the AddSession row is only measured).</summary>
+    public bool IsGoal => Ratio is not null || RequestsPerSecond is not null;
+
+    public bool MetBy(double ratio, double perSecond) =>
+        (Ratio is not { } r || ratio >= r) && (RequestsPerSecond is not { } rate || perSecond >= rate);
+}
+
+/// <summary>One server configuration: a store, with or without the near cache, or the AddSession baseline.</summary>
+internal sealed record Variant(string Id, string Store, bool NearCache, IReadOnlyList<Route> Routes, IReadOnlyDictionary<Route, Target> Targets)
+{
+    public bool IsAddSession => Store == "addsession";
+
+    public string Label => IsAddSession ? "AddSession (memory cache)" : NearCache ? $"{Store} + near cache" : Store;
+
+    public bool NeedsPostgres => Store == "postgres";
+
+    public bool NeedsRedis => Store == "redis";
+
+    /// <summary>
+    /// Every variant of the issue, in the order they run within a round. The targets are the issue's: GET /me as a
+    /// ratio to /healthz per store, GET /api/me on memory, and the token rows on PostgreSQL at four times Compas's
+    /// 5,500 token reads/s and 1,400 refreshes/s (concurrency 50).
+    /// </summary>
+    public static IReadOnlyList<Variant> All { get; } = Build();
+
+    private static List<Variant> Build()
+    {
+        Route[] cookieAndBearer = [Route.Health, Route.Me, Route.ApiMe, Route.Write];
+        Route[] withRefresh = [.. cookieAndBearer, Route.Refresh];
+        var pgTokens = new Dictionary<Route, Target>
+        {
+            [Route.ApiMe] = Target.AtLeastRate(22_000, "4 × Compas's 5,500/s"),
+            [Route.Refresh] = Target.AtLeastRate(5_600, "4 × Compas's 1,400/s"),
+        };
+        Dictionary<Route, Target> With(Dictionary<Route, Target> targets, Route route, double ratio) =>
+            new(targets) { [route] = Target.AtLeastRatio(ratio) };
+
+        return
+        [
+            new("memory", "memory", false, cookieAndBearer, new Dictionary<Route, Target>
+            {
+                [Route.Me] = Target.AtLeastRatio(0.90),
+                [Route.ApiMe] = Target.AtLeastRatio(0.85),
+            }),
+            new("memory-nc", "memory", true, cookieAndBearer, new Dictionary<Route, Target>()),
+            new("sqlite", "sqlite", false, cookieAndBearer, new Dictionary<Route, Target> { [Route.Me] = Target.AtLeastRatio(0.70) }),
+            new("sqlite-nc", "sqlite", true, cookieAndBearer, new Dictionary<Route, Target>()),
+            new("postgres", "postgres", false, withRefresh, With(pgTokens, Route.Me, 0.25)),
+            new("postgres-nc", "postgres", true, withRefresh, With(pgTokens, Route.Me, 0.85)),
+            new("redis", "redis", false, cookieAndBearer, new Dictionary<Route, Target> { [Route.Me] = Target.AtLeastRatio(0.50) }),
+            new("redis-nc", "redis", true, cookieAndBearer, new Dictionary<Route, Target> { [Route.Me] = Target.AtLeastRatio(0.85) }),
+            new("addsession", "addsession", false, [Route.Health, Route.Me, Route.Write], new Dictionary<Route, Target>
+            {
+                [Route.Me] = new(null, null, "measured; the issue expects ~0.55"),
+            }),
+        ];
+    }
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# bench/http.sh: the HTTP benchmark. Builds the demo, the AddSession baseline
+# and the orchestrator (bench/Tessera.HttpBench) in Release, starts a throwaway
+# PostgreSQL and Redis (scripts/services.sh, as test.sh does), and runs wrk
+# against each store with and without the near cache, and against AddSession.
+# Prints a table of requests/s, p99 latency and the ratio to /healthz measured
+# in the same round; writes it with an SVG and PNG chart to artifacts/http-bench/
+# (and, with --publish, into docs/benchmarks.md and docs/images/).
+# Run bench/http.sh --help for the options.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+usage() {
+  cat <<'USAGE'
+Usage: bench/http.sh [options]
+
+  --duration S       seconds per wrk run (default 10)
+  --connections N    wrk connections (default 50)
+  --threads N        wrk threads (default 2)
+  --rounds N         rounds; each runs every variant's routes once, the
+                     variants taking turns; the table shows medians (default 3)
+  --warmup S         unmeasured seconds per route before the first round (default 3)
+  --quick            smoke run: 2 s per route, 1 round, 1 s warm-up
+  --only LIST        comma-separated variants (default all): memory, memory-nc,
+                     sqlite, sqlite-nc, postgres, postgres-nc, redis, redis-nc,
+                     addsession ("-nc": with the near cache)
+  --out DIR          where results go (default artifacts/http-bench)
+  --publish          also write the results into docs/benchmarks.md (between
+                     its http-throughput markers) and the chart into docs/images/
+  -h, --help         this text
+
+The full run (the defaults: wrk -t2 -c50 -d10s, 3 rounds) takes about 25
+minutes. wrk is installed with apt-get when missing (as root), and so are
+postgresql and redis-server when a variant needs them; the PNG chart needs
+/usr/bin/chromium and is skipped without it.
+USAGE
+}
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+export DOTNET_CLI_UI_LANGUAGE=en MSBUILDTERMINALLOGGER=off
+
+tool_args=() only="" publish=0 out="artifacts/http-bench" command="bench/http.sh"
+while (($#)); do
+  case "$1" in
+    -h | --help) usage; exit 0 ;;
+    --duration | --connections | --threads | --rounds | --warmup)
+      [[ $# -ge 2 ]] || { echo "bench/http.sh: $1 needs a value" >&2; exit 2; }
+      tool_args+=("$1" "$2"); command+=" $1 $2"; shift 2 ;;
+    --only)
+      [[ $# -ge 2 ]] || { echo "bench/http.sh: --only needs a list" >&2; exit 2; }
+      only="$2"; tool_args+=(--only "$2"); command+=" --only $2"; shift 2 ;;
+    --out)
+      [[ $# -ge 2 ]] || { echo "bench/http.sh: --out needs a directory" >&2; exit 2; }
+      out="$2"; shift 2 ;;
+    --quick) tool_args+=(--duration 2 --rounds 1 --warmup 1); command+=" --quick"; shift ;;
+    --publish) publish=1; command+=" --publish"; shift ;;
+    *) echo "bench/http.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/tessera-http-bench.XXXXXX")"
+say() { printf '%s\n' "$*"; }
+warn() { printf 'bench/http.sh: %s\n' "$*" >&2; }
+show_log() {
+  local file="$1" max="${2:-60}"
+  [[ -f "$file" ]] || return 0
+  head -n "$max" "$file" | sed 's/^/    | /'
+}
+# shellcheck source=../scripts/services.sh
+source scripts/services.sh
+
+cleanup() {
+  stop_redis || true
+  stop_postgres || true
+  rm -rf "$tmp" || true
+}
+trap cleanup EXIT
+trap 'warn "interrupted"; exit 130' INT
+trap 'warn "terminated"; exit 143' TERM
+
+# Which servers the chosen variants need.
+need_pg=1 need_redis=1
+if [[ -n "$only" ]]; then
+  [[ ",$only," == *,postgres* ]] || need_pg=0
+  [[ ",$only," == *,redis* ]] || need_redis=0
+fi
+
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+if ((need_pg)) && ! pg_bindir >/dev/null; then missing+=(postgresql); fi
+if ((need_redis)) && ! command -v redis-server >/dev/null; then missing+=(redis-server); fi
+if ((${#missing[@]})); then apt_install "${missing[@]}" || exit 1; fi
+
+# One Release build of the three programs; the servers then run from the
+# built dlls (never `dotnet run` per variant). Another build in the same tree
+# can hold a file in obj/ for a moment, so a failure is retried once.
+projects=(samples/Tessera.Demo/Tessera.Demo.csproj bench/Tessera.Bench.AddSession/Tessera.Bench.AddSession.csproj
+  bench/Tessera.HttpBench/Tessera.HttpBench.csproj)
+build() {
+  local p
+  : >"$tmp/build.log"
+  for p in "${projects[@]}"; do dotnet build "$p" -c Release -nologo -v:q >>"$tmp/build.log" 2>&1 || return 1; done
+}
+say "building in Release..."
+if ! build; then
+  warn "build failed; retrying once in case another build held a file"
+  sleep 5
+  if ! build; then
+    grep -E ': (fatal )?error ' "$tmp/build.log" | sort -u | head -n 40 >&2 || show_log "$tmp/build.log" 60 >&2
+    exit 1
+  fi
+fi
+
+# The demo turns the near cache on with Tessera:NearCache:Enabled only once it
+# calls UseNearCache(); until then the "-nc" variants are labelled as such.
+near_cache_built=false
+if grep -qs 'UseNearCache' samples/Tessera.Demo/*.cs; then near_cache_built=true; fi
+
+server_args=()
+if ((need_pg)); then
+  start_postgres || exit 1
+  server_args+=(--postgres "$postgres_connection" --postgres-pid "$pg_pid" --postgres-version "$postgres_version")
+fi
+if ((need_redis)); then
+  start_redis || exit 1
+  server_args+=(--redis "$redis_address" --redis-pid "$redis_pid" --redis-version "$redis_version")
+fi
+
+publish_args=()
+if ((publish)); then publish_args=(--publish docs/benchmarks.md); fi
+
+status=0
+dotnet bench/Tessera.HttpBench/bin/Release/net10.0/Tessera.HttpBench.dll \
+  --demo samples/Tessera.Demo/bin/Release/net10.0/Tessera.Demo.dll \
+  --addsession bench/Tessera.Bench.AddSession/bin/Release/net10.0/Tessera.Bench.AddSession.dll \
+  --near-cache-built "$near_cache_built" --out "$out" --command "$command" \
+  "${server_args[@]}" "${publish_args[@]}" "${tool_args[@]}" || status=$?
+exit "$status"
