@@ -87,7 +87,7 @@ public static class DemoApp
         {
             DemoLog.DevelopmentKey(app.Logger, developmentKey.Created ? "generated and saved to" : "loaded from", developmentKey.Path);
         }
-        DemoLog.Starting(app.Logger, app.Environment.EnvironmentName, settings.Store, settings.StoreLocation);
+        DemoLog.Starting(app.Logger, app.Environment.EnvironmentName, settings.Store, settings.StoreLocation + (settings.NearCache ? ", with the near cache" : ""));
 
         // Always a plain problem response, Development included: ASP.NET Core's developer error page echoes the request's
         // headers, and with them the session cookie, which must never be shown back.

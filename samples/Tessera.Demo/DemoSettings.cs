@@ -14,6 +14,8 @@ internal sealed class DemoSettings
         PostgresConnectionString = NullIfBlank(configuration.GetConnectionString("Postgres"));
         RedisConnectionString = NullIfBlank(configuration.GetConnectionString("Redis"));
         RedisKeyPrefix = NullIfBlank(configuration["Tessera:Redis:KeyPrefix"]);
+        NearCache = ReadBool(configuration, "Tessera:NearCache:Enabled");
+        NearCacheMaxStaleness = ReadSeconds(configuration, "Tessera:NearCache:MaxStalenessSeconds");
         var operators = ReadList(configuration.GetSection("Demo:Operators"));
         Operators = operators.Count == 0 ? ["admin"] : operators;
     }
@@ -41,6 +43,15 @@ internal sealed class DemoSettings
 
     /// <summary><c>Tessera:Redis:KeyPrefix</c>, the prefix of every key the Redis store writes; default the store's (<c>tessera</c>).</summary>
     public string? RedisKeyPrefix { get; }
+
+    /// <summary>
+    /// <c>Tessera:NearCache:Enabled</c>: whether session reads are served from a local cache invalidated through the
+    /// store (Redis pub/sub or PostgreSQL LISTEN/NOTIFY). Default <see langword="false"/>; only for those two stores.
+    /// </summary>
+    public bool NearCache { get; }
+
+    /// <summary><c>Tessera:NearCache:MaxStalenessSeconds</c>: the near cache's staleness bound; default the library's (5 seconds).</summary>
+    public TimeSpan? NearCacheMaxStaleness { get; }
 
     /// <summary>
     /// The subjects allowed on the operator page (<c>/admin/sessions</c>): <c>Demo:Operators</c> (a list, or one value
@@ -80,6 +91,30 @@ internal sealed class DemoSettings
         dataDirectory = Path.GetFullPath(string.IsNullOrWhiteSpace(dataDirectory) ? "data" : dataDirectory, environment.ContentRootPath);
 
         return new DemoSettings(store, dataDirectory, ReadList(configuration.GetSection("Tessera:Keys")), configuration);
+    }
+
+    private static bool ReadBool(IConfiguration configuration, string key)
+    {
+        var text = configuration[key];
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return false;
+        }
+        return bool.TryParse(text.Trim(), out var value)
+            ? value
+            : throw new DemoConfigurationException($"{key} is '{text}', which is not true or false.");
+    }
+
+    private static TimeSpan? ReadSeconds(IConfiguration configuration, string key)
+    {
+        var text = configuration[key];
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return null;
+        }
+        return double.TryParse(text.Trim(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0 && seconds <= 300
+            ? TimeSpan.FromSeconds(seconds)
+            : throw new DemoConfigurationException($"{key} is '{text}'; expected a number of seconds above 0 and at most 300.");
     }
 
     private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;

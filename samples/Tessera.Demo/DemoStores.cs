@@ -35,6 +35,21 @@ internal static class DemoStores
                 throw new DemoConfigurationException(
                     $"Tessera:Store={settings.Store} is not available yet in this demo; use sqlite (the default), memory, postgres or redis.");
         }
+        if (settings.NearCache)
+        {
+            if (settings.Store is not ("postgres" or "redis"))
+            {
+                throw new DemoConfigurationException(
+                    $"Tessera:NearCache:Enabled=true needs a shared store (postgres or redis); the {settings.Store} store already lives in this process or on its disk.");
+            }
+            tessera.UseNearCache(options =>
+            {
+                if (settings.NearCacheMaxStaleness is { } staleness)
+                {
+                    options.MaxStaleness = staleness;
+                }
+            });
+        }
     }
 
     /// <summary>Host, port and database of a PostgreSQL connection string, for log lines: never the password.</summary>

@@ -25,6 +25,21 @@ public abstract class DemoFleet : IAsyncLifetime
     /// <summary>The store name the demo takes (<c>Tessera:Store</c>).</summary>
     protected abstract string Store { get; }
 
+    /// <summary>Whether the instances run the near cache (<c>Tessera:NearCache:Enabled</c>).</summary>
+    protected virtual bool NearCache => false;
+
+    /// <summary>
+    /// The near cache's staleness bound in this fleet: 30 seconds, far above <see cref="PropagationBound"/>, so a change
+    /// seen in time on another instance was carried by the invalidation channel, not by the staleness net.
+    /// </summary>
+    public static readonly TimeSpan NearCacheMaxStaleness = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long a change made on one instance may take to be seen on the others: zero without a near cache (the very
+    /// next request reads the store), and the bound docs/near-cache.md states (2 seconds) with one.
+    /// </summary>
+    public TimeSpan PropagationBound => NearCache ? TimeSpan.FromSeconds(2) : TimeSpan.Zero;
+
     /// <summary>Prepares a store of the fleet's own and returns the demo arguments that point at it.</summary>
     protected abstract Task<string[]> PrepareStoreAsync();
 
@@ -58,6 +73,11 @@ public abstract class DemoFleet : IAsyncLifetime
             $"--Tessera:Keys:0={key}",
             $"--Tessera:Tokens:ReuseGraceWindow={ReuseGraceWindow:c}",
             $"--Demo:DataDirectory={_data.Path}",
+            $"--Tessera:NearCache:Enabled={(NearCache ? "true" : "false")}",
+            $"--Tessera:NearCache:MaxStalenessSeconds={NearCacheMaxStaleness.TotalSeconds}",
+            // The start-up line and the near cache's "listening" line, which a test looks for.
+            "--Logging:LogLevel:Tessera.Demo=Information",
+            "--Logging:LogLevel:Tessera.NearCache=Information",
             .. storeArguments,
         ];
         var starting = Enumerable.Range(0, Size)
@@ -88,7 +108,7 @@ public abstract class DemoFleet : IAsyncLifetime
 }
 
 /// <summary>Three demo processes on one fresh PostgreSQL database.</summary>
-public sealed class PostgresFleet : DemoFleet
+public class PostgresFleet : DemoFleet
 {
     private string? _connectionString;
 
@@ -112,15 +132,27 @@ public sealed class PostgresFleet : DemoFleet
 }
 
 /// <summary>Three demo processes on one Redis, under a key prefix of their own.</summary>
-public sealed class RedisFleet : DemoFleet
+public class RedisFleet : DemoFleet
 {
     protected override string Store => "redis";
 
-    protected override Task<string[]> PrepareStoreAsync() => Task.FromResult(TestRedis.Arguments("fleet"));
+    protected override Task<string[]> PrepareStoreAsync() => Task.FromResult(TestRedis.Arguments(NearCache ? "fleet-near" : "fleet"));
 
     // The keys expire by themselves (their time to live is the session's remaining lifetime plus a margin), and the
     // server test.sh starts is thrown away at the end.
     protected override Task CleanUpStoreAsync() => Task.CompletedTask;
+}
+
+/// <summary>Three demo processes on one PostgreSQL database, each with the near cache (LISTEN/NOTIFY).</summary>
+public sealed class PostgresNearCacheFleet : PostgresFleet
+{
+    protected override bool NearCache => true;
+}
+
+/// <summary>Three demo processes on one Redis, each with the near cache (pub/sub).</summary>
+public sealed class RedisNearCacheFleet : RedisFleet
+{
+    protected override bool NearCache => true;
 }
 
 /// <summary>
@@ -135,6 +167,21 @@ public abstract class MultiInstanceTests(DemoFleet fleet)
     private DemoProcess B => fleet.Instances[1];
 
     private DemoProcess C => fleet.Instances[2];
+
+    [Fact]
+    public async Task EveryInstanceRunsTheNearCacheExactlyWhenTheFleetAsksForIt()
+    {
+        foreach (var instance in fleet.Instances)
+        {
+            // Event 1013 is logged once the invalidation channel listens; the start-up line names the near cache.
+            await Eventually(() =>
+            {
+                Assert.Equal(fleet.PropagationBound > TimeSpan.Zero, instance.Output.Contains("near cache is listening", StringComparison.Ordinal));
+                return Task.CompletedTask;
+            });
+            Assert.Equal(fleet.PropagationBound > TimeSpan.Zero, instance.Output.Contains("with the near cache", StringComparison.Ordinal));
+        }
+    }
 
     [Fact]
     public async Task ASessionCreatedOnOneInstanceIsReadAndChangedOnTheOthers()
@@ -164,10 +211,10 @@ public abstract class MultiInstanceTests(DemoFleet fleet)
 
         // A change made on C is seen on A; a flash set on A is read once, on B, and is gone on C.
         await client.JsonAsync(HttpMethod.Post, C.Url("/cart"), new { item = "pear" });
-        Assert.Equal(["apple", "pear"], Items(await client.JsonAsync(HttpMethod.Get, A.Url("/cart")), "items"));
+        await Eventually(async () => Assert.Equal(["apple", "pear"], Items(await client.JsonAsync(HttpMethod.Get, A.Url("/cart")), "items")));
         await client.JsonAsync(HttpMethod.Post, A.Url("/flash"), new { message = "saved" });
-        Assert.Equal(["saved"], Items(await client.JsonAsync(HttpMethod.Get, B.Url("/flash")), "messages"));
-        Assert.Empty(Items(await client.JsonAsync(HttpMethod.Get, C.Url("/flash")), "messages"));
+        await Eventually(async () => Assert.Equal(["saved"], Items(await client.JsonAsync(HttpMethod.Get, B.Url("/flash")), "messages")));
+        await Eventually(async () => Assert.Empty(Items(await client.JsonAsync(HttpMethod.Get, C.Url("/flash")), "messages")));
     }
 
     [Fact]
@@ -191,10 +238,11 @@ public abstract class MultiInstanceTests(DemoFleet fleet)
             Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
         }
 
-        // No cache, no propagation delay: the very next request anywhere reads the revocation from the store.
+        // Without a near cache the very next request anywhere reads the revocation from the store; with one, every
+        // instance had the session in memory, and the revocation must reach each within the propagation bound.
         foreach (var instance in fleet.Instances)
         {
-            await AssertStatusAsync(copy, instance.Url("/me"), HttpStatusCode.Unauthorized, instance);
+            await Eventually(() => AssertStatusAsync(copy, instance.Url("/me"), HttpStatusCode.Unauthorized, instance));
             Assert.Empty((await copy.JsonAsync(HttpMethod.Get, instance.Url("/counters"))).EnumerateObject());
         }
     }
@@ -222,11 +270,14 @@ public abstract class MultiInstanceTests(DemoFleet fleet)
 
         foreach (var instance in fleet.Instances)
         {
-            var counters = await client.JsonAsync(HttpMethod.Get, instance.Url("/counters"));
-            var names = counters.EnumerateObject().Select(p => p.Name).ToList();
-            Assert.True(names.Count == 100, $"{instance.Name} sees {names.Count} counters, expected 100; missing: "
-                + string.Join(", ", Enumerable.Range(0, 100).Select(i => $"k{i:D3}").Except(names)));
-            Assert.All(counters.EnumerateObject(), p => Assert.Equal(1, p.Value.GetInt64()));
+            await Eventually(async () =>
+            {
+                var counters = await client.JsonAsync(HttpMethod.Get, instance.Url("/counters"));
+                var names = counters.EnumerateObject().Select(p => p.Name).ToList();
+                Assert.True(names.Count == 100, $"{instance.Name} sees {names.Count} counters, expected 100; missing: "
+                    + string.Join(", ", Enumerable.Range(0, 100).Select(i => $"k{i:D3}").Except(names)));
+                Assert.All(counters.EnumerateObject(), p => Assert.Equal(1, p.Value.GetInt64()));
+            });
         }
     }
 
@@ -276,7 +327,7 @@ public abstract class MultiInstanceTests(DemoFleet fleet)
         client.AccessToken = second.Access;
         foreach (var instance in fleet.Instances)
         {
-            await AssertRejectedAsync(client, instance.Url("/api/me"), "revoked_token");
+            await Eventually(() => AssertRejectedAsync(client, instance.Url("/api/me"), "revoked_token"));
         }
         client.AccessToken = null;
         using var refresh = await client.PostJsonAsync(C.Url("/api/refresh"), new { refreshToken = second.Refresh });
@@ -301,11 +352,32 @@ public abstract class MultiInstanceTests(DemoFleet fleet)
 
         foreach (var instance in fleet.Instances)
         {
-            await AssertRejectedAsync(client, instance.Url("/api/me"), "revoked_token");
+            await Eventually(() => AssertRejectedAsync(client, instance.Url("/api/me"), "revoked_token"));
         }
         client.AccessToken = null;
         using var refresh = await client.PostJsonAsync(B.Url("/api/refresh"), new { refreshToken = pair.Refresh });
         Assert.Equal(HttpStatusCode.Unauthorized, refresh.StatusCode);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="assertion"/> until it passes, for at most the fleet's <see cref="DemoFleet.PropagationBound"/>
+    /// (once, without a near cache): a read on another instance may lag a change by that much, and no more.
+    /// </summary>
+    private async Task Eventually(Func<Task> assertion)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await assertion();
+                return;
+            }
+            catch (Exception) when (clock.Elapsed < fleet.PropagationBound)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(20));
+            }
+        }
     }
 
     private static async Task<(string Access, string Refresh)> PairAsync(DemoClient client, string url, object body)
@@ -339,3 +411,9 @@ public sealed class PostgresMultiInstanceTests(PostgresFleet fleet) : MultiInsta
 
 /// <summary>The multi-instance tests on Redis: three processes, one server.</summary>
 public sealed class RedisMultiInstanceTests(RedisFleet fleet) : MultiInstanceTests(fleet), IClassFixture<RedisFleet>;
+
+/// <summary>The multi-instance tests on PostgreSQL with the near cache: changes reach the other instances through NOTIFY.</summary>
+public sealed class PostgresNearCacheMultiInstanceTests(PostgresNearCacheFleet fleet) : MultiInstanceTests(fleet), IClassFixture<PostgresNearCacheFleet>;
+
+/// <summary>The multi-instance tests on Redis with the near cache: changes reach the other instances through pub/sub.</summary>
+public sealed class RedisNearCacheMultiInstanceTests(RedisNearCacheFleet fleet) : MultiInstanceTests(fleet), IClassFixture<RedisNearCacheFleet>;
