@@ -92,6 +92,28 @@ public sealed class DemoStartupTests
         Assert.Contains("sqlite, memory", failure.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("memory")]
+    public void TheNearCacheOnALocalStoreFailsAtStartSayingWhichStoresTakeIt(string store)
+    {
+        using var data = new TempDirectory();
+        var failure = Assert.Throws<DemoConfigurationException>(() => DemoApp.Build(DemoServer.Arguments(
+            store, "Development", data.Path, "--Tessera:NearCache:Enabled=true")));
+        Assert.Contains("Tessera:NearCache:Enabled=true needs a shared store (postgres or redis)", failure.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--Tessera:NearCache:Enabled=yes", "Tessera:NearCache:Enabled is 'yes'")]
+    [InlineData("--Tessera:NearCache:MaxStalenessSeconds=0", "Tessera:NearCache:MaxStalenessSeconds is '0'")]
+    [InlineData("--Tessera:NearCache:MaxStalenessSeconds=301", "Tessera:NearCache:MaxStalenessSeconds is '301'")]
+    public void ABadNearCacheSettingFailsAtStartNamingIt(string argument, string expected)
+    {
+        using var data = new TempDirectory();
+        var failure = Assert.Throws<DemoConfigurationException>(() => DemoApp.Build(DemoServer.Arguments("sqlite", "Development", data.Path, argument)));
+        Assert.Contains(expected, failure.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void PostgresWithoutAConnectionStringFailsAtStartSayingWhatToSet()
     {
