@@ -1,0 +1,21 @@
+using BenchmarkDotNet.Running;
+using Tessera.Benchmarks;
+
+// Three measuring modes come first; anything else goes to BenchmarkDotNet's switcher, for example
+//   dotnet run -c Release --project bench/Tessera.Benchmarks -- --filter '*' --job short
+switch (args.FirstOrDefault())
+{
+    case "memory-overhead":
+        return await MemoryOverhead.RunAsync(args[1..]);
+    case "cleanup-under-load":
+        return await CleanupUnderLoad.RunAsync(args[1..]);
+    case "request-allocations":
+        return RequestAllocations.Run();
+    default:
+        if (BenchStores.LeftOutNotice() is { Length: > 0 } notice)
+        {
+            Console.WriteLine($"StoreBenchmarks: {notice} Set them to benchmark those stores too.");
+        }
+        BenchmarkSwitcher.FromAssembly(typeof(BenchStores).Assembly).Run(args);
+        return 0;
+}
