@@ -47,8 +47,8 @@ public sealed class MiddlewareHarness : IDisposable
 
     /// <summary>
     /// A GET request carrying the session cookie. With <paramref name="prepared"/>, the request's own objects a server
-    /// makes for every request with or without Tessera are made now too: the parsed cookie collection, the
-    /// cancellation token feature and the endpoint's result slot in <see cref="HttpContext.Items"/>.
+    /// makes for every request with or without Tessera are made now too: the parsed cookie collection and the
+    /// cancellation token feature.
     /// </summary>
     public DefaultHttpContext NewRequest(bool prepared = false)
     {
@@ -60,27 +60,24 @@ public sealed class MiddlewareHarness : IDisposable
         {
             _ = context.Request.Cookies.Count;
             _ = context.RequestAborted;
-            context.Items[SubjectItem] = null;
         }
         return context;
     }
 
-    /// <summary>The subject the endpoint read, once the request has run.</summary>
-    public static string? Subject(HttpContext context) => context.Items.TryGetValue(SubjectItem, out var subject) ? subject as string : null;
+    /// <summary>The subject the endpoint read last (kept here, not in the request, so the endpoint allocates nothing).</summary>
+    public string? LastSubject { get; private set; }
 
     /// <summary>The endpoint alone, as it runs when no Tessera middleware put a session on the request: it does nothing.</summary>
-    public static Task Endpoint(HttpContext context) =>
+    public Task Endpoint(HttpContext context) =>
         context.Features.Get<ITesseraSessionFeature>() is null ? Task.CompletedTask : ReadSubjectAsync(context);
 
     /// <inheritdoc />
     public void Dispose() => _host.Dispose();
 
-    private const string SubjectItem = "subject";
-
-    private static async Task ReadSubjectAsync(HttpContext context)
+    private async Task ReadSubjectAsync(HttpContext context)
     {
         var session = context.GetTesseraSession();
         await session.LoadAsync(context.RequestAborted);
-        context.Items[SubjectItem] = session.Subject;
+        LastSubject = session.Subject;
     }
 }
