@@ -154,13 +154,20 @@ public sealed partial class NearCacheSessionStore : ISessionStore, ISessionInval
     }
 
     /// <inheritdoc />
-    public ValueTask<bool> TouchAsync(string id, DateTimeOffset lastSeenAt, DateTimeOffset idleExpiresAt, CancellationToken cancellationToken = default)
+    public async ValueTask<bool> TouchAsync(string id, DateTimeOffset lastSeenAt, DateTimeOffset idleExpiresAt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
-        // Only the local copy is dropped: a touch moves deadlines forward, so another instance's older copy is never
-        // served past what the store allows (it re-reads once its copy looks expired).
-        Evict(id, "local");
-        return _inner.TouchAsync(id, lastSeenAt, idleExpiresAt, cancellationToken);
+        // Only the local copy is dropped (after the write, so a read racing it cannot keep the old deadline): a touch
+        // moves deadlines forward, so another instance's older copy is never served past what the store allows (it
+        // re-reads once its copy looks expired).
+        try
+        {
+            return await _inner.TouchAsync(id, lastSeenAt, idleExpiresAt, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Evict(id, "local");
+        }
     }
 
     /// <inheritdoc />
