@@ -42,10 +42,14 @@ public sealed class SessionCleanupService : BackgroundService
     /// Deletes every expired session now, and with <see cref="TesseraOptions.RevokedRetention"/> set every session
     /// revoked longer ago than that, one batch per store call, until a batch comes back short. Each batch that deleted
     /// expired sessions raises <see cref="TesseraSessionEvents.OnExpired"/> and adds to <c>tessera.sessions.expired</c>.
+    /// The batches run back to back; the background loop instead pauses <see cref="TesseraOptions.CleanupBatchPause"/>
+    /// between them.
     /// </summary>
     /// <param name="cancellationToken">Stops between batches.</param>
     /// <returns>How many sessions were deleted; 0 when the store cannot clean up.</returns>
-    public async Task<int> RunOnceAsync(CancellationToken cancellationToken = default)
+    public Task<int> RunOnceAsync(CancellationToken cancellationToken = default) => RunAsync(TimeSpan.Zero, cancellationToken);
+
+    private async Task<int> RunAsync(TimeSpan pause, CancellationToken cancellationToken)
     {
         if (_store is not ISessionStoreCleanup cleanup)
         {
@@ -53,7 +57,7 @@ public sealed class SessionCleanupService : BackgroundService
         }
         var options = _options.Value;
         var revokedBefore = options.RevokedRetention is { } retention ? _time.GetUtcNow() - retention : (DateTimeOffset?)null;
-        var total = await DeleteInBatchesAsync(_calls, cleanup, revokedBefore, options.CleanupBatchSize, _time, options.Events, _logger, cancellationToken);
+        var total = await DeleteInBatchesAsync(_calls, cleanup, revokedBefore, options.CleanupBatchSize, pause, _time, options.Events, _logger, cancellationToken);
         if (total > 0)
         {
             Log.CleanupDeleted(_logger, total);
@@ -61,12 +65,12 @@ public sealed class SessionCleanupService : BackgroundService
         return total;
     }
 
-    /// <summary>Deletes expired sessions, then (when asked) sessions revoked at or before a cut-off, in batches.</summary>
     internal static async Task<int> DeleteInBatchesAsync(
         InstrumentedStore calls,
         ISessionStoreCleanup cleanup,
         DateTimeOffset? revokedBefore,
         int batchSize,
+        TimeSpan pause,
         TimeProvider time,
         TesseraSessionEvents events,
         ILogger logger,
@@ -84,6 +88,7 @@ public sealed class SessionCleanupService : BackgroundService
                 calls.Metrics.Expired(deleted);
                 await SessionEventDispatch.RaiseAsync(events.OnExpired, new SessionsExpiredEvent(deleted, time.GetUtcNow()), logger);
             }
+            await PauseAfterFullBatchAsync(deleted, batchSize, pause, time, cancellationToken);
         }
         while (deleted >= batchSize);
         if (revokedBefore is { } cutoff)
@@ -92,11 +97,16 @@ public sealed class SessionCleanupService : BackgroundService
             {
                 deleted = await calls.DeleteRevokedAsync(cleanup, cutoff, batchSize, cancellationToken);
                 total += deleted;
+                await PauseAfterFullBatchAsync(deleted, batchSize, pause, time, cancellationToken);
             }
             while (deleted >= batchSize);
         }
         return total;
     }
+
+    // Another batch follows only after a full one: that is when requests get the store to themselves for a moment.
+    private static Task PauseAfterFullBatchAsync(int deleted, int batchSize, TimeSpan pause, TimeProvider time, CancellationToken cancellationToken) =>
+        deleted >= batchSize && pause > TimeSpan.Zero ? Task.Delay(pause, time, cancellationToken) : Task.CompletedTask;
 
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -112,7 +122,7 @@ public sealed class SessionCleanupService : BackgroundService
             {
                 try
                 {
-                    await RunOnceAsync(stoppingToken);
+                    await RunAsync(_options.Value.CleanupBatchPause, stoppingToken);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {

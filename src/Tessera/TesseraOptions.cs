@@ -43,6 +43,14 @@ public sealed class TesseraOptions
     public int CleanupBatchSize { get; set; } = TesseraDefaults.CleanupBatchSize;
 
     /// <summary>
+    /// How long the background cleanup waits between two batches of one run, measured on the injected
+    /// <see cref="TimeProvider"/>. Default <see cref="TesseraDefaults.CleanupBatchPause"/> (10 ms); zero runs the batches
+    /// back to back; at most one minute. <see cref="SessionCleanupService.RunOnceAsync"/> (used by the CLI's <c>gc</c>
+    /// and by tests) never pauses.
+    /// </summary>
+    public TimeSpan CleanupBatchPause { get; set; } = TesseraDefaults.CleanupBatchPause;
+
+    /// <summary>
     /// How long cleanup keeps a revoked session (for audit and "your devices" lists) before deleting it even though it
     /// has not expired. Default <see langword="null"/>: revoked sessions stay until their own expiry.
     /// </summary>
@@ -118,6 +126,10 @@ public sealed class TesseraOptionsValidator : IValidateOptions<TesseraOptions>
         if (options.CleanupInterval <= TimeSpan.Zero)
         {
             failures.Add("Tessera:CleanupInterval must be positive.");
+        }
+        if (options.CleanupBatchPause < TimeSpan.Zero || options.CleanupBatchPause > TimeSpan.FromMinutes(1))
+        {
+            failures.Add("Tessera:CleanupBatchPause must be between zero and one minute.");
         }
         if (options.CleanupBatchSize < 1)
         {

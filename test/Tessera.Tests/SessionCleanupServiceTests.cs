@@ -90,6 +90,51 @@ public sealed class SessionCleanupServiceTests
     }
 
     [Fact]
+    public async Task TheBackgroundRunPausesBetweenFullBatchesOnTheInjectedClock()
+    {
+        var clock = new TimerWatchingClock(_clock);
+        var settings = Settings(batchSize: 2);
+        settings.Value.CleanupBatchPause = TimeSpan.FromSeconds(1);
+        var service = new SessionCleanupService(_store, settings, clock);
+        await AddSessionsAsync(5, TimeSpan.FromMinutes(1));
+
+        await service.StartAsync(CancellationToken.None);
+        try
+        {
+            await clock.TimerCreated.WaitAsync(Patience);
+            _clock.Advance(TimeSpan.FromMinutes(5));
+            await WaitUntilAsync(() => clock.DueTimes.Count(d => d == TimeSpan.FromSeconds(1)) == 1, "the run pauses after its first full batch");
+            Assert.Equal(1, _store.Count("DeleteExpired")); // the clock stands still, so the pause holds
+            Assert.Equal(3, _memory.RecordCount);
+
+            _clock.Advance(TimeSpan.FromSeconds(1));
+            await WaitUntilAsync(() => clock.DueTimes.Count(d => d == TimeSpan.FromSeconds(1)) == 2, "the run pauses after its second full batch");
+            Assert.Equal(2, _store.Count("DeleteExpired"));
+            Assert.Equal(1, _memory.RecordCount);
+
+            _clock.Advance(TimeSpan.FromSeconds(1));
+            await WaitUntilAsync(() => _memory.RecordCount == 0, "the last, short batch runs");
+            Assert.Equal(3, _store.Count("DeleteExpired"));
+        }
+        finally
+        {
+            await service.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task RunOnceRunsItsBatchesBackToBackWithoutPausing()
+    {
+        var settings = Settings(batchSize: 2);
+        settings.Value.CleanupBatchPause = TimeSpan.FromMinutes(1);
+        await AddSessionsAsync(5, TimeSpan.FromMinutes(1));
+        _clock.Advance(TimeSpan.FromMinutes(2));
+
+        Assert.Equal(5, await new SessionCleanupService(_store, settings, _clock).RunOnceAsync().WaitAsync(Patience));
+        Assert.Equal(3, _store.Count("DeleteExpired"));
+    }
+
+    [Fact]
     public async Task TheTimerKeepsFiringEveryInterval()
     {
         var clock = new TimerWatchingClock(_clock);
@@ -219,8 +264,12 @@ public sealed class SessionCleanupServiceTests
     private sealed class TimerWatchingClock(ManualTimeProvider inner) : TimeProvider
     {
         private readonly TaskCompletionSource _created = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly System.Collections.Concurrent.ConcurrentQueue<TimeSpan> _dueTimes = new();
 
         public Task TimerCreated => _created.Task;
+
+        /// <summary>The due time of every timer created so far (the cleanup interval, then any pauses).</summary>
+        public IReadOnlyCollection<TimeSpan> DueTimes => _dueTimes;
 
         public override DateTimeOffset GetUtcNow() => inner.GetUtcNow();
 
@@ -233,6 +282,7 @@ public sealed class SessionCleanupServiceTests
         public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
         {
             var timer = inner.CreateTimer(callback, state, dueTime, period);
+            _dueTimes.Enqueue(dueTime);
             _created.TrySetResult();
             return timer;
         }

@@ -32,6 +32,7 @@ public sealed class TesseraOptionsValidatorTests
         Assert.Equal(TimeSpan.FromMinutes(1), options.TouchInterval);
         Assert.Equal(TimeSpan.FromMinutes(5), options.CleanupInterval);
         Assert.Equal(1000, options.CleanupBatchSize);
+        Assert.Equal(TimeSpan.FromMilliseconds(10), options.CleanupBatchPause);
         Assert.True(options.CleanupEnabled);
         Assert.Empty(options.Keys);
     }
@@ -82,6 +83,8 @@ public sealed class TesseraOptionsValidatorTests
         { "TouchInterval must be zero or more", o => o.TouchInterval = TimeSpan.FromSeconds(-1) },
         { "CleanupInterval must be positive", o => o.CleanupInterval = TimeSpan.Zero },
         { "CleanupBatchSize must be at least 1", o => o.CleanupBatchSize = 0 },
+        { "CleanupBatchPause must be between zero and one minute", o => o.CleanupBatchPause = TimeSpan.FromMilliseconds(-1) },
+        { "CleanupBatchPause must be between zero and one minute", o => o.CleanupBatchPause = TimeSpan.FromMinutes(2) },
         { "JsonSerializerOptions must not be null", o => o.JsonSerializerOptions = null! },
     };
 

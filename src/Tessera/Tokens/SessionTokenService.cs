@@ -258,7 +258,7 @@ public sealed class SessionTokenService
         {
             throw new InvalidOperationException($"The session store {_manager.Store.GetType().Name} cannot delete expired sessions.");
         }
-        return await SessionCleanupService.DeleteInBatchesAsync(_manager.Calls, cleanup, _manager.Now() - revokedAge, _manager.Options.CleanupBatchSize, _manager.Time, _manager.Options.Events, _manager.Logger, cancellationToken);
+        return await SessionCleanupService.DeleteInBatchesAsync(_manager.Calls, cleanup, _manager.Now() - revokedAge, _manager.Options.CleanupBatchSize, TimeSpan.Zero, _manager.Time, _manager.Options.Events, _manager.Logger, cancellationToken);
     }
 
     private async ValueTask<TokenResult<TokenPair>> RetryOrLeakAsync(TokenLookup lookup, DateTimeOffset now, CancellationToken cancellationToken)
