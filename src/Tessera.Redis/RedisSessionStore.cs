@@ -408,13 +408,29 @@ public sealed partial class RedisSessionStore : ISessionStore, ISessionStoreClea
     /// <summary>Closes the store's own connection synchronously; prefer <see cref="DisposeAsync"/>.</summary>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
+    /// <summary>
+    /// The most sessions one cleanup script deletes: 32. Redis runs a script alone, so a batch of 1,000 is split into
+    /// scripts of this size, and requests get their turn between them.
+    /// </summary>
+    internal const int MaxSessionsPerCleanupScript = 32;
+
     private async ValueTask<int> DeleteBatchAsync(string index, string cutoff, int batchSize, CancellationToken cancellationToken)
     {
-        var args = Args(3);
-        args.Add(index);
-        args.Add(cutoff);
-        args.Add(batchSize.ToString(CultureInfo.InvariantCulture));
-        var deleted = (int)(await EvalAsync(RedisScripts.DeleteBatch, $"{_prefix}:{index}", args, cancellationToken).ConfigureAwait(false)).AsInt64();
+        var deleted = 0;
+        while (deleted < batchSize)
+        {
+            var chunk = Math.Min(batchSize - deleted, MaxSessionsPerCleanupScript);
+            var args = Args(3);
+            args.Add(index);
+            args.Add(cutoff);
+            args.Add(chunk.ToString(CultureInfo.InvariantCulture));
+            var done = (int)(await EvalAsync(RedisScripts.DeleteBatch, $"{_prefix}:{index}", args, cancellationToken).ConfigureAwait(false)).AsInt64();
+            deleted += done;
+            if (done < chunk)
+            {
+                break;
+            }
+        }
         if (deleted > 0)
         {
             Log.CleanupBatch(_logger, deleted);

@@ -283,6 +283,27 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : IAsyncLifetime
 
     private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeMilliseconds(_clock.GetUtcNow().ToUnixTimeMilliseconds());
 
+    [Fact]
+    public async Task ACleanupBatchIsDeletedByScriptsOfAtMost32SessionsSoRequestsInterleave()
+    {
+        var connection = await RedisTestStores.ConnectionAsync(redis);
+        var store = new RedisSessionStore(connection, new() { KeyPrefix = _prefix }, _clock);
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.True(await store.CreateAsync(NewRecord()));
+        }
+        _clock.Advance(TimeSpan.FromDays(1));
+
+        var before = connection.SubmittedRequests;
+        Assert.Equal(70, await store.DeleteExpiredAsync(70));
+        Assert.Equal(3, connection.SubmittedRequests - before); // 32 + 32 + 6
+
+        before = connection.SubmittedRequests;
+        Assert.Equal(30, await store.DeleteExpiredAsync(70));
+        Assert.Equal(1, connection.SubmittedRequests - before); // a short script means nothing is left
+        Assert.Equal(0, await store.DeleteExpiredAsync(70));
+    }
+
     private SessionRecord NewRecord(string? subject = null, Dictionary<string, string>? data = null) => NewRecord(_clock, subject, data);
 
     private static SessionRecord NewRecord(TimeProvider clock, string? subject = null, Dictionary<string, string>? data = null)
