@@ -80,6 +80,7 @@ public sealed class SessionCleanupService : BackgroundService
         int deleted;
         do
         {
+            var started = time.GetTimestamp();
             deleted = await calls.DeleteExpiredAsync(cleanup, batchSize, cancellationToken);
             total += deleted;
             if (deleted > 0)
@@ -88,25 +89,35 @@ public sealed class SessionCleanupService : BackgroundService
                 calls.Metrics.Expired(deleted);
                 await SessionEventDispatch.RaiseAsync(events.OnExpired, new SessionsExpiredEvent(deleted, time.GetUtcNow()), logger);
             }
-            await PauseAfterFullBatchAsync(deleted, batchSize, pause, time, cancellationToken);
+            await PauseAfterFullBatchAsync(deleted, batchSize, pause, time, started, cancellationToken);
         }
         while (deleted >= batchSize);
         if (revokedBefore is { } cutoff)
         {
             do
             {
+                var started = time.GetTimestamp();
                 deleted = await calls.DeleteRevokedAsync(cleanup, cutoff, batchSize, cancellationToken);
                 total += deleted;
-                await PauseAfterFullBatchAsync(deleted, batchSize, pause, time, cancellationToken);
+                await PauseAfterFullBatchAsync(deleted, batchSize, pause, time, started, cancellationToken);
             }
             while (deleted >= batchSize);
         }
         return total;
     }
 
-    // Another batch follows only after a full one: that is when requests get the store to themselves for a moment.
-    private static Task PauseAfterFullBatchAsync(int deleted, int batchSize, TimeSpan pause, TimeProvider time, CancellationToken cancellationToken) =>
-        deleted >= batchSize && pause > TimeSpan.Zero ? Task.Delay(pause, time, cancellationToken) : Task.CompletedTask;
+    // Another batch follows only after a full one: that is when requests get the store to themselves for a moment. The
+    // pause is at least as long as the batch took, so cleanup never has more than half of the store's (or, for an
+    // embedded store, the process's) time, however slow a batch is.
+    private static Task PauseAfterFullBatchAsync(int deleted, int batchSize, TimeSpan pause, TimeProvider time, long started, CancellationToken cancellationToken)
+    {
+        if (deleted < batchSize || pause <= TimeSpan.Zero)
+        {
+            return Task.CompletedTask;
+        }
+        var took = time.GetElapsedTime(started);
+        return Task.Delay(took > pause ? took : pause, time, cancellationToken);
+    }
 
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -1,7 +1,7 @@
 namespace Tessera.Tests;
 
 /// <summary>A store with only the required contract, so every optional capability is really absent.</summary>
-internal sealed class RequiredOnlyStore(ISessionStore inner) : ISessionStore
+internal class RequiredOnlyStore(ISessionStore inner) : ISessionStore
 {
     public ValueTask<bool> CreateAsync(SessionRecord record, CancellationToken cancellationToken = default) => inner.CreateAsync(record, cancellationToken);
 

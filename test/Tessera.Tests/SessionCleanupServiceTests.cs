@@ -123,6 +123,33 @@ public sealed class SessionCleanupServiceTests
     }
 
     [Fact]
+    public async Task ABatchSlowerThanThePauseIsFollowedByAPauseAsLongAsItTook()
+    {
+        var clock = new TimerWatchingClock(_clock);
+        var slow = new SlowCleanupStore(_memory, _clock, TimeSpan.FromSeconds(3));
+        var service = new SessionCleanupService(slow, Settings(batchSize: 2), clock);
+        await AddSessionsAsync(3, TimeSpan.FromMinutes(1));
+
+        await service.StartAsync(CancellationToken.None);
+        try
+        {
+            await clock.TimerCreated.WaitAsync(Patience);
+            _clock.Advance(TimeSpan.FromMinutes(5));
+            slow.Proceed.SetResult(); // only now, so the batch's own clock move cannot race the test's
+            // The batch "took" 3 s of the clock, more than the 10 ms pause: cleanup waits 3 s before the next one.
+            await WaitUntilAsync(() => clock.DueTimes.Contains(TimeSpan.FromSeconds(3)), "the run pauses as long as its batch took");
+            Assert.Equal(1, _memory.RecordCount);
+
+            _clock.Advance(TimeSpan.FromSeconds(3));
+            await WaitUntilAsync(() => _memory.RecordCount == 0, "the next batch runs after the pause");
+        }
+        finally
+        {
+            await service.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
     public async Task RunOnceRunsItsBatchesBackToBackWithoutPausing()
     {
         var settings = Settings(batchSize: 2);
@@ -286,5 +313,23 @@ public sealed class SessionCleanupServiceTests
             _created.TrySetResult();
             return timer;
         }
+    }
+
+    /// <summary>Fault injection: a store whose cleanup batches take <paramref name="perBatch"/> of the fake clock.</summary>
+    private sealed class SlowCleanupStore(InMemorySessionStore inner, ManualTimeProvider clock, TimeSpan perBatch) : RequiredOnlyStore(inner), ISessionStoreCleanup
+    {
+        /// <summary>Batches wait for this, so the test's own clock moves are over before a batch moves the clock.</summary>
+        public TaskCompletionSource Proceed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async ValueTask<int> DeleteExpiredAsync(int batchSize, CancellationToken cancellationToken = default)
+        {
+            await Proceed.Task.WaitAsync(cancellationToken);
+            var deleted = await inner.DeleteExpiredAsync(batchSize, cancellationToken);
+            clock.Advance(perBatch);
+            return deleted;
+        }
+
+        public ValueTask<int> DeleteRevokedAsync(DateTimeOffset revokedBefore, int batchSize, CancellationToken cancellationToken = default) =>
+            inner.DeleteRevokedAsync(revokedBefore, batchSize, cancellationToken);
     }
 }
