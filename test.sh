@@ -49,7 +49,9 @@ Environment:
   TESSERA_TEST_POSTGRES     Npgsql connection string of a PostgreSQL to use
                             instead of starting one.
   TESSERA_TEST_REDIS        host:port of a Redis to use instead of starting one.
-  TESSERA_CONFIGURATION     Build configuration (default Debug).
+  TESSERA_CONFIGURATION     Build configuration (default Release: the tests
+                            run against what ships, and the budgets below
+                            measure it; with Debug the budgets are skipped).
   TESSERA_TEST_RESULTS      Keep the TRX files, logs and packages (packages/) in
                             this directory (default: a temporary directory,
                             deleted at exit).
@@ -69,7 +71,7 @@ esac
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 export DOTNET_CLI_UI_LANGUAGE=en MSBUILDTERMINALLOGGER=off
 
-config="${TESSERA_CONFIGURATION:-Debug}"
+config="${TESSERA_CONFIGURATION:-Release}"
 hang_timeout="${TESSERA_TEST_HANG_TIMEOUT:-3m}"
 
 in_ci=0
@@ -425,6 +427,34 @@ if ((run_pack)); then
   fi
 else
   say "skipping the pack check (TESSERA_PACK=0)"
+fi
+
+# ---------------------------------------------------------------------------
+# Budgets: issue 6's performance targets that are counts, not times, checked on
+# the built Release code by bench/Tessera.Benchmarks (each mode exits 1 when
+# over): at most 1 KB allocated by Tessera per read-only request, and at most
+# 500 bytes of memory-store overhead per session at a million sessions. Each
+# counts as one test. They measure optimized code, so a Debug build skips them
+# (and CI fails on skips).
+# ---------------------------------------------------------------------------
+bench_dll="bench/Tessera.Benchmarks/bin/$config/net10.0/Tessera.Benchmarks.dll"
+run_budget() {
+  local mode="$1" what="$2" start=$SECONDS log="$tmp/budget-$1.log"
+  if dotnet "$bench_dll" "$mode" >"$log" 2>&1; then
+    say "$(printf '%-4s %-28s %s (%ds)' ok "budget $mode" "$what: $(grep -E 'WITHIN TARGET' "$log" | tail -n 1)" $((SECONDS - start)))"
+    passed=$((passed + 1))
+  else
+    say "$(printf '%-4s %-28s %s (%ds):' FAIL "budget $mode" "$what" $((SECONDS - start)))"
+    show_log "$log" 40
+    failed=$((failed + 1))
+  fi
+}
+if [[ "$config" == Release && -f "$bench_dll" ]]; then
+  run_budget request-allocations "bytes Tessera allocates per read-only request"
+  run_budget memory-overhead "memory store bytes per session beyond its data"
+else
+  say "skipping the budgets: they measure a Release build of bench/Tessera.Benchmarks ($bench_dll)"
+  skipped=$((skipped + 2))
 fi
 
 # ---------------------------------------------------------------------------

@@ -41,17 +41,21 @@ internal static class Base64UrlText
     }
 
     /// <summary>
-    /// Decodes text of any length into a new array, with the same strictness as <see cref="TryDecodeExact"/>.
+    /// Decodes unpadded base64url of any length into <paramref name="destination"/> (which must hold
+    /// <see cref="Base64Url.GetMaxDecodedLength"/> bytes), accepting only the canonical encoding: a text whose last
+    /// character carries unused bits is refused, so one byte string has exactly one accepted text. Allocates nothing.
     /// </summary>
-    public static bool TryDecode(ReadOnlySpan<char> text, out byte[] bytes)
+    /// <param name="text">The text.</param>
+    /// <param name="destination">Where the bytes go.</param>
+    /// <param name="written">How many bytes were decoded.</param>
+    /// <returns><see langword="false"/> for a character outside the alphabet, an impossible length or a non-canonical text.</returns>
+    public static bool TryDecode(ReadOnlySpan<char> text, Span<byte> destination, out int written)
     {
-        bytes = [];
-        if (text.Length % 4 == 1)
+        written = 0;
+        if (text.Length % 4 == 1 || destination.Length < Base64Url.GetMaxDecodedLength(text.Length))
         {
             return false;
         }
-        var length = Base64Url.GetMaxDecodedLength(text.Length);
-        var buffer = new byte[length];
         foreach (var c in text)
         {
             if (!IsAlphabet(c))
@@ -59,18 +63,22 @@ internal static class Base64UrlText
                 return false;
             }
         }
-        if (Base64Url.DecodeFromChars(text, buffer, out var consumed, out var written) != System.Buffers.OperationStatus.Done
+        if (Base64Url.DecodeFromChars(text, destination, out var consumed, out written) != OperationStatus.Done
             || consumed != text.Length)
         {
             return false;
         }
-        var decoded = buffer.AsSpan(0, written);
-        if (!string.Equals(Base64Url.EncodeToString(decoded), text.ToString(), StringComparison.Ordinal))
+        // Canonical: encoding the bytes again gives the same text (no stray bits in the last character).
+        var again = ArrayPool<char>.Shared.Rent(Math.Max(1, text.Length));
+        try
         {
-            return false;
+            return Base64Url.TryEncodeToChars(destination[..written], again, out var charsWritten)
+                && again.AsSpan(0, charsWritten).SequenceEqual(text);
         }
-        bytes = decoded.ToArray();
-        return true;
+        finally
+        {
+            ArrayPool<char>.Shared.Return(again);
+        }
     }
 
     private static bool IsAlphabet(char c) =>

@@ -435,6 +435,20 @@ public sealed class JwtTokenCodecTests
     }
 
     [Fact]
+    public void UnknownClaimsOfAnyShapeAreIgnoredOnceEach()
+    {
+        var record = Record(TokenKind.Access);
+        var payload = TesseraPayload(record)[..^1] + ""","roles":["a","b"],"ctx":{"tenant":{"id":7}},"n":null,"\u00e9t\u00e9":true}""";
+        var token = SignByHand(_key, TesseraHeader(), payload);
+
+        var validation = Codec().Validate(token, TokenKind.Access, Now);
+
+        Assert.Equal(TokenFailure.None, validation.Failure);
+        Assert.Equal(record.Id, validation.TokenId);
+        Assert.Equal(record.SessionId, validation.SessionId);
+    }
+
+    [Fact]
     public void ADuplicatedTokenUseThatWouldChangeTheTypeIsInvalid()
     {
         var record = Record(TokenKind.Refresh);
@@ -454,6 +468,10 @@ public sealed class JwtTokenCodecTests
     [InlineData("""["JTI"]""")]
     [InlineData("""{"jti":"JTI","sid":"SID","token_use":"access","iat":IAT,"exp":EXP,"x":{"a":{"b":{"c":{"d":1}}}}}""")]
     [InlineData("""{"jti":"JTI","sid":"SID","token_use":"access","iat":IAT,"exp":EXP""")]
+    [InlineData("""{"jti":"JTI","sid":"SID","token_use":"access","iat":IAT,"exp":EXP,"j\u0074i":"JTI"}""")]
+    [InlineData("""{"jti":"JTI","sid":"SID","token_use":"access","iat":IAT,"exp":EXP} {}""")]
+    [InlineData("""{"jti":"JTI","sid":"SID","token_use":"access","iat":IAT,"exp":"EXP"}""")]
+    [InlineData("""{"jti":"JTI","sid":"SID","token_use":"access","iat":IAT,"exp":EXP.5}""")]
     public void AWellSignedPayloadWithMissingOrMalformedClaimsIsInvalid(string template)
     {
         var record = Record(TokenKind.Access);

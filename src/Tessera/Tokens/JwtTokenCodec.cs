@@ -94,8 +94,25 @@ public sealed class JwtTokenCodec
         {
             return Invalid;
         }
-        if (!Base64UrlText.TryDecode(token.AsSpan(0, firstDot), out var headerBytes)
-            || !TryReadHeader(headerBytes, out var keyId))
+        // One pooled buffer holds, in turn, the decoded header, the signing input and the decoded payload: every segment
+        // decodes to fewer bytes than the token has characters.
+        var buffer = ArrayPool<byte>.Shared.Rent(token.Length);
+        try
+        {
+            return ValidateSegments(token, firstDot, secondDot, buffer, expected, now);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static readonly TokenValidation Invalid = new(TokenFailure.InvalidToken, null, null);
+
+    private TokenValidation ValidateSegments(string token, int firstDot, int secondDot, byte[] buffer, TokenKind expected, DateTimeOffset now)
+    {
+        if (!Base64UrlText.TryDecode(token.AsSpan(0, firstDot), buffer, out var headerLength)
+            || !TryReadHeader(buffer.AsSpan(0, headerLength), out var keyId))
         {
             return Invalid;
         }
@@ -109,7 +126,7 @@ public sealed class JwtTokenCodec
         {
             return Invalid;
         }
-        var signingInput = Encoding.ASCII.GetBytes(token, 0, secondDot);
+        var signingInput = buffer.AsSpan(0, Encoding.ASCII.GetBytes(token.AsSpan(0, secondDot), buffer));
         Span<byte> expectedMac = stackalloc byte[HMACSHA256.HashSizeInBytes];
         var matched = false;
         foreach (var key in candidates)
@@ -117,22 +134,27 @@ public sealed class JwtTokenCodec
             HMACSHA256.HashData(key.Material, signingInput, expectedMac);
             matched |= CryptographicOperations.FixedTimeEquals(expectedMac, presented);
         }
-        if (!matched || !Base64UrlText.TryDecode(token.AsSpan(firstDot + 1, secondDot - firstDot - 1), out var payloadBytes))
+        if (!matched || !Base64UrlText.TryDecode(token.AsSpan(firstDot + 1, secondDot - firstDot - 1), buffer, out var payloadLength))
         {
             return Invalid;
         }
-        return ReadPayload(payloadBytes, expected, now);
+        try
+        {
+            return ReadPayload(buffer.AsSpan(0, payloadLength), expected, now);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            // Not JSON, trailing bytes, too deep, or a string claim with invalid UTF-8 or an escaped lone surrogate.
+            return Invalid;
+        }
     }
-
-    private static readonly TokenValidation Invalid = new(TokenFailure.InvalidToken, null, null);
 
     // The header must be exactly a JSON object of alg (HS256), and optionally typ (JWT) and kid: no duplicates, no
     // other members (a "crit", "jku" or "jwk" is never honoured, so it is refused).
-    private static bool TryReadHeader(byte[] json, out string? keyId)
+    private static bool TryReadHeader(ReadOnlySpan<byte> json, out string? keyId)
     {
         keyId = null;
-        string? alg = null;
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var seen = 0;
         try
         {
             var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 2 });
@@ -142,27 +164,25 @@ public sealed class JwtTokenCodec
             }
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                var name = reader.GetString()!;
-                if (!seen.Add(name) || !reader.Read() || reader.TokenType != JsonTokenType.String)
+                var member = reader.ValueTextEquals("alg"u8) ? 1 : reader.ValueTextEquals("typ"u8) ? 2 : reader.ValueTextEquals("kid"u8) ? 4 : 0;
+                if (member == 0 || (seen & member) != 0 || !reader.Read() || reader.TokenType != JsonTokenType.String)
                 {
                     return false;
                 }
-                var value = reader.GetString();
-                switch (name)
+                seen |= member;
+                switch (member)
                 {
-                    case "alg":
-                        alg = value;
-                        break;
-                    case "typ" when value == "JWT":
-                        break;
-                    case "kid":
-                        keyId = value;
+                    case 1 when !reader.ValueTextEquals("HS256"u8):
+                    case 2 when !reader.ValueTextEquals("JWT"u8):
+                        return false;
+                    case 4:
+                        keyId = reader.GetString();
                         break;
                     default:
-                        return false;
+                        break;
                 }
             }
-            return reader.TokenType == JsonTokenType.EndObject && !reader.Read() && string.Equals(alg, Algorithm, StringComparison.Ordinal);
+            return reader.TokenType == JsonTokenType.EndObject && !reader.Read() && (seen & 1) != 0;
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
@@ -172,57 +192,105 @@ public sealed class JwtTokenCodec
         }
     }
 
-    private TokenValidation ReadPayload(byte[] json, TokenKind expected, DateTimeOffset now)
+    /// <summary>The claims this codec reads; any other member is allowed (and ignored) once.</summary>
+    private enum Claim
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 4 });
-        }
-        catch (JsonException)
-        {
-            return Invalid;
-        }
-        using (document)
-        {
-            try
-            {
-                return ReadClaims(document.RootElement, expected, now);
-            }
-            catch (InvalidOperationException)
-            {
-                // A string claim with invalid UTF-8 or an escaped lone surrogate cannot be read.
-                return Invalid;
-            }
-        }
+        Other,
+        TokenId,
+        SessionId,
+        Use,
+        Expires,
+        IssuedAt,
+        NotBefore,
+        CompasAccess,
+        CompasRefresh,
     }
 
-    private TokenValidation ReadClaims(JsonElement root, TokenKind expected, DateTimeOffset now)
+    // One pass of Utf8JsonReader over the payload: every top-level member name must be unique (compared unescaped),
+    // the claims below are read, anything else is skipped. Throws JsonException for malformed JSON or trailing data.
+    private TokenValidation ReadPayload(ReadOnlySpan<byte> json, TokenKind expected, DateTimeOffset now)
     {
-        if (root.ValueKind != JsonValueKind.Object || HasDuplicateMembers(root))
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 4 });
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
         {
             return Invalid;
         }
-        string? tokenId;
-        string? sessionId = null;
+        // Names seen so far, unescaped, end to end; a payload of this codec's tokens has fewer than ten short names.
+        Span<byte> names = stackalloc byte[512];
+        Span<int> ends = stackalloc int[32];
+        var count = 0;
+        string? tokenId = null, sessionId = null, use = null, compasAccess = null, compasRefresh = null;
+        long? exp = null, iat = null, nbf = null;
+        var badTime = false;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var start = count == 0 ? 0 : ends[count - 1];
+            // Unescaping never lengthens a name, so room for the raw bytes is room enough.
+            if (count == ends.Length || reader.ValueSpan.Length > names.Length - start)
+            {
+                return Invalid; // more or longer names than any token of ours carries
+            }
+            var length = reader.CopyString(names[start..]);
+            var name = names.Slice(start, length);
+            for (var i = 0; i < count; i++)
+            {
+                if (names[(i == 0 ? 0 : ends[i - 1])..ends[i]].SequenceEqual(name))
+                {
+                    return Invalid; // a duplicate member: which one counts is ambiguous, so neither does
+                }
+            }
+            ends[count++] = start + length;
+            var claim = ClaimOf(name);
+            reader.Read();
+            switch (claim)
+            {
+                case Claim.TokenId:
+                    tokenId = StringValue(ref reader);
+                    break;
+                case Claim.SessionId:
+                    sessionId = StringValue(ref reader);
+                    break;
+                case Claim.Use:
+                    use = reader.TokenType != JsonTokenType.String ? null : reader.ValueTextEquals("access"u8) ? "access" : reader.ValueTextEquals("refresh"u8) ? "refresh" : null;
+                    break;
+                case Claim.CompasAccess:
+                    compasAccess = StringValue(ref reader);
+                    break;
+                case Claim.CompasRefresh:
+                    compasRefresh = StringValue(ref reader);
+                    break;
+                case Claim.Expires:
+                    badTime |= !Seconds(ref reader, out exp);
+                    break;
+                case Claim.IssuedAt:
+                    badTime |= !Seconds(ref reader, out iat);
+                    break;
+                case Claim.NotBefore:
+                    badTime |= !Seconds(ref reader, out nbf);
+                    break;
+                default:
+                    reader.Skip();
+                    break;
+            }
+        }
+        if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
+        {
+            return Invalid;
+        }
         TokenKind kind;
         if (_options.Profile == TokenProfile.Compas)
         {
-            var access = String(root, CompasAccessClaim);
-            var refresh = String(root, CompasRefreshClaim);
-            if ((access is null) == (refresh is null))
+            if ((compasAccess is null) == (compasRefresh is null))
             {
                 return Invalid;
             }
-            kind = access is not null ? TokenKind.Access : TokenKind.Refresh;
-            tokenId = access ?? refresh;
+            kind = compasAccess is not null ? TokenKind.Access : TokenKind.Refresh;
+            tokenId = compasAccess ?? compasRefresh;
+            sessionId = null;
         }
         else
         {
-            tokenId = String(root, "jti");
-            sessionId = String(root, "sid");
-            var use = String(root, "token_use");
-            if (tokenId is null || sessionId is null || use is not ("access" or "refresh"))
+            if (tokenId is null || sessionId is null || use is null)
             {
                 return Invalid;
             }
@@ -234,9 +302,9 @@ public sealed class JwtTokenCodec
         }
         var skew = (long)_options.ClockSkew.TotalSeconds;
         var seconds = now.ToUnixTimeSeconds();
-        if (!Seconds(root, "exp", required: true, out var exp)
-            || !Seconds(root, "iat", required: _options.Profile == TokenProfile.Tessera, out var iat)
-            || !Seconds(root, "nbf", required: false, out var nbf)
+        if (badTime
+            || exp is null
+            || (iat is null && _options.Profile == TokenProfile.Tessera)
             || (iat is { } issued && issued > seconds + skew)
             || (nbf is { } notBefore && notBefore > seconds + skew))
         {
@@ -246,39 +314,44 @@ public sealed class JwtTokenCodec
         {
             return new(TokenFailure.WrongTokenType, null, null);
         }
-        if (seconds >= exp!.Value + skew)
+        if (seconds >= exp.Value + skew)
         {
             return new(TokenFailure.ExpiredToken, null, null);
         }
         return new(TokenFailure.None, tokenId, sessionId);
     }
 
-    private static bool HasDuplicateMembers(JsonElement root)
+    private static Claim ClaimOf(ReadOnlySpan<byte> name) => name switch
     {
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var property in root.EnumerateObject())
+        _ when name.SequenceEqual("jti"u8) => Claim.TokenId,
+        _ when name.SequenceEqual("sid"u8) => Claim.SessionId,
+        _ when name.SequenceEqual("token_use"u8) => Claim.Use,
+        _ when name.SequenceEqual("exp"u8) => Claim.Expires,
+        _ when name.SequenceEqual("iat"u8) => Claim.IssuedAt,
+        _ when name.SequenceEqual("nbf"u8) => Claim.NotBefore,
+        _ when name.SequenceEqual("compasSessionAccessToken"u8) => Claim.CompasAccess,
+        _ when name.SequenceEqual("compasSessionRefreshToken"u8) => Claim.CompasRefresh,
+        _ => Claim.Other,
+    };
+
+    // A string claim's value, or null when the value is not a string (then skipped, so an object or array is passed over).
+    private static string? StringValue(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType == JsonTokenType.String)
         {
-            if (!names.Add(property.Name))
-            {
-                return true;
-            }
+            return reader.GetString();
         }
-        return false;
+        reader.Skip();
+        return null;
     }
 
-    private static string? String(JsonElement root, string name) =>
-        root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-
     // A NumericDate: an integer count of seconds. Fractions, strings and absurd values are refused.
-    private static bool Seconds(JsonElement root, string name, bool required, out long? value)
+    private static bool Seconds(ref Utf8JsonReader reader, out long? value)
     {
         value = null;
-        if (!root.TryGetProperty(name, out var element))
+        if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out var seconds) || seconds is < 0 or > 253402300799)
         {
-            return !required;
-        }
-        if (element.ValueKind != JsonValueKind.Number || !element.TryGetInt64(out var seconds) || seconds is < 0 or > 253402300799)
-        {
+            reader.Skip();
             return false;
         }
         value = seconds;
