@@ -2,7 +2,8 @@
 # bench/http.sh: the HTTP benchmark. Builds the demo, the AddSession baseline
 # and the orchestrator (bench/Tessera.HttpBench) in Release, starts a throwaway
 # PostgreSQL and Redis (scripts/services.sh, as test.sh does), and runs wrk
-# against each store with and without the near cache, and against AddSession.
+# against each store (the shared ones with and without the near cache) and
+# against AddSession.
 # Prints a table of requests/s, p99 latency and the ratio to /healthz measured
 # in the same round; writes it with an SVG and PNG chart to artifacts/http-bench/
 # (and, with --publish, into docs/benchmarks.md and docs/images/).
@@ -20,16 +21,20 @@ Usage: bench/http.sh [options]
   --rounds N         rounds; each runs every variant's routes once, the
                      variants taking turns; the table shows medians (default 3)
   --warmup S         unmeasured seconds per route before the first round (default 3)
-  --quick            smoke run: 2 s per route, 1 round, 1 s warm-up
-  --only LIST        comma-separated variants (default all): memory, memory-nc,
-                     sqlite, sqlite-nc, postgres, postgres-nc, redis, redis-nc,
-                     addsession ("-nc": with the near cache)
+  --quiet-wait S     before each run, wait up to S seconds for other programs
+                     to leave the machine nearly idle (default 10; 0: never)
+  --quick            smoke run: 2 s per route, 1 round, 1 s warm-up, 5 s
+                     quiet wait
+  --only LIST        comma-separated variants (default all): memory, sqlite,
+                     postgres, postgres-nc, redis, redis-nc, addsession
+                     ("-nc": with the near cache, which is for the shared
+                     stores only)
   --out DIR          where results go (default artifacts/http-bench)
   --publish          also write the results into docs/benchmarks.md (between
                      its http-throughput markers) and the chart into docs/images/
   -h, --help         this text
 
-The full run (the defaults: wrk -t2 -c50 -d10s, 3 rounds) takes about 25
+The full run (the defaults: wrk -t2 -c50 -d10s, 3 rounds) takes 20 to 35
 minutes. wrk is installed with apt-get when missing (as root), and so are
 postgresql and redis-server when a variant needs them; the PNG chart needs
 /usr/bin/chromium and is skipped without it.
@@ -43,7 +48,7 @@ tool_args=() only="" publish=0 out="artifacts/http-bench" command="bench/http.sh
 while (($#)); do
   case "$1" in
     -h | --help) usage; exit 0 ;;
-    --duration | --connections | --threads | --rounds | --warmup)
+    --duration | --connections | --threads | --rounds | --warmup | --quiet-wait)
       [[ $# -ge 2 ]] || { echo "bench/http.sh: $1 needs a value" >&2; exit 2; }
       tool_args+=("$1" "$2"); command+=" $1 $2"; shift 2 ;;
     --only)
@@ -52,7 +57,7 @@ while (($#)); do
     --out)
       [[ $# -ge 2 ]] || { echo "bench/http.sh: --out needs a directory" >&2; exit 2; }
       out="$2"; shift 2 ;;
-    --quick) tool_args+=(--duration 2 --rounds 1 --warmup 1); command+=" --quick"; shift ;;
+    --quick) tool_args+=(--duration 2 --rounds 1 --warmup 1 --quiet-wait 5); command+=" --quick"; shift ;;
     --publish) publish=1; command+=" --publish"; shift ;;
     *) echo "bench/http.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -118,6 +123,9 @@ if grep -qs 'UseNearCache' samples/Tessera.Demo/*.cs; then near_cache_built=true
 
 server_args=()
 if ((need_pg)); then
+  # Two demo processes (with and without the near cache) keep up to 50 pooled
+  # connections each, plus their listeners: more than the default 100.
+  postgres_options="-c max_connections=300"
   start_postgres || exit 1
   server_args+=(--postgres "$postgres_connection" --postgres-pid "$pg_pid" --postgres-version "$postgres_version")
 fi

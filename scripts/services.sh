@@ -12,8 +12,9 @@
 # picked, and is stopped by its own pid / data dir (the caller's exit trap
 # calls stop_postgres / stop_redis), so we never touch a system-wide server or
 # another run's servers. start_postgres sets $postgres_connection (an Npgsql
-# connection string) and $postgres_version; start_redis sets $redis_address
-# (host:port) and $redis_version.
+# connection string) and $postgres_version, and passes $postgres_options (say
+# "-c max_connections=300") to the server when set; start_redis sets
+# $redis_address (host:port) and $redis_version.
 # ---------------------------------------------------------------------------
 pg_bin="" pg_dir="" pg_pid="" postgres_connection="" postgres_version=""
 redis_dir="" redis_pid="" redis_address="" redis_version=""
@@ -98,7 +99,7 @@ start_postgres() {
     random_free_port || break
     rm -f "$log"
     if as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k '$pg_dir' -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k '$pg_dir' -c fsync=off -c synchronous_commit=off -c full_page_writes=off ${postgres_options:-}" \
       start >"$tmp/pg_ctl.log" 2>&1; then
       pg_pid="$(head -n 1 "$pg_dir/data/postmaster.pid")"
       postgres_connection="Host=127.0.0.1;Port=$port;Username=postgres;Database=postgres"

@@ -17,6 +17,9 @@ internal sealed record RunningVariant(Variant Variant, ServerProcess Server, IRe
 /// </summary>
 internal sealed class Bench(BenchOptions options, TextWriter console)
 {
+    // Below this many busy cores (of the whole machine, between runs) the machine counts as quiet.
+    private const double QuietCores = 0.3;
+
     public async Task<IReadOnlyList<Measurement>> RunAsync(IList<string> skipped, CancellationToken cancellationToken)
     {
         var scratch = Directory.CreateTempSubdirectory("tessera-http-bench-");
@@ -92,6 +95,8 @@ internal sealed class Bench(BenchOptions options, TextWriter console)
                     // Chains are used up by the run, so they are made right before it.
                     _ => (await signIn.TokensAsync(server.BaseAddress, prefix + "r", poolSize, cancellationToken)).Select(p => p.Refresh),
                 };
+                await WaitForQuietAsync(cancellationToken);
+                _ = server.TakeNewLog();
                 var before = CpuSnapshot.Take(server.Pid, storeRoots);
                 var (result, wrkTicks) = await wrk.RunAsync(new Uri(server.BaseAddress, route.Path.TrimStart('/')), route.Method,
                     route.Credential == Credential.RefreshChain, credentials, seconds, cancellationToken);
@@ -100,8 +105,41 @@ internal sealed class Bench(BenchOptions options, TextWriter console)
                 var when = round == 0 ? "warm-up" : $"round {round}/{options.Rounds}";
                 var failures = result.Failures > 0 ? $"  FAILED REQUESTS: {result.Non2xx} non-2xx, {result.SocketErrors} socket errors" : "";
                 console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{when,-11} {variant.Label,-26} {route.Id,-18} {result.RequestsPerSecond,9:N0} req/s  p99 {Report.Milliseconds(result.P99Ms),9}  cores: machine {cpu.Machine:0.00}, server {cpu.Server:0.00}, store {cpu.Store:0.00}, wrk {cpu.Wrk:0.00}, rest {cpu.Rest:0.00}{failures}"));
+                    $"{when,-11} {variant.Label,-26} {route.Id,-18} {result.RequestsPerSecond,9:N0} req/s  p99 {Report.Milliseconds(result.P99Ms),9}  cores: machine {cpu.Machine:0.00}, server {cpu.Server:0.00}, store {cpu.Store:0.00}, wrk {cpu.Wrk:0.00}, other {cpu.Rest:0.00} (irq {cpu.Interrupts:0.00}, within the others){failures}"));
+                if (result.Failures > 0 && server.TakeNewLog() is { Length: > 0 } log)
+                {
+                    // The server logs warnings and errors only: what it said while requests failed says why.
+                    var lines = log.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+                    console.WriteLine($"  {variant.Label} logged {lines.Length} line(s) during the run; the first ones:");
+                    foreach (var line in lines.Take(12))
+                    {
+                        console.WriteLine($"  | {line}");
+                    }
+                }
             }
+        }
+    }
+
+    /// <summary>
+    /// On a shared machine, waits (at most <see cref="BenchOptions.QuietWait"/> seconds) until the machine is nearly idle
+    /// before a run, so a burst of someone else's build does not land inside it. Our idle servers use next to nothing.
+    /// </summary>
+    private async Task WaitForQuietAsync(CancellationToken cancellationToken)
+    {
+        if (options.QuietWait == 0)
+        {
+            return;
+        }
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        (double Cores, string Busiest) busy;
+        while ((busy = await CpuSnapshot.MachineBusyAsync(TimeSpan.FromMilliseconds(500), cancellationToken)).Cores > QuietCores
+            && waited.Elapsed.TotalSeconds < options.QuietWait)
+        {
+        }
+        if (waited.Elapsed.TotalSeconds >= 1.5)
+        {
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  (waited {waited.Elapsed.TotalSeconds:0} s for the machine to go quiet; {busy.Cores:0.00} cores busy when the run started, most by {busy.Busiest})"));
         }
     }
 

@@ -7,6 +7,7 @@ internal sealed class BenchOptions
 {
     public const string Usage = """
         Usage: Tessera.HttpBench --demo DLL --addsession DLL [options]
+               Tessera.HttpBench --from-json results.json [--out DIR] [--publish MARKDOWN]
 
           --demo DLL               the built Tessera.Demo.dll (Release)
           --addsession DLL         the built Tessera.Bench.AddSession.dll (Release)
@@ -18,13 +19,16 @@ internal sealed class BenchOptions
           --threads N              wrk -t (default 2)
           --rounds N               rounds; each runs every variant's routes once, variants alternating (default 3)
           --warmup S               seconds per route before the first round, not measured (default 3)
-          --only LIST              comma-separated variants (default all): memory, memory-nc, sqlite, sqlite-nc,
-                                   postgres, postgres-nc, redis, redis-nc, addsession
+          --quiet-wait S           before each run, wait up to S seconds for other programs to leave the machine
+                                   nearly idle (default 10; 0 does not wait)
+          --only LIST              comma-separated variants (default all): memory, sqlite, postgres, postgres-nc,
+                                   redis, redis-nc, addsession ("-nc": with the near cache)
           --near-cache-built B     true when the demo has the near cache (http.sh checks the sources)
           --out DIR                where results.md, results.json and the chart go (default artifacts/http-bench)
           --publish MARKDOWN       also copy the chart next to MARKDOWN (images/) and replace the part of MARKDOWN
                                    between <!-- http-throughput:begin --> and <!-- http-throughput:end -->
           --command TEXT           the command line to print as "reproduce with"
+          --from-json FILE         render a stored run's results.json again; measures nothing
           --wrk PATH               wrk (default wrk on PATH)
           --chromium PATH          headless Chromium for the PNG (default /usr/bin/chromium; skipped when missing)
         """;
@@ -42,11 +46,13 @@ internal sealed class BenchOptions
     public int Threads { get; private set; } = 2;
     public int Rounds { get; private set; } = 3;
     public int Warmup { get; private set; } = 3;
+    public int QuietWait { get; private set; } = 10;
     public IReadOnlyList<string> Only { get; private set; } = [];
     public bool NearCacheBuilt { get; private set; }
     public string Out { get; private set; } = Path.Combine("artifacts", "http-bench");
     public string? Publish { get; private set; }
     public string Command { get; private set; } = "bench/http.sh";
+    public string? FromJson { get; private set; }
     public string Wrk { get; private set; } = "wrk";
     public string Chromium { get; private set; } = "/usr/bin/chromium";
 
@@ -76,17 +82,19 @@ internal sealed class BenchOptions
                 case "--threads": options.Threads = Number(1); break;
                 case "--rounds": options.Rounds = Number(1); break;
                 case "--warmup": options.Warmup = Number(0); break;
+                case "--quiet-wait": options.QuietWait = Number(0); break;
                 case "--only": options.Only = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
                 case "--near-cache-built": options.NearCacheBuilt = bool.Parse(Value()); break;
                 case "--out": options.Out = Value(); break;
                 case "--publish": options.Publish = Path.GetFullPath(Value()); break;
                 case "--command": options.Command = Value(); break;
+                case "--from-json": options.FromJson = Path.GetFullPath(Value()); break;
                 case "--wrk": options.Wrk = Value(); break;
                 case "--chromium": options.Chromium = Value(); break;
                 default: throw new ArgumentException($"Unknown option {name}.");
             }
         }
-        if (options.DemoDll.Length == 0 || options.AddSessionDll.Length == 0)
+        if (options.FromJson is null && (options.DemoDll.Length == 0 || options.AddSessionDll.Length == 0))
         {
             throw new ArgumentException("--demo and --addsession are required.");
         }

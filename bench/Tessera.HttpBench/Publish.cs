@@ -1,7 +1,7 @@
 namespace Tessera.HttpBench;
 
 /// <summary>
-/// Puts a run's results into the documentation: the chart into images/ beside the markdown file, and the generated
+/// Puts a run's results into the documentation: the chart and results.json into images/ beside the markdown file, and the generated
 /// text between two markers, leaving everything else in the file (other sections, the commentary) as it is.
 /// </summary>
 internal static class Publish
@@ -10,7 +10,7 @@ internal static class Publish
     public const string End = "<!-- http-throughput:end -->";
 
     /// <exception cref="InvalidOperationException">The file or its markers are missing.</exception>
-    public static void Into(string markdown, string block, string svg, string? png)
+    public static void Into(string markdown, string block, string svg, string? png, string json)
     {
         if (!File.Exists(markdown))
         {
@@ -29,6 +29,8 @@ internal static class Publish
         {
             File.Copy(png, Path.Combine(images, "http-throughput.png"), overwrite: true);
         }
+        // Every round's numbers, which the table's medians come from (--from-json renders them again).
+        File.Copy(json, Path.Combine(images, "http-throughput.json"), overwrite: true);
         File.WriteAllText(markdown, text[..(begin + Begin.Length)] + "\n" + block.TrimEnd() + "\n" + text[end..]);
     }
 }

@@ -49,7 +49,9 @@ internal static class Report
                     Median(runs.Select(m => m.Result.RequestsPerSecond)),
                     Median(runs.Select(m => m.Result.P99Ms)),
                     ratios.Count == 0 ? double.NaN : Median(ratios),
-                    new CpuShare(Median(runs.Select(m => m.Cpu.Machine)), Median(runs.Select(m => m.Cpu.Server)), Median(runs.Select(m => m.Cpu.Store)), Median(runs.Select(m => m.Cpu.Wrk))),
+                    // Store CPU is never negative (results.json from before per-process accounting could hold a backend that ended).
+                    new CpuShare(Median(runs.Select(m => m.Cpu.Machine)), Median(runs.Select(m => m.Cpu.Server)), Median(runs.Select(m => Math.Max(0, m.Cpu.Store))),
+                        Median(runs.Select(m => m.Cpu.Wrk)), Median(runs.Select(m => m.Cpu.Interrupts))),
                     runs.Sum(m => m.Result.Requests),
                     runs.Sum(m => m.Result.Failures)));
             }
@@ -95,7 +97,7 @@ internal static class Report
     public static string Markdown(IReadOnlyList<Row> rows)
     {
         var text = new StringBuilder();
-        text.AppendLine("| variant | route | req/s | p99 | ratio to /healthz | target | met | cores busy: app / store / wrk / rest |");
+        text.AppendLine("| variant | route | req/s | p99 | ratio to /healthz | target | met | cores busy: app / store / wrk / other |");
         text.AppendLine("| --- | --- | ---: | ---: | ---: | --- | --- | --- |");
         foreach (var row in rows)
         {

@@ -12,6 +12,7 @@ internal sealed partial class ServerProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _log = new();
+    private int _logRead;
 
     private ServerProcess(Process process) => _process = process;
 
@@ -27,6 +28,17 @@ internal sealed partial class ServerProcess : IAsyncDisposable
             {
                 return _log.ToString();
             }
+        }
+    }
+
+    /// <summary>What the server printed since the last call (it logs warnings and errors only), for a run that failed.</summary>
+    public string TakeNewLog()
+    {
+        lock (_log)
+        {
+            var text = _log.ToString(_logRead, _log.Length - _logRead);
+            _logRead = _log.Length;
+            return text;
         }
     }
 
