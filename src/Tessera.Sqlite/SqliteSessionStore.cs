@@ -72,12 +72,17 @@ public sealed partial class SqliteSessionStore : ISessionStore, ISessionStoreCle
         VALUES ($id, $session_pk, $kind, $paired_token_id, $created_at, $expires_at, $revoked_at, $successor_id)
         """;
 
+    private static readonly (string, SqliteType)[] ByIdParameters = [("$id", SqliteType.Text), ("$now", SqliteType.Integer)];
+    private static readonly (string, SqliteType)[] ByHashParameters = [("$hash", SqliteType.Blob), ("$now", SqliteType.Integer)];
+    private static readonly (string, SqliteType)[] TokenParameters = [("$id", SqliteType.Text)];
+
     private readonly SqliteSessionStoreOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly string _connectionString;
     private readonly string _databasePath;
     private readonly string _connectionPragmas;
+    private readonly SqliteReaderPool _readers;
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private readonly Lock _schemaGate = new();
     private Task? _schemaTask;
@@ -111,6 +116,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, ISessionStoreCle
         _databasePath = ResolvePath(builder.DataSource);
         // Both are per connection and not kept by the pool's reset, so every open sets them (microseconds, in process).
         _connectionPragmas = $"PRAGMA busy_timeout = {(long)options.CommandTimeout.TotalMilliseconds}; PRAGMA synchronous = NORMAL;";
+        _readers = new SqliteReaderPool(_connectionString, _connectionPragmas);
     }
 
     /// <summary>The schema version this code writes; a database recording a higher one is refused.</summary>
@@ -217,24 +223,14 @@ public sealed partial class SqliteSessionStore : ISessionStore, ISessionStoreCle
     public async ValueTask<SessionRecord?> LoadAsync(string id, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
-        await InitializeAsync(cancellationToken);
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, LoadById);
-        command.Parameters.AddWithValue("$id", id);
-        command.Parameters.AddWithValue("$now", Now());
-        var records = await ReadRecordsAsync(command, cancellationToken);
+        var records = await ReadAsync(LoadById, ByIdParameters, id, Now(), null, cancellationToken);
         return records.Count == 0 ? null : records[0];
     }
 
     /// <inheritdoc />
     public async ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, CancellationToken cancellationToken = default)
     {
-        await InitializeAsync(cancellationToken);
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, LoadByHash);
-        command.Parameters.AddWithValue("$hash", credentialHash.ToArray());
-        command.Parameters.AddWithValue("$now", Now());
-        var records = await ReadRecordsAsync(command, cancellationToken);
+        var records = await ReadAsync(LoadByHash, ByHashParameters, credentialHash.ToArray(), Now(), null, cancellationToken);
         return records.Count == 0 ? null : records[0];
     }
 
@@ -523,12 +519,8 @@ public sealed partial class SqliteSessionStore : ISessionStore, ISessionStoreCle
     public async ValueTask<TokenLookup?> LoadTokenAsync(string tokenId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tokenId);
-        await InitializeAsync(cancellationToken);
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, LoadToken);
-        command.Parameters.AddWithValue("$id", tokenId);
         TokenRecord? token = null;
-        var records = await ReadRecordsAsync(command, cancellationToken, reader => token = ReadToken(reader, TokenColumn));
+        var records = await ReadAsync(LoadToken, TokenParameters, tokenId, null, reader => token = ReadToken(reader, TokenColumn), cancellationToken);
         return token is null ? null : new TokenLookup(token, records[0]);
     }
 
@@ -655,6 +647,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, ISessionStoreCle
             return;
         }
         _disposed = true;
+        _readers.Dispose();
         using var connection = new SqliteConnection(_connectionString);
         SqliteConnection.ClearPool(connection);
     }
@@ -831,6 +824,31 @@ public sealed partial class SqliteSessionStore : ISessionStore, ISessionStoreCle
             key.Value = k;
             value.Value = v;
             await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
+    // A per-request read on a pooled reader with the statement prepared once: the first parameter is the key, the
+    // second (when the statement has one) the store's now.
+    private async ValueTask<List<SessionRecord>> ReadAsync(string sql, (string Name, SqliteType Type)[] parameters, object key, long? now, Action<SqliteDataReader>? firstRow, CancellationToken cancellationToken)
+    {
+        await InitializeAsync(cancellationToken);
+        var reader = await _readers.RentAsync(cancellationToken);
+        var healthy = false;
+        try
+        {
+            var command = reader.Command(sql, parameters);
+            command.Parameters[0].Value = key;
+            if (now is { } value)
+            {
+                command.Parameters[1].Value = value;
+            }
+            var records = await ReadRecordsAsync(command, cancellationToken, firstRow);
+            healthy = true;
+            return records;
+        }
+        finally
+        {
+            _readers.Return(reader, healthy);
         }
     }
 
