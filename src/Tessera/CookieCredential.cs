@@ -108,7 +108,7 @@ public sealed class CookieCredential
         Span<byte> message = stackalloc byte[Purpose.Length + TokenBytes];
         Purpose.CopyTo(message);
         token.CopyTo(message[Purpose.Length..]);
-        HMACSHA256.HashData(key.Material, message, destination);
+        key.Mac(message, destination);
     }
 }
 

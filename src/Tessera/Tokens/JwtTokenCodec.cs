@@ -73,7 +73,7 @@ public sealed class JwtTokenCodec
         });
         var signingInput = string.Concat(Base64UrlText.Encode(header), ".", Base64UrlText.Encode(payload));
         Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        HMACSHA256.HashData(key.Material, Encoding.ASCII.GetBytes(signingInput), mac);
+        key.Mac(Encoding.ASCII.GetBytes(signingInput), mac);
         return string.Concat(signingInput, ".", Base64UrlText.Encode(mac));
     }
 
@@ -131,7 +131,7 @@ public sealed class JwtTokenCodec
         var matched = false;
         foreach (var key in candidates)
         {
-            HMACSHA256.HashData(key.Material, signingInput, expectedMac);
+            key.Mac(signingInput, expectedMac);
             matched |= CryptographicOperations.FixedTimeEquals(expectedMac, presented);
         }
         if (!matched || !Base64UrlText.TryDecode(token.AsSpan(firstDot + 1, secondDot - firstDot - 1), buffer, out var payloadLength))
