@@ -99,7 +99,7 @@ public sealed partial class NearCacheSessionStore : ISessionStoreCleanup, ISessi
         EnsureStarted();
         var listening = _listening;
         _metrics.NearCacheLookup(listening ? "miss" : "bypass");
-        var generation = Volatile.Read(ref _generation);
+        var generation = Volatile.Read(ref _sequence);
         var fetchedAt = _time.GetUtcNow();
         var lookup = await _tokens.LoadTokenAsync(tokenId, cancellationToken).ConfigureAwait(false);
         if (listening

@@ -43,7 +43,14 @@ public sealed partial class NearCacheSessionStore : ISessionStore, ISessionInval
     private readonly ConcurrentDictionary<string, TokenEntry> _byToken = new(StringComparer.Ordinal);
     private readonly Lock _startLock = new();
     private Task? _started;
-    private long _generation;
+    // Invalidations are numbered; each of 256 stripes of session ids remembers the number of its latest one, and a
+    // flush the number it happened at. A read notes the number before it starts and keeps its result only if neither
+    // its session's stripe nor a flush moved past it: a write to one session does not stop other sessions from being
+    // cached while it is in flight.
+    private const int StripeCount = 256;
+    private readonly long[] _stripes = new long[StripeCount];
+    private long _sequence;
+    private long _flushedAt;
     private int _count;
     private volatile bool _listening;
     private bool _disposed;
@@ -271,7 +278,7 @@ public sealed partial class NearCacheSessionStore : ISessionStore, ISessionInval
         EnsureStarted();
         var listening = _listening;
         _metrics.NearCacheLookup(listening ? "miss" : "bypass");
-        var generation = Volatile.Read(ref _generation);
+        var generation = Volatile.Read(ref _sequence);
         var fetchedAt = _time.GetUtcNow();
         SessionRecord? record;
         if (id is not null)
@@ -291,13 +298,14 @@ public sealed partial class NearCacheSessionStore : ISessionStore, ISessionInval
     }
 
     /// <summary>
-    /// Puts an entry in place unless an invalidation ran since <paramref name="generation"/> was read. The check runs
-    /// again after inserting: an invalidation bumps the generation before it removes, so either this check sees the
-    /// bump and withdraws the entry, or the invalidation runs after the insert and removes it.
+    /// Puts an entry in place unless its session was invalidated (or everything flushed) after invalidation number
+    /// <paramref name="generation"/>. The check runs again after inserting: an invalidation records its number before
+    /// it removes, so either this check sees it and withdraws the entry, or the invalidation runs after the insert and
+    /// removes it.
     /// </summary>
     private bool Keep(Entry entry, long generation)
     {
-        if (Volatile.Read(ref _generation) != generation || !_listening)
+        if (InvalidatedSince(entry.Record.Id, generation) || !_listening)
         {
             return false;
         }
@@ -323,7 +331,7 @@ public sealed partial class NearCacheSessionStore : ISessionStore, ISessionInval
         {
             _byCredential[entry.Key] = entry;
         }
-        if (Volatile.Read(ref _generation) != generation || !_listening)
+        if (InvalidatedSince(id, generation) || !_listening)
         {
             Remove(id, entry);
             return false;
@@ -331,9 +339,29 @@ public sealed partial class NearCacheSessionStore : ISessionStore, ISessionInval
         return true;
     }
 
+    private bool InvalidatedSince(string id, long generation) =>
+        Volatile.Read(ref _flushedAt) > generation || Volatile.Read(ref _stripes[Stripe(id)]) > generation;
+
+    private static int Stripe(string id) => (int)((uint)StringComparer.Ordinal.GetHashCode(id) % StripeCount);
+
+    // Records a new invalidation number as the stripe's (or the flush's) latest, never lowering it when two race.
+    private static void Advance(ref long latest, long number)
+    {
+        var seen = Volatile.Read(ref latest);
+        while (seen < number)
+        {
+            var found = Interlocked.CompareExchange(ref latest, number, seen);
+            if (found == seen)
+            {
+                return;
+            }
+            seen = found;
+        }
+    }
+
     private void Evict(string id, string source)
     {
-        Interlocked.Increment(ref _generation);
+        Advance(ref _stripes[Stripe(id)], Interlocked.Increment(ref _sequence));
         if (_byId.TryRemove(id, out var entry))
         {
             Interlocked.Decrement(ref _count);
@@ -367,7 +395,7 @@ public sealed partial class NearCacheSessionStore : ISessionStore, ISessionInval
 
     private void Flush(string source)
     {
-        Interlocked.Increment(ref _generation);
+        Advance(ref _flushedAt, Interlocked.Increment(ref _sequence));
         foreach (var (id, entry) in _byId)
         {
             Remove(id, entry);
