@@ -134,6 +134,12 @@ if ((need_redis)); then
   server_args+=(--redis "$redis_address" --redis-pid "$redis_pid" --redis-version "$redis_version")
 fi
 
+# What is measured: the commit, and whether the code under test differs from it.
+revision="commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [[ -n "$(git status --porcelain -- src samples bench 2>/dev/null)" ]]; then
+  revision+=" with uncommitted changes in src/, samples/ or bench/"
+fi
+
 publish_args=()
 if ((publish)); then publish_args=(--publish docs/benchmarks.md); fi
 
@@ -141,6 +147,6 @@ status=0
 dotnet bench/Tessera.HttpBench/bin/Release/net10.0/Tessera.HttpBench.dll \
   --demo samples/Tessera.Demo/bin/Release/net10.0/Tessera.Demo.dll \
   --addsession bench/Tessera.Bench.AddSession/bin/Release/net10.0/Tessera.Bench.AddSession.dll \
-  --near-cache-built "$near_cache_built" --out "$out" --command "$command" \
+  --near-cache-built "$near_cache_built" --out "$out" --command "$command" --revision "$revision" \
   "${server_args[@]}" "${publish_args[@]}" "${tool_args[@]}" || status=$?
 exit "$status"

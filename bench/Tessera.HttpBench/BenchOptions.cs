@@ -27,6 +27,7 @@ internal sealed class BenchOptions
           --out DIR                where results.md, results.json and the chart go (default artifacts/http-bench)
           --publish MARKDOWN       also copy the chart next to MARKDOWN (images/) and replace the part of MARKDOWN
                                    between <!-- http-throughput:begin --> and <!-- http-throughput:end -->
+          --revision TEXT          what was built (http.sh passes the commit, and says so when src/ or samples/ differ from it)
           --command TEXT           the command line to print as "reproduce with"
           --from-json FILE         render a stored run's results.json again; measures nothing
           --wrk PATH               wrk (default wrk on PATH)
@@ -53,6 +54,7 @@ internal sealed class BenchOptions
     public string? Publish { get; private set; }
     public string Command { get; private set; } = "bench/http.sh";
     public string? FromJson { get; private set; }
+    public string? Revision { get; private set; }
     public string Wrk { get; private set; } = "wrk";
     public string Chromium { get; private set; } = "/usr/bin/chromium";
 
@@ -89,6 +91,7 @@ internal sealed class BenchOptions
                 case "--publish": options.Publish = Path.GetFullPath(Value()); break;
                 case "--command": options.Command = Value(); break;
                 case "--from-json": options.FromJson = Path.GetFullPath(Value()); break;
+                case "--revision": options.Revision = Value(); break;
                 case "--wrk": options.Wrk = Value(); break;
                 case "--chromium": options.Chromium = Value(); break;
                 default: throw new ArgumentException($"Unknown option {name}.");

@@ -24,10 +24,10 @@ internal static class Chart
     public static string Svg(IReadOnlyList<Row> rows, string title, string subtitle)
     {
         var bars = rows.Where(r => r.Route != Route.Health && !double.IsNaN(r.Ratio)).ToList();
-        var max = Math.Max(1.2, Math.Ceiling(bars.Select(r => r.Ratio).DefaultIfEmpty(1).Max() * 5) / 5);
+        var max = Math.Max(1.2, Math.Ceiling(bars.Select(r => double.IsNaN(r.RatioMax) ? r.Ratio : r.RatioMax).DefaultIfEmpty(1).Max() * 5) / 5);
         var plot = Width - Left - Right;
         double X(double ratio) => Left + ratio / max * plot;
-        var height = Top + bars.Count * RowHeight + 56;
+        var height = Top + bars.Count * RowHeight + 78;
 
         var svg = new StringBuilder();
         void Line(FormattableString line) => svg.AppendLine(line.ToString(CultureInfo.InvariantCulture));
@@ -60,7 +60,16 @@ internal static class Chart
             var note = row.Target is { RequestsPerSecond: { } rate }
                 ? string.Create(CultureInfo.InvariantCulture, $"  ({row.RequestsPerSecond:N0}/s, target {rate:N0}/s)")
                 : "";
-            Line($"""<text x="{X(row.Ratio) + 4:0.#}" y="{y + 15}" fill="#222">{row.Ratio:0.00}{Escape(note)}</text>""");
+            var labelAt = X(row.Ratio);
+            if (row.Rounds > 1 && !double.IsNaN(row.RatioMin))
+            {
+                // The rounds' range: how far one round's ratio strayed from the median on a shared machine.
+                var (low, high) = (X(row.RatioMin), X(row.RatioMax));
+                Line($"""<line x1="{low:0.#}" y1="{y + RowHeight / 2}" x2="{high:0.#}" y2="{y + RowHeight / 2}" stroke="#333" stroke-width="1"/>""");
+                Line($"""<line x1="{low:0.#}" y1="{y + 7}" x2="{low:0.#}" y2="{y + RowHeight - 7}" stroke="#333"/><line x1="{high:0.#}" y1="{y + 7}" x2="{high:0.#}" y2="{y + RowHeight - 7}" stroke="#333"/>""");
+                labelAt = Math.Max(labelAt, high);
+            }
+            Line($"""<text x="{labelAt + 4:0.#}" y="{y + 15}" fill="#222">{row.Ratio:0.00}{Escape(note)}</text>""");
             if (ratioTarget is { } target)
             {
                 var x = X(target);
@@ -73,7 +82,8 @@ internal static class Chart
         Line($"""<rect x="124" y="{legend - 10}" width="12" height="12" fill="{Missed}"/><text x="142" y="{legend}">target missed</text>""");
         Line($"""<rect x="250" y="{legend - 10}" width="12" height="12" fill="{Neutral}"/><text x="268" y="{legend}">no target</text>""");
         Line($"""<line x1="356" y1="{legend - 11}" x2="356" y2="{legend + 3}" stroke="#111" stroke-width="2.5"/><text x="364" y="{legend}">ratio target of the row</text>""");
-        Line($"""<text x="540" y="{legend}" fill="#444">1.0 = /healthz of the same process in the same round</text>""");
+        Line($"""<line x1="530" y1="{legend - 4}" x2="556" y2="{legend - 4}" stroke="#333"/><text x="562" y="{legend}">range over the rounds (bar: median)</text>""");
+        Line($"""<text x="16" y="{legend + 22}" fill="#444">1.0 = /healthz of the same process in the same round</text>""");
         svg.AppendLine("</svg>");
         return svg.ToString();
     }

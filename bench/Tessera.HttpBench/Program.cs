@@ -66,7 +66,8 @@ else
         options.Command,
         options.NearCacheBuilt,
         skipped,
-        [.. measurements.Select(Results.Record)]);
+        [.. measurements.Select(Results.Record)],
+        options.Revision);
     Directory.CreateDirectory(options.Out);
     results.Save(Path.Combine(options.Out, "results.json"));
 }
@@ -99,7 +100,7 @@ Console.WriteLine(pngOk ? $"chart: {svgPath}, {pngPath}" : $"chart: {svgPath} (n
 
 string Block(string images) => string.Join('\n',
 [
-    $"Measured {results.When} with `{results.Command}`: {results.Settings}; {nearCache}.",
+    $"Measured {results.When} with `{results.Command}`{(results.Revision is { } revision ? $", built from {revision}" : "")}: {results.Settings}; {nearCache}.",
     "",
     $"Machine: {results.Machine}. wrk, the app and the store share these cores.",
     "",

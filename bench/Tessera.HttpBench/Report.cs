@@ -4,7 +4,7 @@ using System.Text;
 namespace Tessera.HttpBench;
 
 /// <summary>One row of the results: a route of a variant, medians over the rounds.</summary>
-internal sealed record Row(Variant Variant, Route Route, int Rounds, double RequestsPerSecond, double P99Ms, double Ratio, CpuShare Cpu, long Requests, long Failures)
+internal sealed record Row(Variant Variant, Route Route, int Rounds, double RequestsPerSecond, double P99Ms, double Ratio, double RatioMin, double RatioMax, CpuShare Cpu, long Requests, long Failures)
 {
     public Target? Target => Variant.Targets.TryGetValue(Route, out var target) ? target : null;
 
@@ -49,6 +49,8 @@ internal static class Report
                     Median(runs.Select(m => m.Result.RequestsPerSecond)),
                     Median(runs.Select(m => m.Result.P99Ms)),
                     ratios.Count == 0 ? double.NaN : Median(ratios),
+                    ratios.Count == 0 ? double.NaN : ratios.Min(),
+                    ratios.Count == 0 ? double.NaN : ratios.Max(),
                     // Store CPU is never negative (results.json from before per-process accounting could hold a backend that ended).
                     new CpuShare(Median(runs.Select(m => m.Cpu.Machine)), Median(runs.Select(m => m.Cpu.Server)), Median(runs.Select(m => Math.Max(0, m.Cpu.Store))),
                         Median(runs.Select(m => m.Cpu.Wrk)), Median(runs.Select(m => m.Cpu.Interrupts))),
@@ -90,6 +92,10 @@ internal static class Report
         return text.ToString();
     }
 
+    private static string Range(Row row) => row.Route == Route.Health || row.Rounds < 2
+        ? ""
+        : string.Create(CultureInfo.InvariantCulture, $"{row.RatioMin:0.00}–{row.RatioMax:0.00}");
+
     // Memory and SQLite run inside the app process, and AddSession has no store of its own.
     private static string Store(Row row) =>
         row.Variant.NeedsPostgres || row.Variant.NeedsRedis ? row.Cpu.Store.ToString("0.00", CultureInfo.InvariantCulture) : "in app";
@@ -97,13 +103,13 @@ internal static class Report
     public static string Markdown(IReadOnlyList<Row> rows)
     {
         var text = new StringBuilder();
-        text.AppendLine("| variant | route | req/s | p99 | ratio to /healthz | target | met | cores busy: app / store / wrk / other |");
-        text.AppendLine("| --- | --- | ---: | ---: | ---: | --- | --- | --- |");
+        text.AppendLine("| variant | route | req/s | p99 | ratio to /healthz | rounds' range | target | met | cores busy: app / store / wrk / other |");
+        text.AppendLine("| --- | --- | ---: | ---: | ---: | --- | --- | --- | --- |");
         foreach (var row in rows)
         {
             var failures = row.Failures > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({row.Failures:N0} of {row.Requests:N0} failed)") : "";
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"| {row.Variant.Label} | `{row.Route.Id}` | {row.RequestsPerSecond:N0}{failures} | {Milliseconds(row.P99Ms)} | {row.Ratio:0.00} | {row.TargetText} | {row.Met} | {row.Cpu.Server:0.00} / {Store(row)} / {row.Cpu.Wrk:0.00} / {row.Cpu.Rest:0.00} |");
+                $"| {row.Variant.Label} | `{row.Route.Id}` | {row.RequestsPerSecond:N0}{failures} | {Milliseconds(row.P99Ms)} | {row.Ratio:0.00} | {Range(row)} | {row.TargetText} | {row.Met} | {row.Cpu.Server:0.00} / {Store(row)} / {row.Cpu.Wrk:0.00} / {row.Cpu.Rest:0.00} |");
         }
         return text.ToString();
     }

@@ -7,7 +7,8 @@ namespace Tessera.HttpBench;
 /// A run's measurements with what they were measured on: written as results.json, and read back by
 /// <c>--from-json</c> to render the table and the chart again without measuring.
 /// </summary>
-internal sealed record Results(string When, string Machine, string Settings, string Command, bool NearCacheBuilt, IReadOnlyList<string> Skipped, IReadOnlyList<RunRecord> Runs)
+/// <param name="Revision">What was built: a commit, and whether src/ or samples/ had uncommitted changes (null in older files).</param>
+internal sealed record Results(string When, string Machine, string Settings, string Command, bool NearCacheBuilt, IReadOnlyList<string> Skipped, IReadOnlyList<RunRecord> Runs, string? Revision = null)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
