@@ -1,24 +1,30 @@
 namespace Tessera;
 
-// Administration: listing scans the dictionary per page (the store is bounded and listing is for operators).
+// Administration: listing every session scans the dictionary per page (the store is bounded and listing is for
+// operators); listing one subject's sessions walks that subject's index only.
 public sealed partial class InMemorySessionStore : ISessionStoreAdministration
 {
     /// <inheritdoc />
-    /// <remarks>Sessions come ordered by id (ordinal); the cursor is the last id returned.</remarks>
+    /// <remarks>
+    /// Sessions come ordered by id (ordinal); the cursor is the last id returned. With <see cref="SessionQuery.Subject"/>
+    /// only that subject's sessions are looked at; without it every page looks at every session.
+    /// </remarks>
     public ValueTask<SessionPage> ListSessionsAsync(SessionQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
         query.Validate();
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        using (Hold())
         {
-            var now = _time.GetUtcNow();
-            // A full scan per page: this store holds at most MaxSessions records, and listing is for operators.
-            var page = _byId.Values
-                .Where(r => (query.Cursor is null || string.CompareOrdinal(r.Id, query.Cursor) > 0) && query.Matches(r, now))
-                .OrderBy(r => r.Id, StringComparer.Ordinal)
+            var nowTicks = NowTicks();
+            IEnumerable<Entry> candidates = query.Subject is { } subject
+                ? SubjectEntries(subject, e => Follows(e, query.Cursor))
+                : _byId.Values.Where(e => Follows(e, query.Cursor));
+            var page = candidates
+                .Where(e => query.State is not { } state || StateOf(e, nowTicks) == state)
+                .OrderBy(e => e.Id, StringComparer.Ordinal)
                 .Take(query.PageSize + 1)
-                .Select(Copy)
+                .Select(e => e.ToRecord())
                 .ToList();
             var more = page.Count > query.PageSize;
             if (more)
@@ -34,13 +40,13 @@ public sealed partial class InMemorySessionStore : ISessionStoreAdministration
     public ValueTask<SessionStoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        using (Hold())
         {
-            var now = _time.GetUtcNow();
+            var now = NowTicks();
             long live = 0, expired = 0, revoked = 0;
-            foreach (var record in _byId.Values)
+            foreach (var entry in _byId.Values)
             {
-                switch (SessionQuery.StateOf(record, now))
+                switch (StateOf(entry, now))
                 {
                     case SessionState.Live: live++; break;
                     case SessionState.Expired: expired++; break;
@@ -55,14 +61,24 @@ public sealed partial class InMemorySessionStore : ISessionStoreAdministration
     public ValueTask<long> ClearAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        using (Hold())
         {
             long count = _byId.Count;
             _byId.Clear();
-            _idByCredential.Clear();
+            _byCredential.Clear();
+            _subjects.Clear();
+            _expiry.Clear();
+            _recency.Clear();
+            _revoked.Clear();
             _tokens.Clear();
             _tokenIdsBySession.Clear();
             return ValueTask.FromResult(count);
         }
     }
+
+    private static bool Follows(Entry entry, string? cursor) => cursor is null || string.CompareOrdinal(entry.Id, cursor) > 0;
+
+    // The same states as SessionQuery.StateOf, without building a record per session.
+    private static SessionState StateOf(Entry entry, long nowTicks) =>
+        entry.IsRevoked ? SessionState.Revoked : nowTicks >= entry.ExpiresTicks ? SessionState.Expired : SessionState.Live;
 }
