@@ -27,8 +27,8 @@ public static class CleanupUnderLoad
     /// without cleanup (10), <c>--readers N</c> (4), <c>--batch N</c> cleanup batch size (1,000, the default
     /// <see cref="TesseraOptions.CleanupBatchSize"/>), <c>--insert-seconds N</c> the most time spent inserting expired
     /// sessions into one store (300), <c>--stores a,b</c> (every available one), <c>--unpaced</c> (readers do not pause
-    /// 1 ms between reads), <c>--pause-ms N</c> (instead of the cleanup service, a loop of the same batches that pauses N
-    /// ms between batches: what the service would do with a pause; default 0, the service itself).
+    /// 1 ms between reads), <c>--pause-ms N</c> (the least pause between batches; default the background loop's
+    /// <c>CleanupBatchPause</c>, 10 ms), <c>--back-to-back</c> (no pause: <c>RunOnceAsync()</c>, as <c>tessera gc</c> runs).
     /// </param>
     /// <returns>0 when every store met the target, 1 otherwise.</returns>
     public static async Task<int> RunAsync(string[] args)
@@ -41,7 +41,7 @@ public static class CleanupUnderLoad
             Batch: Arguments.Int(args, "--batch", TesseraDefaults.CleanupBatchSize),
             InsertSeconds: Arguments.Int(args, "--insert-seconds", 300),
             Paced: !Arguments.Flag(args, "--unpaced"),
-            PauseMs: Arguments.Int(args, "--pause-ms", 0));
+            PauseMs: Arguments.Flag(args, "--back-to-back") ? 0 : Arguments.Int(args, "--pause-ms", (int)TesseraDefaults.CleanupBatchPause.TotalMilliseconds));
         var stores = Arguments.Value(args, "--stores")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             ?? BenchStores.Available();
 
@@ -54,8 +54,8 @@ public static class CleanupUnderLoad
         Console.WriteLine("  2. Readers call LoadByCredentialAsync on random live sessions (1 s warm-up not recorded), timing each call");
         Console.WriteLine($"     with Stopwatch, for {settings.Seconds} s without cleanup.");
         Console.WriteLine(settings.PauseMs == 0
-            ? "  3. The same readers again while SessionCleanupService.RunOnceAsync deletes the expired sessions (DeleteExpiredAsync\n     in batches, back to back, until a short batch), stopped when cleanup finishes."
-            : $"  3. The same readers again while a loop deletes the expired sessions with DeleteExpiredAsync in batches, pausing\n     {settings.PauseMs} ms after each (--pause-ms; the cleanup service itself does not pause), stopped when cleanup finishes.");
+            ? "  3. The same readers again while SessionCleanupService.RunOnceAsync() deletes the expired sessions (DeleteExpiredAsync\n     in batches, back to back, until a short batch, as `tessera gc` does), stopped when cleanup finishes."
+            : $"  3. The same readers again while SessionCleanupService.RunOnceAsync(pause) deletes the expired sessions as the background\n     loop does: batches with a pause of at least {settings.PauseMs} ms after each full one, or as long as the batch took when\n     longer (the pause runs on the real clock), stopped when cleanup finishes.");
         Console.WriteLine($"  4. p99 ratio = p99 during cleanup / p99 without; target <= {TargetRatio:0.#}.");
         if (BenchStores.LeftOutNotice() is { Length: > 0 } notice)
         {
@@ -118,7 +118,8 @@ public static class CleanupUnderLoad
 
         var options = BenchSessions.Options();
         options.CleanupBatchSize = settings.Batch;
-        var cleanup = new SessionCleanupService(store, Microsoft.Extensions.Options.Options.Create(options), clock);
+        // The service's clock only times its pauses (expiry is decided by the store's manual clock), so it is the real one.
+        var cleanup = new SessionCleanupService(store, Microsoft.Extensions.Options.Options.Create(options), TimeProvider.System);
         Latencies during;
         using var batches = new BatchDurations();
         var cleanupWatch = Stopwatch.StartNew();
@@ -128,9 +129,7 @@ public static class CleanupUnderLoad
             var reading = ReadAsync(store, hashes, settings, stop.Token);
             try
             {
-                deleted = settings.PauseMs == 0
-                    ? await Task.Run(() => cleanup.RunOnceAsync())
-                    : await Task.Run(() => DeleteWithPausesAsync((ISessionStoreCleanup)store, settings));
+                deleted = await Task.Run(() => cleanup.RunOnceAsync(TimeSpan.FromMilliseconds(settings.PauseMs)));
             }
             finally
             {
@@ -140,9 +139,7 @@ public static class CleanupUnderLoad
             during = await reading;
         }
         Console.WriteLine($"  reads during cleanup:  {during}");
-        Console.WriteLine(settings.PauseMs == 0
-            ? $"  cleanup batches (tessera.store.operation.duration, delete_expired): {batches}"
-            : "  cleanup batches: not timed (with --pause-ms the loop calls the store directly, not through Tessera's instruments)");
+        Console.WriteLine($"  cleanup batches (tessera.store.operation.duration, delete_expired): {batches}");
 
         var remaining = store is ISessionStoreCleanup cleanupStore ? await cleanupStore.DeleteExpiredAsync(1) : -1;
         var live = store is ISessionStoreCounter counter ? await counter.CountAsync() : -1;
@@ -152,20 +149,6 @@ public static class CleanupUnderLoad
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  p99 ratio: {ratio:0.00} (target <= {TargetRatio:0.#}): {(ratio <= TargetRatio ? "OK" : "OVER TARGET")}"));
         return new Result(name, expired, settings.Live, before, during, ratio, cleanupWatch.Elapsed, deleted, remaining, before.Misses + during.Misses);
-    }
-
-    private static async Task<int> DeleteWithPausesAsync(ISessionStoreCleanup cleanup, Settings settings)
-    {
-        var total = 0;
-        int deleted;
-        do
-        {
-            deleted = await cleanup.DeleteExpiredAsync(settings.Batch);
-            total += deleted;
-            await Task.Delay(settings.PauseMs);
-        }
-        while (deleted >= settings.Batch);
-        return total;
     }
 
     /// <summary>Inserts sessions that expire a minute from <paramref name="now"/>, as fast as the store allows, until done or the deadline.</summary>

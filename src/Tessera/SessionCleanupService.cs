@@ -49,6 +49,21 @@ public sealed class SessionCleanupService : BackgroundService
     /// <returns>How many sessions were deleted; 0 when the store cannot clean up.</returns>
     public Task<int> RunOnceAsync(CancellationToken cancellationToken = default) => RunAsync(TimeSpan.Zero, cancellationToken);
 
+    /// <summary>
+    /// Runs the cleanup exactly as the background loop does: like <see cref="RunOnceAsync(CancellationToken)"/>, but
+    /// after every full batch it waits <paramref name="pauseBetweenBatches"/> on the service's <see cref="TimeProvider"/>,
+    /// or as long as that batch took when that is longer. The loop passes <see cref="TesseraOptions.CleanupBatchPause"/>.
+    /// </summary>
+    /// <param name="pauseBetweenBatches">The least pause; <see cref="TimeSpan.Zero"/> runs the batches back to back.</param>
+    /// <param name="cancellationToken">Stops between batches and during a pause.</param>
+    /// <returns>How many sessions were deleted; 0 when the store cannot clean up.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="pauseBetweenBatches"/> is negative.</exception>
+    public Task<int> RunOnceAsync(TimeSpan pauseBetweenBatches, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(pauseBetweenBatches, TimeSpan.Zero);
+        return RunAsync(pauseBetweenBatches, cancellationToken);
+    }
+
     private async Task<int> RunAsync(TimeSpan pause, CancellationToken cancellationToken)
     {
         if (_store is not ISessionStoreCleanup cleanup)

@@ -46,7 +46,7 @@ public sealed class TesseraOptions
     /// How long the background cleanup waits at least between two batches of one run, measured on the injected
     /// <see cref="TimeProvider"/>; when a batch took longer than this, the pause is as long as the batch took, so cleanup
     /// never has more than half of the store's time. Default <see cref="TesseraDefaults.CleanupBatchPause"/> (10 ms);
-    /// zero runs the batches back to back; at most one minute. <see cref="SessionCleanupService.RunOnceAsync"/> (used by the CLI's <c>gc</c>
+    /// zero runs the batches back to back; at most one minute. <see cref="SessionCleanupService.RunOnceAsync(CancellationToken)"/> (used by the CLI's <c>gc</c>
     /// and by tests) never pauses.
     /// </summary>
     public TimeSpan CleanupBatchPause { get; set; } = TesseraDefaults.CleanupBatchPause;

@@ -150,6 +150,25 @@ public sealed class SessionCleanupServiceTests
     }
 
     [Fact]
+    public async Task RunOnceWithAPauseWaitsOnTheServicesClockBetweenFullBatches()
+    {
+        await AddSessionsAsync(3, TimeSpan.FromMinutes(1));
+        _clock.Advance(TimeSpan.FromMinutes(2));
+        var clock = new TimerWatchingClock(_clock);
+        var service = new SessionCleanupService(_store, Settings(batchSize: 2), clock);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => service.RunOnceAsync(TimeSpan.FromMilliseconds(-1)));
+
+        var run = service.RunOnceAsync(TimeSpan.FromSeconds(1));
+        await clock.TimerCreated.WaitAsync(Patience);
+        Assert.False(run.IsCompleted); // paused after the first full batch
+        Assert.Equal(1, _memory.RecordCount);
+
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(3, await run.WaitAsync(Patience));
+        Assert.Equal(2, _store.Count("DeleteExpired"));
+    }
+
+    [Fact]
     public async Task RunOnceRunsItsBatchesBackToBackWithoutPausing()
     {
         var settings = Settings(batchSize: 2);
