@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
@@ -50,6 +51,8 @@ internal sealed class TesseraAuthenticationHandler(
     TesseraRequestSessions sessions)
     : AuthenticationHandler<TesseraAuthenticationOptions>(options, logger, encoder)
 {
+    private const string StoreUnavailableReason = "session_store_unavailable";
+
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         if (TesseraRequestSessions.IsDisabled(Context))
@@ -62,6 +65,11 @@ internal sealed class TesseraAuthenticationHandler(
             return AuthenticateResult.NoResult();
         }
         await session.LoadAsync(Context.RequestAborted);
+        if (session.IsStoreUnavailable)
+        {
+            // Never access while the store cannot say; the challenge answers 503 rather than send the client to sign in.
+            return AuthenticateResult.Fail(StoreUnavailableReason);
+        }
         if (session.CredentialKind == SessionCredentialKind.AccessToken && session.TokenFailure != TokenFailure.None)
         {
             return AuthenticateResult.Fail(session.TokenFailure.ToReason());
@@ -86,12 +94,22 @@ internal sealed class TesseraAuthenticationHandler(
     }
 
     /// <summary>
-    /// 401. With bearer tokens enabled, or on a bearer request, <c>WWW-Authenticate</c> follows RFC 6750 §3.1: a bare
+    /// 503 with <c>Retry-After</c> when the session could not be loaded because the store failed (the failure contract:
+    /// no access, and no reason for the client to drop a credential that may be good). Otherwise 401. With bearer tokens enabled, or on a bearer request, <c>WWW-Authenticate</c> follows RFC 6750 §3.1: a bare
     /// <c>Bearer</c> when no token was presented, <c>Bearer error="invalid_token", error_description="&lt;reason&gt;"</c>
     /// when one was and it was rejected. The token itself never appears.
     /// </summary>
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
+        if (!TesseraRequestSessions.IsDisabled(Context) && sessions.GetOrOpen(Context).Session is { IsLoaded: true, IsStoreUnavailable: true })
+        {
+            // The credential may be perfectly good: a 401 would make the client drop it or sign in again.
+            var manager = Context.RequestServices.GetRequiredService<SessionManager>();
+            Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            Response.Headers[HeaderNames.RetryAfter] = TesseraProblem.RetryAfter(manager.Options);
+            Response.Headers[HeaderNames.CacheControl] = "no-store";
+            return;
+        }
         Response.StatusCode = StatusCodes.Status401Unauthorized;
         string? reason = null;
         var bearerRequest = false;

@@ -1,4 +1,7 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Net.Http.Headers;
 using Tessera.Tokens;
 
@@ -10,22 +13,37 @@ namespace Tessera.AspNetCore;
 /// that transport write or clear the credential. A request that never uses its session costs no store call; one that
 /// throws commits nothing.
 /// </summary>
+/// <remarks>
+/// The failure contract (docs/failure-contract.md): a store that fails or times out while a session is loaded leaves
+/// the request without a session (<see cref="TesseraSession.IsStoreUnavailable"/>); a commit that fails, or any
+/// <see cref="SessionStoreUnavailableException"/> or <see cref="SessionStoreFullException"/> the application lets escape
+/// before its response started, is answered with 503, <c>Retry-After</c> (<see cref="TesseraOptions.StoreRetryAfter"/>)
+/// and a problem body, and the client's credential is left as it was; a write beyond
+/// <see cref="TesseraOptions.MaxDataBytes"/> that escapes is answered with 413. To make this hold for responses with a
+/// body, what a handler writes while its session has uncommitted changes is held until the commit has succeeded.
+/// </remarks>
 public sealed class TesseraMiddleware
 {
     private static readonly Func<object, Task> CommitOnStarting = state => ((TesseraSessionFeature)state).CommitAsync();
 
     private readonly RequestDelegate _next;
     private readonly TesseraRequestSessions _sessions;
+    private readonly string _retryAfter;
+    private readonly ILogger _logger;
 
     /// <summary>Creates the middleware.</summary>
     /// <param name="next">The rest of the pipeline.</param>
     /// <param name="manager">Loads and commits sessions.</param>
     /// <param name="transports">The registered transports (the cookie, and the bearer token when enabled).</param>
-    public TesseraMiddleware(RequestDelegate next, SessionManager manager, IEnumerable<ISessionTransport> transports)
+    /// <param name="logger">Logs answered store failures; <see langword="null"/> logs nothing.</param>
+    public TesseraMiddleware(RequestDelegate next, SessionManager manager, IEnumerable<ISessionTransport> transports, ILogger<TesseraMiddleware>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(next);
+        ArgumentNullException.ThrowIfNull(manager);
         _next = next;
         _sessions = new TesseraRequestSessions(manager, transports);
+        _retryAfter = TesseraProblem.RetryAfter(manager.Options);
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
     }
 
     /// <summary>Handles one request.</summary>
@@ -36,36 +54,92 @@ public sealed class TesseraMiddleware
         ArgumentNullException.ThrowIfNull(context);
         if (TesseraRequestSessions.IsDisabled(context))
         {
-            await _next(context);
+            try
+            {
+                await _next(context);
+            }
+            catch (Exception e) when (IsAnswered(e) && !context.Response.HasStarted)
+            {
+                await AnswerAsync(context, e);
+            }
             return;
         }
         var feature = _sessions.GetOrOpen(context);
-        // Commit happens before the first byte of the response: on OnStarting for streamed responses, or right after
-        // the pipeline for the rest, so the Set-Cookie header is never too late.
+        var body = context.Features.Get<IHttpResponseBodyFeature>();
+        var gate = body is null ? null : new SessionCommitGate(body, feature, context);
+        if (gate is not null)
+        {
+            context.Features.Set<IHttpResponseBodyFeature>(gate);
+        }
+        // Commit happens before the first byte of the response: at the gate's first flush for a session with changes,
+        // on OnStarting for one whose changes came after writing began (or that only needs a touch), or right after the
+        // pipeline for the rest, so the Set-Cookie header is never too late.
         context.Response.OnStarting(CommitOnStarting, feature);
         try
         {
             await _next(context);
+            if (!context.Response.HasStarted)
+            {
+                await feature.CommitAsync(context.RequestAborted);
+            }
+            if (gate is not null)
+            {
+                await gate.OpenAsync(context.RequestAborted);
+            }
         }
         catch (SessionUnavailableException) when (!context.Response.HasStarted)
         {
             // A handler wrote to a bearer request's session without checking the token: the client's fault, not a 500.
-            feature.Abandoned = true;
+            Abandon(feature, gate);
             var session = feature.Session;
             context.Response.Clear();
             context.Response.StatusCode = StatusCodes.Status401Unauthorized;
             context.Response.Headers.Append(HeaderNames.WWWAuthenticate, BearerChallenge.Header(
                 session.HasPresentedCredential ? (session.TokenFailure == TokenFailure.None ? TokenFailure.InvalidToken : session.TokenFailure).ToReason() : null));
-            return;
+        }
+        catch (Exception e) when (IsAnswered(e) && !context.Response.HasStarted)
+        {
+            Abandon(feature, gate);
+            await AnswerAsync(context, e);
         }
         catch
         {
-            feature.Abandoned = true;
+            Abandon(feature, gate);
             throw;
         }
-        if (!context.Response.HasStarted)
+        finally
         {
-            await feature.CommitAsync(context.RequestAborted);
+            if (gate is not null)
+            {
+                context.Features.Set(body);
+            }
         }
+    }
+
+    private static bool IsAnswered(Exception e) =>
+        e is SessionStoreUnavailableException or SessionStoreFullException or SessionDataTooLargeException;
+
+    private static void Abandon(TesseraSessionFeature feature, SessionCommitGate? gate)
+    {
+        feature.Abandoned = true;
+        gate?.Discard();
+    }
+
+    // The answer replaces whatever the handler had prepared, Set-Cookie included: the client keeps the credential it
+    // has, which still points at the session as it was before this request.
+    private async Task AnswerAsync(HttpContext context, Exception e)
+    {
+        var response = context.Response;
+        response.Clear();
+        response.Headers[HeaderNames.CacheControl] = "no-store";
+        if (e is SessionDataTooLargeException)
+        {
+            await TesseraProblem.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "The session's data would exceed its size limit.", "session_data_too_large");
+            return;
+        }
+        var operation = e is SessionStoreUnavailableException unavailable ? unavailable.Operation : "create";
+        Log.CommitFailed(_logger, operation, Tessera.Log.ErrorType(e));
+        response.Headers[HeaderNames.RetryAfter] = _retryAfter;
+        await TesseraProblem.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "The session store is unavailable; try again later.", e is SessionStoreFullException ? "session_store_full" : "session_store_unavailable");
     }
 }

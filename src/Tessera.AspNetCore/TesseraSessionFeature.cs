@@ -25,6 +25,9 @@ internal sealed class TesseraSessionFeature(HttpContext context, HttpSession ses
 
     public bool Abandoned { get; set; }
 
+    /// <summary>Whether the session has changes that must reach the store before the response may start.</summary>
+    public bool MustCommitBeforeResponse => !_written && !Abandoned && Session.IsLoaded && Session.HasChanges;
+
     public async Task CommitAsync(CancellationToken cancellationToken = default)
     {
         if (_written || Abandoned)

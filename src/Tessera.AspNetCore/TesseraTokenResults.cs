@@ -84,6 +84,10 @@ public static class TesseraTokenResults
 /// <summary>Writes RFC 9457 problem bodies without reflection.</summary>
 internal static class TesseraProblem
 {
+    /// <summary>The <c>Retry-After</c> value of a 503 answered because the store failed: whole seconds, rounded up.</summary>
+    public static string RetryAfter(TesseraOptions options) =>
+        ((long)Math.Ceiling(options.StoreRetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     public static async Task WriteAsync(HttpContext context, int status, string title, string? reason = null)
     {
         var response = context.Response;

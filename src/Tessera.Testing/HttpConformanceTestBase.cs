@@ -52,6 +52,23 @@ public abstract class HttpConformanceTestBase : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// Starts a server over a given store (say, <see cref="Store"/> wrapped in a fault injector) on <see cref="Clock"/>
+    /// with <see cref="Key"/>; it is stopped when the test ends.
+    /// </summary>
+    /// <param name="store">The store the server uses.</param>
+    /// <param name="configure">Further option changes, or <see langword="null"/>.</param>
+    /// <param name="mapExtraRoutes">More routes, or <see langword="null"/>.</param>
+    /// <param name="bearerTokens">Whether bearer-token sessions and the <c>/tokens</c> endpoints are on.</param>
+    /// <param name="authentication">Whether Tessera authentication is the default scheme.</param>
+    /// <returns>The server.</returns>
+    protected async Task<TesseraTestServer> StartTestServerAsync(ISessionStore store, Action<TesseraOptions>? configure, Action<Microsoft.AspNetCore.Builder.WebApplication>? mapExtraRoutes = null, bool bearerTokens = false, bool authentication = false)
+    {
+        var server = await TesseraTestServer.StartAsync(store, Clock, [Key], configure: configure, mapExtraRoutes: mapExtraRoutes, bearerTokens: bearerTokens, authentication: authentication);
+        _servers.Add(server);
+        return server;
+    }
+
     /// <summary>Starts a server over <see cref="Store"/> on <see cref="Clock"/>; it is stopped when the test ends.</summary>
     /// <param name="keys">Signing keys, or <see langword="null"/> for <see cref="Key"/>.</param>
     /// <param name="environment">The host environment. Default <c>Production</c>.</param>

@@ -55,6 +55,29 @@ internal static partial class Log
     [LoggerMessage(1016, LogLevel.Warning, "The near cache could not subscribe to its invalidation channel; it keeps retrying and reads go to the store meanwhile.")]
     public static partial void NearCacheStartFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(1017, LogLevel.Warning, "The session store failed to load a session ({Operation}: {ErrorType}); the request continues without a session.")]
+    public static partial void LoadFailed(ILogger logger, string operation, string errorType);
+
+    [LoggerMessage(1018, LogLevel.Warning, "The session store failed to extend session {SessionRef}'s idle deadline ({ErrorType}); a later request extends it.")]
+    public static partial void TouchFailed(ILogger logger, string sessionRef, string errorType);
+
+    [LoggerMessage(1019, LogLevel.Warning, "The session limit of a sign-in could not be enforced ({ErrorType}); session {SessionRef} is revoked if the store allows and the commit fails.")]
+    public static partial void SignInLimitFailed(ILogger logger, string sessionRef, string errorType);
+
+    [LoggerMessage(1020, LogLevel.Error, "The session store failed ({Operation}: {ErrorType}); the request is answered with 503 and the client's credential is left as it was.")]
+    public static partial void CommitFailed(ILogger logger, string operation, string errorType);
+
+    /// <summary>The types of an exception and its causes (<c>A &gt; B</c>): what failed, without any message text.</summary>
+    public static string ErrorType(Exception exception)
+    {
+        var text = new StringBuilder(exception.GetType().Name);
+        for (var inner = exception.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            text.Append(" > ").Append(inner.GetType().Name);
+        }
+        return text.ToString();
+    }
+
     /// <summary>A short, stable, non-reversible reference to a session id for log lines.</summary>
     public static string Ref(string? sessionId)
     {

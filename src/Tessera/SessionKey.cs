@@ -41,5 +41,48 @@ internal static class SessionKeys
         {
             throw new ArgumentException($"Session keys starting with '{ReservedPrefix}' are reserved for Tessera.", paramName);
         }
+        // Every store keeps keys as text (a JSON object's names in PostgreSQL's jsonb, a Redis hash field, SQLite JSON):
+        // a control character or half a surrogate pair is not text every one of them can keep, so refuse it here,
+        // the same for every store, rather than fail at commit in one of them.
+        for (var i = 0; i < key.Length; i++)
+        {
+            var c = key[i];
+            if (char.IsControl(c))
+            {
+                throw new ArgumentException($"A session key must not contain control characters (found U+{(int)c:X4} at position {i}).", paramName);
+            }
+            if (char.IsSurrogate(c))
+            {
+                if (char.IsHighSurrogate(c) && i + 1 < key.Length && char.IsLowSurrogate(key[i + 1]))
+                {
+                    i++;
+                    continue;
+                }
+                throw new ArgumentException($"A session key must be valid UTF-16 text (an unpaired surrogate at position {i}).", paramName);
+            }
+        }
     }
+
+    /// <summary>
+    /// Refuses a JSON value no store can keep as it is: one with an escaped NUL (<c>\u0000</c>) in a string, which
+    /// PostgreSQL's jsonb rejects. (System.Text.Json already replaces unpaired surrogates, so every serialized value is
+    /// otherwise valid UTF-8 JSON.)
+    /// </summary>
+    public static void ValidateValue(string json, string paramName = "value")
+    {
+        var i = json.IndexOf('\\', StringComparison.Ordinal);
+        while (i >= 0 && i + 1 < json.Length)
+        {
+            if (json[i + 1] == 'u' && i + 6 <= json.Length && string.CompareOrdinal(json, i + 2, "0000", 0, 4) == 0)
+            {
+                throw new ArgumentException("A session value must not contain the NUL character (U+0000): PostgreSQL cannot store it, so no store accepts it.", paramName);
+            }
+            // Skip the escape (\uXXXX, or a two-character one such as an escaped backslash) before looking again.
+            var next = i + (json[i + 1] == 'u' ? 6 : 2);
+            i = next < json.Length ? json.IndexOf('\\', next) : -1;
+        }
+    }
+
+    /// <summary>The size one entry counts against <see cref="TesseraOptions.MaxDataBytes"/>: its key and JSON value in UTF-8.</summary>
+    public static long EntryBytes(string key, string json) => (long)System.Text.Encoding.UTF8.GetByteCount(key) + System.Text.Encoding.UTF8.GetByteCount(json);
 }

@@ -27,6 +27,21 @@ public static class TesseraDefaults
     /// </summary>
     public static readonly TimeSpan CleanupBatchPause = TimeSpan.FromMilliseconds(10);
 
+    /// <summary>
+    /// How long a request waits for one store call before giving up on it: 5 seconds. A load that takes longer leaves
+    /// the request without a session; a commit that takes longer fails the request with 503.
+    /// </summary>
+    public static readonly TimeSpan StoreTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>The <c>Retry-After</c> of a 503 answered because the store failed: 5 seconds.</summary>
+    public static readonly TimeSpan StoreRetryAfter = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The most data one session may hold: 64 KiB, counted as the UTF-8 bytes of every key and JSON value. Enough for
+    /// a cart or a wizard's state many times over; a session is not a database.
+    /// </summary>
+    public const int MaxDataBytes = 64 * 1024;
+
     /// <summary>The in-memory store's bound: 100,000 sessions.</summary>
     public const int MemoryStoreMaxSessions = 100_000;
 

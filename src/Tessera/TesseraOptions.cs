@@ -52,6 +52,31 @@ public sealed class TesseraOptions
     public TimeSpan CleanupBatchPause { get; set; } = TesseraDefaults.CleanupBatchPause;
 
     /// <summary>
+    /// How long a request waits for one store call (a load, a write of its commit) before giving up on it, measured on
+    /// the injected <see cref="TimeProvider"/>. Default <see cref="TesseraDefaults.StoreTimeout"/> (5 seconds); must be
+    /// positive, or <see cref="Timeout.InfiniteTimeSpan"/> to wait as long as the store's driver does. A load that times
+    /// out leaves the request without a session (<see cref="TesseraSession.IsStoreUnavailable"/>); a commit that times
+    /// out throws <see cref="SessionStoreUnavailableException"/> (a 503). The in-memory store does no I/O and is never
+    /// timed; cleanup runs in the background and is not timed either.
+    /// </summary>
+    public TimeSpan StoreTimeout { get; set; } = TesseraDefaults.StoreTimeout;
+
+    /// <summary>
+    /// The <c>Retry-After</c> the ASP.NET Core middleware sends with a 503 answered because the store failed. Default
+    /// <see cref="TesseraDefaults.StoreRetryAfter"/> (5 seconds); sent in whole seconds, at least 1 and at most 1 hour.
+    /// </summary>
+    public TimeSpan StoreRetryAfter { get; set; } = TesseraDefaults.StoreRetryAfter;
+
+    /// <summary>
+    /// The most data one session may hold, in bytes: the UTF-8 length of every key plus its JSON value, flash values
+    /// included. Default <see cref="TesseraDefaults.MaxDataBytes"/> (64 KiB); at least 1,024, or <see langword="null"/>
+    /// for no limit. A write that would exceed it throws <see cref="SessionDataTooLargeException"/> and is not made
+    /// (the middleware answers an unhandled one with 413); data already stored above a lowered limit stays readable and
+    /// can always shrink.
+    /// </summary>
+    public int? MaxDataBytes { get; set; } = TesseraDefaults.MaxDataBytes;
+
+    /// <summary>
     /// How long cleanup keeps a revoked session (for audit and "your devices" lists) before deleting it even though it
     /// has not expired. Default <see langword="null"/>: revoked sessions stay until their own expiry.
     /// </summary>
@@ -135,6 +160,18 @@ public sealed class TesseraOptionsValidator : IValidateOptions<TesseraOptions>
         if (options.CleanupBatchSize < 1)
         {
             failures.Add("Tessera:CleanupBatchSize must be at least 1.");
+        }
+        if (options.StoreTimeout <= TimeSpan.Zero && options.StoreTimeout != Timeout.InfiniteTimeSpan)
+        {
+            failures.Add("Tessera:StoreTimeout must be positive (or infinite).");
+        }
+        if (options.StoreRetryAfter < TimeSpan.FromSeconds(1) || options.StoreRetryAfter > TimeSpan.FromHours(1))
+        {
+            failures.Add("Tessera:StoreRetryAfter must be between 1 second and 1 hour.");
+        }
+        if (options.MaxDataBytes < 1024)
+        {
+            failures.Add("Tessera:MaxDataBytes must be at least 1024 (or unset for no limit).");
         }
         if (options.RevokedRetention < TimeSpan.Zero)
         {

@@ -29,6 +29,8 @@ public class TesseraSession
     private string? _pendingId;
     private HashSet<string>? _flashesRead;
     private SessionCommitResult? _committed;
+    private SessionStoreUnavailableException? _loadFailure;
+    private long _dataBytes = -1;
 
     /// <summary>Creates a session view; applications get one from <see cref="SessionManager.Open"/> or the middleware.</summary>
     /// <param name="manager">The manager that loads and commits it.</param>
@@ -64,6 +66,14 @@ public class TesseraSession
     /// (<see cref="TokenFailure.None"/> when it did, or when no token was presented).
     /// </summary>
     public TokenFailure TokenFailure { get; private set; }
+
+    /// <summary>
+    /// Whether the store failed (or did not answer within <see cref="TesseraOptions.StoreTimeout"/>) when this view was
+    /// loaded. The view then reads as a new, anonymous session (it never grants access), the client's credential is left
+    /// alone, and any write throws <see cref="SessionStoreUnavailableException"/> (a 503 from the middleware), because
+    /// writing to a session whose stored state is unknown would lose it. <see langword="false"/> before loading.
+    /// </summary>
+    public bool IsStoreUnavailable => _loadFailure is not null;
 
     /// <summary>Whether the session has been loaded (or found absent) yet.</summary>
     public bool IsLoaded => _loaded;
@@ -173,6 +183,29 @@ public class TesseraSession
         {
             return;
         }
+        SessionRecord? record;
+        try
+        {
+            record = await LoadRecordAsync(cancellationToken);
+        }
+        catch (SessionStoreUnavailableException e)
+        {
+            // The failure contract: no session (never access), the credential left alone, writes refused.
+            Log.LoadFailed(_manager.Logger, e.Operation, Log.ErrorType(e));
+            _loadFailure = e;
+            record = null;
+        }
+        if (_loaded)
+        {
+            return;
+        }
+        _record = record;
+        _subject = record?.Subject;
+        _loaded = true;
+    }
+
+    private async ValueTask<SessionRecord?> LoadRecordAsync(CancellationToken cancellationToken)
+    {
         SessionRecord? record = null;
         if (_presentedCredential is not null && _credentialKind == SessionCredentialKind.AccessToken)
         {
@@ -208,13 +241,7 @@ public class TesseraSession
                 }
             }
         }
-        if (_loaded)
-        {
-            return;
-        }
-        _record = record;
-        _subject = record?.Subject;
-        _loaded = true;
+        return record;
     }
 
     /// <summary>Whether a visible key exists.</summary>
@@ -309,6 +336,7 @@ public class TesseraSession
         }
         _cleared = true;
         (_changes ??= new(StringComparer.Ordinal)).Clear();
+        _dataBytes = 0;
     }
 
     /// <summary>
@@ -419,6 +447,7 @@ public class TesseraSession
         _cleared = false;
         _changes = null;
         _pendingId = null;
+        _dataBytes = -1;
     }
 
     /// <summary>
@@ -483,7 +512,16 @@ public class TesseraSession
         {
             if (now - record.LastSeenAt >= options.TouchInterval)
             {
-                await store.TouchAsync(record.Id, now, idle, cancellationToken);
+                try
+                {
+                    await store.TouchAsync(record.Id, now, idle, cancellationToken);
+                }
+                catch (SessionStoreUnavailableException e) when (_destroyed is null)
+                {
+                    // A read-only request's answer does not depend on the touch: serve it, and let a later request
+                    // extend the deadline (the session can only end sooner than it would have, never later).
+                    Log.TouchFailed(_manager.Logger, Log.Ref(record.Id), Log.ErrorType(e));
+                }
             }
             return _destroyed is null ? SessionCommitResult.Unchanged : SessionCommitResult.Cleared;
         }
@@ -497,7 +535,7 @@ public class TesseraSession
         }
         if (_subjectChanged && _subject is not null)
         {
-            if (!await _manager.EnforceSessionLimitAsync(_subject, record.Id, record.Metadata, cancellationToken))
+            if (!await EnforceSessionLimitAsync(_subject, record.Id, record.Metadata, cancellationToken))
             {
                 return RefuseSignIn();
             }
@@ -546,7 +584,7 @@ public class TesseraSession
                 await SessionEventDispatch.RaiseAsync(_manager.Options.Events.OnCreated, new SessionCreatedEvent(record.Id, record.Subject, _credentialKind, now, metadata), _manager.Logger);
                 if (_subject is not null)
                 {
-                    if (!await _manager.EnforceSessionLimitAsync(_subject, record.Id, metadata, cancellationToken))
+                    if (!await EnforceSessionLimitAsync(_subject, record.Id, metadata, cancellationToken))
                     {
                         return RefuseSignIn();
                     }
@@ -559,6 +597,30 @@ public class TesseraSession
                 throw new InvalidOperationException("Could not create a session: three random ids collided, which points at a broken random source or store.");
             }
             _pendingId = null;
+        }
+    }
+
+    // A sign-in is two store steps: the session's write, then the subject's limit. When the second fails, the session is
+    // signed in under a credential the client will never receive (the response is a 503) and may be one too many for the
+    // limit: revoke it if the store allows, so the failed sign-in leaves no live session behind, and fail the commit.
+    private async ValueTask<bool> EnforceSessionLimitAsync(string subject, string sessionId, SessionMetadata metadata, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _manager.EnforceSessionLimitAsync(subject, sessionId, metadata, cancellationToken);
+        }
+        catch (SessionStoreUnavailableException e)
+        {
+            Log.SignInLimitFailed(_manager.Logger, Log.Ref(sessionId), Log.ErrorType(e));
+            try
+            {
+                await _manager.Calls.RevokeAsync(sessionId, _manager.Now(), CancellationToken.None);
+            }
+            catch (SessionStoreUnavailableException)
+            {
+                // The store is down: the session keeps a credential nobody holds and ends at its idle deadline.
+            }
+            throw;
         }
     }
 
@@ -678,6 +740,7 @@ public class TesseraSession
     private void SetJson(string key, string json)
     {
         EnsureWritable();
+        TrackDataSize(key, json);
         if (!_cleared && _record is not null && _record.Data.TryGetValue(key, out var stored) && string.Equals(stored, json, StringComparison.Ordinal))
         {
             // Writing back what is stored is not a change: nothing to commit for this key.
@@ -690,6 +753,7 @@ public class TesseraSession
     private void RemoveKey(string key)
     {
         EnsureWritable();
+        TrackDataSize(key, null);
         var stored = !_cleared && _record is not null && _record.Data.ContainsKey(key);
         if (stored)
         {
@@ -701,7 +765,62 @@ public class TesseraSession
         }
     }
 
-    private string Serialize<T>(T value) => JsonSerializer.Serialize(value, _manager.Options.JsonSerializerOptions);
+    // Keeps the size of the visible data (keys and JSON values in UTF-8, flash values included) against
+    // TesseraOptions.MaxDataBytes, counted once from the stored data on the first write and then per change, so the
+    // limit costs nothing for a request that writes nothing. A change that would grow the data past the limit is refused
+    // before it is made; shrinking is always allowed, even above a lowered limit.
+    private void TrackDataSize(string key, string? json)
+    {
+        if (_manager.Options.MaxDataBytes is not { } limit)
+        {
+            return;
+        }
+        if (_dataBytes < 0)
+        {
+            _dataBytes = VisibleDataBytes();
+        }
+        var before = TryGetJson(key, out var old) ? SessionKeys.EntryBytes(key, old) : 0;
+        var after = json is null ? 0 : SessionKeys.EntryBytes(key, json);
+        var next = _dataBytes - before + after;
+        if (after > before && next > limit)
+        {
+            throw new SessionDataTooLargeException(key, next, limit);
+        }
+        _dataBytes = next;
+    }
+
+    private long VisibleDataBytes()
+    {
+        long total = 0;
+        if (!_cleared && _record is not null)
+        {
+            foreach (var (key, value) in _record.Data)
+            {
+                if (_changes is null || !_changes.ContainsKey(key))
+                {
+                    total += SessionKeys.EntryBytes(key, value);
+                }
+            }
+        }
+        if (_changes is not null)
+        {
+            foreach (var (key, value) in _changes)
+            {
+                if (value is not null)
+                {
+                    total += SessionKeys.EntryBytes(key, value);
+                }
+            }
+        }
+        return total;
+    }
+
+    private string Serialize<T>(T value)
+    {
+        var json = JsonSerializer.Serialize(value, _manager.Options.JsonSerializerOptions);
+        SessionKeys.ValidateValue(json, nameof(value));
+        return json;
+    }
 
     private SessionRecord? Loaded()
     {
@@ -724,6 +843,10 @@ public class TesseraSession
         if (_committed is not null)
         {
             throw new InvalidOperationException("The session was already committed (the response has started); changes can no longer be saved.");
+        }
+        if (_loadFailure is { } failure)
+        {
+            throw new SessionStoreUnavailableException("The session store failed when this request's session was loaded, so the session cannot be changed in this request.", failure);
         }
         if (_credentialKind == SessionCredentialKind.AccessToken && _record is null)
         {

@@ -67,8 +67,16 @@ public sealed class TelemetryFaultTests
         var credential = (await session.CommitAsync()).Credential;
         store.Failure = () => new TimeoutException("Timed out talking to " + Secret);
 
-        await Assert.ThrowsAsync<TimeoutException>(async () => await manager.Open(credential).LoadAsync());
-        await Assert.ThrowsAsync<TimeoutException>(async () => await manager.RevokeAsync("some-id"));
+        // The failure contract: a failed load is no session (and no exception); a failed write throws the typed exception,
+        // with the store's own exception inside and neither's message in its own.
+        var failedLoad = manager.Open(credential);
+        await failedLoad.LoadAsync();
+        Assert.True(failedLoad.IsStoreUnavailable);
+        Assert.True(failedLoad.IsNew);
+        var revoke = await Assert.ThrowsAsync<SessionStoreUnavailableException>(async () => await manager.RevokeAsync("some-id"));
+        Assert.IsType<TimeoutException>(revoke.InnerException);
+        Assert.Equal("revoke", revoke.Operation);
+        Assert.DoesNotContain("hunter2", revoke.Message, StringComparison.Ordinal);
 
         var errors = metrics.Of(TesseraMetrics.StoreErrors, ("store", "FaultySessionStore"));
         Assert.Equal(["load_by_credential", "revoke"], errors.Select(e => e.Tags["operation"]));

@@ -1,0 +1,268 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Tessera.AspNetCore;
+
+/// <summary>
+/// Stands in front of the server's response body so that a session with changes is committed before the first byte
+/// leaves: while the request's session has uncommitted changes, what the handler writes is held here; the first flush
+/// (or the end of the pipeline) commits the session and only then passes the held bytes on. A commit that fails
+/// therefore fails a response that has not started, which the middleware can still answer with 503, and never a
+/// response that already told the client it succeeded.
+/// </summary>
+/// <remarks>
+/// A request whose session has no changes when it starts writing passes straight through, holding nothing (its touch,
+/// if due, is committed when the response starts, as before). What is held is what the handler writes before its first
+/// flush: every serializer and <c>WriteAsync</c> flushes as it goes, so this is a buffer's worth, not the response.
+/// Synchronous writes are held only when the server allows synchronous I/O, as the server itself would.
+/// </remarks>
+internal sealed class SessionCommitGate : IHttpResponseBodyFeature
+{
+    private readonly IHttpResponseBodyFeature _inner;
+    private readonly TesseraSessionFeature _session;
+    private readonly HttpContext _context;
+    private GateWriter? _writer;
+    private GateStream? _stream;
+    private ArrayBufferWriter<byte>? _held;
+    private bool _open;
+
+    public SessionCommitGate(IHttpResponseBodyFeature inner, TesseraSessionFeature session, HttpContext context)
+    {
+        _inner = inner;
+        _session = session;
+        _context = context;
+    }
+
+    public IHttpResponseBodyFeature Inner => _inner;
+
+    public Stream Stream => _stream ??= new GateStream(this);
+
+    public PipeWriter Writer => _writer ??= new GateWriter(this);
+
+    public void DisableBuffering() => _inner.DisableBuffering();
+
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        await OpenAsync(cancellationToken);
+        await _inner.StartAsync(cancellationToken);
+    }
+
+    public async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
+    {
+        await OpenAsync(cancellationToken);
+        await _inner.SendFileAsync(path, offset, count, cancellationToken);
+    }
+
+    public async Task CompleteAsync()
+    {
+        await OpenAsync(_context.RequestAborted);
+        await _inner.CompleteAsync();
+    }
+
+    /// <summary>
+    /// Whether the next write is held: while the session has changes to commit first. Once not, never again: writes go
+    /// to the server's own body from then on.
+    /// </summary>
+    private bool Holding
+    {
+        get
+        {
+            if (_open)
+            {
+                return false;
+            }
+            if (_session.MustCommitBeforeResponse)
+            {
+                return true;
+            }
+            // Nothing (left) to commit first: pass on anything held and everything after it.
+            Release();
+            return false;
+        }
+    }
+
+    /// <summary>Commits the session if it has changes, then passes on what is held. Throws what the commit throws.</summary>
+    public async ValueTask OpenAsync(CancellationToken cancellationToken)
+    {
+        if (_open)
+        {
+            return;
+        }
+        if (_session.MustCommitBeforeResponse)
+        {
+            await _session.CommitAsync(cancellationToken);
+        }
+        Release();
+    }
+
+    /// <summary>Drops what is held (the response is being replaced by an error) and passes everything through from now on.</summary>
+    public void Discard()
+    {
+        _held = null;
+        _open = true;
+    }
+
+    private void Release()
+    {
+        _open = true;
+        if (_held is { WrittenCount: > 0 } held)
+        {
+            _inner.Writer.Write(held.WrittenSpan);
+        }
+        _held = null;
+    }
+
+    private ArrayBufferWriter<byte> Held => _held ??= new ArrayBufferWriter<byte>(4096);
+
+    private sealed class GateWriter(SessionCommitGate gate) : PipeWriter
+    {
+        private bool _lastHeld;
+
+        private PipeWriter Inner => gate.Inner.Writer;
+
+        public override bool CanGetUnflushedBytes => !gate._open || Inner.CanGetUnflushedBytes;
+
+        public override long UnflushedBytes => gate._open ? Inner.UnflushedBytes : gate._held?.WrittenCount ?? 0;
+
+        public override Memory<byte> GetMemory(int sizeHint = 0)
+        {
+            _lastHeld = gate.Holding;
+            return _lastHeld ? gate.Held.GetMemory(sizeHint) : Inner.GetMemory(sizeHint);
+        }
+
+        public override Span<byte> GetSpan(int sizeHint = 0)
+        {
+            _lastHeld = gate.Holding;
+            return _lastHeld ? gate.Held.GetSpan(sizeHint) : Inner.GetSpan(sizeHint);
+        }
+
+        public override void Advance(int bytes)
+        {
+            if (_lastHeld && gate._held is { } held)
+            {
+                held.Advance(bytes);
+            }
+            else
+            {
+                Inner.Advance(bytes);
+            }
+        }
+
+        public override async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+        {
+            await gate.OpenAsync(cancellationToken);
+            _lastHeld = false;
+            return await Inner.FlushAsync(cancellationToken);
+        }
+
+        public override async ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
+        {
+            await gate.OpenAsync(cancellationToken);
+            _lastHeld = false;
+            return await Inner.WriteAsync(source, cancellationToken);
+        }
+
+        public override void CancelPendingFlush()
+        {
+            if (gate._open)
+            {
+                Inner.CancelPendingFlush();
+            }
+        }
+
+        public override void Complete(Exception? exception = null)
+        {
+            if (exception is null && !gate._open)
+            {
+                // Completing the body ends the response: commit first, as a flush would. Only a synchronous caller lands
+                // here (the server's own writer has no synchronous completion of its own that could avoid this wait).
+                gate.OpenAsync(gate.RequestAborted).AsTask().GetAwaiter().GetResult();
+            }
+            else if (exception is not null)
+            {
+                gate.Discard();
+            }
+            Inner.Complete(exception);
+        }
+
+        public override async ValueTask CompleteAsync(Exception? exception = null)
+        {
+            if (exception is null)
+            {
+                await gate.OpenAsync(gate.RequestAborted);
+            }
+            else
+            {
+                gate.Discard();
+            }
+            await Inner.CompleteAsync(exception);
+        }
+    }
+
+    private CancellationToken RequestAborted => _context.RequestAborted;
+
+    private sealed class GateStream(SessionCommitGate gate) : Stream
+    {
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            if (!gate.Holding)
+            {
+                gate.Inner.Stream.Write(buffer); // the server enforces its AllowSynchronousIO itself
+                return;
+            }
+            if (gate._context.Features.Get<IHttpBodyControlFeature>() is { AllowSynchronousIO: false })
+            {
+                throw new InvalidOperationException("Synchronous operations are disallowed. Call WriteAsync or set AllowSynchronousIO to true instead.");
+            }
+            gate.Held.Write(buffer);
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await gate.OpenAsync(cancellationToken);
+            await gate.Inner.Stream.WriteAsync(buffer, cancellationToken);
+        }
+
+        public override void Flush()
+        {
+            if (gate._open)
+            {
+                gate.Inner.Stream.Flush();
+            }
+            // Held bytes wait for an asynchronous flush or the end of the request, which commit first.
+        }
+
+        public override async Task FlushAsync(CancellationToken cancellationToken)
+        {
+            await gate.OpenAsync(cancellationToken);
+            await gate.Inner.Stream.FlushAsync(cancellationToken);
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+}
