@@ -42,9 +42,14 @@ internal static class DemoEndpoints
             return Results.Ok(new { user, sessionId = session.Id });
         });
 
-        app.MapGet("/me", (HttpSession session) => session.Subject is { } user
-            ? Results.Ok(new { user })
-            : Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Not signed in."));
+        app.MapGet("/me", (HttpSession session) =>
+        {
+            // During a store outage, "not signed in" would be a lie that sends the user to the login page: say 503.
+            session.ThrowIfStoreUnavailable();
+            return session.Subject is { } user
+                ? Results.Ok(new { user })
+                : Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Not signed in.");
+        });
 
         app.MapGet("/cart", (HttpSession session) => ReadCart(session));
 

@@ -75,6 +75,21 @@ public class TesseraSession
     /// </summary>
     public bool IsStoreUnavailable => _loadFailure is not null;
 
+    /// <summary>
+    /// Loads the session (synchronously, if not loaded yet) and throws when the store failed while loading it, for code
+    /// that must not answer "anonymous" during an outage: the ASP.NET Core middleware turns the exception into a 503
+    /// with <c>Retry-After</c>. Does nothing when the session loaded (found or not).
+    /// </summary>
+    /// <exception cref="SessionStoreUnavailableException">The store failed or timed out while this session was loaded.</exception>
+    public void ThrowIfStoreUnavailable()
+    {
+        EnsureLoaded();
+        if (_loadFailure is { } failure)
+        {
+            throw new SessionStoreUnavailableException("The session store failed when this request's session was loaded.", failure);
+        }
+    }
+
     /// <summary>Whether the session has been loaded (or found absent) yet.</summary>
     public bool IsLoaded => _loaded;
 
@@ -332,6 +347,7 @@ public class TesseraSession
         if (_record is null || _record.Data.Count == 0)
         {
             _changes?.Clear();
+            _dataBytes = 0;
             return;
         }
         _cleared = true;
