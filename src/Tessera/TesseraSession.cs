@@ -307,6 +307,12 @@ public class TesseraSession
     /// <param name="key">The key: 1 to 256 characters, not starting with <c>tessera:</c>.</param>
     /// <param name="value">The value, serialized now with the configured JSON options.</param>
     /// <exception cref="InvalidOperationException">The session was already committed.</exception>
+    /// <exception cref="ArgumentException">
+    /// The key is empty, longer than 256 characters, reserved, or holds a control character or an unpaired surrogate;
+    /// or the value's JSON holds a NUL character (no store can keep those).
+    /// </exception>
+    /// <exception cref="SessionDataTooLargeException">The session's data would exceed <see cref="TesseraOptions.MaxDataBytes"/>; the value is not set.</exception>
+    /// <exception cref="SessionStoreUnavailableException">The store failed when this session was loaded (<see cref="IsStoreUnavailable"/>).</exception>
     public void Set<T>(string key, T value)
     {
         SessionKeys.Validate(key);
@@ -361,6 +367,7 @@ public class TesseraSession
     /// <typeparam name="T">The value's type.</typeparam>
     /// <param name="key">The flash key.</param>
     /// <param name="value">The value.</param>
+    /// <exception cref="SessionDataTooLargeException">The session's data would exceed <see cref="TesseraOptions.MaxDataBytes"/>; the value is not set.</exception>
     public void SetFlash<T>(string key, T value)
     {
         SessionKeys.Validate(key);
@@ -474,6 +481,11 @@ public class TesseraSession
     /// <param name="cancellationToken">Cancels the store write.</param>
     /// <returns>What the transport must do with the client's credential.</returns>
     /// <exception cref="SessionStoreFullException">The store is full and refuses new sessions.</exception>
+    /// <exception cref="SessionStoreUnavailableException">
+    /// A store write failed or did not answer within <see cref="TesseraOptions.StoreTimeout"/>: the stored session is as it
+    /// was before this commit (each write is atomic; a sign-in whose session limit could not be enforced is revoked).
+    /// A failed touch of a session without changes does not throw.
+    /// </exception>
     public async ValueTask<SessionCommitResult> CommitAsync(CancellationToken cancellationToken = default)
     {
         if (_committed is { } done)
