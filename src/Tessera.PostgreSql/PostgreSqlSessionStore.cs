@@ -96,6 +96,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
     private readonly string _count;
     private readonly string _listBySubject;
     private readonly string _trimSubject;
+    private readonly string _trimNewcomer;
     private readonly string _createTokens;
     private readonly string _loadToken;
     private readonly string _rotate;
@@ -207,6 +208,20 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
               OFFSET $3)
             UPDATE "public"."sessionStore" s SET "revokedAt" = $6, "tesseraCredentialHash" = NULL
             FROM v WHERE s."id" = v."id" AND s."revokedAt" IS NULL
+            RETURNING COALESCE(s."tesseraTextId", s."id"::text)
+            """);
+        // The same locks as above; then only the newcomer ($4) is revoked, and only when the subject has more than $3
+        // live sessions. Concurrent refusals serialize on the subject's rows, so exactly $3 of racing sign-ins survive.
+        _trimNewcomer = R("""
+            WITH l AS (
+              SELECT x."id" FROM "public"."sessionStore" x
+              WHERE x."tesseraSubject" = $1 AND x."revokedAt" IS NULL AND x."tesseraExpiresAt" > $2
+              ORDER BY x."id"
+              FOR UPDATE)
+            UPDATE "public"."sessionStore" s SET "revokedAt" = $5, "tesseraCredentialHash" = NULL
+            WHERE s."id" = $4::uuid AND s."revokedAt" IS NULL
+              AND s."id" IN (SELECT l."id" FROM l)
+              AND (SELECT count(*) FROM l) > $3
             RETURNING COALESCE(s."tesseraTextId", s."id"::text)
             """);
         _createTokens = R("""
@@ -477,11 +492,19 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
     {
         ArgumentNullException.ThrowIfNull(subject);
         ArgumentOutOfRangeException.ThrowIfLessThan(keep, 1);
-        await using var command = await CommandAsync(_trimSubject, cancellationToken);
+        var newcomerOnly = order == SessionLimitOrder.NewcomerOnly;
+        if (newcomerOnly && mustKeepId is null)
+        {
+            return [];
+        }
+        await using var command = await CommandAsync(newcomerOnly ? _trimNewcomer : _trimSubject, cancellationToken);
         command.Parameters.Add(Text(subject));
         command.Parameters.Add(Time(Now()));
         command.Parameters.Add(new NpgsqlParameter<long> { NpgsqlDbType = NpgsqlDbType.Bigint, TypedValue = keep });
-        command.Parameters.Add(Bool(order == SessionLimitOrder.OldestCreated));
+        if (!newcomerOnly)
+        {
+            command.Parameters.Add(Bool(order == SessionLimitOrder.OldestCreated));
+        }
         command.Parameters.Add(mustKeepId is null
             ? new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Uuid, Value = DBNull.Value }
             : Uuid(MapId(mustKeepId).Key));

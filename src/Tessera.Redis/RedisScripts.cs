@@ -204,7 +204,8 @@ internal static partial class RedisScripts
 
     /// <summary>
     /// KEYS[1] = the subject's set; ARGV 4.. = subject, keep, order ('c' oldest created first, 's' most recently seen
-    /// first), id to rank first or '', revokedAt. Revokes the live sessions of the subject ranked beyond keep; returns their ids.
+    /// first, 'n' newcomer only), id to rank first or '' (under 'n': the only id that may be revoked), revokedAt. Revokes
+    /// the live sessions of the subject ranked beyond keep; returns their ids.
     /// </summary>
     public static readonly RedisScript TrimSubject = new(Prelude + """
         local subject, keep, order, must, rat = ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
@@ -217,6 +218,14 @@ internal static partial class RedisScripts
               rows[#rows + 1] = {id = id, c = tonumber(m[2]), l = tonumber(m[3]), k = (id == must)}
             end
           end
+        end
+        if order == 'n' then
+          local found = false
+          for _, r in ipairs(rows) do
+            if r.k then found = true end
+          end
+          if #rows <= keep or not found then return {} end
+          rows, keep = {{id = must}}, 0
         end
         table.sort(rows, function(a, b)
           if a.k ~= b.k then return a.k end

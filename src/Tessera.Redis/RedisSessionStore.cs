@@ -303,7 +303,12 @@ public sealed partial class RedisSessionStore : ISessionStore, ISessionStoreClea
         var args = Args(5);
         args.Add(subject);
         args.Add(keep.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        args.Add(order == SessionLimitOrder.OldestCreated ? "c" : "s");
+        args.Add(order switch
+        {
+            SessionLimitOrder.OldestCreated => "c",
+            SessionLimitOrder.NewcomerOnly => "n",
+            _ => "s",
+        });
         args.Add(mustKeepId ?? "");
         args.Add(Ms(revokedAt));
         var reply = await EvalAsync(RedisScripts.TrimSubject, $"{_prefix}:u:{subject}", args, cancellationToken).ConfigureAwait(false);

@@ -427,7 +427,12 @@ public sealed partial class SqliteSessionStore : ISessionStore, ISessionStoreCle
             await using var connection = await OpenAsync(cancellationToken);
             await using var transaction = connection.BeginTransaction(deferred: false);
             var revoked = new List<string>();
-            await using (var command = Command(connection, transaction, order == SessionLimitOrder.OldestCreated ? TrimOldestCreated : TrimMostRecentlySeen))
+            await using (var command = Command(connection, transaction, order switch
+            {
+                SessionLimitOrder.OldestCreated => TrimOldestCreated,
+                SessionLimitOrder.NewcomerOnly => TrimNewcomerOnly,
+                _ => TrimMostRecentlySeen,
+            }))
             {
                 command.Parameters.AddWithValue("$subject", subject);
                 command.Parameters.AddWithValue("$now", Now());
@@ -464,6 +469,13 @@ public sealed partial class SqliteSessionStore : ISessionStore, ISessionStoreCle
 
     private const string TrimMostRecentlySeen = TrimHead + """
         last_seen_at DESC, created_at DESC, id DESC LIMIT -1 OFFSET $keep)
+        RETURNING id
+        """;
+
+    private const string TrimNewcomerOnly = """
+        UPDATE tessera_sessions SET revoked_at = $revoked_at, credential_hash = NULL
+        WHERE id = $must AND subject = $subject AND revoked_at IS NULL AND expires_at > $now
+          AND (SELECT count(*) FROM tessera_sessions WHERE subject = $subject AND revoked_at IS NULL AND expires_at > $now) > $keep
         RETURNING id
         """;
 

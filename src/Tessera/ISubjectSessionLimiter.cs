@@ -8,7 +8,9 @@ namespace Tessera;
 /// One call reads the subject's live sessions, ranks them by <see cref="SessionLimitOrder"/>, and revokes every one
 /// ranked below <c>keep</c>, with no other write to those sessions in between (under a lock, in one transaction or in
 /// one script). Because each trim is atomic and the order is deterministic, concurrent sign-ins of one subject that
-/// each trim after creating their session leave at most <c>keep</c> live sessions, whatever the interleaving.
+/// each trim after creating their session leave at most <c>keep</c> live sessions, whatever the interleaving. With
+/// <see cref="SessionLimitOrder.NewcomerOnly"/> a trim revokes nothing but the session it names, so of concurrent
+/// sign-ins that each trim that way, exactly <c>keep</c> (or all, when fewer) keep their session.
 /// </remarks>
 public interface ISubjectSessionLimiter
 {
@@ -21,7 +23,8 @@ public interface ISubjectSessionLimiter
     /// <param name="order">Which sessions rank first (are kept).</param>
     /// <param name="mustKeepId">
     /// A session ranked before all others when it is one of the subject's live sessions (the one just signed in);
-    /// <see langword="null"/> for none.
+    /// <see langword="null"/> for none. Under <see cref="SessionLimitOrder.NewcomerOnly"/> it is the reverse: the only
+    /// session that may be revoked, and with <see langword="null"/> nothing is.
     /// </param>
     /// <param name="revokedAt">The revocation time written on the revoked sessions.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
@@ -37,6 +40,16 @@ public enum SessionLimitOrder
 
     /// <summary>Oldest first (created ascending, then id ascending).</summary>
     OldestCreated = 1,
+
+    /// <summary>
+    /// Every other session first: when the subject holds more than <c>keep</c> live sessions, the session named by
+    /// <c>mustKeepId</c> (the one just signed in) is revoked, and no other session is touched, even if the subject holds
+    /// more than <c>keep</c> without it (say, after the limit was lowered). Used by
+    /// <see cref="SessionLimitPolicy.RefuseNewSignIn"/>: a trim never revokes a sign-in other than its own, so one that
+    /// was accepted stays accepted whatever sign-ins race it (ranking racing sign-ins by creation time cannot promise
+    /// that: one created in the same millisecond, or committed later, can rank before it).
+    /// </summary>
+    NewcomerOnly = 2,
 }
 
 /// <summary>What happens when a sign-in would give a subject more than <see cref="TesseraOptions.MaxSessionsPerSubject"/> live sessions.</summary>
@@ -49,7 +62,7 @@ public enum SessionLimitPolicy
     RevokeLeastRecentlyUsed = 0,
 
     /// <summary>
-    /// The subject's oldest sessions are kept and the new sign-in is refused: its session is revoked (reason
+    /// The subject's existing sessions are kept and the new sign-in is refused: its session is revoked (reason
     /// <see cref="SessionRevocationReason.Limit"/>) and the request ends anonymous (the cookie is cleared; a token
     /// sign-in gets <see cref="Tokens.TokenFailure.SessionLimitReached"/> from <see cref="Tokens.SessionTokenService.TryCreateAsync"/>,
     /// or <see cref="SessionLimitExceededException"/> from <see cref="Tokens.SessionTokenService.CreateAsync"/>).

@@ -308,6 +308,16 @@ public sealed partial class InMemorySessionStore : ISessionStore, ISessionStoreC
             {
                 return ValueTask.FromResult<IReadOnlyList<string>>([]);
             }
+            if (order == SessionLimitOrder.NewcomerOnly)
+            {
+                var newcomer = live.Find(e => string.Equals(e.Id, mustKeepId, StringComparison.Ordinal));
+                if (newcomer is null)
+                {
+                    return ValueTask.FromResult<IReadOnlyList<string>>([]);
+                }
+                Revoke(newcomer, revokedAt.UtcTicks);
+                return ValueTask.FromResult<IReadOnlyList<string>>([newcomer.Id]);
+            }
             var first = live.OrderByDescending(e => string.Equals(e.Id, mustKeepId, StringComparison.Ordinal));
             var ranked = order == SessionLimitOrder.OldestCreated
                 ? first.ThenBy(e => e.CreatedTicks).ThenBy(e => e.Id, StringComparer.Ordinal)

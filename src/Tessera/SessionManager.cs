@@ -160,8 +160,9 @@ public sealed class SessionManager
             limiter,
             subject,
             keep,
-            refuse ? SessionLimitOrder.OldestCreated : SessionLimitOrder.MostRecentlySeen,
-            refuse ? null : sessionId,
+            // Refusing revokes only the newcomer, so a sign-in once accepted is never revoked by a racing one.
+            refuse ? SessionLimitOrder.NewcomerOnly : SessionLimitOrder.MostRecentlySeen,
+            sessionId,
             now,
             cancellationToken);
         var kept = true;

@@ -69,6 +69,9 @@ public sealed class SessionTokenService
         var now = Now();
         var absolute = now + _options.SessionLifetime;
         var store = Store;
+        // Under a session limit the session is stored anonymous and given its subject only once its tokens are stored:
+        // a racing sign-in's trim can then never revoke it in between, which would leave it unable to take its tokens.
+        var limited = subject is not null && _manager.Options.MaxSessionsPerSubject is not null;
         for (var attempt = 0; ; attempt++)
         {
             var (access, refresh) = NewPair(SessionManager.NewId(), now, absolute);
@@ -77,7 +80,7 @@ public sealed class SessionTokenService
                 Id = access.SessionId,
                 // A token session has no cookie: its credential hash is random and never handed out.
                 CredentialHash = _manager.Credentials.Issue().Hash,
-                Subject = subject,
+                Subject = limited ? null : subject,
                 Data = values,
                 CreatedAt = now,
                 LastSeenAt = now,
@@ -91,6 +94,14 @@ public sealed class SessionTokenService
                 {
                     await _manager.Calls.DeleteAsync(record.Id, cancellationToken);
                     throw new InvalidOperationException("The store refused the tokens of a session it had just created.");
+                }
+                if (limited)
+                {
+                    if (!await _manager.Calls.ApplyAsync(record.Id, new SessionPatch { SubjectChanged = true, Subject = subject }, cancellationToken))
+                    {
+                        throw new InvalidOperationException("The store lost a token session it had just created.");
+                    }
+                    record = record with { Subject = subject };
                 }
                 Log.TokenSessionCreated(_manager.Logger, Log.Ref(record.Id));
                 if (!await RaiseCreatedAsync(record, cancellationToken))
