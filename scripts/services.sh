@@ -176,3 +176,28 @@ stop_redis() {
   rm -rf "$redis_dir"
   redis_dir="" redis_pid=""
 }
+
+# ---------------------------------------------------------------------------
+# Release build of the programs a bench script runs (bench/soak.sh), the log in
+# $tmp/build.log. Another build in the same tree can hold a file in obj/ for a
+# moment, so a failure is retried once; a second failure prints the errors and
+# returns 1.
+# ---------------------------------------------------------------------------
+build_release() {
+  local attempt p ok
+  say "building in Release..."
+  for attempt in 1 2; do
+    ok=1
+    : >"$tmp/build.log"
+    for p in "$@"; do
+      dotnet build "$p" -c Release -nologo -v:q >>"$tmp/build.log" 2>&1 || { ok=0; break; }
+    done
+    if ((ok)); then return 0; fi
+    if ((attempt == 1)); then
+      warn "build failed; retrying once in case another build held a file"
+      sleep 5
+    fi
+  done
+  grep -E ': (fatal )?error ' "$tmp/build.log" | sort -u | head -n 40 >&2 || show_log "$tmp/build.log" 60 >&2
+  return 1
+}
