@@ -7,11 +7,13 @@ namespace Tessera.AspNetCore;
 /// <summary>
 /// Carries the credential in a cookie: <c>HttpOnly</c> always, <c>SameSite=Lax</c>, <c>Secure</c> and the
 /// <c>__Host-</c> prefix outside Development (see <see cref="TesseraCookieOptions"/>). A response that sets or clears
-/// the cookie is marked <c>Cache-Control: no-store</c> so no cache hands it to someone else.
+/// the cookie is marked <c>Cache-Control: no-store</c> so no cache hands it to someone else, and the response to a
+/// sign-out carries <c>Clear-Site-Data</c> when <see cref="TesseraCookieOptions.ClearSiteDataOnSignOut"/> asks for it.
 /// </summary>
 public sealed class CookieSessionTransport : ISessionTransport
 {
     private readonly TesseraCookieOptions _options;
+    private readonly string? _clearSiteData;
 
     /// <summary>Creates the transport.</summary>
     /// <param name="options">Validated cookie options.</param>
@@ -19,6 +21,7 @@ public sealed class CookieSessionTransport : ISessionTransport
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
+        _clearSiteData = ClearSiteDataHeader(_options.ClearSiteDataOnSignOut);
     }
 
     /// <summary>The cookie name in force.</summary>
@@ -49,6 +52,10 @@ public sealed class CookieSessionTransport : ISessionTransport
             case CredentialChange.Clear:
                 context.Response.Cookies.Delete(CookieName, CreateCookieOptions(context));
                 MarkNoStore(context);
+                if (_clearSiteData is not null && WasSignedOut(context))
+                {
+                    context.Response.Headers[ClearSiteDataHeaderName] = _clearSiteData;
+                }
                 break;
             default:
                 break;
@@ -69,6 +76,36 @@ public sealed class CookieSessionTransport : ISessionTransport
         },
         IsEssential = true,
     };
+
+    // A commit clears the credential for three reasons: the request destroyed its session, the session was revoked or
+    // expired while the request ran, or the session limit refused a sign-in. After a destroy the view is a new session
+    // with nothing pending (had it written again, the commit would have issued a new cookie); after the other two it is
+    // still backed by its record, or its sign-in was refused.
+    private static bool WasSignedOut(HttpContext context) =>
+        context.Features.Get<ITesseraSessionFeature>()?.Session is { } session && session.IsNew && !session.SignInRefused;
+
+    private static string? ClearSiteDataHeader(ClearSiteDataTypes types)
+    {
+        var directives = new List<string>(4);
+        foreach (var (type, directive) in Directives)
+        {
+            if (types.HasFlag(type))
+            {
+                directives.Add(directive);
+            }
+        }
+        return directives.Count == 0 ? null : string.Join(", ", directives);
+    }
+
+    private const string ClearSiteDataHeaderName = "Clear-Site-Data";
+
+    private static readonly (ClearSiteDataTypes Type, string Directive)[] Directives =
+    [
+        (ClearSiteDataTypes.Cache, "\"cache\""),
+        (ClearSiteDataTypes.Cookies, "\"cookies\""),
+        (ClearSiteDataTypes.Storage, "\"storage\""),
+        (ClearSiteDataTypes.ExecutionContexts, "\"executionContexts\""),
+    ];
 
     private static void MarkNoStore(HttpContext context)
     {

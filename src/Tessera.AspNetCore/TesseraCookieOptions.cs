@@ -35,12 +35,55 @@ public sealed class TesseraCookieOptions
     /// </summary>
     public bool Persistent { get; set; }
 
+    /// <summary>
+    /// What the response to a sign-out asks the browser to clear, with a <c>Clear-Site-Data</c> header, on top of the
+    /// session cookie Tessera always clears. Default <see cref="ClearSiteDataTypes.None"/>: no header. In configuration,
+    /// <c>Tessera:Cookie:ClearSiteDataOnSignOut</c> = <c>"Cookies, Storage"</c>.
+    /// </summary>
+    /// <remarks>
+    /// Sent only by the response whose commit clears the cookie because the request destroyed its session
+    /// (<c>SignOut()</c> or <c>Destroy()</c>); not when a cookie is cleared because the session was revoked elsewhere or
+    /// expired while the request ran, nor when a sign-in is refused by the session limit, nor on token endpoints.
+    /// Browsers honour the header only in a secure context (HTTPS, or <c>http://localhost</c>), and ignore it otherwise.
+    /// Mind the reach of each type: <see cref="ClearSiteDataTypes.Cookies"/> clears every cookie of the whole
+    /// registrable domain, subdomains included (so other applications on <c>*.example.com</c> are signed out too), and
+    /// <see cref="ClearSiteDataTypes.Cache"/> can make the response slow in some browsers.
+    /// </remarks>
+    public ClearSiteDataTypes ClearSiteDataOnSignOut { get; set; }
+
     /// <summary>The name in force after start-up configuration (set by Tessera; read it, do not set it).</summary>
     internal string EffectiveName => Name ?? TesseraDefaults.DevelopmentCookieName;
 }
 
-/// <summary>Fills the environment-dependent defaults of <see cref="TesseraCookieOptions"/>.</summary>
-internal sealed class TesseraCookieOptionsSetup(IHostEnvironment? environment) : IPostConfigureOptions<TesseraCookieOptions>
+/// <summary>
+/// Types of browsing data a <c>Clear-Site-Data</c> header asks the browser to clear (see
+/// <see cref="TesseraCookieOptions.ClearSiteDataOnSignOut"/>); combine them with <c>|</c>, or in configuration with
+/// commas (<c>"Cookies, Storage"</c>).
+/// </summary>
+[Flags]
+public enum ClearSiteDataTypes
+{
+    /// <summary>Nothing: no header is sent.</summary>
+    None = 0,
+
+    /// <summary><c>"cache"</c>: the browser's HTTP cache for the origin (and, in some browsers, other caches).</summary>
+    Cache = 1,
+
+    /// <summary>
+    /// <c>"cookies"</c>: every cookie of the registrable domain, subdomains included, and HTTP authentication
+    /// credentials.
+    /// </summary>
+    Cookies = 2,
+
+    /// <summary><c>"storage"</c>: DOM storage of the origin (localStorage, IndexedDB, service worker registrations, ...).</summary>
+    Storage = 4,
+
+    /// <summary><c>"executionContexts"</c>: reloads the origin's open documents; not every browser supports it.</summary>
+    ExecutionContexts = 8,
+}
+
+/// <summary>Fills the environment-dependent defaults of <see cref="TesseraCookieOptions"/> (outside a host, as in Production).</summary>
+internal sealed class TesseraCookieOptionsSetup(IHostEnvironment? environment = null) : IPostConfigureOptions<TesseraCookieOptions>
 {
     public void PostConfigure(string? name, TesseraCookieOptions options)
     {
@@ -81,6 +124,10 @@ internal sealed class TesseraCookieOptionsValidator : IValidateOptions<TesseraCo
         if (string.IsNullOrEmpty(options.Path) || options.Path[0] != '/')
         {
             failures.Add("Tessera cookie Path must start with '/'.");
+        }
+        if ((options.ClearSiteDataOnSignOut & ~(ClearSiteDataTypes.Cache | ClearSiteDataTypes.Cookies | ClearSiteDataTypes.Storage | ClearSiteDataTypes.ExecutionContexts)) != 0)
+        {
+            failures.Add("Tessera cookie ClearSiteDataOnSignOut may combine only Cache, Cookies, Storage and ExecutionContexts.");
         }
         if (options.SameSite == SameSiteMode.None && options.SecurePolicy != CookieSecurePolicy.Always)
         {
