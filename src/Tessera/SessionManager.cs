@@ -26,7 +26,7 @@ public sealed class SessionManager
         Time = timeProvider;
         Logger = (ILogger?)logger ?? NullLogger.Instance;
         Metrics = metrics ?? TesseraMetrics.Shared;
-        Calls = new InstrumentedStore(store, Metrics);
+        Calls = new InstrumentedStore(store, Metrics, Options.StoreTimeout, timeProvider);
         if (Options.MaxSessionsPerSubject is not null && store is not ISubjectSessionLimiter)
         {
             throw new InvalidOperationException($"Tessera:MaxSessionsPerSubject is set, but the session store {store.GetType().Name} cannot limit a subject's sessions (it does not implement ISubjectSessionLimiter).");

@@ -36,7 +36,9 @@ public sealed class SessionTokenService
     /// <param name="metadata">Metadata to record, or <see langword="null"/>.</param>
     /// <param name="cancellationToken">Cancels the store writes.</param>
     /// <returns>The pair.</returns>
-    /// <exception cref="ArgumentException">A data key is reserved or a value is not JSON.</exception>
+    /// <exception cref="ArgumentException">A data key is reserved or a value is not JSON, or a value holds a NUL character.</exception>
+    /// <exception cref="SessionDataTooLargeException">The data is larger than <see cref="TesseraOptions.MaxDataBytes"/> (and, for an update, larger than what is stored).</exception>
+    /// <exception cref="SessionStoreUnavailableException">The store failed or did not answer within <see cref="TesseraOptions.StoreTimeout"/>.</exception>
     /// <exception cref="SessionLimitExceededException">
     /// <see cref="TesseraOptions.MaxSessionsPerSubject"/> refused the sign-in (policy
     /// <see cref="SessionLimitPolicy.RefuseNewSignIn"/>); use <see cref="TryCreateAsync"/> to get that as a result instead.
@@ -57,7 +59,9 @@ public sealed class SessionTokenService
     /// <param name="metadata">Metadata to record, or <see langword="null"/>.</param>
     /// <param name="cancellationToken">Cancels the store writes.</param>
     /// <returns>The pair, or why not.</returns>
-    /// <exception cref="ArgumentException">A data key is reserved or a value is not JSON.</exception>
+    /// <exception cref="ArgumentException">A data key is reserved or a value is not JSON, or a value holds a NUL character.</exception>
+    /// <exception cref="SessionDataTooLargeException">The data is larger than <see cref="TesseraOptions.MaxDataBytes"/> (and, for an update, larger than what is stored).</exception>
+    /// <exception cref="SessionStoreUnavailableException">The store failed or did not answer within <see cref="TesseraOptions.StoreTimeout"/>.</exception>
     public async ValueTask<TokenResult<TokenPair>> TryCreateAsync(string? subject, IReadOnlyDictionary<string, string>? data = null, SessionMetadata? metadata = null, CancellationToken cancellationToken = default)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -66,6 +70,7 @@ public sealed class SessionTokenService
             SessionKeys.Validate(key, nameof(data));
             values[key] = ValidJson(json, nameof(data));
         }
+        CheckDataSize(values, grownFrom: 0);
         var now = Now();
         var absolute = now + _options.SessionLifetime;
         var store = Store;
@@ -90,7 +95,18 @@ public sealed class SessionTokenService
             };
             if (await _manager.Calls.CreateAsync(record, cancellationToken))
             {
-                if (!await _manager.Calls.CreateTokensAsync(store, access, refresh, cancellationToken))
+                bool created;
+                try
+                {
+                    created = await _manager.Calls.CreateTokensAsync(store, access, refresh, cancellationToken);
+                }
+                catch (SessionStoreUnavailableException)
+                {
+                    // The session exists without tokens, so no client can reach it: remove it if the store allows.
+                    await TryDeleteAsync(record.Id);
+                    throw;
+                }
+                if (!created)
                 {
                     await _manager.Calls.DeleteAsync(record.Id, cancellationToken);
                     throw new InvalidOperationException("The store refused the tokens of a session it had just created.");
@@ -144,7 +160,9 @@ public sealed class SessionTokenService
     /// <param name="data">The complete new data: keys to JSON texts. Keys missing from it are removed.</param>
     /// <param name="cancellationToken">Cancels the store calls.</param>
     /// <returns><see langword="true"/> when something was written, <see langword="false"/> when nothing changed; or why not.</returns>
-    /// <exception cref="ArgumentException">A key is reserved or a value is not JSON.</exception>
+    /// <exception cref="ArgumentException">A key is reserved or a value is not JSON, or a value holds a NUL character.</exception>
+    /// <exception cref="SessionDataTooLargeException">The data is larger than <see cref="TesseraOptions.MaxDataBytes"/> (and, for an update, larger than what is stored).</exception>
+    /// <exception cref="SessionStoreUnavailableException">The store failed or did not answer within <see cref="TesseraOptions.StoreTimeout"/>.</exception>
     public async ValueTask<TokenResult<bool>> UpdateAsync(string? accessToken, IReadOnlyDictionary<string, string> data, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(data);
@@ -159,6 +177,7 @@ public sealed class SessionTokenService
             return TokenResult<bool>.Fail(found.Failure);
         }
         var session = found.Value!;
+        CheckDataSize(data, grownFrom: session.Data.Sum(e => SessionKeys.EntryBytes(e.Key, e.Value)));
         var set = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, json) in data)
         {
@@ -382,18 +401,46 @@ public sealed class SessionTokenService
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
+    // TesseraOptions.MaxDataBytes for a token session's whole data, as TesseraSession counts it; data that does not grow
+    // passes even above a lowered limit.
+    private void CheckDataSize(IReadOnlyDictionary<string, string> data, long grownFrom)
+    {
+        if (_manager.Options.MaxDataBytes is not { } limit)
+        {
+            return;
+        }
+        var size = data.Sum(e => SessionKeys.EntryBytes(e.Key, e.Value));
+        if (size > limit && size > grownFrom)
+        {
+            throw new SessionDataTooLargeException(data.Keys.Order(StringComparer.Ordinal).First(), size, limit);
+        }
+    }
+
+    private async ValueTask TryDeleteAsync(string sessionId)
+    {
+        try
+        {
+            await _manager.Calls.DeleteAsync(sessionId, CancellationToken.None);
+        }
+        catch (SessionStoreUnavailableException)
+        {
+            // Still down: the orphan has no credential and ends at its idle deadline.
+        }
+    }
+
     private static string ValidJson(string json, string paramName)
     {
         ArgumentNullException.ThrowIfNull(json, paramName);
         try
         {
             using var _ = JsonDocument.Parse(json);
-            return json;
         }
         catch (JsonException)
         {
             throw new ArgumentException("Every session value must be a JSON text.", paramName);
         }
+        SessionKeys.ValidateValue(json, paramName);
+        return json;
     }
 
     private static bool SameJson(string a, string b)
