@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace Tessera.Tokens;
 
@@ -134,7 +135,11 @@ public sealed class JwtTokenCodec
             key.Mac(signingInput, expectedMac);
             matched |= CryptographicOperations.FixedTimeEquals(expectedMac, presented);
         }
-        if (!matched || !Base64UrlText.TryDecode(token.AsSpan(firstDot + 1, secondDot - firstDot - 1), buffer, out var payloadLength))
+        // Utf8JsonReader checks UTF-8 only in the strings it is asked to read, so a claim this codec skips could carry
+        // bytes that are not UTF-8: such a payload is not JSON (RFC 8259 §8.1) and is refused whole.
+        if (!matched
+            || !Base64UrlText.TryDecode(token.AsSpan(firstDot + 1, secondDot - firstDot - 1), buffer, out var payloadLength)
+            || !Utf8.IsValid(buffer.AsSpan(0, payloadLength)))
         {
             return Invalid;
         }
