@@ -27,11 +27,57 @@ public sealed class CookieSessionTransport : ISessionTransport
     /// <summary>The cookie name in force.</summary>
     public string CookieName => _options.EffectiveName;
 
-    /// <inheritdoc />
+    /// <summary>
+    /// What <see cref="ReadCredential"/> returns when the request carries the session cookie more than once with
+    /// different values: a text that is never a valid credential, so the request has no session (and the rejection is
+    /// logged as malformed).
+    /// </summary>
+    public const string AmbiguousCredential = "(ambiguous)";
+
+    /// <summary>
+    /// Reads the session cookie from the <c>Cookie</c> headers, strictly: the name must match exactly (case included:
+    /// browsers keep <c>__Host-tessera</c> and <c>__HOST-tessera</c> apart, so must the server), the value is taken as
+    /// sent (no percent-decoding, no quotes removed; a credential never needs either), and a cookie that appears more
+    /// than once with different values reads as <see cref="AmbiguousCredential"/>, so a cookie planted next to the real
+    /// one (cookie tossing from a sibling domain, where the name has no <c>__Host-</c> prefix) never picks the session.
+    /// Empty values are ignored. Returns <see langword="null"/> when the cookie is absent.
+    /// </summary>
+    /// <param name="context">The request.</param>
+    /// <returns>The credential text, <see cref="AmbiguousCredential"/>, or <see langword="null"/>.</returns>
     public string? ReadCredential(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        return context.Request.Cookies.TryGetValue(CookieName, out var value) ? value : null;
+        string? found = null;
+        foreach (var header in context.Request.Headers.Cookie)
+        {
+            if (header is null || !header.Contains(CookieName, StringComparison.Ordinal))
+            {
+                continue;
+            }
+            var rest = header.AsSpan();
+            while (!rest.IsEmpty)
+            {
+                var end = rest.IndexOf(';');
+                var pair = (end < 0 ? rest : rest[..end]).Trim(" \t");
+                rest = end < 0 ? default : rest[(end + 1)..];
+                var equals = pair.IndexOf('=');
+                if (equals < 0 || !pair[..equals].SequenceEqual(CookieName))
+                {
+                    continue;
+                }
+                var value = pair[(equals + 1)..];
+                if (value.IsEmpty || (found is not null && value.SequenceEqual(found)))
+                {
+                    continue;
+                }
+                if (found is not null)
+                {
+                    return AmbiguousCredential;
+                }
+                found = value.ToString();
+            }
+        }
+        return found;
     }
 
     /// <inheritdoc />
