@@ -75,6 +75,9 @@ internal sealed class TargetSummary
     /// <summary>The first unexpected answers (at most 200), with their times.</summary>
     public required IReadOnlyList<ErrorRecord> ErrorSample { get; init; }
 
+    /// <summary>With outages: the unexpected answers outside every outage window (at most 500).</summary>
+    public required IReadOnlyList<ErrorRecord> ErrorsOutside { get; init; }
+
     public required IReadOnlyList<Sample> Samples { get; init; }
 
     public required IReadOnlyList<TimelineSecond> Timeline { get; init; }
@@ -146,6 +149,7 @@ internal sealed class TargetSummary
             Anomalies = run.Anomalies,
             LostDetails = [.. verifications.Where(v => v.Lost.Count > 0).Take(50)],
             ErrorSample = [.. errors.Take(200)],
+            ErrorsOutside = mine.Count == 0 ? [] : [.. errors.Where(e => !Inside(e)).Take(500)],
             Samples = samples,
             Timeline = run.Recorder.Timeline(),
         };
@@ -202,7 +206,7 @@ internal sealed record RunResults(
             {
                 text.AppendLine(c, $"anomaly at t = {anomaly.At:0.0} s: {anomaly.What}");
             }
-            foreach (var error in t.ErrorSample.Take(10))
+            foreach (var error in (t.ErrorsOutside.Count > 0 ? t.ErrorsOutside : t.ErrorSample).Take(10))
             {
                 text.AppendLine(c, $"error at t = {error.Start:0.00}..{error.End:0.00} s: {error.Route} answered {error.Status} (expected {error.Expected}){(error.Note is null ? "" : ": " + error.Note)}");
             }

@@ -27,6 +27,8 @@ internal sealed class TargetRun : IAsyncDisposable
     // The demo's cart holds at most 100 items (a 400 beyond): a session that has this many acknowledged stops adding,
     // leaving room for writes that failed but may have landed. Pinned sessions reach it; rotating ones rarely do.
     private const int CartWritesPerSession = 90;
+
+    private const double PendingRetrySeconds = 2;
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
 
     private readonly SoakOptions _options;
@@ -37,7 +39,8 @@ internal sealed class TargetRun : IAsyncDisposable
     private readonly Channel<Slot> _queue = Channel.CreateUnbounded<Slot>();
     private readonly List<Slot> _slots = [];
     private readonly Lock _lock = new();
-    private readonly List<ClientSession> _pending = [];
+    // Sessions set aside (not readable when they ended, or retired), each with when to try reading it back again.
+    private readonly List<(ClientSession Session, double Due)> _pending = [];
     private readonly List<Verification> _verifications = [];
     private readonly List<Anomaly> _anomalies = [];
     private readonly List<Sample> _samples = [];
@@ -185,17 +188,17 @@ internal sealed class TargetRun : IAsyncDisposable
         List<ClientSession> sessions;
         lock (_lock)
         {
-            sessions = [.. _slots.Where(s => s.Current is not null).Select(s => s.Current!), .. _pending];
+            sessions = [.. _slots.Where(s => s.Current is not null).Select(s => s.Current!), .. _pending.Select(p => p.Session)];
             _pending.Clear();
         }
         await Parallel.ForEachAsync(sessions, new ParallelOptions { MaxDegreeOfParallelism = _options.Concurrency, CancellationToken = cancellationToken },
             async (session, token) =>
             {
-                var result = await VerifyAsync(session, paced: false, token);
+                var result = await FreshVerifyAsync(session, paced: false, token);
                 for (var attempt = 1; attempt < 3 && result.Failure is not null; attempt++)
                 {
                     await Task.Delay(TimeSpan.FromSeconds(1), token);
-                    result = await VerifyAsync(session, paced: false, token);
+                    result = await FreshVerifyAsync(session, paced: false, token);
                 }
                 if (result.Failure is not null)
                 {
@@ -220,6 +223,11 @@ internal sealed class TargetRun : IAsyncDisposable
         var random = new Random(_options.Seed * 31 + _index * 1_000 + worker);
         while (_clock.Now < until && !cancellationToken.IsCancellationRequested)
         {
+            if (TakeDuePending() is { } pending)
+            {
+                await RetryPendingAsync(pending, cancellationToken);
+                continue;
+            }
             var slot = await _queue.Reader.ReadAsync(cancellationToken);
             try
             {
@@ -325,7 +333,7 @@ internal sealed class TargetRun : IAsyncDisposable
         slot.Current = null;
         if ((await VerifyAsync(session, paced: true, cancellationToken)).Failure is not null)
         {
-            // Not readable now, or not all there (an outage?): read it back at the end of the run instead.
+            // Not readable now, or not all there (an outage?): read it back again every few seconds, and at the end.
             SetAside(session);
             return;
         }
@@ -441,17 +449,67 @@ internal sealed class TargetRun : IAsyncDisposable
 
     private async Task RefreshAsync(Slot slot, ClientSession session, CancellationToken cancellationToken)
     {
-        var reply = await SendAsync(RequestKind.Refresh, "POST /api/refresh", HttpMethod.Post, "api/refresh", null, Json(new { refreshToken = session.RefreshToken }), 200, paced: true, cancellationToken,
-            r => ParseTokens(r.Body) is null ? "no token pair in the answer" : null);
+        var reply = await SendRefreshAsync(session, paced: true, cancellationToken);
         if (Settle(slot, session, reply) && reply.Ok)
         {
             ApplyTokens(session, ParseTokens(reply.Body)!.Value, reply.End);
         }
     }
 
+    private Task<Reply> SendRefreshAsync(ClientSession session, bool paced, CancellationToken cancellationToken) =>
+        SendAsync(RequestKind.Refresh, "POST /api/refresh", HttpMethod.Post, "api/refresh", null, Json(new { refreshToken = session.RefreshToken }), 200, paced, cancellationToken,
+            r => ParseTokens(r.Body) is null ? "no token pair in the answer" : null);
+
+    /// <summary>
+    /// Reads a session back, first refreshing a token session's pair when the access token is past half its life (a
+    /// session set aside gets no other traffic, and its tokens must not expire while it waits).
+    /// </summary>
+    private async Task<(string? Failure, List<AckedWrite>? Missing)> FreshVerifyAsync(ClientSession session, bool paced, CancellationToken cancellationToken)
+    {
+        if (session.IsToken && _clock.Now - session.AccessIssuedAt > session.AccessLifetime / 2)
+        {
+            var reply = await SendRefreshAsync(session, paced, cancellationToken);
+            if (!reply.Ok)
+            {
+                return ($"POST /api/refresh answered {reply.Status}", null);
+            }
+            session.Ok(reply.End);
+            ApplyTokens(session, ParseTokens(reply.Body)!.Value, reply.End);
+        }
+        return await VerifyAsync(session, paced, cancellationToken);
+    }
+
+    /// <summary>One more attempt at reading back a session set aside; it goes back in line (two seconds on) if it fails.</summary>
+    private async Task RetryPendingAsync(ClientSession session, CancellationToken cancellationToken)
+    {
+        if ((await FreshVerifyAsync(session, paced: true, cancellationToken)).Failure is not null)
+        {
+            lock (_lock)
+            {
+                _pending.Add((session, _clock.Now + PendingRetrySeconds));
+            }
+        }
+    }
+
+    private ClientSession? TakeDuePending()
+    {
+        lock (_lock)
+        {
+            var now = _clock.Now;
+            var at = _pending.FindIndex(p => p.Due <= now);
+            if (at < 0)
+            {
+                return null;
+            }
+            var session = _pending[at].Session;
+            _pending.RemoveAt(at);
+            return session;
+        }
+    }
+
     /// <summary>
     /// Bookkeeping after a request of a session. A new cookie on anything but a sign-in means the demo put the request in
-    /// another session (it could not load this one): both are read back at the end and the slot signs in afresh. Three
+    /// another session (it could not load this one): both are set aside to be read back, and the slot signs in afresh. Three
     /// unexpected 401s in a row retire a rotating session the same way. Returns false when the session was replaced.
     /// </summary>
     private bool Settle(Slot slot, ClientSession session, Reply reply)
@@ -481,7 +539,7 @@ internal sealed class TargetRun : IAsyncDisposable
     {
         lock (_lock)
         {
-            _pending.Add(session);
+            _pending.Add((session, _clock.Now + PendingRetrySeconds));
         }
         Interlocked.Increment(ref Retired);
     }
