@@ -253,6 +253,10 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
               UPDATE "public"."sessionStoreToken" a SET "revokedAt" = $2
               FROM old WHERE a."refreshToken" = old."id" AND a."revokedAt" IS NULL
               RETURNING 1
+            ), pruned AS (
+              DELETE FROM "public"."sessionStoreToken" p
+              USING old WHERE p."session" = old."session" AND p."revokedAt" IS NOT NULL AND p."expiresAt" < $12
+              RETURNING 1
             ), fresh AS (
               INSERT INTO "public"."sessionStoreToken" 
             """ + TokenInsertColumns + """
@@ -581,6 +585,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
         await using var command = await CommandAsync(_rotate, cancellationToken);
         AddPair(command, newAccess.SessionId, now, newAccess, newRefresh);
         command.Parameters.Add(Uuid(MapId(refreshTokenId).Key));
+        command.Parameters.Add(Time(now - TesseraDefaults.ExpiredTokenRetention)); // $12: rotated tokens expired before this go
         await using var reader = await command.ReaderAsync(System.Data.CommandBehavior.Default, cancellationToken);
         await reader.ReadAsync(cancellationToken);
         var rotated = reader.GetInt64(0);

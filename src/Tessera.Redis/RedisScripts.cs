@@ -282,7 +282,8 @@ internal static partial class RedisScripts
 
     /// <summary>
     /// KEYS[1] = the old refresh token's pointer. ARGV 4.. = old refresh id, new access session id, new refresh session
-    /// id, new access id, new access JSON, new refresh id, new refresh JSON, rotation time, new refresh expiry.
+    /// id, new access id, new access JSON, new refresh id, new refresh JSON, rotation time, new refresh expiry, and the
+    /// cutoff before which the session's rotated tokens are dropped (they expired and can never be presented again).
     /// Returns 0 rotated, 1 already revoked, 2 not found, 3 session not live; an error when a new id is taken.
     /// </summary>
     public static readonly RedisScript Rotate = new(Prelude + """
@@ -312,6 +313,16 @@ internal static partial class RedisScripts
           if not paired.r then
             paired.r = ARGV[11]
             redis.call('HSET', tk, old.p, cjson.encode(paired))
+          end
+        end
+        local cutoff = tonumber(ARGV[13])
+        local all = redis.call('HGETALL', tk)
+        for i = 1, #all, 2 do
+          local tj = cjson.decode(all[i + 1])
+          if tj.r and tonumber(tj.e) < cutoff and all[i] ~= ARGV[4] then
+            redis.call('HDEL', tk, all[i])
+            local kk = kkey(all[i])
+            if redis.call('GET', kk) == sid then redis.call('DEL', kk) end
           end
         end
         local t = life(sk, abs)

@@ -356,7 +356,7 @@ public sealed partial class RedisSessionStore : ISessionStore, ISessionStoreClea
         ArgumentNullException.ThrowIfNull(refreshTokenId);
         ArgumentNullException.ThrowIfNull(newAccess);
         ArgumentNullException.ThrowIfNull(newRefresh);
-        var args = Args(9);
+        var args = Args(10);
         args.Add(refreshTokenId);
         args.Add(newAccess.SessionId);
         args.Add(newRefresh.SessionId);
@@ -366,6 +366,7 @@ public sealed partial class RedisSessionStore : ISessionStore, ISessionStoreClea
         args.Add(EncodeToken(newRefresh));
         args.Add(Ms(now));
         args.Add(Ms(newRefresh.ExpiresAt));
+        args.Add(Ms(now - TesseraDefaults.ExpiredTokenRetention));
         RedisValue result;
         try
         {

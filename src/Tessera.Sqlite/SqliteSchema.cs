@@ -79,7 +79,8 @@ internal static class SqliteSchema
         // - One row per token, keyed by its id (the JWT's jti); the JWT itself is never stored, it is re-minted from the
         //   row. session_pk cascades, so deleting a session (cleanup, eviction, delete) takes its tokens with it, and
         //   its index serves that cascade. Rotated refresh tokens stay as tombstones (revoked_at, successor_id) until
-        //   their session goes, so reuse stays detectable for the session's whole life.
+        //   a later rotation finds them expired (TesseraDefaults.ExpiredTokenRetention), so reuse stays detectable for as
+        //   long as a token could be presented.
         // - kind is 'access' or 'refresh' as text, so the file reads plainly in the sqlite3 shell.
         // - tessera_sessions_revoked serves DeleteRevokedAsync; partial, because live sessions (most of them) are never
         //   looked up by revocation time, and "revoked_at <= ?" implies the index's condition.

@@ -612,6 +612,17 @@ public sealed partial class SqliteSessionStore : ISessionStore, ISessionStoreCle
                 revokeAccess.Parameters.AddWithValue("$now", Ms(now));
                 await revokeAccess.ExecuteNonQueryAsync(cancellationToken);
             }
+            // Rotated tokens of this session that expired long enough ago can never be presented again: drop them, so a
+            // session refreshed for days keeps only its recent pairs (TesseraDefaults.ExpiredTokenRetention).
+            await using (var prune = Command(connection, transaction, """
+                DELETE FROM tessera_tokens WHERE session_pk = $pk AND revoked_at IS NOT NULL AND expires_at < $cutoff AND id <> $id
+                """))
+            {
+                prune.Parameters.AddWithValue("$pk", pk);
+                prune.Parameters.AddWithValue("$cutoff", Ms(now - TesseraDefaults.ExpiredTokenRetention));
+                prune.Parameters.AddWithValue("$id", refreshTokenId);
+                await prune.ExecuteNonQueryAsync(cancellationToken);
+            }
             await InsertTokensAsync(connection, transaction, pk, newAccess, newRefresh, cancellationToken);
             // SET expressions read the row as it was, so expires_at is computed from the old idle deadline like
             // idle_expires_at is, and the CHECK (expires_at = min(idle, absolute)) holds.

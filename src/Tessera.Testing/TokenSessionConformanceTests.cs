@@ -925,6 +925,54 @@ public abstract class TokenSessionConformanceTests
     // ---------------------------------------------------------------------------------------------------------------
 
     /// <summary>
+    /// A session refreshed for longer than its tokens live keeps only the rotated tokens that could still be presented:
+    /// each rotation drops the session's rotated tokens that expired more than
+    /// <see cref="TesseraDefaults.ExpiredTokenRetention"/> ago, so the store does not grow by a pair per refresh for the
+    /// session's whole life (found by the soak in bench/).
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task RefreshingForLongerThanATokenLivesDropsTheExpiredRotatedTokens()
+    {
+        var h = NewHarness(o =>
+        {
+            o.Tokens.AccessTokenLifetime = TimeSpan.FromMinutes(1);
+            o.Tokens.RefreshTokenLifetime = TimeSpan.FromMinutes(10);
+        });
+        var pair = await h.Service.CreateAsync("alice");
+        var rotated = new List<(string Access, string Refresh)>();
+        for (var minute = 1; minute <= 20; minute++)
+        {
+            Clock.Advance(TimeSpan.FromMinutes(1));
+            var refreshed = await h.Service.RefreshAsync(pair.RefreshToken);
+            Assert.True(refreshed.Succeeded, refreshed.Reason);
+            rotated.Add((TokenId(pair.AccessToken), TokenId(pair.RefreshToken)));
+            pair = refreshed.Value!;
+        }
+
+        // The i-th rotated refresh token expired at minute i + 10 and the last rotation (minute 20) dropped what expired
+        // before minute 19: refresh tokens 0 to 8 are gone, 9 to 19 kept; access tokens (1 minute) 0 to 17 gone.
+        var refreshKept = new List<int>();
+        var accessKept = new List<int>();
+        for (var i = 0; i < rotated.Count; i++)
+        {
+            if (await h.Tokens.LoadTokenAsync(rotated[i].Refresh) is not null)
+            {
+                refreshKept.Add(i);
+            }
+            if (await h.Tokens.LoadTokenAsync(rotated[i].Access) is not null)
+            {
+                accessKept.Add(i);
+            }
+        }
+        Assert.Equal(Enumerable.Range(9, 11), refreshKept);
+        Assert.Equal([18, 19], accessKept);
+        Assert.NotNull(await h.Tokens.LoadTokenAsync(TokenId(pair.AccessToken)));
+        Assert.NotNull(await h.Tokens.LoadTokenAsync(TokenId(pair.RefreshToken)));
+        Assert.True((await h.Service.GetAsync(pair.AccessToken)).Succeeded);
+    }
+
+    /// <summary>
     /// Builds a store with <see cref="CreateStore"/>, wraps it in a <see cref="CountingSessionStore"/>, and builds a
     /// manager over it on <see cref="Clock"/>: one fresh signing key, then <see cref="ConfigureOptions"/>, then
     /// <paramref name="configure"/>. The options must pass <see cref="TesseraOptionsValidator"/>.

@@ -399,11 +399,30 @@ public sealed partial class InMemorySessionStore : ISessionStore, ISessionStoreC
             {
                 _tokens[oldAccess.Id] = oldAccess with { RevokedAt = now };
             }
+            PruneExpiredTokens(old.SessionId, now - TesseraDefaults.ExpiredTokenRetention);
             AddToken(newAccess);
             AddToken(newRefresh);
             var idle = Math.Min(newRefresh.ExpiresAt.UtcTicks, session.AbsoluteExpiresTicks);
             SetActivity(session, now.UtcTicks, Math.Max(idle, session.IdleExpiresTicks));
             return ValueTask.FromResult(TokenRotationOutcome.Rotated);
+        }
+    }
+
+    // Rotated tokens that expired before the cutoff can never be presented again (expired tokens are refused before the
+    // store is asked): drop them, so a long-lived token session holds only its recent pairs.
+    private void PruneExpiredTokens(string sessionId, DateTimeOffset cutoff)
+    {
+        if (_tokenIdsBySession.TryGetValue(sessionId, out var ids))
+        {
+            ids.RemoveAll(id =>
+            {
+                if (_tokens.TryGetValue(id, out var token) && token.RevokedAt is not null && token.ExpiresAt < cutoff)
+                {
+                    _tokens.Remove(id);
+                    return true;
+                }
+                return false;
+            });
         }
     }
 

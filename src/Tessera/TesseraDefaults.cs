@@ -42,6 +42,18 @@ public static class TesseraDefaults
     /// </summary>
     public const int MaxDataBytes = 64 * 1024;
 
+    /// <summary>
+    /// The most tabs one session keeps: 10 (a point-of-sale terminal's open sales, a user's open windows). Issuing one
+    /// more closes the least recently used.
+    /// </summary>
+    public const int MaxTabsPerSession = 10;
+
+    /// <summary>The request header that carries a tab id by default: <c>X-Tessera-Tab</c>.</summary>
+    public const string TabHeaderName = "X-Tessera-Tab";
+
+    /// <summary>The query parameter or route value that carries a tab id by default: <c>tab</c>.</summary>
+    public const string TabParameterName = "tab";
+
     /// <summary>The in-memory store's bound: 100,000 sessions.</summary>
     public const int MemoryStoreMaxSessions = 100_000;
 
@@ -68,6 +80,15 @@ public static class TesseraDefaults
 
     /// <summary>The grace window in which a refresh retry gets the same successor pair: 5 seconds.</summary>
     public static readonly TimeSpan RefreshReuseGraceWindow = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long a rotated token is kept after its own expiry: 1 minute. A store's rotation deletes the session's rotated
+    /// tokens that expired longer ago than this, so a token session refreshed for days keeps only the tokens that could
+    /// still be presented (a token past its expiry is refused before the store is asked, so keeping it would detect
+    /// nothing), not one pair per refresh for its whole life. Twice the default clock skew; with a larger
+    /// <c>Tessera:Tokens:ClockSkew</c> such a token is refused slightly earlier than the skew would allow, never later.
+    /// </summary>
+    public static readonly TimeSpan ExpiredTokenRetention = TimeSpan.FromMinutes(1);
 
     /// <summary>The longest token accepted: 4,096 characters.</summary>
     public const int MaxTokenLength = 4096;

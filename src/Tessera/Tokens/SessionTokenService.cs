@@ -275,7 +275,8 @@ public sealed class SessionTokenService
 
     /// <summary>
     /// Deletes expired sessions and sessions revoked at least <paramref name="revokedAge"/> ago, with their data and
-    /// tokens, in batches. Rotated tokens of a live session are kept (they are what makes reuse detectable).
+    /// tokens, in batches. Rotated tokens of a live session are kept until a minute after their own expiry (they are what
+    /// makes reuse detectable); rotations, not cleanup, delete them then.
     /// </summary>
     /// <param name="revokedAge">How long revoked sessions are kept; <see cref="TimeSpan.Zero"/> deletes them all.</param>
     /// <param name="cancellationToken">Stops between batches.</param>
