@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
@@ -9,6 +10,8 @@ namespace Tessera.AspNetCore;
 /// <c>__Host-</c> prefix outside Development (see <see cref="TesseraCookieOptions"/>). A response that sets or clears
 /// the cookie is marked <c>Cache-Control: no-store</c> so no cache hands it to someone else, and the response to a
 /// sign-out carries <c>Clear-Site-Data</c> when <see cref="TesseraCookieOptions.ClearSiteDataOnSignOut"/> asks for it.
+/// With <see cref="TesseraCookieOptions.PublicIndicator"/> on, a second cookie that script can read follows the session
+/// cookie: set and cleared with it, and set again whenever a request moves the session's idle deadline.
 /// </summary>
 public sealed class CookieSessionTransport : ISessionTransport
 {
@@ -26,6 +29,12 @@ public sealed class CookieSessionTransport : ISessionTransport
 
     /// <summary>The cookie name in force.</summary>
     public string CookieName => _options.EffectiveName;
+
+    /// <summary>
+    /// The public indicator cookie's name in force, or <see langword="null"/> when
+    /// <see cref="TesseraCookieOptions.PublicIndicator"/> is off.
+    /// </summary>
+    public string? PublicIndicatorName => _options.PublicIndicator ? _options.EffectivePublicIndicatorName : null;
 
     /// <summary>
     /// What <see cref="ReadCredential"/> returns when the request carries the session cookie more than once with
@@ -94,9 +103,20 @@ public sealed class CookieSessionTransport : ISessionTransport
                 }
                 context.Response.Cookies.Append(CookieName, result.Credential!, options);
                 MarkNoStore(context);
+                // The commit that issued the credential wrote the session's deadlines; a caller outside the middleware
+                // has only the absolute one, which the idle deadline never passes.
+                var deadlines = context.Features.Get<ITesseraSessionFeature>()?.Session.CommittedDeadlines;
+                if ((deadlines ?? (result.AbsoluteExpiresAt is { } absolute ? (absolute, absolute) : null)) is { } written)
+                {
+                    WriteIndicator(context, written.IdleExpiresAt, written.AbsoluteExpiresAt);
+                }
                 break;
             case CredentialChange.Clear:
                 context.Response.Cookies.Delete(CookieName, CreateCookieOptions(context));
+                if (PublicIndicatorName is { } indicator)
+                {
+                    context.Response.Cookies.Delete(indicator, CreateCookieOptions(context, httpOnly: false));
+                }
                 MarkNoStore(context);
                 if (_clearSiteData is not null && WasSignedOut(context))
                 {
@@ -108,9 +128,47 @@ public sealed class CookieSessionTransport : ISessionTransport
         }
     }
 
-    private CookieOptions CreateCookieOptions(HttpContext context) => new()
+    /// <summary>
+    /// Sets the public indicator cookie again after a commit that moved the session's idle deadline but kept its
+    /// credential (a touch, or a write); does nothing when the indicator is off or the commit wrote no deadline. The
+    /// middleware calls it before the response starts.
+    /// </summary>
+    internal void RefreshIndicator(HttpContext context, TesseraSession session)
     {
-        HttpOnly = true,
+        if (session.CommittedDeadlines is { } deadlines)
+        {
+            WriteIndicator(context, deadlines.IdleExpiresAt, deadlines.AbsoluteExpiresAt);
+        }
+    }
+
+    /// <summary>
+    /// The public indicator cookie's value: <c>&lt;idle expiry&gt;.&lt;absolute expiry&gt;</c> in whole Unix seconds,
+    /// rounded down, so a page never believes the session lasts longer than it does.
+    /// </summary>
+    /// <param name="idleExpiresAt">The session's idle deadline.</param>
+    /// <param name="absoluteExpiresAt">The session's absolute deadline.</param>
+    /// <returns>The value, for example <c>1767227400.1767254400</c>.</returns>
+    public static string PublicIndicatorValue(DateTimeOffset idleExpiresAt, DateTimeOffset absoluteExpiresAt) =>
+        string.Create(CultureInfo.InvariantCulture, $"{idleExpiresAt.ToUnixTimeSeconds()}.{absoluteExpiresAt.ToUnixTimeSeconds()}");
+
+    private void WriteIndicator(HttpContext context, DateTimeOffset idleExpiresAt, DateTimeOffset absoluteExpiresAt)
+    {
+        if (PublicIndicatorName is not { } name)
+        {
+            return;
+        }
+        var options = CreateCookieOptions(context, httpOnly: false);
+        if (_options.Persistent)
+        {
+            options.Expires = absoluteExpiresAt;
+        }
+        context.Response.Cookies.Append(name, PublicIndicatorValue(idleExpiresAt, absoluteExpiresAt), options);
+        MarkNoStore(context);
+    }
+
+    private CookieOptions CreateCookieOptions(HttpContext context, bool httpOnly = true) => new()
+    {
+        HttpOnly = httpOnly,
         SameSite = _options.SameSite,
         Path = _options.Path,
         Domain = _options.Domain,

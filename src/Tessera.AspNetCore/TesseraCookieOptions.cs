@@ -51,8 +51,37 @@ public sealed class TesseraCookieOptions
     /// </remarks>
     public ClearSiteDataTypes ClearSiteDataOnSignOut { get; set; }
 
+    /// <summary>
+    /// Whether a second, public cookie tells the page's script that a session exists and when it expires, so a front end
+    /// can skip calls that would fail (Compas's <c>keepPublicCookie</c>). Default <see langword="false"/>: no such cookie.
+    /// </summary>
+    /// <remarks>
+    /// The cookie is readable by JavaScript (no <c>HttpOnly</c>) and holds no secret: its value is
+    /// <c>&lt;idle expiry&gt;.&lt;absolute expiry&gt;</c>, two Unix times in whole seconds (the idle one rounded down), for
+    /// example <c>1767227400.1767254400</c>; never the credential or the session id. It has the session cookie's
+    /// <c>Secure</c>, <c>SameSite</c>, <c>Path</c>, <c>Domain</c> and lifetime (a browser-session cookie unless
+    /// <see cref="Persistent"/>), and moves in step with it: set whenever the credential is issued, set again whenever a
+    /// request moves the idle deadline (a write, or a touch at most once per <c>TouchInterval</c>), and cleared whenever
+    /// the credential is cleared (sign-out, a session revoked or expired while its request ran, a refused sign-in). Like
+    /// the session cookie, it is not cleared by a request whose cookie finds no session (a parallel request may just have
+    /// replaced both), so a page treats it as a hint: past its idle expiry the session is gone, and a 401 means it was
+    /// revoked elsewhere (the page may then delete the cookie itself). Bearer-token requests never set it.
+    /// </remarks>
+    public bool PublicIndicator { get; set; }
+
+    /// <summary>
+    /// The public indicator cookie's name (see <see cref="PublicIndicator"/>). Default <see langword="null"/>: the session
+    /// cookie's name followed by <c>.state</c> (<c>__Host-tessera.state</c>, or <c>tessera.state</c> in Development), so it
+    /// keeps the <c>__Host-</c> prefix when the session cookie has it. Must differ from the session cookie's name and follow
+    /// the same rules.
+    /// </summary>
+    public string? PublicIndicatorName { get; set; }
+
     /// <summary>The name in force after start-up configuration (set by Tessera; read it, do not set it).</summary>
     internal string EffectiveName => Name ?? TesseraDefaults.DevelopmentCookieName;
+
+    /// <summary>The public indicator cookie's name in force.</summary>
+    internal string EffectivePublicIndicatorName => PublicIndicatorName ?? EffectiveName + ".state";
 }
 
 /// <summary>
@@ -101,25 +130,14 @@ internal sealed class TesseraCookieOptionsValidator : IValidateOptions<TesseraCo
     public ValidateOptionsResult Validate(string? name, TesseraCookieOptions options)
     {
         var failures = new List<string>();
-        var cookieName = options.Name ?? string.Empty;
-        if (cookieName.Length == 0 || cookieName.Any(c => c <= ' ' || c >= 127 || "()<>@,;:\\\"/[]?={}".Contains(c)))
+        ValidateName(options.Name ?? string.Empty, "Name", options, failures);
+        if (options.PublicIndicator)
         {
-            failures.Add("Tessera cookie Name must be a non-empty cookie token (no spaces, separators or control characters).");
-        }
-        if (cookieName.StartsWith("__Host-", StringComparison.Ordinal))
-        {
-            if (options.SecurePolicy != CookieSecurePolicy.Always)
+            ValidateName(options.EffectivePublicIndicatorName, "PublicIndicatorName", options, failures);
+            if (string.Equals(options.EffectivePublicIndicatorName, options.Name, StringComparison.Ordinal))
             {
-                failures.Add("A '__Host-' cookie must be Secure: set SecurePolicy to Always or choose another name.");
+                failures.Add("Tessera cookie PublicIndicatorName must differ from the session cookie's Name.");
             }
-            if (options.Path != "/" || options.Domain is not null)
-            {
-                failures.Add("A '__Host-' cookie must have Path '/' and no Domain.");
-            }
-        }
-        if (cookieName.StartsWith("__Secure-", StringComparison.Ordinal) && options.SecurePolicy != CookieSecurePolicy.Always)
-        {
-            failures.Add("A '__Secure-' cookie must be Secure: set SecurePolicy to Always.");
         }
         if (string.IsNullOrEmpty(options.Path) || options.Path[0] != '/')
         {
@@ -134,5 +152,29 @@ internal sealed class TesseraCookieOptionsValidator : IValidateOptions<TesseraCo
             failures.Add("SameSite=None requires SecurePolicy Always (browsers drop insecure SameSite=None cookies).");
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    // The rules of a cookie name, for the session cookie and the public indicator alike (they share every attribute).
+    private static void ValidateName(string cookieName, string property, TesseraCookieOptions options, List<string> failures)
+    {
+        if (cookieName.Length == 0 || cookieName.Any(c => c <= ' ' || c >= 127 || "()<>@,;:\\\"/[]?={}".Contains(c)))
+        {
+            failures.Add($"Tessera cookie {property} must be a non-empty cookie token (no spaces, separators or control characters).");
+        }
+        if (cookieName.StartsWith("__Host-", StringComparison.Ordinal))
+        {
+            if (options.SecurePolicy != CookieSecurePolicy.Always)
+            {
+                failures.Add($"A '__Host-' cookie must be Secure: set SecurePolicy to Always or choose another {property}.");
+            }
+            if (options.Path != "/" || options.Domain is not null)
+            {
+                failures.Add($"A '__Host-' cookie ({property}) must have Path '/' and no Domain.");
+            }
+        }
+        if (cookieName.StartsWith("__Secure-", StringComparison.Ordinal) && options.SecurePolicy != CookieSecurePolicy.Always)
+        {
+            failures.Add($"A '__Secure-' cookie ({property}) must be Secure: set SecurePolicy to Always.");
+        }
     }
 }

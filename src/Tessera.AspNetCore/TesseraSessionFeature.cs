@@ -40,6 +40,10 @@ internal sealed class TesseraSessionFeature(HttpContext context, HttpSession ses
         {
             transport.WriteCredential(context, result);
         }
+        else if (transport is CookieSessionTransport cookie && !context.Response.HasStarted)
+        {
+            cookie.RefreshIndicator(context, Session);
+        }
     }
 }
 

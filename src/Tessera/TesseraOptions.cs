@@ -101,6 +101,9 @@ public sealed class TesseraOptions
     /// </summary>
     public SessionMetadataOptions Metadata { get; } = new();
 
+    /// <summary>Per-tab scope options (section <c>Tessera:Tabs</c>). Never <see langword="null"/>.</summary>
+    public TesseraTabOptions Tabs { get; } = new();
+
     /// <summary>Token-session options (section <c>Tessera:Tokens</c>). Never <see langword="null"/>.</summary>
     public Tokens.TesseraTokenOptions Tokens { get; } = new();
 
@@ -190,6 +193,7 @@ public sealed class TesseraOptionsValidator : IValidateOptions<TesseraOptions>
             failures.Add("Tessera:Metadata:IpAddress must be Full, Truncated or Off.");
         }
         ValidateTokens(options.Tokens, failures);
+        TesseraTabOptions.Validate(options.Tabs, failures);
         if (options.JsonSerializerOptions is null)
         {
             failures.Add("Tessera:JsonSerializerOptions must not be null.");

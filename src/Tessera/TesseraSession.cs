@@ -11,7 +11,7 @@ namespace Tessera;
 /// Not thread-safe: one request, one thread at a time. Reading before <see cref="LoadAsync"/> loads synchronously;
 /// prefer awaiting <see cref="LoadAsync"/> first. After <see cref="CommitAsync"/> the session is read-only.
 /// </remarks>
-public class TesseraSession
+public partial class TesseraSession
 {
     private readonly SessionManager _manager;
     private readonly string? _presentedCredential;
@@ -158,32 +158,43 @@ public class TesseraSession
     {
         get
         {
-            EnsureLoaded();
-            var keys = new HashSet<string>(StringComparer.Ordinal);
-            if (!_cleared && _record is not null)
+            var keys = StoredKeys();
+            keys.RemoveWhere(k => k.StartsWith(SessionKeys.ReservedPrefix, StringComparison.Ordinal));
+            return keys;
+        }
+    }
+
+    /// <summary>
+    /// The idle and absolute deadlines this view's commit wrote to the store (it created, changed or touched the
+    /// session), or <see langword="null"/> when the commit wrote none; the cookie transport keeps its public indicator
+    /// cookie in step with them.
+    /// </summary>
+    internal (DateTimeOffset IdleExpiresAt, DateTimeOffset AbsoluteExpiresAt)? CommittedDeadlines { get; private set; }
+
+    // Every key the session holds as this request sees it, reserved ones (flash, tabs) included.
+    private HashSet<string> StoredKeys()
+    {
+        EnsureLoaded();
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        if (!_cleared && _record is not null)
+        {
+            keys.UnionWith(_record.Data.Keys);
+        }
+        if (_changes is not null)
+        {
+            foreach (var (key, value) in _changes)
             {
-                foreach (var key in _record.Data.Keys)
+                if (value is null)
+                {
+                    keys.Remove(key);
+                }
+                else
                 {
                     keys.Add(key);
                 }
             }
-            if (_changes is not null)
-            {
-                foreach (var (key, value) in _changes)
-                {
-                    if (value is null)
-                    {
-                        keys.Remove(key);
-                    }
-                    else
-                    {
-                        keys.Add(key);
-                    }
-                }
-            }
-            keys.RemoveWhere(k => k.StartsWith(SessionKeys.ReservedPrefix, StringComparison.Ordinal));
-            return keys;
         }
+        return keys;
     }
 
     /// <summary>
@@ -542,7 +553,10 @@ public class TesseraSession
             {
                 try
                 {
-                    await store.TouchAsync(record.Id, now, idle, cancellationToken);
+                    if (await store.TouchAsync(record.Id, now, idle, cancellationToken))
+                    {
+                        CommittedDeadlines = (idle, record.AbsoluteExpiresAt);
+                    }
                 }
                 catch (SessionStoreUnavailableException e) when (_destroyed is null)
                 {
@@ -561,6 +575,7 @@ public class TesseraSession
             Log.SessionVanished(_manager.Logger, Log.Ref(record.Id));
             return SessionCommitResult.Cleared;
         }
+        CommittedDeadlines = (idle, record.AbsoluteExpiresAt);
         if (_subjectChanged && _subject is not null)
         {
             if (!await EnforceSessionLimitAsync(_subject, record.Id, record.Metadata, cancellationToken))
@@ -607,6 +622,7 @@ public class TesseraSession
             };
             if (await store.CreateAsync(record, cancellationToken))
             {
+                CommittedDeadlines = (record.IdleExpiresAt, absolute);
                 Log.SessionCreated(_manager.Logger, Log.Ref(record.Id));
                 _manager.Metrics.Created(_credentialKind);
                 await SessionEventDispatch.RaiseAsync(_manager.Options.Events.OnCreated, new SessionCreatedEvent(record.Id, record.Subject, _credentialKind, now, metadata), _manager.Logger);
