@@ -1,8 +1,10 @@
 namespace Tessera.Testing;
 
 /// <summary>
-/// A real HTTP client that keeps one cookie by hand (no cookie container), so tests can read, replace and tamper with
-/// the session cookie exactly; it sends an access token too when <see cref="AccessToken"/> is set.
+/// A real HTTP client that keeps the session cookie by hand (no cookie container), so tests can read, replace and tamper
+/// with it exactly; it sends an access token too when <see cref="AccessToken"/> is set. Cookies the server sets whose
+/// names start with the session cookie's name and a dot (the cookie store's chunks, <c>tessera.0</c>, ...) are kept
+/// and sent back as companions, as a browser would.
 /// </summary>
 public sealed class CookieClient : IDisposable
 {
@@ -22,6 +24,44 @@ public sealed class CookieClient : IDisposable
 
     /// <summary>The cookie value sent with each request; <see langword="null"/> sends no cookie. Updated from responses.</summary>
     public string? Cookie { get; set; }
+
+    /// <summary>
+    /// The companion cookies kept besides the session cookie (name to value; names start with <see cref="CookieName"/>
+    /// and a dot), sent after it with each request and updated from responses. Empty for a server-side store.
+    /// </summary>
+    public SortedDictionary<string, string> Companions { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Every cookie the client holds (the session cookie and its companions), to hand to another client.</summary>
+    /// <returns>A copy, name to value.</returns>
+    public IReadOnlyDictionary<string, string> SaveCookies()
+    {
+        var saved = new Dictionary<string, string>(Companions, StringComparer.Ordinal);
+        if (Cookie is not null)
+        {
+            saved[CookieName] = Cookie;
+        }
+        return saved;
+    }
+
+    /// <summary>Replaces every cookie the client holds with ones saved by <see cref="SaveCookies"/> (from this client or another).</summary>
+    /// <param name="saved">The cookies.</param>
+    public void RestoreCookies(IReadOnlyDictionary<string, string> saved)
+    {
+        ArgumentNullException.ThrowIfNull(saved);
+        Companions.Clear();
+        Cookie = null;
+        foreach (var (name, value) in saved)
+        {
+            if (string.Equals(name, CookieName, StringComparison.Ordinal))
+            {
+                Cookie = value;
+            }
+            else
+            {
+                Companions[name] = value;
+            }
+        }
+    }
 
     /// <summary>
     /// An access token sent as <c>Authorization: Bearer</c> with each request; <see langword="null"/> sends no
@@ -45,7 +85,7 @@ public sealed class CookieClient : IDisposable
     public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content = null, string? cookieHeader = null, IReadOnlyList<string>? authorization = null)
     {
         using var request = new HttpRequestMessage(method, path) { Content = content };
-        var header = cookieHeader ?? (Cookie is null ? null : $"{CookieName}={Cookie}");
+        var header = cookieHeader ?? KeptCookieHeader();
         if (header is not null)
         {
             request.Headers.TryAddWithoutValidation("Cookie", header);
@@ -60,13 +100,31 @@ public sealed class CookieClient : IDisposable
         {
             foreach (var value in values)
             {
+                var expired = value.Contains("expires=Thu, 01 Jan 1970", StringComparison.OrdinalIgnoreCase);
+                if (value.StartsWith(CookieName + ".", StringComparison.Ordinal))
+                {
+                    var pair = value.Split(';', 2)[0];
+                    var equals = pair.IndexOf('=', StringComparison.Ordinal);
+                    if (equals > 0)
+                    {
+                        var (name, companion) = (pair[..equals], pair[(equals + 1)..]);
+                        if (expired || companion.Length == 0)
+                        {
+                            Companions.Remove(name);
+                        }
+                        else
+                        {
+                            Companions[name] = companion;
+                        }
+                    }
+                    continue;
+                }
                 if (!value.StartsWith(CookieName + "=", StringComparison.Ordinal))
                 {
                     continue;
                 }
                 LastSetCookie = value;
                 var cookieValue = value[(CookieName.Length + 1)..].Split(';', 2)[0];
-                var expired = value.Contains("expires=Thu, 01 Jan 1970", StringComparison.OrdinalIgnoreCase);
                 Cookie = expired || cookieValue.Length == 0 ? null : cookieValue;
             }
         }
@@ -93,6 +151,16 @@ public sealed class CookieClient : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _http.Dispose();
+
+    private string? KeptCookieHeader()
+    {
+        if (Companions.Count == 0)
+        {
+            return Cookie is null ? null : $"{CookieName}={Cookie}";
+        }
+        var pairs = Companions.Select(c => $"{c.Key}={c.Value}");
+        return string.Join("; ", Cookie is null ? pairs : pairs.Prepend($"{CookieName}={Cookie}"));
+    }
 
     private static async Task<string> EnsureBody(HttpResponseMessage response)
     {

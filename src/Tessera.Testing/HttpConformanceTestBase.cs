@@ -24,6 +24,15 @@ public abstract class HttpConformanceTestBase : IAsyncLifetime
     /// <returns>The store.</returns>
     protected abstract ISessionStore CreateStore();
 
+    /// <summary>
+    /// Registers services the store needs in every server the test starts (after Tessera's). Does nothing by default;
+    /// a store that reaches the request, like the cookie store, adds <c>AddHttpContextAccessor()</c> here.
+    /// </summary>
+    /// <param name="services">The server's services.</param>
+    protected virtual void ConfigureServices(Microsoft.Extensions.DependencyInjection.IServiceCollection services)
+    {
+    }
+
     /// <summary>Creates the store for the test.</summary>
     /// <returns>A completed task.</returns>
     public virtual Task InitializeAsync()
@@ -64,7 +73,7 @@ public abstract class HttpConformanceTestBase : IAsyncLifetime
     /// <returns>The server.</returns>
     protected async Task<TesseraTestServer> StartTestServerAsync(ISessionStore store, Action<TesseraOptions>? configure, Action<Microsoft.AspNetCore.Builder.WebApplication>? mapExtraRoutes = null, bool bearerTokens = false, bool authentication = false)
     {
-        var server = await TesseraTestServer.StartAsync(store, Clock, [Key], configure: configure, mapExtraRoutes: mapExtraRoutes, bearerTokens: bearerTokens, authentication: authentication);
+        var server = await TesseraTestServer.StartAsync(store, Clock, [Key], configure: configure, mapExtraRoutes: mapExtraRoutes, bearerTokens: bearerTokens, authentication: authentication, configureServices: ConfigureServices);
         _servers.Add(server);
         return server;
     }
@@ -77,7 +86,7 @@ public abstract class HttpConformanceTestBase : IAsyncLifetime
     /// <returns>The server.</returns>
     protected async Task<TesseraTestServer> StartTestServerAsync(IEnumerable<string>? keys = null, string environment = "Production", bool bearerTokens = false, bool authentication = false)
     {
-        var server = await TesseraTestServer.StartAsync(Store, Clock, keys ?? [Key], environment, bearerTokens: bearerTokens, authentication: authentication);
+        var server = await TesseraTestServer.StartAsync(Store, Clock, keys ?? [Key], environment, bearerTokens: bearerTokens, authentication: authentication, configureServices: ConfigureServices);
         _servers.Add(server);
         return server;
     }

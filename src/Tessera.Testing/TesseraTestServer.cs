@@ -53,6 +53,10 @@ public sealed class TesseraTestServer : IAsyncDisposable
     /// Whether to add Tessera authentication as the default scheme, with <c>UseAuthentication()</c> and
     /// <c>UseAuthorization()</c> after <c>UseTessera()</c>, and map the <c>/auth/...</c> routes.
     /// </param>
+    /// <param name="configureServices">
+    /// Registers more services after Tessera's, or <see langword="null"/>: say, <c>AddHttpContextAccessor()</c> for a
+    /// store that reaches the request (the cookie store).
+    /// </param>
     /// <returns>The started server.</returns>
     public static async Task<TesseraTestServer> StartAsync(
         ISessionStore store,
@@ -62,7 +66,8 @@ public sealed class TesseraTestServer : IAsyncDisposable
         Action<TesseraOptions>? configure = null,
         Action<WebApplication>? mapExtraRoutes = null,
         bool bearerTokens = false,
-        bool authentication = false)
+        bool authentication = false,
+        Action<IServiceCollection>? configureServices = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(keys);
@@ -89,6 +94,7 @@ public sealed class TesseraTestServer : IAsyncDisposable
         {
             builder.Services.AddTesseraAuthentication();
         }
+        configureServices?.Invoke(builder.Services);
         var app = builder.Build();
         app.UseTessera();
         if (authentication)

@@ -2,7 +2,7 @@ using Tessera.Testing;
 
 namespace Tessera.AspNetCore.Tests;
 
-public sealed class InMemoryHttpConformanceTests : SessionHttpConformanceTests
+public sealed class InMemoryHttpConformanceTests : ServerSideSessionHttpConformanceTests
 {
     protected override ISessionStore CreateStore() => new InMemorySessionStore(Clock);
 }

@@ -13,7 +13,7 @@ public sealed class PostgreSqlSessionStoreConformanceTests(PostgresDatabase data
 }
 
 /// <summary>The HTTP conformance suite (real Kestrel, real client) on PostgreSQL.</summary>
-public sealed class PostgreSqlHttpConformanceTests(PostgresDatabase database) : SessionHttpConformanceTests, IClassFixture<PostgresDatabase>
+public sealed class PostgreSqlHttpConformanceTests(PostgresDatabase database) : ServerSideSessionHttpConformanceTests, IClassFixture<PostgresDatabase>
 {
     protected override ISessionStore CreateStore() => database.CreateStoreAsync(Clock).GetAwaiter().GetResult();
 }

@@ -62,7 +62,7 @@ public sealed class PostgreSqlNearCacheSessionStoreConformanceTests : SessionSto
 }
 
 /// <summary>The HTTP conformance suite on PostgreSQL behind the near cache.</summary>
-public sealed class PostgreSqlNearCacheHttpConformanceTests : SessionHttpConformanceTests, IClassFixture<PostgresDatabase>
+public sealed class PostgreSqlNearCacheHttpConformanceTests : ServerSideSessionHttpConformanceTests, IClassFixture<PostgresDatabase>
 {
     private readonly PostgresNearCaches _caches;
 

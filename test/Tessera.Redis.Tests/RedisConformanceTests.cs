@@ -22,7 +22,7 @@ public sealed class RedisSessionStoreConformanceTests : SessionStoreConformanceT
 
 /// <summary>The HTTP conformance suite (real Kestrel, real client) on Redis.</summary>
 [Collection(RedisCollection.Name)]
-public sealed class RedisHttpConformanceTests : SessionHttpConformanceTests
+public sealed class RedisHttpConformanceTests : ServerSideSessionHttpConformanceTests
 {
     private readonly RedisTestStores _stores;
 

@@ -47,7 +47,7 @@ public sealed class RedisNearCacheSessionStoreConformanceTests : SessionStoreCon
 
 /// <summary>The HTTP conformance suite on Redis behind the near cache.</summary>
 [Collection(RedisCollection.Name)]
-public sealed class RedisNearCacheHttpConformanceTests : SessionHttpConformanceTests
+public sealed class RedisNearCacheHttpConformanceTests : ServerSideSessionHttpConformanceTests
 {
     private readonly RedisTestStores _stores;
 

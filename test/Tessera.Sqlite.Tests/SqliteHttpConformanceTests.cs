@@ -3,7 +3,7 @@ using Tessera.Testing;
 namespace Tessera.Sqlite.Tests;
 
 /// <summary>The HTTP conformance suite (real Kestrel, real client) over the SQLite store, one fresh file per test.</summary>
-public sealed class SqliteHttpConformanceTests : SessionHttpConformanceTests
+public sealed class SqliteHttpConformanceTests : ServerSideSessionHttpConformanceTests
 {
     private readonly TestDatabaseDirectory _directory = new();
 
