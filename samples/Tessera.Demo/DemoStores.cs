@@ -31,9 +31,15 @@ internal static class DemoStores
             case "redis":
                 UseRedis(tessera, settings);
                 break;
+            case "cookie":
+                // Sessions live in the browser, in encrypted chunk cookies: nothing to run, and nothing on the server that
+                // could list a user's sessions, so those routes say so instead of failing.
+                tessera.UseCookieStore();
+                tessera.Services.AddTransient<IStartupFilter, NoSessionListFilter>();
+                break;
             default:
                 throw new DemoConfigurationException(
-                    $"Tessera:Store={settings.Store} is not available yet in this demo; use sqlite (the default), memory, postgres or redis.");
+                    $"Tessera:Store={settings.Store} is not available in this demo; use sqlite (the default), memory, postgres, redis or cookie.");
         }
         if (settings.NearCache)
         {
@@ -50,6 +56,31 @@ internal static class DemoStores
                 }
             });
         }
+    }
+
+    /// <summary>
+    /// With a store that cannot list a subject's sessions (the cookie store), answers "your devices" (<c>/sessions</c>
+    /// and the account page's sign-out forms) with 501 and a problem body, before anything else runs.
+    /// </summary>
+    private sealed class NoSessionListFilter : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            var store = app.ApplicationServices.GetRequiredService<ISessionStore>();
+            app.Use((context, nextMiddleware) =>
+            {
+                var path = context.Request.Path;
+                // Case-insensitive, as routing matches.
+                var listing = path.StartsWithSegments("/sessions")
+                    || (HttpMethods.IsPost(context.Request.Method) && path.StartsWithSegments("/account/sessions"));
+                return listing && store is not ISubjectSessionIndex
+                    ? Results.Problem(
+                        statusCode: StatusCodes.Status501NotImplemented,
+                        title: "This store keeps sessions in the browser's cookies: the server has no list of a user's sessions to show or sign out.").ExecuteAsync(context)
+                    : nextMiddleware(context);
+            });
+            next(app);
+        };
     }
 
     /// <summary>Host, port and database of a PostgreSQL connection string, for log lines: never the password.</summary>

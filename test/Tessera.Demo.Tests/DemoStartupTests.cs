@@ -180,15 +180,6 @@ public sealed class DemoStartupTests
         Assert.DoesNotContain("   at ", error + output, StringComparison.Ordinal); // no stack trace
     }
 
-    [Theory]
-    [InlineData("cookie")]
-    public void AStoreNotWrittenYetFailsAtStartSayingSo(string store)
-    {
-        using var data = new TempDirectory();
-        var failure = Assert.Throws<DemoConfigurationException>(() => DemoApp.Build(DemoServer.Arguments(store, "Development", data.Path)));
-        Assert.Contains("not available yet", failure.Message, StringComparison.Ordinal);
-    }
-
     [Fact]
     public async Task TheStoreNameIsCaseInsensitive()
     {
