@@ -3,7 +3,7 @@ namespace Tessera.AspNetCore.CookieStore;
 /// <summary>Options of <see cref="CookieSessionStore"/>, set through <c>UseCookieStore(o =&gt; ...)</c>.</summary>
 public sealed class CookieSessionStoreOptions
 {
-    /// <summary>The default of <see cref="MaxChunks"/>: 4 cookies, about 15 KB of cookie text.</summary>
+    /// <summary>The default of <see cref="MaxChunks"/>: 4 cookies, about 16 KB of cookie text.</summary>
     public const int DefaultMaxChunks = 4;
 
     /// <summary>The largest <see cref="MaxChunks"/> accepted: 16 (about 64 KB of cookie text on every request).</summary>
@@ -12,7 +12,7 @@ public sealed class CookieSessionStoreOptions
     /// <summary>
     /// The most chunk cookies (<c>&lt;cookie name&gt;.0</c>, <c>.1</c>, ...) one session may take. Default
     /// <see cref="DefaultMaxChunks"/> (4): each chunk is one cookie of at most 4,096 bytes, and the browser sends all of
-    /// them with every request to the site, so 4 chunks add about 15 KB to each request's headers: under Kestrel's
+    /// them with every request to the site, so 4 chunks add about 16 KB to each request's headers: under Kestrel's
     /// 32 KB limit on request headers with room for the rest, but over the 8 KB a single header line may have behind
     /// nginx's defaults (<c>large_client_header_buffers 4 8k</c>). At least 1, at most <see cref="MaxMaxChunks"/>. A
     /// commit whose session would need more throws <see cref="SessionDataTooLargeException"/> (the middleware answers
