@@ -108,6 +108,7 @@ public static class DemoApp
 
         DemoEndpoints.Map(app);
         DemoTokenEndpoints.Map(app);
+        DemoTabEndpoints.Map(app);
         DemoPages.Map(app);
         return app;
     }

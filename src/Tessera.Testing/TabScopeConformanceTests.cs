@@ -309,6 +309,26 @@ public abstract class TabScopeConformanceTests
         Assert.Empty(destroyed.TabIds);
     }
 
+    /// <summary>A token session keeps tabs like a cookie session: they are data of the session, whatever the credential.</summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task ATokenSessionKeepsTabsToo()
+    {
+        var manager = NewManager();
+        var pair = await manager.Tokens.CreateAsync("alice");
+        var writer = manager.OpenWithAccessToken(pair.AccessToken);
+        await writer.LoadAsync();
+        var tab = writer.IssueTab();
+        writer.FindTab(tab)!.Set("cart", "apple");
+        await writer.CommitAsync();
+
+        var reader = manager.OpenWithAccessToken(pair.AccessToken);
+        await reader.LoadAsync();
+
+        Assert.Equal("apple", reader.FindTab(tab)!.Get<string>("cart"));
+        Assert.Empty(reader.Keys);
+    }
+
     private SessionManager NewManager(ISessionStore? store = null, int? limit = 64 * 1024, Action<TesseraOptions>? configure = null)
     {
         var options = new TesseraOptions { MaxDataBytes = limit };
