@@ -121,6 +121,30 @@ public sealed class TabScopeHttpTests : HttpConformanceTestBase
         Assert.Equal(HttpStatusCode.NotFound, (await browser.CallAsync(HttpMethod.Get, "/tab-cart", (Header, first))).Status);
     }
 
+    [Theory]
+    [InlineData(0, TabIdSource.Header, null, "MaxTabsPerSession must be between 1 and 1000")]
+    [InlineData(1001, TabIdSource.Header, null, "MaxTabsPerSession must be between 1 and 1000")]
+    [InlineData(10, (TabIdSource)7, null, "Source must be Header, Query or RouteValue")]
+    [InlineData(10, TabIdSource.Header, "X Tab", "must be a valid header name")]
+    [InlineData(10, TabIdSource.Query, "", "Name must be 1 to 100 characters")]
+    public void BadTabOptionsFailValidation(int max, TabIdSource source, string? name, string message)
+    {
+        var options = new TesseraOptions();
+        options.Keys.Add(Key);
+        options.Tabs.MaxTabsPerSession = max;
+        options.Tabs.Source = source;
+        options.Tabs.Name = name;
+
+        var result = new TesseraOptionsValidator().Validate(null, options);
+
+        Assert.True(result.Failed);
+        Assert.Contains(message, result.FailureMessage, StringComparison.Ordinal);
+        options.Tabs.MaxTabsPerSession = 10;
+        options.Tabs.Source = TabIdSource.Query;
+        options.Tabs.Name = "tab id";
+        Assert.True(new TesseraOptionsValidator().Validate(null, options).Succeeded); // a query name may hold a space
+    }
+
     private static async Task<string> IssueAsync(CookieJarClient browser)
     {
         var (status, body) = await browser.CallAsync(HttpMethod.Post, "/tabs");
