@@ -70,7 +70,9 @@ public enum TokenRotationOutcome
 
 /// <summary>
 /// A store that keeps token pairs beside sessions, for access/refresh token clients. Token records live until their
-/// session is deleted (rotated refresh tokens stay as tombstones, so reuse stays detectable for the session's life).
+/// session is deleted, except that <see cref="RotateAsync"/> deletes the session's rotated tokens that expired more than
+/// <see cref="TesseraDefaults.ExpiredTokenRetention"/> before its <c>now</c>: rotated refresh tokens stay as tombstones
+/// for as long as they could be presented, so reuse stays detectable, and no longer.
 /// </summary>
 public interface ISessionTokenStore
 {
