@@ -32,9 +32,10 @@ namespace Tessera.AspNetCore.CookieStore;
 /// cookies everywhere, for one read of that store per request that loads a session.
 /// </para>
 /// <para>
-/// Outside a request every call throws <see cref="InvalidOperationException"/>, except, with a revocation store,
-/// <see cref="RevokeAsync"/> and <see cref="DeleteAsync"/> (which record the revocation) and <see cref="LoadAsync"/>
-/// (which finds nothing). Load by id finds only the session of the current request.
+/// Outside a request <see cref="LoadAsync"/> finds nothing (so the store health check passes; with a revocation store it
+/// probes that store) and every other call throws <see cref="InvalidOperationException"/>, except, with a revocation
+/// store, <see cref="RevokeAsync"/> and <see cref="DeleteAsync"/> (which record the revocation). Load by id finds only
+/// the session of the current request.
 /// </para>
 /// </remarks>
 public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCleanup, IAsyncDisposable, IDisposable
@@ -110,16 +111,26 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
     }
 
     /// <inheritdoc />
-    /// <remarks>Finds only the session of the current request; outside a request, with a revocation store, nothing.</remarks>
+    /// <remarks>
+    /// Finds only the session of the current request. Outside a request there are no cookies to find one in, so it finds
+    /// nothing; with a revocation store it reads that store once first, so a health probe
+    /// (<see cref="TesseraStoreHealthCheck"/>) reaches the one part that lives on a server.
+    /// </remarks>
     public ValueTask<SessionRecord?> LoadAsync(string id, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
-        if (_accessor.HttpContext is null && _revocations is not null)
+        if (_accessor.HttpContext is null)
         {
-            return ValueTask.FromResult<SessionRecord?>(null);
+            return _revocations is null ? ValueTask.FromResult<SessionRecord?>(null) : ProbeRevocationsAsync(id, cancellationToken);
         }
         var state = CurrentState();
         return ValueTask.FromResult(state.Record is { } record && string.Equals(record.Id, id, StringComparison.Ordinal) && record.IsActiveAt(_time.GetUtcNow()) ? record : null);
+    }
+
+    private async ValueTask<SessionRecord?> ProbeRevocationsAsync(string id, CancellationToken cancellationToken)
+    {
+        _ = await _revocations!.Store.LoadAsync(id, cancellationToken);
+        return null;
     }
 
     /// <inheritdoc />

@@ -301,9 +301,29 @@ public sealed class CookieSessionStoreTests : HttpConformanceTestBase
         var create = await Assert.ThrowsAsync<InvalidOperationException>(() => store.CreateAsync(record).AsTask());
         Assert.Contains("only during an HTTP request", create.Message, StringComparison.Ordinal);
         await Assert.ThrowsAsync<InvalidOperationException>(() => store.LoadByCredentialAsync(record.CredentialHash).AsTask());
-        await Assert.ThrowsAsync<InvalidOperationException>(() => store.LoadAsync(record.Id).AsTask());
         await Assert.ThrowsAsync<InvalidOperationException>(() => store.RevokeAsync(record.Id, now).AsTask());
         await Assert.ThrowsAsync<InvalidOperationException>(() => store.TouchAsync(record.Id, now, now).AsTask());
+        // Loading by id finds nothing (no cookies to look in), so the health check's probe passes.
+        Assert.Null(await store.LoadAsync(record.Id));
+        var health = await new TesseraStoreHealthCheck(store, TesseraStoreHealthCheck.DefaultTimeout).CheckHealthAsync(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext());
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, health.Status);
+    }
+
+    [Fact]
+    public async Task OutsideARequestTheHealthProbeReachesTheRevocationStore()
+    {
+        var revocations = new FaultySessionStore(new InMemorySessionStore(Clock));
+        var store = new CookieSessionStore(new HttpContextAccessor(), new CookieSessionStoreOptions { RevocationStore = revocations }, Clock);
+        var check = new TesseraStoreHealthCheck(store, TesseraStoreHealthCheck.DefaultTimeout);
+        var context = new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext
+        {
+            Registration = new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckRegistration("tessera", check, Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy, null),
+        };
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, (await check.CheckHealthAsync(context)).Status);
+
+        revocations.Failure = () => new InvalidOperationException("revocation store down");
+
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy, (await check.CheckHealthAsync(context)).Status);
     }
 
     [Fact]
