@@ -57,34 +57,17 @@ public sealed class CookieSessionTransport : ISessionTransport
     {
         ArgumentNullException.ThrowIfNull(context);
         string? found = null;
-        foreach (var header in context.Request.Headers.Cookie)
+        for (var pairs = new CookiePairs(context.Request.Headers.Cookie, CookieName); pairs.MoveNext();)
         {
-            if (header is null || !header.Contains(CookieName, StringComparison.Ordinal))
+            if (!pairs.Name.SequenceEqual(CookieName) || pairs.Value.IsEmpty || (found is not null && pairs.Value.SequenceEqual(found)))
             {
                 continue;
             }
-            var rest = header.AsSpan();
-            while (!rest.IsEmpty)
+            if (found is not null)
             {
-                var end = rest.IndexOf(';');
-                var pair = (end < 0 ? rest : rest[..end]).Trim(" \t");
-                rest = end < 0 ? default : rest[(end + 1)..];
-                var equals = pair.IndexOf('=');
-                if (equals < 0 || !pair[..equals].SequenceEqual(CookieName))
-                {
-                    continue;
-                }
-                var value = pair[(equals + 1)..];
-                if (value.IsEmpty || (found is not null && value.SequenceEqual(found)))
-                {
-                    continue;
-                }
-                if (found is not null)
-                {
-                    return AmbiguousCredential;
-                }
-                found = value.ToString();
+                return AmbiguousCredential;
             }
+            found = pairs.Value.ToString();
         }
         return found;
     }

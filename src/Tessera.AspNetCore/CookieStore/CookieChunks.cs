@@ -31,38 +31,26 @@ internal static class CookieChunks
         string?[]? chunks = null;
         ulong carried = 0;
         var ambiguous = false;
-        foreach (var header in request.Headers.Cookie)
+        for (var pairs = new CookiePairs(request.Headers.Cookie, cookieName); pairs.MoveNext();)
         {
-            if (header is null || !header.Contains(cookieName, StringComparison.Ordinal))
+            if (!TryIndex(pairs.Name, cookieName, out var index))
             {
                 continue;
             }
-            var rest = header.AsSpan();
-            while (!rest.IsEmpty)
+            carried |= 1UL << index;
+            var value = pairs.Value;
+            if (value.IsEmpty)
             {
-                var end = rest.IndexOf(';');
-                var pair = (end < 0 ? rest : rest[..end]).Trim(" \t");
-                rest = end < 0 ? default : rest[(end + 1)..];
-                var equals = pair.IndexOf('=');
-                if (equals < 0 || !TryIndex(pair[..equals], cookieName, out var index))
-                {
-                    continue;
-                }
-                carried |= 1UL << index;
-                var value = pair[(equals + 1)..];
-                if (value.IsEmpty)
-                {
-                    continue;
-                }
-                chunks ??= new string?[MaxIndex];
-                if (chunks[index] is null)
-                {
-                    chunks[index] = value.ToString();
-                }
-                else if (!value.SequenceEqual(chunks[index]))
-                {
-                    ambiguous = true;
-                }
+                continue;
+            }
+            chunks ??= new string?[MaxIndex];
+            if (chunks[index] is null)
+            {
+                chunks[index] = value.ToString();
+            }
+            else if (!value.SequenceEqual(chunks[index]))
+            {
+                ambiguous = true;
             }
         }
         if (chunks?[0] is null || ambiguous)
