@@ -134,9 +134,15 @@ internal sealed class TesseraCookieOptionsValidator : IValidateOptions<TesseraCo
         if (options.PublicIndicator)
         {
             ValidateName(options.EffectivePublicIndicatorName, "PublicIndicatorName", options, failures);
-            if (string.Equals(options.EffectivePublicIndicatorName, options.Name, StringComparison.Ordinal))
+            var indicator = options.EffectivePublicIndicatorName;
+            var session = options.Name ?? options.EffectiveName;
+            if (string.Equals(indicator, session, StringComparison.Ordinal))
             {
                 failures.Add("Tessera cookie PublicIndicatorName must differ from the session cookie's Name.");
+            }
+            else if (indicator.Length > session.Length + 1 && indicator.StartsWith(session + ".", StringComparison.Ordinal) && indicator.AsSpan(session.Length + 1).IndexOfAnyExceptInRange('0', '9') < 0)
+            {
+                failures.Add($"Tessera cookie PublicIndicatorName must not be the session cookie's name, a dot and digits: the cookie store keeps its chunks under those names ({session}.0, {session}.1, ...).");
             }
         }
         if (string.IsNullOrEmpty(options.Path) || options.Path[0] != '/')

@@ -169,6 +169,7 @@ public sealed partial class PublicIndicatorCookieTests : HttpConformanceTestBase
     [InlineData("__Host-tessera", CookieSecurePolicy.Always, "__Host-tessera", "PublicIndicatorName must differ from the session cookie")]
     [InlineData("tessera", CookieSecurePolicy.SameAsRequest, "__Host-state", "'__Host-' cookie must be Secure: set SecurePolicy to Always or choose another PublicIndicatorName")]
     [InlineData("__Host-tessera", CookieSecurePolicy.Always, "has space", "PublicIndicatorName must be a non-empty cookie token")]
+    [InlineData("__Host-tessera", CookieSecurePolicy.Always, "__Host-tessera.0", "must not be the session cookie's name, a dot and digits")]
     public void ABadIndicatorNameFailsValidation(string name, CookieSecurePolicy policy, string indicatorName, string message)
     {
         var services = new ServiceCollection().AddSingleton<IConfiguration>(new ConfigurationBuilder().Build());
