@@ -45,6 +45,11 @@ public abstract class ConcurrencyConformanceTests : IAsyncLifetime
     /// <returns>The store. If it is disposable, the suite does not dispose it; the derived class may.</returns>
     protected abstract ISessionStore CreateStore();
 
+    /// <summary>The store implements the optional interfaces this suite needs; when it does not, this test names them.</summary>
+    [Fact]
+    public void TheStoreImplementsWhatThisSuiteNeeds() =>
+        StoreCapabilities.AssertImplements(CreateStore(), nameof(ConcurrencyConformanceTests), typeof(ISubjectSessionIndex), typeof(ISubjectSessionLimiter), typeof(Tokens.ISessionTokenStore));
+
     /// <summary>Nothing to prepare.</summary>
     /// <returns>A completed task.</returns>
     public virtual Task InitializeAsync() => Task.CompletedTask;

@@ -24,6 +24,11 @@ namespace Tessera.Testing;
 /// </summary>
 public abstract class HygieneConformanceTests : HttpConformanceTestBase
 {
+    /// <summary>The store implements the optional interfaces this suite needs; when it does not, this test names them.</summary>
+    [Fact]
+    public void TheStoreImplementsWhatThisSuiteNeeds() =>
+        StoreCapabilities.AssertImplements(Store, nameof(HygieneConformanceTests), typeof(ISubjectSessionLimiter), typeof(Tokens.ISessionTokenStore));
+
     private const string ClearSiteDataHeader = "Clear-Site-Data";
     private readonly List<ISessionStore> _extraStores = [];
 

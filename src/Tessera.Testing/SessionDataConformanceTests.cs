@@ -21,6 +21,11 @@ public abstract class SessionDataConformanceTests
     /// <returns>The store.</returns>
     protected abstract ISessionStore CreateStore();
 
+    /// <summary>The store implements the optional interfaces this suite needs; when it does not, this test names them.</summary>
+    [Fact]
+    public void TheStoreImplementsWhatThisSuiteNeeds() =>
+        StoreCapabilities.AssertImplements(CreateStore(), nameof(SessionDataConformanceTests), typeof(Tokens.ISessionTokenStore));
+
     /// <summary>Keys that every store must keep as they are: each is valid text, however awkward.</summary>
     public static TheoryData<string> AwkwardKeys => new()
     {

@@ -18,6 +18,11 @@ public abstract class SessionLimitConformanceTests
     /// <returns>The store.</returns>
     protected abstract ISessionStore CreateStore();
 
+    /// <summary>The store implements the optional interfaces this suite needs; when it does not, this test names them.</summary>
+    [Fact]
+    public void TheStoreImplementsWhatThisSuiteNeeds() =>
+        StoreCapabilities.AssertImplements(CreateStore(), nameof(SessionLimitConformanceTests), typeof(ISubjectSessionIndex), typeof(ISubjectSessionLimiter), typeof(Tokens.ISessionTokenStore));
+
     /// <summary>A cookie sign-in beyond the limit revokes the least recently used session and keeps the new one.</summary>
     /// <returns>The test.</returns>
     [Fact]

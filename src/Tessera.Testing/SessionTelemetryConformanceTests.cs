@@ -30,6 +30,11 @@ public abstract class SessionTelemetryConformanceTests
     /// <returns>The store. If it is disposable, the suite does not dispose it; the derived class may.</returns>
     protected abstract ISessionStore CreateStore();
 
+    /// <summary>The store implements the optional interfaces this suite needs; when it does not, this test names them.</summary>
+    [Fact]
+    public void TheStoreImplementsWhatThisSuiteNeeds() =>
+        StoreCapabilities.AssertImplements(CreateStore(), nameof(SessionTelemetryConformanceTests), typeof(ISessionStoreCleanup), typeof(ISubjectSessionIndex), typeof(Tokens.ISessionTokenStore));
+
     /// <summary>
     /// Creating a session raises <c>OnCreated</c> once with its id, no subject and no credential, and counts
     /// <c>tessera.sessions.created</c> with <c>transport=cookie</c>; the store calls are timed under the store's type name.

@@ -18,6 +18,11 @@ namespace Tessera.Testing;
 /// <remarks>The store must implement <see cref="Tokens.ISessionTokenStore"/> and <see cref="ISubjectSessionIndex"/> (every built-in store does).</remarks>
 public abstract class StoreFailureConformanceTests : HttpConformanceTestBase
 {
+    /// <summary>The store implements the optional interfaces this suite needs; when it does not, this test names them.</summary>
+    [Fact]
+    public void TheStoreImplementsWhatThisSuiteNeeds() =>
+        StoreCapabilities.AssertImplements(Store, nameof(StoreFailureConformanceTests), typeof(Tokens.ISessionTokenStore), typeof(ISubjectSessionIndex));
+
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
 
     /// <summary>The fault injector in front of <see cref="HttpConformanceTestBase.Store"/>; the servers use it.</summary>
