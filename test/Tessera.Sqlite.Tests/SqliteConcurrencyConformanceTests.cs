@@ -6,25 +6,12 @@ namespace Tessera.Sqlite.Tests;
 public sealed class SqliteConcurrencyConformanceTests : ConcurrencyConformanceTests
 {
     private readonly TestDatabaseDirectory _directory = new();
-    private readonly List<SqliteSessionStore> _stores = [];
 
-    protected override ISessionStore CreateStore()
-    {
-        var store = new SqliteSessionStore(new SqliteSessionStoreOptions { ConnectionString = $"Data Source={_directory.NewDatabasePath()}" }, Clock);
-        lock (_stores)
-        {
-            _stores.Add(store);
-        }
-        return store;
-    }
+    protected override ISessionStore CreateStore() => _directory.NewStore(Clock);
 
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();
-        foreach (var store in _stores)
-        {
-            await store.DisposeAsync();
-        }
         _directory.Dispose();
     }
 }

@@ -6,24 +6,8 @@ namespace Tessera.Sqlite.Tests;
 public sealed class SqliteSessionLimitConformanceTests : SessionLimitConformanceTests, IDisposable
 {
     private readonly TestDatabaseDirectory _directory = new();
-    private readonly List<SqliteSessionStore> _stores = [];
 
-    protected override ISessionStore CreateStore()
-    {
-        var store = new SqliteSessionStore(new SqliteSessionStoreOptions { ConnectionString = $"Data Source={_directory.NewDatabasePath()}" }, Clock);
-        lock (_stores)
-        {
-            _stores.Add(store);
-        }
-        return store;
-    }
+    protected override ISessionStore CreateStore() => _directory.NewStore(Clock);
 
-    public void Dispose()
-    {
-        foreach (var store in _stores)
-        {
-            store.Dispose();
-        }
-        _directory.Dispose();
-    }
+    public void Dispose() => _directory.Dispose();
 }
