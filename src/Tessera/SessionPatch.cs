@@ -35,4 +35,36 @@ public sealed class SessionPatch
 
     /// <summary>Whether the patch changes the session's data.</summary>
     public bool ChangesData => ClearData || Set.Count > 0 || Removed.Count > 0;
+
+    /// <summary>
+    /// The record as this patch leaves it, for a store that keeps whole records (the in-memory and cookie stores, or a
+    /// custom one): the data copied, cleared if asked, removed keys removed, then set keys set; the subject, credential
+    /// hash, last-seen time and idle deadline replaced where the patch gives them. The record passed in is not changed.
+    /// Whether the session is live, and whether a new credential hash is free, are the store's to check first.
+    /// </summary>
+    /// <param name="record">The stored record.</param>
+    /// <returns>A new record.</returns>
+    public SessionRecord ApplyTo(SessionRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var data = ClearData
+            ? new Dictionary<string, string>(StringComparer.Ordinal)
+            : new Dictionary<string, string>(record.Data, StringComparer.Ordinal);
+        foreach (var key in Removed)
+        {
+            data.Remove(key);
+        }
+        foreach (var (key, json) in Set)
+        {
+            data[key] = json;
+        }
+        return record with
+        {
+            Data = data,
+            Subject = SubjectChanged ? Subject : record.Subject,
+            CredentialHash = NewCredentialHash ?? record.CredentialHash,
+            LastSeenAt = LastSeenAt ?? record.LastSeenAt,
+            IdleExpiresAt = IdleExpiresAt ?? record.IdleExpiresAt,
+        };
+    }
 }

@@ -203,25 +203,7 @@ public sealed class JsonFileSessionStore :
                 return ValueTask.FromResult(false);
             }
             var session = file.Session;
-            var data = patch.ClearData
-                ? new Dictionary<string, string>(StringComparer.Ordinal)
-                : new Dictionary<string, string>(session.Data, StringComparer.Ordinal);
-            foreach (var key in patch.Removed)
-            {
-                data.Remove(key);
-            }
-            foreach (var (key, json) in patch.Set)
-            {
-                data[key] = json;
-            }
-            var patched = session with
-            {
-                Data = data,
-                Subject = patch.SubjectChanged ? patch.Subject : session.Subject,
-                CredentialHash = patch.NewCredentialHash ?? session.CredentialHash,
-                LastSeenAt = patch.LastSeenAt ?? session.LastSeenAt,
-                IdleExpiresAt = patch.IdleExpiresAt ?? session.IdleExpiresAt,
-            };
+            var patched = patch.ApplyTo(session);
             if (patch.NewCredentialHash is { } newHash)
             {
                 WritePointer(CredentialPath(newHash), id);

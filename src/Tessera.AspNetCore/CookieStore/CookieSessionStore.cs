@@ -174,25 +174,7 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
         {
             return false;
         }
-        var data = patch.ClearData
-            ? new Dictionary<string, string>(StringComparer.Ordinal)
-            : new Dictionary<string, string>(current.Data, StringComparer.Ordinal);
-        foreach (var key in patch.Removed)
-        {
-            data.Remove(key);
-        }
-        foreach (var (key, value) in patch.Set)
-        {
-            data[key] = value;
-        }
-        var updated = current with
-        {
-            Data = data,
-            Subject = patch.SubjectChanged ? patch.Subject : current.Subject,
-            CredentialHash = patch.NewCredentialHash ?? current.CredentialHash,
-            LastSeenAt = patch.LastSeenAt ?? current.LastSeenAt,
-            IdleExpiresAt = patch.IdleExpiresAt ?? current.IdleExpiresAt,
-        };
+        var updated = patch.ApplyTo(current);
         var chunks = Seal(state, updated);
         if (patch.NewCredentialHash is { } newHash && _revocations is not null)
         {
