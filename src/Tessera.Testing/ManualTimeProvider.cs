@@ -69,40 +69,6 @@ public sealed class ManualTimeProvider : TimeProvider
         }
     }
 
-    /// <summary>How many timers are scheduled (created, not disposed, with a due time), periodic ones included.</summary>
-    public int ScheduledTimers
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _timers.Count(t => t.DueAt is not null);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Completes once at least <paramref name="count"/> timers are scheduled (see <see cref="ScheduledTimers"/>): lets a
-    /// test wait until the code under test has armed its timeout before it moves the clock past it. Polls every
-    /// millisecond of real time; fails after <paramref name="within"/> of real time (default 10 seconds).
-    /// </summary>
-    /// <param name="count">How many timers to wait for.</param>
-    /// <param name="within">How long to wait at most, in real time.</param>
-    /// <returns>A task that completes when enough timers are scheduled.</returns>
-    /// <exception cref="TimeoutException">Not enough timers were scheduled in time.</exception>
-    public async Task WaitForScheduledTimersAsync(int count, TimeSpan? within = null)
-    {
-        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(10));
-        while (ScheduledTimers < count)
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"Expected {count} scheduled timers, found {ScheduledTimers}.");
-            }
-            await Task.Delay(1);
-        }
-    }
-
     /// <summary>Sets the clock to a later time; see <see cref="Advance"/>.</summary>
     /// <param name="value">The new time; must not be earlier than now.</param>
     public void SetUtcNow(DateTimeOffset value) => Advance(value - GetUtcNow());
