@@ -75,7 +75,10 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : IAsyncLifetime
         var (access, refresh) = NewPair(record.Id, clock);
         Assert.True(await store.CreateTokensAsync(access, refresh));
 
-        var expected = (record.AbsoluteExpiresAt - clock.GetUtcNow() + TimeSpan.FromMinutes(10)).TotalMilliseconds;
+        // The store works in whole Unix milliseconds, so the expectation does too: an unrounded clock would put the
+        // upper bound a fraction of a millisecond below a TTL that Redis reports before a millisecond has passed.
+        var expected = record.AbsoluteExpiresAt.ToUnixTimeMilliseconds() - clock.GetUtcNow().ToUnixTimeMilliseconds()
+            + (long)TimeSpan.FromMinutes(10).TotalMilliseconds;
         foreach (var key in await RedisTestStores.KeysAsync(connection, _prefix))
         {
             var ttl = (await connection.ExecuteAsync("PTTL", key)).AsInt64();
