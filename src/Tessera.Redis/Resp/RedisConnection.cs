@@ -585,7 +585,7 @@ public sealed class RedisConnection : IAsyncDisposable
                     if (request.TryAbandon())
                     {
                         request.Fail(lastError is null
-                            ? new TimeoutException($"The Redis command was not sent within {Milliseconds(timeout)} ms.")
+                            ? new TimeoutException($"The Redis command was not sent to {Endpoint} within {Milliseconds(timeout)} ms.")
                             : new RedisConnectionException(
                                 $"The Redis command could not be sent within {Milliseconds(timeout)} ms: no connection to {Endpoint} ({lastError.Message}).", lastError));
                     }
@@ -599,7 +599,7 @@ public sealed class RedisConnection : IAsyncDisposable
                 // Replies are matched by order, so once one is missing the connection cannot be trusted: fail the
                 // late command with a timeout, everything else behind it with a connection error, and start afresh.
                 oldest.Fail(new TimeoutException($"Redis at {Endpoint} did not reply within {Milliseconds(timeout)} ms."));
-                if (transport.Break(new TimeoutException($"A command got no reply within {Milliseconds(timeout)} ms, so the connection was reset.")))
+                if (transport.Break(new TimeoutException($"A command got no reply from {Endpoint} within {Milliseconds(timeout)} ms, so the connection was reset.")))
                 {
                     Log.CommandTimedOut(_logger, (long)timeout.TotalMilliseconds, Endpoint);
                 }

@@ -133,7 +133,7 @@ public sealed class RedisFaultTests
 
         // A command waiting for its reply when the server goes away fails clearly instead of hanging.
         var blocked = connection.ExecuteAsync("BLPOP", "nothing", 15L).AsTask();
-        await Task.Delay(100);
+        await WaitUntilBlockedAsync(server);
         await server.ShutdownAsync();
         var lost = await Assert.ThrowsAsync<RedisConnectionException>(() => blocked);
         Assert.Contains(server.Endpoint, lost.Message, StringComparison.Ordinal);
@@ -149,6 +149,23 @@ public sealed class RedisFaultTests
         Assert.Equal(4, all.Count);
         Assert.InRange((await connection.ExecuteAsync("PTTL", "session:{abc}")).AsInt64(), 1, 3_600_000);
         Assert.True(connection.IsConnected);
+    }
+
+    // The BLPOP must have reached the server before it goes away, or it would be a command sent while the server is
+    // down (which waits for the reconnection): asked of the server, not guessed with a sleep.
+    private static async Task WaitUntilBlockedAsync(RedisServer server)
+    {
+        await using var observer = await RedisConnection.ConnectAsync(Options(server.Port));
+        for (var attempt = 0; attempt < 500; attempt++)
+        {
+            var info = (await observer.ExecuteAsync("INFO", "clients")).AsString() ?? "";
+            if (info.Contains("blocked_clients:1", StringComparison.Ordinal))
+            {
+                return;
+            }
+            await Task.Delay(10);
+        }
+        Assert.Fail("The BLPOP never reached the server.");
     }
 
     [Fact]
