@@ -25,7 +25,8 @@ internal sealed class SessionCommitGate : IHttpResponseBodyFeature
     private readonly HttpContext _context;
     private GateWriter? _writer;
     private GateStream? _stream;
-    private ArrayBufferWriter<byte>? _held;
+    private byte[]? _held; // rented from the shared pool while bytes are held, returned when they are passed on
+    private int _heldCount;
     private bool _open;
 
     public SessionCommitGate(IHttpResponseBodyFeature inner, TesseraSessionFeature session, HttpContext context)
@@ -100,21 +101,56 @@ internal sealed class SessionCommitGate : IHttpResponseBodyFeature
     /// <summary>Drops what is held (the response is being replaced by an error) and passes everything through from now on.</summary>
     public void Discard()
     {
-        _held = null;
+        ReturnHeld();
         _open = true;
     }
 
     private void Release()
     {
         _open = true;
-        if (_held is { WrittenCount: > 0 } held)
+        if (_held is not null && _heldCount > 0)
         {
-            _inner.Writer.Write(held.WrittenSpan);
+            _inner.Writer.Write(_held.AsSpan(0, _heldCount));
         }
-        _held = null;
+        ReturnHeld();
     }
 
-    private ArrayBufferWriter<byte> Held => _held ??= new ArrayBufferWriter<byte>(4096);
+    private void ReturnHeld()
+    {
+        if (_held is { } held)
+        {
+            _held = null;
+            _heldCount = 0;
+            ArrayPool<byte>.Shared.Return(held);
+        }
+    }
+
+    /// <summary>Room for at least <paramref name="sizeHint"/> more held bytes (one if zero), as a pooled buffer.</summary>
+    private Memory<byte> HeldMemory(int sizeHint)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(sizeHint);
+        var needed = _heldCount + Math.Max(sizeHint, 1);
+        if (_held is null || _held.Length < needed)
+        {
+            var grown = ArrayPool<byte>.Shared.Rent(Math.Max(needed, _held is null ? 4096 : _held.Length * 2));
+            if (_held is not null)
+            {
+                _held.AsSpan(0, _heldCount).CopyTo(grown);
+                ArrayPool<byte>.Shared.Return(_held);
+            }
+            _held = grown;
+        }
+        return _held.AsMemory(_heldCount);
+    }
+
+    private void AdvanceHeld(int bytes)
+    {
+        if (_held is null || (uint)bytes > (uint)(_held.Length - _heldCount))
+        {
+            throw new ArgumentOutOfRangeException(nameof(bytes), "Advanced past the memory the writer handed out.");
+        }
+        _heldCount += bytes;
+    }
 
     private sealed class GateWriter(SessionCommitGate gate) : PipeWriter
     {
@@ -124,25 +160,25 @@ internal sealed class SessionCommitGate : IHttpResponseBodyFeature
 
         public override bool CanGetUnflushedBytes => !gate._open || Inner.CanGetUnflushedBytes;
 
-        public override long UnflushedBytes => gate._open ? Inner.UnflushedBytes : gate._held?.WrittenCount ?? 0;
+        public override long UnflushedBytes => gate._open ? Inner.UnflushedBytes : gate._heldCount;
 
         public override Memory<byte> GetMemory(int sizeHint = 0)
         {
             _lastHeld = gate.Holding;
-            return _lastHeld ? gate.Held.GetMemory(sizeHint) : Inner.GetMemory(sizeHint);
+            return _lastHeld ? gate.HeldMemory(sizeHint) : Inner.GetMemory(sizeHint);
         }
 
         public override Span<byte> GetSpan(int sizeHint = 0)
         {
             _lastHeld = gate.Holding;
-            return _lastHeld ? gate.Held.GetSpan(sizeHint) : Inner.GetSpan(sizeHint);
+            return _lastHeld ? gate.HeldMemory(sizeHint).Span : Inner.GetSpan(sizeHint);
         }
 
         public override void Advance(int bytes)
         {
-            if (_lastHeld && gate._held is { } held)
+            if (_lastHeld && gate._held is not null)
             {
-                held.Advance(bytes);
+                gate.AdvanceHeld(bytes);
             }
             else
             {
@@ -232,7 +268,8 @@ internal sealed class SessionCommitGate : IHttpResponseBodyFeature
             {
                 throw new InvalidOperationException("Synchronous operations are disallowed. Call WriteAsync or set AllowSynchronousIO to true instead.");
             }
-            gate.Held.Write(buffer);
+            buffer.CopyTo(gate.HeldMemory(buffer.Length).Span);
+            gate.AdvanceHeld(buffer.Length);
         }
 
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
