@@ -68,6 +68,18 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
 
     private const int TokenColumnCount = 9;
 
+    // After TokenColumns and SessionColumns: the successor refresh token n and its access token na (nulls when there is
+    // none), each as id, is-refresh, paired id, created, expires, revoked, successor id.
+    private const string SuccessorColumns = """
+        COALESCE(n."tesseraTextId", n."id"::text), n."refreshToken" IS NULL, COALESCE(na."tesseraTextId", na."id"::text),
+        n."createdAt", n."expiresAt", n."revokedAt",
+        (SELECT COALESCE(x."tesseraTextId", x."id"::text) FROM "public"."sessionStoreToken" x WHERE x."id" = n."tesseraSuccessor"),
+        COALESCE(na."tesseraTextId", na."id"::text), na."refreshToken" IS NULL, COALESCE(n."tesseraTextId", n."id"::text),
+        na."createdAt", na."expiresAt", na."revokedAt", NULL::text
+        """;
+
+    private const int SuccessorColumnCount = 7;
+
     private const string TokenInsertColumns = """("id", "tesseraTextId", "session", "expiresAt", "refreshToken", "revokedAt", "createdAt", "tesseraIssued")""";
 
     private const string InsertPairValues = """
@@ -99,6 +111,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
     private readonly string _trimNewcomer;
     private readonly string _createTokens;
     private readonly string _loadToken;
+    private readonly string _loadRefreshToken;
     private readonly string _rotate;
     private int _disposed;
 
@@ -233,6 +246,13 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
             """ + Live + ")");
         _loadToken = R("SELECT " + TokenColumns + ", " + SessionColumns + """
              FROM "public"."sessionStoreToken" t LEFT JOIN "public"."sessionStore" s ON s."id" = t."session" WHERE t."id" = $1
+            """);
+        // One statement, so one snapshot: the token, its session, and the successor pair as they were at one moment.
+        _loadRefreshToken = R("SELECT " + TokenColumns + ", " + SessionColumns + ", " + SuccessorColumns + """
+             FROM "public"."sessionStoreToken" t LEFT JOIN "public"."sessionStore" s ON s."id" = t."session"
+             LEFT JOIN "public"."sessionStoreToken" n ON n."id" = t."tesseraSuccessor"
+             LEFT JOIN LATERAL (SELECT a.* FROM "public"."sessionStoreToken" a WHERE a."refreshToken" = n."id" ORDER BY a."createdAt" LIMIT 1) na ON true
+             WHERE t."id" = $1
             """);
         // One statement, so one transaction: the conditional UPDATE of the old refresh token is the gate (of concurrent
         // rotations, the ones that wait for its row lock re-check "revokedAt" and find it set); everything else hangs off
@@ -545,32 +565,54 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
     }
 
     /// <inheritdoc />
-    public async ValueTask<TokenLookup?> LoadTokenAsync(string tokenId, CancellationToken cancellationToken = default)
+    public ValueTask<TokenLookup?> LoadTokenAsync(string tokenId, CancellationToken cancellationToken = default) =>
+        LoadTokenAsync(_loadToken, tokenId, withSuccessor: false, cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>One statement (one snapshot): the token, its session, and its successor pair.</remarks>
+    public ValueTask<TokenLookup?> LoadRefreshTokenAsync(string tokenId, CancellationToken cancellationToken = default) =>
+        LoadTokenAsync(_loadRefreshToken, tokenId, withSuccessor: true, cancellationToken);
+
+    private async ValueTask<TokenLookup?> LoadTokenAsync(string sql, string tokenId, bool withSuccessor, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tokenId);
-        await using var command = await CommandAsync(_loadToken, cancellationToken);
+        await using var command = await CommandAsync(sql, cancellationToken);
         command.Parameters.Add(Uuid(MapId(tokenId).Key));
         await using var reader = await command.ReaderAsync(System.Data.CommandBehavior.Default, cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
         {
             return null;
         }
-        var isRefresh = reader.GetBoolean(2);
-        var token = new TokenRecord
-        {
-            Id = reader.GetString(0),
-            SessionId = reader.GetString(1),
-            Kind = isRefresh ? TokenKind.Refresh : TokenKind.Access,
-            // A refresh token Compas wrote without its access token (never seen) still reads; its pair is empty.
-            PairedTokenId = reader.IsDBNull(3) ? string.Empty : reader.GetString(3),
-            CreatedAt = ReadTime(reader, 4),
-            ExpiresAt = ReadTime(reader, 5),
-            RevokedAt = reader.IsDBNull(6) ? null : ReadTime(reader, 6),
-            SuccessorId = reader.IsDBNull(7) ? null : reader.GetString(7),
-        };
+        var token = ReadToken(reader, 0, 2, reader.GetString(1));
         var session = reader.GetBoolean(8) ? ReadSession(reader, TokenColumnCount) : null;
-        return new TokenLookup(token, session);
+        if (!withSuccessor)
+        {
+            return new TokenLookup(token, session);
+        }
+        var successorColumn = TokenColumnCount + SessionColumnCount;
+        return new TokenLookup(token, session)
+        {
+            Successor = ReadSuccessor(reader, successorColumn, token.SessionId),
+            SuccessorAccess = ReadSuccessor(reader, successorColumn + SuccessorColumnCount, token.SessionId),
+        };
     }
+
+    private static TokenRecord? ReadSuccessor(NpgsqlDataReader reader, int column, string sessionId) =>
+        reader.IsDBNull(column) ? null : ReadToken(reader, column, column + 1, sessionId);
+
+    // The id at idColumn; from `column` on: is-refresh, paired id, created, expires, revoked, successor id.
+    private static TokenRecord ReadToken(NpgsqlDataReader reader, int idColumn, int column, string sessionId) => new()
+    {
+        Id = reader.GetString(idColumn),
+        SessionId = sessionId,
+        Kind = reader.GetBoolean(column) ? TokenKind.Refresh : TokenKind.Access,
+        // A refresh token Compas wrote without its access token (never seen) still reads; its pair is empty.
+        PairedTokenId = reader.IsDBNull(column + 1) ? string.Empty : reader.GetString(column + 1),
+        CreatedAt = ReadTime(reader, column + 2),
+        ExpiresAt = ReadTime(reader, column + 3),
+        RevokedAt = reader.IsDBNull(column + 4) ? null : ReadTime(reader, column + 4),
+        SuccessorId = reader.IsDBNull(column + 5) ? null : reader.GetString(column + 5),
+    };
 
     /// <inheritdoc />
     public async ValueTask<TokenRotationOutcome> RotateAsync(string refreshTokenId, TokenRecord newAccess, TokenRecord newRefresh, DateTimeOffset now, CancellationToken cancellationToken = default)

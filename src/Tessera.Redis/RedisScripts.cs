@@ -281,6 +281,30 @@ internal static partial class RedisScripts
         """);
 
     /// <summary>
+    /// KEYS[1] = token pointer; ARGV 4 = token id. Returns {session id, token JSON, HGETALL of the session, successor
+    /// id, successor JSON, successor's access id, that token's JSON} (the last four false when missing) or nil: the
+    /// token and its successor pair read in one script, so at one moment.
+    /// </summary>
+    public static readonly RedisScript LoadRefreshToken = new(Prelude + """
+        local sid = redis.call('GET', KEYS[1])
+        if not sid then return false end
+        local tk = tkey(sid)
+        local tj = redis.call('HGET', tk, ARGV[4])
+        if not tj then return false end
+        local nid, nj, aid, aj = false, false, false, false
+        local t = cjson.decode(tj)
+        if t.s then
+          nid = t.s
+          nj = redis.call('HGET', tk, nid)
+          if nj then
+            aid = cjson.decode(nj).p
+            aj = redis.call('HGET', tk, aid)
+          end
+        end
+        return {sid, tj, redis.call('HGETALL', skey(sid)), nid, nj, aid, aj}
+        """);
+
+    /// <summary>
     /// KEYS[1] = the old refresh token's pointer. ARGV 4.. = old refresh id, new access session id, new refresh session
     /// id, new access id, new access JSON, new refresh id, new refresh JSON, rotation time, new refresh expiry, and the
     /// cutoff before which the session's rotated tokens are dropped (they expired and can never be presented again).
@@ -342,5 +366,5 @@ internal static partial class RedisScripts
         """);
 
     /// <summary>Every script, to load on a new connection.</summary>
-    public static readonly RedisScript[] All = [Create, LoadByCredential, Apply, Touch, Revoke, Delete, DeleteBatch, ListBySubject, TrimSubject, CreateTokens, LoadToken, Rotate];
+    public static readonly RedisScript[] All = [Create, LoadByCredential, Apply, Touch, Revoke, Delete, DeleteBatch, ListBySubject, TrimSubject, CreateTokens, LoadToken, LoadRefreshToken, Rotate];
 }

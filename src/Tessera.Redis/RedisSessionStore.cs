@@ -334,20 +334,33 @@ public sealed partial class RedisSessionStore : ISessionStore, ISessionStoreClea
     }
 
     /// <inheritdoc />
-    public async ValueTask<TokenLookup?> LoadTokenAsync(string tokenId, CancellationToken cancellationToken = default)
+    public ValueTask<TokenLookup?> LoadTokenAsync(string tokenId, CancellationToken cancellationToken = default) =>
+        LoadTokenAsync(RedisScripts.LoadToken, tokenId, cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>One script: the token, its session and its successor pair, read at one moment.</remarks>
+    public ValueTask<TokenLookup?> LoadRefreshTokenAsync(string tokenId, CancellationToken cancellationToken = default) =>
+        LoadTokenAsync(RedisScripts.LoadRefreshToken, tokenId, cancellationToken);
+
+    // Both scripts answer {session id, token JSON, HGETALL of the session}; LoadRefreshToken adds the successor's id and
+    // JSON and its access token's id and JSON (nulls when missing).
+    private async ValueTask<TokenLookup?> LoadTokenAsync(RedisScript script, string tokenId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tokenId);
         var args = Args(1);
         args.Add(tokenId);
-        var reply = await ReadAsync(c => Eval(c, RedisScripts.LoadToken, $"{_prefix}:k:{tokenId}", args, cancellationToken), cancellationToken).ConfigureAwait(false);
+        var reply = await ReadAsync(c => Eval(c, script, $"{_prefix}:k:{tokenId}", args, cancellationToken), cancellationToken).ConfigureAwait(false);
         if (reply.IsNull)
         {
             return null;
         }
         var parts = reply.AsArray()!;
         var sessionId = parts[0].AsString()!;
-        var token = DecodeToken(tokenId, sessionId, parts[1].AsString()!);
-        return new TokenLookup(token, ParseSession(sessionId, parts[2]));
+        return new TokenLookup(DecodeToken(tokenId, sessionId, parts[1].AsString()!), ParseSession(sessionId, parts[2]))
+        {
+            Successor = parts.Count < 7 || parts[4].IsNull ? null : DecodeToken(parts[3].AsString()!, sessionId, parts[4].AsString()!),
+            SuccessorAccess = parts.Count < 7 || parts[6].IsNull ? null : DecodeToken(parts[5].AsString()!, sessionId, parts[6].AsString()!),
+        };
     }
 
     /// <inheritdoc />

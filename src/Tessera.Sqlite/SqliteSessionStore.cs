@@ -67,6 +67,24 @@ public sealed partial class SqliteSessionStore : ISessionStore, ISessionStoreCle
 
     private const int TokenColumn = 14;
 
+    // LoadToken's columns, then the successor's and its access token's (null when there is none): one statement, so
+    // the four records come from one snapshot.
+    private const string LoadRefreshToken = """
+        SELECT s.pk, s.id, s.credential_hash, s.subject, s.created_at, s.last_seen_at, s.idle_expires_at,
+               s.absolute_expires_at, s.revoked_at, s.user_agent, s.ip_address, s.label, d.key, d.value,
+               t.id, t.kind, t.paired_token_id, t.created_at, t.expires_at, t.revoked_at, t.successor_id,
+               n.id, n.kind, n.paired_token_id, n.created_at, n.expires_at, n.revoked_at, n.successor_id,
+               a.id, a.kind, a.paired_token_id, a.created_at, a.expires_at, a.revoked_at, a.successor_id
+        FROM tessera_tokens AS t
+        JOIN tessera_sessions AS s ON s.pk = t.session_pk
+        LEFT JOIN tessera_tokens AS n ON n.id = t.successor_id
+        LEFT JOIN tessera_tokens AS a ON a.id = n.paired_token_id
+        LEFT JOIN tessera_session_data AS d ON d.session_pk = s.pk
+        WHERE t.id = $id
+        """;
+
+    private const int TokenColumnCount = 7;
+
     private const string InsertToken = """
         INSERT INTO tessera_tokens (id, session_pk, kind, paired_token_id, created_at, expires_at, revoked_at, successor_id)
         VALUES ($id, $session_pk, $kind, $paired_token_id, $created_at, $expires_at, $revoked_at, $successor_id)
@@ -537,6 +555,20 @@ public sealed partial class SqliteSessionStore : ISessionStore, ISessionStoreCle
     }
 
     /// <inheritdoc />
+    /// <remarks>One statement: the token, its successor pair, its session (whatever its state) and the session's data.</remarks>
+    public async ValueTask<TokenLookup?> LoadRefreshTokenAsync(string tokenId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tokenId);
+        TokenLookup? found = null;
+        var records = await ReadAsync(LoadRefreshToken, TokenParameters, tokenId, null, reader => found = new TokenLookup(ReadToken(reader, TokenColumn), null)
+        {
+            Successor = ReadOptionalToken(reader, TokenColumn + TokenColumnCount),
+            SuccessorAccess = ReadOptionalToken(reader, TokenColumn + (2 * TokenColumnCount)),
+        }, cancellationToken);
+        return found is null ? null : found with { Session = records[0] };
+    }
+
+    /// <inheritdoc />
     /// <remarks>
     /// One <c>BEGIN IMMEDIATE</c> transaction. The old refresh token is revoked by a conditional
     /// <c>UPDATE ... WHERE revoked_at IS NULL</c>, so of concurrent rotations (in this process or another) exactly one
@@ -963,6 +995,9 @@ public sealed partial class SqliteSessionStore : ISessionStore, ISessionStoreCle
         RevokedAt = reader.IsDBNull(column + 5) ? null : FromMs(reader.GetInt64(column + 5)),
         SuccessorId = reader.IsDBNull(column + 6) ? null : reader.GetString(column + 6),
     };
+
+    private static TokenRecord? ReadOptionalToken(SqliteDataReader reader, int column) =>
+        reader.IsDBNull(column) ? null : ReadToken(reader, column);
 
     private static string KindText(TokenKind kind) => kind == TokenKind.Refresh ? "refresh" : "access";
 

@@ -87,6 +87,7 @@ public abstract class ConcurrencyConformanceTests : IAsyncLifetime
 
         var winner = AssertOneSuccessor(results.Select(r => (r.Value, r.Failure)), Clients);
         alarms.AssertNone(metrics, logs);
+        alarms.AssertGraceAnswers(results.Count(r => r.Succeeded) - 1, metrics);
         var old = (await Tokens(store).LoadTokenAsync(TokenId(pair.RefreshToken)))!.Token;
         Assert.Equal(TokenId(winner.RefreshToken), old.SuccessorId);
         Assert.Equal("alice", (await manager.Tokens.GetAsync(winner.AccessToken)).Value?.Subject);
@@ -122,10 +123,39 @@ public abstract class ConcurrencyConformanceTests : IAsyncLifetime
 
         var winner = AssertOneSuccessor(answers, Clients);
         alarms.AssertNone(metrics, server.Logs);
+        alarms.AssertGraceAnswers(answers.Count(a => a.Item1 is not null) - 1, metrics);
         using var client = server.CreateClient();
         client.AccessToken = winner.AccessToken;
         Assert.Equal("alice", await client.GetStringAsync("/whoami"));
         AssertNoSecretLogged(server.Logs.AllText, pair.SessionId, pair.AccessToken, pair.RefreshToken, winner.AccessToken, winner.RefreshToken);
+    }
+
+    /// <summary>
+    /// The chain walk, raced: a token session is refreshed twice, then fifty callers present the first refresh token at
+    /// once, inside the grace window. Its successor was already rotated, so none of them gets a pair: each is refused
+    /// (<c>refresh_token_reused</c>, or <c>revoked_token</c> once the session is gone), the session is revoked once, for
+    /// a leak, and the reuse event fires exactly once.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task FiftyParallelPresentationsOfATokenTwoRotationsBehindRevokeTheSessionOnce()
+    {
+        var alarms = new LeakAlarms();
+        using var metrics = new MetricRecorder();
+        var store = CreateStore();
+        var manager = NewManager(store, alarms.Watch, metrics);
+        var first = await manager.Tokens.CreateAsync("alice");
+        var second = (await manager.Tokens.RefreshAsync(first.RefreshToken)).Value!;
+        var third = (await manager.Tokens.RefreshAsync(second.RefreshToken)).Value!;
+        Clock.Advance(TimeSpan.FromSeconds(1));
+
+        var results = await RaceAsync(_ => manager.Tokens.RefreshAsync(first.RefreshToken).AsTask());
+
+        Assert.All(results, r => Assert.True(r.Failure is TokenFailure.RefreshTokenReused or TokenFailure.RevokedToken, $"a presentation ended in {r.Reason}"));
+        Assert.Equal(1, alarms.Reuses);
+        Assert.Equal(1, metrics.Sum(TesseraMetrics.SessionsRevoked, ("reason", "leak")));
+        Assert.Equal(0, alarms.GraceAnswers);
+        Assert.Equal(TokenFailure.RevokedToken, (await manager.Tokens.GetAsync(third.AccessToken)).Failure);
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -513,14 +543,25 @@ public abstract class ConcurrencyConformanceTests : IAsyncLifetime
         throw new Xunit.Sdk.XunitException($"unknown token failure reason '{reason}'");
     }
 
-    // Every way a refresh-token leak is reported: the event, the revocation, the metrics and the warning.
+    // Every way a refresh-token leak is reported (the event, the revocation, the metrics and the warning), and the grace
+    // answers given instead.
     private sealed class LeakAlarms
     {
         private int _events;
         private int _revocations;
+        private int _graceAnswers;
+
+        public int Reuses => Volatile.Read(ref _events);
+
+        public int GraceAnswers => Volatile.Read(ref _graceAnswers);
 
         public void Watch(TesseraOptions options)
         {
+            options.TokenEvents.OnRefreshGraceAnswered = _ =>
+            {
+                Interlocked.Increment(ref _graceAnswers);
+                return ValueTask.CompletedTask;
+            };
             options.TokenEvents.OnRefreshTokenReused = _ =>
             {
                 Interlocked.Increment(ref _events);
@@ -540,6 +581,13 @@ public abstract class ConcurrencyConformanceTests : IAsyncLifetime
             Assert.Equal(0, metrics.Sum(TesseraMetrics.SessionsRevoked));
             Assert.Equal(0, metrics.Sum(TesseraMetrics.CredentialsRejected, ("reason", TokenFailure.RefreshTokenReused.ToReason())));
             Assert.DoesNotContain(logs.Entries, e => e.EventId.Id == 1010 || e.Level >= LogLevel.Warning);
+        }
+
+        // Every caller but the one that rotated was answered within the grace window: each counted once and reported once.
+        public void AssertGraceAnswers(int expected, MetricRecorder metrics)
+        {
+            Assert.Equal(expected, GraceAnswers);
+            Assert.Equal(expected, metrics.Sum(TesseraMetrics.TokensGraceAnswered));
         }
     }
 

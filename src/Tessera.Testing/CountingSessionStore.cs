@@ -40,6 +40,7 @@ public sealed class CountingSessionStore : ISessionStore, ISessionStoreCleanup, 
         ListBySubject,
         CreateTokens,
         LoadToken,
+        LoadRefreshToken,
         Rotate,
     }
 
@@ -48,11 +49,11 @@ public sealed class CountingSessionStore : ISessionStore, ISessionStoreCleanup, 
 
     /// <summary>
     /// Read calls since creation or the last <see cref="Reset"/>: loads by id and by credential, and also counts and
-    /// lists by subject, and token loads.
+    /// lists by subject, and token loads (for a request and for a refresh).
     /// </summary>
     public long Reads =>
         Get(Operation.Load) + Get(Operation.LoadByCredential) + Get(Operation.Count) + Get(Operation.ListBySubject)
-        + Get(Operation.LoadToken);
+        + Get(Operation.LoadToken) + Get(Operation.LoadRefreshToken);
 
     /// <summary>
     /// Write calls since creation or the last <see cref="Reset"/>: create, apply, touch, revoke, delete, delete-expired,
@@ -69,7 +70,7 @@ public sealed class CountingSessionStore : ISessionStore, ISessionStoreCleanup, 
     /// <summary>The calls of one operation since creation or the last <see cref="Reset"/>.</summary>
     /// <param name="operation">
     /// A store method name, with or without the <c>Async</c> suffix (case-sensitive): Create, Load, LoadByCredential,
-    /// Apply, Touch, Revoke, Delete, DeleteExpired, DeleteRevoked, Count, ListBySubject, CreateTokens, LoadToken, Rotate.
+    /// Apply, Touch, Revoke, Delete, DeleteExpired, DeleteRevoked, Count, ListBySubject, CreateTokens, LoadToken, LoadRefreshToken, Rotate.
     /// </param>
     /// <returns>The number of calls.</returns>
     /// <exception cref="ArgumentException">The name is not a store operation (so a typo cannot pass as "zero calls").</exception>
@@ -190,6 +191,14 @@ public sealed class CountingSessionStore : ISessionStore, ISessionStoreCleanup, 
     {
         Increment(Operation.LoadToken);
         return Capability<ISessionTokenStore>().LoadTokenAsync(tokenId, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="NotSupportedException">The inner store does not implement <see cref="ISessionTokenStore"/>.</exception>
+    public ValueTask<TokenLookup?> LoadRefreshTokenAsync(string tokenId, CancellationToken cancellationToken = default)
+    {
+        Increment(Operation.LoadRefreshToken);
+        return Capability<ISessionTokenStore>().LoadRefreshTokenAsync(tokenId, cancellationToken);
     }
 
     /// <inheritdoc />

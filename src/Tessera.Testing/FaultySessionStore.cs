@@ -11,7 +11,7 @@ namespace Tessera.Testing;
 /// <remarks>
 /// Operation names are those of the <c>tessera.store.*</c> metrics: <c>create</c>, <c>load</c>,
 /// <c>load_by_credential</c>, <c>apply</c>, <c>touch</c>, <c>revoke</c>, <c>delete</c>, and for tokens
-/// <c>create_tokens</c>, <c>load_token</c>, <c>rotate</c>, and <c>list_by_subject</c>.
+/// <c>create_tokens</c>, <c>load_token</c>, <c>load_refresh_token</c>, <c>rotate</c>, and <c>list_by_subject</c>.
 /// </remarks>
 public class FaultySessionStore : ISessionStore
 {
@@ -216,6 +216,13 @@ public sealed class FaultyTokenSessionStore : FaultySessionStore, ISessionTokenS
     {
         await FaultAsync("load_token", cancellationToken);
         return await _tokens.LoadTokenAsync(tokenId, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<TokenLookup?> LoadRefreshTokenAsync(string tokenId, CancellationToken cancellationToken = default)
+    {
+        await FaultAsync("load_refresh_token", cancellationToken);
+        return await _tokens.LoadRefreshTokenAsync(tokenId, cancellationToken);
     }
 
     /// <inheritdoc />

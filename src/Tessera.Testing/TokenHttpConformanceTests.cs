@@ -363,6 +363,55 @@ public abstract class TokenHttpConformanceTests : HttpConformanceTestBase
         }
     }
 
+    /// <summary>
+    /// The chain walk over HTTP: a client refreshes twice; the first refresh token posted again inside the grace window
+    /// gets a 401 <c>refresh_token_reused</c> (neither the dead first successor nor the live pair), the session is
+    /// revoked so the live pair stops working, and <see cref="TesseraTokenEvents.OnRefreshTokenReused"/> fires once.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task TheChainWalkWithinTheGraceWindowEndsInARevokedSession()
+    {
+        var reused = 0;
+        var server = await StartTestServerAsync(
+            Store,
+            o => o.TokenEvents.OnRefreshTokenReused = _ =>
+            {
+                Interlocked.Increment(ref reused);
+                return ValueTask.CompletedTask;
+            },
+            bearerTokens: true,
+            authentication: true);
+        var first = await server.Manager.Tokens.CreateAsync("alice");
+        using var client = server.CreateClient();
+        var second = await RefreshAsync(client, first.RefreshToken);
+        Clock.Advance(TimeSpan.FromSeconds(1));
+        var third = await RefreshAsync(client, second.RefreshToken);
+        Clock.Advance(TimeSpan.FromSeconds(1));
+
+        using (var walk = await PostJsonAsync(client, "/tokens/refresh", JsonSerializer.Serialize(new { refreshToken = first.RefreshToken })))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, walk.StatusCode);
+            Assert.Equal("Bearer error=\"invalid_token\", error_description=\"refresh_token_reused\"", Header(walk, "WWW-Authenticate"));
+            Assert.DoesNotContain("accessToken", await walk.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(1, Volatile.Read(ref reused));
+        client.AccessToken = third.AccessToken;
+        using (var response = await client.SendAsync(HttpMethod.Get, "/auth/user"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.Contains("revoked_token", Header(response, "WWW-Authenticate"), StringComparison.Ordinal);
+        }
+        client.AccessToken = null;
+        foreach (var stale in new[] { second.RefreshToken, third.RefreshToken })
+        {
+            using var response = await PostJsonAsync(client, "/tokens/refresh", JsonSerializer.Serialize(new { refreshToken = stale }));
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        }
+        Assert.Equal(1, Volatile.Read(ref reused));
+    }
+
     /// <summary>The refresh endpoint answers bad input with a 4xx, never a 500.</summary>
     /// <param name="contentType">The request's content type.</param>
     /// <param name="body">The request body; <c>ACCESS</c> stands for a valid access token.</param>
@@ -440,6 +489,20 @@ public abstract class TokenHttpConformanceTests : HttpConformanceTestBase
             Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
             Assert.Equal("Bearer error=\"invalid_token\", error_description=\"revoked_token\"", Header(response, "WWW-Authenticate"));
         }
+    }
+
+    private static async Task<TokenPair> RefreshAsync(CookieClient client, string refreshToken)
+    {
+        using var response = await PostJsonAsync(client, "/tokens/refresh", JsonSerializer.Serialize(new { refreshToken }));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var root = json.RootElement;
+        return new TokenPair(
+            root.GetProperty("accessToken").GetString()!,
+            root.GetProperty("refreshToken").GetString()!,
+            root.GetProperty("accessTokenExpiresAt").GetDateTimeOffset(),
+            root.GetProperty("refreshTokenExpiresAt").GetDateTimeOffset(),
+            string.Empty);
     }
 
     private static Task<HttpResponseMessage> PostJsonAsync(CookieClient client, string path, string json) =>

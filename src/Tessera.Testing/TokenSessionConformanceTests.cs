@@ -611,6 +611,257 @@ public abstract class TokenSessionConformanceTests
         Assert.Equal(TokenFailure.RevokedToken, (await h.Service.RefreshAsync(current.RefreshToken)).Failure);
     }
 
+    /// <summary>
+    /// The chain walk: a token rotated twice within the grace window, then the first refresh token presented again,
+    /// still inside the window. Its successor was already rotated, so no grace answer: it is refresh_token_reused, the
+    /// session is revoked (the live pair dies with it), <see cref="TesseraTokenEvents.OnRefreshTokenReused"/> is raised
+    /// once, and nothing is counted as a grace answer.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task ATokenWhoseSuccessorWasAlreadyRotatedIsAReuseEvenWithinTheGraceWindow()
+    {
+        var reports = new List<RefreshTokenReuseContext>();
+        var graceAnswers = 0;
+        using var metrics = new MetricRecorder();
+        var h = NewHarness(
+            o =>
+            {
+                o.TokenEvents.OnRefreshTokenReused = context =>
+                {
+                    lock (reports)
+                    {
+                        reports.Add(context);
+                    }
+                    return ValueTask.CompletedTask;
+                };
+                o.TokenEvents.OnRefreshGraceAnswered = _ =>
+                {
+                    Interlocked.Increment(ref graceAnswers);
+                    return ValueTask.CompletedTask;
+                };
+            },
+            metrics);
+        var first = await h.Service.CreateAsync("alice");
+        var second = (await h.Service.RefreshAsync(first.RefreshToken)).Value!;
+        Clock.Advance(TimeSpan.FromSeconds(1));
+        var third = (await h.Service.RefreshAsync(second.RefreshToken)).Value!;
+        Clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(TimeSpan.FromSeconds(2) < h.Options.Tokens.ReuseGraceWindow, "the walk must happen inside the window");
+
+        var walk = await h.Service.RefreshAsync(first.RefreshToken);
+
+        Assert.Equal(TokenFailure.RefreshTokenReused, walk.Failure);
+        Assert.Null(walk.Value);
+        Assert.Null(await h.Inner.LoadAsync(first.SessionId));
+        Assert.Equal(TokenFailure.RevokedToken, (await h.Service.GetAsync(third.AccessToken)).Failure);
+        Assert.Equal(TokenFailure.RevokedToken, (await h.Service.RefreshAsync(third.RefreshToken)).Failure);
+        Assert.Equal(TokenFailure.RevokedToken, (await h.Service.RefreshAsync(second.RefreshToken)).Failure);
+        var report = Assert.Single(reports);
+        Assert.Equal(first.SessionId, report.SessionId);
+        Assert.Equal(TokenId(first.RefreshToken), report.TokenId);
+        Assert.Equal(0, graceAnswers);
+        Assert.Equal(0, metrics.Sum(TesseraMetrics.TokensGraceAnswered));
+        Assert.Equal(1, metrics.Sum(TesseraMetrics.SessionsRevoked, ("reason", "leak")));
+    }
+
+    /// <summary>
+    /// Only the token just behind the current pair gets a grace answer: after two rotations, the second refresh token
+    /// presented again within the window receives the current (third) pair, identical, and the session stays live.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task TheTokenJustBehindTheCurrentPairStillGetsItWithinTheGraceWindow()
+    {
+        var reported = 0;
+        var h = NewHarness(o => o.TokenEvents.OnRefreshTokenReused = _ =>
+        {
+            Interlocked.Increment(ref reported);
+            return ValueTask.CompletedTask;
+        });
+        var first = await h.Service.CreateAsync("alice");
+        var second = (await h.Service.RefreshAsync(first.RefreshToken)).Value!;
+        var third = (await h.Service.RefreshAsync(second.RefreshToken)).Value!;
+        Clock.Advance(TimeSpan.FromSeconds(1));
+
+        var retry = await h.Service.RefreshAsync(second.RefreshToken);
+
+        Assert.True(retry.Succeeded, retry.Reason);
+        Assert.Equal(third, retry.Value);
+        Assert.Equal(2, h.Counting.Count("Rotate"));
+        Assert.Equal(0, reported);
+        Assert.True((await h.Service.GetAsync(third.AccessToken)).Succeeded);
+    }
+
+    /// <summary>
+    /// A grace answer is counted once in <c>tessera.tokens.grace_answered</c> (no tags) and raises
+    /// <see cref="TesseraTokenEvents.OnRefreshGraceAnswered"/> with the session, its subject and metadata, the rotation
+    /// and answer times, and an 8-character SHA-256 prefix of the presented token, never the token. The rotation itself
+    /// is no grace answer.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task AGraceAnswerIsCountedAndRaisesItsEventWithAShortHashOfTheToken()
+    {
+        var answers = new List<RefreshGraceContext>();
+        using var metrics = new MetricRecorder();
+        var h = NewHarness(
+            o => o.TokenEvents.OnRefreshGraceAnswered = context =>
+            {
+                lock (answers)
+                {
+                    answers.Add(context);
+                }
+                return ValueTask.CompletedTask;
+            },
+            metrics);
+        var first = await h.Service.CreateAsync("alice", metadata: new SessionMetadata("phone", null, null));
+        var second = (await h.Service.RefreshAsync(first.RefreshToken)).Value!;
+        Assert.Empty(answers);
+        Assert.Equal(0, metrics.Sum(TesseraMetrics.TokensGraceAnswered));
+        Clock.Advance(TimeSpan.FromSeconds(2));
+
+        var retry = await h.Service.RefreshAsync(first.RefreshToken);
+
+        Assert.Equal(second, retry.Value);
+        var answer = Assert.Single(answers);
+        Assert.Equal(first.SessionId, answer.SessionId);
+        Assert.Equal("alice", answer.Subject);
+        Assert.Equal("phone", answer.Metadata.UserAgent);
+        Assert.Equal(TimeSpan.FromSeconds(2), answer.AnsweredAt - answer.RotatedAt);
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(first.RefreshToken)))[..8];
+        Assert.Equal(hash, answer.TokenHash);
+        var counted = Assert.Single(metrics.Of(TesseraMetrics.TokensGraceAnswered));
+        Assert.Equal(1, counted.Value);
+        Assert.Empty(counted.Tags);
+        foreach (var secret in new[] { first.AccessToken, first.RefreshToken, second.AccessToken, second.RefreshToken })
+        {
+            Assert.DoesNotContain(secret, Logs.AllText, StringComparison.Ordinal);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // What a signing key alone can do with a captured token: no more than the token itself
+    // ---------------------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// A captured access token re-signed with the real key and an exp a year away works no longer than the original:
+    /// once its stored record's expiry (plus <see cref="TesseraTokenOptions.ClockSkew"/>) has passed it is
+    /// expired_token, though its session lives on.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task AnAccessTokenReSignedWithAFarExpIsRefusedOnceItsStoredExpiryPasses()
+    {
+        var h = NewHarness();
+        var pair = await h.Service.CreateAsync("alice");
+        var record = (await h.Tokens.LoadTokenAsync(TokenId(pair.AccessToken)))!.Token;
+        var forged = h.Service.Codec.Mint(record with { ExpiresAt = record.ExpiresAt.AddYears(1) });
+        Assert.NotEqual(pair.AccessToken, forged);
+        Assert.True((await h.Service.GetAsync(forged)).Succeeded, "until its record expires, the copy is as good as the original");
+
+        Clock.Advance(h.Options.Tokens.AccessTokenLifetime + h.Options.Tokens.ClockSkew + TimeSpan.FromSeconds(1));
+
+        Assert.Equal(TokenFailure.ExpiredToken, (await h.Service.GetAsync(pair.AccessToken)).Failure);
+        Assert.Equal(TokenFailure.ExpiredToken, (await h.Service.GetAsync(forged)).Failure);
+        Assert.True((await h.Service.RefreshAsync(pair.RefreshToken)).Succeeded, "the session itself lives on");
+    }
+
+    /// <summary>
+    /// A rotated refresh token whose stored expiry has passed (its tombstone still kept), re-signed with the real key
+    /// and a far exp, is expired_token: not a reuse, so a key and an old token can neither revoke the session nor
+    /// raise the alarm.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task AnExpiredRotatedRefreshTokenReSignedWithAFarExpIsExpiredAndRevokesNothing()
+    {
+        var reported = 0;
+        var h = NewHarness(o => o.TokenEvents.OnRefreshTokenReused = _ =>
+        {
+            Interlocked.Increment(ref reported);
+            return ValueTask.CompletedTask;
+        });
+        var first = await h.Service.CreateAsync("alice");
+        Clock.Advance(h.Options.Tokens.RefreshTokenLifetime - TimeSpan.FromHours(1));
+        var current = (await h.Service.RefreshAsync(first.RefreshToken)).Value!;
+        Clock.Advance(TimeSpan.FromHours(1) + h.Options.Tokens.ClockSkew + TimeSpan.FromSeconds(1));
+        var record = (await h.Tokens.LoadTokenAsync(TokenId(first.RefreshToken)))!.Token;
+        Assert.NotNull(record.RevokedAt);
+        var forged = h.Service.Codec.Mint(record with { ExpiresAt = record.ExpiresAt.AddYears(1) });
+
+        Assert.Equal(TokenFailure.ExpiredToken, (await h.Service.RefreshAsync(forged)).Failure);
+
+        Assert.Equal(0, reported);
+        Assert.True((await h.Service.RefreshAsync(current.RefreshToken)).Succeeded, "the session must survive");
+    }
+
+    /// <summary>
+    /// Switching <c>token_use</c> with the real key converts nothing, the stored kind decides: an access token re-signed
+    /// as a refresh token is wrong_token_type at refresh, whether it is live or already rotated away (then it is not
+    /// taken for a reused refresh token either: no revocation, no alarm), and a refresh token re-signed as an access
+    /// token is wrong_token_type on a request.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task ATokenReSignedAsTheOtherKindIsTheWrongTokenTypeAndRevokesNothing()
+    {
+        var reported = 0;
+        var h = NewHarness(o => o.TokenEvents.OnRefreshTokenReused = _ =>
+        {
+            Interlocked.Increment(ref reported);
+            return ValueTask.CompletedTask;
+        });
+        var first = await h.Service.CreateAsync("alice");
+        var firstAccess = (await h.Tokens.LoadTokenAsync(TokenId(first.AccessToken)))!.Token;
+        var accessAsRefresh = h.Service.Codec.Mint(firstAccess with { Kind = TokenKind.Refresh });
+        Assert.Equal(TokenFailure.WrongTokenType, (await h.Service.RefreshAsync(accessAsRefresh)).Failure);
+        Assert.Equal(0, h.Counting.Count("Rotate"));
+
+        var second = (await h.Service.RefreshAsync(first.RefreshToken)).Value!;
+        Clock.Advance(h.Options.Tokens.ReuseGraceWindow + TimeSpan.FromSeconds(1));
+        Assert.Equal(TokenFailure.WrongTokenType, (await h.Service.RefreshAsync(accessAsRefresh)).Failure);
+        Assert.Equal(0, reported);
+        Assert.True((await h.Service.GetAsync(second.AccessToken)).Succeeded, "the session must survive");
+
+        var secondRefresh = (await h.Tokens.LoadTokenAsync(TokenId(second.RefreshToken)))!.Token;
+        var refreshAsAccess = h.Service.Codec.Mint(secondRefresh with { Kind = TokenKind.Access });
+        Assert.Equal(TokenFailure.WrongTokenType, (await h.Service.GetAsync(refreshAsAccess)).Failure);
+        Assert.True((await h.Service.RefreshAsync(second.RefreshToken)).Succeeded);
+    }
+
+    /// <summary>
+    /// <see cref="ISessionTokenStore.LoadRefreshTokenAsync"/> returns, with the token and its session, the successor
+    /// refresh token and its access token as stored: absent before a rotation, then the pair that replaced the token,
+    /// revoked once that pair was itself rotated.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task LoadingARefreshTokenGivesItsSuccessorPairAsStored()
+    {
+        var h = NewHarness();
+        var first = await h.Service.CreateAsync("alice");
+        var before = (await h.Tokens.LoadRefreshTokenAsync(TokenId(first.RefreshToken)))!;
+        Assert.Equal(TokenId(first.RefreshToken), before.Token.Id);
+        Assert.Equal(first.SessionId, before.Session!.Id);
+        Assert.Null(before.Successor);
+        Assert.Null(before.SuccessorAccess);
+        Assert.Null(await h.Tokens.LoadRefreshTokenAsync(Guid.NewGuid().ToString("D")));
+
+        var second = (await h.Service.RefreshAsync(first.RefreshToken)).Value!;
+        var rotated = (await h.Tokens.LoadRefreshTokenAsync(TokenId(first.RefreshToken)))!;
+        Assert.NotNull(rotated.Token.RevokedAt);
+        AssertToken(rotated.Successor!, TokenId(second.RefreshToken), first.SessionId, TokenKind.Refresh, TokenId(second.AccessToken), second.RefreshTokenExpiresAt);
+        AssertToken(rotated.SuccessorAccess!, TokenId(second.AccessToken), first.SessionId, TokenKind.Access, TokenId(second.RefreshToken), second.AccessTokenExpiresAt);
+        Assert.Null(rotated.Successor!.RevokedAt);
+        Assert.Null(rotated.SuccessorAccess!.RevokedAt);
+
+        await h.Service.RefreshAsync(second.RefreshToken);
+        var behind = (await h.Tokens.LoadRefreshTokenAsync(TokenId(first.RefreshToken)))!;
+        Assert.NotNull(behind.Successor!.RevokedAt);
+        Assert.NotNull(behind.SuccessorAccess!.RevokedAt);
+    }
+
     // ---------------------------------------------------------------------------------------------------------------
     // Lifetimes
     // ---------------------------------------------------------------------------------------------------------------
@@ -978,8 +1229,9 @@ public abstract class TokenSessionConformanceTests
     /// <paramref name="configure"/>. The options must pass <see cref="TesseraOptionsValidator"/>.
     /// </summary>
     /// <param name="configure">The test's own settings, or <see langword="null"/>.</param>
+    /// <param name="metrics">Records the manager's metrics, or <see langword="null"/> for the shared static meter.</param>
     /// <returns>The store, its token view, the counter and the manager.</returns>
-    protected TokenHarness NewHarness(Action<TesseraOptions>? configure = null)
+    protected TokenHarness NewHarness(Action<TesseraOptions>? configure = null, MetricRecorder? metrics = null)
     {
         var inner = CreateStore();
         var tokens = inner as ISessionTokenStore ?? throw new Xunit.Sdk.XunitException(
@@ -997,7 +1249,7 @@ public abstract class TokenSessionConformanceTests
 #pragma warning disable CA2000 // the factory does not own the provider; the test class does, for its whole life
         var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(Logs).SetMinimumLevel(LogLevel.Trace));
 #pragma warning restore CA2000
-        var manager = new SessionManager(counting, Options.Create(options), Clock, loggerFactory.CreateLogger<SessionManager>());
+        var manager = new SessionManager(counting, Options.Create(options), Clock, loggerFactory.CreateLogger<SessionManager>(), metrics is null ? null : new TesseraMetrics(metrics.Factory));
         return new TokenHarness(inner, tokens, counting, manager);
     }
 

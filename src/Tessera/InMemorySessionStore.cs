@@ -354,7 +354,15 @@ public sealed partial class InMemorySessionStore : ISessionStore, ISessionStoreC
     }
 
     /// <inheritdoc />
-    public ValueTask<TokenLookup?> LoadTokenAsync(string tokenId, CancellationToken cancellationToken = default)
+    public ValueTask<TokenLookup?> LoadTokenAsync(string tokenId, CancellationToken cancellationToken = default) =>
+        LookUpToken(tokenId, withSuccessor: false, cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>Under the store's lock, so the four records are read at one moment.</remarks>
+    public ValueTask<TokenLookup?> LoadRefreshTokenAsync(string tokenId, CancellationToken cancellationToken = default) =>
+        LookUpToken(tokenId, withSuccessor: true, cancellationToken);
+
+    private ValueTask<TokenLookup?> LookUpToken(string tokenId, bool withSuccessor, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tokenId);
         cancellationToken.ThrowIfCancellationRequested();
@@ -365,7 +373,9 @@ public sealed partial class InMemorySessionStore : ISessionStore, ISessionStoreC
                 return ValueTask.FromResult<TokenLookup?>(null);
             }
             var session = _byId.TryGetValue(token.SessionId, out var entry) ? entry.ToRecord() : null;
-            return ValueTask.FromResult<TokenLookup?>(new TokenLookup(token, session));
+            var successor = withSuccessor && token.SuccessorId is { } successorId && _tokens.TryGetValue(successorId, out var next) ? next : null;
+            var successorAccess = successor is not null && _tokens.TryGetValue(successor.PairedTokenId, out var paired) ? paired : null;
+            return ValueTask.FromResult<TokenLookup?>(new TokenLookup(token, session) { Successor = successor, SuccessorAccess = successorAccess });
         }
     }
 

@@ -81,6 +81,9 @@ internal sealed class InstrumentedStore
     public ValueTask<TokenLookup?> LoadTokenAsync(ISessionTokenStore tokens, string tokenId, CancellationToken cancellationToken) =>
         Call("load_token", (tokens, tokenId), static (s, ct) => s.Item1.LoadTokenAsync(s.Item2, ct), cancellationToken);
 
+    public ValueTask<TokenLookup?> LoadRefreshTokenAsync(ISessionTokenStore tokens, string tokenId, CancellationToken cancellationToken) =>
+        Call("load_refresh_token", (tokens, tokenId), static (s, ct) => s.Item1.LoadRefreshTokenAsync(s.Item2, ct), cancellationToken);
+
     public ValueTask<TokenRotationOutcome> RotateAsync(ISessionTokenStore tokens, string refreshTokenId, TokenRecord newAccess, TokenRecord newRefresh, DateTimeOffset now, CancellationToken cancellationToken) =>
         Call("rotate", (tokens, refreshTokenId, newAccess, newRefresh, now), static (s, ct) => s.Item1.RotateAsync(s.Item2, s.Item3, s.Item4, s.Item5, ct), cancellationToken);
 

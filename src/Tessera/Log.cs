@@ -67,6 +67,9 @@ internal static partial class Log
     [LoggerMessage(1020, LogLevel.Error, "The session store failed ({Operation}: {ErrorType}); the request is answered with 503 and the client's credential is left as it was.")]
     public static partial void CommitFailed(ILogger logger, string operation, string errorType);
 
+    [LoggerMessage(1021, LogLevel.Debug, "A rotated refresh token ({TokenRef}) of session {SessionRef} was presented again within the grace window; it was answered with the current successor pair.")]
+    public static partial void RefreshGraceAnswered(ILogger logger, string tokenRef, string sessionRef);
+
     /// <summary>The types of an exception and its causes (<c>A &gt; B</c>): what failed, without any message text.</summary>
     public static string ErrorType(Exception exception)
     {

@@ -41,6 +41,12 @@ public sealed class TesseraMetrics
     public const string CredentialsRejected = "tessera.credentials.rejected";
 
     /// <summary>
+    /// Counter <c>tessera.tokens.grace_answered</c> ({refresh}): refreshes answered within the reuse grace window with
+    /// the rotated token's current successor pair, instead of a rotation. No tags.
+    /// </summary>
+    public const string TokensGraceAnswered = "tessera.tokens.grace_answered";
+
+    /// <summary>
     /// Counter <c>tessera.near_cache.lookups</c> ({lookup}), tag <c>result</c>: <c>hit</c> (served from memory),
     /// <c>miss</c> (read from the store and kept) or <c>bypass</c> (read from the store while the invalidation channel is down).
     /// </summary>
@@ -63,6 +69,7 @@ public sealed class TesseraMetrics
     private readonly Histogram<double> _storeDuration;
     private readonly Counter<long> _storeErrors;
     private readonly Counter<long> _rejected;
+    private readonly Counter<long> _graceAnswered;
     private readonly Counter<long> _nearCacheLookups;
     private readonly Counter<long> _nearCacheInvalidations;
 
@@ -82,6 +89,7 @@ public sealed class TesseraMetrics
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
         _storeErrors = Meter.CreateCounter<long>(StoreErrors, "{error}", "Session store operations that threw.");
         _rejected = Meter.CreateCounter<long>(CredentialsRejected, "{credential}", "Presented cookies and tokens that found no live session, by reason.");
+        _graceAnswered = Meter.CreateCounter<long>(TokensGraceAnswered, "{refresh}", "Refreshes answered with the current successor pair within the reuse grace window.");
         _nearCacheLookups = Meter.CreateCounter<long>(NearCacheLookups, "{lookup}", "Session reads through the near cache, by result.");
         _nearCacheInvalidations = Meter.CreateCounter<long>(NearCacheInvalidations, "{invalidation}", "Sessions dropped from the near cache, by source.");
     }
@@ -131,6 +139,14 @@ public sealed class TesseraMetrics
         if (_rejected.Enabled)
         {
             _rejected.Add(1, new KeyValuePair<string, object?>("kind", kind), new KeyValuePair<string, object?>("reason", reason));
+        }
+    }
+
+    internal void GraceAnswered()
+    {
+        if (_graceAnswered.Enabled)
+        {
+            _graceAnswered.Add(1);
         }
     }
 

@@ -428,6 +428,22 @@ public sealed class JsonFileSessionStore :
     }
 
     /// <inheritdoc />
+    public ValueTask<TokenLookup?> LoadRefreshTokenAsync(string tokenId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tokenId);
+        cancellationToken.ThrowIfCancellationRequested();
+        // One file read holds the token, its successor pair and the session as they were at one moment, which is what
+        // lets the token service answer a retry with that pair only while it is still the current one.
+        if (FindToken(tokenId) is not (TokenRecord token, SessionFile file))
+        {
+            return ValueTask.FromResult<TokenLookup?>(null);
+        }
+        var successor = file.Tokens.FirstOrDefault(t => t.Id == token.SuccessorId);
+        var successorAccess = successor is null ? null : file.Tokens.FirstOrDefault(t => t.Id == successor.PairedTokenId);
+        return ValueTask.FromResult<TokenLookup?>(new TokenLookup(token, file.Session) { Successor = successor, SuccessorAccess = successorAccess });
+    }
+
+    /// <inheritdoc />
     public ValueTask<TokenRotationOutcome> RotateAsync(string refreshTokenId, TokenRecord newAccess, TokenRecord newRefresh, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(refreshTokenId);

@@ -79,6 +79,11 @@ public sealed partial class NearCacheSessionStore : ISessionStoreCleanup, ISessi
     }
 
     /// <inheritdoc />
+    /// <remarks>Always from the wrapped store: a refresh decides on the store's state of the moment.</remarks>
+    public ValueTask<TokenLookup?> LoadRefreshTokenAsync(string tokenId, CancellationToken cancellationToken = default) =>
+        _tokens.LoadRefreshTokenAsync(tokenId, cancellationToken);
+
+    /// <inheritdoc />
     public async ValueTask<TokenRotationOutcome> RotateAsync(string refreshTokenId, TokenRecord newAccess, TokenRecord newRefresh, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(newAccess);

@@ -213,8 +213,10 @@ public sealed class SessionTokenService
     /// <summary>
     /// Rotates a refresh token: the old pair is revoked and a new pair returned, atomically, so of two concurrent uses
     /// only one rotates. A retry within <see cref="TesseraTokenOptions.ReuseGraceWindow"/> of the rotation receives the
-    /// same successor pair; a use after it is a leak: the whole session is revoked and
-    /// <see cref="TesseraTokenEvents.OnRefreshTokenReused"/> is raised.
+    /// same successor pair (counted, and raising <see cref="TesseraTokenEvents.OnRefreshGraceAnswered"/>) while that pair
+    /// is still the session's current one; a use after the window, or after the successor was itself rotated, is a
+    /// leak: the whole session is revoked and <see cref="TesseraTokenEvents.OnRefreshTokenReused"/> is raised. A token
+    /// whose stored record is not a refresh token, or has expired, is refused as such whatever its JWT claims say.
     /// </summary>
     /// <param name="refreshToken">The refresh token.</param>
     /// <param name="cancellationToken">Cancels the store calls.</param>
@@ -241,19 +243,28 @@ public sealed class SessionTokenService
             return TokenResult<TokenPair>.Fail(validation.Failure);
         }
         var store = Store;
-        var lookup = await _manager.Calls.LoadTokenAsync(store, validation.TokenId!, cancellationToken);
         for (var attempt = 0; attempt < 2; attempt++)
         {
-            if (lookup is { Token.RevokedAt: not null })
-            {
-                return await RetryOrLeakAsync(lookup, now, cancellationToken);
-            }
-            var failure = Check(lookup, validation, TokenKind.Refresh, now);
+            // One atomic read of the token, its session and (once it was rotated) its successor pair: a grace answer is
+            // decided on records from one moment.
+            var lookup = await _manager.Calls.LoadRefreshTokenAsync(store, validation.TokenId!, cancellationToken);
+            // The record decides before anything else: what it says about kind and expiry stands whatever a key signed,
+            // so an expired or converted token is refused as such and never taken for a reuse.
+            var failure = CheckRecord(lookup, validation, TokenKind.Refresh, now);
             if (failure != TokenFailure.None)
             {
                 return TokenResult<TokenPair>.Fail(failure);
             }
-            var session = lookup!.Session!;
+            if (lookup!.Token.RevokedAt is not null)
+            {
+                return await GraceOrReuseAsync(lookup, refreshToken!, now, cancellationToken);
+            }
+            failure = CheckSession(lookup, now);
+            if (failure != TokenFailure.None)
+            {
+                return TokenResult<TokenPair>.Fail(failure);
+            }
+            var session = lookup.Session!;
             var (access, refresh) = NewPair(session.Id, issuedAt, session.AbsoluteExpiresAt);
             var outcome = await _manager.Calls.RotateAsync(store, lookup.Token.Id, access, refresh, now, cancellationToken);
             switch (outcome)
@@ -262,10 +273,7 @@ public sealed class SessionTokenService
                     return TokenResult<TokenPair>.Ok(Pair(access, refresh));
                 case TokenRotationOutcome.AlreadyRevoked:
                     // Lost a race with a concurrent refresh of the same token: read what it did and answer as a retry.
-                    lookup = await _manager.Calls.LoadTokenAsync(store, validation.TokenId!, cancellationToken);
                     continue;
-                case TokenRotationOutcome.NotFound:
-                    return TokenResult<TokenPair>.Fail(TokenFailure.InvalidSession);
                 default:
                     return TokenResult<TokenPair>.Fail(TokenFailure.InvalidSession);
             }
@@ -292,7 +300,13 @@ public sealed class SessionTokenService
         return await SessionCleanupService.DeleteInBatchesAsync(_manager.Calls, cleanup, _manager.Now() - revokedAge, _manager.Options.CleanupBatchSize, TimeSpan.Zero, _manager.Time, _manager.Options.Events, _manager.Logger, cancellationToken);
     }
 
-    private async ValueTask<TokenResult<TokenPair>> RetryOrLeakAsync(TokenLookup lookup, DateTimeOffset now, CancellationToken cancellationToken)
+    // A rotated refresh token presented again. It is answered with its successor pair only while that pair is still the
+    // session's current one, as the one read that found the token shows it: the successor neither rotated nor revoked,
+    // the rotation at most ReuseGraceWindow ago, the session live. That read is the moment the answer is given, so a
+    // rotation of the successor that lands after it is later than the answer; one that landed before it makes the
+    // presenter hold a token two steps behind the chain, which no lost response or race explains: a reuse. Without that
+    // rule, every token of a chain would walk up to the live pair one grace answer at a time.
+    private async ValueTask<TokenResult<TokenPair>> GraceOrReuseAsync(TokenLookup lookup, string presented, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var token = lookup.Token;
         var session = lookup.Session;
@@ -304,24 +318,44 @@ public sealed class SessionTokenService
         {
             return TokenResult<TokenPair>.Fail(TokenFailure.RevokedToken);
         }
-        if (token.SuccessorId is { } successorId && now - token.RevokedAt!.Value <= _options.ReuseGraceWindow && session.IsActiveAt(now))
+        if (!session.IsActiveAt(now))
         {
-            var successor = await _manager.Calls.LoadTokenAsync(Store, successorId, cancellationToken);
-            var pairedAccess = successor is null ? null : await _manager.Calls.LoadTokenAsync(Store, successor.Token.PairedTokenId, cancellationToken);
-            if (successor is not null && pairedAccess is not null)
-            {
-                return TokenResult<TokenPair>.Ok(Pair(pairedAccess.Token, successor.Token));
-            }
+            return TokenResult<TokenPair>.Fail(TokenFailure.InvalidSession);
         }
-        // A rotated refresh token outside the grace window: whoever holds it is not the legitimate client's latest state.
-        await _manager.RevokeAsync(session.Id, session, SessionRevocationReason.Leak, cancellationToken);
-        Log.RefreshTokenReused(_manager.Logger, Log.Ref(session.Id));
-        await SessionEventDispatch.RaiseAsync(
-            _manager.Options.TokenEvents.OnRefreshTokenReused,
-            new RefreshTokenReuseContext(session.Id, session.Subject, token.Id, token.RevokedAt!.Value, now, session.Metadata),
-            _manager.Logger);
+        var rotatedAt = token.RevokedAt!.Value;
+        if (now - rotatedAt <= _options.ReuseGraceWindow && CurrentSuccessor(lookup) is var (access, refresh))
+        {
+            _manager.Metrics.GraceAnswered();
+            var tokenRef = Log.Ref(presented);
+            Log.RefreshGraceAnswered(_manager.Logger, tokenRef, Log.Ref(session.Id));
+            await SessionEventDispatch.RaiseAsync(
+                _manager.Options.TokenEvents.OnRefreshGraceAnswered,
+                new RefreshGraceContext(session.Id, session.Subject, tokenRef, rotatedAt, now, session.Metadata),
+                _manager.Logger);
+            return TokenResult<TokenPair>.Ok(Pair(access, refresh));
+        }
+        // Outside the grace window, or behind a successor that moved on: whoever holds it is not the legitimate client's
+        // latest state. Of racing presenters only the one whose revocation ended the session reports it, so one theft
+        // raises one alarm; every one of them is refused as a reuse.
+        if (await _manager.RevokeAsync(session.Id, session, SessionRevocationReason.Leak, cancellationToken))
+        {
+            Log.RefreshTokenReused(_manager.Logger, Log.Ref(session.Id));
+            await SessionEventDispatch.RaiseAsync(
+                _manager.Options.TokenEvents.OnRefreshTokenReused,
+                new RefreshTokenReuseContext(session.Id, session.Subject, token.Id, rotatedAt, now, session.Metadata),
+                _manager.Logger);
+        }
         return TokenResult<TokenPair>.Fail(TokenFailure.RefreshTokenReused);
     }
+
+    // The successor pair a rotated token's lookup carries, when it is the pair that replaced that token and neither of
+    // its tokens has been revoked (rotated, or revoked with the session) since.
+    private static (TokenRecord Access, TokenRecord Refresh)? CurrentSuccessor(TokenLookup lookup) =>
+        lookup is { Successor: { Kind: TokenKind.Refresh, RevokedAt: null } refresh, SuccessorAccess: { Kind: TokenKind.Access, RevokedAt: null } access }
+        && string.Equals(refresh.Id, lookup.Token.SuccessorId, StringComparison.Ordinal)
+        && string.Equals(access.Id, refresh.PairedTokenId, StringComparison.Ordinal)
+            ? (access, refresh)
+            : null;
 
     // Raises created, applies the session limit, then raises signed-in unless the limit refused the session.
     private async ValueTask<bool> RaiseCreatedAsync(SessionRecord record, CancellationToken cancellationToken)
@@ -341,7 +375,17 @@ public sealed class SessionTokenService
         return true;
     }
 
-    private static TokenFailure Check(TokenLookup? lookup, TokenValidation validation, TokenKind kind, DateTimeOffset now)
+    private TokenFailure Check(TokenLookup? lookup, TokenValidation validation, TokenKind kind, DateTimeOffset now)
+    {
+        var failure = CheckRecord(lookup, validation, kind, now);
+        return failure != TokenFailure.None ? failure : CheckSession(lookup!, now);
+    }
+
+    // What the token's own record says, before its session is looked at. The JWT's claims are only as good as the key
+    // that signed them; the record is what this service issued. So its kind and its expiry are checked here too: a copy
+    // re-signed with a later exp, or with token_use (or the Compas claim) switched, is refused by the record even when
+    // the signature is ours.
+    private TokenFailure CheckRecord(TokenLookup? lookup, TokenValidation validation, TokenKind kind, DateTimeOffset now)
     {
         if (lookup is null)
         {
@@ -358,11 +402,17 @@ public sealed class SessionTokenService
         {
             return TokenFailure.InvalidToken;
         }
+        // The same rule as the codec's exp check (accepted until expiry plus ClockSkew), applied to the stored expiry.
+        return now >= token.ExpiresAt + _options.ClockSkew ? TokenFailure.ExpiredToken : TokenFailure.None;
+    }
+
+    private static TokenFailure CheckSession(TokenLookup lookup, DateTimeOffset now)
+    {
         if (lookup.Session is null)
         {
             return TokenFailure.InvalidSession;
         }
-        if (token.RevokedAt is not null || lookup.Session.RevokedAt is not null)
+        if (lookup.Token.RevokedAt is not null || lookup.Session.RevokedAt is not null)
         {
             return TokenFailure.RevokedToken;
         }

@@ -40,6 +40,8 @@ public sealed class TesseraTokenOptions
     /// <summary>
     /// How long after a rotation a retry with the same refresh token gets the same successor pair instead of being
     /// treated as a leak (a client whose response was lost, or two tabs refreshing at once). Default 5 seconds; 0 to 1 minute.
+    /// The pair is given only while it is still the session's current one: once the successor was itself rotated, the
+    /// retry is a reuse even inside the window.
     /// </summary>
     public TimeSpan ReuseGraceWindow { get; set; } = TesseraDefaults.RefreshReuseGraceWindow;
 
@@ -59,7 +61,28 @@ public sealed class TesseraTokenEvents
     /// swallowed, so a failing alert never turns a revoked session back into a working one.
     /// </summary>
     public Func<RefreshTokenReuseContext, ValueTask>? OnRefreshTokenReused { get; set; }
+
+    /// <summary>
+    /// Called after a rotated refresh token was presented again within <see cref="TesseraTokenOptions.ReuseGraceWindow"/>
+    /// and answered with its successor pair, which was then still the session's current, unrotated pair (a lost
+    /// response retried, or racing refreshes of one token: each caller but the one that rotated raises it once).
+    /// Default <see langword="null"/>. The context carries a short hash of the token, never the token. Exceptions it
+    /// throws are logged and swallowed; the answer stands.
+    /// </summary>
+    public Func<RefreshGraceContext, ValueTask>? OnRefreshGraceAnswered { get; set; }
 }
+
+/// <summary>What is known about a refresh answered within the grace window.</summary>
+/// <param name="SessionId">The session.</param>
+/// <param name="Subject">Its subject, or <see langword="null"/>.</param>
+/// <param name="TokenHash">
+/// A short, non-reversible hash of the presented refresh token (8 hex characters of its SHA-256, as Tessera's log lines
+/// name things): enough to tell retries of one token apart from retries of another, useless as a credential.
+/// </param>
+/// <param name="RotatedAt">When the presented token had been rotated.</param>
+/// <param name="AnsweredAt">When the retry was answered.</param>
+/// <param name="Metadata">The session's metadata (user agent, IP at creation).</param>
+public sealed record RefreshGraceContext(string SessionId, string? Subject, string TokenHash, DateTimeOffset RotatedAt, DateTimeOffset AnsweredAt, SessionMetadata Metadata);
 
 /// <summary>What is known about a detected refresh-token reuse.</summary>
 /// <param name="SessionId">The revoked session.</param>

@@ -50,7 +50,23 @@ public sealed record TokenRecord
 /// <param name="Session">
 /// The session, whatever its state (live, expired or revoked), or <see langword="null"/> when it no longer exists.
 /// </param>
-public sealed record TokenLookup(TokenRecord Token, SessionRecord? Session);
+public sealed record TokenLookup(TokenRecord Token, SessionRecord? Session)
+{
+    /// <summary>
+    /// Only from <see cref="ISessionTokenStore.LoadRefreshTokenAsync"/>: the refresh token that replaced
+    /// <see cref="Token"/> (the record <see cref="TokenRecord.SuccessorId"/> names), as it was in the same read, revoked
+    /// or not. <see langword="null"/> when the token has no successor, the successor record is gone (dropped after its
+    /// expiry), or the lookup came from <see cref="ISessionTokenStore.LoadTokenAsync"/>.
+    /// </summary>
+    public TokenRecord? Successor { get; init; }
+
+    /// <summary>
+    /// Only from <see cref="ISessionTokenStore.LoadRefreshTokenAsync"/>: the access token paired with
+    /// <see cref="Successor"/>, as it was in the same read. <see langword="null"/> whenever <see cref="Successor"/> is, or
+    /// when that access token record is gone.
+    /// </summary>
+    public TokenRecord? SuccessorAccess { get; init; }
+}
 
 /// <summary>The outcome of <see cref="ISessionTokenStore.RotateAsync"/>.</summary>
 public enum TokenRotationOutcome
@@ -88,6 +104,20 @@ public interface ISessionTokenStore
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <returns>The token and its session, or <see langword="null"/> when no such token exists.</returns>
     ValueTask<TokenLookup?> LoadTokenAsync(string tokenId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Loads a token for a refresh: what <see cref="LoadTokenAsync"/> reads and, when the token was rotated (it has a
+    /// <see cref="TokenRecord.SuccessorId"/>), its successor refresh token and that token's access token
+    /// (<see cref="TokenLookup.Successor"/>, <see cref="TokenLookup.SuccessorAccess"/>), all in <b>one atomic read</b>:
+    /// one statement, one script, or under one lock. Tessera answers a retry within the grace window with the successor
+    /// pair only when that read shows it still unrotated, so the four records must come from the same moment: a
+    /// successor read after a concurrent rotation, beside a token read before it, would hand out a pair that was
+    /// already rotated away.
+    /// </summary>
+    /// <param name="tokenId">The presented token's id (normally a refresh token; any kind is returned as it is).</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The token, its session and its successor pair, or <see langword="null"/> when no such token exists.</returns>
+    ValueTask<TokenLookup?> LoadRefreshTokenAsync(string tokenId, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Rotates a refresh token atomically: only if it exists, is not revoked and its session is live, revokes it and its
