@@ -18,8 +18,8 @@ namespace Microsoft.AspNetCore.Builder
         /// <list type="bullet">
         /// <item><c>POST {prefix}/refresh</c> with <c>{"refreshToken":"..."}</c>: 200 a new pair (see
         /// <see cref="TesseraTokenResults.Tokens"/>), or 401 with <c>WWW-Authenticate: Bearer error="invalid_token"</c> and
-        /// the reason (a rotated refresh token presented again after the grace window revokes the whole session:
-        /// <c>refresh_token_reused</c>). A body that is not JSON, or lacks the field, is a 400; another content type a 415;
+        /// the reason (a rotated refresh token presented again after the grace window, or after its successor was itself
+        /// rotated, revokes the whole session: <c>refresh_token_reused</c>). A body that is not JSON, or lacks the field, is a 400; another content type a 415;
         /// more than 16 KiB a 413.</item>
         /// <item><c>POST {prefix}/logout</c> with <c>Authorization: Bearer &lt;access token&gt;</c>: revokes the session and
         /// every token of it; 204, or 401 as above when the token is missing or rejected.</item>

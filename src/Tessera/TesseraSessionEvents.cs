@@ -66,7 +66,10 @@ public enum SessionRevocationReason
     /// </summary>
     Limit = 2,
 
-    /// <summary>A rotated refresh token was used again outside the grace window (possible theft). Metric tag <c>leak</c>.</summary>
+    /// <summary>
+    /// A rotated refresh token was used again outside the grace window, or after its successor was itself rotated
+    /// (possible theft). Metric tag <c>leak</c>.
+    /// </summary>
     Leak = 3,
 
     /// <summary>

@@ -52,11 +52,12 @@ public sealed class CountingSessionStoreTests
         await _store.DeleteRevokedAsync(now, 10);
         await _store.CreateTokensAsync(Token("t1", TokenKind.Access), Token("t2", TokenKind.Refresh));
         await _store.LoadTokenAsync("t1");
+        await _store.LoadRefreshTokenAsync("t2");
         await _store.RotateAsync("t2", Token("t3", TokenKind.Access), Token("t4", TokenKind.Refresh), now);
 
-        Assert.Equal(5, _store.Reads);
+        Assert.Equal(6, _store.Reads);
         Assert.Equal(9, _store.Writes);
-        Assert.Equal(14, _store.Calls);
+        Assert.Equal(15, _store.Calls);
         Assert.All(_store.Snapshot(), pair => Assert.Equal(1, pair.Value));
         Assert.Equal(1, _store.Count(nameof(ISessionStore.TouchAsync)));
         Assert.Equal(1, _store.Count("Touch"));

@@ -56,8 +56,10 @@ public sealed class TesseraTokenOptions
 public sealed class TesseraTokenEvents
 {
     /// <summary>
-    /// Called after a rotated refresh token was presented outside the grace window: the session has already been
-    /// revoked. Default <see langword="null"/> (Tessera logs a warning either way). Exceptions it throws are logged and
+    /// Called after a rotated refresh token was presented outside the grace window, or after its successor was itself
+    /// rotated: the session has already been revoked. Raised once per session, by the refresh whose revocation ended it
+    /// (racing presenters of the same stale token are all refused, one reports). Default <see langword="null"/>
+    /// (Tessera logs a warning either way). Exceptions it throws are logged and
     /// swallowed, so a failing alert never turns a revoked session back into a working one.
     /// </summary>
     public Func<RefreshTokenReuseContext, ValueTask>? OnRefreshTokenReused { get; set; }
