@@ -20,7 +20,7 @@ public static class TesseraBuilderCookieStoreExtensions
     /// <param name="builder">The builder.</param>
     /// <param name="configure">Adjusts the options; <see langword="null"/> keeps the defaults (4 chunks, no revocation store).</param>
     /// <returns>The builder.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><see cref="CookieSessionStoreOptions.MaxChunks"/> is out of range.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><see cref="CookieSessionStoreOptions.MaxChunks"/> or <see cref="CookieSessionStoreOptions.ReplacedCookieGraceWindow"/> is out of range.</exception>
     /// <exception cref="ArgumentException">The revocation store is itself a cookie store.</exception>
     public static TesseraBuilder UseCookieStore(this TesseraBuilder builder, Action<CookieSessionStoreOptions>? configure = null)
     {
