@@ -14,8 +14,9 @@ public static class TesseraBuilderCookieStoreExtensions
     /// (<see cref="CookieSessionStore"/>), replacing any store chosen before; registers
     /// <see cref="IHttpContextAccessor"/>, through which the store reaches the request. The encryption keys are derived
     /// from <see cref="TesseraOptions.Keys"/>, so rotating those rotates these. Without
-    /// <see cref="CookieSessionStoreOptions.RevocationStore"/> nothing is kept on the server, and a copy of the cookies
-    /// stays valid until the session expires: see <c>docs/stores.md</c>.
+    /// <see cref="CookieSessionStoreOptions.RevocationStore"/> nothing is kept on the server, a copy of the cookies
+    /// stays valid until the session expires, and a client can restore an earlier state of its own session by sending
+    /// cookies it saved earlier (so one-time flags, counters and balances never belong in it): see <c>docs/stores.md</c>.
     /// </summary>
     /// <param name="builder">The builder.</param>
     /// <param name="configure">Adjusts the options; <see langword="null"/> keeps the defaults (4 chunks, no revocation store).</param>
