@@ -94,6 +94,8 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
     private readonly string _deleteExpired;
     private readonly string _deleteRevoked;
     private readonly string _count;
+    private readonly string _countAnonymous;
+    private readonly AnonymousSessionBudget? _anonymous;
     private readonly string _listBySubject;
     private readonly string _trimSubject;
     private readonly string _trimNewcomer;
@@ -185,6 +187,17 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
               (SELECT x."id" FROM "public"."sessionStore" x WHERE x."revokedAt" <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
             """);
         _count = R("""SELECT count(*) FROM "public"."sessionStore" s WHERE """ + LiveAtFirst);
+        // Stops at the bound ($2): a sample reads at most that many entries of the partial index of migration 3.
+        _countAnonymous = R("""
+            SELECT count(*) FROM (SELECT 1 FROM "public"."sessionStore" s
+              WHERE s."tesseraSubject" IS NULL AND s."tesseraCredentialHash" IS NOT NULL AND s."revokedAt" IS NULL
+                AND s."tesseraExpiresAt" > $1
+              LIMIT $2) n
+            """);
+        if (_options.MaxAnonymousSessions is { } maxAnonymous)
+        {
+            _anonymous = new AnonymousSessionBudget(maxAnonymous, _options.AnonymousCountInterval, CountAnonymousAsync, _time);
+        }
         _listBySubject = R("SELECT " + SessionColumns + from + """WHERE s."tesseraSubject" = $1 AND """ + Live + """ ORDER BY s."createdAt", s."id" """);
         // One statement, so one transaction. Every live session of the subject is row-locked first, in id order (so
         // concurrent trims take their locks in the same order and cannot deadlock), then ranked: a trim that waited
@@ -328,6 +341,11 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
         ArgumentNullException.ThrowIfNull(record);
         ArgumentNullException.ThrowIfNull(record.Id, nameof(record));
         ArgumentNullException.ThrowIfNull(record.CredentialHash, nameof(record));
+        var anonymous = record.Subject is null ? _anonymous : null;
+        if (anonymous is not null && !await anonymous.HasRoomAsync(cancellationToken))
+        {
+            throw new SessionStoreFullException($"The PostgreSQL session store holds about its maximum of {anonymous.MaxSessions} live anonymous sessions.");
+        }
         var (key, text) = MapId(record.Id);
         await using var command = await CommandAsync(_create, cancellationToken);
         command.Parameters.Add(Uuid(key));
@@ -342,7 +360,20 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
         command.Parameters.Add(Text(record.Metadata.UserAgent));
         command.Parameters.Add(Text(record.Metadata.IpAddress));
         command.Parameters.Add(Text(record.Metadata.Label));
-        return await ExecuteAsync(command, cancellationToken) == 1;
+        if (await ExecuteAsync(command, cancellationToken) != 1)
+        {
+            return false;
+        }
+        anonymous?.Created();
+        return true;
+    }
+
+    private async ValueTask<long> CountAnonymousAsync(long bound, CancellationToken cancellationToken)
+    {
+        await using var command = await CommandAsync(_countAnonymous, cancellationToken);
+        command.Parameters.Add(Time(Now()));
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = bound });
+        return (long)(await command.ScalarAsync(cancellationToken))!;
     }
 
     /// <inheritdoc />
