@@ -11,13 +11,20 @@ namespace Tessera.AspNetCore.CookieStore;
 /// </summary>
 /// <remarks>
 /// Each entry is stored as a live session record of that store (id = the session id, a random credential hash nobody
-/// holds, no subject, both deadlines at the session's absolute expiry) whose data holds the facts, so any store keeps
-/// it and its cleanup removes it once expired. A bounded store that evicts records (the in-memory store's default
-/// policy) would forget entries and with them revocations and versions: give it room, or
-/// <see cref="StoreCapacityPolicy.Reject"/>.
+/// holds, the subject <see cref="EntrySubject"/>, both deadlines at the session's absolute expiry) whose data holds the
+/// facts, so any store keeps it and its cleanup removes it once expired. The subject keeps entries out of the store's
+/// anonymous bound: they are neither evicted nor refused as an anonymous flood would be. A bounded store that evicts
+/// records at its total bound (the in-memory store's default policy) would still forget entries and with them
+/// revocations and versions: give it room, or <see cref="StoreCapacityPolicy.Reject"/>.
 /// </remarks>
 internal sealed class CookieRevocationList(ISessionStore store, TimeProvider time, TimeSpan replacedGraceWindow)
 {
+    /// <summary>
+    /// The subject of every entry: <c>tessera:cookie-store</c>. Not a user: it marks the records as the cookie store's
+    /// own, so a store's anonymous bound (which protects signed-in sessions from anonymous floods) never counts them.
+    /// </summary>
+    public const string EntrySubject = "tessera:cookie-store";
+
     private const string RevokedKey = "revoked";
     private const string CredentialKey = "credential";
     private const int Attempts = 3;
@@ -107,6 +114,7 @@ internal sealed class CookieRevocationList(ISessionStore store, TimeProvider tim
     {
         Id = id,
         CredentialHash = RandomNumberGenerator.GetBytes(32),
+        Subject = EntrySubject,
         Data = data,
         CreatedAt = now,
         LastSeenAt = now,

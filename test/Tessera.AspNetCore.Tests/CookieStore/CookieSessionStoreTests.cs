@@ -327,6 +327,28 @@ public sealed class CookieSessionStoreTests : HttpConformanceTestBase
     }
 
     [Fact]
+    public async Task RevocationEntriesDoNotCountAgainstTheRevocationStoresAnonymousBound()
+    {
+        // A bound of one anonymous record: were the entries anonymous, each new one would evict the one before.
+        var revocations = new InMemorySessionStore(Clock, new InMemorySessionStoreOptions { MaxAnonymousSessions = 1 });
+        var store = new CookieSessionStore(new HttpContextAccessor(), new CookieSessionStoreOptions { RevocationStore = revocations }, Clock);
+        var server = await StartTestServerAsync(store, null, MapRoutes);
+        var ids = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            using var client = server.CreateClient();
+            await client.PostAsync("/set/cart/apple");
+            ids.Add(await client.GetStringAsync("/id"));
+        }
+
+        Assert.Equal(3, await revocations.CountAsync());
+        foreach (var id in ids)
+        {
+            Assert.Equal("tessera:cookie-store", (await revocations.LoadAsync(id))?.Subject);
+        }
+    }
+
+    [Fact]
     public async Task TheRevocationListKeepsAnEntryUntilTheSessionsAbsoluteExpiryAndCleanupThenRemovesIt()
     {
         var revocations = new InMemorySessionStore(Clock);
