@@ -10,7 +10,11 @@ namespace Microsoft.Extensions.DependencyInjection
     /// <summary>Registers Tessera for ASP.NET Core.</summary>
     public static class TesseraServiceCollectionAspNetCoreExtensions
     {
-        /// <summary>The configuration section bound to <see cref="TesseraOptions"/> (<c>Tessera</c>); its <c>Cookie</c> subsection binds <see cref="TesseraCookieOptions"/>.</summary>
+        /// <summary>
+        /// The configuration section bound to <see cref="TesseraOptions"/> (<c>Tessera</c>); its <c>Cookie</c> subsection
+        /// binds <see cref="TesseraCookieOptions"/> and its <c>RequestOrigin</c> subsection
+        /// <see cref="TesseraRequestOriginOptions"/>.
+        /// </summary>
         public const string ConfigurationSection = "Tessera";
 
         private sealed class TesseraConfigurationMarker
@@ -37,11 +41,14 @@ namespace Microsoft.Extensions.DependencyInjection
                 services.AddSingleton<TesseraConfigurationMarker>();
                 services.AddOptions<TesseraOptions>().BindConfiguration(ConfigurationSection);
                 services.AddOptions<TesseraCookieOptions>().BindConfiguration(ConfigurationSection + ":Cookie");
+                services.AddOptions<TesseraRequestOriginOptions>().BindConfiguration(ConfigurationSection + ":RequestOrigin");
             }
             var builder = services.AddTesseraCore(configure);
             services.AddOptions<TesseraCookieOptions>().ValidateOnStart();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<TesseraCookieOptions>, TesseraCookieOptionsSetup>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TesseraCookieOptions>, TesseraCookieOptionsValidator>());
+            services.AddOptions<TesseraRequestOriginOptions>().ValidateOnStart();
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TesseraRequestOriginOptions>, TesseraRequestOriginOptionsValidator>());
             services.TryAddSingleton<CookieSessionTransport>();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<ISessionTransport, CookieSessionTransport>(sp => sp.GetRequiredService<CookieSessionTransport>()));
             services.TryAddSingleton<TesseraRequestSessions>();
@@ -123,6 +130,21 @@ namespace Tessera
         /// <param name="configure">Changes the cookie options; see <see cref="TesseraCookieOptions"/> for defaults.</param>
         /// <returns>The builder.</returns>
         public static TesseraBuilder ConfigureCookie(this TesseraBuilder builder, Action<TesseraCookieOptions> configure)
+        {
+            ArgumentNullException.ThrowIfNull(builder);
+            ArgumentNullException.ThrowIfNull(configure);
+            builder.Services.Configure(configure);
+            return builder;
+        }
+
+        /// <summary>
+        /// Configures the request-origin guard, which refuses cross-origin unsafe requests that carry the session cookie
+        /// (on by default; see <see cref="TesseraRequestOriginOptions"/> for the rules and defaults).
+        /// </summary>
+        /// <param name="builder">The builder.</param>
+        /// <param name="configure">Changes the guard's options: turn it off, allow same-site requests, trust origins.</param>
+        /// <returns>The builder.</returns>
+        public static TesseraBuilder ConfigureRequestOrigin(this TesseraBuilder builder, Action<TesseraRequestOriginOptions> configure)
         {
             ArgumentNullException.ThrowIfNull(builder);
             ArgumentNullException.ThrowIfNull(configure);
