@@ -180,8 +180,9 @@ namespace Microsoft.AspNetCore.Builder
 
         /// <summary>
         /// Adds the session middleware (replaces <c>UseSession()</c>). Place it after <c>UseRouting()</c> when endpoints
-        /// disable sessions, and after <c>UseStaticFiles()</c> (static files never touch the session either way).
-        /// A second call does nothing.
+        /// disable sessions or the origin check, after <c>UseForwardedHeaders()</c> behind a proxy (the request-origin
+        /// guard compares <c>Origin</c> with the host the app sees; see <see cref="TesseraRequestOriginOptions"/>), and
+        /// after <c>UseStaticFiles()</c> (static files never touch the session either way). A second call does nothing.
         /// </summary>
         /// <param name="app">The application.</param>
         /// <returns>The application.</returns>

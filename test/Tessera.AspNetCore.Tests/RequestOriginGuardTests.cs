@@ -72,6 +72,7 @@ public sealed class RequestOriginGuardTests : IAsyncLifetime
         Assert.Equal("application/problem+json; charset=utf-8", response.Content.Headers.ContentType?.ToString());
         Assert.Contains("\"reason\":\"cross_origin_request\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.False(response.Headers.Contains("Set-Cookie"));
+        Assert.Equal("no-store", response.Headers.CacheControl?.ToString());
         Assert.Equal(0, _store.Calls);
         // The destroy never ran: the session still answers.
         Assert.Equal("alice", await ReadWhoAmIAsync(_server, cookie));
