@@ -142,26 +142,18 @@ public sealed class RequestOriginGuardTests : IAsyncLifetime
         Assert.Equal("changed", await ReadAsync(_server, cookie, "a"));
     }
 
-    [Fact]
-    public async Task AnEndpointWithSessionsDisabledIsNotChecked()
+    [Theory]
+    [InlineData("/no-session", HttpStatusCode.OK)]
+    [InlineData("/hooks/github", HttpStatusCode.OK)]
+    [InlineData("/HOOKS/github", HttpStatusCode.OK)]
+    [InlineData("/hooksmith", HttpStatusCode.Forbidden)]
+    public async Task EndpointsWithoutSessionsAndPathsUnderAnExemptPathAreNotChecked(string path, HttpStatusCode expected)
     {
         var cookie = await SignedInCookieAsync(_server);
 
-        using var response = await SendAsync(_server, HttpMethod.Post, "/no-session", cookie, "cross-site", Evil);
+        using var response = await SendAsync(_server, HttpMethod.Post, path, cookie, "cross-site", Evil);
 
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-    }
-
-    [Fact]
-    public async Task AnExemptPathAndEverythingUnderItTakeACrossSitePost()
-    {
-        var cookie = await SignedInCookieAsync(_server);
-
-        using var under = await SendAsync(_server, HttpMethod.Post, "/HOOKS/github", cookie, "cross-site", Evil);
-        using var beside = await SendAsync(_server, HttpMethod.Post, "/hooksmith", cookie, "cross-site", Evil);
-
-        Assert.Equal(HttpStatusCode.OK, under.StatusCode);
-        Assert.Equal(HttpStatusCode.Forbidden, beside.StatusCode);
+        Assert.Equal(expected, response.StatusCode);
     }
 
     [Fact]
