@@ -75,6 +75,18 @@ public static class TesseraDefaults
     /// <summary>The cookie name over plain HTTP in Development: <c>tessera</c> (browsers refuse <c>__Host-</c> without Secure).</summary>
     public const string DevelopmentCookieName = "tessera";
 
+    /// <summary>
+    /// Whether the request-origin guard refuses cross-origin unsafe requests that carry the session cookie: on
+    /// (<see langword="true"/>), as the Fetch Metadata guidance recommends for cookie-authenticated applications.
+    /// </summary>
+    public const bool RequestOriginCheckEnabled = true;
+
+    /// <summary>
+    /// Whether the request-origin guard lets a same-site but cross-origin request through (a sibling subdomain, another
+    /// port of the same host): no (<see langword="false"/>), since <c>SameSite=Lax</c> already lets those carry the cookie.
+    /// </summary>
+    public const bool RequestOriginAllowSameSite = false;
+
     /// <summary>The longest User-Agent kept in metadata: 512 characters.</summary>
     public const int MaxUserAgentLength = 512;
 

@@ -9,7 +9,8 @@ namespace Tessera.Demo.Pages;
 /// The demo's two server-rendered pages: <c>/account/sessions</c> ("your devices", for the signed-in user) and
 /// <c>/admin/sessions</c> (for operators). Plain HTML and plain forms, so they work without JavaScript; every form that
 /// changes something carries an antiforgery token (the session cookie is SameSite=Lax, which stops most cross-site
-/// posts, but not all: a sibling subdomain is "same site"), and answers with a 303 back to the page.
+/// posts, and Tessera's request-origin guard refuses the rest from other origins; the token keeps the forms safe for an
+/// app that turns the guard off), and answers with a 303 back to the page.
 /// </summary>
 internal static class DemoPages
 {
