@@ -22,6 +22,7 @@ public static class DemoApp
     public static WebApplication Build(string[] args, Action<IServiceCollection>? configureServices)
     {
         ArgumentNullException.ThrowIfNull(args);
+        var environmentDefaulted = !EnvironmentConfigured(args);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             Args = args,
@@ -29,7 +30,7 @@ public static class DemoApp
             ApplicationName = typeof(DemoApp).Assembly.GetName().Name,
             // `dotnet run --no-launch-profile` (or running the built dll) has no ASPNETCORE_ENVIRONMENT: the demo is for
             // trying things out, so it starts in Development rather than failing for want of a production key.
-            EnvironmentName = EnvironmentConfigured(args) ? null : Environments.Development,
+            EnvironmentName = environmentDefaulted ? Environments.Development : null,
         });
 
         if (!UrlsConfigured(builder.Configuration))
@@ -83,6 +84,10 @@ public static class DemoApp
             throw;
         }
 
+        if (environmentDefaulted)
+        {
+            DemoLog.DefaultedToDevelopment(app.Logger);
+        }
         if (developmentKey is not null)
         {
             DemoLog.DevelopmentKey(app.Logger, developmentKey.Created ? "generated and saved to" : "loaded from", developmentKey.Path);
@@ -114,18 +119,42 @@ public static class DemoApp
     }
 
     /// <summary>
-    /// Reaches a server store before the host starts, so Program.cs can report an unreachable server in one line:
-    /// PostgreSQL's tables are created or upgraded now (the host would apply them at start anyway, through
-    /// <c>ApplyMigrationsAtStartup</c>; the second run finds the schema current), Redis answers one cheap count.
+    /// Reaches a server store before the host starts, so Program.cs can report an unreachable or silent server in one
+    /// line: PostgreSQL's tables are created or upgraded now (the host would apply them at start anyway, through
+    /// <c>ApplyMigrationsAtStartup</c>; the second run finds the schema current), Redis answers one cheap count. A server
+    /// that accepts connections but never answers ends in <see cref="DemoStoreUnavailableException"/> after the client's
+    /// own timeout, or after <c>Demo:StoreStartupTimeoutSeconds</c> (default 30) whichever comes first.
     /// </summary>
     public static async Task PrepareStoreAsync(WebApplication app, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(app);
-        if (app.Services.GetService<PostgreSqlSessionStore>() is { } postgres)
+        var settings = DemoSettings.From(app.Configuration, app.Environment);
+        // Waited for with a deadline of its own rather than cancelled: a client may not give up on a silent server when
+        // asked to (Npgsql with Timeout=0 does not, during the connection's start-up).
+        var check = ReachStoreAsync(app.Services, cancellationToken);
+        try
+        {
+            await check.WaitAsync(settings.StoreStartupTimeout, cancellationToken);
+        }
+        catch (Exception e) when (e is TimeoutException || e.InnerException is TimeoutException)
+        {
+            // The start-up deadline, or the client's own timeout (Npgsql's Timeout, a Redis command with no reply): the
+            // server took the connection and said nothing. Unreachable servers and refusals keep their own messages.
+            var setting = settings.Store == "postgres" ? "ConnectionStrings:Postgres" : "ConnectionStrings:Redis";
+            var waited = !check.IsCompleted
+                ? $"no answer within {settings.StoreStartupTimeout.TotalSeconds:0} seconds (Demo:StoreStartupTimeoutSeconds)"
+                : (e as TimeoutException ?? e.InnerException!).Message;
+            throw new DemoStoreUnavailableException($"{settings.StoreLocation} ({setting}) accepted the connection but did not answer: {waited}", e);
+        }
+    }
+
+    private static async Task ReachStoreAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        if (services.GetService<PostgreSqlSessionStore>() is { } postgres)
         {
             await postgres.EnsureSchemaAsync(cancellationToken);
         }
-        if (app.Services.GetService<RedisSessionStore>() is { } redis)
+        if (services.GetService<RedisSessionStore>() is { } redis)
         {
             _ = await redis.CountAsync(cancellationToken);
         }

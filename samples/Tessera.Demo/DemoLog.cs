@@ -8,4 +8,7 @@ internal static partial class DemoLog
 
     [LoggerMessage(2, LogLevel.Information, "Tessera demo starting in {Environment} with the {Store} store: {Location}.")]
     public static partial void Starting(ILogger logger, string environment, string store, string location);
+
+    [LoggerMessage(3, LogLevel.Information, "Neither ASPNETCORE_ENVIRONMENT nor DOTNET_ENVIRONMENT is set, so the demo runs in Development: a signing key is generated in the data directory and /admin/stats answers on loopback. For production behaviour set ASPNETCORE_ENVIRONMENT=Production (or pass --environment Production) with Tessera:Keys.")]
+    public static partial void DefaultedToDevelopment(ILogger logger);
 }

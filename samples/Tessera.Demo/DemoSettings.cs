@@ -16,6 +16,7 @@ internal sealed class DemoSettings
         RedisKeyPrefix = NullIfBlank(configuration["Tessera:Redis:KeyPrefix"]);
         NearCache = ReadBool(configuration, "Tessera:NearCache:Enabled");
         NearCacheMaxStaleness = ReadSeconds(configuration, "Tessera:NearCache:MaxStalenessSeconds");
+        StoreStartupTimeout = ReadSeconds(configuration, "Demo:StoreStartupTimeoutSeconds") ?? TimeSpan.FromSeconds(30);
         var operators = ReadList(configuration.GetSection("Demo:Operators"));
         Operators = operators.Count == 0 ? ["admin"] : operators;
     }
@@ -52,6 +53,13 @@ internal sealed class DemoSettings
 
     /// <summary><c>Tessera:NearCache:MaxStalenessSeconds</c>: the near cache's staleness bound; default the library's (5 seconds).</summary>
     public TimeSpan? NearCacheMaxStaleness { get; }
+
+    /// <summary>
+    /// <c>Demo:StoreStartupTimeoutSeconds</c>: how long the first reach of a PostgreSQL or Redis store at start-up may
+    /// take before the demo gives up with one line; default 30 seconds, at most 300. The store client's own timeouts
+    /// (Npgsql's <c>Timeout</c>, the Redis command timeout) may end it sooner.
+    /// </summary>
+    public TimeSpan StoreStartupTimeout { get; }
 
     /// <summary>
     /// The subjects allowed on the operator page (<c>/admin/sessions</c>): <c>Demo:Operators</c> (a list, or one value
@@ -135,6 +143,22 @@ internal sealed class DemoSettings
             }
         }
         return keys;
+    }
+}
+
+/// <summary>A store the demo cannot start with: it took the connection but never answered. The message names the store and its endpoint, never a password.</summary>
+public sealed class DemoStoreUnavailableException : Exception
+{
+    public DemoStoreUnavailableException()
+    {
+    }
+
+    public DemoStoreUnavailableException(string message) : base(message)
+    {
+    }
+
+    public DemoStoreUnavailableException(string message, Exception innerException) : base(message, innerException)
+    {
     }
 }
 
