@@ -128,6 +128,20 @@ public sealed class OperatorAccessTests
         Assert.Equal(HttpStatusCode.OK, form.StatusCode); // only the attempts are counted, not looking at the form
     }
 
+    [Theory]
+    [InlineData("203.0.113.7", "203.0.113.7")]
+    [InlineData("::ffff:203.0.113.7", "203.0.113.7")]
+    [InlineData("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64")]
+    [InlineData("2001:db8:1:2::1", "2001:db8:1:2::/64")]
+    [InlineData("::1", "::/64")]
+    public void AttemptsCountPerIPv4AddressAndPerIPv6Network(string address, string partition)
+    {
+        var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        context.Connection.RemoteIpAddress = IPAddress.Parse(address);
+
+        Assert.Equal(partition, DemoRateLimits.ClientPartition(context));
+    }
+
     [Fact]
     public void AMalformedOrWeakOperatorPasswordHashFailsAtStartWithoutShowingIt()
     {

@@ -247,8 +247,9 @@ internal static class DemoPages
     private static string Unsupported(ISessionStore store) =>
         $"<p>The session store ({Html.Encode(store.GetType().Name)}) cannot list a user's sessions, so there is nothing to show here with it.</p>\n";
 
-    private static IResult Expired() => Html.Result("Form expired",
-        "<h1>Form expired</h1>\n<p>That form was out of date or did not come from this site, so nothing was changed. <a href=\"" + AccountPath + "\">Go back</a> and try again.</p>\n",
+    /// <summary>The answer to a form post whose antiforgery token is missing or stale: 400, and a link back to <paramref name="back"/>.</summary>
+    public static IResult Expired(string back = AccountPath) => Html.Result("Form expired",
+        "<h1>Form expired</h1>\n<p>That form was out of date or did not come from this site, so nothing was changed. <a href=\"" + back + "\">Go back</a> and try again.</p>\n",
         StatusCodes.Status400BadRequest);
 
     private static DateTimeOffset Now(HttpContext context) =>

@@ -49,9 +49,7 @@ internal static class OperatorSignIn
         {
             if (!await antiforgery.IsRequestValidAsync(context))
             {
-                return Html.Result("Form expired",
-                    $"<h1>Form expired</h1>\n<p>That form was out of date or did not come from this site. <a href=\"{Path}\">Try again</a>.</p>\n",
-                    StatusCodes.Status400BadRequest);
+                return DemoPages.Expired(back: Path);
             }
             var form = await context.Request.ReadFormAsync(context.RequestAborted);
             var logger = loggers.CreateLogger(typeof(OperatorSignIn));
