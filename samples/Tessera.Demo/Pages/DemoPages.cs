@@ -13,6 +13,7 @@ namespace Tessera.Demo.Pages;
 /// </summary>
 internal static class DemoPages
 {
+    /// <summary>The operator page's path; mapped only with an operator password hash.</summary>
     public const string AdminPath = "/admin/sessions";
 
     private const string NoticeKey = "pages:notice";

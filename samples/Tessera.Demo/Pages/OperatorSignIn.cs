@@ -29,6 +29,7 @@ internal static class OperatorSignIn
     /// </summary>
     public const string SessionKey = "demo:operator";
 
+    /// <summary>The operator sign-in form's path (GET shows it, POST checks it); mapped only with an operator password hash.</summary>
     public const string Path = "/admin/sign-in";
 
     /// <summary>Whether <paramref name="user"/> is the operator's subject (in any case), which password-less sign-in refuses.</summary>
