@@ -63,11 +63,11 @@ public static class DemoApp
         // cookie. Authentication makes [Authorize]/RequireAuthorization() and HttpContext.User work for both.
         tessera.AddBearerTokens();
         builder.Services.AddTesseraAuthentication();
-        // The pages' forms carry antiforgery tokens; the operator page is for the subjects in Demo:Operators only.
+        // The pages' forms carry antiforgery tokens; the operator page is for sessions signed in with the operator
+        // password (Demo:OperatorPasswordHash), never for a user name typed on the home page.
         builder.Services.AddAntiforgery();
-        builder.Services.AddAuthorization(options => options.AddPolicy(DemoPages.OperatorPolicy, policy => policy
-            .RequireAuthenticatedUser()
-            .RequireAssertion(context => context.User.Identity?.Name is { } name && settings.Operators.Contains(name, StringComparer.Ordinal))));
+        builder.Services.AddAuthorization(options => options.AddPolicy(OperatorSignIn.Policy, OperatorSignIn.Require));
+        builder.Services.AddDemoRateLimits();
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -94,6 +94,8 @@ public static class DemoApp
         }
         DemoLog.Starting(app.Logger, app.Environment.EnvironmentName, settings.Store, settings.StoreLocation + (settings.NearCache ? ", with the near cache" : ""));
 
+        // First, so that every answer (static pages and error pages too) forbids other sites to frame it.
+        app.UseFrameDenial();
         // Always a plain problem response, Development included: ASP.NET Core's developer error page echoes the request's
         // headers, and with them the session cookie, which must never be shown back.
         app.UseExceptionHandler();
@@ -103,8 +105,12 @@ public static class DemoApp
         var webRoot = WebRoot(app.Environment);
         app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = webRoot });
         app.UseStaticFiles(new StaticFileOptions { FileProvider = webRoot });
+        // Everything past the static files speaks of a session: no cache may keep it.
+        app.UseNoStoreForDynamicResponses();
         // Routing before Tessera, so endpoints marked DisableSession() are known to the session middleware.
         app.UseRouting();
+        // Right after routing (it needs the endpoint's policy) and before Tessera: a refused request costs no store read.
+        app.UseRateLimiter();
         app.UseTessera();
         // Explicitly after UseTessera (and after the static files): the handler shares the request's session, and a
         // request for the page never authenticates, so it never reads the store.
@@ -114,7 +120,7 @@ public static class DemoApp
         DemoEndpoints.Map(app);
         DemoTokenEndpoints.Map(app);
         DemoTabEndpoints.Map(app);
-        DemoPages.Map(app);
+        DemoPages.Map(app, settings.OperatorPasswordHash);
         return app;
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 using Tessera.AspNetCore;
@@ -33,9 +34,9 @@ internal static class DemoEndpoints
             {
                 return problem;
             }
-            if (ValidUser(body!.User) is not { } user)
+            if (!TryPasswordlessUser(body!.User, out var user, out var refused))
             {
-                return BadRequest($"\"user\" must be 1 to {MaxUserLength} printable characters.");
+                return refused;
             }
             // Regenerates the credential (the pre-login cookie dies) and keeps anonymous data such as the cart.
             session.SignIn(user);
@@ -203,6 +204,28 @@ internal static class DemoEndpoints
         items.Add(item);
         session.Set(Cart, items);
         return Results.Ok(new { items });
+    }
+
+    /// <summary>
+    /// The name a password-less sign-in (<c>POST /login</c>, <c>POST /api/login</c>) signs in as, or the 400 to answer:
+    /// any printable name but the operator's. A name is all these routes take, so they grant no rights at all.
+    /// </summary>
+    public static bool TryPasswordlessUser(string? requested, [NotNullWhen(true)] out string? user, [NotNullWhen(false)] out IResult? problem)
+    {
+        user = ValidUser(requested);
+        if (user is null)
+        {
+            problem = BadRequest($"\"user\" must be 1 to {MaxUserLength} printable characters.");
+            return false;
+        }
+        if (Pages.OperatorSignIn.IsReserved(user))
+        {
+            user = null;
+            problem = BadRequest($"\"{Pages.OperatorSignIn.Subject}\" is kept for the operator sign-in, which takes the operator password.");
+            return false;
+        }
+        problem = null;
+        return true;
     }
 
     /// <summary>The trimmed user name, or <see langword="null"/> when it is empty, too long or has control characters.</summary>

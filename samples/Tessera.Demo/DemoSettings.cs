@@ -17,8 +17,7 @@ internal sealed class DemoSettings
         NearCache = ReadBool(configuration, "Tessera:NearCache:Enabled");
         NearCacheMaxStaleness = ReadSeconds(configuration, "Tessera:NearCache:MaxStalenessSeconds");
         StoreStartupTimeout = ReadSeconds(configuration, "Demo:StoreStartupTimeoutSeconds") ?? TimeSpan.FromSeconds(30);
-        var operators = ReadList(configuration.GetSection("Demo:Operators"));
-        Operators = operators.Count == 0 ? ["admin"] : operators;
+        OperatorPasswordHash = ReadOperatorPasswordHash(configuration);
     }
 
     /// <summary>The store to use: <c>Tessera:Store</c>, lower case; default <c>sqlite</c>.</summary>
@@ -62,11 +61,11 @@ internal sealed class DemoSettings
     public TimeSpan StoreStartupTimeout { get; }
 
     /// <summary>
-    /// The subjects allowed on the operator page (<c>/admin/sessions</c>): <c>Demo:Operators</c> (a list, or one value
-    /// with comma-separated names); default <c>admin</c>. The demo has no passwords, so anyone can sign in as one of
-    /// them: a real application bases this policy on real roles.
+    /// <c>Demo:OperatorPasswordHash</c>: the hash of the password that signs an operator in at <c>/admin/sign-in</c>,
+    /// as printed by <c>dotnet run -- hash-operator-password</c>. Default none, and then nobody is an operator and the
+    /// operator routes answer 404: the demo's password-less sign-in grants no rights.
     /// </summary>
-    public IReadOnlyList<string> Operators { get; }
+    public string? OperatorPasswordHash { get; }
 
     /// <summary>
     /// Where sessions live, for the start-up log line. Never a password: for PostgreSQL only host, port and database.
@@ -126,6 +125,23 @@ internal sealed class DemoSettings
     }
 
     private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+
+    private static string? ReadOperatorPasswordHash(IConfiguration configuration)
+    {
+        // The old list of operator names granted operator rights to anyone who typed one of them: say it is gone rather
+        // than leave whoever set it wondering why their operator page is now a 404.
+        if (configuration.GetSection("Demo:Operators").Exists())
+        {
+            throw new DemoConfigurationException(
+                "Demo:Operators is no longer read: a user name is no authorization. Remove it, and set Demo:OperatorPasswordHash "
+                + $"(dotnet run --project samples/Tessera.Demo -- {OperatorPassword.HashCommand}) to use the operator page.");
+        }
+        var hash = NullIfBlank(configuration["Demo:OperatorPasswordHash"])?.Trim();
+        return hash is null || OperatorPassword.IsWellFormed(hash)
+            ? hash
+            : throw new DemoConfigurationException(
+                $"Demo:OperatorPasswordHash is not a password hash made by `dotnet run --project samples/Tessera.Demo -- {OperatorPassword.HashCommand}` (the password itself must never be configured).");
+    }
 
     private static List<string> ReadList(IConfigurationSection section)
     {

@@ -22,9 +22,9 @@ internal static class DemoTokenEndpoints
             {
                 return problem;
             }
-            if (DemoEndpoints.ValidUser(body!.User) is not { } user)
+            if (!DemoEndpoints.TryPasswordlessUser(body!.User, out var user, out var refused))
             {
-                return DemoEndpoints.BadRequest($"\"user\" must be 1 to {DemoEndpoints.MaxUserLength} printable characters.");
+                return refused;
             }
             // CaptureSessionMetadata applies Tessera:Metadata (User-Agent on or off, IP full, truncated or off), so token
             // sessions record exactly what cookie sessions record.

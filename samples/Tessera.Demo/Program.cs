@@ -3,6 +3,12 @@ using Npgsql;
 using Tessera.Demo;
 using Tessera.Redis.Resp;
 
+// `dotnet run -- hash-operator-password` prints the hash for Demo:OperatorPasswordHash instead of starting the demo.
+if (args is [OperatorPassword.HashCommand])
+{
+    return OperatorPassword.RunHashCommand(Console.In, Console.Out, Console.Error, terminal: !Console.IsInputRedirected);
+}
+
 // Configuration mistakes (an unknown store, a missing production key) end start-up with one readable line, not a
 // stack trace: the demo is the first thing a newcomer runs.
 WebApplication? app = null;
