@@ -67,7 +67,7 @@ public static class DemoApp
         // password (Demo:OperatorPasswordHash), never for a user name typed on the home page.
         builder.Services.AddAntiforgery();
         builder.Services.AddAuthorization(options => options.AddPolicy(OperatorSignIn.Policy, OperatorSignIn.Require));
-        builder.Services.AddDemoRateLimits();
+        builder.Services.AddDemoRateLimits(settings);
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();

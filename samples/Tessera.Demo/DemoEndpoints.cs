@@ -41,7 +41,7 @@ internal static class DemoEndpoints
             // Regenerates the credential (the pre-login cookie dies) and keeps anonymous data such as the cart.
             session.SignIn(user);
             return Results.Ok(new { user, sessionId = session.Id });
-        });
+        }).RequireRateLimiting(DemoRateLimits.SessionCreation);
 
         app.MapGet("/me", (HttpSession session) =>
         {
@@ -54,7 +54,7 @@ internal static class DemoEndpoints
 
         app.MapGet("/cart", (HttpSession session) => ReadCart(session));
 
-        app.MapPost("/cart", (HttpRequest request, HttpSession session) => AddToCartAsync(request, session));
+        app.MapPost("/cart", (HttpRequest request, HttpSession session) => AddToCartAsync(request, session)).RequireRateLimiting(DemoRateLimits.SessionCreation);
 
         app.MapPost("/flash", async (HttpRequest request, HttpSession session) =>
         {
@@ -77,7 +77,7 @@ internal static class DemoEndpoints
             messages.Add(message);
             session.SetFlash(FlashKey, messages);
             return Results.Ok(new { messages });
-        });
+        }).RequireRateLimiting(DemoRateLimits.SessionCreation);
 
         app.MapGet("/flash", (HttpSession session) => Results.Ok(new { messages = session.GetFlash<List<string>>(FlashKey) ?? [] }));
 
@@ -95,7 +95,7 @@ internal static class DemoEndpoints
             var value = session.Get<long>(key) + 1;
             session.Set(key, value);
             return Results.Ok(new { name, value });
-        });
+        }).RequireRateLimiting(DemoRateLimits.SessionCreation);
 
         app.MapGet("/counters", (HttpSession session) =>
         {

@@ -27,9 +27,32 @@ internal static class DemoRateLimits
     /// <summary>The operator sign-in window: one minute, fixed (the count starts again when it ends).</summary>
     public static readonly TimeSpan OperatorSignInWindow = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// The routes that can create a session (<c>POST /login</c>, <c>/cart</c>, <c>/flash</c>, <c>/counter/{name}</c>,
+    /// <c>/pos/tabs</c>, <c>/pos/cart</c>, <c>/api/login</c>): <see cref="DemoSettings.SessionRateLimit"/> requests a
+    /// minute per client address. Every store bounds anonymous sessions and never signs a user out to make room for them;
+    /// this limit keeps one client from crowding out everybody else's anonymous sessions, or signing in without end.
+    /// </summary>
+    public const string SessionCreation = "session-creation";
+
+    /// <summary>The default of <see cref="DemoSettings.SessionRateLimit"/>: 600 requests a minute per client address.</summary>
+    public const int DefaultSessionRateLimit = 600;
+
     /// <summary>Registers the rate limiter with the demo's policies; refusals are 429 with <c>Retry-After</c>.</summary>
-    public static IServiceCollection AddDemoRateLimits(this IServiceCollection services) => services.AddRateLimiter(options =>
+    public static IServiceCollection AddDemoRateLimits(this IServiceCollection services, DemoSettings settings) => services.AddRateLimiter(options =>
     {
+        // A token bucket: a burst of the whole minute's budget, refilled every second; no queue, so a flood is refused
+        // at once instead of held in memory.
+        var limit = settings.SessionRateLimit;
+        options.AddPolicy(SessionCreation, context => limit == 0
+            ? RateLimitPartition.GetNoLimiter("off")
+            : RateLimitPartition.GetTokenBucketLimiter(ClientPartition(context), _ => new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = limit,
+                TokensPerPeriod = Math.Max(1, (limit + 59) / 60),
+                ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                QueueLimit = 0,
+            }));
         options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
         options.OnRejected = WriteRejectionAsync;
         options.AddPolicy(OperatorSignIn, context => RateLimitPartition.GetFixedWindowLimiter(ClientPartition(context), _ => new FixedWindowRateLimiterOptions

@@ -18,6 +18,7 @@ internal sealed class DemoSettings
         NearCacheMaxStaleness = ReadSeconds(configuration, "Tessera:NearCache:MaxStalenessSeconds");
         StoreStartupTimeout = ReadSeconds(configuration, "Demo:StoreStartupTimeoutSeconds") ?? TimeSpan.FromSeconds(30);
         OperatorPasswordHash = ReadOperatorPasswordHash(configuration);
+        SessionRateLimit = ReadSessionRateLimit(configuration);
     }
 
     /// <summary>The store to use: <c>Tessera:Store</c>, lower case; default <c>sqlite</c>.</summary>
@@ -66,6 +67,14 @@ internal sealed class DemoSettings
     /// operator routes answer 404: the demo's password-less sign-in grants no rights.
     /// </summary>
     public string? OperatorPasswordHash { get; }
+
+    /// <summary>
+    /// <c>Demo:SessionRateLimit</c>: how many requests a minute one client address may make to the routes that can
+    /// create a session (sign-ins, the cart, flash, counters, the point of sale), with bursts up to that many; beyond it
+    /// a 429. Default 600 (a burst of 600, then 10 a second): far above what a person does, far below a flood. 0 turns it
+    /// off (the load harnesses do, since every request of theirs comes from one address).
+    /// </summary>
+    public int SessionRateLimit { get; }
 
     /// <summary>
     /// Where sessions live, for the start-up log line. Never a password: for PostgreSQL only host, port and database.
@@ -122,6 +131,18 @@ internal sealed class DemoSettings
         return double.TryParse(text.Trim(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0 && seconds <= 300
             ? TimeSpan.FromSeconds(seconds)
             : throw new DemoConfigurationException($"{key} is '{text}'; expected a number of seconds above 0 and at most 300.");
+    }
+
+    private static int ReadSessionRateLimit(IConfiguration configuration)
+    {
+        var text = configuration["Demo:SessionRateLimit"];
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return DemoRateLimits.DefaultSessionRateLimit;
+        }
+        return int.TryParse(text.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var limit) && limit <= 1_000_000
+            ? limit
+            : throw new DemoConfigurationException($"Demo:SessionRateLimit is '{text}'; expected a whole number of requests a minute from 0 (off) to 1,000,000.");
     }
 
     private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;

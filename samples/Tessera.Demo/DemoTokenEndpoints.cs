@@ -34,7 +34,7 @@ internal static class DemoTokenEndpoints
             }
             var pair = await manager.Tokens.CreateAsync(user, metadata: request.HttpContext.CaptureSessionMetadata(), cancellationToken: request.HttpContext.RequestAborted);
             return TesseraTokenResults.Tokens(pair);
-        }).DisableSession();
+        }).DisableSession().RequireRateLimiting(DemoRateLimits.SessionCreation);
 
         // The handler's principal comes from the token's session; a missing or rejected token never reaches the lambda:
         // the authentication handler answers 401 with WWW-Authenticate: Bearer error="invalid_token".
