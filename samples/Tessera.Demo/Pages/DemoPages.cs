@@ -7,9 +7,10 @@ namespace Tessera.Demo.Pages;
 
 /// <summary>
 /// The demo's server-rendered pages: <c>/account/sessions</c> ("your devices", for the signed-in user) and
-/// <c>/admin/sessions</c> (for operators, who sign in at <see cref="OperatorSignIn.Path"/>). Plain HTML and plain forms, so they work without JavaScript; every form that
-/// changes something carries an antiforgery token (the session cookie is SameSite=Lax, which stops most cross-site
-/// posts, but not all: a sibling subdomain is "same site"), and answers with a 303 back to the page.
+/// <c>/admin/sessions</c> (for operators, who sign in at <see cref="OperatorSignIn.Path"/>). Plain HTML and plain
+/// forms, so they work without JavaScript; every form that changes something carries an antiforgery token (the session
+/// cookie is SameSite=Lax, which stops most cross-site posts, but not all: a sibling subdomain is "same site"), and
+/// answers with a 303 back to the page.
 /// </summary>
 internal static class DemoPages
 {
