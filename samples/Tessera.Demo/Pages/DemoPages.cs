@@ -7,10 +7,11 @@ namespace Tessera.Demo.Pages;
 
 /// <summary>
 /// The demo's server-rendered pages: <c>/account/sessions</c> ("your devices", for the signed-in user) and
-/// <c>/admin/sessions</c> (for operators, who sign in at <see cref="OperatorSignIn.Path"/>). Plain HTML and plain forms, so they work without JavaScript; every form that
-/// changes something carries an antiforgery token (the session cookie is SameSite=Lax, which stops most cross-site
-/// posts, and Tessera's request-origin guard refuses the rest from other origins; the token keeps the forms safe for an
-/// app that turns the guard off), and answers with a 303 back to the page.
+/// <c>/admin/sessions</c> (for operators, who sign in at <see cref="OperatorSignIn.Path"/>). Plain HTML and plain
+/// forms, so they work without JavaScript; every form that changes something carries an antiforgery token (the session
+/// cookie is SameSite=Lax, which stops most cross-site posts, and Tessera's request-origin guard refuses the rest from
+/// other origins; the token keeps the forms safe for an app that turns the guard off), and answers with a 303 back to
+/// the page.
 /// </summary>
 internal static class DemoPages
 {
