@@ -180,6 +180,8 @@ demo_settings=(
   --Tessera:CleanupInterval="$(hms "$cleanup")"
   --Tessera:Tokens:AccessTokenLifetime="$(hms $((idle / 2)))"
   --Tessera:Tokens:RefreshTokenLifetime="$(hms "$idle")"
+  # Every client of the driver comes from 127.0.0.1: the demo's per-address limit on session routes is off.
+  --Demo:SessionRateLimit=0
 )
 
 shared_store_settings=()

@@ -27,7 +27,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 data=$(mktemp -d)
 key=$(head -c 32 /dev/urandom | base64)
 DOTNET_PerfMapEnabled=1 dotnet "$dll" --urls "http://127.0.0.1:$port" --environment Production \
-  --Logging:LogLevel:Default=Warning --Tessera:Store=memory "--Tessera:Keys:0=$key" "--Demo:DataDirectory=$data" \
+  --Logging:LogLevel:Default=Warning --Tessera:Store=memory "--Tessera:Keys:0=$key" "--Demo:DataDirectory=$data" --Demo:SessionRateLimit=0 \
   >"$data/demo.log" 2>&1 &
 demo=$!
 trap 'kill $demo 2>/dev/null; wait $demo 2>/dev/null; rm -rf "$data"' EXIT

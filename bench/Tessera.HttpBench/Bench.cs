@@ -166,6 +166,8 @@ internal sealed class Bench(BenchOptions options, TextWriter console)
             // A key of its own: Production refuses to start without one (Development would make and save one).
             $"--Tessera:Keys:0={Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))}",
             $"--Demo:DataDirectory={data}",
+            // Every request of the load comes from one address: the demo's per-client limit on session routes is off.
+            "--Demo:SessionRateLimit=0",
         ]);
         if (variant.NearCache)
         {

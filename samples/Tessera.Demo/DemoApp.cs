@@ -22,6 +22,7 @@ public static class DemoApp
     public static WebApplication Build(string[] args, Action<IServiceCollection>? configureServices)
     {
         ArgumentNullException.ThrowIfNull(args);
+        var environmentDefaulted = !EnvironmentConfigured(args);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             Args = args,
@@ -29,7 +30,7 @@ public static class DemoApp
             ApplicationName = typeof(DemoApp).Assembly.GetName().Name,
             // `dotnet run --no-launch-profile` (or running the built dll) has no ASPNETCORE_ENVIRONMENT: the demo is for
             // trying things out, so it starts in Development rather than failing for want of a production key.
-            EnvironmentName = EnvironmentConfigured(args) ? null : Environments.Development,
+            EnvironmentName = environmentDefaulted ? Environments.Development : null,
         });
 
         if (!UrlsConfigured(builder.Configuration))
@@ -62,11 +63,11 @@ public static class DemoApp
         // cookie. Authentication makes [Authorize]/RequireAuthorization() and HttpContext.User work for both.
         tessera.AddBearerTokens();
         builder.Services.AddTesseraAuthentication();
-        // The pages' forms carry antiforgery tokens; the operator page is for the subjects in Demo:Operators only.
+        // The pages' forms carry antiforgery tokens; the operator page is for sessions signed in with the operator
+        // password (Demo:OperatorPasswordHash), never for a user name typed on the home page.
         builder.Services.AddAntiforgery();
-        builder.Services.AddAuthorization(options => options.AddPolicy(DemoPages.OperatorPolicy, policy => policy
-            .RequireAuthenticatedUser()
-            .RequireAssertion(context => context.User.Identity?.Name is { } name && settings.Operators.Contains(name, StringComparer.Ordinal))));
+        builder.Services.AddAuthorization(options => options.AddPolicy(OperatorSignIn.Policy, OperatorSignIn.Require));
+        builder.Services.AddDemoRateLimits(settings);
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -83,12 +84,18 @@ public static class DemoApp
             throw;
         }
 
+        if (environmentDefaulted)
+        {
+            DemoLog.DefaultedToDevelopment(app.Logger);
+        }
         if (developmentKey is not null)
         {
             DemoLog.DevelopmentKey(app.Logger, developmentKey.Created ? "generated and saved to" : "loaded from", developmentKey.Path);
         }
         DemoLog.Starting(app.Logger, app.Environment.EnvironmentName, settings.Store, settings.StoreLocation + (settings.NearCache ? ", with the near cache" : ""));
 
+        // First, so that every answer (static pages and error pages too) forbids other sites to frame it.
+        app.UseFrameDenial();
         // Always a plain problem response, Development included: ASP.NET Core's developer error page echoes the request's
         // headers, and with them the session cookie, which must never be shown back.
         app.UseExceptionHandler();
@@ -98,8 +105,12 @@ public static class DemoApp
         var webRoot = WebRoot(app.Environment);
         app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = webRoot });
         app.UseStaticFiles(new StaticFileOptions { FileProvider = webRoot });
+        // Everything past the static files speaks of a session: no cache may keep it.
+        app.UseNoStoreForDynamicResponses();
         // Routing before Tessera, so endpoints marked DisableSession() are known to the session middleware.
         app.UseRouting();
+        // Right after routing (it needs the endpoint's policy) and before Tessera: a refused request costs no store read.
+        app.UseRateLimiter();
         app.UseTessera();
         // Explicitly after UseTessera (and after the static files): the handler shares the request's session, and a
         // request for the page never authenticates, so it never reads the store.
@@ -109,23 +120,47 @@ public static class DemoApp
         DemoEndpoints.Map(app);
         DemoTokenEndpoints.Map(app);
         DemoTabEndpoints.Map(app);
-        DemoPages.Map(app);
+        DemoPages.Map(app, settings.OperatorPasswordHash);
         return app;
     }
 
     /// <summary>
-    /// Reaches a server store before the host starts, so Program.cs can report an unreachable server in one line:
-    /// PostgreSQL's tables are created or upgraded now (the host would apply them at start anyway, through
-    /// <c>ApplyMigrationsAtStartup</c>; the second run finds the schema current), Redis answers one cheap count.
+    /// Reaches a server store before the host starts, so Program.cs can report an unreachable or silent server in one
+    /// line: PostgreSQL's tables are created or upgraded now (the host would apply them at start anyway, through
+    /// <c>ApplyMigrationsAtStartup</c>; the second run finds the schema current), Redis answers one cheap count. A server
+    /// that accepts connections but never answers ends in <see cref="DemoStoreUnavailableException"/> after the client's
+    /// own timeout, or after <c>Demo:StoreStartupTimeoutSeconds</c> (default 30) whichever comes first.
     /// </summary>
     public static async Task PrepareStoreAsync(WebApplication app, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(app);
-        if (app.Services.GetService<PostgreSqlSessionStore>() is { } postgres)
+        var settings = DemoSettings.From(app.Configuration, app.Environment);
+        // Waited for with a deadline of its own rather than cancelled: a client may not give up on a silent server when
+        // asked to (Npgsql with Timeout=0 does not, during the connection's start-up).
+        var check = ReachStoreAsync(app.Services, cancellationToken);
+        try
+        {
+            await check.WaitAsync(settings.StoreStartupTimeout, cancellationToken);
+        }
+        catch (Exception e) when (e is TimeoutException || e.InnerException is TimeoutException)
+        {
+            // The start-up deadline, or the client's own timeout (Npgsql's Timeout, a Redis command with no reply): the
+            // server took the connection and said nothing. Unreachable servers and refusals keep their own messages.
+            var setting = settings.Store == "postgres" ? "ConnectionStrings:Postgres" : "ConnectionStrings:Redis";
+            var waited = !check.IsCompleted
+                ? $"no answer within {settings.StoreStartupTimeout.TotalSeconds:0} seconds (Demo:StoreStartupTimeoutSeconds)"
+                : (e as TimeoutException ?? e.InnerException!).Message;
+            throw new DemoStoreUnavailableException($"{settings.StoreLocation} ({setting}) accepted the connection but did not answer: {waited}", e);
+        }
+    }
+
+    private static async Task ReachStoreAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        if (services.GetService<PostgreSqlSessionStore>() is { } postgres)
         {
             await postgres.EnsureSchemaAsync(cancellationToken);
         }
-        if (app.Services.GetService<RedisSessionStore>() is { } redis)
+        if (services.GetService<RedisSessionStore>() is { } redis)
         {
             _ = await redis.CountAsync(cancellationToken);
         }

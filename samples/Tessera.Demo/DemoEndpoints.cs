@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 using Tessera.AspNetCore;
@@ -33,14 +34,14 @@ internal static class DemoEndpoints
             {
                 return problem;
             }
-            if (ValidUser(body!.User) is not { } user)
+            if (!TryPasswordlessUser(body!.User, out var user, out var refused))
             {
-                return BadRequest($"\"user\" must be 1 to {MaxUserLength} printable characters.");
+                return refused;
             }
             // Regenerates the credential (the pre-login cookie dies) and keeps anonymous data such as the cart.
             session.SignIn(user);
             return Results.Ok(new { user, sessionId = session.Id });
-        });
+        }).RequireRateLimiting(DemoRateLimits.SessionCreation);
 
         app.MapGet("/me", (HttpSession session) =>
         {
@@ -53,7 +54,7 @@ internal static class DemoEndpoints
 
         app.MapGet("/cart", (HttpSession session) => ReadCart(session));
 
-        app.MapPost("/cart", (HttpRequest request, HttpSession session) => AddToCartAsync(request, session));
+        app.MapPost("/cart", (HttpRequest request, HttpSession session) => AddToCartAsync(request, session)).RequireRateLimiting(DemoRateLimits.SessionCreation);
 
         app.MapPost("/flash", async (HttpRequest request, HttpSession session) =>
         {
@@ -76,7 +77,7 @@ internal static class DemoEndpoints
             messages.Add(message);
             session.SetFlash(FlashKey, messages);
             return Results.Ok(new { messages });
-        });
+        }).RequireRateLimiting(DemoRateLimits.SessionCreation);
 
         app.MapGet("/flash", (HttpSession session) => Results.Ok(new { messages = session.GetFlash<List<string>>(FlashKey) ?? [] }));
 
@@ -94,7 +95,7 @@ internal static class DemoEndpoints
             var value = session.Get<long>(key) + 1;
             session.Set(key, value);
             return Results.Ok(new { name, value });
-        });
+        }).RequireRateLimiting(DemoRateLimits.SessionCreation);
 
         app.MapGet("/counters", (HttpSession session) =>
         {
@@ -203,6 +204,28 @@ internal static class DemoEndpoints
         items.Add(item);
         session.Set(Cart, items);
         return Results.Ok(new { items });
+    }
+
+    /// <summary>
+    /// The name a password-less sign-in (<c>POST /login</c>, <c>POST /api/login</c>) signs in as, or the 400 to answer:
+    /// any printable name but the operator's. A name is all these routes take, so they grant no rights at all.
+    /// </summary>
+    public static bool TryPasswordlessUser(string? requested, [NotNullWhen(true)] out string? user, [NotNullWhen(false)] out IResult? problem)
+    {
+        user = ValidUser(requested);
+        if (user is null)
+        {
+            problem = BadRequest($"\"user\" must be 1 to {MaxUserLength} printable characters.");
+            return false;
+        }
+        if (Pages.OperatorSignIn.IsReserved(user))
+        {
+            user = null;
+            problem = BadRequest($"\"{Pages.OperatorSignIn.Subject}\" is kept for the operator sign-in, which takes the operator password.");
+            return false;
+        }
+        problem = null;
+        return true;
     }
 
     /// <summary>The trimmed user name, or <see langword="null"/> when it is empty, too long or has control characters.</summary>

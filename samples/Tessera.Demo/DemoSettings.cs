@@ -16,8 +16,9 @@ internal sealed class DemoSettings
         RedisKeyPrefix = NullIfBlank(configuration["Tessera:Redis:KeyPrefix"]);
         NearCache = ReadBool(configuration, "Tessera:NearCache:Enabled");
         NearCacheMaxStaleness = ReadSeconds(configuration, "Tessera:NearCache:MaxStalenessSeconds");
-        var operators = ReadList(configuration.GetSection("Demo:Operators"));
-        Operators = operators.Count == 0 ? ["admin"] : operators;
+        StoreStartupTimeout = ReadSeconds(configuration, "Demo:StoreStartupTimeoutSeconds") ?? TimeSpan.FromSeconds(30);
+        OperatorPasswordHash = ReadOperatorPasswordHash(configuration);
+        SessionRateLimit = ReadSessionRateLimit(configuration);
     }
 
     /// <summary>The store to use: <c>Tessera:Store</c>, lower case; default <c>sqlite</c>.</summary>
@@ -54,11 +55,26 @@ internal sealed class DemoSettings
     public TimeSpan? NearCacheMaxStaleness { get; }
 
     /// <summary>
-    /// The subjects allowed on the operator page (<c>/admin/sessions</c>): <c>Demo:Operators</c> (a list, or one value
-    /// with comma-separated names); default <c>admin</c>. The demo has no passwords, so anyone can sign in as one of
-    /// them: a real application bases this policy on real roles.
+    /// <c>Demo:StoreStartupTimeoutSeconds</c>: how long the first reach of a PostgreSQL or Redis store at start-up may
+    /// take before the demo gives up with one line; default 30 seconds, at most 300. The store client's own timeouts
+    /// (Npgsql's <c>Timeout</c>, the Redis command timeout) may end it sooner.
     /// </summary>
-    public IReadOnlyList<string> Operators { get; }
+    public TimeSpan StoreStartupTimeout { get; }
+
+    /// <summary>
+    /// <c>Demo:OperatorPasswordHash</c>: the hash of the password that signs an operator in at <c>/admin/sign-in</c>,
+    /// as printed by <c>dotnet run -- hash-operator-password</c>. Default none, and then nobody is an operator and the
+    /// operator routes answer 404: the demo's password-less sign-in grants no rights.
+    /// </summary>
+    public string? OperatorPasswordHash { get; }
+
+    /// <summary>
+    /// <c>Demo:SessionRateLimit</c>: how many requests a minute one client address may make to the routes that can
+    /// create a session (sign-ins, the cart, flash, counters, the point of sale), with bursts up to that many; beyond it
+    /// a 429. Default 600 (a burst of 600, then 10 a second): far above what a person does, far below a flood. 0 turns it
+    /// off (the load harnesses do, since every request of theirs comes from one address).
+    /// </summary>
+    public int SessionRateLimit { get; }
 
     /// <summary>
     /// Where sessions live, for the start-up log line. Never a password: for PostgreSQL only host, port and database.
@@ -117,7 +133,36 @@ internal sealed class DemoSettings
             : throw new DemoConfigurationException($"{key} is '{text}'; expected a number of seconds above 0 and at most 300.");
     }
 
+    private static int ReadSessionRateLimit(IConfiguration configuration)
+    {
+        var text = configuration["Demo:SessionRateLimit"];
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return DemoRateLimits.DefaultSessionRateLimit;
+        }
+        return int.TryParse(text.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var limit) && limit <= 1_000_000
+            ? limit
+            : throw new DemoConfigurationException($"Demo:SessionRateLimit is '{text}'; expected a whole number of requests a minute from 0 (off) to 1,000,000.");
+    }
+
     private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+
+    private static string? ReadOperatorPasswordHash(IConfiguration configuration)
+    {
+        // The old list of operator names granted operator rights to anyone who typed one of them: say it is gone rather
+        // than leave whoever set it wondering why their operator page is now a 404.
+        if (configuration.GetSection("Demo:Operators").Exists())
+        {
+            throw new DemoConfigurationException(
+                "Demo:Operators is no longer read: a user name is no authorization. Remove it, and set Demo:OperatorPasswordHash "
+                + $"(dotnet run --project samples/Tessera.Demo -- {OperatorPassword.HashCommand}) to use the operator page.");
+        }
+        var hash = NullIfBlank(configuration["Demo:OperatorPasswordHash"])?.Trim();
+        return hash is null || OperatorPassword.IsWellFormed(hash)
+            ? hash
+            : throw new DemoConfigurationException(
+                $"Demo:OperatorPasswordHash is not a password hash made by `dotnet run --project samples/Tessera.Demo -- {OperatorPassword.HashCommand}` (the password itself must never be configured).");
+    }
 
     private static List<string> ReadList(IConfigurationSection section)
     {
@@ -135,6 +180,22 @@ internal sealed class DemoSettings
             }
         }
         return keys;
+    }
+}
+
+/// <summary>A store the demo cannot start with: it took the connection but never answered. The message names the store and its endpoint, never a password.</summary>
+public sealed class DemoStoreUnavailableException : Exception
+{
+    public DemoStoreUnavailableException()
+    {
+    }
+
+    public DemoStoreUnavailableException(string message) : base(message)
+    {
+    }
+
+    public DemoStoreUnavailableException(string message, Exception innerException) : base(message, innerException)
+    {
     }
 }
 

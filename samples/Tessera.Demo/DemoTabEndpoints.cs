@@ -15,7 +15,7 @@ internal static class DemoTabEndpoints
     {
         // A new tab for the page that asks: at most Tessera:Tabs:MaxTabsPerSession (10) per session, the least recently
         // used one closing when an eleventh opens.
-        app.MapPost("/pos/tabs", (HttpSession session) => Results.Ok(new { tab = session.IssueTab() }));
+        app.MapPost("/pos/tabs", (HttpSession session) => Results.Ok(new { tab = session.IssueTab() })).RequireRateLimiting(DemoRateLimits.SessionCreation);
 
         app.MapGet("/pos/cart", async (HttpContext context) =>
             await context.GetTesseraTabAsync() is { } tab ? Results.Ok(new { items = tab.Get(Cart) ?? [] }) : UnknownTab());
@@ -44,7 +44,7 @@ internal static class DemoTabEndpoints
             items.Add(item);
             tab.Set(Cart, items);
             return Results.Ok(new { items });
-        });
+        }).RequireRateLimiting(DemoRateLimits.SessionCreation);
 
         // Ends the tab's sale: its cart empties, the tab stays.
         app.MapPost("/pos/checkout", async (HttpContext context) =>

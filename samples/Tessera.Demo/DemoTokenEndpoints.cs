@@ -22,9 +22,9 @@ internal static class DemoTokenEndpoints
             {
                 return problem;
             }
-            if (DemoEndpoints.ValidUser(body!.User) is not { } user)
+            if (!DemoEndpoints.TryPasswordlessUser(body!.User, out var user, out var refused))
             {
-                return DemoEndpoints.BadRequest($"\"user\" must be 1 to {DemoEndpoints.MaxUserLength} printable characters.");
+                return refused;
             }
             // CaptureSessionMetadata applies Tessera:Metadata (User-Agent on or off, IP full, truncated or off), so token
             // sessions record exactly what cookie sessions record.
@@ -34,7 +34,7 @@ internal static class DemoTokenEndpoints
             }
             var pair = await manager.Tokens.CreateAsync(user, metadata: request.HttpContext.CaptureSessionMetadata(), cancellationToken: request.HttpContext.RequestAborted);
             return TesseraTokenResults.Tokens(pair);
-        }).DisableSession();
+        }).DisableSession().RequireRateLimiting(DemoRateLimits.SessionCreation);
 
         // The handler's principal comes from the token's session; a missing or rejected token never reaches the lambda:
         // the authentication handler answers 401 with WWW-Authenticate: Bearer error="invalid_token".

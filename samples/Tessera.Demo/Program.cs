@@ -3,17 +3,24 @@ using Npgsql;
 using Tessera.Demo;
 using Tessera.Redis.Resp;
 
+// `dotnet run -- hash-operator-password` prints the hash for Demo:OperatorPasswordHash instead of starting the demo.
+if (args is [OperatorPassword.HashCommand])
+{
+    return OperatorPassword.RunHashCommand(Console.In, Console.Out, Console.Error, terminal: !Console.IsInputRedirected);
+}
+
 // Configuration mistakes (an unknown store, a missing production key) end start-up with one readable line, not a
 // stack trace: the demo is the first thing a newcomer runs.
+WebApplication? app = null;
 try
 {
-    await using var app = DemoApp.Build(args);
-    // Reaches the store before the host starts, so an unreachable database is the one line below, not a stack trace.
+    app = DemoApp.Build(args);
+    // Reaches the store before the host starts, so an unreachable or silent database is one line below, not a stack trace.
     await DemoApp.PrepareStoreAsync(app);
     await app.RunAsync();
     return 0;
 }
-catch (Exception e) when (e is DemoConfigurationException or OptionsValidationException)
+catch (Exception e) when (e is DemoConfigurationException or OptionsValidationException or DemoStoreUnavailableException)
 {
     Console.Error.WriteLine($"Tessera demo cannot start: {e.Message}");
     return 1;
@@ -31,4 +38,20 @@ catch (Exception e) when (e is RedisConnectionException or RedisServerException)
     // Tessera:Store=redis and the server did not answer, or refused (a wrong password): say which, in one line.
     Console.Error.WriteLine($"Tessera demo cannot start: Redis (ConnectionStrings:Redis) could not be used: {e.Message}");
     return 1;
+}
+finally
+{
+    if (app is not null)
+    {
+        // Runs after the line above: a store client still waiting on a silent server gets a few seconds to let go, so
+        // it cannot hold the exit.
+        try
+        {
+            await app.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (TimeoutException)
+        {
+            // The process exits regardless.
+        }
+    }
 }

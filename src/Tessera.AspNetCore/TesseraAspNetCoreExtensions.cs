@@ -10,7 +10,11 @@ namespace Microsoft.Extensions.DependencyInjection
     /// <summary>Registers Tessera for ASP.NET Core.</summary>
     public static class TesseraServiceCollectionAspNetCoreExtensions
     {
-        /// <summary>The configuration section bound to <see cref="TesseraOptions"/> (<c>Tessera</c>); its <c>Cookie</c> subsection binds <see cref="TesseraCookieOptions"/>.</summary>
+        /// <summary>
+        /// The configuration section bound to <see cref="TesseraOptions"/> (<c>Tessera</c>); its <c>Cookie</c> subsection
+        /// binds <see cref="TesseraCookieOptions"/> and its <c>RequestOrigin</c> subsection
+        /// <see cref="TesseraRequestOriginOptions"/>.
+        /// </summary>
         public const string ConfigurationSection = "Tessera";
 
         private sealed class TesseraConfigurationMarker
@@ -37,11 +41,14 @@ namespace Microsoft.Extensions.DependencyInjection
                 services.AddSingleton<TesseraConfigurationMarker>();
                 services.AddOptions<TesseraOptions>().BindConfiguration(ConfigurationSection);
                 services.AddOptions<TesseraCookieOptions>().BindConfiguration(ConfigurationSection + ":Cookie");
+                services.AddOptions<TesseraRequestOriginOptions>().BindConfiguration(ConfigurationSection + ":RequestOrigin");
             }
             var builder = services.AddTesseraCore(configure);
             services.AddOptions<TesseraCookieOptions>().ValidateOnStart();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<TesseraCookieOptions>, TesseraCookieOptionsSetup>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TesseraCookieOptions>, TesseraCookieOptionsValidator>());
+            services.AddOptions<TesseraRequestOriginOptions>().ValidateOnStart();
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TesseraRequestOriginOptions>, TesseraRequestOriginOptionsValidator>());
             services.TryAddSingleton<CookieSessionTransport>();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<ISessionTransport, CookieSessionTransport>(sp => sp.GetRequiredService<CookieSessionTransport>()));
             services.TryAddSingleton<TesseraRequestSessions>();
@@ -131,6 +138,21 @@ namespace Tessera
         }
 
         /// <summary>
+        /// Configures the request-origin guard, which refuses cross-origin unsafe requests that carry the session cookie
+        /// (on by default; see <see cref="TesseraRequestOriginOptions"/> for the rules and defaults).
+        /// </summary>
+        /// <param name="builder">The builder.</param>
+        /// <param name="configure">Changes the guard's options: turn it off, allow same-site requests, trust origins.</param>
+        /// <returns>The builder.</returns>
+        public static TesseraBuilder ConfigureRequestOrigin(this TesseraBuilder builder, Action<TesseraRequestOriginOptions> configure)
+        {
+            ArgumentNullException.ThrowIfNull(builder);
+            ArgumentNullException.ThrowIfNull(configure);
+            builder.Services.Configure(configure);
+            return builder;
+        }
+
+        /// <summary>
         /// Turns on bearer-token sessions: a request with <c>Authorization: Bearer &lt;access token&gt;</c> opens the
         /// token's session (lazily, like a cookie) through <see cref="BearerSessionTransport"/>, and never sets or clears a
         /// cookie; every other request keeps the cookie. Off by default; safe to call twice. The store must implement
@@ -158,8 +180,9 @@ namespace Microsoft.AspNetCore.Builder
 
         /// <summary>
         /// Adds the session middleware (replaces <c>UseSession()</c>). Place it after <c>UseRouting()</c> when endpoints
-        /// disable sessions, and after <c>UseStaticFiles()</c> (static files never touch the session either way).
-        /// A second call does nothing.
+        /// disable sessions or the origin check, after <c>UseForwardedHeaders()</c> behind a proxy (the request-origin
+        /// guard compares <c>Origin</c> with the host the app sees; see <see cref="TesseraRequestOriginOptions"/>), and
+        /// after <c>UseStaticFiles()</c> (static files never touch the session either way). A second call does nothing.
         /// </summary>
         /// <param name="app">The application.</param>
         /// <returns>The application.</returns>

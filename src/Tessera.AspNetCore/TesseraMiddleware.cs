@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Tessera.Tokens;
 
@@ -21,6 +22,8 @@ namespace Tessera.AspNetCore;
 /// and a problem body, and the client's credential is left as it was; a write beyond
 /// <see cref="TesseraOptions.MaxDataBytes"/> that escapes is answered with 413. To make this hold for responses with a
 /// body, what a handler writes while its session has uncommitted changes is held until the commit has succeeded.
+/// Before any of this, the request-origin guard (<see cref="TesseraRequestOriginOptions"/>) answers a cross-origin
+/// unsafe request that carries the session cookie with 403, without opening its session.
 /// </remarks>
 public sealed class TesseraMiddleware
 {
@@ -28,6 +31,7 @@ public sealed class TesseraMiddleware
 
     private readonly RequestDelegate _next;
     private readonly TesseraRequestSessions _sessions;
+    private readonly RequestOriginGuard _originGuard;
     private readonly string _retryAfter;
     private readonly ILogger _logger;
 
@@ -35,8 +39,12 @@ public sealed class TesseraMiddleware
     /// <param name="next">The rest of the pipeline.</param>
     /// <param name="manager">Loads and commits sessions.</param>
     /// <param name="transports">The registered transports (the cookie, and the bearer token when enabled).</param>
-    /// <param name="logger">Logs answered store failures; <see langword="null"/> logs nothing.</param>
-    public TesseraMiddleware(RequestDelegate next, SessionManager manager, IEnumerable<ISessionTransport> transports, ILogger<TesseraMiddleware>? logger = null)
+    /// <param name="logger">Logs answered store failures and refused cross-origin requests; <see langword="null"/> logs nothing.</param>
+    /// <param name="requestOrigin">
+    /// The request-origin guard's options; <see langword="null"/> uses the defaults (on, same-site refused, nothing
+    /// trusted).
+    /// </param>
+    public TesseraMiddleware(RequestDelegate next, SessionManager manager, IEnumerable<ISessionTransport> transports, ILogger<TesseraMiddleware>? logger = null, IOptions<TesseraRequestOriginOptions>? requestOrigin = null)
     {
         ArgumentNullException.ThrowIfNull(next);
         ArgumentNullException.ThrowIfNull(manager);
@@ -44,6 +52,7 @@ public sealed class TesseraMiddleware
         _sessions = new TesseraRequestSessions(manager, transports);
         _retryAfter = TesseraProblem.RetryAfter(manager.Options);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _originGuard = new RequestOriginGuard(requestOrigin?.Value ?? new TesseraRequestOriginOptions(), _sessions, manager.Metrics, _logger);
     }
 
     /// <summary>Handles one request.</summary>
@@ -62,6 +71,11 @@ public sealed class TesseraMiddleware
             {
                 await AnswerAsync(context, e);
             }
+            return;
+        }
+        // Before the session is opened: a refused request reads nothing from the store and writes nothing to it.
+        if (await _originGuard.RefuseAsync(context))
+        {
             return;
         }
         var feature = _sessions.GetOrOpen(context);

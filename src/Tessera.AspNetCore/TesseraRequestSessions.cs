@@ -43,22 +43,40 @@ internal sealed class TesseraRequestSessions
         {
             return existing;
         }
-        var transport = _fallback;
-        string? credential = null;
-        foreach (var candidate in _transports)
-        {
-            credential = candidate.ReadCredential(context);
-            if (credential is not null)
-            {
-                transport = candidate;
-                break;
-            }
-        }
+        var (transport, credential) = FindCredential(context);
         var session = new HttpSession(_manager, credential, transport.CredentialKind, context);
         var feature = new TesseraSessionFeature(context, session, transport);
         context.Features.Set<ITesseraSessionFeature>(feature);
         context.Features.Set<ISessionFeature>(new AspNetSessionFeature(new TesseraAspNetSession(session, feature)));
         return feature;
+    }
+
+    /// <summary>
+    /// Whether the request presents a credential that a browser attaches on its own (a cookie), as opposed to a bearer
+    /// token, which only the client's own code sends. Reads the credential text only: no verification, no store call.
+    /// </summary>
+    public bool PresentsCookieCredential(HttpContext context)
+    {
+        if (context.Features.Get<ITesseraSessionFeature>() is TesseraSessionFeature existing)
+        {
+            return existing.Session.CredentialKind == SessionCredentialKind.Cookie && existing.Session.HasPresentedCredential;
+        }
+        var (transport, credential) = FindCredential(context);
+        return transport.CredentialKind == SessionCredentialKind.Cookie && credential is not null;
+    }
+
+    // The first transport that finds a credential carries the request (token transports are asked first); the cookie
+    // transport serves a request that presents none.
+    private (ISessionTransport Transport, string? Credential) FindCredential(HttpContext context)
+    {
+        foreach (var candidate in _transports)
+        {
+            if (candidate.ReadCredential(context) is { } credential)
+            {
+                return (candidate, credential);
+            }
+        }
+        return (_fallback, null);
     }
 
     private sealed class AspNetSessionFeature(ISession session) : ISessionFeature

@@ -186,8 +186,8 @@ internal static class TesseraCli
                     foreach (var s in sessions)
                     {
                         table.AddRow(
-                            Markup.Escape(s.Id), Markup.Escape(s.Subject ?? "(anonymous)"), StateName(s, now), Time(s.CreatedAt), Time(s.LastSeenAt),
-                            Time(s.ExpiresAt), Markup.Escape(s.Metadata.IpAddress ?? ""), Markup.Escape(Shorten(s.Metadata.UserAgent ?? "", 40)));
+                            Cell(s.Id), Cell(s.Subject ?? "(anonymous)"), StateName(s, now), Time(s.CreatedAt), Time(s.LastSeenAt),
+                            Time(s.ExpiresAt), Cell(s.Metadata.IpAddress), Cell(s.Metadata.UserAgent, 40));
                     }
                     c.Console.Write(table);
                     c.Console.WriteLine($"{sessions.Count} session(s){(truncated ? $" (first {limit}; --limit 0 for all)" : "")}");
@@ -205,7 +205,7 @@ internal static class TesseraCli
             var record = await FindAsync(c.Store, id, ct);
             if (record is null)
             {
-                await c.Error.WriteLineAsync($"No session with id '{id}'.");
+                await c.Error.WriteLineAsync($"No session with id '{TerminalText.Printable(id)}'.");
                 return ExitCodes.NotFound;
             }
             var now = DateTimeOffset.UtcNow;
@@ -226,7 +226,7 @@ internal static class TesseraCli
                 {
                     if (key != "data")
                     {
-                        table.AddRow(Markup.Escape(key), Markup.Escape(node?.ToString() ?? "-"));
+                        table.AddRow(Cell(key), Cell(node?.ToString() ?? "-"));
                     }
                 }
                 c.Console.Write(table);
@@ -235,7 +235,7 @@ internal static class TesseraCli
                     var dataTable = new Table().AddColumn("Data key").AddColumn("JSON value");
                     foreach (var (key, value) in record.Data.OrderBy(p => p.Key, StringComparer.Ordinal))
                     {
-                        dataTable.AddRow(Markup.Escape(key), Markup.Escape(Shorten(value, 100)));
+                        dataTable.AddRow(Cell(key), Cell(value, 100));
                     }
                     c.Console.Write(dataTable);
                 }
@@ -260,10 +260,10 @@ internal static class TesseraCli
             {
                 if (!await c.Store.Store.RevokeAsync(id, now, ct))
                 {
-                    await c.Error.WriteLineAsync($"No session with id '{id}' to revoke (unknown or already revoked).");
+                    await c.Error.WriteLineAsync($"No session with id '{TerminalText.Printable(id)}' to revoke (unknown or already revoked).");
                     return ExitCodes.NotFound;
                 }
-                c.Print(new JsonObject { ["revoked"] = 1, ["ids"] = new JsonArray(id) }, () => c.Console.WriteLine($"Revoked session {id}."));
+                c.Print(new JsonObject { ["revoked"] = 1, ["ids"] = new JsonArray(id) }, () => c.Console.WriteLine($"Revoked session {TerminalText.Printable(id)}."));
                 return ExitCodes.Ok;
             }
             var ids = new List<string>();
@@ -283,7 +283,7 @@ internal static class TesseraCli
                     revoked.Add(sessionId);
                 }
             }
-            c.Print(new JsonObject { ["revoked"] = revoked.Count, ["ids"] = revoked }, () => c.Console.WriteLine($"Revoked {revoked.Count} session(s) of user {user}."));
+            c.Print(new JsonObject { ["revoked"] = revoked.Count, ["ids"] = revoked }, () => c.Console.WriteLine($"Revoked {revoked.Count} session(s) of user {TerminalText.Printable(user)}."));
             return ExitCodes.Ok;
         });
         revoke.Add(revokeId);
@@ -464,6 +464,9 @@ internal static class TesseraCli
     } + $" ({N(bytes)} bytes)";
 
     private static string Shorten(string text, int max) => text.Length <= max ? text : text[..(max - 1)] + "…";
+
+    /// <summary>A table cell of stored text: control characters made visible first, then shortened, then markup-escaped.</summary>
+    private static string Cell(string? text, int max = int.MaxValue) => Markup.Escape(Shorten(TerminalText.Printable(text) ?? "", max));
 
     private sealed record Context(ParseResult Parse, OpenedStore Store, StoreUrl Url, IAnsiConsole Console, TextWriter Output, TextWriter Error, bool Json, bool Interactive)
     {

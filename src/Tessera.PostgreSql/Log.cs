@@ -23,6 +23,9 @@ internal static partial class Log
     [LoggerMessage(2205, LogLevel.Error, "PostgreSQL session store could not apply its migrations at start-up.")]
     public static partial void MigrationFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(2206, LogLevel.Warning, "PostgreSQL session store ran a statement again on a fresh connection after its pooled connection failed ({Reason}, statement sent: {Sent}); the data source's idle connections were cleared.")]
+    public static partial void RunningAgain(ILogger logger, string reason, bool sent);
+
     [LoggerMessage(2211, LogLevel.Warning, "The near cache's LISTEN connection to PostgreSQL failed; retrying in {DelayMs} ms.")]
     public static partial void ListenFailed(ILogger logger, long delayMs, Exception exception);
 

@@ -27,7 +27,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStoreAdministration
         var collated = _schema.Rewrite(ShownId) + " COLLATE \"C\"";
         var sql = _schema.Rewrite("SELECT " + SessionColumns + """ FROM "public"."sessionStore" s WHERE """)
             + collated + " > $1" + _schema.Rewrite(filter) + " ORDER BY " + collated + " LIMIT $3";
-        await using var command = await CommandAsync(sql, cancellationToken);
+        await using var command = await CommandAsync(sql, idempotent: true, cancellationToken);
         command.Parameters.Add(Text(query.Cursor ?? ""));
         command.Parameters.Add(Time(Now()));
         command.Parameters.Add(new Npgsql.NpgsqlParameter<int> { TypedValue = query.PageSize + 1 });
@@ -60,7 +60,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStoreAdministration
                    pg_total_relation_size($2::regclass) + pg_total_relation_size($3::regclass)
             FROM "public"."sessionStore" s
             """);
-        await using var command = await CommandAsync(sql, cancellationToken);
+        await using var command = await CommandAsync(sql, idempotent: true, cancellationToken);
         command.Parameters.Add(Time(Now()));
         command.Parameters.Add(Text(SessionsTable));
         command.Parameters.Add(Text(TokensTable));
@@ -76,7 +76,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStoreAdministration
     /// </remarks>
     public async ValueTask<long> ClearAsync(CancellationToken cancellationToken = default)
     {
-        await using var command = await CommandAsync(_schema.Rewrite("""DELETE FROM "public"."sessionStore" """), cancellationToken);
-        return await ExecuteAsync(command, cancellationToken);
+        await using var command = await CommandAsync(_schema.Rewrite("""DELETE FROM "public"."sessionStore" """), idempotent: true, cancellationToken);
+        return await command.ExecuteAsync(cancellationToken);
     }
 }

@@ -106,6 +106,8 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
     private readonly string _deleteExpired;
     private readonly string _deleteRevoked;
     private readonly string _count;
+    private readonly string _countAnonymous;
+    private readonly AnonymousSessionBudget? _anonymous;
     private readonly string _listBySubject;
     private readonly string _trimSubject;
     private readonly string _trimNewcomer;
@@ -198,6 +200,17 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
               (SELECT x."id" FROM "public"."sessionStore" x WHERE x."revokedAt" <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
             """);
         _count = R("""SELECT count(*) FROM "public"."sessionStore" s WHERE """ + LiveAtFirst);
+        // Stops at the bound ($2): a sample reads at most that many entries of the partial index of migration 3.
+        _countAnonymous = R("""
+            SELECT count(*) FROM (SELECT 1 FROM "public"."sessionStore" s
+              WHERE s."tesseraSubject" IS NULL AND s."tesseraCredentialHash" IS NOT NULL AND s."revokedAt" IS NULL
+                AND s."tesseraExpiresAt" > $1
+              LIMIT $2) n
+            """);
+        if (_options.MaxAnonymousSessions is { } maxAnonymous)
+        {
+            _anonymous = new AnonymousSessionBudget(maxAnonymous, _options.AnonymousCountInterval, CountAnonymousAsync, _time);
+        }
         _listBySubject = R("SELECT " + SessionColumns + from + """WHERE s."tesseraSubject" = $1 AND """ + Live + """ ORDER BY s."createdAt", s."id" """);
         // One statement, so one transaction. Every live session of the subject is row-locked first, in id order (so
         // concurrent trims take their locks in the same order and cannot deadlock), then ranked: a trim that waited
@@ -348,8 +361,13 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
         ArgumentNullException.ThrowIfNull(record);
         ArgumentNullException.ThrowIfNull(record.Id, nameof(record));
         ArgumentNullException.ThrowIfNull(record.CredentialHash, nameof(record));
+        var anonymous = record.Subject is null ? _anonymous : null;
+        if (anonymous is not null && !await anonymous.HasRoomAsync(cancellationToken))
+        {
+            throw new SessionStoreFullException($"The PostgreSQL session store holds about its maximum of {anonymous.MaxSessions} live anonymous sessions.");
+        }
         var (key, text) = MapId(record.Id);
-        await using var command = await CommandAsync(_create, cancellationToken);
+        await using var command = await CommandAsync(_create, idempotent: false, cancellationToken);
         command.Parameters.Add(Uuid(key));
         command.Parameters.Add(Text(text));
         command.Parameters.Add(Jsonb(DataJson(record.Data)));
@@ -362,7 +380,20 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
         command.Parameters.Add(Text(record.Metadata.UserAgent));
         command.Parameters.Add(Text(record.Metadata.IpAddress));
         command.Parameters.Add(Text(record.Metadata.Label));
-        return await ExecuteAsync(command, cancellationToken) == 1;
+        if (await command.ExecuteAsync(cancellationToken) != 1)
+        {
+            return false;
+        }
+        anonymous?.Created();
+        return true;
+    }
+
+    private async ValueTask<long> CountAnonymousAsync(long bound, CancellationToken cancellationToken)
+    {
+        await using var command = await CommandAsync(_countAnonymous, idempotent: true, cancellationToken);
+        command.Parameters.Add(Time(Now()));
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = bound });
+        return (long)(await command.ScalarAsync(cancellationToken))!;
     }
 
     /// <inheritdoc />
@@ -403,7 +434,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
     {
         ArgumentNullException.ThrowIfNull(id);
         ArgumentNullException.ThrowIfNull(patch);
-        await using var command = await CommandAsync(_apply, cancellationToken);
+        await using var command = await CommandAsync(_apply, idempotent: true, cancellationToken);
         command.Parameters.Add(Uuid(MapId(id).Key));
         command.Parameters.Add(Time(Now()));
         command.Parameters.Add(Bool(patch.ChangesData));
@@ -417,7 +448,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
         command.Parameters.Add(Time(patch.IdleExpiresAt));
         try
         {
-            return await ExecuteAsync(command, cancellationToken) == 1;
+            return await command.ExecuteAsync(cancellationToken) == 1;
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
         {
@@ -430,31 +461,31 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
     public async ValueTask<bool> TouchAsync(string id, DateTimeOffset lastSeenAt, DateTimeOffset idleExpiresAt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
-        await using var command = await CommandAsync(_touch, cancellationToken);
+        await using var command = await CommandAsync(_touch, idempotent: true, cancellationToken);
         command.Parameters.Add(Uuid(MapId(id).Key));
         command.Parameters.Add(Time(Now()));
         command.Parameters.Add(Time(lastSeenAt));
         command.Parameters.Add(Time(idleExpiresAt));
-        return await ExecuteAsync(command, cancellationToken) == 1;
+        return await command.ExecuteAsync(cancellationToken) == 1;
     }
 
     /// <inheritdoc />
     public async ValueTask<bool> RevokeAsync(string id, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
-        await using var command = await CommandAsync(_revoke, cancellationToken);
+        await using var command = await CommandAsync(_revoke, idempotent: true, cancellationToken);
         command.Parameters.Add(Uuid(MapId(id).Key));
         command.Parameters.Add(Time(revokedAt));
-        return await ExecuteAsync(command, cancellationToken) == 1;
+        return await command.ExecuteAsync(cancellationToken) == 1;
     }
 
     /// <inheritdoc />
     public async ValueTask<bool> DeleteAsync(string id, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
-        await using var command = await CommandAsync(_delete, cancellationToken);
+        await using var command = await CommandAsync(_delete, idempotent: true, cancellationToken);
         command.Parameters.Add(Uuid(MapId(id).Key));
-        return await ExecuteAsync(command, cancellationToken) == 1;
+        return await command.ExecuteAsync(cancellationToken) == 1;
     }
 
     /// <inheritdoc />
@@ -462,10 +493,10 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
     public async ValueTask<int> DeleteExpiredAsync(int batchSize, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        await using var command = await CommandAsync(_deleteExpired, cancellationToken);
+        await using var command = await CommandAsync(_deleteExpired, idempotent: true, cancellationToken);
         command.Parameters.Add(Time(Now()));
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = batchSize });
-        var deleted = await ExecuteAsync(command, cancellationToken);
+        var deleted = await command.ExecuteAsync(cancellationToken);
         Log.CleanupBatch(_logger, deleted);
         return deleted;
     }
@@ -474,10 +505,10 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
     public async ValueTask<int> DeleteRevokedAsync(DateTimeOffset revokedBefore, int batchSize, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        await using var command = await CommandAsync(_deleteRevoked, cancellationToken);
+        await using var command = await CommandAsync(_deleteRevoked, idempotent: true, cancellationToken);
         command.Parameters.Add(Time(revokedBefore));
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = batchSize });
-        var deleted = await ExecuteAsync(command, cancellationToken);
+        var deleted = await command.ExecuteAsync(cancellationToken);
         Log.CleanupBatch(_logger, deleted);
         return deleted;
     }
@@ -485,7 +516,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
     /// <inheritdoc />
     public async ValueTask<long> CountAsync(CancellationToken cancellationToken = default)
     {
-        await using var command = await CommandAsync(_count, cancellationToken);
+        await using var command = await CommandAsync(_count, idempotent: true, cancellationToken);
         command.Parameters.Add(Time(Now()));
         var result = await command.ScalarAsync(cancellationToken);
         return (long)result!;
@@ -495,7 +526,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
     public async ValueTask<IReadOnlyList<SessionRecord>> ListBySubjectAsync(string subject, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(subject);
-        await using var command = await CommandAsync(_listBySubject, cancellationToken);
+        await using var command = await CommandAsync(_listBySubject, idempotent: true, cancellationToken);
         command.Parameters.Add(Text(subject));
         command.Parameters.Add(Time(Now()));
         await using var reader = await command.ReaderAsync(System.Data.CommandBehavior.Default, cancellationToken);
@@ -521,7 +552,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
         {
             return [];
         }
-        await using var command = await CommandAsync(newcomerOnly ? _trimNewcomer : _trimSubject, cancellationToken);
+        await using var command = await CommandAsync(newcomerOnly ? _trimNewcomer : _trimSubject, idempotent: false, cancellationToken);
         command.Parameters.Add(Text(subject));
         command.Parameters.Add(Time(Now()));
         command.Parameters.Add(new NpgsqlParameter<long> { NpgsqlDbType = NpgsqlDbType.Bigint, TypedValue = keep });
@@ -552,11 +583,11 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
         {
             return false;
         }
-        await using var command = await CommandAsync(_createTokens, cancellationToken);
+        await using var command = await CommandAsync(_createTokens, idempotent: false, cancellationToken);
         AddPair(command, access.SessionId, Now(), access, refresh);
         try
         {
-            return await ExecuteAsync(command, cancellationToken) == 2;
+            return await command.ExecuteAsync(cancellationToken) == 2;
         }
         catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.ForeignKeyViolation)
         {
@@ -576,7 +607,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
     private async ValueTask<TokenLookup?> LoadTokenAsync(string sql, string tokenId, bool withSuccessor, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tokenId);
-        await using var command = await CommandAsync(sql, cancellationToken);
+        await using var command = await CommandAsync(sql, idempotent: true, cancellationToken);
         command.Parameters.Add(Uuid(MapId(tokenId).Key));
         await using var reader = await command.ReaderAsync(System.Data.CommandBehavior.Default, cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
@@ -624,7 +655,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
         {
             return TokenRotationOutcome.SessionNotLive;
         }
-        await using var command = await CommandAsync(_rotate, cancellationToken);
+        await using var command = await CommandAsync(_rotate, idempotent: false, cancellationToken);
         AddPair(command, newAccess.SessionId, now, newAccess, newRefresh);
         command.Parameters.Add(Uuid(MapId(refreshTokenId).Key));
         command.Parameters.Add(Time(now - TesseraDefaults.ExpiredTokenRetention)); // $12: rotated tokens expired before this go
@@ -708,7 +739,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
 
     private async ValueTask<SessionWithUser?> LoadOneAsync(string sql, NpgsqlParameter key, bool withUser, CancellationToken cancellationToken)
     {
-        await using var command = await CommandAsync(sql, cancellationToken);
+        await using var command = await CommandAsync(sql, idempotent: true, cancellationToken);
         command.Parameters.Add(key);
         command.Parameters.Add(Time(Now()));
         await using var reader = await command.ReaderAsync(System.Data.CommandBehavior.SingleRow, cancellationToken);
@@ -811,22 +842,6 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
 
     private DateTimeOffset Now() => _time.GetUtcNow();
 
-    // Every statement is prepared on its pooled connection: Npgsql keeps prepared statements per physical connection,
-    // so after a connection's first use of a statement, preparing it again costs no round trip.
-    private async ValueTask<Lease> CommandAsync(string sql, CancellationToken cancellationToken)
-    {
-        ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        cancellationToken.ThrowIfCancellationRequested();
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        return new Lease(new NpgsqlCommand(sql, connection) { CommandTimeout = _commandTimeout }, connection);
-    }
-
-    private static async ValueTask<int> ExecuteAsync(Lease lease, CancellationToken cancellationToken)
-    {
-        await lease.Command.PrepareAsync(cancellationToken);
-        return await lease.Command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
     private static InvalidOperationException NoUserQuery() =>
         new("No user query is configured: set PostgreSqlSessionStoreOptions.UserQuery to read sessions with their users.");
 
@@ -845,32 +860,6 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, ISessionStor
         catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException)
         {
             throw new ArgumentException("The PostgreSQL session store's connection string could not be parsed: " + e.Message, nameof(options), e);
-        }
-    }
-
-    // A command and the pooled connection it runs on; disposing returns the connection to the pool.
-    private sealed class Lease(NpgsqlCommand command, NpgsqlConnection connection) : IAsyncDisposable
-    {
-        public NpgsqlCommand Command { get; } = command;
-
-        public NpgsqlParameterCollection Parameters => Command.Parameters;
-
-        public async ValueTask<NpgsqlDataReader> ReaderAsync(System.Data.CommandBehavior behavior, CancellationToken cancellationToken)
-        {
-            await Command.PrepareAsync(cancellationToken);
-            return await Command.ExecuteReaderAsync(behavior, cancellationToken);
-        }
-
-        public async ValueTask<object?> ScalarAsync(CancellationToken cancellationToken)
-        {
-            await Command.PrepareAsync(cancellationToken);
-            return await Command.ExecuteScalarAsync(cancellationToken);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await Command.DisposeAsync();
-            await connection.DisposeAsync();
         }
     }
 }

@@ -62,6 +62,15 @@ public static class PostgreSqlSessionStoreDefaults
 
     /// <summary>How long applying the migrations may take, waiting for another instance's lock included: 5 minutes.</summary>
     public static readonly TimeSpan MigrationTimeout = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// The most live anonymous sessions: 1,000,000, far above what real anonymous traffic keeps alive within an anonymous
+    /// idle timeout, and far below what a flood would write.
+    /// </summary>
+    public const int MaxAnonymousSessions = 1_000_000;
+
+    /// <summary>How often an instance counts the live anonymous sessions again: every 5 seconds.</summary>
+    public static readonly TimeSpan AnonymousCountInterval = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>Options of <see cref="PostgreSqlSessionStore"/>. Validated when the store is constructed.</summary>
@@ -100,6 +109,25 @@ public sealed partial class PostgreSqlSessionStoreOptions
     /// seconds (Npgsql's unit). Waiting for a pooled connection is bounded by the connection string's <c>Timeout</c>.
     /// </summary>
     public TimeSpan CommandTimeout { get; set; } = PostgreSqlSessionStoreDefaults.CommandTimeout;
+
+    /// <summary>
+    /// The most live anonymous sessions (without a subject) the store holds, approximately; a new anonymous session
+    /// beyond it is refused with <see cref="SessionStoreFullException"/> (a 503 from the middleware) and nothing is
+    /// evicted: signed-in sessions are never affected. Default <see cref="PostgreSqlSessionStoreDefaults.MaxAnonymousSessions"/>
+    /// (1,000,000); at least 1; <see langword="null"/> for no bound. Approximate because an exact count on every create
+    /// would read the bound's worth of index entries per request: each instance counts every
+    /// <see cref="AnonymousCountInterval"/> (stopping at the bound) and adds its own creations in between, so
+    /// instances together can overshoot by what the others create within one interval (see <see cref="AnonymousSessionBudget"/>).
+    /// Needs migration 3's index to count cheaply.
+    /// </summary>
+    public int? MaxAnonymousSessions { get; set; } = PostgreSqlSessionStoreDefaults.MaxAnonymousSessions;
+
+    /// <summary>
+    /// How often an instance counts the live anonymous sessions again for <see cref="MaxAnonymousSessions"/>. Default
+    /// <see cref="PostgreSqlSessionStoreDefaults.AnonymousCountInterval"/> (5 seconds); 100 milliseconds to 1 hour, on the
+    /// store's <see cref="TimeProvider"/>.
+    /// </summary>
+    public TimeSpan AnonymousCountInterval { get; set; } = PostgreSqlSessionStoreDefaults.AnonymousCountInterval;
 
     /// <summary>
     /// Whether the migrations are applied when the host starts (before other hosted services start). Default
@@ -143,6 +171,14 @@ public sealed partial class PostgreSqlSessionStoreOptions
         if (CommandTimeout < TimeSpan.FromSeconds(1) || CommandTimeout > TimeSpan.FromHours(1))
         {
             throw new ArgumentOutOfRangeException(nameof(CommandTimeout), CommandTimeout, "CommandTimeout must be between one second and one hour.");
+        }
+        if (MaxAnonymousSessions is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxAnonymousSessions), MaxAnonymousSessions, "MaxAnonymousSessions must be at least 1 (or null for no bound).");
+        }
+        if (AnonymousCountInterval < TimeSpan.FromMilliseconds(100) || AnonymousCountInterval > TimeSpan.FromHours(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(AnonymousCountInterval), AnonymousCountInterval, "AnonymousCountInterval must be between 100 milliseconds and one hour.");
         }
         if (UserQuery is { } user && (string.IsNullOrWhiteSpace(user.Join) || string.IsNullOrWhiteSpace(user.Select)))
         {

@@ -67,7 +67,7 @@ internal static partial class RedisScripts
         for _, id in ipairs(ids) do deleted = deleted + purge(id) end
         if #ids == 0 then
           -- Stragglers of the other indexes (their sessions are gone already).
-          for _, key in ipairs({AKEY, RKEY}) do
+          for _, key in ipairs({AKEY, RKEY, NKEY}) do
             for _, id in ipairs(redis.call('ZRANGE', key, 0, tonumber(ARGV[4]) - 1)) do
               deleted = deleted + purge(id)
               ids[#ids + 1] = id

@@ -27,6 +27,7 @@ internal static partial class RedisScripts
         local XKEY = P .. ':x'
         local AKEY = P .. ':a'
         local RKEY = P .. ':r'
+        local NKEY = P .. ':n'
         local function fmt(n) return string.format('%.0f', n) end
         local function life(sk, abs)
           local t = redis.call('PTTL', sk)
@@ -66,6 +67,7 @@ internal static partial class RedisScripts
           if m[2] then redis.call('ZREM', ukey(m[2]), id) end
           redis.call('ZREM', XKEY, id)
           redis.call('ZREM', AKEY, id)
+          redis.call('ZREM', NKEY, id)
           redis.call('ZREM', RKEY, id)
           return existed
         end
@@ -73,19 +75,23 @@ internal static partial class RedisScripts
         """;
 
     /// <summary>
-    /// ARGV 4.. = id, credential hex, subject, has-subject (1/0), createdAt, expiresAt, absoluteExpiresAt, then the
-    /// hash's field/value pairs. Returns 1, or 0 when the id or the credential is taken.
+    /// ARGV 4.. = id, credential hex, subject, has-subject (1/0), createdAt, expiresAt, absoluteExpiresAt, the most live
+    /// anonymous sessions or '' for no bound, then the hash's field/value pairs. Returns 1, 0 when the id or the
+    /// credential is taken, or -2 when the session is anonymous and the live anonymous sessions (P:n, by expiry) are at
+    /// the bound.
     /// </summary>
     public static readonly RedisScript Create = new(Prelude + """
         local sk, id, cred = KEYS[1], ARGV[4], ARGV[5]
         if redis.call('EXISTS', sk) == 1 or redis.call('EXISTS', ckey(cred)) == 1 then return 0 end
-        chunked('HSET', sk, 11, #ARGV)
+        local anonymous = ARGV[7] == '0'
+        if anonymous and ARGV[11] ~= '' and redis.call('ZCOUNT', NKEY, '(' .. ARGV[2], '+inf') >= tonumber(ARGV[11]) then return -2 end
+        chunked('HSET', sk, 12, #ARGV)
         local t = life(sk, tonumber(ARGV[10]))
         redis.call('PEXPIRE', sk, t)
         redis.call('SET', ckey(cred), id, 'PX', t)
         redis.call('ZADD', XKEY, ARGV[9], id)
         redis.call('ZADD', AKEY, ARGV[9], id)
-        if ARGV[7] == '1' then redis.call('ZADD', ukey(ARGV[6]), ARGV[8], id) end
+        if anonymous then redis.call('ZADD', NKEY, ARGV[9], id) else redis.call('ZADD', ukey(ARGV[6]), ARGV[8], id) end
         return 1
         """);
 
@@ -144,6 +150,10 @@ internal static partial class RedisScripts
           local e = fmt(math.min(tonumber(ARGV[11]), abs))
           redis.call('ZADD', XKEY, e, id)
           redis.call('ZADD', AKEY, e, id)
+          redis.call('ZADD', NKEY, 'XX', e, id)
+        end
+        if ARGV[6] == '1' then
+          if ARGV[7] == '1' then redis.call('ZREM', NKEY, id) else redis.call('ZADD', NKEY, redis.call('ZSCORE', AKEY, id), id) end
         end
         return 1
         """);
@@ -157,6 +167,7 @@ internal static partial class RedisScripts
         local e = fmt(math.min(tonumber(ARGV[6]), abs))
         redis.call('ZADD', XKEY, e, id)
         redis.call('ZADD', AKEY, e, id)
+        redis.call('ZADD', NKEY, 'XX', e, id)
         return 1
         """);
 
@@ -169,6 +180,7 @@ internal static partial class RedisScripts
         local ck = ckey(m[3])
         if redis.call('GET', ck) == id then redis.call('DEL', ck) end
         redis.call('ZREM', AKEY, id)
+        redis.call('ZREM', NKEY, id)
         redis.call('ZADD', RKEY, ARGV[5], id)
         return 1
         """);
@@ -248,6 +260,7 @@ internal static partial class RedisScripts
             if redis.call('GET', ck) == id then redis.call('DEL', ck) end
           end
           redis.call('ZREM', AKEY, id)
+          redis.call('ZREM', NKEY, id)
           redis.call('ZADD', RKEY, rat, id)
           out[#out + 1] = id
         end
@@ -360,6 +373,7 @@ internal static partial class RedisScripts
           local e = fmt(math.min(ni, abs))
           redis.call('ZADD', XKEY, e, sid)
           redis.call('ZADD', AKEY, e, sid)
+          redis.call('ZADD', NKEY, 'XX', e, sid)
         end
         redis.call('HSET', sk, 'm:l', ARGV[11])
         return 0

@@ -133,7 +133,7 @@ public sealed partial class RedisSessionStore : ISessionStore, ISessionStoreClea
             throw new ArgumentException("A new session cannot be revoked.", nameof(record));
         }
         var credential = Convert.ToHexStringLower(record.CredentialHash);
-        var args = Args(12 + 2 * (10 + record.Data.Count));
+        var args = Args(13 + 2 * (10 + record.Data.Count));
         args.Add(record.Id);
         args.Add(credential);
         args.Add(record.Subject ?? "");
@@ -141,6 +141,7 @@ public sealed partial class RedisSessionStore : ISessionStore, ISessionStoreClea
         args.Add(Ms(record.CreatedAt));
         args.Add(Ms(record.ExpiresAt));
         args.Add(Ms(record.AbsoluteExpiresAt));
+        args.Add(_options.MaxAnonymousSessions is { } maxAnonymous ? maxAnonymous.ToString(CultureInfo.InvariantCulture) : "");
         args.Add("m:ch");
         args.Add(credential);
         args.Add("m:c");
@@ -161,7 +162,12 @@ public sealed partial class RedisSessionStore : ISessionStore, ISessionStoreClea
             args.Add(json);
         }
         var result = await EvalAsync(RedisScripts.Create, SessionKey(record.Id), args, cancellationToken).ConfigureAwait(false);
-        return result.AsInt64() == 1;
+        return result.AsInt64() switch
+        {
+            1 => true,
+            -2 => throw new SessionStoreFullException($"The Redis session store holds its maximum of {_options.MaxAnonymousSessions} live anonymous sessions."),
+            _ => false,
+        };
     }
 
     /// <inheritdoc />

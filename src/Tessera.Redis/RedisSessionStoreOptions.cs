@@ -14,6 +14,12 @@ public static class RedisSessionStoreDefaults
     /// garbage-collection safety net): 1 hour.
     /// </summary>
     public static readonly TimeSpan ExpiryMargin = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// The most live anonymous sessions: 1,000,000 (about a gigabyte of Redis memory with small carts), far above what
+    /// real anonymous traffic keeps alive within an anonymous idle timeout, and far below what a flood would write.
+    /// </summary>
+    public const int MaxAnonymousSessions = 1_000_000;
 }
 
 /// <summary>Options of <see cref="RedisSessionStore"/>. Validated when the store is constructed.</summary>
@@ -41,9 +47,18 @@ public sealed class RedisSessionStoreOptions
     /// </summary>
     public TimeSpan ExpiryMargin { get; set; } = RedisSessionStoreDefaults.ExpiryMargin;
 
+    /// <summary>
+    /// The most live anonymous sessions (without a subject) the store holds; a new anonymous session beyond it is refused
+    /// with <see cref="SessionStoreFullException"/> (a 503 from the middleware) and nothing is evicted: signed-in sessions
+    /// are never affected. Default <see cref="RedisSessionStoreDefaults.MaxAnonymousSessions"/> (1,000,000); at least 1;
+    /// <see langword="null"/> for no bound. The count is exact on one Redis node: each create checks a sorted set of the
+    /// live anonymous sessions by expiry (one <c>ZCOUNT</c>, O(log n), inside the create's script).
+    /// </summary>
+    public int? MaxAnonymousSessions { get; set; } = RedisSessionStoreDefaults.MaxAnonymousSessions;
+
     /// <summary>Throws when an option is out of range; the store calls this before touching Redis.</summary>
     /// <exception cref="ArgumentException">The key prefix is empty, too long or contains whitespace.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">The expiry margin is out of range.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The expiry margin or the anonymous bound is out of range.</exception>
     public void Validate()
     {
         if (string.IsNullOrEmpty(KeyPrefix) || KeyPrefix.Length > RedisSessionStoreDefaults.MaxKeyPrefixLength || KeyPrefix.Any(char.IsWhiteSpace))
@@ -53,6 +68,10 @@ public sealed class RedisSessionStoreOptions
         if (ExpiryMargin < TimeSpan.FromSeconds(1) || ExpiryMargin > TimeSpan.FromDays(30))
         {
             throw new ArgumentOutOfRangeException(nameof(ExpiryMargin), ExpiryMargin, "ExpiryMargin must be between one second and 30 days.");
+        }
+        if (MaxAnonymousSessions is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxAnonymousSessions), MaxAnonymousSessions, "MaxAnonymousSessions must be at least 1 (or null for no bound).");
         }
     }
 

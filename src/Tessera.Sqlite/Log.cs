@@ -19,11 +19,11 @@ internal static partial class Log
     [LoggerMessage(2103, LogLevel.Debug, "SQLite session store was at its bound; deleted {Count} expired sessions to make room.")]
     public static partial void ExpiredDeletedAtBound(ILogger logger, int count);
 
-    [LoggerMessage(2104, LogLevel.Warning, "SQLite session store is at its bound of {MaxSessions} sessions; evicted the {Count} least recently seen.")]
+    [LoggerMessage(2104, LogLevel.Warning, "SQLite session store is at its bound of {MaxSessions} sessions; evicted the {Count} least recently seen (anonymous first).")]
     public static partial void Evicted(ILogger logger, int maxSessions, int count);
 
-    [LoggerMessage(2105, LogLevel.Debug, "SQLite session store is at its bound of {MaxSessions} sessions; a new session was refused.")]
-    public static partial void Rejected(ILogger logger, int maxSessions);
+    [LoggerMessage(2105, LogLevel.Debug, "SQLite session store is at its bound of {MaxSessions} {Kind}sessions; a new session was refused.")]
+    public static partial void Rejected(ILogger logger, int maxSessions, string kind);
 
     [LoggerMessage(2106, LogLevel.Warning, "SQLite session store refused a patch of session {SessionRef}: its new credential hash is already taken.")]
     public static partial void CredentialCollision(ILogger logger, string sessionRef);

@@ -98,6 +98,30 @@ internal static class SqliteSchema
         CREATE INDEX tessera_tokens_session ON tessera_tokens (session_pk);
         CREATE INDEX tessera_sessions_revoked ON tessera_sessions (revoked_at) WHERE revoked_at IS NOT NULL;
         """,
+
+        // Version 3: anonymous sessions get a bound of their own (SqliteSessionStoreOptions.MaxAnonymousSessions).
+        // - The 'anonymous' counter holds the rows without a subject, kept by triggers like 'sessions', so a create
+        //   checks the anonymous bound without counting rows; signing in or out of a row moves it between the two.
+        // - tessera_sessions_anonymous_last_seen orders only anonymous rows, so evicting the least recently seen
+        //   anonymous sessions never walks past signed-in ones.
+        """
+        INSERT INTO tessera_counters (name, value) SELECT 'anonymous', count(*) FROM tessera_sessions WHERE subject IS NULL;
+        CREATE INDEX tessera_sessions_anonymous_last_seen ON tessera_sessions (last_seen_at) WHERE subject IS NULL;
+
+        CREATE TRIGGER tessera_sessions_anonymous_insert AFTER INSERT ON tessera_sessions WHEN NEW.subject IS NULL
+        BEGIN
+            UPDATE tessera_counters SET value = value + 1 WHERE name = 'anonymous';
+        END;
+        CREATE TRIGGER tessera_sessions_anonymous_delete AFTER DELETE ON tessera_sessions WHEN OLD.subject IS NULL
+        BEGIN
+            UPDATE tessera_counters SET value = value - 1 WHERE name = 'anonymous';
+        END;
+        CREATE TRIGGER tessera_sessions_anonymous_update AFTER UPDATE OF subject ON tessera_sessions
+            WHEN (OLD.subject IS NULL) <> (NEW.subject IS NULL)
+        BEGIN
+            UPDATE tessera_counters SET value = value + (CASE WHEN NEW.subject IS NULL THEN 1 ELSE -1 END) WHERE name = 'anonymous';
+        END;
+        """,
     ];
 
     /// <summary>The schema version this code writes and understands.</summary>

@@ -120,6 +120,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, ISessionStoreCle
         {
             ConnectionString = options.ConnectionString,
             MaxSessions = options.MaxSessions,
+            MaxAnonymousSessions = options.MaxAnonymousSessions,
             CapacityPolicy = options.CapacityPolicy,
             CommandTimeout = options.CommandTimeout,
         };
@@ -184,9 +185,10 @@ public sealed partial class SqliteSessionStore : ISessionStore, ISessionStoreCle
             await using var connection = await OpenAsync(cancellationToken);
             await using var transaction = connection.BeginTransaction(deferred: false);
             var now = Now();
-            long rows;
+            var counts = default(RowCounts);
             await using (var check = Command(connection, transaction, """
                 SELECT (SELECT value FROM tessera_counters WHERE name = 'sessions'),
+                       (SELECT value FROM tessera_counters WHERE name = 'anonymous'),
                        EXISTS (SELECT 1 FROM tessera_sessions WHERE id = $id)
                        OR EXISTS (SELECT 1 FROM tessera_sessions WHERE credential_hash = $hash)
                 """))
@@ -195,15 +197,16 @@ public sealed partial class SqliteSessionStore : ISessionStore, ISessionStoreCle
                 check.Parameters.AddWithValue("$hash", record.CredentialHash);
                 await using var reader = await check.ExecuteReaderAsync(cancellationToken);
                 await reader.ReadAsync(cancellationToken);
-                rows = reader.GetInt64(0);
-                if (reader.GetBoolean(1))
+                counts = new RowCounts(reader.GetInt64(0), reader.GetInt64(1));
+                if (reader.GetBoolean(2))
                 {
                     return false; // disposing the transaction rolls it back; nothing was written
                 }
             }
-            if (rows >= _options.MaxSessions)
+            var anonymous = record.Subject is null;
+            if (IsFull(counts, anonymous))
             {
-                await MakeRoomAsync(connection, transaction, rows, now, cancellationToken);
+                await MakeRoomAsync(connection, transaction, anonymous, now, cancellationToken);
             }
             long pk;
             await using (var insert = Command(connection, transaction, """
@@ -767,8 +770,16 @@ public sealed partial class SqliteSessionStore : ISessionStore, ISessionStoreCle
         _schemaReady = true;
     }
 
-    // Inside the create's transaction: a rollback (Reject, a failure) undoes everything done here too.
-    private async ValueTask MakeRoomAsync(SqliteConnection connection, SqliteTransaction transaction, long rows, long now, CancellationToken cancellationToken)
+    // The two counters a create is checked against: every row, and the rows without a subject.
+    private readonly record struct RowCounts(long All, long Anonymous);
+
+    private bool IsFull(RowCounts counts, bool anonymous) =>
+        counts.All >= _options.MaxSessions || (anonymous && counts.Anonymous >= _options.EffectiveMaxAnonymousSessions);
+
+    // Inside the create's transaction: a rollback (Reject, a failure) undoes everything done here too. Expired rows go
+    // first; then, when evicting, the least recently seen anonymous rows, and signed-in rows only for a signed-in
+    // newcomer: an anonymous flood never signs anybody out.
+    private async ValueTask MakeRoomAsync(SqliteConnection connection, SqliteTransaction transaction, bool anonymous, long now, CancellationToken cancellationToken)
     {
         var batch = Math.Max(1, _options.MaxSessions / 100);
         await using (var expired = Command(connection, transaction, """
@@ -784,27 +795,56 @@ public sealed partial class SqliteSessionStore : ISessionStore, ISessionStoreCle
             {
                 Log.ExpiredDeletedAtBound(_logger, deleted);
             }
-            rows -= deleted;
         }
-        if (rows < _options.MaxSessions)
+        var counts = await CountRowsAsync(connection, transaction, cancellationToken);
+        if (!IsFull(counts, anonymous))
         {
             return;
         }
+        var anonymousBound = anonymous && counts.All < _options.MaxSessions;
+        var bound = anonymousBound ? _options.EffectiveMaxAnonymousSessions : _options.MaxSessions;
         if (_options.CapacityPolicy == StoreCapacityPolicy.Reject)
         {
             // Debug, not Warning: under a flood this fires per request; the exception already reaches the application.
-            Log.Rejected(_logger, _options.MaxSessions);
-            throw new SessionStoreFullException($"The SQLite session store holds its maximum of {_options.MaxSessions} sessions.");
+            Log.Rejected(_logger, bound, anonymousBound ? "anonymous " : "");
+            throw new SessionStoreFullException($"The SQLite session store holds its maximum of {bound} {(anonymousBound ? "anonymous " : "")}sessions.");
         }
-        // More than one batch only when the bound was lowered below what the file already holds.
-        var evict = Math.Max(batch, rows - _options.MaxSessions + 1);
-        await using var lru = Command(connection, transaction, """
-            DELETE FROM tessera_sessions WHERE pk IN (
-                SELECT pk FROM tessera_sessions ORDER BY last_seen_at, pk LIMIT $limit)
+        // More than one batch only when a bound was lowered below what the file already holds.
+        var over = anonymousBound ? counts.Anonymous - bound : counts.All - bound;
+        var evict = Math.Max(Math.Max(1, bound / 100), over + 1);
+        var evicted = await EvictAsync(connection, transaction, "subject IS NULL", evict, cancellationToken);
+        if (counts.All - evicted >= _options.MaxSessions)
+        {
+            if (anonymous)
+            {
+                Log.Rejected(_logger, _options.MaxSessions, "signed-in ");
+                throw new SessionStoreFullException($"The SQLite session store holds its maximum of {_options.MaxSessions} sessions, and signed-in sessions are not evicted for an anonymous one.");
+            }
+            evicted += await EvictAsync(connection, transaction, "subject IS NOT NULL", counts.All - evicted - _options.MaxSessions + 1, cancellationToken);
+        }
+        Log.Evicted(_logger, bound, evicted);
+    }
+
+    private static async ValueTask<RowCounts> CountRowsAsync(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
+    {
+        await using var count = Command(connection, transaction, """
+            SELECT (SELECT value FROM tessera_counters WHERE name = 'sessions'),
+                   (SELECT value FROM tessera_counters WHERE name = 'anonymous')
             """);
-        lru.Parameters.AddWithValue("$limit", evict);
-        var evicted = await lru.ExecuteNonQueryAsync(cancellationToken);
-        Log.Evicted(_logger, _options.MaxSessions, evicted);
+        await using var reader = await count.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return new RowCounts(reader.GetInt64(0), reader.GetInt64(1));
+    }
+
+    // The least recently seen rows that match the condition (a constant of this class, never input).
+    private static async ValueTask<int> EvictAsync(SqliteConnection connection, SqliteTransaction transaction, string condition, long limit, CancellationToken cancellationToken)
+    {
+        await using var lru = Command(connection, transaction, $"""
+            DELETE FROM tessera_sessions WHERE pk IN (
+                SELECT pk FROM tessera_sessions WHERE {condition} ORDER BY last_seen_at, pk LIMIT $limit)
+            """);
+        lru.Parameters.AddWithValue("$limit", limit);
+        return await lru.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private async ValueTask<int> WriteAsync(string sql, Action<SqliteCommand> bind, CancellationToken cancellationToken)

@@ -36,9 +36,20 @@ public sealed class SqliteSessionStoreOptions
     public int MaxSessions { get; set; } = SqliteSessionStoreDefaults.MaxSessions;
 
     /// <summary>
-    /// What happens when a new session would exceed <see cref="MaxSessions"/>. Default
-    /// <see cref="StoreCapacityPolicy.EvictLeastRecentlyUsed"/>: expired sessions go first, then the least recently seen
-    /// 1% of the bound (at least one).
+    /// The most anonymous sessions (rows without a subject, in any state) held at once. Default <see langword="null"/>:
+    /// half of <see cref="MaxSessions"/> (500,000 at the default bound), so anonymous visitors can never take the room
+    /// signed-in users need. At least 1; a value above <see cref="MaxSessions"/> leaves anonymous sessions bounded by
+    /// <see cref="MaxSessions"/> alone. Whatever it is, a signed-in session is never evicted to make room for an
+    /// anonymous one.
+    /// </summary>
+    public int? MaxAnonymousSessions { get; set; }
+
+    /// <summary>
+    /// What happens when a new session would exceed <see cref="MaxSessions"/>, or a new anonymous one
+    /// <see cref="MaxAnonymousSessions"/>. Default <see cref="StoreCapacityPolicy.EvictLeastRecentlyUsed"/>: expired
+    /// sessions go first, then the least recently seen anonymous sessions (1% of the bound, at least one), and signed-in
+    /// ones only for a new signed-in session; an anonymous session that would need a signed-in one evicted is refused
+    /// with <see cref="SessionStoreFullException"/>.
     /// </summary>
     public StoreCapacityPolicy CapacityPolicy { get; set; } = StoreCapacityPolicy.EvictLeastRecentlyUsed;
 
@@ -48,6 +59,10 @@ public sealed class SqliteSessionStoreOptions
     /// at least one second (Microsoft.Data.Sqlite counts whole seconds). Past it the operation throws.
     /// </summary>
     public TimeSpan CommandTimeout { get; set; } = SqliteSessionStoreDefaults.CommandTimeout;
+
+    /// <summary>The anonymous bound in force: <see cref="MaxAnonymousSessions"/>, or half of <see cref="MaxSessions"/> when unset.</summary>
+    internal int EffectiveMaxAnonymousSessions =>
+        Math.Min(MaxSessions, MaxAnonymousSessions ?? Math.Max(1, MaxSessions / TesseraDefaults.AnonymousShareDivisor));
 
     /// <summary>Throws when an option is out of range; the store calls this before touching the database.</summary>
     /// <exception cref="ArgumentException">The connection string is empty, unparsable or names an in-memory database.</exception>
@@ -80,6 +95,10 @@ public sealed class SqliteSessionStoreOptions
         if (MaxSessions <= 0)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxSessions), MaxSessions, "MaxSessions must be at least 1.");
+        }
+        if (MaxAnonymousSessions is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxAnonymousSessions), MaxAnonymousSessions, "MaxAnonymousSessions must be at least 1 (or unset for half of MaxSessions).");
         }
         if (CommandTimeout < TimeSpan.FromSeconds(1) || CommandTimeout > TimeSpan.FromMilliseconds(int.MaxValue))
         {

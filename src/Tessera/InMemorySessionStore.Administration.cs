@@ -68,7 +68,8 @@ public sealed partial class InMemorySessionStore : ISessionStoreAdministration
             _byCredential.Clear();
             _subjects.Clear();
             _expiry.Clear();
-            _recency.Clear();
+            _anonymousRecency.Clear();
+            _signedInRecency.Clear();
             _revoked.Clear();
             _tokens.Clear();
             _tokenIdsBySession.Clear();

@@ -12,8 +12,24 @@ public sealed class InMemorySessionStoreOptions
     /// </summary>
     public int MaxSessions { get; set; } = TesseraDefaults.MemoryStoreMaxSessions;
 
-    /// <summary>What happens when a new session would exceed <see cref="MaxSessions"/>. Default <see cref="StoreCapacityPolicy.EvictLeastRecentlyUsed"/>.</summary>
+    /// <summary>
+    /// The most anonymous sessions (records without a subject, in any state) held at once. Default
+    /// <see langword="null"/>: half of <see cref="MaxSessions"/> (50,000 at the default bound), so anonymous visitors can
+    /// never take the room signed-in users need. At least 1; a value above <see cref="MaxSessions"/> leaves anonymous
+    /// sessions bounded by <see cref="MaxSessions"/> alone. Whatever it is, a signed-in session is never evicted to make
+    /// room for an anonymous one.
+    /// </summary>
+    public int? MaxAnonymousSessions { get; set; }
+
+    /// <summary>
+    /// What happens when a new session would exceed <see cref="MaxSessions"/>, or a new anonymous one
+    /// <see cref="MaxAnonymousSessions"/>. Default <see cref="StoreCapacityPolicy.EvictLeastRecentlyUsed"/>.
+    /// </summary>
     public StoreCapacityPolicy CapacityPolicy { get; set; } = StoreCapacityPolicy.EvictLeastRecentlyUsed;
+
+    /// <summary>The anonymous bound in force: <see cref="MaxAnonymousSessions"/>, or half of <see cref="MaxSessions"/> when unset.</summary>
+    internal int EffectiveMaxAnonymousSessions =>
+        Math.Min(MaxSessions, MaxAnonymousSessions ?? Math.Max(1, MaxSessions / TesseraDefaults.AnonymousShareDivisor));
 }
 
 /// <summary>
@@ -21,9 +37,13 @@ public sealed class InMemorySessionStoreOptions
 /// Bounded: see <see cref="InMemorySessionStoreOptions.MaxSessions"/> for what happens at the bound.
 /// </summary>
 /// <remarks>
-/// At the bound, expired sessions are dropped first. Then, under <see cref="StoreCapacityPolicy.EvictLeastRecentlyUsed"/>,
-/// the least recently seen sessions (1% of the bound, at least one) are evicted at once, so the next creations find room;
-/// under <see cref="StoreCapacityPolicy.Reject"/>, <see cref="CreateAsync"/> throws <see cref="SessionStoreFullException"/>.
+/// At a bound (<see cref="InMemorySessionStoreOptions.MaxSessions"/>, or
+/// <see cref="InMemorySessionStoreOptions.MaxAnonymousSessions"/> for a new anonymous session), expired sessions are
+/// dropped first. Then, under <see cref="StoreCapacityPolicy.EvictLeastRecentlyUsed"/>, the least recently seen
+/// anonymous sessions (1% of the bound, at least one) are evicted at once, so the next creations find room; signed-in
+/// sessions are evicted only to make room for a new signed-in session, never for an anonymous one, which is refused with
+/// <see cref="SessionStoreFullException"/> when only signed-in sessions are left. Under
+/// <see cref="StoreCapacityPolicy.Reject"/>, <see cref="CreateAsync"/> throws <see cref="SessionStoreFullException"/>.
 /// Indexes by expiry, last-seen time, revocation and subject make cleanup, eviction, listing and trimming cost in
 /// proportion to the sessions they touch, not to the store's size. Every call takes one lock; cleanup lets go of it
 /// every 32 deletions and lets callers waiting for it go first, so a batch never holds up readers for long.
@@ -49,7 +69,10 @@ public sealed partial class InMemorySessionStore : ISessionStore, ISessionStoreC
     // Each subject's entries (any state) as a doubly linked list through Entry.SubjectPrevious/SubjectNext; this is the head.
     private readonly Dictionary<string, Entry> _subjects = new(StringComparer.Ordinal);
     private readonly EntryHeap<ExpiryPosition> _expiry = new();
-    private readonly EntryHeap<RecencyPosition> _recency = new();
+    // Last-seen order, anonymous and signed-in sessions apart, so eviction can take anonymous ones first and never takes
+    // a signed-in one for an anonymous newcomer. An entry sits in the heap of its current subject state.
+    private readonly EntryHeap<RecencyPosition> _anonymousRecency = new();
+    private readonly EntryHeap<RecencyPosition> _signedInRecency = new();
     private readonly EntryHeap<RevokedPosition> _revoked = new();
     private readonly Dictionary<string, TokenRecord> _tokens = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<string>> _tokenIdsBySession = new(StringComparer.Ordinal);
@@ -66,6 +89,10 @@ public sealed partial class InMemorySessionStore : ISessionStore, ISessionStoreC
         _time = timeProvider ?? TimeProvider.System;
         _options = options ?? new InMemorySessionStoreOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxSessions, 1, "options.MaxSessions");
+        if (_options.MaxAnonymousSessions is { } maxAnonymous)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(maxAnonymous, 1, "options.MaxAnonymousSessions");
+        }
         _byCredentialSpan = _byCredential.GetAlternateLookup<ReadOnlySpan<byte>>();
     }
 
@@ -102,10 +129,7 @@ public sealed partial class InMemorySessionStore : ISessionStore, ISessionStoreC
             {
                 return ValueTask.FromResult(false);
             }
-            if (_byId.Count >= _options.MaxSessions)
-            {
-                MakeRoom();
-            }
+            MakeRoomFor(entry);
             _byId.Add(entry.Id, entry);
             if (entry.IsRevoked)
             {
@@ -117,7 +141,7 @@ public sealed partial class InMemorySessionStore : ISessionStore, ISessionStoreC
             }
             LinkSubject(entry);
             _expiry.Add(entry, entry.ExpiresTicks);
-            _recency.Add(entry, entry.LastSeenTicks);
+            RecencyOf(entry).Add(entry, entry.LastSeenTicks);
             return ValueTask.FromResult(true);
         }
     }
@@ -173,7 +197,9 @@ public sealed partial class InMemorySessionStore : ISessionStore, ISessionStoreC
             if (patch.SubjectChanged && !string.Equals(patch.Subject, entry.Subject, StringComparison.Ordinal))
             {
                 UnlinkSubject(entry);
+                RecencyOf(entry).Remove(entry);
                 entry.Subject = patch.Subject;
+                RecencyOf(entry).Add(entry, entry.LastSeenTicks);
                 LinkSubject(entry);
             }
             SetActivity(entry, patch.LastSeenAt?.UtcTicks ?? entry.LastSeenTicks, patch.IdleExpiresAt?.UtcTicks ?? entry.IdleExpiresTicks);
@@ -446,28 +472,55 @@ public sealed partial class InMemorySessionStore : ISessionStore, ISessionStoreC
         ids.Add(token.Id);
     }
 
-    // Called at the bound, under the lock. Each removal is O(log n); at most 1% of the bound goes at once.
-    private void MakeRoom()
+    // Called before each creation, under the lock. Each removal is O(log n); at most 1% of the bound goes at once.
+    private void MakeRoomFor(Entry newcomer)
     {
-        var evict = Math.Max(1, _options.MaxSessions / 100);
+        var anonymous = newcomer.Subject is null;
+        var maxAnonymous = _options.EffectiveMaxAnonymousSessions;
+        bool Full() => _byId.Count >= _options.MaxSessions;
+        bool AnonymousFull() => anonymous && _anonymousRecency.Count >= maxAnonymous;
+        if (!Full() && !AnonymousFull())
+        {
+            return;
+        }
+        var evict = Math.Max(1, (Full() ? _options.MaxSessions : maxAnonymous) / 100);
         var now = NowTicks();
         for (var i = 0; i < evict && _expiry.TryPeek(out var entry, out var expires) && expires <= now; i++)
         {
             Remove(entry);
         }
-        if (_byId.Count < _options.MaxSessions)
+        if (!Full() && !AnonymousFull())
         {
             return;
         }
         if (_options.CapacityPolicy == StoreCapacityPolicy.Reject)
         {
-            throw new SessionStoreFullException($"The in-memory session store holds its maximum of {_options.MaxSessions} sessions.");
+            throw Refusal(anonymous && !Full());
         }
-        for (var i = 0; i < evict && _recency.TryPeek(out var entry, out _); i++)
+        for (var i = 0; i < evict && _anonymousRecency.TryPeek(out var entry, out _); i++)
+        {
+            Remove(entry);
+        }
+        if (!Full())
+        {
+            return;
+        }
+        if (anonymous)
+        {
+            // Only signed-in sessions are left: they are never given up for an anonymous visitor.
+            throw Refusal(anonymousBound: false);
+        }
+        for (var i = 0; i < evict && _signedInRecency.TryPeek(out var entry, out _); i++)
         {
             Remove(entry);
         }
     }
+
+    private SessionStoreFullException Refusal(bool anonymousBound) => anonymousBound
+        ? new SessionStoreFullException($"The in-memory session store holds its maximum of {_options.EffectiveMaxAnonymousSessions} anonymous sessions.")
+        : new SessionStoreFullException($"The in-memory session store holds its maximum of {_options.MaxSessions} sessions.");
+
+    private EntryHeap<RecencyPosition> RecencyOf(Entry entry) => entry.Subject is null ? _anonymousRecency : _signedInRecency;
 
     // Deletes up to batchSize entries whose key in the heap is at or before the cut-off (null: the store's now, read
     // again per hold of the lock). Lets go of the lock every DeletionsPerLock deletions, and sooner (after at least one,
@@ -538,7 +591,7 @@ public sealed partial class InMemorySessionStore : ISessionStore, ISessionStoreC
     {
         entry.LastSeenTicks = lastSeenTicks;
         entry.IdleExpiresTicks = idleExpiresTicks;
-        _recency.Update(entry, lastSeenTicks);
+        RecencyOf(entry).Update(entry, lastSeenTicks);
         _expiry.Update(entry, entry.ExpiresTicks);
     }
 
@@ -562,7 +615,7 @@ public sealed partial class InMemorySessionStore : ISessionStore, ISessionStoreC
         ForgetCredential(entry);
         UnlinkSubject(entry);
         _expiry.Remove(entry);
-        _recency.Remove(entry);
+        RecencyOf(entry).Remove(entry);
         _revoked.Remove(entry);
     }
 

@@ -6,6 +6,12 @@ public static class TesseraDefaults
     /// <summary>The idle timeout: 30 minutes (OWASP suggests 15 to 30 minutes for low-risk applications).</summary>
     public static readonly TimeSpan IdleTimeout = TimeSpan.FromMinutes(30);
 
+    /// <summary>
+    /// The idle timeout of an anonymous session (one with no subject): 15 minutes, half of <see cref="IdleTimeout"/>. A
+    /// visitor's cart outlives a coffee break; a flood of throwaway sessions leaves the store twice as fast as signed-in ones.
+    /// </summary>
+    public static readonly TimeSpan AnonymousIdleTimeout = TimeSpan.FromMinutes(15);
+
     /// <summary>The absolute lifetime: 8 hours (one working day; OWASP suggests 4 to 8 hours).</summary>
     public static readonly TimeSpan AbsoluteLifetime = TimeSpan.FromHours(8);
 
@@ -57,11 +63,29 @@ public static class TesseraDefaults
     /// <summary>The in-memory store's bound: 100,000 sessions.</summary>
     public const int MemoryStoreMaxSessions = 100_000;
 
+    /// <summary>
+    /// The share of a bounded store's records that anonymous sessions may take when no anonymous bound is set: one half,
+    /// so at least half of the bound is always left for signed-in sessions, whatever anonymous visitors do.
+    /// </summary>
+    public const int AnonymousShareDivisor = 2;
+
     /// <summary>The cookie name over HTTPS: <c>__Host-tessera</c> (the prefix pins it to this host, path / and Secure).</summary>
     public const string SecureCookieName = "__Host-tessera";
 
     /// <summary>The cookie name over plain HTTP in Development: <c>tessera</c> (browsers refuse <c>__Host-</c> without Secure).</summary>
     public const string DevelopmentCookieName = "tessera";
+
+    /// <summary>
+    /// Whether the request-origin guard refuses cross-origin unsafe requests that carry the session cookie: on
+    /// (<see langword="true"/>), as the Fetch Metadata guidance recommends for cookie-authenticated applications.
+    /// </summary>
+    public const bool RequestOriginCheckEnabled = true;
+
+    /// <summary>
+    /// Whether the request-origin guard lets a same-site but cross-origin request through (a sibling subdomain, another
+    /// port of the same host): no (<see langword="false"/>), since <c>SameSite=Lax</c> already lets those carry the cookie.
+    /// </summary>
+    public const bool RequestOriginAllowSameSite = false;
 
     /// <summary>The longest User-Agent kept in metadata: 512 characters.</summary>
     public const int MaxUserAgentLength = 512;

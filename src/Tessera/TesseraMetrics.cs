@@ -59,6 +59,13 @@ public sealed class TesseraMetrics
     /// </summary>
     public const string NearCacheInvalidations = "tessera.near_cache.invalidations";
 
+    /// <summary>
+    /// Counter <c>tessera.requests.cross_origin_refused</c> ({request}): unsafe requests carrying the session cookie that
+    /// the request-origin guard refused with 403, tag <c>reason</c>: <c>cross_site</c>, <c>same_site</c> or
+    /// <c>origin_mismatch</c>.
+    /// </summary>
+    public const string CrossOriginRequestsRefused = "tessera.requests.cross_origin_refused";
+
     private static readonly Meter StaticMeter = new(MeterName, typeof(TesseraMetrics).Assembly.GetName().Version?.ToString());
     private static TesseraMetrics? _shared;
 
@@ -72,6 +79,7 @@ public sealed class TesseraMetrics
     private readonly Counter<long> _graceAnswered;
     private readonly Counter<long> _nearCacheLookups;
     private readonly Counter<long> _nearCacheInvalidations;
+    private readonly Counter<long> _crossOriginRefused;
 
     /// <summary>Creates the instruments.</summary>
     /// <param name="meterFactory">
@@ -92,6 +100,7 @@ public sealed class TesseraMetrics
         _graceAnswered = Meter.CreateCounter<long>(TokensGraceAnswered, "{refresh}", "Refreshes answered with the current successor pair within the reuse grace window.");
         _nearCacheLookups = Meter.CreateCounter<long>(NearCacheLookups, "{lookup}", "Session reads through the near cache, by result.");
         _nearCacheInvalidations = Meter.CreateCounter<long>(NearCacheInvalidations, "{invalidation}", "Sessions dropped from the near cache, by source.");
+        _crossOriginRefused = Meter.CreateCounter<long>(CrossOriginRequestsRefused, "{request}", "Cross-origin unsafe requests carrying the session cookie refused by the request-origin guard, by reason.");
     }
 
     /// <summary>The meter the instruments live on.</summary>
@@ -163,6 +172,14 @@ public sealed class TesseraMetrics
         if (_nearCacheInvalidations.Enabled)
         {
             _nearCacheInvalidations.Add(1, new KeyValuePair<string, object?>("source", source));
+        }
+    }
+
+    internal void CrossOriginRefused(string reason)
+    {
+        if (_crossOriginRefused.Enabled)
+        {
+            _crossOriginRefused.Add(1, new KeyValuePair<string, object?>("reason", reason));
         }
     }
 

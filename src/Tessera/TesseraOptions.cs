@@ -16,6 +16,15 @@ public sealed class TesseraOptions
     public TimeSpan IdleTimeout { get; set; } = TesseraDefaults.IdleTimeout;
 
     /// <summary>
+    /// The sliding idle timeout of an anonymous session (one without a subject). Default
+    /// <see cref="TesseraDefaults.AnonymousIdleTimeout"/> (15 minutes); must be positive and longer than
+    /// <see cref="TouchInterval"/>. When it is longer than <see cref="IdleTimeout"/>, <see cref="IdleTimeout"/> applies
+    /// instead: an anonymous session never outlives a signed-in one. Signing in moves the session onto
+    /// <see cref="IdleTimeout"/> at once; a token session's idle deadline follows its refresh token either way.
+    /// </summary>
+    public TimeSpan AnonymousIdleTimeout { get; set; } = TesseraDefaults.AnonymousIdleTimeout;
+
+    /// <summary>
     /// The absolute lifetime that caps everything, measured from creation. Default
     /// <see cref="TesseraDefaults.AbsoluteLifetime"/> (8 hours); must be at least <see cref="IdleTimeout"/>.
     /// </summary>
@@ -26,6 +35,15 @@ public sealed class TesseraOptions
     /// zero extends it on every request (one write per request); must be shorter than <see cref="IdleTimeout"/>.
     /// </summary>
     public TimeSpan TouchInterval { get; set; } = TesseraDefaults.TouchInterval;
+
+    /// <summary>
+    /// The idle timeout that applies to a session with <paramref name="subject"/>: <see cref="IdleTimeout"/> when
+    /// signed in, the shorter of <see cref="AnonymousIdleTimeout"/> and <see cref="IdleTimeout"/> when anonymous.
+    /// </summary>
+    /// <param name="subject">The session's subject, or <see langword="null"/> for an anonymous session.</param>
+    /// <returns>The idle timeout.</returns>
+    public TimeSpan IdleTimeoutFor(string? subject) =>
+        subject is null && AnonymousIdleTimeout < IdleTimeout ? AnonymousIdleTimeout : IdleTimeout;
 
     /// <summary>
     /// Serializer options for typed values. Default: <see cref="JsonSerializerDefaults.Web"/> (camelCase,
@@ -151,6 +169,14 @@ public sealed class TesseraOptionsValidator : IValidateOptions<TesseraOptions>
         if (options.TouchInterval < TimeSpan.Zero || options.TouchInterval >= options.IdleTimeout)
         {
             failures.Add("Tessera:TouchInterval must be zero or more and shorter than Tessera:IdleTimeout.");
+        }
+        if (options.AnonymousIdleTimeout <= TimeSpan.Zero)
+        {
+            failures.Add("Tessera:AnonymousIdleTimeout must be positive.");
+        }
+        else if (options.TouchInterval >= options.IdleTimeoutFor(subject: null) && options.TouchInterval < options.IdleTimeout)
+        {
+            failures.Add("Tessera:TouchInterval must be shorter than Tessera:AnonymousIdleTimeout, or anonymous sessions expire between two touches.");
         }
         if (options.CleanupInterval <= TimeSpan.Zero)
         {

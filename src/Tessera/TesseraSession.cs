@@ -545,7 +545,8 @@ public partial class TesseraSession
     {
         var options = _manager.Options;
         // Extending never shortens: a token session's idle deadline follows its refresh token and may lie further out.
-        var idle = Max(record.IdleExpiresAt, Min(now + options.IdleTimeout, record.AbsoluteExpiresAt));
+        // The subject after this commit decides the timeout: signing in moves the session onto the longer one at once.
+        var idle = Max(record.IdleExpiresAt, Min(now + options.IdleTimeoutFor(_subject), record.AbsoluteExpiresAt));
         var writes = _changes is { Count: > 0 } || _cleared || _subjectChanged || _regenerate;
         if (!writes)
         {
@@ -616,7 +617,7 @@ public partial class TesseraSession
                 Data = data,
                 CreatedAt = now,
                 LastSeenAt = now,
-                IdleExpiresAt = Min(now + options.IdleTimeout, absolute),
+                IdleExpiresAt = Min(now + options.IdleTimeoutFor(_subject), absolute),
                 AbsoluteExpiresAt = absolute,
                 Metadata = metadata,
             };

@@ -151,6 +151,51 @@ public abstract class CliStoreTests : IAsyncLifetime
         Assert.Equal(0, after.GetProperty("total").GetInt64());
     }
 
+    [Fact]
+    public async Task ListAndShowPrintControlCharactersOfStoredFieldsAsVisibleEscapesAndJsonKeepsThemExact()
+    {
+        // What a hostile client can store: a User-Agent that retitles the operator's terminal and clears it, and a
+        // subject and label (application-chosen, often from user input) with a colour code and a bidi override.
+        const string userAgent = "Evil\u001b]0;pwned\u0007Agent\u001b[2J";
+        const string subject = "mallory\u001b[31m";
+        const string label = "label\u202Eevil\u009b";
+        var store = await OpenStoreAsync();
+        var now = DateTimeOffset.UtcNow;
+        var record = new SessionRecord
+        {
+            Id = "hostile-" + Guid.NewGuid().ToString("N"),
+            CredentialHash = RandomNumberGenerator.GetBytes(32),
+            Subject = subject,
+            CreatedAt = now,
+            LastSeenAt = now,
+            IdleExpiresAt = now + TimeSpan.FromHours(1),
+            AbsoluteExpiresAt = now + TimeSpan.FromHours(8),
+            Metadata = new SessionMetadata(userAgent, "203.0.113.7", label),
+        };
+        Assert.True(await store.CreateAsync(record));
+
+        var list = await Run("list");
+        var show = await Run("show", record.Id);
+        var json = (await Run("show", record.Id, "--json")).Json();
+        var listJson = (await Run("list", "--json")).Json();
+
+        foreach (var printed in new[] { list, show })
+        {
+            Assert.Equal(0, printed.ExitCode);
+            Assert.DoesNotContain('\u001b', printed.All);
+            Assert.DoesNotContain('\u0007', printed.All);
+            Assert.DoesNotContain('\u009b', printed.All);
+            Assert.DoesNotContain('\u202E', printed.All);
+            Assert.Contains(@"Evil\x1B]0;pwned\x07Agent\x1B[2J", printed.Output, StringComparison.Ordinal);
+            Assert.Contains(@"mallory\x1B[31m", printed.Output, StringComparison.Ordinal);
+        }
+        Assert.Contains(@"label\u202Eevil\x9B", show.Output, StringComparison.Ordinal);
+        Assert.Equal(userAgent, json.GetProperty("userAgent").GetString());
+        Assert.Equal(subject, json.GetProperty("subject").GetString());
+        Assert.Equal(label, json.GetProperty("label").GetString());
+        Assert.Equal(userAgent, listJson.GetProperty("sessions").EnumerateArray().Single(s => s.GetProperty("id").GetString() == record.Id).GetProperty("userAgent").GetString());
+    }
+
     /// <summary>Two live sessions (alice, bob), one expired (alice), one revoked (anonymous).</summary>
     protected async Task<Seeded> SeedAsync()
     {

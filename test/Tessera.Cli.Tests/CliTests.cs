@@ -13,6 +13,19 @@ public sealed class CliTests : IDisposable
         Directory.Delete(_directory, recursive: true);
     }
 
+    [Theory]
+    [InlineData("Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0", "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0")]
+    [InlineData("Zoë 😀 \\ [bold]", "Zoë 😀 \\ [bold]")]
+    [InlineData("a\tb\r\nc\u0000d\u007fe", @"a\x09b\x0D\x0Ac\x00d\x7Fe")]
+    [InlineData("\u0085\u009b\u009f", @"\x85\x9B\x9F")]
+    [InlineData("user\u202Egnp.exe", @"user\u202Egnp.exe")]
+    [InlineData("\u061C\u200E\u200F\u202A\u202B\u202C\u202D\u2066\u2067\u2068\u2069\u2028\u2029",
+        @"\u061C\u200E\u200F\u202A\u202B\u202C\u202D\u2066\u2067\u2068\u2069\u2028\u2029")]
+    public void TerminalTextShowsControlAndBidiCharactersAsVisibleEscapesAndLeavesTheRestAlone(string text, string printable)
+    {
+        Assert.Equal(printable, TerminalText.Printable(text));
+    }
+
     [Fact]
     public async Task KeysGenerateMakesADifferent32ByteBase64KeyEachTime()
     {

@@ -88,7 +88,7 @@ public sealed class BrowserPagesTests(Chromium chromium, ITestOutputHelper outpu
     [Fact]
     public async Task AnOperatorFindsAUsersSessionsAndRevokesOne()
     {
-        await using var server = await DemoServer.StartAsync("sqlite");
+        await using var server = await DemoServer.StartAsync("sqlite", extra: Operator.Argument);
         await using var alice = await NewContextAsync(server, IPhoneSafari);
         await using var admin = await NewContextAsync(server);
         var alicePage = await SignInAsync(alice, "alice");
@@ -98,13 +98,20 @@ public sealed class BrowserPagesTests(Chromium chromium, ITestOutputHelper outpu
         Assert.Equal((int)HttpStatusCode.Forbidden, refused!.Status);
         await Expect(alicePage.Locator("h1")).ToHaveTextAsync("Not an operator");
 
+        // The operator follows the home page's link, is sent to the operator sign-in, mistypes once, then signs in.
         var adminPage = await admin.NewPageAsync();
-        var anonymous = await adminPage.GotoAsync("/admin/sessions");
-        Assert.Equal((int)HttpStatusCode.Unauthorized, anonymous!.Status);
-        await Expect(adminPage.Locator("h1")).ToHaveTextAsync("Not signed in");
-        await adminPage.GetByRole(AriaRole.Link, new() { Name = "Sign in on the demo's home page" }).ClickAsync();
-        await SignInOnHomePageAsync(adminPage, "admin");
+        await adminPage.GotoAsync("/");
         await adminPage.GetByRole(AriaRole.Link, new() { Name = "Operator page" }).ClickAsync();
+        await Expect(adminPage.Locator("h1")).ToHaveTextAsync("Not signed in");
+        await adminPage.GetByRole(AriaRole.Link, new() { Name = "Sign in as operator" }).ClickAsync();
+        await Expect(adminPage.Locator("h1")).ToHaveTextAsync("Operator sign-in");
+        await adminPage.GetByLabel("Operator password").FillAsync("not the password");
+        await adminPage.GetByRole(AriaRole.Button, new() { Name = "Sign in as operator" }).ClickAsync();
+        await Expect(adminPage.Locator("#refused")).ToHaveTextAsync("That is not the operator password.");
+        await ScreenshotAsync(adminPage, "admin-sign-in-refused");
+        await adminPage.GetByLabel("Operator password").FillAsync(Operator.Password);
+        await adminPage.GetByRole(AriaRole.Button, new() { Name = "Sign in as operator" }).ClickAsync();
+        await Expect(adminPage).ToHaveURLAsync(new Regex("/admin/sessions$"));
         await Expect(adminPage.Locator("h1")).ToHaveTextAsync("Sessions (operator)");
         await Expect(adminPage.Locator("#live")).ToHaveTextAsync("2");
 

@@ -27,9 +27,13 @@ internal sealed class DemoClient : IDisposable
     /// <summary>The raw Set-Cookie headers of the last response.</summary>
     public IReadOnlyList<string> LastSetCookies { get; private set; } = [];
 
-    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content = null)
+    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content = null, Dictionary<string, string>? headers = null)
     {
         using var request = new HttpRequestMessage(method, path) { Content = content };
+        foreach (var (name, value) in headers ?? [])
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
         if (Cookies.Count > 0)
         {
             request.Headers.TryAddWithoutValidation("Cookie", string.Join("; ", Cookies.Select(c => $"{c.Key}={c.Value}")));

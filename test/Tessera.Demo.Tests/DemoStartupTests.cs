@@ -180,6 +180,32 @@ public sealed class DemoStartupTests
         Assert.DoesNotContain("   at ", error + output, StringComparison.Ordinal); // no stack trace
     }
 
+    [Theory]
+    [InlineData("postgres", "Timeout=3", "")] // Npgsql's own connect timeout ends the wait
+    [InlineData("postgres", "Timeout=0", "--Demo:StoreStartupTimeoutSeconds=3")] // no client timeout: the start-up deadline does
+    [InlineData("redis", "", "")] // the Redis client's command timeout (5 s) ends the wait
+    [InlineData("redis", "password=hunter2-secret", "")] // the connect timeout, waiting for AUTH
+    [InlineData("redis", "commandTimeout=600000", "--Demo:StoreStartupTimeoutSeconds=3")]
+    public async Task AStoreThatAcceptsConnectionsButNeverAnswersPrintsOneLineNamingItAndExitsWithOne(string store, string option, string extra)
+    {
+        using var data = new TempDirectory();
+        using var silent = new SilentServer();
+        var connection = store == "postgres"
+            ? $"--ConnectionStrings:Postgres=Host=127.0.0.1;Port={silent.Port};Username=app;Password=hunter2-secret;Database=app;{option}"
+            : $"--ConnectionStrings:Redis=127.0.0.1:{silent.Port}" + (option.Length == 0 ? "" : "," + option);
+        var args = DemoServer.Arguments(store, "Development", data.Path, [connection, .. extra.Length == 0 ? Array.Empty<string>() : [extra]]);
+
+        var (exitCode, output, error) = await RunDemoProcessAsync(args, untilOutput: null);
+
+        Assert.Equal(1, exitCode);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.StartsWith("Tessera demo cannot start: ", line, StringComparison.Ordinal);
+        Assert.Contains(store == "postgres" ? "ConnectionStrings:Postgres" : "ConnectionStrings:Redis", line, StringComparison.Ordinal);
+        Assert.Contains($"127.0.0.1:{silent.Port}", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2-secret", error + output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error + output, StringComparison.Ordinal); // no stack trace
+    }
+
     [Fact]
     public async Task TheStoreNameIsCaseInsensitive()
     {
@@ -285,6 +311,22 @@ public sealed class DemoStartupTests
         ];
         var (_, output, _) = await RunDemoProcessAsync(args, untilOutput: "Tessera demo starting in");
         Assert.Contains("Tessera demo starting in Development", output, StringComparison.Ordinal);
+        Assert.Contains("Neither ASPNETCORE_ENVIRONMENT nor DOTNET_ENVIRONMENT is set, so the demo runs in Development", output, StringComparison.Ordinal);
+        Assert.Contains("set ASPNETCORE_ENVIRONMENT=Production", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnEnvironmentChosenOnPurposeIsNotCalledADefault()
+    {
+        using var data = new TempDirectory();
+        string[] args =
+        [
+            "--environment", "Development", "--urls", "http://127.0.0.1:0", $"--Demo:DataDirectory={data.Path}", "--Tessera:Store=memory",
+            "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Tessera.Demo=Information",
+        ];
+        var (_, output, _) = await RunDemoProcessAsync(args, untilOutput: "Tessera demo starting in");
+        Assert.Contains("Tessera demo starting in Development", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("ASPNETCORE_ENVIRONMENT", output, StringComparison.Ordinal);
     }
 
     private static string[] Attributes(string setCookie) =>

@@ -41,3 +41,14 @@ public sealed class PostgreSqlSessionLimitConformanceTests(PostgresDatabase data
 {
     protected override ISessionStore CreateStore() => database.CreateStoreAsync(Clock).GetAwaiter().GetResult();
 }
+
+/// <summary>The anonymous-flood suite on PostgreSQL: an approximate bound, sampled every count interval, refusing past it.</summary>
+public sealed class PostgreSqlAnonymousBoundConformanceTests(PostgresDatabase database) : AnonymousBoundConformanceTests, IClassFixture<PostgresDatabase>
+{
+    protected override AnonymousBoundBehavior Behavior => AnonymousBoundBehavior.Refuses;
+
+    protected override TimeSpan CountInterval => PostgreSqlSessionStoreDefaults.AnonymousCountInterval;
+
+    protected override ISessionStore CreateStore(int maxAnonymousSessions, int? maxSessions = null) =>
+        database.CreateStoreAsync(Clock, o => o.MaxAnonymousSessions = maxAnonymousSessions).GetAwaiter().GetResult();
+}

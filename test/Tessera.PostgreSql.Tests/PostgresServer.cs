@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
 
 namespace Tessera.PostgreSql.Tests;
@@ -38,63 +35,9 @@ public static class PostgresServer
         {
             return given;
         }
-        var bin = Directory.Exists("/usr/lib/postgresql")
-            ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin")).Where(d => File.Exists(Path.Combine(d, "initdb"))).OrderDescending().FirstOrDefault()
-            : null;
-        if (bin is null)
-        {
-            throw new InvalidOperationException("No PostgreSQL server: set TESSERA_TEST_POSTGRES, run ./test.sh (it starts one), or install the postgresql package.");
-        }
-        var dir = Directory.CreateTempSubdirectory("tessera-pg-").FullName;
-        var asRoot = Environment.UserName == "root";
-        if (asRoot)
-        {
-            await RunAsync("chown", "postgres:postgres", dir);
-        }
-        var port = FreePort();
-        await RunAs(asRoot, Path.Combine(bin, "initdb"), "-D", $"{dir}/data", "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8");
-        await RunAs(asRoot, Path.Combine(bin, "pg_ctl"), "-D", $"{dir}/data", "-l", $"{dir}/log", "-w", "-t", "60", "-o",
-            $"-c listen_addresses=127.0.0.1 -p {port} -k {dir} -c fsync=off -c synchronous_commit=off -c max_connections=400", "start");
-        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-        {
-            try
-            {
-                RunAs(asRoot, Path.Combine(bin, "pg_ctl"), "-D", $"{dir}/data", "-m", "immediate", "-w", "stop").GetAwaiter().GetResult();
-                Directory.Delete(dir, recursive: true);
-            }
-            catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException)
-            {
-                // best effort at exit
-            }
-        };
-        return $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres";
-    }
-
-    private static Task RunAs(bool asRoot, string file, params string[] args) =>
-        asRoot ? RunAsync("runuser", ["-u", "postgres", "--", file, .. args]) : RunAsync(file, args);
-
-    private static async Task RunAsync(string file, params string[] args)
-    {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = "/" };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{file} {string.Join(' ', args)} failed ({process.ExitCode}): {await stdout} {await stderr}");
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        var cluster = await PostgresCluster.StartAsync();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => cluster.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        return cluster.ConnectionString;
     }
 }
 

@@ -98,3 +98,23 @@ public sealed class RedisSessionLimitConformanceTests : SessionLimitConformanceT
 
     public async Task DisposeAsync() => await _stores.DisposeAsync();
 }
+
+/// <summary>The anonymous-flood suite on Redis: an exact bound (a sorted set of live anonymous sessions), refusing past it.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class RedisAnonymousBoundConformanceTests : AnonymousBoundConformanceTests
+{
+    private readonly RedisTestStores _stores;
+
+    public RedisAnonymousBoundConformanceTests(RedisFixture redis) => _stores = new RedisTestStores(redis, Clock);
+
+    protected override AnonymousBoundBehavior Behavior => AnonymousBoundBehavior.Refuses;
+
+    protected override ISessionStore CreateStore(int maxAnonymousSessions, int? maxSessions = null) =>
+        _stores.Create(_stores.NewPrefix(), o => o.MaxAnonymousSessions = maxAnonymousSessions);
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await _stores.DisposeAsync();
+    }
+}

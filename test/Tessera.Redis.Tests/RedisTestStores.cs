@@ -26,10 +26,12 @@ public sealed class RedisTestStores(RedisFixture fixture, TimeProvider clock) : 
     public string NewPrefix() => $"{Root}:{Interlocked.Increment(ref _count)}";
 
     /// <summary>A store over the keys of <paramref name="prefix"/>: stores with one prefix share their sessions.</summary>
-    public RedisSessionStore Create(string prefix)
+    public RedisSessionStore Create(string prefix, Action<RedisSessionStoreOptions>? configure = null)
     {
         var connection = ConnectionAsync(fixture).GetAwaiter().GetResult();
-        return new RedisSessionStore(connection, new RedisSessionStoreOptions { KeyPrefix = prefix }, clock);
+        var options = new RedisSessionStoreOptions { KeyPrefix = prefix };
+        configure?.Invoke(options);
+        return new RedisSessionStore(connection, options, clock);
     }
 
     /// <summary>A fresh store behind a started near cache on the store's pub/sub channel; stopped at disposal.</summary>

@@ -6,24 +6,33 @@ using Tessera.AspNetCore;
 namespace Tessera.Demo.Pages;
 
 /// <summary>
-/// The demo's two server-rendered pages: <c>/account/sessions</c> ("your devices", for the signed-in user) and
-/// <c>/admin/sessions</c> (for operators). Plain HTML and plain forms, so they work without JavaScript; every form that
-/// changes something carries an antiforgery token (the session cookie is SameSite=Lax, which stops most cross-site
-/// posts, but not all: a sibling subdomain is "same site"), and answers with a 303 back to the page.
+/// The demo's server-rendered pages: <c>/account/sessions</c> ("your devices", for the signed-in user) and
+/// <c>/admin/sessions</c> (for operators, who sign in at <see cref="OperatorSignIn.Path"/>). Plain HTML and plain
+/// forms, so they work without JavaScript; every form that changes something carries an antiforgery token (the session
+/// cookie is SameSite=Lax, which stops most cross-site posts, and Tessera's request-origin guard refuses the rest from
+/// other origins; the token keeps the forms safe for an app that turns the guard off), and answers with a 303 back to
+/// the page.
 /// </summary>
 internal static class DemoPages
 {
-    /// <summary>The authorization policy of the operator page: a signed-in subject listed in <c>Demo:Operators</c>.</summary>
-    public const string OperatorPolicy = "TesseraOperator";
+    /// <summary>The operator page's path; mapped only with an operator password hash.</summary>
+    public const string AdminPath = "/admin/sessions";
 
     private const string NoticeKey = "pages:notice";
     private const string AccountPath = "/account/sessions";
-    private const string AdminPath = "/admin/sessions";
 
-    public static void Map(WebApplication app)
+    /// <summary>
+    /// Maps the pages. Without <paramref name="operatorPasswordHash"/> the operator page and its sign-in are not mapped
+    /// at all: nobody can be an operator, and <c>/admin/...</c> answers 404 like any unknown path.
+    /// </summary>
+    public static void Map(WebApplication app, string? operatorPasswordHash)
     {
         MapAccount(app);
-        MapAdmin(app);
+        if (operatorPasswordHash is not null)
+        {
+            OperatorSignIn.Map(app, operatorPasswordHash);
+            MapAdmin(app);
+        }
     }
 
     /// <summary>
@@ -40,9 +49,10 @@ internal static class DemoPages
         var (title, body) = http.Response.StatusCode switch
         {
             StatusCodes.Status401Unauthorized => ("Not signed in",
-                "<h1>Not signed in</h1>\n<p>The operator page is for signed-in operators. <a href=\"/\">Sign in on the demo's home page</a>, then come back.</p>\n"),
+                $"<h1>Not signed in</h1>\n<p>The operator page is for operators. <a href=\"{OperatorSignIn.Path}\">Sign in as operator</a> with the operator password.</p>\n"),
             StatusCodes.Status403Forbidden => ("Not an operator",
-                $"<h1>Not an operator</h1>\n<p>You are signed in as <strong>{Html.Encode(http.User.Identity?.Name)}</strong>, who is not in <code>Demo:Operators</code>. <a href=\"{AccountPath}\">Your own devices</a> are still yours to manage.</p>\n"),
+                $"<h1>Not an operator</h1>\n<p>You are signed in as <strong>{Html.Encode(http.User.Identity?.Name)}</strong>, which is a name, not operator rights: the home page's sign-in never grants them. "
+                + $"<a href=\"{OperatorSignIn.Path}\">Sign in as operator</a> with the operator password, or manage <a href=\"{AccountPath}\">your own devices</a>.</p>\n"),
             _ => (null, null),
         };
         if (title is null)
@@ -141,7 +151,7 @@ internal static class DemoPages
 
     private static void MapAdmin(WebApplication app)
     {
-        var admin = app.MapGroup(AdminPath).RequireAuthorization(OperatorPolicy);
+        var admin = app.MapGroup(AdminPath).RequireAuthorization(OperatorSignIn.Policy);
 
         admin.MapGet("", async (string? user, HttpContext context, HttpSession session, SessionManager manager, ISessionStore store, IAntiforgery antiforgery) =>
         {
@@ -240,8 +250,9 @@ internal static class DemoPages
     private static string Unsupported(ISessionStore store) =>
         $"<p>The session store ({Html.Encode(store.GetType().Name)}) cannot list a user's sessions, so there is nothing to show here with it.</p>\n";
 
-    private static IResult Expired() => Html.Result("Form expired",
-        "<h1>Form expired</h1>\n<p>That form was out of date or did not come from this site, so nothing was changed. <a href=\"" + AccountPath + "\">Go back</a> and try again.</p>\n",
+    /// <summary>The answer to a form post whose antiforgery token is missing or stale: 400, and a link back to <paramref name="back"/>.</summary>
+    public static IResult Expired(string back = AccountPath) => Html.Result("Form expired",
+        "<h1>Form expired</h1>\n<p>That form was out of date or did not come from this site, so nothing was changed. <a href=\"" + back + "\">Go back</a> and try again.</p>\n",
         StatusCodes.Status400BadRequest);
 
     private static DateTimeOffset Now(HttpContext context) =>

@@ -23,7 +23,7 @@ internal static class Html
             .Append("<title>").Append(Encode(title)).Append(" · Tessera demo</title>\n")
             .Append("<link rel=\"stylesheet\" href=\"/site.css\">\n</head>\n<body>\n")
             .Append("<a class=\"skip\" href=\"#content\">Skip to content</a>\n")
-            .Append("<nav aria-label=\"Site\"><a href=\"/\">Tessera demo</a> <a href=\"/account/sessions\">Your devices</a> <a href=\"/admin/sessions\">Operator</a></nav>\n")
+            .Append("<nav aria-label=\"Site\"><a href=\"/\">Tessera demo</a> <a href=\"/account/sessions\">Your devices</a></nav>\n")
             .Append("<main id=\"content\">\n")
             .Append(body)
             .Append("</main>\n</body>\n</html>\n");

@@ -72,24 +72,44 @@ internal static class CookieChunks
     /// </summary>
     public static List<string>? Split(string text, string cookieName, SetCookieHeaderValue template, int maxChunks)
     {
-        var chunks = new List<string>(Math.Min(maxChunks, 4));
-        var offset = 0;
-        while (offset < text.Length)
+        if (Lengths(text.Length, cookieName, template, maxChunks) is not { } lengths)
         {
-            if (chunks.Count == maxChunks)
-            {
-                return null;
-            }
-            var room = MaxSetCookieBytes - Format(template, ChunkName(cookieName, chunks.Count), string.Empty).Length;
-            if (room <= 0)
-            {
-                return null;
-            }
-            var length = Math.Min(room, text.Length - offset);
+            return null;
+        }
+        var chunks = new List<string>(lengths.Count);
+        var offset = 0;
+        foreach (var length in lengths)
+        {
             chunks.Add(text.Substring(offset, length));
             offset += length;
         }
         return chunks;
+    }
+
+    /// <summary>
+    /// The lengths of the chunks a text of <paramref name="textLength"/> characters splits into (see
+    /// <see cref="Split"/>); <see langword="null"/> when that takes more than <paramref name="maxChunks"/> chunks.
+    /// </summary>
+    public static List<int>? Lengths(int textLength, string cookieName, SetCookieHeaderValue template, int maxChunks)
+    {
+        var lengths = new List<int>(Math.Min(maxChunks, 4));
+        var offset = 0;
+        while (offset < textLength)
+        {
+            if (lengths.Count == maxChunks)
+            {
+                return null;
+            }
+            var room = MaxSetCookieBytes - Format(template, ChunkName(cookieName, lengths.Count), string.Empty).Length;
+            if (room <= 0)
+            {
+                return null;
+            }
+            var length = Math.Min(room, textLength - offset);
+            lengths.Add(length);
+            offset += length;
+        }
+        return lengths;
     }
 
     /// <summary>The room one chunk has for its value under <paramref name="template"/>'s attributes.</summary>
@@ -103,10 +123,7 @@ internal static class CookieChunks
     /// </summary>
     public static List<string> Write(HttpResponse response, string cookieName, SetCookieHeaderValue template, IReadOnlyList<string> chunks, ulong carried, List<string>? written)
     {
-        if (response.HasStarted)
-        {
-            throw new InvalidOperationException("The cookie session store cannot write its cookies: the response has already started. Tessera commits the session before the first byte of the response; a store write after that cannot reach the browser.");
-        }
+        EnsureNotStarted(response);
         var headers = response.Headers;
         var existing = headers.SetCookie;
         if (written is { Count: > 0 } && existing.Count > 0)
@@ -141,6 +158,16 @@ internal static class CookieChunks
             headers.Pragma = "no-cache";
         }
         return appended;
+    }
+
+    /// <summary>Throws when the response has started, so that a write that cannot reach the browser changes nothing anywhere.</summary>
+    /// <exception cref="InvalidOperationException">The response has started.</exception>
+    public static void EnsureNotStarted(HttpResponse response)
+    {
+        if (response.HasStarted)
+        {
+            throw new InvalidOperationException("The cookie session store cannot write its cookies: the response has already started. Tessera commits the session before the first byte of the response; a store write after that cannot reach the browser.");
+        }
     }
 
     /// <summary>The attributes of a chunk cookie: the session cookie's own (<see cref="TesseraCookieOptions"/>).</summary>

@@ -7,14 +7,17 @@ namespace Tessera.AspNetCore.CookieStore;
 /// <summary>
 /// A session record in compact binary, the plaintext the cookie store encrypts. Version 1:
 /// <code>
-/// flags (1 byte: 1 = id is a UUID in 16 bytes, 2 = subject, 4 = user agent, 8 = IP address, 16 = label)
+/// flags (1 byte: 1 = id is a UUID in 16 bytes, 2 = subject, 4 = user agent, 8 = IP address, 16 = label, 32 = version)
+/// write version (8 bytes, little-endian, when its flag is set: with a revocation store only)
 /// id (16 bytes, or a length-prefixed UTF-8 string)
 /// created, last seen, idle deadline, absolute deadline (4 x 8 bytes: Unix milliseconds, little-endian)
 /// subject, user agent, IP address, label (each a length-prefixed UTF-8 string, when its flag is set)
 /// data: a count, then each key and JSON value as a length-prefixed UTF-8 string
 /// </code>
 /// Lengths and the count are 7-bit encoded integers. Times have a fixed width so that a touch never changes the size
-/// (a read-only request can never push a session over the chunk bound). The credential hash is not in it: it is the
+/// (a read-only request can never push a session over the chunk bound), and so does the write version, which sits at
+/// <see cref="VersionOffset"/> so that it can be filled in after the size is known to fit. A record without it (written
+/// without a revocation store, or before versions existed) reads as version 0. The credential hash is not in it: it is the
 /// encryption's associated data, and the caller of a load already holds it.
 /// </summary>
 internal static class CookieRecordCodec
@@ -24,14 +27,22 @@ internal static class CookieRecordCodec
     private const byte HasUserAgent = 4;
     private const byte HasIpAddress = 8;
     private const byte HasLabel = 16;
-    private const byte KnownFlags = IdIsUuid | HasSubject | HasUserAgent | HasIpAddress | HasLabel;
+    private const byte HasVersion = 32;
+    private const byte KnownFlags = IdIsUuid | HasSubject | HasUserAgent | HasIpAddress | HasLabel | HasVersion;
+
+    /// <summary>Where the write version sits in a record written with one.</summary>
+    public const int VersionOffset = 1;
 
     // Far more than any cookie can carry: a length beyond it is corruption, never a reason to allocate.
     private const int MaxLength = 1 << 20;
 
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    public static void Write(SessionRecord record, IBufferWriter<byte> output)
+    /// <summary>
+    /// Writes a record; with <paramref name="versioned"/>, with a write version of 0 at <see cref="VersionOffset"/>,
+    /// for <see cref="SetVersion"/> to fill in.
+    /// </summary>
+    public static void Write(SessionRecord record, bool versioned, IBufferWriter<byte> output)
     {
         var metadata = record.Metadata;
         var uuid = TryUuid(record.Id, out var guid);
@@ -39,9 +50,15 @@ internal static class CookieRecordCodec
             | (record.Subject is null ? 0 : HasSubject)
             | (metadata.UserAgent is null ? 0 : HasUserAgent)
             | (metadata.IpAddress is null ? 0 : HasIpAddress)
-            | (metadata.Label is null ? 0 : HasLabel));
+            | (metadata.Label is null ? 0 : HasLabel)
+            | (versioned ? HasVersion : 0));
         output.GetSpan(1)[0] = flags;
         output.Advance(1);
+        if (versioned)
+        {
+            output.GetSpan(8)[..8].Clear();
+            output.Advance(8);
+        }
         if (uuid)
         {
             guid.TryWriteBytes(output.GetSpan(16), bigEndian: true, out _);
@@ -67,13 +84,28 @@ internal static class CookieRecordCodec
         }
     }
 
-    /// <summary>Reads a record; <see langword="null"/> when the bytes are not a version 1 record (never throws for bad input).</summary>
-    public static SessionRecord? Read(ReadOnlySpan<byte> bytes, byte[] credentialHash)
+    /// <summary>Fills in the write version of a record written with <c>versioned</c>.</summary>
+    public static void SetVersion(Span<byte> record, long version) =>
+        BinaryPrimitives.WriteInt64LittleEndian(record.Slice(VersionOffset, 8), version);
+
+    /// <summary>
+    /// Reads a record and its write version (0 when it has none); <see langword="null"/> when the bytes are not a
+    /// version 1 record (never throws for bad input).
+    /// </summary>
+    public static SessionRecord? Read(ReadOnlySpan<byte> bytes, byte[] credentialHash, out long version)
     {
+        version = 0;
         var reader = new Reader(bytes);
         if (!reader.Byte(out var flags) || (flags & ~KnownFlags) != 0)
         {
             return null;
+        }
+        if ((flags & HasVersion) != 0)
+        {
+            if (!reader.Bytes(8, out var raw) || (version = BinaryPrimitives.ReadInt64LittleEndian(raw)) < 0)
+            {
+                return null;
+            }
         }
         string? id;
         if ((flags & IdIsUuid) != 0)

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Text;
+using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -28,8 +29,11 @@ namespace Tessera.AspNetCore.CookieStore;
 /// <para>
 /// What it cannot do: the server does not know the sessions, so it cannot list a user's sessions, count them, or end a
 /// session it does not see. A copy of the cookies stays valid until the session expires; signing out deletes the cookies
-/// in that browser only. With a revocation store, signing out, destroying, regenerating and revoking by id end the old
-/// cookies everywhere, for one read of that store per request that loads a session.
+/// in that browser only; and a client can restore any earlier state of its own session by sending cookies it saved
+/// earlier. With a revocation store, signing out, destroying, regenerating and revoking by id end the old cookies
+/// everywhere, and every write seals a new version there, so cookies a later write replaced are refused after
+/// <see cref="CookieSessionStoreOptions.ReplacedCookieGraceWindow"/>: for one read of that store per request that
+/// loads a session, and one read and one write per cookie write.
 /// </para>
 /// <para>
 /// Outside a request <see cref="LoadAsync"/> finds nothing (so the store health check passes; with a revocation store it
@@ -58,7 +62,7 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
     /// request's own options are used.
     /// </param>
     /// <param name="logger">Logs why a cookie session did not load, at Debug; <see langword="null"/> logs nothing.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><see cref="CookieSessionStoreOptions.MaxChunks"/> is out of range.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><see cref="CookieSessionStoreOptions.MaxChunks"/> or <see cref="CookieSessionStoreOptions.ReplacedCookieGraceWindow"/> is out of range.</exception>
     /// <exception cref="ArgumentException">The revocation store is itself a cookie store.</exception>
     public CookieSessionStore(
         IHttpContextAccessor accessor,
@@ -73,7 +77,7 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
         _accessor = accessor;
         _time = timeProvider ?? TimeProvider.System;
         _maxChunks = options.MaxChunks;
-        _revocations = options.RevocationStore is { } revocationStore ? new CookieRevocationList(revocationStore, _time) : null;
+        _revocations = options.RevocationStore is { } revocationStore ? new CookieRevocationList(revocationStore, _time, options.ReplacedCookieGraceWindow) : null;
         _absoluteLifetime = tesseraOptions?.Value.AbsoluteLifetime ?? TesseraDefaults.AbsoluteLifetime;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
     }
@@ -91,7 +95,7 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
     /// </remarks>
     /// <exception cref="SessionDataTooLargeException">The session would need more than <see cref="MaxChunks"/> cookies; nothing is written.</exception>
     /// <exception cref="InvalidOperationException">There is no current request, or its response has started.</exception>
-    public ValueTask<bool> CreateAsync(SessionRecord record, CancellationToken cancellationToken = default)
+    public async ValueTask<bool> CreateAsync(SessionRecord record, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(record);
         if (record.RevokedAt is not null)
@@ -101,13 +105,11 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
         var state = CurrentState();
         if (state.Record is { } held && (string.Equals(held.Id, record.Id, StringComparison.Ordinal) || held.CredentialHash.AsSpan().SequenceEqual(record.CredentialHash)))
         {
-            return ValueTask.FromResult(false);
+            return false;
         }
         var stored = record with { Data = new Dictionary<string, string>(record.Data, StringComparer.Ordinal) };
-        var chunks = Seal(state, stored);
-        state.Record = stored;
-        Write(state, chunks);
-        return ValueTask.FromResult(true);
+        Write(state, stored, await SealAsync(state, stored, baseVersion: null, newCredentialHash: null, cancellationToken));
+        return true;
     }
 
     /// <inheritdoc />
@@ -136,7 +138,9 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
     /// <inheritdoc />
     /// <remarks>
     /// Decrypts the chunk cookies the current request carried, bound to <paramref name="credentialHash"/>; with a
-    /// revocation store, then reads it once.
+    /// revocation store, then reads it once, and finds nothing when the session was ended, its credential replaced, or
+    /// these cookies replaced by a later write more than <see cref="CookieSessionStoreOptions.ReplacedCookieGraceWindow"/>
+    /// ago (a replayed older copy).
     /// </remarks>
     public ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, CancellationToken cancellationToken = default)
     {
@@ -151,18 +155,18 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
             return ValueTask.FromResult<SessionRecord?>(null);
         }
         state.Opened = true;
-        var record = Open(state, credentialHash.Span);
+        var record = Open(state, credentialHash.Span, out var version);
         if (record is null || !record.IsActiveAt(now))
         {
             return ValueTask.FromResult<SessionRecord?>(null);
         }
-        return _revocations is null ? ValueTask.FromResult<SessionRecord?>(Hold(state, record)) : CheckRevocationAsync(state, record, cancellationToken);
+        return _revocations is null ? ValueTask.FromResult<SessionRecord?>(Hold(state, record, version)) : CheckRevocationAsync(state, record, version, cancellationToken);
     }
 
     /// <inheritdoc />
     /// <remarks>
-    /// Applies the patch to the current request's session and sets its chunk cookies. With a revocation store, a new
-    /// credential hash is recorded there first, so the old cookies die everywhere.
+    /// Applies the patch to the current request's session and sets its chunk cookies. With a revocation store, the write
+    /// (and a new credential hash, so that the old cookies die everywhere) is recorded there first.
     /// </remarks>
     /// <exception cref="SessionDataTooLargeException">The session would need more than <see cref="MaxChunks"/> cookies; nothing is written.</exception>
     public async ValueTask<bool> ApplyAsync(string id, SessionPatch patch, CancellationToken cancellationToken = default)
@@ -175,31 +179,26 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
             return false;
         }
         var updated = patch.ApplyTo(current);
-        var chunks = Seal(state, updated);
-        if (patch.NewCredentialHash is { } newHash && _revocations is not null)
-        {
-            await _revocations.ReplaceCredentialAsync(id, newHash, current.AbsoluteExpiresAt, cancellationToken);
-        }
-        state.Record = updated;
-        Write(state, chunks);
+        Write(state, updated, await SealAsync(state, updated, state.Version, patch.NewCredentialHash, cancellationToken));
         return true;
     }
 
     /// <inheritdoc />
-    /// <remarks>Re-seals the current request's session with the new times (under the current key) and sets its chunk cookies.</remarks>
-    public ValueTask<bool> TouchAsync(string id, DateTimeOffset lastSeenAt, DateTimeOffset idleExpiresAt, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// Re-seals the current request's session with the new times (under the current key) and sets its chunk cookies;
+    /// with a revocation store, a touch is a write like any other there (it seals a new version).
+    /// </remarks>
+    public async ValueTask<bool> TouchAsync(string id, DateTimeOffset lastSeenAt, DateTimeOffset idleExpiresAt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
         var state = CurrentState();
         if (Held(state, id) is not { } current)
         {
-            return ValueTask.FromResult(false);
+            return false;
         }
         var updated = current with { LastSeenAt = lastSeenAt, IdleExpiresAt = idleExpiresAt };
-        var chunks = Seal(state, updated);
-        state.Record = updated;
-        Write(state, chunks);
-        return ValueTask.FromResult(true);
+        Write(state, updated, await SealAsync(state, updated, state.Version, newCredentialHash: null, cancellationToken));
+        return true;
     }
 
     /// <inheritdoc />
@@ -274,32 +273,35 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
         {
             return listed;
         }
-        state.Record = null;
-        Write(state, new SealedChunks(CookieChunks.Template(state.Context.Request, state.CookieOptions, null), []));
+        Write(state, null, new SealedChunks(CookieChunks.Template(state.Context.Request, state.CookieOptions, null), [], 0));
         return true;
     }
 
-    private async ValueTask<SessionRecord?> CheckRevocationAsync(RequestState state, SessionRecord record, CancellationToken cancellationToken)
+    private async ValueTask<SessionRecord?> CheckRevocationAsync(RequestState state, SessionRecord record, long version, CancellationToken cancellationToken)
     {
-        if (!await _revocations!.AllowsAsync(record, cancellationToken))
+        if (await _revocations!.RefusalAsync(record, version, cancellationToken) is { } reason)
         {
-            Log.Refused(_logger, "revoked");
+            // The chunks stay where they are: a request racing a write may see them replaced, and deleting them here
+            // could delete the newer ones that write's response sets in the browser.
+            Log.Refused(_logger, reason);
             return null;
         }
-        return Hold(state, record);
+        return Hold(state, record, version);
     }
 
-    private static SessionRecord Hold(RequestState state, SessionRecord record)
+    private static SessionRecord Hold(RequestState state, SessionRecord record, long version)
     {
         state.Record = record;
+        state.Version = version;
         return record;
     }
 
     private SessionRecord? Held(RequestState state, string id) =>
         state.Record is { } record && string.Equals(record.Id, id, StringComparison.Ordinal) && record.IsActiveAt(_time.GetUtcNow()) ? record : null;
 
-    private SessionRecord? Open(RequestState state, ReadOnlySpan<byte> credentialHash)
+    private SessionRecord? Open(RequestState state, ReadOnlySpan<byte> credentialHash, out long version)
     {
+        version = 0;
         if (state.Chunks.Text is not { } text)
         {
             if (state.Chunks.Indices != 0)
@@ -324,7 +326,7 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
                 Log.Refused(_logger, "unreadable");
                 return null;
             }
-            var record = CookieRecordCodec.Read(plaintext, credentialHash.ToArray());
+            var record = CookieRecordCodec.Read(plaintext, credentialHash.ToArray(), out version);
             if (record is null)
             {
                 Log.Refused(_logger, "malformed");
@@ -341,33 +343,50 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
         }
     }
 
-    private SealedChunks Seal(RequestState state, SessionRecord record)
+    /// <summary>
+    /// Seals a record into chunk values. The size is checked first, so a session too large throws
+    /// <see cref="SessionDataTooLargeException"/> before anything is recorded anywhere; with a revocation store the
+    /// write is then recorded there (starting from <paramref name="baseVersion"/>, with the new credential if any) and
+    /// sealed with the version it gets.
+    /// </summary>
+    private async ValueTask<SealedChunks> SealAsync(RequestState state, SessionRecord record, long? baseVersion, byte[]? newCredentialHash, CancellationToken cancellationToken)
     {
         var plaintext = new ArrayBufferWriter<byte>(512);
-        string text;
         try
         {
-            CookieRecordCodec.Write(record, plaintext);
-            text = Base64Url.EncodeToString(state.Keys.Seal(plaintext.WrittenSpan, record.CredentialHash));
+            CookieRecordCodec.Write(record, versioned: _revocations is not null, plaintext);
+            var template = CookieChunks.Template(state.Context.Request, state.CookieOptions, record.AbsoluteExpiresAt);
+            var textLength = Base64Url.GetEncodedLength(CookieEncryptionKeys.OverheadBytes + plaintext.WrittenCount);
+            if (CookieChunks.Lengths(textLength, state.CookieName, template, _maxChunks) is null)
+            {
+                var room = CookieChunks.Room(state.CookieName, template);
+                var needed = room <= 0 ? int.MaxValue : (textLength + room - 1) / room;
+                throw new SessionDataTooLargeException(
+                    $"The session would need {needed} cookies of at most {CookieChunks.MaxSetCookieBytes} bytes ({textLength} characters of encrypted cookie text); the cookie store allows {_maxChunks} (CookieSessionStoreOptions.MaxChunks). Keep less in the session, or use a server-side store.");
+            }
+            long version = 0;
+            if (_revocations is not null)
+            {
+                CookieChunks.EnsureNotStarted(state.Context.Response);
+                version = await _revocations.RecordWriteAsync(record.Id, baseVersion, newCredentialHash, record.AbsoluteExpiresAt, cancellationToken);
+                // The version has a fixed width and place, so filling it in changes no size checked above.
+                CookieRecordCodec.SetVersion(MemoryMarshal.AsMemory(plaintext.WrittenMemory).Span, version);
+            }
+            var text = Base64Url.EncodeToString(state.Keys.Seal(plaintext.WrittenSpan, record.CredentialHash));
+            return new SealedChunks(template, CookieChunks.Split(text, state.CookieName, template, _maxChunks)!, version);
         }
         finally
         {
             plaintext.Clear();
         }
-        var template = CookieChunks.Template(state.Context.Request, state.CookieOptions, record.AbsoluteExpiresAt);
-        var chunks = CookieChunks.Split(text, state.CookieName, template, _maxChunks);
-        if (chunks is null)
-        {
-            var room = CookieChunks.Room(state.CookieName, template);
-            var needed = room <= 0 ? int.MaxValue : (text.Length + room - 1) / room;
-            throw new SessionDataTooLargeException(
-                $"The session would need {needed} cookies of at most {CookieChunks.MaxSetCookieBytes} bytes ({text.Length} characters of encrypted cookie text); the cookie store allows {_maxChunks} (CookieSessionStoreOptions.MaxChunks). Keep less in the session, or use a server-side store.");
-        }
-        return new SealedChunks(template, chunks);
     }
 
-    private static void Write(RequestState state, SealedChunks chunks) =>
+    private static void Write(RequestState state, SessionRecord? record, SealedChunks chunks)
+    {
         state.Written = CookieChunks.Write(state.Context.Response, state.CookieName, chunks.Template, chunks.Values, state.Chunks.Indices, state.Written);
+        state.Record = record;
+        state.Version = chunks.Version;
+    }
 
     private RequestState CurrentState()
     {
@@ -391,7 +410,7 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
         return state;
     }
 
-    private readonly record struct SealedChunks(SetCookieHeaderValue Template, IReadOnlyList<string> Values);
+    private readonly record struct SealedChunks(SetCookieHeaderValue Template, IReadOnlyList<string> Values, long Version);
 
     /// <summary>What the store knows about the current request: its chunks, and its session as it stands now.</summary>
     private sealed class RequestState(HttpContext context, string cookieName, TesseraCookieOptions cookieOptions, CookieEncryptionKeys keys, TimeSpan absoluteLifetime)
@@ -413,6 +432,9 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
 
         /// <summary>The request's session as it stands: loaded, then as written; <see langword="null"/> when none or ended.</summary>
         public SessionRecord? Record { get; set; }
+
+        /// <summary>The write version <see cref="Record"/> was sealed with: what the next write starts from (0 without a revocation store).</summary>
+        public long Version { get; set; }
 
         /// <summary>The <c>Set-Cookie</c> values this store added to the response so far.</summary>
         public List<string>? Written { get; set; }

@@ -327,6 +327,28 @@ public sealed class CookieSessionStoreTests : HttpConformanceTestBase
     }
 
     [Fact]
+    public async Task RevocationEntriesDoNotCountAgainstTheRevocationStoresAnonymousBound()
+    {
+        // A bound of one anonymous record: were the entries anonymous, each new one would evict the one before.
+        var revocations = new InMemorySessionStore(Clock, new InMemorySessionStoreOptions { MaxAnonymousSessions = 1 });
+        var store = new CookieSessionStore(new HttpContextAccessor(), new CookieSessionStoreOptions { RevocationStore = revocations }, Clock);
+        var server = await StartTestServerAsync(store, null, MapRoutes);
+        var ids = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            using var client = server.CreateClient();
+            await client.PostAsync("/set/cart/apple");
+            ids.Add(await client.GetStringAsync("/id"));
+        }
+
+        Assert.Equal(3, await revocations.CountAsync());
+        foreach (var id in ids)
+        {
+            Assert.Equal("tessera:cookie-store", (await revocations.LoadAsync(id))?.Subject);
+        }
+    }
+
+    [Fact]
     public async Task TheRevocationListKeepsAnEntryUntilTheSessionsAbsoluteExpiryAndCleanupThenRemovesIt()
     {
         var revocations = new InMemorySessionStore(Clock);
@@ -384,6 +406,48 @@ public sealed class CookieSessionStoreTests : HttpConformanceTestBase
         Assert.NotNull(provider.GetService<IHttpContextAccessor>());
         Assert.Throws<ArgumentOutOfRangeException>(() => new ServiceCollection().AddTessera().UseCookieStore(o => o.MaxChunks = 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => new ServiceCollection().AddTessera().UseCookieStore(o => o.MaxChunks = CookieSessionStoreOptions.MaxMaxChunks + 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ServiceCollection().AddTessera().UseCookieStore(o => o.ReplacedCookieGraceWindow = TimeSpan.FromMilliseconds(-1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ServiceCollection().AddTessera().UseCookieStore(o => o.ReplacedCookieGraceWindow = CookieSessionStoreOptions.MaxReplacedCookieGraceWindow + TimeSpan.FromTicks(1)));
+    }
+
+    [Fact]
+    public async Task CookiesWrittenBeforeARevocationStoreWasAddedStillLoadAndAreReplacedByTheNextWrite()
+    {
+        var stateless = await StartAsync();
+        using var client = stateless.CreateClient();
+        await client.PostAsync("/signin/alice");
+        await client.PostAsync("/set/coupon/unused");
+        var unversioned = client.SaveCookies();
+
+        var revocations = new InMemorySessionStore(Clock);
+        var withList = await StartTestServerAsync(new CookieSessionStore(new HttpContextAccessor(), new CookieSessionStoreOptions { RevocationStore = revocations }, Clock), null, MapRoutes);
+        using var upgraded = withList.CreateClient();
+        upgraded.RestoreCookies(unversioned);
+        Assert.Equal("alice", await upgraded.GetStringAsync("/whoami"));
+        await upgraded.PostAsync("/set/coupon/used");
+        Clock.Advance(CookieSessionStoreDefaults.ReplacedCookieGraceWindow);
+
+        using var replay = withList.CreateClient();
+        replay.RestoreCookies(unversioned);
+        Assert.Equal("(anonymous)", await replay.GetStringAsync("/whoami"));
+        Assert.Equal("(none)", await replay.GetStringAsync("/read/coupon"));
+        Assert.Equal("used", await upgraded.GetStringAsync("/read/coupon"));
+    }
+
+    [Fact]
+    public async Task WithoutARevocationStoreSavedCookiesRestoreTheEarlierStateOfTheSession()
+    {
+        // The documented limit of a stateless store (docs/stores.md: "A client can roll its session back").
+        var server = await StartAsync();
+        using var client = server.CreateClient();
+        await client.PostAsync("/set/coupon/unused");
+        var saved = client.SaveCookies();
+        await client.PostAsync("/set/coupon/used");
+        Clock.Advance(TimeSpan.FromMinutes(10));
+
+        client.RestoreCookies(saved);
+
+        Assert.Equal("unused", await client.GetStringAsync("/read/coupon"));
     }
 
     private Task<TesseraTestServer> StartAsync(IEnumerable<string>? keys = null) =>

@@ -24,3 +24,9 @@ public sealed class CookieStoreWithRevocationHttpConformanceTests : RevocableSes
 
     protected override void ConfigureServices(IServiceCollection services) => services.AddHttpContextAccessor();
 }
+
+/// <summary>The cookie store's refusal of replayed older cookies, with the in-memory store as its revocation store.</summary>
+public sealed class CookieStoreRollbackWithInMemoryRevocationsTests : CookieStoreRollbackConformanceTests
+{
+    protected override ISessionStore CreateRevocationStore() => new InMemorySessionStore(Clock);
+}

@@ -1,0 +1,89 @@
+using System.Text;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authorization;
+using Tessera.AspNetCore;
+
+namespace Tessera.Demo.Pages;
+
+/// <summary>
+/// How a visitor becomes an operator: the password-less <c>POST /login</c> never does; the operator sign-in form at
+/// <c>/admin/sign-in</c> does, given the password whose hash is <c>Demo:OperatorPasswordHash</c>. It is rate limited
+/// per client address (<see cref="DemoRateLimits.OperatorSignIn"/>), regenerates the session's credential and marks the
+/// session as an operator's (<see cref="SessionKey"/>), which is what <see cref="Policy"/> checks. Without the setting
+/// none of these routes exist, so every <c>/admin/...</c> operator route answers 404.
+/// </summary>
+internal static class OperatorSignIn
+{
+    /// <summary>The authorization policy of the operator page: a session marked by a successful operator sign-in.</summary>
+    public const string Policy = "TesseraOperator";
+
+    /// <summary>
+    /// The subject an operator session signs in as. Password-less sign-in refuses it, so nobody can list or sign out
+    /// the operator's devices on <c>/account/sessions</c> by taking the name.
+    /// </summary>
+    public const string Subject = "operator";
+
+    /// <summary>
+    /// The session value that makes a session an operator's. Only <see cref="Map"/>'s sign-in sets it; signing in as
+    /// anyone else clears it (<see cref="TesseraSession.SignIn"/> drops another subject's data).
+    /// </summary>
+    public const string SessionKey = "demo:operator";
+
+    /// <summary>The operator sign-in form's path (GET shows it, POST checks it); mapped only with an operator password hash.</summary>
+    public const string Path = "/admin/sign-in";
+
+    /// <summary>Whether <paramref name="user"/> is the operator's subject (in any case), which password-less sign-in refuses.</summary>
+    public static bool IsReserved(string user) => string.Equals(user, Subject, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The policy: a signed-in session carrying <see cref="SessionKey"/>. A user name alone is no authorization.</summary>
+    public static void Require(AuthorizationPolicyBuilder policy) => policy
+        .RequireAuthenticatedUser()
+        .RequireAssertion(async context =>
+            context.Resource is HttpContext http && (await http.GetTesseraSessionAsync()).Get<bool>(SessionKey));
+
+    /// <summary>Maps the sign-in form; only called when an operator password hash is configured.</summary>
+    public static void Map(WebApplication app, string passwordHash)
+    {
+        app.MapGet(Path, (HttpContext context, IAntiforgery antiforgery) => Form(context, antiforgery, refused: false));
+
+        app.MapPost(Path, async (HttpContext context, HttpSession session, IAntiforgery antiforgery, ILoggerFactory loggers) =>
+        {
+            if (!await antiforgery.IsRequestValidAsync(context))
+            {
+                return DemoPages.Expired(back: Path);
+            }
+            var form = await context.Request.ReadFormAsync(context.RequestAborted);
+            var logger = loggers.CreateLogger(typeof(OperatorSignIn));
+            var client = DemoRateLimits.ClientPartition(context);
+            if (!OperatorPassword.Verify(passwordHash, form["password"].ToString()))
+            {
+                DemoLog.OperatorSignInRefused(logger, client);
+                return Form(context, antiforgery, refused: true);
+            }
+            // SignIn regenerates the credential, so a cookie planted or seen before this moment is worthless afterwards.
+            session.SignIn(Subject);
+            session.Set(SessionKey, true);
+            DemoLog.OperatorSignedIn(logger, client);
+            return Html.SeeOther(context, DemoPages.AdminPath);
+        }).RequireRateLimiting(DemoRateLimits.OperatorSignIn);
+    }
+
+    private static IResult Form(HttpContext context, IAntiforgery antiforgery, bool refused)
+    {
+        var body = new StringBuilder();
+        body.Append("<h1>Operator sign-in</h1>\n")
+            .Append("<p>The operator page lists and signs out anyone's sessions, so it takes the operator password, not just a name. ")
+            .Append("Signing in on the home page never makes you an operator.</p>\n");
+        if (refused)
+        {
+            // The same words for every wrong password: nothing about how close it was.
+            body.Append("<p class=\"notice\" role=\"alert\" id=\"refused\">That is not the operator password.</p>\n");
+        }
+        body.Append("<form method=\"post\" action=\"").Append(Path).Append("\">")
+            .Append(Html.AntiforgeryField(antiforgery.GetAndStoreTokens(context)))
+            .Append("<label for=\"password\">Operator password</label> <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"")
+            .Append(OperatorPassword.MaxLength).Append("\"> <button type=\"submit\">Sign in as operator</button></form>\n");
+        // 403: the credentials were understood and are not enough (a 401 would need a WWW-Authenticate scheme).
+        return Html.Result("Operator sign-in", body.ToString(), refused ? StatusCodes.Status403Forbidden : StatusCodes.Status200OK);
+    }
+}

@@ -1,0 +1,87 @@
+using System.Data;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace Tessera.PostgreSql;
+
+// Connections: every store call rents a pooled connection, runs one statement on it and returns it. A PostgreSQL restart
+// kills the pooled connections without Npgsql noticing until each is used again; the first use then fails although the
+// server is back. So a statement is run a second time, once, on a fresh connection, when the failure proves the first
+// run had no effect, or when the statement is idempotent and the connection broke under it (see docs/postgresql.md).
+public sealed partial class PostgreSqlSessionStore
+{
+    private static readonly Func<NpgsqlCommand, CancellationToken, Task<int>> RunNonQuery = static (c, t) => c.ExecuteNonQueryAsync(t);
+    private static readonly Func<NpgsqlCommand, CancellationToken, Task<object?>> RunScalar = static (c, t) => c.ExecuteScalarAsync(t);
+    private static readonly Func<NpgsqlCommand, CancellationToken, Task<NpgsqlDataReader>> RunReader = static (c, t) => c.ExecuteReaderAsync(CommandBehavior.Default, t);
+    private static readonly Func<NpgsqlCommand, CancellationToken, Task<NpgsqlDataReader>> RunSingleRowReader = static (c, t) => c.ExecuteReaderAsync(CommandBehavior.SingleRow, t);
+
+    // Every statement is prepared on its pooled connection: Npgsql keeps prepared statements per physical connection,
+    // so after a connection's first use of a statement, preparing it again costs no round trip.
+    private async ValueTask<Lease> CommandAsync(string sql, bool idempotent, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        return new Lease(this, new NpgsqlCommand(sql, connection) { CommandTimeout = _commandTimeout }, connection, idempotent);
+    }
+
+    /// <summary>
+    /// Whether a failed statement may run again on a fresh connection. The server's own shutdown errors prove it had no
+    /// effect: PostgreSQL reports 57P01 (admin_shutdown: a fast or smart shutdown, or <c>pg_terminate_backend</c>) only
+    /// from an interrupt check, which aborts the transaction, and a single statement of the extended protocol commits
+    /// only at its Sync, right before ReadyForQuery; 57P03 (cannot_connect_now) comes before any statement. A connection
+    /// that broke with no error from the server (reset, end of stream) proves nothing once the statement was sent: it may
+    /// have committed, so only an idempotent statement runs again. A timeout or a cancellation never does.
+    /// </summary>
+    internal static bool MayRunAgain(NpgsqlException failure, bool sent, bool idempotent) =>
+        failure is PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CannotConnectNow }
+        || (failure is not PostgresException && failure.InnerException is IOException or SocketException && (!sent || idempotent));
+
+    // A command and the pooled connection it runs on; disposing returns the connection to the pool.
+    private sealed class Lease(PostgreSqlSessionStore store, NpgsqlCommand command, NpgsqlConnection connection, bool idempotent) : IAsyncDisposable
+    {
+        private NpgsqlConnection _connection = connection;
+
+        public NpgsqlCommand Command { get; } = command;
+
+        public NpgsqlParameterCollection Parameters => Command.Parameters;
+
+        public ValueTask<int> ExecuteAsync(CancellationToken cancellationToken) => RunAsync(RunNonQuery, cancellationToken);
+
+        public ValueTask<object?> ScalarAsync(CancellationToken cancellationToken) => RunAsync(RunScalar, cancellationToken);
+
+        // Only the statement's first reply can be run again: once rows are being read, a failure is the caller's.
+        public ValueTask<NpgsqlDataReader> ReaderAsync(CommandBehavior behavior, CancellationToken cancellationToken) =>
+            RunAsync(behavior == CommandBehavior.SingleRow ? RunSingleRowReader : RunReader, cancellationToken);
+
+        public async ValueTask DisposeAsync()
+        {
+            await Command.DisposeAsync();
+            await _connection.DisposeAsync();
+        }
+
+        private async ValueTask<T> RunAsync<T>(Func<NpgsqlCommand, CancellationToken, Task<T>> run, CancellationToken cancellationToken)
+        {
+            var sent = false;
+            try
+            {
+                // Preparing only parses: a failure here is a connection found dead before the statement was sent.
+                await Command.PrepareAsync(cancellationToken);
+                sent = true;
+                return await run(Command, cancellationToken);
+            }
+            catch (NpgsqlException failure) when (!cancellationToken.IsCancellationRequested && MayRunAgain(failure, sent, idempotent))
+            {
+                Log.RunningAgain(store._logger, failure is PostgresException server ? server.SqlState : failure.InnerException!.GetType().Name, sent);
+                // Npgsql clears the pool itself when it sees these failures; clearing here too makes sure the second run
+                // cannot be handed another connection that was idle through the same restart.
+                store._dataSource.Clear();
+                await _connection.DisposeAsync();
+                _connection = await store._dataSource.OpenConnectionAsync(cancellationToken);
+                Command.Connection = _connection;
+            }
+            await Command.PrepareAsync(cancellationToken);
+            return await run(Command, cancellationToken);
+        }
+    }
+}
