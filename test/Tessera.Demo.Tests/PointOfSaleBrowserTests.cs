@@ -65,7 +65,12 @@ public sealed partial class PointOfSaleBrowserTests(Chromium chromium, ITestOutp
         var refused = page.WaitForResponseAsync(r => r.Url.EndsWith("/pos/cart", StringComparison.Ordinal) && r.Status == (int)HttpStatusCode.NotFound);
         await page.GotoAsync("/pos.html");
 
-        Assert.Equal("Unknown tab.", JsonDocument.Parse(await (await refused).TextAsync()).RootElement.GetProperty("title").GetString());
+        await refused;
+        // The refusal's body is read again through the same browser context: since the demo marks it
+        // Cache-Control: no-store, reading the page's own response body back through Playwright never returned.
+        var replayed = await other.APIRequest.GetAsync("/pos/cart", new() { Headers = new Dictionary<string, string> { ["X-Tessera-Tab"] = stolen } });
+        Assert.Equal((int)HttpStatusCode.NotFound, replayed.Status);
+        Assert.Equal("Unknown tab.", JsonDocument.Parse(await replayed.TextAsync()).RootElement.GetProperty("title").GetString());
         await Expect(page.Locator("#tab-id")).Not.ToHaveTextAsync(new Regex("…|" + Regex.Escape(stolen)));
         await Expect(page.Locator("#cart li")).ToHaveTextAsync(["(empty)"]);
         var guessed = await other.APIRequest.GetAsync("/pos/cart", new() { Headers = new Dictionary<string, string> { ["X-Tessera-Tab"] = new string('A', 22) } });
