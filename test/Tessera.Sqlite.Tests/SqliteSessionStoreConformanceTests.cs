@@ -15,6 +15,9 @@ public sealed class SqliteSessionStoreConformanceTests : SessionStoreConformance
             {
                 ConnectionString = $"Data Source={_directory.NewDatabasePath()}",
                 MaxSessions = maxSessions > 0 ? maxSessions : SqliteSessionStoreDefaults.MaxSessions,
+                // Anonymous records may fill the whole bound: the total bound is under test here, the anonymous one in
+                // SqliteAnonymousBoundConformanceTests.
+                MaxAnonymousSessions = maxSessions > 0 ? maxSessions : null,
                 CapacityPolicy = policy,
             },
             Clock);

@@ -487,6 +487,9 @@ public sealed class SqliteSessionStoreTests : IDisposable
             {
                 ConnectionString = $"Data Source={path}",
                 MaxSessions = maxSessions > 0 ? maxSessions : SqliteSessionStoreDefaults.MaxSessions,
+                // Anonymous records may fill the whole bound: the total bound is under test here, the anonymous one in
+                // SqliteAnonymousBoundConformanceTests.
+                MaxAnonymousSessions = maxSessions > 0 ? maxSessions : null,
                 CapacityPolicy = policy,
             },
             _clock,
@@ -533,6 +536,10 @@ public sealed class SqliteSessionStoreTests : IDisposable
     {
         Assert.Equal(expected, TestDatabaseDirectory.Scalar(path, "SELECT count(*) FROM tessera_sessions"));
         Assert.Equal(expected, await store.CountRecordsAsync());
+        // The anonymous counter, kept by its own triggers, agrees with the rows too.
+        Assert.Equal(
+            TestDatabaseDirectory.Scalar(path, "SELECT count(*) FROM tessera_sessions WHERE subject IS NULL"),
+            TestDatabaseDirectory.Scalar(path, "SELECT value FROM tessera_counters WHERE name = 'anonymous'"));
     }
 
     private sealed class ListLoggerProvider(ConcurrentQueue<string> lines) : ILoggerProvider

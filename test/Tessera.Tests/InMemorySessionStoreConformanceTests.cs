@@ -10,7 +10,10 @@ public sealed class InMemorySessionStoreConformanceTests : SessionStoreConforman
         var options = new InMemorySessionStoreOptions { CapacityPolicy = policy };
         if (maxSessions > 0)
         {
+            // The suite's records are anonymous: the total bound alone is under test here (the anonymous one in
+            // InMemoryAnonymousBoundConformanceTests).
             options.MaxSessions = maxSessions;
+            options.MaxAnonymousSessions = maxSessions;
         }
         return new InMemorySessionStore(Clock, options);
     }

@@ -112,7 +112,7 @@ public sealed class InMemorySessionStoreIndexTests
     [Fact]
     public async Task TheSubjectIndexFollowsSignInSignOutDeletionEvictionAndCleanup()
     {
-        var store = new InMemorySessionStore(_clock, new InMemorySessionStoreOptions { MaxSessions = 4 });
+        var store = new InMemorySessionStore(_clock, new InMemorySessionStoreOptions { MaxSessions = 4, MaxAnonymousSessions = 4 });
         var evicted = NewRecord("alice", lastSeenAt: Now.AddMinutes(-10));
         var deleted = NewRecord("alice");
         var expiring = NewRecord("alice", idle: TimeSpan.FromMinutes(1));
@@ -259,7 +259,7 @@ public sealed class InMemorySessionStoreIndexTests
     [Fact]
     public async Task EvictionFollowsTheLastSeenTimeThatPatchesAndTouchesSet()
     {
-        var store = new InMemorySessionStore(_clock, new InMemorySessionStoreOptions { MaxSessions = 3 });
+        var store = new InMemorySessionStore(_clock, new InMemorySessionStoreOptions { MaxSessions = 3, MaxAnonymousSessions = 3 });
         var start = Now;
         var a = NewRecord(lastSeenAt: start.AddMinutes(-30), idle: TimeSpan.FromHours(1));
         var b = NewRecord(lastSeenAt: start.AddMinutes(-20), idle: TimeSpan.FromHours(1));
@@ -378,7 +378,7 @@ public sealed class InMemorySessionStoreIndexTests
     {
         const int Bound = 15;
         var random = new Random(seed);
-        var store = new InMemorySessionStore(_clock, new InMemorySessionStoreOptions { MaxSessions = Bound });
+        var store = new InMemorySessionStore(_clock, new InMemorySessionStoreOptions { MaxSessions = Bound, MaxAnonymousSessions = Bound });
         var model = new Dictionary<string, SessionRecord>(StringComparer.Ordinal);
         string[] subjects = ["alice", "bob", "carol"];
         string? AnySubject() => random.Next(4) is var i && i < subjects.Length ? subjects[i] : null;
@@ -393,17 +393,31 @@ public sealed class InMemorySessionStoreIndexTests
                 {
                     var record = NewRecord(AnySubject(), idle: TimeSpan.FromSeconds(random.Next(1, 3600)), lastSeenAt: now.AddSeconds(-random.Next(300)));
                     var before = model.Values.ToList();
+                    var expired = before.Where(r => r.ExpiresAt <= now).ToList();
+                    var anonymous = before.Where(r => r.Subject is null).ToList();
+                    if (before.Count >= Bound && expired.Count == 0 && anonymous.Count == 0 && record.Subject is null)
+                    {
+                        // Full of live signed-in sessions: none of them is given up for an anonymous newcomer.
+                        await Assert.ThrowsAsync<SessionStoreFullException>(async () => await store.CreateAsync(record));
+                        Assert.Empty(await GoneAsync(store, before));
+                        break;
+                    }
                     Assert.True(await store.CreateAsync(record));
                     model[record.Id] = record;
                     if (before.Count >= Bound)
                     {
                         // At the bound one session went (1% of the bound, at least one): an expired one with the earliest
-                        // expiry if any had expired, else one seen least recently. Which of equals is the store's choice.
+                        // expiry if any had expired, else the anonymous one seen least recently, else the signed-in one
+                        // seen least recently. Which of equals is the store's choice.
                         var gone = Assert.Single(await GoneAsync(store, before));
-                        var expired = before.Where(r => r.ExpiresAt <= now).ToList();
                         if (expired.Count > 0)
                         {
                             Assert.Equal(expired.Min(r => r.ExpiresAt), gone.ExpiresAt);
+                        }
+                        else if (anonymous.Count > 0)
+                        {
+                            Assert.Null(gone.Subject);
+                            Assert.Equal(anonymous.Min(r => r.LastSeenAt), gone.LastSeenAt);
                         }
                         else
                         {

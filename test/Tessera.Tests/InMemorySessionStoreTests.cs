@@ -59,7 +59,7 @@ public sealed class InMemorySessionStoreTests
     [Fact]
     public async Task AFullStoreEvictsOnePercentOfItsBoundAtOnce()
     {
-        var store = new InMemorySessionStore(_clock, new InMemorySessionStoreOptions { MaxSessions = 200 });
+        var store = new InMemorySessionStore(_clock, new InMemorySessionStoreOptions { MaxSessions = 200, MaxAnonymousSessions = 200 });
         var records = new List<SessionRecord>();
         for (var i = 0; i < 200; i++)
         {
@@ -80,7 +80,7 @@ public sealed class InMemorySessionStoreTests
     [Fact]
     public async Task ARejectingStoreCountsRevokedRecordsAgainstItsBound()
     {
-        var store = new InMemorySessionStore(_clock, new InMemorySessionStoreOptions { MaxSessions = 2, CapacityPolicy = StoreCapacityPolicy.Reject });
+        var store = new InMemorySessionStore(_clock, new InMemorySessionStoreOptions { MaxSessions = 2, MaxAnonymousSessions = 2, CapacityPolicy = StoreCapacityPolicy.Reject });
         var revoked = NewRecord();
         Assert.True(await store.CreateAsync(revoked));
         Assert.True(await store.CreateAsync(NewRecord()));

@@ -99,7 +99,7 @@ public sealed class TesseraSessionTests
         Assert.Equal("[\"apple\"]", stored.Data["cart"]);
         Assert.Null(stored.Subject);
         Assert.Equal(new SessionMetadata("UnitTest/1.0", "198.51.100.7", "desk"), stored.Metadata);
-        Assert.Equal(_clock.GetUtcNow() + TimeSpan.FromMinutes(30), stored.IdleExpiresAt);
+        Assert.Equal(_clock.GetUtcNow() + TesseraDefaults.AnonymousIdleTimeout, stored.IdleExpiresAt);
         Assert.DoesNotContain(result.Credential, result.ToString(), StringComparison.Ordinal);
     }
 
@@ -168,7 +168,7 @@ public sealed class TesseraSessionTests
         Assert.Equal(1, _store.Count(nameof(ISessionStore.TouchAsync)));
         var stored = await _memory.LoadAsync(created.Id);
         Assert.Equal(_clock.GetUtcNow(), stored!.LastSeenAt);
-        Assert.Equal(_clock.GetUtcNow() + TimeSpan.FromMinutes(30), stored.IdleExpiresAt);
+        Assert.Equal(_clock.GetUtcNow() + TesseraDefaults.AnonymousIdleTimeout, stored.IdleExpiresAt);
     }
 
     [Fact]
@@ -648,6 +648,8 @@ public sealed class TesseraSessionTests
     [Fact]
     public async Task ASessionEndsAfterTheIdleTimeoutAndUseKeepsItAlive()
     {
+        // The sliding deadline works alike for both kinds of session; this one is anonymous, so it gets the same timeout.
+        _options.AnonymousIdleTimeout = _options.IdleTimeout;
         var credential = await CreateSessionAsync(s => s.Set("a", 1));
 
         _clock.Advance(TimeSpan.FromMinutes(29));
@@ -665,6 +667,7 @@ public sealed class TesseraSessionTests
     public async Task ASessionEndsAtItsAbsoluteLifetimeHoweverActiveItIs()
     {
         _options.IdleTimeout = TimeSpan.FromMinutes(30);
+        _options.AnonymousIdleTimeout = _options.IdleTimeout;
         _options.AbsoluteLifetime = TimeSpan.FromHours(1);
         var start = _clock.GetUtcNow();
         var credential = await CreateSessionAsync(s => s.Set("a", 1));
