@@ -72,6 +72,8 @@ public sealed class CrossOriginBrowserTests(Chromium chromium) : IClassFixture<C
 
         Assert.Equal(200, posted.Status);
         Assert.Equal("same-origin", (await posted.Request.AllHeadersAsync())["sec-fetch-site"]);
+        // The response arrives before the form's navigation has committed: let it finish, or the next one interrupts it.
+        await page.WaitForURLAsync("**/counter/clicks");
         await page.GotoAsync("/");
         Assert.Equal("""{"clicks":2}""", await GetTextAsync(page, "/counters"));
         Assert.Equal(204, await FetchAsync(page, "/logout"));

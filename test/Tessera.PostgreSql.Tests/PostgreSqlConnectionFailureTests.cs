@@ -79,7 +79,11 @@ public sealed class PostgreSqlConnectionFailureTests(PostgresDatabase database) 
                     await Expect(u.Client, HttpMethod.Get, "/read/after", "restart");
                 }
             }));
-            Assert.True(failures.IsEmpty, string.Join('\n', failures));
+            // On failure, what the servers logged at Warning or above says which store error was not run again.
+            Assert.True(failures.IsEmpty, string.Join('\n', failures) + "\n" + string.Join('\n', instances
+                .SelectMany(i => i.Server.Logs.Entries)
+                .Where(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Warning)
+                .Select(e => $"{e.Level} {e.EventId.Id} {e.Message} {e.Exception?.Split('\n')[0]}")));
             foreach (var user in users)
             {
                 user.Client.Dispose();

@@ -104,7 +104,7 @@ public sealed class SqliteTokenStoreTests : IDisposable
 
         var reopened = NewStore(path);
         Assert.True((await NewManager(reopened, manager.Options.Keys[0]).Tokens.GetAsync(refreshed.Value!.AccessToken)).Succeeded);
-        Assert.Equal(2L, TestDatabaseDirectory.Scalar(path, "SELECT count(*) FROM tessera_schema_migrations"));
+        Assert.Equal((long)SqliteSessionStore.SchemaVersion, TestDatabaseDirectory.Scalar(path, "SELECT count(*) FROM tessera_schema_migrations"));
     }
 
     [Fact]
