@@ -77,6 +77,11 @@ internal static partial class Log
         for (var inner = exception.InnerException; inner is not null; inner = inner.InnerException)
         {
             text.Append(" > ").Append(inner.GetType().Name);
+            // A database's error class (SQLSTATE, such as 57P01) names the failure without quoting any data.
+            if (inner is System.Data.Common.DbException { SqlState: { Length: > 0 and <= 5 } state } && state.All(char.IsAsciiLetterOrDigit))
+            {
+                text.Append(" (").Append(state).Append(')');
+            }
         }
         return text.ToString();
     }
