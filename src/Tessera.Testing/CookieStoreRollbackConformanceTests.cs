@@ -47,15 +47,7 @@ public abstract class CookieStoreRollbackConformanceTests : HttpConformanceTestB
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();
-        switch (_revocationStore)
-        {
-            case IAsyncDisposable asyncDisposable:
-                await asyncDisposable.DisposeAsync();
-                break;
-            case IDisposable disposable:
-                disposable.Dispose();
-                break;
-        }
+        await DisposeStoreAsync(_revocationStore);
     }
 
     /// <summary>

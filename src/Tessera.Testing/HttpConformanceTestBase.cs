@@ -50,7 +50,15 @@ public abstract class HttpConformanceTestBase : IAsyncLifetime
         {
             await server.DisposeAsync();
         }
-        switch (_inner)
+        await DisposeStoreAsync(_inner);
+    }
+
+    /// <summary>Disposes <paramref name="store"/> when it is disposable (asynchronously if it can be); otherwise does nothing.</summary>
+    /// <param name="store">A store the test created, or <see langword="null"/>.</param>
+    /// <returns>A task.</returns>
+    protected static async ValueTask DisposeStoreAsync(object? store)
+    {
+        switch (store)
         {
             case IAsyncDisposable asyncDisposable:
                 await asyncDisposable.DisposeAsync();
