@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# test.sh: build Tessera, check that the src/ projects pack (and that a .NET
-# tool among them installs), and run every test project (test/*/*.Tests.csproj).
+# test.sh: install and start what the tests need (PostgreSQL, Redis, Chromium),
+# build Tessera, and run every test project (test/*/*.Tests.csproj), the
+# packaging checks included (test/Tessera.Packaging.Tests).
 #
 # The last line of output is always exactly "N passed, N failed, N skipped"
 # (totals over all test projects), whatever happened before it, so people and
@@ -18,21 +19,17 @@ usage() {
   cat <<'EOF'
 Usage: ./test.sh [dotnet test arguments...]
 
-Builds Tessera.slnx, then packs it (`dotnet pack -c Release`) into a temporary
-directory and checks that every src/ project made a .nupkg and a .snupkg, each
-with its README, license and XML docs, and that nothing else was packed; a
-src/ project that is a .NET tool (PackAsTool) is installed from those packages
-with `dotnet tool install` and its `--help` must run. Then it runs each test
-project (test/*/*.Tests.csproj) one after the other with `dotnet test
---no-build`, and prints a line per project (and one for the packages).
+Builds Tessera.slnx, then runs each test project (test/*/*.Tests.csproj) one
+after the other with `dotnet test --no-build`, and prints a line per project
+from the runner's own summary. Tessera.Packaging.Tests packs the solution and
+checks the packages (and installs the tessera tool from them).
 The last line is always "N passed, N failed, N skipped" (totals).
 
 Any arguments are passed to every project's `dotnet test`, for example:
   ./test.sh --filter FullyQualifiedName~Sqlite
   ./test.sh --filter "Category!=Slow"
 
-Exit status is nonzero if the build failed, packing or the tool install
-failed, a test failed, a test project crashed or produced no results, the run
+Exit status is nonzero if the build failed, a test failed, a test project crashed or produced no results, the run
 was interrupted, or (in CI) a test was skipped.
 
 Environment:
@@ -52,11 +49,10 @@ Environment:
   TESSERA_CONFIGURATION     Build configuration (default Release: the tests
                             run against what ships, and the budgets below
                             measure it; with Debug the budgets are skipped).
-  TESSERA_TEST_RESULTS      Keep the TRX files, logs and packages (packages/) in
-                            this directory (default: a temporary directory,
-                            deleted at exit).
-  TESSERA_PACK=0            Skip the pack check, for quicker local runs (ignored
-                            in CI).
+  TESSERA_TEST_RESULTS      Keep the TRX files and logs in this directory
+                            (default: a temporary directory, deleted at exit).
+  TESSERA_PACK=0            Leave out Tessera.Packaging.Tests, for quicker local
+                            runs (ignored in CI).
   TESSERA_TEST_HANG_TIMEOUT Abort a test project when a single test runs longer
                             than this (dotnet test --blame-hang-timeout,
                             default 3m), so a hang cannot stall CI.
@@ -243,191 +239,19 @@ if ! build_all; then
 fi
 say "build ok ($((SECONDS - build_start))s)"
 
-# ---------------------------------------------------------------------------
-# Packages
-#
-# `dotnet pack` of the solution in Release (what ships; incremental, so cheap
-# when nothing changed) into a fresh directory, then checks that every src/
-# project became <Project>.<version>.nupkg plus a .snupkg and nothing else did.
-# A .nupkg is a zip, and zip entry names are stored uncompressed, so
-# `grep -a` on the file checks which entries it has without unzip (which a
-# fresh machine may lack). The nuspec itself is compressed inside the package,
-# so its metadata is checked on the copy pack writes to NuspecOutputPath.
-# A src/ project with <PackAsTool>true</PackAsTool> (the coming tessera CLI)
-# is then installed from these packages with `dotnet tool install` and run.
-# A failed pack counts as one failed test, a failed tool install as another;
-# the tests still run (their results do not depend on packaging).
-# ---------------------------------------------------------------------------
-pack_problems=()
-pack_problem() { pack_problems+=("$*"); }
-
-# Does the zip have an entry with this exact name? (-F: no regex; LC_ALL=C:
-# bytes, not UTF-8 characters.)
-zip_has() { LC_ALL=C grep -aqF -- "$2" "$1"; }
-
-pack_all() {
-  dotnet pack Tessera.slnx -c Release -o "$pkgdir" -nologo -v:m \
-    -p:NuspecOutputPath="$nuspecdir/" >"$tmp/pack.log" 2>&1
-}
-
-check_package() {
-  local name="$1" nupkg="" snupkg="" f base version nuspec sql
-  for f in "$pkgdir/$name".*.nupkg; do
-    base="$(basename "$f")"
-    # Tessera.0.1.0.nupkg, not Tessera.Sqlite.0.1.0.nupkg.
-    if [[ "$base" =~ ^${name//./\\.}\.([0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?)\.nupkg$ ]]; then
-      if [[ -n "$nupkg" ]]; then pack_problem "$name: more than one package: $(basename "$nupkg"), $base"; fi
-      nupkg="$f" version="${BASH_REMATCH[1]}"
-    fi
-  done
-  if [[ -z "$nupkg" ]]; then
-    pack_problem "$name: no $name.<version>.nupkg (is src/$name in Tessera.slnx?)"
-    return 0
-  fi
-  pack_versions["$name"]="$version"
-  snupkg="$pkgdir/$name.$version.snupkg"
-  if [[ ! -s "$snupkg" ]]; then
-    pack_problem "$name: no symbols package $(basename "$snupkg")"
-  elif ! zip_has "$snupkg" "/$name.pdb"; then
-    pack_problem "$name: $(basename "$snupkg") has no $name.pdb"
-  fi
-
-  zip_has "$nupkg" "$name.nuspec" || pack_problem "$name: no $name.nuspec in the package"
-  zip_has "$nupkg" "README.md" || pack_problem "$name: no README.md in the package"
-  zip_has "$nupkg" "LICENSE" || pack_problem "$name: no LICENSE in the package"
-  # The XML docs next to the assembly: lib/<tfm>/ for a library, tools/<tfm>/any/ for a tool.
-  if ! zip_has "$nupkg" "/$name.dll" || ! zip_has "$nupkg" "/$name.xml"; then
-    pack_problem "$name: no $name.dll with its XML documentation ($name.xml) in the package"
-  fi
-
-  nuspec="$nuspecdir/$name.$version.nuspec"
-  if [[ ! -s "$nuspec" ]]; then
-    pack_problem "$name: pack wrote no $(basename "$nuspec")"
-  else
-    grep -q "<id>$name</id>" "$nuspec" || pack_problem "$name: package id is not $name"
-    grep -q '<description>[^<]' "$nuspec" || pack_problem "$name: no description (set <Description> in the csproj)"
-    grep -q '<authors>[^<]' "$nuspec" || pack_problem "$name: no authors"
-    grep -q '<tags>[^<]' "$nuspec" || pack_problem "$name: no tags (set <PackageTags> in the csproj)"
-    grep -q '<license type="\(expression\|file\)">[^<]' "$nuspec" || pack_problem "$name: no license"
-    grep -q '<readme>README.md</readme>' "$nuspec" || pack_problem "$name: README.md is not the package readme"
-    grep -q '<repository [^>]*url="[^"]' "$nuspec" || pack_problem "$name: no repository URL"
-  fi
-
-  # Project-specific content: the PostgreSQL store's SQL ships as plain files.
-  if [[ "$name" == Tessera.PostgreSql ]]; then
-    for sql in src/Tessera.PostgreSql/Migrations/*.sql; do
-      [[ -f "$sql" ]] || continue
-      zip_has "$nupkg" "contentFiles/any/any/Tessera.PostgreSql/Migrations/$(basename "$sql")" \
-        || pack_problem "$name: migration $(basename "$sql") is not in the package"
-    done
-  fi
-}
-
-# Install a tool package from $pkgdir alone (a private nuget.config and
-# packages folder: no other feed, no stale copy of the same version from the
-# machine's cache) into a throwaway tool path, then run its command.
-install_tool() {
-  local name="$1" version="$2" csproj="$3" cmd toolpath="$tmp/tools/$name" log="$tmp/tool-$name.log"
-  cmd="$(sed -n 's:.*<ToolCommandName>\([^<]*\)</ToolCommandName>.*:\1:p' "$csproj" | head -n 1)"
-  cmd="${cmd:-$name}"
-  cat >"$tmp/tool-nuget.config" <<NUGET
-<?xml version="1.0" encoding="utf-8"?>
-<configuration>
-  <packageSources>
-    <clear />
-    <add key="tessera-local" value="$pkgdir" />
-  </packageSources>
-</configuration>
-NUGET
-  if ! NUGET_PACKAGES="$tmp/tool-nuget-packages" dotnet tool install "$name" --version "$version" \
-    --tool-path "$toolpath" --configfile "$tmp/tool-nuget.config" >"$log" 2>&1; then
-    say "$(printf "%-4s %-28s %s" FAIL "tool $name" "dotnet tool install failed:")"
-    show_log "$log" 40
-    return 1
-  fi
-  if [[ ! -x "$toolpath/$cmd" ]]; then
-    say "$(printf "%-4s %-28s %s" FAIL "tool $name" "installed, but there is no command $cmd in $toolpath")"
-    return 1
-  fi
-  if ! "$toolpath/$cmd" --help >"$log" 2>&1; then
-    say "$(printf "%-4s %-28s %s" FAIL "tool $name" "installed, but \`$cmd --help\` failed:")"
-    show_log "$log" 40
-    return 1
-  fi
-  say "$(printf '%-4s %-28s %s' ok "tool $name" "installed $version with dotnet tool install, \`$cmd --help\` runs")"
-}
-
-run_pack=1
+# Quick local runs may leave out the packaging tests (a pack of the solution
+# and a tool install); CI never does.
 case "${TESSERA_PACK:-}" in
   0 | false | no)
-    if ((in_ci)); then warn "TESSERA_PACK=0 ignored in CI: packaging is always checked there"; else run_pack=0; fi ;;
+    if ((in_ci)); then
+      warn "TESSERA_PACK=0 ignored in CI: packaging is always checked there"
+    else
+      say "leaving out Tessera.Packaging.Tests (TESSERA_PACK=0)"
+      kept=()
+      for p in "${projects[@]}"; do [[ "$p" == */Tessera.Packaging.Tests.csproj ]] || kept+=("$p"); done
+      projects=("${kept[@]}")
+    fi ;;
 esac
-
-if ((run_pack)); then
-  pack_start=$SECONDS
-  pkgdir="$results/packages" nuspecdir="$tmp/nuspec"
-  declare -A pack_versions=()
-  shipped=() tools=()
-  for p in src/*/*.csproj; do
-    [[ -f "$p" ]] || continue
-    shipped+=("$(basename "$p" .csproj)")
-    if grep -qi '<PackAsTool>true</PackAsTool>' "$p"; then tools+=("$p"); fi
-  done
-
-  rm -rf "$pkgdir" "$nuspecdir"
-  pack_ok=1
-  if ! pack_all; then
-    # A NuGet error (NU....) is about the packages themselves and would only
-    # fail again; anything else may be another build holding a file in obj/.
-    if grep -qE ": error NU[0-9]+" "$tmp/pack.log"; then
-      pack_ok=0
-    else
-      warn "pack failed; retrying once in case it was a transient file lock"
-      rm -rf "$pkgdir" "$nuspecdir"
-      pack_all || pack_ok=0
-    fi
-  fi
-  if ((pack_ok == 0)); then
-    if grep -qE ': (fatal )?error ' "$tmp/pack.log"; then
-      while IFS= read -r line; do pack_problem "$line"; done \
-        < <(grep -E ': (fatal )?error ' "$tmp/pack.log" | sed 's/ \[[^]]*\]$//' | sort -u | head -n 40)
-    else
-      pack_problem "dotnet pack failed (exit status nonzero, no error lines; log below)"
-    fi
-  else
-    # Warnings are errors here too, including the ones pack does not promote
-    # (for example packing a project that is not packable).
-    while IFS= read -r line; do pack_problem "warning: $line"; done \
-      < <(grep -E ': warning ' "$tmp/pack.log" | sed 's/ \[[^]]*\]$//' | sort -u | head -n 40)
-    for name in "${shipped[@]}"; do check_package "$name"; done
-    # Anything else in the directory was packed by a project that must not be.
-    for f in "$pkgdir"/*.nupkg "$pkgdir"/*.snupkg; do
-      [[ -f "$f" ]] || continue
-      base="$(basename "$f")" known=0
-      for name in "${shipped[@]}"; do
-        if [[ "$base" == "$name.${pack_versions[$name]:-none}.nupkg" || "$base" == "$name.${pack_versions[$name]:-none}.snupkg" ]]; then known=1; fi
-      done
-      ((known)) || pack_problem "unexpected package $base (only src/ projects are packed)"
-    done
-  fi
-
-  if ((${#pack_problems[@]} == 0)); then
-    say "$(printf '%-4s %-28s %d packages + symbols, each with README, license and XML docs (%ds)' \
-      ok pack "${#shipped[@]}" $((SECONDS - pack_start)))"
-    for p in "${tools[@]}"; do
-      name="$(basename "$p" .csproj)"
-      install_tool "$name" "${pack_versions[$name]}" "$p" || failed=$((failed + 1))
-    done
-  else
-    say "$(printf '%-4s %-28s dotnet pack -c Release (%ds):' FAIL pack $((SECONDS - pack_start)))"
-    printf '%s\n' "${pack_problems[@]}" | sed 's/^/    /'
-    if ((pack_ok == 0)) && ! grep -qE ': (fatal )?error ' "$tmp/pack.log"; then show_log "$tmp/pack.log" 60; fi
-    # One failure for packaging, like a failed build; the tools are not tried.
-    failed=$((failed + 1))
-  fi
-else
-  say "skipping the pack check (TESSERA_PACK=0)"
-fi
 
 # ---------------------------------------------------------------------------
 # Budgets: issue 6's performance targets that are counts, not times, checked on
@@ -473,24 +297,18 @@ fi
 # Tests
 #
 # Projects run one after the other (2-core machines; xunit already runs test
-# classes in parallel inside a project), each with its own TRX file. We count
-# from the TRX files, not from console text: one <UnitTestResult> per test (or
-# per theory row) with outcome Passed, NotExecuted (= skipped) or something
-# else (= failed). Note the TRX <Counters> element does not count skips.
+# classes in parallel inside a project). The counts are the runner's own
+# summary line ("Passed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12, ...");
+# each project also writes a TRX file to the results directory for tools.
 #
 # This is the VSTest `dotnet test`; if global.json ever switches to
-# Microsoft.Testing.Platform, the logger/blame arguments must change.
+# Microsoft.Testing.Platform, the logger/blame arguments and the summary line
+# change.
 # ---------------------------------------------------------------------------
 
-# Outcomes of all results in a TRX file, one per line.
-trx_outcomes() {
-  grep -o '<UnitTestResult [^>]*outcome="[A-Za-z]*"' "$1" | sed 's/.*outcome="//; s/"$//' || true
-}
-
-# Names of the tests with the given outcome (XML entities decoded).
-trx_names() {
-  grep -o '<UnitTestResult [^>]*outcome="'"$2"'"' "$1" \
-    | sed 's/.* testName="\([^"]*\)".*/\1/; s/&quot;/"/g; s/&apos;/'"'"'/g; s/&lt;/</g; s/&gt;/>/g; s/&amp;/\&/g' || true
+# "Failed: N, Passed: N, Skipped: N" of the runner's summary, as "N N N".
+summary_counts() {
+  sed -n 's/.*\(Passed\|Failed\)! *- *Failed: *\([0-9]*\), *Passed: *\([0-9]*\), *Skipped: *\([0-9]*\),.*/\3 \2 \4/p' "$1" | tail -n 1
 }
 
 if ((${#projects[@]} == 0)); then warn "no test projects found (test/*/*.Tests.csproj)"; fi
@@ -508,20 +326,19 @@ for proj in "${projects[@]}"; do
     "$@" >"$log" 2>&1 || rc=$?
 
   p=0 f=0 s=0 problem=""
-  if [[ -s "$trx" ]]; then
-    outcomes="$(trx_outcomes "$trx")"
-    p=$(grep -cx 'Passed' <<<"$outcomes" || true)
-    s=$(grep -cx 'NotExecuted' <<<"$outcomes" || true)
-    f=$(grep -cvx 'Passed\|NotExecuted\|' <<<"$outcomes" || true)
-    run_outcome="$(grep -o '<ResultSummary outcome="[A-Za-z]*"' "$trx" | sed 's/.*="//; s/"$//' || true)"
-    # A crashed or hung test host leaves a TRX without a failed result (tests
+  counts="$(summary_counts "$log")"
+  if [[ -n "$counts" ]]; then
+    read -r p f s <<<"$counts"
+    # A crashed or hung test host stops the run without a failed test (tests
     # after the crash never ran): count the project as one failure.
-    if ((f == 0)) && { ((rc != 0)) || [[ "$run_outcome" != Completed && "$run_outcome" != Passed ]]; }; then
-      f=1 problem="test run aborted (exit status $rc, outcome ${run_outcome:-none}): test host crash or hang timeout?"
+    if ((f == 0)) && { ((rc != 0)) || grep -q 'Test Run Aborted' "$log"; }; then
+      f=1 problem="test run aborted (exit status $rc): test host crash or hang timeout?"
     fi
+  elif ((rc == 0)) && grep -q 'No test matches the given testcase filter' "$log"; then
+    : # a --filter that selects nothing in this project: no summary, nothing ran
   else
-    # No TRX at all: dotnet test or the test host died before writing it.
-    f=1 problem="no TRX results file (exit status $rc): test host crash or bad arguments?"
+    # No summary at all: dotnet test or the test host died before the end.
+    f=1 problem="no test summary (exit status $rc): test host crash or bad arguments?"
   fi
   passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 
@@ -529,11 +346,10 @@ for proj in "${projects[@]}"; do
   say "$(printf '%-4s %-28s %4d passed, %d failed, %d skipped (%ds)' "$status" "$name" "$p" "$f" "$s" $((SECONDS - t0)))"
   if ((f > 0)); then
     [[ -n "$problem" ]] && say "    $problem"
-    [[ -s "$trx" ]] && trx_names "$trx" Failed | sed 's/^/    failed: /'
     show_log "$log" 150
   fi
   if ((s > 0)) && ((in_ci)); then
-    trx_names "$trx" NotExecuted | sed 's/^/    skipped: /'
+    grep -E '^ +Skipped ' "$log" | sed 's/^ */    skipped: /' || true
   fi
 done
 

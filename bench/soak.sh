@@ -161,10 +161,11 @@ if wants postgres; then
   fi
 fi
 if wants redis; then
+  # services.sh starts Redis with appendonly yes (and the default everysec);
+  # the outage run chooses the fsync policy, kept for the restart after the kill.
+  if ((outage)); then redis_args=(--appendfsync "$appendfsync"); fi
   start_redis || exit 1
   if ((outage)); then
-    # services.sh starts Redis with appendonly yes and the default everysec.
-    redis-cli -h 127.0.0.1 -p "${redis_address##*:}" config set appendfsync "$appendfsync" >/dev/null
     say "Redis appendonly $(redis-cli -h 127.0.0.1 -p "${redis_address##*:}" config get appendonly | tail -n 1), appendfsync $(redis-cli -h 127.0.0.1 -p "${redis_address##*:}" config get appendfsync | tail -n 1)"
   fi
 fi
@@ -258,34 +259,6 @@ events="$tmp/events" ready="$tmp/ready"
 now_ms() { date +%s%3N; }
 event() { printf '%s %s %s\n' "$(now_ms)" "$1" "$2" >>"$events"; say "$(date +%T) $2 $1"; }
 
-restart_redis() {
-  local port="${redis_address##*:}" pidfile="$redis_dir/redis.pid" i
-  rm -f "$pidfile"
-  # Same port, same directory (so the append-only file is replayed), as services.sh starts it.
-  redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly yes --appendfsync "$appendfsync" --daemonize yes \
-    --dir "$redis_dir" --pidfile "$pidfile" --logfile "$redis_dir/redis.log" >"$tmp/redis-restart.log" 2>&1 || return 1
-  for i in $(seq 1 300); do
-    if [[ -s "$pidfile" && "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" == PONG ]]; then
-      redis_pid="$(cat "$pidfile")"
-      return 0
-    fi
-    sleep 0.1
-  done
-  warn "Redis did not come back:"; show_log "$redis_dir/redis.log" 20
-  return 1
-}
-
-restart_postgres() {
-  # The options the server was started with, from postmaster.opts (written at
-  # start, kept after a stop): everything after the data directory.
-  local opts
-  opts="$(sed -e 's/^[^ ]* "-D" "[^"]*" *//' -e 's/"//g' "$pg_dir/data/postmaster.opts")"
-  as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/postgres.log" -w -t 60 -o "$opts" start >"$tmp/pg-restart.log" 2>&1 || {
-    warn "PostgreSQL did not come back:"; show_log "$tmp/pg-restart.log" 20; show_log "$pg_dir/postgres.log" 20; return 1
-  }
-  pg_pid="$(head -n 1 "$pg_dir/data/postmaster.pid")"
-}
-
 dotnet "$driver_dll" "${driver_args[@]}" --events "$events" --ready "$ready" --reconnect-margin "$margin" >"$out/summary.txt" 2>&1 &
 driver_pid=$!
 for i in $(seq 1 1200); do
@@ -301,22 +274,23 @@ say "$(date +%T) traffic started; sessions signed in and written"
 sleep "$outage_at"
 if wants redis; then
   event down redis
-  kill -KILL "$redis_pid"
-  say "$(date +%T) killed redis-server (pid $redis_pid) with SIGKILL; restarting it in $down s"
+  killed="$redis_pid"
+  halt_redis KILL
+  say "$(date +%T) killed redis-server (pid $killed) with SIGKILL; restarting it in $down s"
   sleep "$down"
-  restart_redis || exit 1
+  # Same port, same directory (so the append-only file is replayed), same arguments.
+  start_redis || exit 1
   event up redis
   say "$(date +%T) redis-server is back (pid $redis_pid), AOF replayed: $(redis-cli -h 127.0.0.1 -p "${redis_address##*:}" dbsize) keys"
   sleep "$gap"
 fi
 if wants postgres; then
   event down postgres
-  as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate -w -t 30 stop >"$tmp/pg-stop.log" 2>&1 || {
-    warn "pg_ctl stop -m immediate failed:"; show_log "$tmp/pg-stop.log" 20; exit 1
-  }
+  halt_postgres immediate
   say "$(date +%T) stopped PostgreSQL in immediate mode (no shutdown checkpoint: crash recovery at the next start); restarting it in $down s"
   sleep "$down"
-  restart_postgres || exit 1
+  # Same port, same data directory, same server options.
+  start_postgres || exit 1
   event up postgres
   say "$(date +%T) PostgreSQL is back (pid $pg_pid)"
 fi

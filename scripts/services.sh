@@ -1,23 +1,55 @@
-# scripts/services.sh: throwaway PostgreSQL and Redis servers, sourced by
-# test.sh and bench/http.sh (not run on its own).
+#!/usr/bin/env bash
+# scripts/services.sh: the one way Tessera starts throwaway PostgreSQL and Redis
+# servers. test.sh and the bench scripts source it and call its functions; the
+# test projects run it as a command (test/Shared/ServicesScript.cs) for the
+# servers a test owns, say one it restarts or kills. Run it with --help for the
+# command form.
 #
-# The caller defines say MESSAGE, warn MESSAGE and show_log FILE [MAX_LINES],
-# and sets $tmp to a scratch directory of its own. Only bash, coreutils, grep
-# and sed, plus apt-get (as root) to install missing packages.
+# Each server lives in a directory of its own (data, log, port, options),
+# listens on 127.0.0.1 only, on a port picked here unless one is given, and is
+# stopped by its own pid / data directory, so nothing touches a system-wide
+# server or another run's servers. Only bash, coreutils, grep and sed, plus
+# apt-get (as root) to install missing packages.
+#
+# Sourced, the caller may define say MESSAGE, warn MESSAGE and show_log FILE
+# [MAX_LINES] and set $tmp to a scratch directory of its own; defaults below.
+#
+#   start_postgres    starts PostgreSQL in $pg_dir (a new temp dir when empty;
+#                     initdb when it has no cluster yet), on $pg_port (else the
+#                     port it had, else a free one), passing $postgres_options
+#                     (say "-c max_connections=300") to the server. Sets
+#                     $postgres_connection (an Npgsql connection string),
+#                     $postgres_version, $pg_pid.
+#   halt_postgres [fast|immediate]   stops it, keeping its data and port.
+#   restart_postgres  pg_ctl restart -m fast (every connection is terminated).
+#   stop_postgres     stops it (fast, else immediate) and deletes $pg_dir.
+#   start_redis       starts Redis in $redis_dir (a new temp dir when empty) on
+#                     $redis_port (else the port it had, else a free one), with
+#                     append-only persistence (a restart on the same directory
+#                     replays it) and the extra arguments in the array
+#                     $redis_args (else the ones it had). Sets $redis_address
+#                     (host:port), $redis_version, $redis_pid.
+#   halt_redis [TERM|KILL]   stops it (TERM: a clean shutdown that writes the
+#                     append-only file; KILL: a crash), keeping its data and port.
+#   stop_redis        stops it and deletes $redis_dir.
 
 # ---------------------------------------------------------------------------
-# Throwaway PostgreSQL and Redis
-#
-# Each server lives in its own temp dir, listens on 127.0.0.1 on a port we
-# picked, and is stopped by its own pid / data dir (the caller's exit trap
-# calls stop_postgres / stop_redis), so we never touch a system-wide server or
-# another run's servers. start_postgres sets $postgres_connection (an Npgsql
-# connection string) and $postgres_version, and passes $postgres_options (say
-# "-c max_connections=300") to the server when set; start_redis sets
-# $redis_address (host:port) and $redis_version.
+# Defaults for callers that define none of their own.
 # ---------------------------------------------------------------------------
-pg_bin="" pg_dir="" pg_pid="" postgres_connection="" postgres_version=""
-redis_dir="" redis_pid="" redis_address="" redis_version=""
+declare -F say >/dev/null || say() { printf '%s\n' "$*" >&2; }
+declare -F warn >/dev/null || warn() { printf 'services.sh: %s\n' "$*" >&2; }
+declare -F show_log >/dev/null || show_log() {
+  [[ -f "$1" ]] && head -n "${2:-150}" "$1" | sed 's/^/    | /' >&2
+  return 0
+}
+
+pg_bin="" pg_dir="${pg_dir:-}" pg_port="${pg_port:-}" pg_pid="" postgres_connection="" postgres_version=""
+redis_dir="${redis_dir:-}" redis_port="${redis_port:-}" redis_pid="" redis_address="" redis_version=""
+declare -p redis_args >/dev/null 2>&1 || redis_args=()
+
+# Scratch files (logs of the tools we run): the caller's $tmp, else the
+# server's own directory.
+services_scratch() { printf '%s\n' "${tmp:-$1}"; }
 
 pg_bindir() {
   # Debian 12 ships PostgreSQL 15; prefer it, accept another packaged version.
@@ -66,115 +98,188 @@ pid_is() {
 }
 
 # Installs Debian packages with apt-get (as root only; otherwise says what to run
-# and returns 1). The log goes to $tmp/apt.log.
+# and returns 1). The log goes to the scratch directory.
 apt_install() {
   local cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $*"
+  local log
+  log="$(services_scratch /tmp)/apt.log"
   if ((EUID != 0)) || ! command -v apt-get >/dev/null; then
     warn "$* is not installed; as root run: $cmd"
     return 1
   fi
   say "installing $* (apt-get)..."
   if ! (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@") \
-    >"$tmp/apt.log" 2>&1; then
+    >"$log" 2>&1; then
     warn "installing $* failed:"
-    show_log "$tmp/apt.log" 40
+    show_log "$log" 40
     return 1
   fi
 }
 
+# ---------------------------------------------------------------------------
+# PostgreSQL
+# ---------------------------------------------------------------------------
 start_postgres() {
-  pg_bin="$(pg_bindir)"
-  pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/tessera-pg.XXXXXX")"
+  pg_bin="$(pg_bindir)" || { warn "no PostgreSQL server binaries (install the postgresql package)"; return 1; }
+  if [[ -z "$pg_dir" ]]; then pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/tessera-pg.XXXXXX")"; fi
+  mkdir -p "$pg_dir"
+  local scratch log="$pg_dir/postgres.log" port attempt
+  scratch="$(services_scratch "$pg_dir")"
   # initdb needs the directory to belong to the user the server runs as.
   if ((EUID == 0)); then chown postgres:postgres "$pg_dir"; fi
 
-  # Trust auth on 127.0.0.1 and no fsync: a disposable test server only.
-  if ! as_postgres "$pg_bin/initdb" -D "$pg_dir/data" -U postgres -A trust --no-sync \
-    -E UTF8 --no-locale >"$tmp/initdb.log" 2>&1; then
-    warn "initdb failed:"; show_log "$tmp/initdb.log" 40; return 1
+  if [[ ! -f "$pg_dir/data/PG_VERSION" ]]; then
+    # Trust auth on 127.0.0.1 and no fsync: a disposable test server only.
+    if ! as_postgres "$pg_bin/initdb" -D "$pg_dir/data" -U postgres -A trust --no-sync \
+      -E UTF8 --no-locale >"$scratch/initdb.log" 2>&1; then
+      warn "initdb failed:"; show_log "$scratch/initdb.log" 40; return 1
+    fi
+    printf '%s\n' "${postgres_options:-}" >"$pg_dir/options"
   fi
+  [[ -n "$pg_port" ]] || pg_port="$(cat "$pg_dir/port" 2>/dev/null || true)"
+  local options
+  options="$(cat "$pg_dir/options" 2>/dev/null || true)"
 
-  local port attempt log="$pg_dir/postgres.log"
   for attempt in 1 2 3 4 5 6 7 8 9 10; do
-    random_free_port || break
+    if [[ -n "$pg_port" ]]; then port="$pg_port"; else random_free_port || break; fi
     rm -f "$log"
     if as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k '$pg_dir' -c fsync=off -c synchronous_commit=off -c full_page_writes=off ${postgres_options:-}" \
-      start >"$tmp/pg_ctl.log" 2>&1; then
+      -o "-c listen_addresses=127.0.0.1 -p $port -k '$pg_dir' -c fsync=off -c synchronous_commit=off -c full_page_writes=off $options" \
+      start >"$scratch/pg_ctl.log" 2>&1; then
+      pg_port="$port"
+      printf '%s\n' "$port" >"$pg_dir/port"
       pg_pid="$(head -n 1 "$pg_dir/data/postmaster.pid")"
       postgres_connection="Host=127.0.0.1;Port=$port;Username=postgres;Database=postgres"
       postgres_version="$("$pg_bin/postgres" -V | sed -n 's/.*(PostgreSQL) \([0-9.]*\).*/\1/p')"
       say "PostgreSQL $postgres_version on 127.0.0.1:$port (pid $pg_pid, data in $pg_dir)"
       return 0
     fi
-    # Lost the race for the port: try another one. Anything else is fatal.
-    grep -q 'could not bind\|already in use' "$log" 2>/dev/null || break
+    # Lost the race for a port we picked: try another one. Anything else
+    # (a port the caller chose included) is fatal.
+    [[ -z "$pg_port" ]] && grep -q 'could not bind\|already in use' "$log" 2>/dev/null || break
   done
   warn "could not start PostgreSQL:"
-  show_log "$tmp/pg_ctl.log" 20
+  show_log "$scratch/pg_ctl.log" 20
   show_log "$log" 40
   return 1
 }
 
-stop_postgres() {
-  [[ -n "$pg_dir" ]] || return 0
-  if [[ -n "$pg_pid" ]] && pid_is "$pg_pid" postgres; then
-    as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast -w -t 20 stop >/dev/null 2>&1 \
-      || as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate -w -t 10 stop >/dev/null 2>&1 \
-      || true
-    if pid_is "$pg_pid" postgres; then kill -KILL "$pg_pid" 2>/dev/null || true; fi
-    say "stopped PostgreSQL (pid $pg_pid)"
-  fi
-  rm -rf "$pg_dir"
-  pg_dir="" pg_pid=""
+postgres_running() {
+  pg_pid="$(head -n 1 "$pg_dir/data/postmaster.pid" 2>/dev/null || true)"
+  pid_is "$pg_pid" postgres
 }
 
+halt_postgres() {
+  local mode="${1:-fast}" scratch
+  [[ -n "$pg_dir" ]] || return 0
+  pg_bin="${pg_bin:-$(pg_bindir)}"
+  scratch="$(services_scratch "$pg_dir")"
+  postgres_running || return 0
+  as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/data" -m "$mode" -w -t 20 stop >"$scratch/pg_stop.log" 2>&1 \
+    || as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate -w -t 10 stop >>"$scratch/pg_stop.log" 2>&1 \
+    || true
+  if pid_is "$pg_pid" postgres; then kill -KILL "$pg_pid" 2>/dev/null || true; fi
+  say "stopped PostgreSQL (pid $pg_pid, $mode)"
+}
+
+restart_postgres() {
+  local scratch options
+  pg_bin="${pg_bin:-$(pg_bindir)}"
+  scratch="$(services_scratch "$pg_dir")"
+  options="$(cat "$pg_dir/options" 2>/dev/null || true)"
+  if ! as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/postgres.log" -w -t 60 -m fast \
+    -o "-c listen_addresses=127.0.0.1 -p $(cat "$pg_dir/port") -k '$pg_dir' -c fsync=off -c synchronous_commit=off -c full_page_writes=off $options" \
+    restart >"$scratch/pg_ctl.log" 2>&1; then
+    warn "could not restart PostgreSQL:"; show_log "$scratch/pg_ctl.log" 20; show_log "$pg_dir/postgres.log" 40
+    return 1
+  fi
+  pg_pid="$(head -n 1 "$pg_dir/data/postmaster.pid")"
+}
+
+stop_postgres() {
+  [[ -n "$pg_dir" ]] || return 0
+  halt_postgres fast
+  rm -rf "$pg_dir"
+  pg_dir="" pg_pid="" pg_port=""
+}
+
+# ---------------------------------------------------------------------------
+# Redis
+# ---------------------------------------------------------------------------
 start_redis() {
-  redis_dir="$(mktemp -d "${TMPDIR:-/tmp}/tessera-redis.XXXXXX")"
-  local port attempt i pidfile="$redis_dir/redis.pid" log="$redis_dir/redis.log"
+  if [[ -z "$redis_dir" ]]; then redis_dir="$(mktemp -d "${TMPDIR:-/tmp}/tessera-redis.XXXXXX")"; fi
+  mkdir -p "$redis_dir"
+  local scratch port attempt i pidfile="$redis_dir/redis.pid" log="$redis_dir/redis.log"
+  scratch="$(services_scratch "$redis_dir")"
+  [[ -n "$redis_port" ]] || redis_port="$(cat "$redis_dir/port" 2>/dev/null || true)"
+  # The extra arguments, one per line, kept for a later start on the same directory.
+  if ((${#redis_args[@]} > 0)); then
+    printf '%s\n' "${redis_args[@]}" >"$redis_dir/args"
+  elif [[ -f "$redis_dir/args" ]]; then
+    mapfile -t redis_args <"$redis_dir/args"
+  fi
   for attempt in 1 2 3 4 5 6 7 8 9 10; do
-    random_free_port || break
+    if [[ -n "$redis_port" ]]; then port="$redis_port"; else random_free_port || break; fi
     rm -f "$pidfile" "$log"
     # No RDB snapshots; AOF on, like the production setup the tests model.
     redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly yes --daemonize yes \
-      --dir "$redis_dir" --pidfile "$pidfile" --logfile "$log" >"$tmp/redis-start.log" 2>&1 || break
+      --dir "$redis_dir" --pidfile "$pidfile" --logfile "$log" "${redis_args[@]}" >"$scratch/redis-start.log" 2>&1 || break
     # The pidfile appears only once redis listens; if binding fails it exits.
-    for i in $(seq 1 100); do
+    for i in $(seq 1 150); do
       if [[ -s "$pidfile" ]]; then break; fi
       if grep -q 'already in use\|Failed listening' "$log" 2>/dev/null; then break; fi
       sleep 0.1
     done
     if [[ -s "$pidfile" ]]; then
       redis_pid="$(cat "$pidfile")"
-      # Make sure the server answering on the port is ours, not a stranger.
-      if pid_is "$redis_pid" redis-server \
-        && [[ "$(redis-cli -h 127.0.0.1 -p "$port" info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p')" == "$redis_pid" ]]; then
-        redis_address="127.0.0.1:$port"
-        redis_version="$(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')"
-        say "Redis $redis_version on 127.0.0.1:$port (pid $redis_pid, data in $redis_dir)"
-        return 0
-      fi
+      # Make sure the process is ours and answers (a replayed append-only file
+      # can take a moment: until then redis answers -LOADING).
+      for i in $(seq 1 150); do
+        pid_is "$redis_pid" redis-server || break
+        if redis_answers "$port"; then
+          redis_port="$port"
+          printf '%s\n' "$port" >"$redis_dir/port"
+          redis_address="127.0.0.1:$port"
+          redis_version="$(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')"
+          say "Redis $redis_version on 127.0.0.1:$port (pid $redis_pid, data in $redis_dir)"
+          return 0
+        fi
+        sleep 0.1
+      done
       break
     fi
-    grep -q 'already in use' "$log" 2>/dev/null || break
+    [[ -z "$redis_port" ]] && grep -q 'already in use' "$log" 2>/dev/null || break
   done
   warn "could not start Redis:"
-  show_log "$tmp/redis-start.log" 20
+  show_log "$scratch/redis-start.log" 20
   show_log "$log" 40
   return 1
 }
 
+# PONG, or NOAUTH from a server started with --requirepass: either way it is up.
+redis_answers() {
+  local reply
+  reply="$(redis-cli -h 127.0.0.1 -p "$1" ping 2>&1 | tr -d '\r')"
+  [[ "$reply" == PONG || "$reply" == *NOAUTH* ]]
+}
+
+halt_redis() {
+  local signal="${1:-TERM}" i
+  [[ -n "$redis_dir" ]] || return 0
+  redis_pid="${redis_pid:-$(cat "$redis_dir/redis.pid" 2>/dev/null || true)}"
+  pid_is "$redis_pid" redis-server || return 0
+  kill "-$signal" "$redis_pid" 2>/dev/null || true
+  for i in $(seq 1 150); do pid_is "$redis_pid" redis-server || break; sleep 0.1; done
+  if pid_is "$redis_pid" redis-server; then kill -KILL "$redis_pid" 2>/dev/null || true; fi
+  say "stopped Redis (pid $redis_pid, $signal)"
+  redis_pid=""
+}
+
 stop_redis() {
   [[ -n "$redis_dir" ]] || return 0
-  local i
-  if [[ -n "$redis_pid" ]] && pid_is "$redis_pid" redis-server; then
-    kill -TERM "$redis_pid" 2>/dev/null || true
-    for i in $(seq 1 100); do pid_is "$redis_pid" redis-server || break; sleep 0.1; done
-    if pid_is "$redis_pid" redis-server; then kill -KILL "$redis_pid" 2>/dev/null || true; fi
-    say "stopped Redis (pid $redis_pid)"
-  fi
+  halt_redis TERM
   rm -rf "$redis_dir"
-  redis_dir="" redis_pid=""
+  redis_dir="" redis_pid="" redis_port=""
 }
 
 # ---------------------------------------------------------------------------
@@ -201,3 +306,76 @@ build_release() {
   grep -E ': (fatal )?error ' "$tmp/build.log" | sort -u | head -n 40 >&2 || show_log "$tmp/build.log" 60 >&2
   return 1
 }
+
+# ---------------------------------------------------------------------------
+# Command form (when run, not sourced)
+# ---------------------------------------------------------------------------
+services_usage() {
+  cat <<'EOF'
+Usage: scripts/services.sh COMMAND SERVICE DIR [--port PORT] [-- SERVER ARGS...]
+
+Throwaway servers on 127.0.0.1, each in a directory of its own (DIR, created
+if missing). Messages go to stderr; what a caller needs goes to stdout as
+KEY=VALUE lines.
+
+  start postgres DIR [--port P] [-- OPTIONS]
+        initdb when DIR has no cluster, then start it; OPTIONS are passed to
+        the server (-c name=value ...) and kept for later starts. Prints
+        connection=<Npgsql connection string>, pid=, version=.
+  start redis DIR [--port P] [-- ARGS]
+        start redis-server with append-only persistence; ARGS (for example
+        --requirepass secret) are kept for later starts. Prints
+        address=<host:port>, pid=, version=.
+  halt postgres DIR [fast|immediate]   stop, keep the data and the port
+  halt redis DIR [TERM|KILL]           TERM: clean shutdown; KILL: a crash
+  restart postgres DIR                 pg_ctl restart -m fast
+  remove postgres|redis DIR            stop and delete DIR
+
+A later start on the same DIR reuses its data, port and arguments.
+EOF
+}
+
+services_main() {
+  set -euo pipefail
+  local command="${1:-}" service="${2:-}" dir="${3:-}"
+  case "$command" in -h | --help | "") services_usage; return 0 ;; esac
+  if [[ -z "$service" || -z "$dir" ]]; then services_usage >&2; return 2; fi
+  shift 3
+  local port="" extra=()
+  while (($# > 0)); do
+    case "$1" in
+      --port) port="$2"; shift 2 ;;
+      --) shift; extra=("$@"); break ;;
+      *) extra+=("$1"); shift ;;
+    esac
+  done
+  case "$service" in
+    postgres)
+      pg_dir="$dir" pg_port="$port"
+      case "$command" in
+        start)
+          postgres_options="${extra[*]:-}"
+          start_postgres
+          printf 'connection=%s\npid=%s\nversion=%s\n' "$postgres_connection" "$pg_pid" "$postgres_version" ;;
+        halt) halt_postgres "${extra[0]:-fast}" ;;
+        restart) restart_postgres ;;
+        remove) halt_postgres immediate; rm -rf "$pg_dir" ;;
+        *) services_usage >&2; return 2 ;;
+      esac ;;
+    redis)
+      redis_dir="$dir" redis_port="$port" redis_args=("${extra[@]}")
+      case "$command" in
+        start)
+          start_redis
+          printf 'address=%s\npid=%s\nversion=%s\n' "$redis_address" "$redis_pid" "$redis_version" ;;
+        halt) redis_args=(); halt_redis "${extra[0]:-TERM}" ;;
+        remove) halt_redis KILL; rm -rf "$redis_dir" ;;
+        *) services_usage >&2; return 2 ;;
+      esac ;;
+    *) services_usage >&2; return 2 ;;
+  esac
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  services_main "$@"
+fi
