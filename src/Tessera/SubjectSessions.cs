@@ -15,12 +15,19 @@ namespace Tessera;
 public sealed class SubjectSessions
 {
     private const int MaxRevokePasses = 3;
-    private readonly SessionManager _manager;
+    private readonly InstrumentedStore _store;
+    private readonly SessionClock _clock;
+    private readonly SessionRevoker _revoker;
 
-    internal SubjectSessions(SessionManager manager) => _manager = manager;
+    internal SubjectSessions(InstrumentedStore store, SessionClock clock, SessionRevoker revoker)
+    {
+        _store = store;
+        _clock = clock;
+        _revoker = revoker;
+    }
 
-    private ISubjectSessionIndex Index => _manager.Store as ISubjectSessionIndex
-        ?? throw new InvalidOperationException($"The session store {_manager.Store.GetType().Name} cannot list a subject's sessions (it does not implement ISubjectSessionIndex), so per-user session management is unavailable with it.");
+    private ISubjectSessionIndex Index => _store.Store as ISubjectSessionIndex
+        ?? throw new InvalidOperationException($"The session store {_store.Store.GetType().Name} cannot list a subject's sessions (it does not implement ISubjectSessionIndex), so per-user session management is unavailable with it.");
 
     /// <summary>Lists the live sessions (not expired, not revoked) of a subject, oldest first.</summary>
     /// <param name="subject">The subject; an unknown subject gives an empty list.</param>
@@ -35,8 +42,8 @@ public sealed class SubjectSessions
     {
         ArgumentNullException.ThrowIfNull(subject);
         var index = Index;
-        var now = _manager.Now();
-        var records = await _manager.Calls.ListBySubjectAsync(index, subject, cancellationToken);
+        var now = _clock.Now();
+        var records = await _store.ListBySubjectAsync(index, subject, cancellationToken);
         return [.. records
             .Where(r => r.IsActiveAt(now) && string.Equals(r.Subject, subject, StringComparison.Ordinal))
             .Select(r => SubjectSessionInfo.From(r, string.Equals(r.Id, currentSessionId, StringComparison.Ordinal)))];
@@ -60,7 +67,7 @@ public sealed class SubjectSessions
         ArgumentNullException.ThrowIfNull(subject);
         ArgumentNullException.ThrowIfNull(sessionId);
         _ = Index;
-        var record = await _manager.Calls.LoadAsync(sessionId, cancellationToken);
+        var record = await _store.LoadAsync(sessionId, cancellationToken);
         if (record is null)
         {
             return SubjectSessionRevocation.NotFound;
@@ -69,7 +76,7 @@ public sealed class SubjectSessions
         {
             return SubjectSessionRevocation.NotOwned;
         }
-        return await _manager.RevokeAsync(sessionId, record, SessionRevocationReason.User, cancellationToken) ? SubjectSessionRevocation.Revoked : SubjectSessionRevocation.NotFound;
+        return await _revoker.RevokeAsync(sessionId, record, SessionRevocationReason.User, cancellationToken) ? SubjectSessionRevocation.Revoked : SubjectSessionRevocation.NotFound;
     }
 
     /// <summary>
@@ -82,7 +89,7 @@ public sealed class SubjectSessions
     public async ValueTask<SubjectSessionRevocation> RevokeAsOperatorAsync(string sessionId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(sessionId);
-        return await _manager.RevokeAsync(sessionId, SessionRevocationReason.Operator, cancellationToken) ? SubjectSessionRevocation.Revoked : SubjectSessionRevocation.NotFound;
+        return await _revoker.RevokeAsync(sessionId, null, SessionRevocationReason.Operator, cancellationToken) ? SubjectSessionRevocation.Revoked : SubjectSessionRevocation.NotFound;
     }
 
     /// <summary>Revokes every live session of a subject ("sign out everywhere"), the caller's own included.</summary>
@@ -118,7 +125,7 @@ public sealed class SubjectSessions
         var revoked = 0;
         for (var pass = 0; pass < MaxRevokePasses; pass++)
         {
-            var records = await _manager.Calls.ListBySubjectAsync(index, subject, cancellationToken);
+            var records = await _store.ListBySubjectAsync(index, subject, cancellationToken);
             var revokedThisPass = 0;
             foreach (var record in records)
             {
@@ -126,7 +133,7 @@ public sealed class SubjectSessions
                 {
                     continue;
                 }
-                if (await _manager.RevokeAsync(record.Id, record, SessionRevocationReason.User, cancellationToken))
+                if (await _revoker.RevokeAsync(record.Id, record, SessionRevocationReason.User, cancellationToken))
                 {
                     revokedThisPass++;
                 }

@@ -101,7 +101,7 @@ public partial class TesseraSession
         get
         {
             EnsureLoaded();
-            return _record?.Id ?? (_pendingId ??= SessionManager.NewId());
+            return _record?.Id ?? (_pendingId ??= SessionIds.NewId());
         }
     }
 
@@ -255,7 +255,7 @@ public partial class TesseraSession
             }
             else
             {
-                record = await _manager.Calls.LoadByCredentialAsync(hash, cancellationToken);
+                record = await _manager.InstrumentedStore.LoadByCredentialAsync(hash, cancellationToken);
                 if (record is not null && !record.IsActiveAt(_manager.Now()))
                 {
                     record = null;
@@ -510,10 +510,10 @@ public partial class TesseraSession
         }
         var result = SessionCommitResult.Unchanged;
         var now = _manager.Now();
-        var store = _manager.Calls;
+        var store = _manager.InstrumentedStore;
         if (_destroyed is { } destroyed)
         {
-            await _manager.RevokeAsync(destroyed.Id, destroyed, SessionRevocationReason.SignOut, cancellationToken);
+            await _manager.Revoker.RevokeAsync(destroyed.Id, destroyed, SessionRevocationReason.SignOut, cancellationToken);
             result = SessionCommitResult.Cleared;
         }
         if (_record is { } record)
@@ -579,7 +579,7 @@ public partial class TesseraSession
         CommittedDeadlines = (idle, record.AbsoluteExpiresAt);
         if (_subjectChanged && _subject is not null)
         {
-            if (!await EnforceSessionLimitAsync(_subject, record.Id, record.Metadata, cancellationToken))
+            if (!await _manager.SessionLimit.EnforceOrRevokeAsync(_subject, record.Id, record.Metadata, cancellationToken))
             {
                 return RefuseSignIn();
             }
@@ -611,7 +611,7 @@ public partial class TesseraSession
             var credential = _manager.Credentials.Issue();
             var record = new SessionRecord
             {
-                Id = _pendingId ??= SessionManager.NewId(),
+                Id = _pendingId ??= SessionIds.NewId(),
                 CredentialHash = credential.Hash,
                 Subject = _subject,
                 Data = data,
@@ -625,11 +625,10 @@ public partial class TesseraSession
             {
                 CommittedDeadlines = (record.IdleExpiresAt, absolute);
                 Log.SessionCreated(_manager.Logger, Log.Ref(record.Id));
-                _manager.Metrics.Created(_credentialKind);
-                await SessionEventDispatch.RaiseAsync(_manager.Options.Events.OnCreated, new SessionCreatedEvent(record.Id, record.Subject, _credentialKind, now, metadata), _manager.Logger);
+                await _manager.Reporter.CreatedAsync(new SessionCreatedEvent(record.Id, record.Subject, _credentialKind, now, metadata));
                 if (_subject is not null)
                 {
-                    if (!await EnforceSessionLimitAsync(_subject, record.Id, metadata, cancellationToken))
+                    if (!await _manager.SessionLimit.EnforceOrRevokeAsync(_subject, record.Id, metadata, cancellationToken))
                     {
                         return RefuseSignIn();
                     }
@@ -645,30 +644,6 @@ public partial class TesseraSession
         }
     }
 
-    // A sign-in is two store steps: the session's write, then the subject's limit. When the second fails, the session is
-    // signed in under a credential the client will never receive (the response is a 503) and may be one too many for the
-    // limit: revoke it if the store allows, so the failed sign-in leaves no live session behind, and fail the commit.
-    private async ValueTask<bool> EnforceSessionLimitAsync(string subject, string sessionId, SessionMetadata metadata, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await _manager.EnforceSessionLimitAsync(subject, sessionId, metadata, cancellationToken);
-        }
-        catch (SessionStoreUnavailableException e)
-        {
-            Log.SignInLimitFailed(_manager.Logger, Log.Ref(sessionId), Log.ErrorType(e));
-            try
-            {
-                await _manager.Calls.RevokeAsync(sessionId, _manager.Now(), CancellationToken.None);
-            }
-            catch (SessionStoreUnavailableException)
-            {
-                // The store is down: the session keeps a credential nobody holds and ends at its idle deadline.
-            }
-            throw;
-        }
-    }
-
     // The session limit revoked this request's session: it ends anonymous, and the client's credential is cleared.
     private SessionCommitResult RefuseSignIn()
     {
@@ -678,14 +653,8 @@ public partial class TesseraSession
         return SessionCommitResult.Cleared;
     }
 
-    private ValueTask RaiseSignedInAsync(string id, string? previousSubject, DateTimeOffset now, SessionMetadata metadata)
-    {
-        _manager.Metrics.SignedIn(_credentialKind);
-        return SessionEventDispatch.RaiseAsync(
-            _manager.Options.Events.OnSignedIn,
-            new SessionSignedInEvent(id, _subject!, previousSubject, _credentialKind, now, metadata),
-            _manager.Logger);
-    }
+    private ValueTask RaiseSignedInAsync(string id, string? previousSubject, DateTimeOffset now, SessionMetadata metadata) =>
+        _manager.Reporter.SignedInAsync(new SessionSignedInEvent(id, _subject!, previousSubject, _credentialKind, now, metadata));
 
     /// <summary>The stable <c>reason</c> tag of a cookie rejection.</summary>
     internal static string RejectionTag(CredentialRejection rejection) => rejection switch
