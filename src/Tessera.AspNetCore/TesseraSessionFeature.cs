@@ -20,14 +20,10 @@ internal sealed class TesseraSessionFeature(HttpContext context, HttpSession ses
             return;
         }
         _written = true;
-        var result = await Session.CommitAsync(cancellationToken);
-        if (result.Change != CredentialChange.None && !context.Response.HasStarted)
+        var commit = await Session.CommitOutcomeAsync(cancellationToken);
+        if (!context.Response.HasStarted)
         {
-            transport.WriteCredential(context, result);
-        }
-        else if (transport is CookieSessionTransport cookie && !context.Response.HasStarted)
-        {
-            cookie.RefreshIndicator(context, Session);
+            transport.WriteCommit(context, commit);
         }
     }
 }

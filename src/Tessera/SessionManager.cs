@@ -39,6 +39,8 @@ public sealed class SessionManager
         SessionLimit = new SubjectSessionLimit(InstrumentedStore, Options, Clock, Reporter, Logger);
         Tokens = new Tokens.SessionTokenService(InstrumentedStore, Options, Clock, Keys, Credentials, Revoker, SessionLimit, Reporter, Logger);
         Subjects = new SubjectSessions(InstrumentedStore, Clock, Revoker);
+        CredentialLoader = new SessionCredentialLoader(InstrumentedStore, Credentials, Tokens, Clock, Logger);
+        Committer = new SessionCommitter(InstrumentedStore, Options, Clock, Credentials, Revoker, SessionLimit, Reporter, Logger);
     }
 
     /// <summary>The store sessions are kept in.</summary>
@@ -82,6 +84,12 @@ public sealed class SessionManager
 
     /// <summary>Applies <see cref="TesseraOptions.MaxSessionsPerSubject"/> at sign-in.</summary>
     internal SubjectSessionLimit SessionLimit { get; }
+
+    /// <summary>Turns a presented credential into the live session it points at (a request's load).</summary>
+    internal SessionCredentialLoader CredentialLoader { get; }
+
+    /// <summary>Writes a request's changes (a request's commit).</summary>
+    internal SessionCommitter Committer { get; }
 
     /// <summary>
     /// Opens the session a credential points at, without touching the store: loading happens on first use.
