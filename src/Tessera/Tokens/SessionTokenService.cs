@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.Extensions.Logging;
 
 namespace Tessera.Tokens;
@@ -93,9 +92,9 @@ public sealed class SessionTokenService
         foreach (var (key, json) in data ?? SessionRecord.EmptyData)
         {
             SessionKeys.Validate(key, nameof(data));
-            values[key] = ValidJson(json, nameof(data));
+            values[key] = TokenSessionData.ValidJson(json, nameof(data));
         }
-        CheckDataSize(values, grownFrom: 0);
+        TokenSessionData.CheckSize(values, grownFrom: 0, _sessionOptions.MaxDataBytes);
         var now = Now();
         var absolute = now + _options.SessionLifetime;
         var store = Store;
@@ -194,7 +193,7 @@ public sealed class SessionTokenService
         foreach (var (key, json) in data)
         {
             SessionKeys.Validate(key, nameof(data));
-            ValidJson(json, nameof(data));
+            TokenSessionData.ValidJson(json, nameof(data));
         }
         var found = await GetAsync(accessToken, cancellationToken);
         if (!found.Succeeded)
@@ -202,11 +201,11 @@ public sealed class SessionTokenService
             return TokenResult<bool>.Fail(found.Failure);
         }
         var session = found.Value!;
-        CheckDataSize(data, grownFrom: session.Data.Sum(e => SessionKeys.EntryBytes(e.Key, e.Value)));
+        TokenSessionData.CheckSize(data, grownFrom: session.Data.Sum(e => SessionKeys.EntryBytes(e.Key, e.Value)), _sessionOptions.MaxDataBytes);
         var set = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, json) in data)
         {
-            if (!session.Data.TryGetValue(key, out var stored) || !SameJson(stored, json))
+            if (!session.Data.TryGetValue(key, out var stored) || !TokenSessionData.SameJson(stored, json))
             {
                 set[key] = json;
             }
@@ -474,21 +473,6 @@ public sealed class SessionTokenService
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
-    // TesseraOptions.MaxDataBytes for a token session's whole data, as TesseraSession counts it; data that does not grow
-    // passes even above a lowered limit.
-    private void CheckDataSize(IReadOnlyDictionary<string, string> data, long grownFrom)
-    {
-        if (_sessionOptions.MaxDataBytes is not { } limit)
-        {
-            return;
-        }
-        var size = data.Sum(e => SessionKeys.EntryBytes(e.Key, e.Value));
-        if (size > limit && size > grownFrom)
-        {
-            throw new SessionDataTooLargeException(data.Keys.Order(StringComparer.Ordinal).First(), size, limit);
-        }
-    }
-
     private async ValueTask TryDeleteAsync(string sessionId)
     {
         try
@@ -499,31 +483,5 @@ public sealed class SessionTokenService
         {
             // Still down: the orphan has no credential and ends at its idle deadline.
         }
-    }
-
-    private static string ValidJson(string json, string paramName)
-    {
-        ArgumentNullException.ThrowIfNull(json, paramName);
-        try
-        {
-            using var _ = JsonDocument.Parse(json);
-        }
-        catch (JsonException)
-        {
-            throw new ArgumentException("Every session value must be a JSON text.", paramName);
-        }
-        SessionKeys.ValidateValue(json, paramName);
-        return json;
-    }
-
-    private static bool SameJson(string a, string b)
-    {
-        if (string.Equals(a, b, StringComparison.Ordinal))
-        {
-            return true;
-        }
-        using var left = JsonDocument.Parse(a);
-        using var right = JsonDocument.Parse(b);
-        return JsonElement.DeepEquals(left.RootElement, right.RootElement);
     }
 }
