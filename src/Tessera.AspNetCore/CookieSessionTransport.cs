@@ -72,10 +72,28 @@ public sealed class CookieSessionTransport : ISessionTransport
         return found;
     }
 
-    /// <inheritdoc />
-    public void WriteCredential(HttpContext context, SessionCommitResult result)
+    /// <summary>
+    /// Sets or clears the session cookie as <paramref name="result"/> says, for a caller outside the middleware: the
+    /// indicator cookie (when on) follows the issued credential's absolute deadline, and a clear is not taken for a
+    /// sign-out (no <c>Clear-Site-Data</c>). The middleware calls <see cref="WriteCommit"/>, which knows more.
+    /// </summary>
+    /// <param name="context">The request.</param>
+    /// <param name="result">What the commit decided.</param>
+    public void WriteCredential(HttpContext context, SessionCommitResult result) =>
+        WriteCommit(context, SessionCommitOutcome.From(result));
+
+    /// <summary>
+    /// Applies a commit to the response: an issued credential sets the cookie, a cleared one deletes it (and, after a
+    /// sign-out, sends <c>Clear-Site-Data</c> when <see cref="TesseraCookieOptions.ClearSiteDataOnSignOut"/> asks for
+    /// it); the public indicator cookie, when on, follows the deadlines the commit wrote, so a touch that moved the idle
+    /// deadline sets it again. A commit that changed nothing and wrote no deadline writes nothing.
+    /// </summary>
+    /// <param name="context">The request.</param>
+    /// <param name="commit">What the commit decided.</param>
+    public void WriteCommit(HttpContext context, SessionCommitOutcome commit)
     {
         ArgumentNullException.ThrowIfNull(context);
+        var result = commit.Result;
         switch (result.Change)
         {
             case CredentialChange.Issue:
@@ -86,13 +104,7 @@ public sealed class CookieSessionTransport : ISessionTransport
                 }
                 context.Response.Cookies.Append(CookieName, result.Credential!, options);
                 MarkNoStore(context);
-                // The commit that issued the credential wrote the session's deadlines; a caller outside the middleware
-                // has only the absolute one, which the idle deadline never passes.
-                var deadlines = context.Features.Get<ITesseraSessionFeature>()?.Session.CommittedDeadlines;
-                if ((deadlines ?? (result.AbsoluteExpiresAt is { } absolute ? (absolute, absolute) : null)) is { } written)
-                {
-                    WriteIndicator(context, written.IdleExpiresAt, written.AbsoluteExpiresAt);
-                }
+                WriteIndicator(context, commit);
                 break;
             case CredentialChange.Clear:
                 context.Response.Cookies.Delete(CookieName, CreateCookieOptions(context));
@@ -101,26 +113,15 @@ public sealed class CookieSessionTransport : ISessionTransport
                     context.Response.Cookies.Delete(indicator, CreateCookieOptions(context, httpOnly: false));
                 }
                 MarkNoStore(context);
-                if (_clearSiteData is not null && WasSignedOut(context))
+                if (_clearSiteData is not null && commit.SignedOut)
                 {
                     context.Response.Headers[ClearSiteDataHeaderName] = _clearSiteData;
                 }
                 break;
             default:
+                // The credential stays; the commit may still have moved the idle deadline (a touch, or a write).
+                WriteIndicator(context, commit);
                 break;
-        }
-    }
-
-    /// <summary>
-    /// Sets the public indicator cookie again after a commit that moved the session's idle deadline but kept its
-    /// credential (a touch, or a write); does nothing when the indicator is off or the commit wrote no deadline. The
-    /// middleware calls it before the response starts.
-    /// </summary>
-    internal void RefreshIndicator(HttpContext context, TesseraSession session)
-    {
-        if (session.CommittedDeadlines is { } deadlines)
-        {
-            WriteIndicator(context, deadlines.IdleExpiresAt, deadlines.AbsoluteExpiresAt);
         }
     }
 
@@ -134,9 +135,9 @@ public sealed class CookieSessionTransport : ISessionTransport
     public static string PublicIndicatorValue(DateTimeOffset idleExpiresAt, DateTimeOffset absoluteExpiresAt) =>
         string.Create(CultureInfo.InvariantCulture, $"{idleExpiresAt.ToUnixTimeSeconds()}.{absoluteExpiresAt.ToUnixTimeSeconds()}");
 
-    private void WriteIndicator(HttpContext context, DateTimeOffset idleExpiresAt, DateTimeOffset absoluteExpiresAt)
+    private void WriteIndicator(HttpContext context, SessionCommitOutcome commit)
     {
-        if (PublicIndicatorName is not { } name)
+        if (PublicIndicatorName is not { } name || commit is not { IdleExpiresAt: { } idleExpiresAt, AbsoluteExpiresAt: { } absoluteExpiresAt })
         {
             return;
         }
@@ -163,13 +164,6 @@ public sealed class CookieSessionTransport : ISessionTransport
         },
         IsEssential = true,
     };
-
-    // A commit clears the credential for three reasons: the request destroyed its session, the session was revoked or
-    // expired while the request ran, or the session limit refused a sign-in. After a destroy the view is a new session
-    // with nothing pending (had it written again, the commit would have issued a new cookie); after the other two it is
-    // still backed by its record, or its sign-in was refused.
-    private static bool WasSignedOut(HttpContext context) =>
-        context.Features.Get<ITesseraSessionFeature>()?.Session is { } session && session.IsNew && !session.SignInRefused;
 
     private static string? ClearSiteDataHeader(ClearSiteDataTypes types)
     {

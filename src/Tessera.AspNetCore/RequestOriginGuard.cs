@@ -28,11 +28,11 @@ internal sealed partial class RequestOriginGuard
     private readonly bool _allowSameSite;
     private readonly HashSet<string> _trustedOrigins;
     private readonly PathString[] _exemptPaths;
-    private readonly TesseraRequestSessions _sessions;
+    private readonly RequestSessionOpener _sessions;
     private readonly TesseraMetrics _metrics;
     private readonly ILogger _logger;
 
-    public RequestOriginGuard(TesseraRequestOriginOptions options, TesseraRequestSessions sessions, TesseraMetrics metrics, ILogger logger)
+    public RequestOriginGuard(TesseraRequestOriginOptions options, RequestSessionOpener sessions, TesseraMetrics metrics, ILogger logger)
     {
         _enabled = options.Enabled;
         _allowSameSite = options.AllowSameSite;

@@ -51,7 +51,7 @@ namespace Microsoft.Extensions.DependencyInjection
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TesseraRequestOriginOptions>, TesseraRequestOriginOptionsValidator>());
             services.TryAddSingleton<CookieSessionTransport>();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<ISessionTransport, CookieSessionTransport>(sp => sp.GetRequiredService<CookieSessionTransport>()));
-            services.TryAddSingleton<TesseraRequestSessions>();
+            services.TryAddSingleton<RequestSessionOpener>();
             return builder;
         }
 
@@ -112,7 +112,7 @@ namespace Microsoft.Extensions.DependencyInjection
         {
             ArgumentNullException.ThrowIfNull(builder);
             ArgumentException.ThrowIfNullOrEmpty(authenticationScheme);
-            builder.Services.TryAddSingleton<TesseraRequestSessions>();
+            builder.Services.TryAddSingleton<RequestSessionOpener>();
             return builder.AddScheme<TesseraAuthenticationOptions, TesseraAuthenticationHandler>(authenticationScheme, configure);
         }
     }

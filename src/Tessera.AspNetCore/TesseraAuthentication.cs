@@ -48,14 +48,14 @@ internal sealed class TesseraAuthenticationHandler(
     IOptionsMonitor<TesseraAuthenticationOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    TesseraRequestSessions sessions)
+    RequestSessionOpener sessions)
     : AuthenticationHandler<TesseraAuthenticationOptions>(options, logger, encoder)
 {
     private const string StoreUnavailableReason = "session_store_unavailable";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        if (TesseraRequestSessions.IsDisabled(Context))
+        if (RequestSessionOpener.IsDisabled(Context))
         {
             return AuthenticateResult.NoResult();
         }
@@ -101,7 +101,7 @@ internal sealed class TesseraAuthenticationHandler(
     /// </summary>
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
-        if (!TesseraRequestSessions.IsDisabled(Context) && sessions.GetOrOpen(Context).Session is { IsLoaded: true, IsStoreUnavailable: true })
+        if (!RequestSessionOpener.IsDisabled(Context) && sessions.GetOrOpen(Context).Session is { IsLoaded: true, IsStoreUnavailable: true })
         {
             // The credential may be perfectly good: a 401 would make the client drop it or sign in again.
             var manager = Context.RequestServices.GetRequiredService<SessionManager>();
@@ -113,7 +113,7 @@ internal sealed class TesseraAuthenticationHandler(
         Response.StatusCode = StatusCodes.Status401Unauthorized;
         string? reason = null;
         var bearerRequest = false;
-        if (!TesseraRequestSessions.IsDisabled(Context))
+        if (!RequestSessionOpener.IsDisabled(Context))
         {
             var session = sessions.GetOrOpen(Context).Session;
             if (session.CredentialKind == SessionCredentialKind.AccessToken && session.HasPresentedCredential)

@@ -30,7 +30,7 @@ public sealed class TesseraMiddleware
     private static readonly Func<object, Task> CommitOnStarting = state => ((TesseraSessionFeature)state).CommitAsync();
 
     private readonly RequestDelegate _next;
-    private readonly TesseraRequestSessions _sessions;
+    private readonly RequestSessionOpener _opener;
     private readonly RequestOriginGuard _originGuard;
     private readonly string _retryAfter;
     private readonly ILogger _logger;
@@ -49,10 +49,10 @@ public sealed class TesseraMiddleware
         ArgumentNullException.ThrowIfNull(next);
         ArgumentNullException.ThrowIfNull(manager);
         _next = next;
-        _sessions = new TesseraRequestSessions(manager, transports);
+        _opener = new RequestSessionOpener(manager, transports);
         _retryAfter = TesseraProblem.RetryAfter(manager.Options);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _originGuard = new RequestOriginGuard(requestOrigin?.Value ?? new TesseraRequestOriginOptions(), _sessions, manager.Metrics, _logger);
+        _originGuard = new RequestOriginGuard(requestOrigin?.Value ?? new TesseraRequestOriginOptions(), _opener, manager.Metrics, _logger);
     }
 
     /// <summary>Handles one request.</summary>
@@ -61,7 +61,7 @@ public sealed class TesseraMiddleware
     public async Task InvokeAsync(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (TesseraRequestSessions.IsDisabled(context))
+        if (RequestSessionOpener.IsDisabled(context))
         {
             try
             {
@@ -78,16 +78,22 @@ public sealed class TesseraMiddleware
         {
             return;
         }
-        var feature = _sessions.GetOrOpen(context);
+        var feature = _opener.GetOrOpen(context);
         var body = context.Features.Get<IHttpResponseBodyFeature>();
         var gate = body is null ? null : new SessionCommitGate(body, feature, context);
         if (gate is not null)
         {
             context.Features.Set<IHttpResponseBodyFeature>(gate);
         }
-        // Commit happens before the first byte of the response: at the gate's first flush for a session with changes,
-        // on OnStarting for one whose changes came after writing began (or that only needs a touch), or right after the
-        // pipeline for the rest, so the Set-Cookie header is never too late.
+        // The commit happens in one place, TesseraSessionFeature.CommitAsync: it commits the session once
+        // (TesseraSession -> SessionCommitter -> the store) and hands the outcome to the request's transport, which sets
+        // or clears the credential. It must run before the first byte of the response, so three moments call it and the
+        // first one wins:
+        // - the commit gate (SessionCommitGate), standing in for the response body: while the session has changes, what
+        //   the handler writes is held there and its first flush commits first, so a failed commit is still answered
+        //   with a 503 instead of a response that already claimed success;
+        // - OnStarting, for a session whose changes came after writing began, or that only needs a touch;
+        // - right after the pipeline, for a response that has not started at all.
         context.Response.OnStarting(CommitOnStarting, feature);
         try
         {

@@ -41,6 +41,9 @@ internal sealed class InstrumentedStore
 
     public TesseraMetrics Metrics => _metrics;
 
+    /// <summary>The store measured: for <c>is</c> checks of its optional capabilities, never for calls.</summary>
+    public ISessionStore Store => _store;
+
     public ValueTask<bool> CreateAsync(SessionRecord record, CancellationToken cancellationToken) =>
         Call("create", (_store, record), static (s, ct) => s.Item1.CreateAsync(s.Item2, ct), cancellationToken);
 

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -26,15 +25,22 @@ public sealed class SessionManager
         Time = timeProvider;
         Logger = (ILogger?)logger ?? NullLogger.Instance;
         Metrics = metrics ?? TesseraMetrics.Shared;
-        Calls = new InstrumentedStore(store, Metrics, Options.StoreTimeout, timeProvider);
+        Clock = new SessionClock(timeProvider);
+        InstrumentedStore = new InstrumentedStore(store, Metrics, Options.StoreTimeout, timeProvider);
         if (Options.MaxSessionsPerSubject is not null && store is not ISubjectSessionLimiter)
         {
             throw new InvalidOperationException($"Tessera:MaxSessionsPerSubject is set, but the session store {store.GetType().Name} cannot limit a subject's sessions (it does not implement ISubjectSessionLimiter).");
         }
         Keys = SigningKeyRing.FromBase64(Options.Keys);
         Credentials = new CookieCredential(Keys);
-        Tokens = new Tokens.SessionTokenService(this);
-        Subjects = new SubjectSessions(this);
+        // The services below get what they need and never this manager, so calls run one way: manager -> services.
+        Reporter = new SessionReporter(Options.Events, Metrics, Logger);
+        Revoker = new SessionRevoker(InstrumentedStore, Clock, Reporter);
+        SessionLimit = new SubjectSessionLimit(InstrumentedStore, Options, Clock, Reporter, Logger);
+        Tokens = new Tokens.SessionTokenService(InstrumentedStore, Options, Clock, Keys, Credentials, Revoker, SessionLimit, Reporter, Logger);
+        Subjects = new SubjectSessions(InstrumentedStore, Clock, Revoker);
+        CredentialLoader = new SessionCredentialLoader(InstrumentedStore, Credentials, Tokens, Clock, Logger);
+        Committer = new SessionCommitter(InstrumentedStore, Options, Clock, Credentials, Revoker, SessionLimit, Reporter, Logger);
     }
 
     /// <summary>The store sessions are kept in.</summary>
@@ -60,12 +66,30 @@ public sealed class SessionManager
 
     internal TimeProvider Time { get; }
 
+    /// <summary>The clock over <see cref="Time"/>, at the precision stores keep.</summary>
+    internal SessionClock Clock { get; }
+
     internal ILogger Logger { get; }
 
     internal TesseraMetrics Metrics { get; }
 
     /// <summary>The store, measured: the core calls the store through this, never through <see cref="Store"/> directly.</summary>
-    internal InstrumentedStore Calls { get; }
+    internal InstrumentedStore InstrumentedStore { get; }
+
+    /// <summary>Reports creations, sign-ins and revocations (metrics and events).</summary>
+    internal SessionReporter Reporter { get; }
+
+    /// <summary>Revokes a session and reports it.</summary>
+    internal SessionRevoker Revoker { get; }
+
+    /// <summary>Applies <see cref="TesseraOptions.MaxSessionsPerSubject"/> at sign-in.</summary>
+    internal SubjectSessionLimit SessionLimit { get; }
+
+    /// <summary>Turns a presented credential into the live session it points at (a request's load).</summary>
+    internal SessionCredentialLoader CredentialLoader { get; }
+
+    /// <summary>Writes a request's changes (a request's commit).</summary>
+    internal SessionCommitter Committer { get; }
 
     /// <summary>
     /// Opens the session a credential points at, without touching the store: loading happens on first use.
@@ -107,95 +131,9 @@ public sealed class SessionManager
     public ValueTask<bool> RevokeAsync(string sessionId, SessionRevocationReason reason, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(sessionId);
-        return RevokeAsync(sessionId, null, reason, cancellationToken);
-    }
-
-    /// <summary>Revokes, then reports; <paramref name="known"/> is the record when the caller already holds it.</summary>
-    internal async ValueTask<bool> RevokeAsync(string sessionId, SessionRecord? known, SessionRevocationReason reason, CancellationToken cancellationToken)
-    {
-        var handler = Options.Events.OnRevoked;
-        if (known is null && handler is not null)
-        {
-            // Only a subscriber needs the subject and metadata; without one, revoking stays a single store call.
-            known = await Calls.LoadAsync(sessionId, cancellationToken);
-        }
-        var now = Now();
-        var revoked = await Calls.RevokeAsync(sessionId, now, cancellationToken);
-        if (revoked)
-        {
-            Log.SessionRevoked(Logger, Log.Ref(sessionId), reason);
-            Metrics.Revoked(reason);
-            await SessionEventDispatch.RaiseAsync(handler, new SessionRevokedEvent(sessionId, known?.Subject, reason, now, known?.Metadata ?? SessionMetadata.Empty), Logger);
-        }
-        return revoked;
-    }
-
-    /// <summary>
-    /// Applies <see cref="TesseraOptions.MaxSessionsPerSubject"/> after <paramref name="sessionId"/> was signed in as
-    /// <paramref name="subject"/>: one atomic store trim, then the log, metric and event of every session it revoked.
-    /// </summary>
-    /// <returns><see langword="false"/> when the new session was revoked (the sign-in is refused).</returns>
-    internal async ValueTask<bool> EnforceSessionLimitAsync(string subject, string sessionId, SessionMetadata metadata, CancellationToken cancellationToken)
-    {
-        if (Options.MaxSessionsPerSubject is not { } keep)
-        {
-            return true;
-        }
-        var limiter = (ISubjectSessionLimiter)Store;
-        var refuse = Options.SessionLimitPolicy == SessionLimitPolicy.RefuseNewSignIn;
-        var handler = Options.Events.OnRevoked;
-        Dictionary<string, SessionMetadata>? known = null;
-        if (handler is not null && Store is ISubjectSessionIndex index)
-        {
-            // Only a subscriber needs the revoked sessions' metadata, and a revoked session can no longer be read.
-            var before = await Calls.ListBySubjectAsync(index, subject, cancellationToken);
-            if (before.Count <= keep)
-            {
-                return true;
-            }
-            known = before.ToDictionary(r => r.Id, r => r.Metadata, StringComparer.Ordinal);
-        }
-        var now = Now();
-        var revoked = await Calls.TrimSubjectAsync(
-            limiter,
-            subject,
-            keep,
-            // Refusing revokes only the newcomer, so a sign-in once accepted is never revoked by a racing one.
-            refuse ? SessionLimitOrder.NewcomerOnly : SessionLimitOrder.MostRecentlySeen,
-            sessionId,
-            now,
-            cancellationToken);
-        var kept = true;
-        foreach (var id in revoked)
-        {
-            kept &= !string.Equals(id, sessionId, StringComparison.Ordinal);
-            Log.SessionRevoked(Logger, Log.Ref(id), SessionRevocationReason.Limit);
-            Metrics.Revoked(SessionRevocationReason.Limit);
-            var revokedMetadata = string.Equals(id, sessionId, StringComparison.Ordinal) ? metadata
-                : known is not null && known.TryGetValue(id, out var m) ? m
-                : SessionMetadata.Empty;
-            await SessionEventDispatch.RaiseAsync(handler, new SessionRevokedEvent(id, subject, SessionRevocationReason.Limit, now, revokedMetadata), Logger);
-        }
-        return kept;
+        return Revoker.RevokeAsync(sessionId, null, reason, cancellationToken);
     }
 
     /// <summary>The current time at the millisecond precision stores keep.</summary>
-    internal DateTimeOffset Now()
-    {
-        var now = Time.GetUtcNow();
-        return new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerMillisecond), TimeSpan.Zero);
-    }
-
-    /// <summary>
-    /// A new random id in UUID version 4 form (122 random bits from the OS generator): unguessable, and the shape
-    /// Compas's PostgreSQL tables use for session and token ids.
-    /// </summary>
-    internal static string NewId()
-    {
-        Span<byte> bytes = stackalloc byte[16];
-        RandomNumberGenerator.Fill(bytes);
-        bytes[7] = (byte)((bytes[7] & 0x0F) | 0x40); // version 4 (Guid's byte order puts the version in byte 7)
-        bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80); // RFC 4122 variant
-        return new Guid(bytes).ToString("D");
-    }
+    internal DateTimeOffset Now() => Clock.Now();
 }

@@ -15,12 +15,19 @@ namespace Tessera;
 public sealed class SubjectSessions
 {
     private const int MaxRevokePasses = 3;
-    private readonly SessionManager _manager;
+    private readonly InstrumentedStore _store;
+    private readonly SessionClock _clock;
+    private readonly SessionRevoker _revoker;
 
-    internal SubjectSessions(SessionManager manager) => _manager = manager;
+    internal SubjectSessions(InstrumentedStore store, SessionClock clock, SessionRevoker revoker)
+    {
+        _store = store;
+        _clock = clock;
+        _revoker = revoker;
+    }
 
-    private ISubjectSessionIndex Index => _manager.Store as ISubjectSessionIndex
-        ?? throw new InvalidOperationException($"The session store {_manager.Store.GetType().Name} cannot list a subject's sessions (it does not implement ISubjectSessionIndex), so per-user session management is unavailable with it.");
+    private ISubjectSessionIndex Index => _store.Store as ISubjectSessionIndex
+        ?? throw new InvalidOperationException($"The session store {_store.Store.GetType().Name} cannot list a subject's sessions (it does not implement ISubjectSessionIndex), so per-user session management is unavailable with it.");
 
     /// <summary>Lists the live sessions (not expired, not revoked) of a subject, oldest first.</summary>
     /// <param name="subject">The subject; an unknown subject gives an empty list.</param>
@@ -35,8 +42,8 @@ public sealed class SubjectSessions
     {
         ArgumentNullException.ThrowIfNull(subject);
         var index = Index;
-        var now = _manager.Now();
-        var records = await _manager.Calls.ListBySubjectAsync(index, subject, cancellationToken);
+        var now = _clock.Now();
+        var records = await _store.ListBySubjectAsync(index, subject, cancellationToken);
         return [.. records
             .Where(r => r.IsActiveAt(now) && string.Equals(r.Subject, subject, StringComparison.Ordinal))
             .Select(r => SubjectSessionInfo.From(r, string.Equals(r.Id, currentSessionId, StringComparison.Ordinal)))];
@@ -60,7 +67,7 @@ public sealed class SubjectSessions
         ArgumentNullException.ThrowIfNull(subject);
         ArgumentNullException.ThrowIfNull(sessionId);
         _ = Index;
-        var record = await _manager.Calls.LoadAsync(sessionId, cancellationToken);
+        var record = await _store.LoadAsync(sessionId, cancellationToken);
         if (record is null)
         {
             return SubjectSessionRevocation.NotFound;
@@ -69,7 +76,7 @@ public sealed class SubjectSessions
         {
             return SubjectSessionRevocation.NotOwned;
         }
-        return await _manager.RevokeAsync(sessionId, record, SessionRevocationReason.User, cancellationToken) ? SubjectSessionRevocation.Revoked : SubjectSessionRevocation.NotFound;
+        return await _revoker.RevokeAsync(sessionId, record, SessionRevocationReason.User, cancellationToken) ? SubjectSessionRevocation.Revoked : SubjectSessionRevocation.NotFound;
     }
 
     /// <summary>
@@ -82,7 +89,7 @@ public sealed class SubjectSessions
     public async ValueTask<SubjectSessionRevocation> RevokeAsOperatorAsync(string sessionId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(sessionId);
-        return await _manager.RevokeAsync(sessionId, SessionRevocationReason.Operator, cancellationToken) ? SubjectSessionRevocation.Revoked : SubjectSessionRevocation.NotFound;
+        return await _revoker.RevokeAsync(sessionId, null, SessionRevocationReason.Operator, cancellationToken) ? SubjectSessionRevocation.Revoked : SubjectSessionRevocation.NotFound;
     }
 
     /// <summary>Revokes every live session of a subject ("sign out everywhere"), the caller's own included.</summary>
@@ -118,7 +125,7 @@ public sealed class SubjectSessions
         var revoked = 0;
         for (var pass = 0; pass < MaxRevokePasses; pass++)
         {
-            var records = await _manager.Calls.ListBySubjectAsync(index, subject, cancellationToken);
+            var records = await _store.ListBySubjectAsync(index, subject, cancellationToken);
             var revokedThisPass = 0;
             foreach (var record in records)
             {
@@ -126,7 +133,7 @@ public sealed class SubjectSessions
                 {
                     continue;
                 }
-                if (await _manager.RevokeAsync(record.Id, record, SessionRevocationReason.User, cancellationToken))
+                if (await _revoker.RevokeAsync(record.Id, record, SessionRevocationReason.User, cancellationToken))
                 {
                     revokedThisPass++;
                 }
@@ -139,47 +146,4 @@ public sealed class SubjectSessions
         }
         return revoked;
     }
-}
-
-/// <summary>What <see cref="SubjectSessions.RevokeAsync"/> did.</summary>
-public enum SubjectSessionRevocation
-{
-    /// <summary>The session was live and is now revoked.</summary>
-    Revoked = 0,
-
-    /// <summary>No live session has that id (never existed, expired or already revoked); nothing changed.</summary>
-    NotFound = 1,
-
-    /// <summary>The session is live but belongs to another subject (or is anonymous); nothing changed.</summary>
-    NotOwned = 2,
-}
-
-/// <summary>One of a subject's sessions as "your devices" shows it: times and metadata, never data or credentials.</summary>
-/// <param name="Id">The session id: safe to show and to revoke by, never a credential.</param>
-/// <param name="IsCurrent">Whether this is the session of the request that listed them (the id passed as current).</param>
-/// <param name="CreatedAt">When the session was created (signed-in sessions are created or regenerated at sign-in).</param>
-/// <param name="LastSeenAt">When it was last used, at the touch interval's precision (one minute by default).</param>
-/// <param name="ExpiresAt">When it expires unless used again: the earlier of its idle and absolute deadlines.</param>
-/// <param name="UserAgent">The User-Agent recorded at creation, or <see langword="null"/>.</param>
-/// <param name="IpAddress">The IP address recorded at creation (possibly truncated, see <see cref="SessionMetadataOptions"/>), or <see langword="null"/>.</param>
-/// <param name="Label">The application's label, or <see langword="null"/>.</param>
-public sealed record SubjectSessionInfo(
-    string Id,
-    bool IsCurrent,
-    DateTimeOffset CreatedAt,
-    DateTimeOffset LastSeenAt,
-    DateTimeOffset ExpiresAt,
-    string? UserAgent,
-    string? IpAddress,
-    string? Label)
-{
-    internal static SubjectSessionInfo From(SessionRecord record, bool isCurrent) => new(
-        record.Id,
-        isCurrent,
-        record.CreatedAt,
-        record.LastSeenAt,
-        record.ExpiresAt,
-        record.Metadata.UserAgent,
-        record.Metadata.IpAddress,
-        record.Metadata.Label);
 }

@@ -11,7 +11,12 @@ namespace Tessera;
 /// Not thread-safe: one request, one thread at a time. Reading before <see cref="LoadAsync"/> loads synchronously;
 /// prefer awaiting <see cref="LoadAsync"/> first. After <see cref="CommitAsync"/> the session is read-only.
 /// </remarks>
-public partial class TesseraSession
+// This type holds one request's state and the public surface; the jobs behind it are types of their own:
+// SessionCredentialLoader verifies the presented cookie token or JWT and loads the record, SessionData is the data bag
+// (per-key changes, size accounting), SessionCommitter plans and writes the commit (create, patch, touch), and
+// SubjectSessionLimit and SessionReporter are the session limit and the metrics and events. The data, flash and tab
+// members are in TesseraSession.Data.cs and TesseraSession.Tabs.cs.
+public partial class TesseraSession : ISessionMetadataSource
 {
     private readonly SessionManager _manager;
     private readonly string? _presentedCredential;
@@ -20,17 +25,15 @@ public partial class TesseraSession
 
     private bool _loaded;
     private SessionRecord? _record;
-    private Dictionary<string, string?>? _changes;
-    private bool _cleared;
+    private SessionData _data;
     private string? _subject;
     private bool _subjectChanged;
     private bool _regenerate;
     private SessionRecord? _destroyed;
     private string? _pendingId;
     private HashSet<string>? _flashesRead;
-    private SessionCommitResult? _committed;
+    private SessionCommitOutcome? _committed;
     private SessionStoreUnavailableException? _loadFailure;
-    private long _dataBytes = -1;
 
     /// <summary>Creates a session view; applications get one from <see cref="SessionManager.Open"/> or the middleware.</summary>
     /// <param name="manager">The manager that loads and commits it.</param>
@@ -101,7 +104,7 @@ public partial class TesseraSession
         get
         {
             EnsureLoaded();
-            return _record?.Id ?? (_pendingId ??= SessionManager.NewId());
+            return _record?.Id ?? (_pendingId ??= SessionIds.NewId());
         }
     }
 
@@ -148,54 +151,10 @@ public partial class TesseraSession
     public SessionMetadata Metadata => Loaded()?.Metadata ?? SessionMetadata.Empty;
 
     /// <summary>Whether anything will be written at commit (data, subject, a new credential or a destroy).</summary>
-    public bool HasChanges => _changes is { Count: > 0 } || _cleared || _subjectChanged || _regenerate || _destroyed is not null;
+    public bool HasChanges => _data.HasChanges || _subjectChanged || _regenerate || _destroyed is not null;
 
     /// <summary>Whether the session has been committed; it is read-only from then on.</summary>
     public bool IsCommitted => _committed is not null;
-
-    /// <summary>The data keys currently visible (flash values excluded), in no particular order.</summary>
-    public IReadOnlyCollection<string> Keys
-    {
-        get
-        {
-            var keys = StoredKeys();
-            keys.RemoveWhere(k => k.StartsWith(SessionKeys.ReservedPrefix, StringComparison.Ordinal));
-            return keys;
-        }
-    }
-
-    /// <summary>
-    /// The idle and absolute deadlines this view's commit wrote to the store (it created, changed or touched the
-    /// session), or <see langword="null"/> when the commit wrote none; the cookie transport keeps its public indicator
-    /// cookie in step with them.
-    /// </summary>
-    internal (DateTimeOffset IdleExpiresAt, DateTimeOffset AbsoluteExpiresAt)? CommittedDeadlines { get; private set; }
-
-    // Every key the session holds as this request sees it, reserved ones (flash, tabs) included.
-    private HashSet<string> StoredKeys()
-    {
-        EnsureLoaded();
-        var keys = new HashSet<string>(StringComparer.Ordinal);
-        if (!_cleared && _record is not null)
-        {
-            keys.UnionWith(_record.Data.Keys);
-        }
-        if (_changes is not null)
-        {
-            foreach (var (key, value) in _changes)
-            {
-                if (value is null)
-                {
-                    keys.Remove(key);
-                }
-                else
-                {
-                    keys.Add(key);
-                }
-            }
-        }
-        return keys;
-    }
 
     /// <summary>
     /// Loads the session: verifies the presented credential and reads the store once. Later calls return at once.
@@ -209,219 +168,31 @@ public partial class TesseraSession
         {
             return;
         }
-        SessionRecord? record;
+        LoadedSession loaded;
         try
         {
-            record = await LoadRecordAsync(cancellationToken);
+            loaded = await _manager.CredentialLoader.LoadAsync(_presentedCredential, _credentialKind, cancellationToken);
         }
         catch (SessionStoreUnavailableException e)
         {
             // The failure contract: no session (never access), the credential left alone, writes refused.
             Log.LoadFailed(_manager.Logger, e.Operation, Log.ErrorType(e));
             _loadFailure = e;
-            record = null;
+            loaded = default;
+        }
+        TokenFailure = loaded.TokenFailure;
+        if (loaded.Rejection != CredentialRejection.None)
+        {
+            OnCredentialRejected(loaded.Rejection);
         }
         if (_loaded)
         {
             return;
         }
-        _record = record;
-        _subject = record?.Subject;
+        _record = loaded.Record;
+        _data = new SessionData(_record?.Data, _manager.Options.MaxDataBytes);
+        _subject = _record?.Subject;
         _loaded = true;
-    }
-
-    private async ValueTask<SessionRecord?> LoadRecordAsync(CancellationToken cancellationToken)
-    {
-        SessionRecord? record = null;
-        if (_presentedCredential is not null && _credentialKind == SessionCredentialKind.AccessToken)
-        {
-            var result = await _manager.Tokens.GetAsync(_presentedCredential, cancellationToken);
-            if (!result.Succeeded)
-            {
-                TokenFailure = result.Failure;
-                Log.AccessTokenRejected(_manager.Logger, result.Reason);
-                _manager.Metrics.Rejected("token", result.Reason);
-            }
-            record = result.Value;
-        }
-        else if (_presentedCredential is not null)
-        {
-            var rejection = _manager.Credentials.Verify(_presentedCredential, out var hash);
-            if (rejection != CredentialRejection.None)
-            {
-                Log.CredentialRejected(_manager.Logger, rejection);
-                _manager.Metrics.Rejected("cookie", RejectionTag(rejection));
-                OnCredentialRejected(rejection);
-            }
-            else
-            {
-                record = await _manager.Calls.LoadByCredentialAsync(hash, cancellationToken);
-                if (record is not null && !record.IsActiveAt(_manager.Now()))
-                {
-                    record = null;
-                }
-                if (record is null)
-                {
-                    Log.NoLiveSession(_manager.Logger);
-                    _manager.Metrics.Rejected("cookie", "no_live_session");
-                }
-            }
-        }
-        return record;
-    }
-
-    /// <summary>Whether a visible key exists.</summary>
-    /// <param name="key">The key.</param>
-    /// <returns><see langword="true"/> when the key has a value.</returns>
-    public bool ContainsKey(string key)
-    {
-        SessionKeys.Validate(key);
-        return TryGetJson(key, out _);
-    }
-
-    /// <summary>
-    /// Reads a value. A missing key gives <see langword="default"/>; so does a value that no longer deserializes as
-    /// <typeparamref name="T"/> (say, after an app upgrade), which also logs a warning naming the key, never the value.
-    /// </summary>
-    /// <typeparam name="T">The type to read as.</typeparam>
-    /// <param name="key">The key.</param>
-    /// <returns>The value or <see langword="default"/>.</returns>
-    public T? Get<T>(string key)
-    {
-        SessionKeys.Validate(key);
-        return TryRead<T>(key, out var value) ? value : default;
-    }
-
-    /// <summary>Reads a value through a typed key; see <see cref="Get{T}(string)"/>.</summary>
-    /// <typeparam name="T">The key's type.</typeparam>
-    /// <param name="key">The key.</param>
-    /// <returns>The value or <see langword="default"/>.</returns>
-    public T? Get<T>(SessionKey<T> key)
-    {
-        ArgumentNullException.ThrowIfNull(key);
-        return TryRead<T>(key.Name, out var value) ? value : default;
-    }
-
-    /// <summary>Reads a value, telling a missing or unreadable value apart from a stored default.</summary>
-    /// <typeparam name="T">The type to read as.</typeparam>
-    /// <param name="key">The key.</param>
-    /// <param name="value">The value when found and readable.</param>
-    /// <returns><see langword="true"/> when the key exists and deserializes as <typeparamref name="T"/>.</returns>
-    public bool TryGet<T>(string key, [MaybeNullWhen(false)] out T value)
-    {
-        SessionKeys.Validate(key);
-        return TryRead(key, out value);
-    }
-
-    /// <summary>Sets a value; committed with the other changes of this request. Setting <see langword="null"/> stores JSON null.</summary>
-    /// <typeparam name="T">The value's type.</typeparam>
-    /// <param name="key">The key: 1 to 256 characters, not starting with <c>tessera:</c>.</param>
-    /// <param name="value">The value, serialized now with the configured JSON options.</param>
-    /// <exception cref="InvalidOperationException">The session was already committed.</exception>
-    /// <exception cref="ArgumentException">
-    /// The key is empty, longer than 256 characters, reserved, or holds a control character or an unpaired surrogate;
-    /// or the value's JSON holds a NUL character (no store can keep those).
-    /// </exception>
-    /// <exception cref="SessionDataTooLargeException">The session's data would exceed <see cref="TesseraOptions.MaxDataBytes"/>; the value is not set.</exception>
-    /// <exception cref="SessionStoreUnavailableException">The store failed when this session was loaded (<see cref="IsStoreUnavailable"/>).</exception>
-    public void Set<T>(string key, T value)
-    {
-        SessionKeys.Validate(key);
-        SetJson(key, Serialize(value));
-    }
-
-    /// <summary>Sets a value through a typed key; see <see cref="Set{T}(string, T)"/>.</summary>
-    /// <typeparam name="T">The key's type.</typeparam>
-    /// <param name="key">The key.</param>
-    /// <param name="value">The value.</param>
-    public void Set<T>(SessionKey<T> key, T value)
-    {
-        ArgumentNullException.ThrowIfNull(key);
-        SetJson(key.Name, Serialize(value));
-    }
-
-    /// <summary>Removes a key; removing a missing key is a no-op that writes nothing.</summary>
-    /// <param name="key">The key.</param>
-    public void Remove(string key)
-    {
-        SessionKeys.Validate(key);
-        RemoveKey(key);
-    }
-
-    /// <summary>Removes a typed key; see <see cref="Remove(string)"/>.</summary>
-    /// <typeparam name="T">The key's type.</typeparam>
-    /// <param name="key">The key.</param>
-    public void Remove<T>(SessionKey<T> key)
-    {
-        ArgumentNullException.ThrowIfNull(key);
-        RemoveKey(key.Name);
-    }
-
-    /// <summary>Removes every key, flash values included. The subject and the credential stay.</summary>
-    public void Clear()
-    {
-        EnsureWritable();
-        if (_record is null || _record.Data.Count == 0)
-        {
-            _changes?.Clear();
-            _dataBytes = 0;
-            return;
-        }
-        _cleared = true;
-        (_changes ??= new(StringComparer.Ordinal)).Clear();
-        _dataBytes = 0;
-    }
-
-    /// <summary>
-    /// Sets a flash value: readable once, by a later request (reading it removes it); not visible to the request that set it.
-    /// </summary>
-    /// <typeparam name="T">The value's type.</typeparam>
-    /// <param name="key">The flash key.</param>
-    /// <param name="value">The value.</param>
-    /// <exception cref="SessionDataTooLargeException">The session's data would exceed <see cref="TesseraOptions.MaxDataBytes"/>; the value is not set.</exception>
-    public void SetFlash<T>(string key, T value)
-    {
-        SessionKeys.Validate(key);
-        SetJson(SessionKeys.FlashPrefix + key, Serialize(value));
-    }
-
-    /// <summary>Reads and removes a flash value set by an earlier request.</summary>
-    /// <typeparam name="T">The type to read as.</typeparam>
-    /// <param name="key">The flash key.</param>
-    /// <returns>The value, or <see langword="default"/> when none is waiting (or it was already read).</returns>
-    public T? GetFlash<T>(string key)
-    {
-        SessionKeys.Validate(key);
-        EnsureLoaded();
-        var stored = SessionKeys.FlashPrefix + key;
-        if (_cleared || _record is null || !_record.Data.TryGetValue(stored, out var json))
-        {
-            return default;
-        }
-        // Tracked apart from _changes: once the flash is set again during this request, _changes holds the new value
-        // and can no longer tell that the earlier one was already read.
-        if (_flashesRead is not null && _flashesRead.Contains(stored))
-        {
-            return default; // already read during this request
-        }
-        var changedHere = _changes is not null && _changes.ContainsKey(stored);
-        var value = Deserialize<T>(stored, json, out _);
-        if (!changedHere)
-        {
-            RemoveKey(stored); // a flash set again during this request stays for the next one
-        }
-        (_flashesRead ??= new(StringComparer.Ordinal)).Add(stored);
-        return value;
-    }
-
-    /// <summary>Reads a flash value without consuming it: an earlier request's, or one set during this request.</summary>
-    /// <typeparam name="T">The type to read as.</typeparam>
-    /// <param name="key">The flash key.</param>
-    /// <returns>The value, or <see langword="default"/>.</returns>
-    public T? PeekFlash<T>(string key)
-    {
-        SessionKeys.Validate(key);
-        return TryRead<T>(SessionKeys.FlashPrefix + key, out var value) ? value : default;
     }
 
     /// <summary>
@@ -478,10 +249,8 @@ public partial class TesseraSession
         _subject = null;
         _subjectChanged = false;
         _regenerate = false;
-        _cleared = false;
-        _changes = null;
+        _data = new SessionData(null, _manager.Options.MaxDataBytes);
         _pendingId = null;
-        _dataBytes = -1;
     }
 
     /// <summary>
@@ -497,7 +266,14 @@ public partial class TesseraSession
     /// was before this commit (each write is atomic; a sign-in whose session limit could not be enforced is revoked).
     /// A failed touch of a session without changes does not throw.
     /// </exception>
-    public async ValueTask<SessionCommitResult> CommitAsync(CancellationToken cancellationToken = default)
+    public async ValueTask<SessionCommitResult> CommitAsync(CancellationToken cancellationToken = default) =>
+        (await CommitOutcomeAsync(cancellationToken)).Result;
+
+    /// <summary>
+    /// <see cref="CommitAsync"/>, answering with what a transport may show of the commit (the deadlines it wrote,
+    /// whether the request signed out); calling it again returns the first outcome.
+    /// </summary>
+    internal async ValueTask<SessionCommitOutcome> CommitOutcomeAsync(CancellationToken cancellationToken)
     {
         if (_committed is { } done)
         {
@@ -505,27 +281,21 @@ public partial class TesseraSession
         }
         if (!_loaded)
         {
-            _committed = SessionCommitResult.Unchanged;
-            return SessionCommitResult.Unchanged;
+            _committed = SessionCommitOutcome.From(SessionCommitResult.Unchanged);
+            return _committed.Value;
         }
-        var result = SessionCommitResult.Unchanged;
-        var now = _manager.Now();
-        var store = _manager.Calls;
-        if (_destroyed is { } destroyed)
+        var changes = new SessionChanges(_record, _destroyed, _data, _subject, _subjectChanged, _regenerate, _credentialKind, _pendingId, this);
+        var committed = await _manager.Committer.CommitAsync(changes, cancellationToken);
+        _pendingId = committed.CreatedId ?? _pendingId;
+        if (committed.SignInRefused)
         {
-            await _manager.RevokeAsync(destroyed.Id, destroyed, SessionRevocationReason.SignOut, cancellationToken);
-            result = SessionCommitResult.Cleared;
+            // The session limit revoked this request's session: it ends anonymous.
+            SignInRefused = true;
+            _subject = null;
+            _subjectChanged = false;
         }
-        if (_record is { } record)
-        {
-            result = await CommitExistingAsync(record, now, store, cancellationToken);
-        }
-        else if (HasDataToKeep() || _subject is not null)
-        {
-            result = await CreateAsync(now, store, cancellationToken);
-        }
-        _committed = result;
-        return result;
+        _committed = committed.Outcome;
+        return committed.Outcome;
     }
 
     /// <summary>
@@ -535,336 +305,12 @@ public partial class TesseraSession
     /// <returns>The metadata.</returns>
     protected virtual SessionMetadata CaptureMetadata() => _metadata ?? SessionMetadata.Empty;
 
+    SessionMetadata ISessionMetadataSource.CaptureMetadata() => CaptureMetadata();
+
     /// <summary>Called once when the presented credential is rejected; transports may count or react.</summary>
     /// <param name="rejection">Why it was rejected.</param>
     protected virtual void OnCredentialRejected(CredentialRejection rejection)
     {
-    }
-
-    private async ValueTask<SessionCommitResult> CommitExistingAsync(SessionRecord record, DateTimeOffset now, InstrumentedStore store, CancellationToken cancellationToken)
-    {
-        var options = _manager.Options;
-        // Extending never shortens: a token session's idle deadline follows its refresh token and may lie further out.
-        // The subject after this commit decides the timeout: signing in moves the session onto the longer one at once.
-        var idle = Max(record.IdleExpiresAt, Min(now + options.IdleTimeoutFor(_subject), record.AbsoluteExpiresAt));
-        var writes = _changes is { Count: > 0 } || _cleared || _subjectChanged || _regenerate;
-        if (!writes)
-        {
-            if (now - record.LastSeenAt >= options.TouchInterval)
-            {
-                try
-                {
-                    if (await store.TouchAsync(record.Id, now, idle, cancellationToken))
-                    {
-                        CommittedDeadlines = (idle, record.AbsoluteExpiresAt);
-                    }
-                }
-                catch (SessionStoreUnavailableException e) when (_destroyed is null)
-                {
-                    // A read-only request's answer does not depend on the touch: serve it, and let a later request
-                    // extend the deadline (the session can only end sooner than it would have, never later).
-                    Log.TouchFailed(_manager.Logger, Log.Ref(record.Id), Log.ErrorType(e));
-                }
-            }
-            return _destroyed is null ? SessionCommitResult.Unchanged : SessionCommitResult.Cleared;
-        }
-        var credential = _regenerate ? _manager.Credentials.Issue() : null;
-        var patch = BuildPatch(credential, now, idle);
-        if (!await store.ApplyAsync(record.Id, patch, cancellationToken))
-        {
-            // Revoked or expired by someone else while this request ran: never resurrect it.
-            Log.SessionVanished(_manager.Logger, Log.Ref(record.Id));
-            return SessionCommitResult.Cleared;
-        }
-        CommittedDeadlines = (idle, record.AbsoluteExpiresAt);
-        if (_subjectChanged && _subject is not null)
-        {
-            if (!await EnforceSessionLimitAsync(_subject, record.Id, record.Metadata, cancellationToken))
-            {
-                return RefuseSignIn();
-            }
-            await RaiseSignedInAsync(record.Id, record.Subject, now, record.Metadata);
-        }
-        return credential is null
-            ? SessionCommitResult.Unchanged
-            : new SessionCommitResult(CredentialChange.Issue, credential.Value, record.AbsoluteExpiresAt, record.Id);
-    }
-
-    private async ValueTask<SessionCommitResult> CreateAsync(DateTimeOffset now, InstrumentedStore store, CancellationToken cancellationToken)
-    {
-        var options = _manager.Options;
-        var data = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (_changes is not null)
-        {
-            foreach (var (key, value) in _changes)
-            {
-                if (value is not null)
-                {
-                    data[key] = value;
-                }
-            }
-        }
-        var absolute = now + options.AbsoluteLifetime;
-        var metadata = options.Metadata.Apply(CaptureMetadata());
-        for (var attempt = 0; ; attempt++)
-        {
-            var credential = _manager.Credentials.Issue();
-            var record = new SessionRecord
-            {
-                Id = _pendingId ??= SessionManager.NewId(),
-                CredentialHash = credential.Hash,
-                Subject = _subject,
-                Data = data,
-                CreatedAt = now,
-                LastSeenAt = now,
-                IdleExpiresAt = Min(now + options.IdleTimeoutFor(_subject), absolute),
-                AbsoluteExpiresAt = absolute,
-                Metadata = metadata,
-            };
-            if (await store.CreateAsync(record, cancellationToken))
-            {
-                CommittedDeadlines = (record.IdleExpiresAt, absolute);
-                Log.SessionCreated(_manager.Logger, Log.Ref(record.Id));
-                _manager.Metrics.Created(_credentialKind);
-                await SessionEventDispatch.RaiseAsync(_manager.Options.Events.OnCreated, new SessionCreatedEvent(record.Id, record.Subject, _credentialKind, now, metadata), _manager.Logger);
-                if (_subject is not null)
-                {
-                    if (!await EnforceSessionLimitAsync(_subject, record.Id, metadata, cancellationToken))
-                    {
-                        return RefuseSignIn();
-                    }
-                    await RaiseSignedInAsync(record.Id, null, now, metadata);
-                }
-                return new SessionCommitResult(CredentialChange.Issue, credential.Value, absolute, record.Id);
-            }
-            if (attempt >= 2)
-            {
-                throw new InvalidOperationException("Could not create a session: three random ids collided, which points at a broken random source or store.");
-            }
-            _pendingId = null;
-        }
-    }
-
-    // A sign-in is two store steps: the session's write, then the subject's limit. When the second fails, the session is
-    // signed in under a credential the client will never receive (the response is a 503) and may be one too many for the
-    // limit: revoke it if the store allows, so the failed sign-in leaves no live session behind, and fail the commit.
-    private async ValueTask<bool> EnforceSessionLimitAsync(string subject, string sessionId, SessionMetadata metadata, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await _manager.EnforceSessionLimitAsync(subject, sessionId, metadata, cancellationToken);
-        }
-        catch (SessionStoreUnavailableException e)
-        {
-            Log.SignInLimitFailed(_manager.Logger, Log.Ref(sessionId), Log.ErrorType(e));
-            try
-            {
-                await _manager.Calls.RevokeAsync(sessionId, _manager.Now(), CancellationToken.None);
-            }
-            catch (SessionStoreUnavailableException)
-            {
-                // The store is down: the session keeps a credential nobody holds and ends at its idle deadline.
-            }
-            throw;
-        }
-    }
-
-    // The session limit revoked this request's session: it ends anonymous, and the client's credential is cleared.
-    private SessionCommitResult RefuseSignIn()
-    {
-        SignInRefused = true;
-        _subject = null;
-        _subjectChanged = false;
-        return SessionCommitResult.Cleared;
-    }
-
-    private ValueTask RaiseSignedInAsync(string id, string? previousSubject, DateTimeOffset now, SessionMetadata metadata)
-    {
-        _manager.Metrics.SignedIn(_credentialKind);
-        return SessionEventDispatch.RaiseAsync(
-            _manager.Options.Events.OnSignedIn,
-            new SessionSignedInEvent(id, _subject!, previousSubject, _credentialKind, now, metadata),
-            _manager.Logger);
-    }
-
-    /// <summary>The stable <c>reason</c> tag of a cookie rejection.</summary>
-    internal static string RejectionTag(CredentialRejection rejection) => rejection switch
-    {
-        CredentialRejection.Empty => "empty",
-        CredentialRejection.TooLong => "too_long",
-        CredentialRejection.Malformed => "malformed",
-        CredentialRejection.BadSignature => "bad_signature",
-        _ => "other",
-    };
-
-    private SessionPatch BuildPatch(IssuedCredential? credential, DateTimeOffset now, DateTimeOffset idle)
-    {
-        Dictionary<string, string>? set = null;
-        List<string>? removed = null;
-        if (_changes is not null)
-        {
-            foreach (var (key, value) in _changes)
-            {
-                if (value is null)
-                {
-                    (removed ??= []).Add(key);
-                }
-                else
-                {
-                    (set ??= new(StringComparer.Ordinal))[key] = value;
-                }
-            }
-        }
-        return new SessionPatch
-        {
-            ClearData = _cleared,
-            Set = set ?? SessionRecord.EmptyData,
-            Removed = (IReadOnlyCollection<string>?)removed ?? [],
-            SubjectChanged = _subjectChanged,
-            Subject = _subject,
-            NewCredentialHash = credential?.Hash,
-            LastSeenAt = now,
-            IdleExpiresAt = idle,
-        };
-    }
-
-    private bool HasDataToKeep()
-    {
-        if (_changes is null)
-        {
-            return false;
-        }
-        foreach (var value in _changes.Values)
-        {
-            if (value is not null)
-            {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private bool TryRead<T>(string key, [MaybeNullWhen(false)] out T value)
-    {
-        if (!TryGetJson(key, out var json))
-        {
-            value = default;
-            return false;
-        }
-        value = Deserialize<T>(key, json, out var ok)!;
-        return ok;
-    }
-
-    private T? Deserialize<T>(string key, string json, out bool ok)
-    {
-        try
-        {
-            ok = true;
-            return JsonSerializer.Deserialize<T>(json, _manager.Options.JsonSerializerOptions);
-        }
-        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException)
-        {
-            Log.ValueUnreadable(_manager.Logger, key, Log.Ref(_record?.Id), typeof(T).Name, e);
-            ok = false;
-            return default;
-        }
-    }
-
-    private bool TryGetJson(string key, [NotNullWhen(true)] out string? json)
-    {
-        EnsureLoaded();
-        if (_changes is not null && _changes.TryGetValue(key, out var changed))
-        {
-            json = changed;
-            return json is not null;
-        }
-        json = null;
-        return !_cleared && _record is not null && _record.Data.TryGetValue(key, out json);
-    }
-
-    private void SetJson(string key, string json)
-    {
-        EnsureWritable();
-        TrackDataSize(key, json);
-        if (!_cleared && _record is not null && _record.Data.TryGetValue(key, out var stored) && string.Equals(stored, json, StringComparison.Ordinal))
-        {
-            // Writing back what is stored is not a change: nothing to commit for this key.
-            _changes?.Remove(key);
-            return;
-        }
-        (_changes ??= new(StringComparer.Ordinal))[key] = json;
-    }
-
-    private void RemoveKey(string key)
-    {
-        EnsureWritable();
-        TrackDataSize(key, null);
-        var stored = !_cleared && _record is not null && _record.Data.ContainsKey(key);
-        if (stored)
-        {
-            (_changes ??= new(StringComparer.Ordinal))[key] = null;
-        }
-        else
-        {
-            _changes?.Remove(key);
-        }
-    }
-
-    // Keeps the size of the visible data (keys and JSON values in UTF-8, flash values included) against
-    // TesseraOptions.MaxDataBytes, counted once from the stored data on the first write and then per change, so the
-    // limit costs nothing for a request that writes nothing. A change that would grow the data past the limit is refused
-    // before it is made; shrinking is always allowed, even above a lowered limit.
-    private void TrackDataSize(string key, string? json)
-    {
-        if (_manager.Options.MaxDataBytes is not { } limit)
-        {
-            return;
-        }
-        if (_dataBytes < 0)
-        {
-            _dataBytes = VisibleDataBytes();
-        }
-        var before = TryGetJson(key, out var old) ? SessionKeys.EntryBytes(key, old) : 0;
-        var after = json is null ? 0 : SessionKeys.EntryBytes(key, json);
-        var next = _dataBytes - before + after;
-        if (after > before && next > limit)
-        {
-            throw new SessionDataTooLargeException(key, next, limit);
-        }
-        _dataBytes = next;
-    }
-
-    private long VisibleDataBytes()
-    {
-        long total = 0;
-        if (!_cleared && _record is not null)
-        {
-            foreach (var (key, value) in _record.Data)
-            {
-                if (_changes is null || !_changes.ContainsKey(key))
-                {
-                    total += SessionKeys.EntryBytes(key, value);
-                }
-            }
-        }
-        if (_changes is not null)
-        {
-            foreach (var (key, value) in _changes)
-            {
-                if (value is not null)
-                {
-                    total += SessionKeys.EntryBytes(key, value);
-                }
-            }
-        }
-        return total;
-    }
-
-    private string Serialize<T>(T value)
-    {
-        var json = JsonSerializer.Serialize(value, _manager.Options.JsonSerializerOptions);
-        SessionKeys.ValidateValue(json, nameof(value));
-        return json;
     }
 
     private SessionRecord? Loaded()
@@ -898,52 +344,4 @@ public partial class TesseraSession
             throw new SessionUnavailableException();
         }
     }
-
-    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
-
-    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
-}
-
-/// <summary>What kind of credential a session view was opened with.</summary>
-public enum SessionCredentialKind
-{
-    /// <summary>A signed cookie token.</summary>
-    Cookie = 0,
-
-    /// <summary>An access JWT (<c>Authorization: Bearer</c>).</summary>
-    AccessToken = 1,
-}
-
-/// <summary>What a transport must do with the client's credential after a commit.</summary>
-public enum CredentialChange
-{
-    /// <summary>Nothing: the client's credential (or its absence) stays right.</summary>
-    None = 0,
-
-    /// <summary>Give the client <see cref="SessionCommitResult.Credential"/>, replacing what it had.</summary>
-    Issue,
-
-    /// <summary>
-    /// Tell the client to drop its credential: the session was destroyed, or was revoked or expired while this request
-    /// ran. A cookie that finds no session on load is left alone, because a parallel request may just have replaced it.
-    /// </summary>
-    Clear,
-}
-
-/// <summary>The outcome of <see cref="TesseraSession.CommitAsync"/>.</summary>
-/// <param name="Change">What to do with the client's credential.</param>
-/// <param name="Credential">The new credential when <paramref name="Change"/> is <see cref="CredentialChange.Issue"/>: a secret, never log it.</param>
-/// <param name="AbsoluteExpiresAt">When the issued credential's session ends at the latest; <see langword="null"/> otherwise.</param>
-/// <param name="SessionId">The id of the session the credential belongs to; <see langword="null"/> unless issued.</param>
-public readonly record struct SessionCommitResult(CredentialChange Change, string? Credential, DateTimeOffset? AbsoluteExpiresAt, string? SessionId)
-{
-    /// <summary>Nothing for the transport to do.</summary>
-    public static SessionCommitResult Unchanged { get; } = new(CredentialChange.None, null, null, null);
-
-    /// <summary>The client must drop its credential.</summary>
-    public static SessionCommitResult Cleared { get; } = new(CredentialChange.Clear, null, null, null);
-
-    /// <summary>Hides the credential.</summary>
-    /// <returns>A description without the credential.</returns>
-    public override string ToString() => $"SessionCommitResult({Change})";
 }

@@ -198,7 +198,7 @@ public sealed partial class PublicIndicatorCookieTests : HttpConformanceTestBase
         });
 
     // POST /revoke-during-request: the session is revoked (as from another device) while the request writes to it.
-    private static void MapRevokeDuringRequest(WebApplication app) =>
+    internal static void MapRevokeDuringRequest(WebApplication app) =>
         app.MapPost("/revoke-during-request", async (HttpSession session, SessionManager manager, CancellationToken cancellationToken) =>
         {
             Assert.True(await manager.RevokeAsync(session.Id, cancellationToken));

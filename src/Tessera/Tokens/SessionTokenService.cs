@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.Extensions.Logging;
 
 namespace Tessera.Tokens;
@@ -14,21 +13,46 @@ namespace Tessera.Tokens;
 /// </remarks>
 public sealed class SessionTokenService
 {
-    private readonly SessionManager _manager;
+    private readonly InstrumentedStore _store;
+    private readonly TesseraOptions _sessionOptions;
     private readonly TesseraTokenOptions _options;
+    private readonly SessionClock _clock;
+    private readonly CookieCredential _credentials;
+    private readonly SessionRevoker _revoker;
+    private readonly SubjectSessionLimit _limit;
+    private readonly SessionReporter _reporter;
+    private readonly TesseraMetrics _metrics;
+    private readonly ILogger _logger;
 
-    internal SessionTokenService(SessionManager manager)
+    internal SessionTokenService(
+        InstrumentedStore store,
+        TesseraOptions options,
+        SessionClock clock,
+        SigningKeyRing keys,
+        CookieCredential credentials,
+        SessionRevoker revoker,
+        SubjectSessionLimit limit,
+        SessionReporter reporter,
+        ILogger logger)
     {
-        _manager = manager;
-        _options = manager.Options.Tokens;
-        Codec = new JwtTokenCodec(manager.Keys, _options);
+        _store = store;
+        _sessionOptions = options;
+        _options = options.Tokens;
+        _clock = clock;
+        _credentials = credentials;
+        _revoker = revoker;
+        _limit = limit;
+        _reporter = reporter;
+        _metrics = store.Metrics;
+        _logger = logger;
+        Codec = new JwtTokenCodec(keys, _options);
     }
 
     /// <summary>The JWT codec in use.</summary>
     public JwtTokenCodec Codec { get; }
 
-    private ISessionTokenStore Store => _manager.Store as ISessionTokenStore
-        ?? throw new InvalidOperationException($"The session store {_manager.Store.GetType().Name} does not support token sessions (it does not implement ISessionTokenStore).");
+    private ISessionTokenStore Store => _store.Store as ISessionTokenStore
+        ?? throw new InvalidOperationException($"The session store {_store.Store.GetType().Name} does not support token sessions (it does not implement ISessionTokenStore).");
 
     /// <summary>Creates a session for a token client and returns its first token pair.</summary>
     /// <param name="subject">The signed-in subject, or <see langword="null"/> for an anonymous token session.</param>
@@ -68,37 +92,37 @@ public sealed class SessionTokenService
         foreach (var (key, json) in data ?? SessionRecord.EmptyData)
         {
             SessionKeys.Validate(key, nameof(data));
-            values[key] = ValidJson(json, nameof(data));
+            values[key] = TokenSessionData.ValidJson(json, nameof(data));
         }
-        CheckDataSize(values, grownFrom: 0);
+        TokenSessionData.CheckSize(values, grownFrom: 0, _sessionOptions.MaxDataBytes);
         var now = Now();
         var absolute = now + _options.SessionLifetime;
         var store = Store;
         // Under a session limit the session is stored anonymous and given its subject only once its tokens are stored:
         // a racing sign-in's trim can then never revoke it in between, which would leave it unable to take its tokens.
-        var limited = subject is not null && _manager.Options.MaxSessionsPerSubject is not null;
+        var limited = subject is not null && _sessionOptions.MaxSessionsPerSubject is not null;
         for (var attempt = 0; ; attempt++)
         {
-            var (access, refresh) = NewPair(SessionManager.NewId(), now, absolute);
+            var (access, refresh) = NewPair(SessionIds.NewId(), now, absolute);
             var record = new SessionRecord
             {
                 Id = access.SessionId,
                 // A token session has no cookie: its credential hash is random and never handed out.
-                CredentialHash = _manager.Credentials.Issue().Hash,
+                CredentialHash = _credentials.Issue().Hash,
                 Subject = limited ? null : subject,
                 Data = values,
                 CreatedAt = now,
                 LastSeenAt = now,
                 IdleExpiresAt = refresh.ExpiresAt,
                 AbsoluteExpiresAt = absolute,
-                Metadata = _manager.Options.Metadata.Apply(metadata),
+                Metadata = _sessionOptions.Metadata.Apply(metadata),
             };
-            if (await _manager.Calls.CreateAsync(record, cancellationToken))
+            if (await _store.CreateAsync(record, cancellationToken))
             {
                 bool created;
                 try
                 {
-                    created = await _manager.Calls.CreateTokensAsync(store, access, refresh, cancellationToken);
+                    created = await _store.CreateTokensAsync(store, access, refresh, cancellationToken);
                 }
                 catch (SessionStoreUnavailableException)
                 {
@@ -108,18 +132,18 @@ public sealed class SessionTokenService
                 }
                 if (!created)
                 {
-                    await _manager.Calls.DeleteAsync(record.Id, cancellationToken);
+                    await _store.DeleteAsync(record.Id, cancellationToken);
                     throw new InvalidOperationException("The store refused the tokens of a session it had just created.");
                 }
                 if (limited)
                 {
-                    if (!await _manager.Calls.ApplyAsync(record.Id, new SessionPatch { SubjectChanged = true, Subject = subject }, cancellationToken))
+                    if (!await _store.ApplyAsync(record.Id, new SessionPatch { SubjectChanged = true, Subject = subject }, cancellationToken))
                     {
                         throw new InvalidOperationException("The store lost a token session it had just created.");
                     }
                     record = record with { Subject = subject };
                 }
-                Log.TokenSessionCreated(_manager.Logger, Log.Ref(record.Id));
+                Log.TokenSessionCreated(_logger, Log.Ref(record.Id));
                 if (!await RaiseCreatedAsync(record, cancellationToken))
                 {
                     return TokenResult<TokenPair>.Fail(TokenFailure.SessionLimitReached);
@@ -139,13 +163,13 @@ public sealed class SessionTokenService
     /// <returns>The session, or why not.</returns>
     public async ValueTask<TokenResult<SessionRecord>> GetAsync(string? accessToken, CancellationToken cancellationToken = default)
     {
-        var now = _manager.Now();
+        var now = _clock.Now();
         var validation = Codec.Validate(accessToken, TokenKind.Access, now);
         if (validation.Failure != TokenFailure.None)
         {
             return TokenResult<SessionRecord>.Fail(validation.Failure);
         }
-        var lookup = await _manager.Calls.LoadTokenAsync(Store, validation.TokenId!, cancellationToken);
+        var lookup = await _store.LoadTokenAsync(Store, validation.TokenId!, cancellationToken);
         var failure = Check(lookup, validation, TokenKind.Access, now);
         return failure == TokenFailure.None
             ? TokenResult<SessionRecord>.Ok(lookup!.Session!)
@@ -169,7 +193,7 @@ public sealed class SessionTokenService
         foreach (var (key, json) in data)
         {
             SessionKeys.Validate(key, nameof(data));
-            ValidJson(json, nameof(data));
+            TokenSessionData.ValidJson(json, nameof(data));
         }
         var found = await GetAsync(accessToken, cancellationToken);
         if (!found.Succeeded)
@@ -177,11 +201,11 @@ public sealed class SessionTokenService
             return TokenResult<bool>.Fail(found.Failure);
         }
         var session = found.Value!;
-        CheckDataSize(data, grownFrom: session.Data.Sum(e => SessionKeys.EntryBytes(e.Key, e.Value)));
+        TokenSessionData.CheckSize(data, grownFrom: session.Data.Sum(e => SessionKeys.EntryBytes(e.Key, e.Value)), _sessionOptions.MaxDataBytes);
         var set = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, json) in data)
         {
-            if (!session.Data.TryGetValue(key, out var stored) || !SameJson(stored, json))
+            if (!session.Data.TryGetValue(key, out var stored) || !TokenSessionData.SameJson(stored, json))
             {
                 set[key] = json;
             }
@@ -191,7 +215,7 @@ public sealed class SessionTokenService
         {
             return TokenResult<bool>.Ok(false);
         }
-        var applied = await _manager.Calls.ApplyAsync(session.Id, new SessionPatch { Set = set, Removed = removed }, cancellationToken);
+        var applied = await _store.ApplyAsync(session.Id, new SessionPatch { Set = set, Removed = removed }, cancellationToken);
         return applied ? TokenResult<bool>.Ok(true) : TokenResult<bool>.Fail(TokenFailure.InvalidSession);
     }
 
@@ -206,7 +230,7 @@ public sealed class SessionTokenService
         {
             return TokenResult<bool>.Fail(found.Failure);
         }
-        await _manager.RevokeAsync(found.Value!.Id, found.Value, SessionRevocationReason.SignOut, cancellationToken);
+        await _revoker.RevokeAsync(found.Value!.Id, found.Value, SessionRevocationReason.SignOut, cancellationToken);
         return TokenResult<bool>.Ok(true);
     }
 
@@ -226,7 +250,7 @@ public sealed class SessionTokenService
         var result = await RefreshCoreAsync(refreshToken, cancellationToken);
         if (!result.Succeeded)
         {
-            _manager.Metrics.Rejected("token", result.Reason);
+            _metrics.Rejected("token", result.Reason);
         }
         return result;
     }
@@ -235,7 +259,7 @@ public sealed class SessionTokenService
     {
         // Token claims are whole seconds; revocation times and the grace window are measured to the millisecond, so
         // the window is never up to a second longer than configured.
-        var now = _manager.Now();
+        var now = _clock.Now();
         var issuedAt = Seconds(now);
         var validation = Codec.Validate(refreshToken, TokenKind.Refresh, now);
         if (validation.Failure != TokenFailure.None)
@@ -247,7 +271,7 @@ public sealed class SessionTokenService
         {
             // One atomic read of the token, its session and (once it was rotated) its successor pair: a grace answer is
             // decided on records from one moment.
-            var lookup = await _manager.Calls.LoadRefreshTokenAsync(store, validation.TokenId!, cancellationToken);
+            var lookup = await _store.LoadRefreshTokenAsync(store, validation.TokenId!, cancellationToken);
             // The record decides before anything else: what it says about kind and expiry stands whatever a key signed,
             // so an expired or converted token is refused as such and never taken for a reuse.
             var failure = CheckRecord(lookup, validation, TokenKind.Refresh, now);
@@ -266,7 +290,7 @@ public sealed class SessionTokenService
             }
             var session = lookup.Session!;
             var (access, refresh) = NewPair(session.Id, issuedAt, session.AbsoluteExpiresAt);
-            var outcome = await _manager.Calls.RotateAsync(store, lookup.Token.Id, access, refresh, now, cancellationToken);
+            var outcome = await _store.RotateAsync(store, lookup.Token.Id, access, refresh, now, cancellationToken);
             switch (outcome)
             {
                 case TokenRotationOutcome.Rotated:
@@ -293,11 +317,11 @@ public sealed class SessionTokenService
     public async ValueTask<int> CleanupAsync(TimeSpan revokedAge, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(revokedAge, TimeSpan.Zero);
-        if (_manager.Store is not ISessionStoreCleanup cleanup)
+        if (_store.Store is not ISessionStoreCleanup cleanup)
         {
-            throw new InvalidOperationException($"The session store {_manager.Store.GetType().Name} cannot delete expired sessions.");
+            throw new InvalidOperationException($"The session store {_store.Store.GetType().Name} cannot delete expired sessions.");
         }
-        return await SessionCleanupService.DeleteInBatchesAsync(_manager.Calls, cleanup, _manager.Now() - revokedAge, _manager.Options.CleanupBatchSize, TimeSpan.Zero, _manager.Time, _manager.Options.Events, _manager.Logger, cancellationToken);
+        return await SessionCleanupService.DeleteInBatchesAsync(_store, cleanup, _clock.Now() - revokedAge, _sessionOptions.CleanupBatchSize, TimeSpan.Zero, _clock.Time, _sessionOptions.Events, _logger, cancellationToken);
     }
 
     // A rotated refresh token presented again. It is answered with its successor pair only while that pair is still the
@@ -325,25 +349,25 @@ public sealed class SessionTokenService
         var rotatedAt = token.RevokedAt!.Value;
         if (now - rotatedAt <= _options.ReuseGraceWindow && CurrentSuccessor(lookup) is var (access, refresh))
         {
-            _manager.Metrics.GraceAnswered();
+            _metrics.GraceAnswered();
             var tokenRef = Log.Ref(presented);
-            Log.RefreshGraceAnswered(_manager.Logger, tokenRef, Log.Ref(session.Id));
+            Log.RefreshGraceAnswered(_logger, tokenRef, Log.Ref(session.Id));
             await SessionEventDispatch.RaiseAsync(
-                _manager.Options.TokenEvents.OnRefreshGraceAnswered,
+                _sessionOptions.TokenEvents.OnRefreshGraceAnswered,
                 new RefreshGraceContext(session.Id, session.Subject, tokenRef, rotatedAt, now, session.Metadata),
-                _manager.Logger);
+                _logger);
             return TokenResult<TokenPair>.Ok(Pair(access, refresh));
         }
         // Outside the grace window, or behind a successor that moved on: whoever holds it is not the legitimate client's
         // latest state. Of racing presenters only the one whose revocation ended the session reports it, so one theft
         // raises one alarm; every one of them is refused as a reuse.
-        if (await _manager.RevokeAsync(session.Id, session, SessionRevocationReason.Leak, cancellationToken))
+        if (await _revoker.RevokeAsync(session.Id, session, SessionRevocationReason.Leak, cancellationToken))
         {
-            Log.RefreshTokenReused(_manager.Logger, Log.Ref(session.Id));
+            Log.RefreshTokenReused(_logger, Log.Ref(session.Id));
             await SessionEventDispatch.RaiseAsync(
-                _manager.Options.TokenEvents.OnRefreshTokenReused,
+                _sessionOptions.TokenEvents.OnRefreshTokenReused,
                 new RefreshTokenReuseContext(session.Id, session.Subject, token.Id, rotatedAt, now, session.Metadata),
-                _manager.Logger);
+                _logger);
         }
         return TokenResult<TokenPair>.Fail(TokenFailure.RefreshTokenReused);
     }
@@ -360,17 +384,14 @@ public sealed class SessionTokenService
     // Raises created, applies the session limit, then raises signed-in unless the limit refused the session.
     private async ValueTask<bool> RaiseCreatedAsync(SessionRecord record, CancellationToken cancellationToken)
     {
-        _manager.Metrics.Created(SessionCredentialKind.AccessToken);
-        var events = _manager.Options.Events;
-        await SessionEventDispatch.RaiseAsync(events.OnCreated, new SessionCreatedEvent(record.Id, record.Subject, SessionCredentialKind.AccessToken, record.CreatedAt, record.Metadata), _manager.Logger);
+        await _reporter.CreatedAsync(new SessionCreatedEvent(record.Id, record.Subject, SessionCredentialKind.AccessToken, record.CreatedAt, record.Metadata));
         if (record.Subject is { } subject)
         {
-            if (!await _manager.EnforceSessionLimitAsync(subject, record.Id, record.Metadata, cancellationToken))
+            if (!await _limit.EnforceAsync(subject, record.Id, record.Metadata, cancellationToken))
             {
                 return false;
             }
-            _manager.Metrics.SignedIn(SessionCredentialKind.AccessToken);
-            await SessionEventDispatch.RaiseAsync(events.OnSignedIn, new SessionSignedInEvent(record.Id, subject, null, SessionCredentialKind.AccessToken, record.CreatedAt, record.Metadata), _manager.Logger);
+            await _reporter.SignedInAsync(new SessionSignedInEvent(record.Id, subject, null, SessionCredentialKind.AccessToken, record.CreatedAt, record.Metadata));
         }
         return true;
     }
@@ -421,8 +442,8 @@ public sealed class SessionTokenService
 
     private (TokenRecord Access, TokenRecord Refresh) NewPair(string sessionId, DateTimeOffset now, DateTimeOffset absolute)
     {
-        var accessId = SessionManager.NewId();
-        var refreshId = SessionManager.NewId();
+        var accessId = SessionIds.NewId();
+        var refreshId = SessionIds.NewId();
         var access = new TokenRecord
         {
             Id = accessId,
@@ -446,62 +467,21 @@ public sealed class SessionTokenService
         new(Codec.Mint(access), Codec.Mint(refresh), access.ExpiresAt, refresh.ExpiresAt, access.SessionId);
 
     // Token times are whole seconds, like the JWT claims minted from them.
-    private DateTimeOffset Now() => Seconds(_manager.Time.GetUtcNow());
+    private DateTimeOffset Now() => Seconds(_clock.Time.GetUtcNow());
 
     private static DateTimeOffset Seconds(DateTimeOffset time) => DateTimeOffset.FromUnixTimeSeconds(time.ToUnixTimeSeconds());
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
-    // TesseraOptions.MaxDataBytes for a token session's whole data, as TesseraSession counts it; data that does not grow
-    // passes even above a lowered limit.
-    private void CheckDataSize(IReadOnlyDictionary<string, string> data, long grownFrom)
-    {
-        if (_manager.Options.MaxDataBytes is not { } limit)
-        {
-            return;
-        }
-        var size = data.Sum(e => SessionKeys.EntryBytes(e.Key, e.Value));
-        if (size > limit && size > grownFrom)
-        {
-            throw new SessionDataTooLargeException(data.Keys.Order(StringComparer.Ordinal).First(), size, limit);
-        }
-    }
-
     private async ValueTask TryDeleteAsync(string sessionId)
     {
         try
         {
-            await _manager.Calls.DeleteAsync(sessionId, CancellationToken.None);
+            await _store.DeleteAsync(sessionId, CancellationToken.None);
         }
         catch (SessionStoreUnavailableException)
         {
             // Still down: the orphan has no credential and ends at its idle deadline.
         }
-    }
-
-    private static string ValidJson(string json, string paramName)
-    {
-        ArgumentNullException.ThrowIfNull(json, paramName);
-        try
-        {
-            using var _ = JsonDocument.Parse(json);
-        }
-        catch (JsonException)
-        {
-            throw new ArgumentException("Every session value must be a JSON text.", paramName);
-        }
-        SessionKeys.ValidateValue(json, paramName);
-        return json;
-    }
-
-    private static bool SameJson(string a, string b)
-    {
-        if (string.Equals(a, b, StringComparison.Ordinal))
-        {
-            return true;
-        }
-        using var left = JsonDocument.Parse(a);
-        using var right = JsonDocument.Parse(b);
-        return JsonElement.DeepEquals(left.RootElement, right.RootElement);
     }
 }

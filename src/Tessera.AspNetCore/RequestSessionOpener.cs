@@ -8,13 +8,13 @@ namespace Tessera.AspNetCore;
 /// first opens it (lazily: no store call), the other finds it in the request's features, so a request loads its
 /// session at most once whatever the order of <c>UseTessera()</c> and <c>UseAuthentication()</c>.
 /// </summary>
-internal sealed class TesseraRequestSessions
+internal sealed class RequestSessionOpener
 {
     private readonly SessionManager _manager;
     private readonly ISessionTransport[] _transports;
     private readonly ISessionTransport _fallback;
 
-    public TesseraRequestSessions(SessionManager manager, IEnumerable<ISessionTransport> transports)
+    public RequestSessionOpener(SessionManager manager, IEnumerable<ISessionTransport> transports)
     {
         ArgumentNullException.ThrowIfNull(manager);
         ArgumentNullException.ThrowIfNull(transports);

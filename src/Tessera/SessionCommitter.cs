@@ -1,0 +1,195 @@
+using Microsoft.Extensions.Logging;
+
+namespace Tessera;
+
+/// <summary>One request's changes to a session, as <see cref="SessionCommitter"/> writes them.</summary>
+/// <param name="Existing">The stored session the request loaded and still holds, or <see langword="null"/>.</param>
+/// <param name="Destroyed">The stored session the request destroyed, or <see langword="null"/>.</param>
+/// <param name="Data">The request's data bag.</param>
+/// <param name="Subject">The subject after this request.</param>
+/// <param name="SubjectChanged">Whether the request signed a subject in.</param>
+/// <param name="Regenerate">Whether the request asked for a new credential.</param>
+/// <param name="CredentialKind">The kind of credential the request's view was opened with.</param>
+/// <param name="PendingId">The id a new session will be stored under, if the request already showed one.</param>
+/// <param name="Metadata">Reads the request's metadata, only when a session is created.</param>
+internal readonly record struct SessionChanges(
+    SessionRecord? Existing,
+    SessionRecord? Destroyed,
+    SessionData Data,
+    string? Subject,
+    bool SubjectChanged,
+    bool Regenerate,
+    SessionCredentialKind CredentialKind,
+    string? PendingId,
+    ISessionMetadataSource Metadata);
+
+/// <summary>Where a new session's metadata comes from: the request, read only when a session is created.</summary>
+internal interface ISessionMetadataSource
+{
+    /// <summary>Reads the metadata to record.</summary>
+    SessionMetadata CaptureMetadata();
+}
+
+/// <summary>What <see cref="SessionCommitter.CommitAsync"/> did.</summary>
+/// <param name="Outcome">The result and what the transport may show of it.</param>
+/// <param name="SignInRefused">Whether the session limit refused the sign-in (the session was revoked).</param>
+/// <param name="CreatedId">The id of the session created, or <see langword="null"/> when none was.</param>
+internal readonly record struct SessionCommitted(SessionCommitOutcome Outcome, bool SignInRefused, string? CreatedId);
+
+/// <summary>
+/// Plans and writes one request's commit: revokes a destroyed session; for a stored one, applies the per-key patch
+/// (with a new credential when asked) or, with nothing to write, extends the idle deadline at most once per touch
+/// interval; for a new one with something to keep, creates it. A sign-in then goes through the subject's session limit.
+/// </summary>
+internal sealed class SessionCommitter(
+    InstrumentedStore store,
+    TesseraOptions options,
+    SessionClock clock,
+    CookieCredential credentials,
+    SessionRevoker revoker,
+    SubjectSessionLimit limit,
+    SessionReporter reporter,
+    ILogger logger)
+{
+    /// <summary>Writes <paramref name="changes"/>; nothing when nothing changed.</summary>
+    public async ValueTask<SessionCommitted> CommitAsync(SessionChanges changes, CancellationToken cancellationToken)
+    {
+        var now = clock.Now();
+        var committed = new SessionCommitted(new SessionCommitOutcome(SessionCommitResult.Unchanged, null, null, false), false, null);
+        if (changes.Destroyed is { } destroyed)
+        {
+            await revoker.RevokeAsync(destroyed.Id, destroyed, SessionRevocationReason.SignOut, cancellationToken);
+            committed = Cleared(signedOut: true);
+        }
+        if (changes.Existing is { } record)
+        {
+            committed = await CommitExistingAsync(changes, record, now, cancellationToken);
+        }
+        else if (changes.Data.HasDataToKeep() || changes.Subject is not null)
+        {
+            committed = await CreateAsync(changes, now, cancellationToken);
+        }
+        return committed;
+    }
+
+    private async ValueTask<SessionCommitted> CommitExistingAsync(SessionChanges changes, SessionRecord record, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        // Extending never shortens: a token session's idle deadline follows its refresh token and may lie further out.
+        // The subject after this commit decides the timeout: signing in moves the session onto the longer one at once.
+        var idle = Max(record.IdleExpiresAt, Min(now + options.IdleTimeoutFor(changes.Subject), record.AbsoluteExpiresAt));
+        var writes = changes.Data.HasChanges || changes.SubjectChanged || changes.Regenerate;
+        if (!writes)
+        {
+            DateTimeOffset? touched = null;
+            if (now - record.LastSeenAt >= options.TouchInterval)
+            {
+                try
+                {
+                    if (await store.TouchAsync(record.Id, now, idle, cancellationToken))
+                    {
+                        touched = idle;
+                    }
+                }
+                catch (SessionStoreUnavailableException e) when (changes.Destroyed is null)
+                {
+                    // A read-only request's answer does not depend on the touch: serve it, and let a later request
+                    // extend the deadline (the session can only end sooner than it would have, never later).
+                    Log.TouchFailed(logger, Log.Ref(record.Id), Log.ErrorType(e));
+                }
+            }
+            var result = changes.Destroyed is null ? SessionCommitResult.Unchanged : SessionCommitResult.Cleared;
+            return new SessionCommitted(new SessionCommitOutcome(result, touched, touched is null ? null : record.AbsoluteExpiresAt, false), false, null);
+        }
+        var credential = changes.Regenerate ? credentials.Issue() : null;
+        if (!await store.ApplyAsync(record.Id, Patch(changes, credential, now, idle), cancellationToken))
+        {
+            // Revoked or expired by someone else while this request ran: never resurrect it.
+            Log.SessionVanished(logger, Log.Ref(record.Id));
+            return Cleared(signedOut: false);
+        }
+        if (changes.SubjectChanged && changes.Subject is not null)
+        {
+            if (!await limit.EnforceOrRevokeAsync(changes.Subject, record.Id, record.Metadata, cancellationToken))
+            {
+                return Refused((idle, record.AbsoluteExpiresAt));
+            }
+            await reporter.SignedInAsync(new SessionSignedInEvent(record.Id, changes.Subject, record.Subject, changes.CredentialKind, now, record.Metadata));
+        }
+        var written = credential is null
+            ? SessionCommitResult.Unchanged
+            : new SessionCommitResult(CredentialChange.Issue, credential.Value, record.AbsoluteExpiresAt, record.Id);
+        return new SessionCommitted(new SessionCommitOutcome(written, idle, record.AbsoluteExpiresAt, false), false, null);
+    }
+
+    private async ValueTask<SessionCommitted> CreateAsync(SessionChanges changes, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var data = changes.Data.NewData();
+        var absolute = now + options.AbsoluteLifetime;
+        var metadata = options.Metadata.Apply(changes.Metadata.CaptureMetadata());
+        var id = changes.PendingId;
+        for (var attempt = 0; ; attempt++)
+        {
+            var credential = credentials.Issue();
+            var record = new SessionRecord
+            {
+                Id = id ??= SessionIds.NewId(),
+                CredentialHash = credential.Hash,
+                Subject = changes.Subject,
+                Data = data,
+                CreatedAt = now,
+                LastSeenAt = now,
+                IdleExpiresAt = Min(now + options.IdleTimeoutFor(changes.Subject), absolute),
+                AbsoluteExpiresAt = absolute,
+                Metadata = metadata,
+            };
+            if (await store.CreateAsync(record, cancellationToken))
+            {
+                Log.SessionCreated(logger, Log.Ref(record.Id));
+                await reporter.CreatedAsync(new SessionCreatedEvent(record.Id, record.Subject, changes.CredentialKind, now, metadata));
+                if (changes.Subject is not null)
+                {
+                    if (!await limit.EnforceOrRevokeAsync(changes.Subject, record.Id, metadata, cancellationToken))
+                    {
+                        return Refused((record.IdleExpiresAt, absolute)) with { CreatedId = record.Id };
+                    }
+                    await reporter.SignedInAsync(new SessionSignedInEvent(record.Id, changes.Subject, null, changes.CredentialKind, now, metadata));
+                }
+                var issued = new SessionCommitResult(CredentialChange.Issue, credential.Value, absolute, record.Id);
+                return new SessionCommitted(new SessionCommitOutcome(issued, record.IdleExpiresAt, absolute, false), false, record.Id);
+            }
+            if (attempt >= 2)
+            {
+                throw new InvalidOperationException("Could not create a session: three random ids collided, which points at a broken random source or store.");
+            }
+            id = null;
+        }
+    }
+
+    private static SessionCommitted Cleared(bool signedOut) =>
+        new(new SessionCommitOutcome(SessionCommitResult.Cleared, null, null, signedOut), false, null);
+
+    // The session limit revoked this request's session: it ends anonymous, and the client's credential is cleared. The
+    // deadlines written before the limit revoked it stay reported, as they were.
+    private static SessionCommitted Refused((DateTimeOffset Idle, DateTimeOffset Absolute) written) =>
+        new(new SessionCommitOutcome(SessionCommitResult.Cleared, written.Idle, written.Absolute, false), true, null);
+
+    private static SessionPatch Patch(SessionChanges changes, IssuedCredential? credential, DateTimeOffset now, DateTimeOffset idle)
+    {
+        var (set, removed) = changes.Data.Changes();
+        return new SessionPatch
+        {
+            ClearData = changes.Data.Cleared,
+            Set = set,
+            Removed = removed,
+            SubjectChanged = changes.SubjectChanged,
+            Subject = changes.Subject,
+            NewCredentialHash = credential?.Hash,
+            LastSeenAt = now,
+            IdleExpiresAt = idle,
+        };
+    }
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+}
