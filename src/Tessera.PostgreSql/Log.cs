@@ -28,12 +28,4 @@ internal static partial class Log
 
     [LoggerMessage(2211, LogLevel.Warning, "The near cache's LISTEN connection to PostgreSQL failed; retrying in {DelayMs} ms.")]
     public static partial void ListenFailed(ILogger logger, long delayMs, Exception exception);
-
-    /// <summary>A short, stable, non-reversible reference to a session id for log lines.</summary>
-    public static string Ref(string sessionId)
-    {
-        Span<byte> hash = stackalloc byte[32];
-        System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(sessionId), hash);
-        return Convert.ToHexStringLower(hash[..4]);
-    }
 }

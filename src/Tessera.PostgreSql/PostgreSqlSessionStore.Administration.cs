@@ -1,12 +1,8 @@
 namespace Tessera.PostgreSql;
 
-// Administration: listing, statistics and clearing, for operators' tools (never on the request path). The SQL is
-// rewritten per call (a regex over a short text): these calls are rare.
+// Administration: listing, statistics and clearing, for operators' tools (never on the request path).
 public sealed partial class PostgreSqlSessionStore : ISessionStoreAdministration
 {
-    // The id as the store shows it, compared byte-wise ("C" collation) so the order does not depend on the locale.
-    private const string ShownId = """COALESCE(s."tesseraTextId", s."id"::text)""";
-
     /// <inheritdoc />
     /// <remarks>
     /// Sessions come ordered by id, compared byte-wise (<c>COLLATE "C"</c>); the cursor is the last id returned. There is
@@ -16,18 +12,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStoreAdministration
     {
         ArgumentNullException.ThrowIfNull(query);
         query.Validate();
-        var filter = query.State switch
-        {
-            SessionState.Live => """ AND s."revokedAt" IS NULL AND s."tesseraExpiresAt" > $2""",
-            SessionState.Expired => """ AND s."revokedAt" IS NULL AND s."tesseraExpiresAt" <= $2""",
-            SessionState.Revoked => """ AND s."revokedAt" IS NOT NULL""",
-            _ => " AND $2::timestamptz IS NOT NULL",
-        };
-        filter += query.Subject is null ? " AND $4::text IS NULL" : """ AND s."tesseraSubject" = $4""";
-        var collated = _schema.Rewrite(ShownId) + " COLLATE \"C\"";
-        var sql = _schema.Rewrite("SELECT " + SessionColumns + """ FROM "public"."sessionStore" s WHERE """)
-            + collated + " > $1" + _schema.Rewrite(filter) + " ORDER BY " + collated + " LIMIT $3";
-        await using var command = await CommandAsync(sql, idempotent: true, cancellationToken);
+        await using var command = await CommandAsync(_sql.ListSessions(query.State, query.Subject is not null), idempotent: true, cancellationToken);
         command.Parameters.Add(Text(query.Cursor ?? ""));
         command.Parameters.Add(Time(Now()));
         command.Parameters.Add(new Npgsql.NpgsqlParameter<int> { TypedValue = query.PageSize + 1 });
@@ -53,14 +38,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStoreAdministration
     /// </remarks>
     public async ValueTask<SessionStoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default)
     {
-        var sql = _schema.Rewrite("""
-            SELECT count(*) FILTER (WHERE s."revokedAt" IS NULL AND s."tesseraExpiresAt" > $1),
-                   count(*) FILTER (WHERE s."revokedAt" IS NULL AND s."tesseraExpiresAt" <= $1),
-                   count(*) FILTER (WHERE s."revokedAt" IS NOT NULL),
-                   pg_total_relation_size($2::regclass) + pg_total_relation_size($3::regclass)
-            FROM "public"."sessionStore" s
-            """);
-        await using var command = await CommandAsync(sql, idempotent: true, cancellationToken);
+        await using var command = await CommandAsync(_sql.Statistics, idempotent: true, cancellationToken);
         command.Parameters.Add(Time(Now()));
         command.Parameters.Add(Text(SessionsTable));
         command.Parameters.Add(Text(TokensTable));
@@ -76,7 +54,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStoreAdministration
     /// </remarks>
     public async ValueTask<long> ClearAsync(CancellationToken cancellationToken = default)
     {
-        await using var command = await CommandAsync(_schema.Rewrite("""DELETE FROM "public"."sessionStore" """), idempotent: true, cancellationToken);
+        await using var command = await CommandAsync(_sql.Clear, idempotent: true, cancellationToken);
         return await command.ExecuteAsync(cancellationToken);
     }
 }

@@ -157,42 +157,83 @@ public sealed partial class PostgreSqlSessionStoreOptions
     /// <exception cref="ArgumentOutOfRangeException">The naming style or the timeout is out of range.</exception>
     public void Validate()
     {
+        if (Problems().FirstOrDefault() is { } problem)
+        {
+            throw problem;
+        }
+    }
+
+    /// <summary>Every problem of these options, in the order <see cref="Validate"/> reports the first; none when they are valid.</summary>
+    internal IEnumerable<ArgumentException> Problems()
+    {
         if (!Enum.IsDefined(NamingStyle))
         {
-            throw new ArgumentOutOfRangeException(nameof(NamingStyle), NamingStyle, "Unknown naming style.");
+            yield return new ArgumentOutOfRangeException(nameof(NamingStyle), NamingStyle, "Unknown naming style.");
+            yield break; // the effective table names depend on it
         }
-        CheckIdentifier(Schema, 63, nameof(Schema));
-        CheckIdentifier(EffectiveSessionsTable, PostgreSqlSessionStoreDefaults.MaxTableNameLength, nameof(SessionsTable));
-        CheckIdentifier(EffectiveTokensTable, PostgreSqlSessionStoreDefaults.MaxTableNameLength, nameof(TokensTable));
+        var names = new[]
+        {
+            IdentifierProblem(Schema, 63, nameof(Schema)),
+            IdentifierProblem(EffectiveSessionsTable, PostgreSqlSessionStoreDefaults.MaxTableNameLength, nameof(SessionsTable)),
+            IdentifierProblem(EffectiveTokensTable, PostgreSqlSessionStoreDefaults.MaxTableNameLength, nameof(TokensTable)),
+        };
+        foreach (var problem in names.OfType<ArgumentException>())
+        {
+            yield return problem;
+        }
         if (string.Equals(EffectiveSessionsTable, EffectiveTokensTable, StringComparison.Ordinal))
         {
-            throw new ArgumentException("The sessions and tokens tables need different names.", nameof(TokensTable));
+            yield return new ArgumentException("The sessions and tokens tables need different names.", nameof(TokensTable));
         }
         if (CommandTimeout < TimeSpan.FromSeconds(1) || CommandTimeout > TimeSpan.FromHours(1))
         {
-            throw new ArgumentOutOfRangeException(nameof(CommandTimeout), CommandTimeout, "CommandTimeout must be between one second and one hour.");
+            yield return new ArgumentOutOfRangeException(nameof(CommandTimeout), CommandTimeout, "CommandTimeout must be between one second and one hour.");
         }
         if (MaxAnonymousSessions is < 1)
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxAnonymousSessions), MaxAnonymousSessions, "MaxAnonymousSessions must be at least 1 (or null for no bound).");
+            yield return new ArgumentOutOfRangeException(nameof(MaxAnonymousSessions), MaxAnonymousSessions, "MaxAnonymousSessions must be at least 1 (or null for no bound).");
         }
         if (AnonymousCountInterval < TimeSpan.FromMilliseconds(100) || AnonymousCountInterval > TimeSpan.FromHours(1))
         {
-            throw new ArgumentOutOfRangeException(nameof(AnonymousCountInterval), AnonymousCountInterval, "AnonymousCountInterval must be between 100 milliseconds and one hour.");
+            yield return new ArgumentOutOfRangeException(nameof(AnonymousCountInterval), AnonymousCountInterval, "AnonymousCountInterval must be between 100 milliseconds and one hour.");
         }
         if (UserQuery is { } user && (string.IsNullOrWhiteSpace(user.Join) || string.IsNullOrWhiteSpace(user.Select)))
         {
-            throw new ArgumentException("A user query needs both a join clause and a select expression.", nameof(UserQuery));
+            yield return new ArgumentException("A user query needs both a join clause and a select expression.", nameof(UserQuery));
+        }
+    }
+
+    /// <summary>The problems of <see cref="Problems"/>, plus a <see cref="ConnectionString"/> that is set but unparsable.</summary>
+    internal IEnumerable<ArgumentException> ProblemsWithConnectionString()
+    {
+        foreach (var problem in Problems())
+        {
+            yield return problem;
+        }
+        if (ConnectionString is { } connectionString && ConnectionStringProblem(connectionString) is { } unusable)
+        {
+            yield return unusable;
         }
     }
 
     internal PostgreSqlSessionStoreOptions Clone() => (PostgreSqlSessionStoreOptions)MemberwiseClone();
 
-    private static void CheckIdentifier(string? name, int maxLength, string option)
+    private static ArgumentException? IdentifierProblem(string? name, int maxLength, string option) =>
+        string.IsNullOrEmpty(name) || name.Length > maxLength || !IdentifierPattern().IsMatch(name)
+            ? new ArgumentException($"{option} must be a plain identifier: letters, digits and underscores, not starting with a digit, 1 to {maxLength} characters.", option)
+            : null;
+
+    // Npgsql's message names the bad keyword, never a value (the string may hold a password).
+    private static ArgumentException? ConnectionStringProblem(string connectionString)
     {
-        if (string.IsNullOrEmpty(name) || name.Length > maxLength || !IdentifierPattern().IsMatch(name))
+        try
         {
-            throw new ArgumentException($"{option} must be a plain identifier: letters, digits and underscores, not starting with a digit, 1 to {maxLength} characters.", option);
+            _ = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+            return null;
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException)
+        {
+            return new ArgumentException("The connection string could not be parsed: " + e.Message, nameof(ConnectionString), e);
         }
     }
 

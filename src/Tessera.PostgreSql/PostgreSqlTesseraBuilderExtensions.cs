@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Tessera.NearCache;
 using Tessera.PostgreSql;
@@ -12,10 +13,19 @@ namespace Tessera;
 public static class PostgreSqlTesseraBuilderExtensions
 {
     /// <summary>
+    /// The configuration section <see cref="UsePostgreSqlStore(TesseraBuilder, Action{PostgreSqlSessionStoreOptions}?)"/>
+    /// binds to <see cref="PostgreSqlSessionStoreOptions"/>: <c>Tessera:PostgreSql</c> (keys such as <c>Schema</c>,
+    /// <c>NamingStyle</c>, <c>CommandTimeout</c>, <c>ApplyMigrationsAtStartup</c>, and <c>ConnectionString</c> when the
+    /// container has no data source).
+    /// </summary>
+    public const string ConfigurationSection = "Tessera:PostgreSql";
+
+    /// <summary>
     /// Uses <see cref="PostgreSqlSessionStore"/> on its own data source built from <paramref name="connectionString"/>
     /// (disposed with the container). The store is also registered as <see cref="PostgreSqlSessionStore"/>, for
     /// <see cref="PostgreSqlSessionStore.LoadWithUserAsync(ReadOnlyMemory{byte}, CancellationToken)"/> and
     /// <see cref="PostgreSqlSessionStore.EnsureSchemaAsync"/>. Options are validated here, so a bad name fails at start-up.
+    /// Reads no configuration: the options are what the arguments say.
     /// </summary>
     /// <param name="builder">The builder.</param>
     /// <param name="connectionString">The Npgsql connection string, for example <c>Host=db;Username=app;Database=app</c>.</param>
@@ -29,7 +39,7 @@ public static class PostgreSqlTesseraBuilderExtensions
         var options = Configure(configure);
         options.ConnectionString = connectionString;
         _ = new NpgsqlConnectionStringBuilder(connectionString); // fail at start-up on a string Npgsql cannot parse
-        return Register(builder, options, sp => new PostgreSqlSessionStore(options, Time(sp), Logger(sp)));
+        return Register(builder, sp => new PostgreSqlSessionStore(options, Time(sp), Logger(sp)));
     }
 
     /// <summary>
@@ -46,23 +56,41 @@ public static class PostgreSqlTesseraBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(dataSource);
         var options = Configure(configure);
-        return Register(builder, options, sp => new PostgreSqlSessionStore(dataSource, options, Time(sp), Logger(sp)));
+        return Register(builder, sp => new PostgreSqlSessionStore(dataSource, options, Time(sp), Logger(sp)));
     }
 
     /// <summary>
     /// Uses <see cref="PostgreSqlSessionStore"/> on the <see cref="NpgsqlDataSource"/> registered in the container (for
-    /// example by <c>AddNpgsqlDataSource</c>); the container owns it. Otherwise as
+    /// example by <c>AddNpgsqlDataSource</c>; the container owns it), with its options from configuration: the
+    /// <c>Tessera:PostgreSql</c> section (<see cref="ConfigurationSection"/>) is bound to
+    /// <see cref="PostgreSqlSessionStoreOptions"/>, then <paramref name="configure"/> adjusts them, and they are validated
+    /// when the host starts, with one message per bad value naming its key (an <see cref="Microsoft.Extensions.Options.OptionsValidationException"/>).
+    /// The data source from the container comes first; only when none is registered does the store build (and own) one
+    /// from <c>Tessera:PostgreSql:ConnectionString</c>. Otherwise as
     /// <see cref="UsePostgreSqlStore(TesseraBuilder, string, Action{PostgreSqlSessionStoreOptions}?)"/>.
     /// </summary>
     /// <param name="builder">The builder.</param>
-    /// <param name="configure">Adjusts the options; <see langword="null"/> keeps the defaults.</param>
+    /// <param name="configure">Adjusts the bound options (code wins over configuration); <see langword="null"/> leaves them to configuration.</param>
     /// <returns>The builder.</returns>
-    /// <exception cref="ArgumentException">An option is invalid.</exception>
+    /// <remarks>
+    /// Resolving the store throws <see cref="InvalidOperationException"/> when the container has no
+    /// <see cref="NpgsqlDataSource"/> and the section no connection string.
+    /// </remarks>
     public static TesseraBuilder UsePostgreSqlStore(this TesseraBuilder builder, Action<PostgreSqlSessionStoreOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var options = Configure(configure);
-        return Register(builder, options, sp => new PostgreSqlSessionStore(sp.GetRequiredService<NpgsqlDataSource>(), options, Time(sp), Logger(sp)));
+        builder.AddStoreOptions<PostgreSqlSessionStoreOptions>(ConfigurationSection, configure, options => options.ProblemsWithConnectionString());
+        return Register(builder, sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<PostgreSqlSessionStoreOptions>>().Value;
+            if (sp.GetService<NpgsqlDataSource>() is { } dataSource)
+            {
+                return new PostgreSqlSessionStore(dataSource, options, Time(sp), Logger(sp));
+            }
+            return string.IsNullOrWhiteSpace(options.ConnectionString)
+                ? throw new InvalidOperationException($"UsePostgreSqlStore() needs an NpgsqlDataSource registered in the container (for example by AddNpgsqlDataSource) or {ConfigurationSection}:ConnectionString.")
+                : new PostgreSqlSessionStore(options, Time(sp), Logger(sp));
+        });
     }
 
     private static PostgreSqlSessionStoreOptions Configure(Action<PostgreSqlSessionStoreOptions>? configure)
@@ -73,7 +101,7 @@ public static class PostgreSqlTesseraBuilderExtensions
         return options;
     }
 
-    private static TesseraBuilder Register(TesseraBuilder builder, PostgreSqlSessionStoreOptions options, Func<IServiceProvider, PostgreSqlSessionStore> factory)
+    private static TesseraBuilder Register(TesseraBuilder builder, Func<IServiceProvider, PostgreSqlSessionStore> factory)
     {
         builder.Services.RemoveAll<PostgreSqlSessionStore>();
         builder.Services.AddSingleton(factory);

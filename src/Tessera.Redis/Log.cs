@@ -31,12 +31,4 @@ internal static partial class Log
 
     [LoggerMessage(4122, LogLevel.Warning, "The near cache's subscription to Redis at {Endpoint} got no reply to PING within {TimeoutMs} ms; reconnecting.")]
     public static partial void SubscriptionSilent(ILogger logger, string endpoint, long timeoutMs);
-
-    /// <summary>A short, stable, non-reversible reference to a session id for log lines.</summary>
-    public static string Ref(string sessionId)
-    {
-        Span<byte> hash = stackalloc byte[32];
-        System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(sessionId), hash);
-        return Convert.ToHexStringLower(hash[..4]);
-    }
 }

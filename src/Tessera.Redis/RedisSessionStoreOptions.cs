@@ -61,17 +61,56 @@ public sealed class RedisSessionStoreOptions
     /// <exception cref="ArgumentOutOfRangeException">The expiry margin or the anonymous bound is out of range.</exception>
     public void Validate()
     {
+        if (Problems().FirstOrDefault() is { } problem)
+        {
+            throw problem;
+        }
+    }
+
+    /// <summary>Every problem of these options, in the order <see cref="Validate"/> reports the first; none when they are valid.</summary>
+    internal IEnumerable<ArgumentException> Problems()
+    {
         if (string.IsNullOrEmpty(KeyPrefix) || KeyPrefix.Length > RedisSessionStoreDefaults.MaxKeyPrefixLength || KeyPrefix.Any(char.IsWhiteSpace))
         {
-            throw new ArgumentException($"KeyPrefix must be 1 to {RedisSessionStoreDefaults.MaxKeyPrefixLength} characters without whitespace.", nameof(KeyPrefix));
+            yield return new ArgumentException($"KeyPrefix must be 1 to {RedisSessionStoreDefaults.MaxKeyPrefixLength} characters without whitespace.", nameof(KeyPrefix));
         }
         if (ExpiryMargin < TimeSpan.FromSeconds(1) || ExpiryMargin > TimeSpan.FromDays(30))
         {
-            throw new ArgumentOutOfRangeException(nameof(ExpiryMargin), ExpiryMargin, "ExpiryMargin must be between one second and 30 days.");
+            yield return new ArgumentOutOfRangeException(nameof(ExpiryMargin), ExpiryMargin, "ExpiryMargin must be between one second and 30 days.");
         }
         if (MaxAnonymousSessions is < 1)
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxAnonymousSessions), MaxAnonymousSessions, "MaxAnonymousSessions must be at least 1 (or null for no bound).");
+            yield return new ArgumentOutOfRangeException(nameof(MaxAnonymousSessions), MaxAnonymousSessions, "MaxAnonymousSessions must be at least 1 (or null for no bound).");
+        }
+    }
+
+    /// <summary>
+    /// The problems of <see cref="Problems"/>, plus the connection string's: required (the store opens its own
+    /// connection) and one the client can use. A message never quotes the string, which may hold a password.
+    /// </summary>
+    internal IEnumerable<ArgumentException> ProblemsWithConnectionString()
+    {
+        foreach (var problem in Problems())
+        {
+            yield return problem;
+        }
+        if (string.IsNullOrWhiteSpace(ConnectionString))
+        {
+            yield return new ArgumentException("ConnectionString is required: host:port[,password=...][,database=N].", nameof(ConnectionString));
+            yield break;
+        }
+        ArgumentException? unusable = null;
+        try
+        {
+            Resp.RedisOptions.Parse(ConnectionString).Validate();
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException)
+        {
+            unusable = new ArgumentException(e.Message, nameof(ConnectionString), e);
+        }
+        if (unusable is not null)
+        {
+            yield return unusable;
         }
     }
 

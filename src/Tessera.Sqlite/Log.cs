@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.Extensions.Logging;
 
 namespace Tessera.Sqlite;
@@ -27,12 +25,4 @@ internal static partial class Log
 
     [LoggerMessage(2106, LogLevel.Warning, "SQLite session store refused a patch of session {SessionRef}: its new credential hash is already taken.")]
     public static partial void CredentialCollision(ILogger logger, string sessionRef);
-
-    /// <summary>A short, stable, non-reversible reference to a session id for log lines.</summary>
-    public static string Ref(string sessionId)
-    {
-        Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(Encoding.UTF8.GetBytes(sessionId), hash);
-        return Convert.ToHexStringLower(hash[..4]);
-    }
 }

@@ -15,19 +15,17 @@ public sealed partial class SqliteSessionStore : ISessionStoreAdministration
         await InitializeAsync(cancellationToken);
         var filter = query.State switch
         {
-            SessionState.Live => " AND revoked_at IS NULL AND expires_at > $now",
-            SessionState.Expired => " AND revoked_at IS NULL AND expires_at <= $now",
-            SessionState.Revoked => " AND revoked_at IS NOT NULL",
+            SessionState.Live => SqliteStatements.FilterLive,
+            SessionState.Expired => SqliteStatements.FilterExpired,
+            SessionState.Revoked => SqliteStatements.FilterRevoked,
             _ => "",
         };
         if (query.Subject is not null)
         {
-            filter += " AND subject = $subject";
+            filter += SqliteStatements.FilterSubject;
         }
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, SelectSession + """
-             WHERE s.pk IN (SELECT pk FROM tessera_sessions WHERE id > $after
-            """ + filter + " ORDER BY id LIMIT $limit) ORDER BY s.id");
+        await using var command = Command(connection, null, SqliteStatements.ListSessionsHead + filter + SqliteStatements.ListSessionsTail);
         command.Parameters.AddWithValue("$after", query.Cursor ?? "");
         command.Parameters.AddWithValue("$now", Now());
         command.Parameters.AddWithValue("$limit", query.PageSize + 1);
@@ -53,12 +51,7 @@ public sealed partial class SqliteSessionStore : ISessionStoreAdministration
     {
         await InitializeAsync(cancellationToken);
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, """
-            SELECT count(*) FILTER (WHERE revoked_at IS NULL AND expires_at > $now),
-                   count(*) FILTER (WHERE revoked_at IS NULL AND expires_at <= $now),
-                   count(*) FILTER (WHERE revoked_at IS NOT NULL)
-            FROM tessera_sessions
-            """);
+        await using var command = Command(connection, null, SqliteStatements.Statistics);
         command.Parameters.AddWithValue("$now", Now());
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
@@ -77,5 +70,5 @@ public sealed partial class SqliteSessionStore : ISessionStoreAdministration
     /// <inheritdoc />
     /// <remarks>One statement on <c>tessera_sessions</c>; data and tokens go with their sessions (foreign keys cascade).</remarks>
     public async ValueTask<long> ClearAsync(CancellationToken cancellationToken = default) =>
-        await WriteAsync("DELETE FROM tessera_sessions", _ => { }, cancellationToken);
+        await WriteAsync(SqliteStatements.Clear, 0, static (_, _, _) => { }, cancellationToken);
 }

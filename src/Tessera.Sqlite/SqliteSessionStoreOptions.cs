@@ -69,10 +69,43 @@ public sealed class SqliteSessionStoreOptions
     /// <exception cref="ArgumentOutOfRangeException">A bound or timeout is out of range.</exception>
     public void Validate()
     {
+        if (Problems().FirstOrDefault() is { } problem)
+        {
+            throw problem;
+        }
+    }
+
+    /// <summary>Every problem of these options, in the order <see cref="Validate"/> reports the first; none when they are valid.</summary>
+    internal IEnumerable<ArgumentException> Problems()
+    {
         if (string.IsNullOrWhiteSpace(ConnectionString))
         {
-            throw new ArgumentException("The SQLite session store needs a connection string naming a database file.", nameof(ConnectionString));
+            yield return new ArgumentException("The SQLite session store needs a connection string naming a database file.", nameof(ConnectionString));
         }
+        else if (ConnectionStringProblem() is { } problem)
+        {
+            yield return problem;
+        }
+        if (MaxSessions <= 0)
+        {
+            yield return new ArgumentOutOfRangeException(nameof(MaxSessions), MaxSessions, "MaxSessions must be at least 1.");
+        }
+        if (MaxAnonymousSessions is < 1)
+        {
+            yield return new ArgumentOutOfRangeException(nameof(MaxAnonymousSessions), MaxAnonymousSessions, "MaxAnonymousSessions must be at least 1 (or unset for half of MaxSessions).");
+        }
+        if (CommandTimeout < TimeSpan.FromSeconds(1) || CommandTimeout > TimeSpan.FromMilliseconds(int.MaxValue))
+        {
+            yield return new ArgumentOutOfRangeException(nameof(CommandTimeout), CommandTimeout, "CommandTimeout must be between one second and about 24 days.");
+        }
+        if (!Enum.IsDefined(CapacityPolicy))
+        {
+            yield return new ArgumentOutOfRangeException(nameof(CapacityPolicy), CapacityPolicy, "Unknown capacity policy.");
+        }
+    }
+
+    private ArgumentException? ConnectionStringProblem()
+    {
         SqliteConnectionStringBuilder parsed;
         try
         {
@@ -80,33 +113,18 @@ public sealed class SqliteSessionStoreOptions
         }
         catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException)
         {
-            throw new ArgumentException("The SQLite session store's connection string could not be parsed: " + e.Message, nameof(ConnectionString), e);
+            return new ArgumentException("The SQLite session store's connection string could not be parsed: " + e.Message, nameof(ConnectionString), e);
         }
         if (string.IsNullOrWhiteSpace(parsed.DataSource)
             || string.Equals(parsed.DataSource, ":memory:", StringComparison.OrdinalIgnoreCase)
             || parsed.Mode == SqliteOpenMode.Memory)
         {
-            throw new ArgumentException("The SQLite session store needs a database file (Data Source=path); in-memory databases are not supported.", nameof(ConnectionString));
+            return new ArgumentException("The SQLite session store needs a database file (Data Source=path); in-memory databases are not supported.", nameof(ConnectionString));
         }
         if (parsed.Mode == SqliteOpenMode.ReadOnly)
         {
-            throw new ArgumentException("The SQLite session store writes; Mode=ReadOnly is not supported.", nameof(ConnectionString));
+            return new ArgumentException("The SQLite session store writes; Mode=ReadOnly is not supported.", nameof(ConnectionString));
         }
-        if (MaxSessions <= 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(MaxSessions), MaxSessions, "MaxSessions must be at least 1.");
-        }
-        if (MaxAnonymousSessions is < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(MaxAnonymousSessions), MaxAnonymousSessions, "MaxAnonymousSessions must be at least 1 (or unset for half of MaxSessions).");
-        }
-        if (CommandTimeout < TimeSpan.FromSeconds(1) || CommandTimeout > TimeSpan.FromMilliseconds(int.MaxValue))
-        {
-            throw new ArgumentOutOfRangeException(nameof(CommandTimeout), CommandTimeout, "CommandTimeout must be between one second and about 24 days.");
-        }
-        if (!Enum.IsDefined(CapacityPolicy))
-        {
-            throw new ArgumentOutOfRangeException(nameof(CapacityPolicy), CapacityPolicy, "Unknown capacity policy.");
-        }
+        return null;
     }
 }

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
 
@@ -86,15 +85,6 @@ internal static partial class Log
         return text.ToString();
     }
 
-    /// <summary>A short, stable, non-reversible reference to a session id for log lines.</summary>
-    public static string Ref(string? sessionId)
-    {
-        if (string.IsNullOrEmpty(sessionId))
-        {
-            return "(new)";
-        }
-        Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(Encoding.UTF8.GetBytes(sessionId), hash);
-        return Convert.ToHexStringLower(hash[..4]);
-    }
+    /// <summary>A short, stable, non-reversible reference to a session id for log lines (see <see cref="SessionIdReference"/>).</summary>
+    public static string Ref(string? sessionId) => SessionIdReference.Of(sessionId);
 }

@@ -29,8 +29,8 @@ public sealed class SubjectListingCostTests : IDisposable
             await SignInAsync(manager, "alice");
         }
         // The statement ListBySubjectAsync runs, read from the store itself so the plan is of the real query.
-        var sql = typeof(SqliteSessionStore).GetField("ListBySubject", BindingFlags.NonPublic | BindingFlags.Static)?.GetRawConstantValue() as string;
-        Assert.False(sql is null, "SqliteSessionStore no longer keeps its list-by-subject statement in the ListBySubject constant; point this test at it.");
+        var sql = typeof(SqliteSessionStore).Assembly.GetType("Tessera.Sqlite.SqliteStatements")?.GetField("ListBySubject", BindingFlags.Public | BindingFlags.Static)?.GetRawConstantValue() as string;
+        Assert.False(sql is null, "Tessera.Sqlite no longer keeps its list-by-subject statement in SqliteStatements.ListBySubject; point this test at it.");
         Assert.Contains("$subject", sql, StringComparison.Ordinal);
 
         var plan = Plan(path, sql, ("$subject", "alice"), ("$now", _clock.GetUtcNow().ToUnixTimeMilliseconds()));

@@ -1,0 +1,128 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Tessera.Testing;
+
+namespace Tessera.Redis.Tests;
+
+/// <summary><c>UseRedisStore()</c> reads <c>Tessera:Redis</c>, validated at start-up; the code overload reads nothing.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class RedisStoreConfigurationTests(RedisFixture redis) : IAsyncLifetime
+{
+    private readonly ManualTimeProvider _clock = new();
+    private readonly string _prefix = "tessera-test-" + Guid.NewGuid().ToString("N");
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await RedisTestStores.DeleteKeysAsync(await RedisTestStores.ConnectionAsync(redis), _prefix);
+
+    [Fact]
+    public async Task UseRedisStoreWithoutArgumentsTakesItsOptionsFromTheTesseraRedisSection()
+    {
+        using var host = BuildHost(
+            new()
+            {
+                ["Tessera:Redis:ConnectionString"] = redis.Endpoint,
+                ["Tessera:Redis:KeyPrefix"] = _prefix,
+                ["Tessera:Redis:ExpiryMargin"] = "00:10:00",
+                ["Tessera:Redis:MaxAnonymousSessions"] = "1",
+            },
+            tessera => tessera.UseRedisStore());
+        await host.StartAsync();
+
+        var store = Assert.IsType<RedisSessionStore>(host.Services.GetRequiredService<ISessionStore>());
+        Assert.Same(store, host.Services.GetRequiredService<RedisSessionStore>());
+        Assert.Equal(_prefix, store.KeyPrefix);
+        Assert.Equal(TimeSpan.FromMinutes(10), host.Services.GetRequiredService<IOptions<RedisSessionStoreOptions>>().Value.ExpiryMargin);
+        Assert.True(await store.CreateAsync(NewRecord()));
+        await Assert.ThrowsAsync<SessionStoreFullException>(async () => await store.CreateAsync(NewRecord())); // the configured anonymous bound
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task CodePassedToUseRedisStoreWinsOverTheSection()
+    {
+        using var host = BuildHost(
+            new() { ["Tessera:Redis:ConnectionString"] = redis.Endpoint, ["Tessera:Redis:KeyPrefix"] = "never-used" },
+            tessera => tessera.UseRedisStore(o => o.KeyPrefix = _prefix));
+        await host.StartAsync();
+
+        var store = host.Services.GetRequiredService<RedisSessionStore>();
+        Assert.Equal(_prefix, store.KeyPrefix);
+        Assert.True(await store.CreateAsync(NewRecord()));
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task BadValuesInTheSectionFailAtStartUpWithOneMessageNamingEachKey()
+    {
+        using var host = BuildHost(
+            new()
+            {
+                ["Tessera:Redis:KeyPrefix"] = "has space",
+                ["Tessera:Redis:ExpiryMargin"] = "00:00:00",
+            },
+            tessera => tessera.UseRedisStore());
+
+        var failure = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Equal(3, failure.Failures.Count());
+        Assert.Contains(failure.Failures, f => f.StartsWith("Tessera:Redis:KeyPrefix: KeyPrefix must be 1 to", StringComparison.Ordinal));
+        Assert.Contains("Tessera:Redis:ExpiryMargin: ExpiryMargin must be between one second and 30 days.", failure.Failures);
+        Assert.Contains(failure.Failures, f => f.StartsWith("Tessera:Redis:ConnectionString: ConnectionString is required", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task AnUnusableConnectionStringInTheSectionFailsAtStartUpWithoutQuotingIt()
+    {
+        using var host = BuildHost(
+            new() { ["Tessera:Redis:ConnectionString"] = "localhost:6379,password=hunter2,nosuchoption=1" },
+            tessera => tessera.UseRedisStore());
+
+        var failure = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        var message = Assert.Single(failure.Failures);
+        Assert.StartsWith("Tessera:Redis:ConnectionString: ", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TheCodeOverloadReadsNoConfiguration()
+    {
+        using var host = BuildHost(
+            new() { ["Tessera:Redis:KeyPrefix"] = "has space" }, // would fail if it were read
+            tessera => tessera.UseRedisStore(redis.Endpoint, o => o.KeyPrefix = _prefix));
+        await host.StartAsync();
+
+        var store = host.Services.GetRequiredService<RedisSessionStore>();
+        Assert.Equal(_prefix, store.KeyPrefix);
+        Assert.True(await store.CreateAsync(NewRecord()));
+        await host.StopAsync();
+    }
+
+    private IHost BuildHost(Dictionary<string, string?> configuration, Action<TesseraBuilder> useStore)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddInMemoryCollection(configuration);
+        builder.Services.AddSingleton<TimeProvider>(_clock);
+        useStore(builder.Services.AddTesseraCore(o => o.Keys.Add(SigningKeyRing.GenerateBase64Key())));
+        return builder.Build();
+    }
+
+    private SessionRecord NewRecord()
+    {
+        var now = _clock.GetUtcNow();
+        return new SessionRecord
+        {
+            Id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)),
+            CredentialHash = RandomNumberGenerator.GetBytes(32),
+            Data = new Dictionary<string, string>(),
+            CreatedAt = now,
+            LastSeenAt = now,
+            IdleExpiresAt = now.AddMinutes(30),
+            AbsoluteExpiresAt = now.AddHours(8),
+        };
+    }
+}
