@@ -52,11 +52,11 @@ public abstract class ConcurrencyConformanceTests : IAsyncLifetime
 
     /// <summary>Nothing to prepare.</summary>
     /// <returns>A completed task.</returns>
-    public virtual Task InitializeAsync() => Task.CompletedTask;
+    public virtual ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
     /// <summary>Stops every server the test started.</summary>
     /// <returns>A task.</returns>
-    public virtual async Task DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         foreach (var server in _servers)
         {

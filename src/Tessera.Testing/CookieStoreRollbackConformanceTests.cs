@@ -44,7 +44,7 @@ public abstract class CookieStoreRollbackConformanceTests : HttpConformanceTestB
 
     /// <summary>Stops the servers, then disposes the revocation store.</summary>
     /// <returns>A task.</returns>
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         await DisposeStoreAsync(_revocationStore);

@@ -38,7 +38,7 @@ public abstract class HostileInputConformanceTests : HttpConformanceTestBase
 
     /// <summary>Creates no store yet: the test that needs one creates it (see the class remarks).</summary>
     /// <returns>A completed task.</returns>
-    public override Task InitializeAsync() => Task.CompletedTask;
+    public override ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
     /// <summary>
     /// A hostile credential means no session: anonymous on a cookie route, 401 with the expected

@@ -35,16 +35,16 @@ public abstract class HttpConformanceTestBase : IAsyncLifetime
 
     /// <summary>Creates the store for the test.</summary>
     /// <returns>A completed task.</returns>
-    public virtual Task InitializeAsync()
+    public virtual ValueTask InitializeAsync()
     {
         _inner = CreateStore();
         Store = new CountingSessionStore(_inner);
-        return Task.CompletedTask;
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>Stops every server the test started and disposes the store if it is disposable.</summary>
     /// <returns>A task.</returns>
-    public virtual async Task DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         foreach (var server in _servers)
         {

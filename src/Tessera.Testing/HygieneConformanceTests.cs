@@ -34,7 +34,7 @@ public abstract class HygieneConformanceTests : HttpConformanceTestBase
 
     /// <summary>Stops the servers, then disposes the stores the tests made besides <see cref="HttpConformanceTestBase.Store"/>.</summary>
     /// <returns>A task.</returns>
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         foreach (var store in _extraStores)

@@ -67,7 +67,7 @@ public abstract class NearCacheConformanceTests : IAsyncLifetime
 
     /// <summary>Starts both instances.</summary>
     /// <returns>A task that completes when both listen.</returns>
-    public virtual async Task InitializeAsync()
+    public virtual async ValueTask InitializeAsync()
     {
         var first = CreateSharedStore();
         var second = CreateSharedStore();
@@ -81,7 +81,7 @@ public abstract class NearCacheConformanceTests : IAsyncLifetime
 
     /// <summary>Stops both instances (their channels; the stores are the derived class's to dispose).</summary>
     /// <returns>A task.</returns>
-    public virtual async Task DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         await First.DisposeAsync();
         await Second.DisposeAsync();

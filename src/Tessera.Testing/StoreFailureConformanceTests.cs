@@ -29,7 +29,7 @@ public abstract class StoreFailureConformanceTests : HttpConformanceTestBase
     protected FaultyTokenSessionStore Faults { get; private set; } = null!;
 
     /// <inheritdoc />
-    public override async Task InitializeAsync()
+    public override async ValueTask InitializeAsync()
     {
         await base.InitializeAsync();
         Faults = new FaultyTokenSessionStore(Store);
@@ -37,7 +37,7 @@ public abstract class StoreFailureConformanceTests : HttpConformanceTestBase
 
     /// <summary>Releases calls still hung, then stops the servers.</summary>
     /// <returns>A task.</returns>
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         Faults.Heal();
         await base.DisposeAsync();

@@ -23,10 +23,10 @@ public sealed class CommitGateTests : IAsyncLifetime
     private readonly ManualTimeProvider _clock = new();
     private TesseraTestServer _server = null!;
 
-    public async Task InitializeAsync() =>
+    public async ValueTask InitializeAsync() =>
         _server = await TesseraTestServer.StartAsync(new InMemorySessionStore(_clock), _clock, [SigningKeyRing.GenerateBase64Key()], mapExtraRoutes: MapRoutes);
 
-    public async Task DisposeAsync() => await _server.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
 
     [Theory]
     [InlineData("/held/writer/1")]     // one byte per GetSpan, thirty thousand times

@@ -20,7 +20,7 @@ public sealed class MiddlewareTests : IAsyncLifetime
 
     public MiddlewareTests() => _store = new CountingSessionStore(new InMemorySessionStore(_clock));
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         await File.WriteAllTextAsync(Path.Combine(_staticRoot, "site.css"), "body { color: black; }");
         _server = await TesseraTestServer.StartAsync(_store, _clock, [SigningKeyRing.GenerateBase64Key()], mapExtraRoutes: app =>
@@ -64,7 +64,7 @@ public sealed class MiddlewareTests : IAsyncLifetime
         });
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         await _server.DisposeAsync();
         Directory.Delete(_staticRoot, recursive: true);

@@ -29,9 +29,9 @@ public sealed class RequestOriginGuardTests : IAsyncLifetime
 
     public RequestOriginGuardTests() => _store = new CountingSessionStore(new InMemorySessionStore(_clock));
 
-    public async Task InitializeAsync() => _server = await StartAsync(_store, _clock, origin => origin.TrustedOrigins.Add(Trusted));
+    public async ValueTask InitializeAsync() => _server = await StartAsync(_store, _clock, origin => origin.TrustedOrigins.Add(Trusted));
 
-    public async Task DisposeAsync() => await _server.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
 
     // "{self}" stands for the server's own origin (http://127.0.0.1:port), "{sibling}" for another port of the same host.
     [Theory]

@@ -13,7 +13,7 @@ public sealed class UnguardedBearerWriteTests : IAsyncLifetime
 
     public UnguardedBearerWriteTests() => _store = new CountingSessionStore(new InMemorySessionStore(_clock));
 
-    public async Task InitializeAsync() =>
+    public async ValueTask InitializeAsync() =>
         _server = await TesseraTestServer.StartAsync(_store, _clock, [SigningKeyRing.GenerateBase64Key()], bearerTokens: true, mapExtraRoutes: app =>
             app.MapPost("/unguarded/{value}", (HttpSession session, string value) =>
             {
@@ -21,7 +21,7 @@ public sealed class UnguardedBearerWriteTests : IAsyncLifetime
                 return "written";
             }));
 
-    public async Task DisposeAsync() => await _server.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
 
     [Fact]
     public async Task AnUnguardedWriteWithARejectedTokenIsAChallengeNotAServerError()

@@ -18,9 +18,9 @@ public abstract class DemoTokenFlowTests : IAsyncLifetime
 
     private DemoServer Server => _server ?? throw new InvalidOperationException("Not started.");
 
-    public async Task InitializeAsync() => _server = await DemoServer.StartWithClockAsync(Store, _clock, extra: StoreArguments);
+    public async ValueTask InitializeAsync() => _server = await DemoServer.StartWithClockAsync(Store, _clock, extra: StoreArguments);
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         if (_server is not null)
         {

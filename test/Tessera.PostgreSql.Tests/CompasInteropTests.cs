@@ -17,7 +17,7 @@ public sealed class CompasDriver : IAsyncLifetime
     private string _directory = "";
 
     /// <inheritdoc />
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         var source = Path.Combine(AppContext.BaseDirectory, "compas-interop");
         _directory = Directory.CreateTempSubdirectory("tessera-compas-").FullName;
@@ -61,7 +61,7 @@ public sealed class CompasDriver : IAsyncLifetime
     }
 
     /// <inheritdoc />
-    public Task DisposeAsync()
+    public ValueTask DisposeAsync()
     {
         try
         {
@@ -71,7 +71,7 @@ public sealed class CompasDriver : IAsyncLifetime
         {
             // a scratch directory; best effort
         }
-        return Task.CompletedTask;
+        return ValueTask.CompletedTask;
     }
 
     private async Task<(int Code, string Stdout, string Stderr)> RunProcessAsync(string file, IEnumerable<string> args, TimeSpan timeout)
@@ -117,7 +117,7 @@ public sealed class CompasInteropTests(CompasDriver compas) : IClassFixture<Comp
 
     private SessionTokenService Tessera => _manager.Tokens;
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         _connectionString = await PostgresServer.CreateDatabaseAsync("compas");
         await compas.RunAsync("migrate", _connectionString, SigningKey);
@@ -130,7 +130,7 @@ public sealed class CompasInteropTests(CompasDriver compas) : IClassFixture<Comp
         _manager = new SessionManager(_store, Options.Create(options), _clock);
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         await _store.DisposeAsync();
         await _dataSource.DisposeAsync();

@@ -17,7 +17,7 @@ public sealed class PostgreSqlNearCacheHostileInputConformanceTests : HostileInp
 
     protected override ISessionStore CreateStore() => _caches.Create();
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         await _caches.DisposeAsync();

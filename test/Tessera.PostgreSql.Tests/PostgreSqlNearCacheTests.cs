@@ -56,9 +56,9 @@ public sealed class PostgreSqlNearCacheSessionStoreConformanceTests : SessionSto
 
     protected override ISessionStore CreateStore(int maxSessions = 0, StoreCapacityPolicy policy = StoreCapacityPolicy.EvictLeastRecentlyUsed) => _caches.Create();
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async Task DisposeAsync() => await _caches.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _caches.DisposeAsync();
 }
 
 /// <summary>The HTTP conformance suite on PostgreSQL behind the near cache.</summary>
@@ -70,7 +70,7 @@ public sealed class PostgreSqlNearCacheHttpConformanceTests : ServerSideSessionH
 
     protected override ISessionStore CreateStore() => _caches.Create();
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         await _caches.DisposeAsync();
@@ -86,9 +86,9 @@ public sealed class PostgreSqlNearCacheTokenSessionConformanceTests : TokenSessi
 
     protected override ISessionStore CreateStore() => _caches.Create();
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async Task DisposeAsync() => await _caches.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _caches.DisposeAsync();
 }
 
 /// <summary>The token HTTP suite on PostgreSQL behind the near cache.</summary>
@@ -100,7 +100,7 @@ public sealed class PostgreSqlNearCacheTokenHttpConformanceTests : TokenHttpConf
 
     protected override ISessionStore CreateStore() => _caches.Create();
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         await _caches.DisposeAsync();
@@ -116,9 +116,9 @@ public sealed class PostgreSqlNearCacheTelemetryConformanceTests : SessionTeleme
 
     protected override ISessionStore CreateStore() => _caches.Create();
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async Task DisposeAsync() => await _caches.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _caches.DisposeAsync();
 }
 
 /// <summary>The per-subject session limit on PostgreSQL behind the near cache.</summary>
@@ -130,7 +130,7 @@ public sealed class PostgreSqlNearCacheSessionLimitConformanceTests : SessionLim
 
     protected override ISessionStore CreateStore() => _caches.Create();
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async Task DisposeAsync() => await _caches.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _caches.DisposeAsync();
 }

@@ -17,7 +17,7 @@ public sealed class PostgreSqlNearCacheTabScopeConformanceTests : TabScopeConfor
 
     protected override ISessionStore CreateStore() => _caches.Create();
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async Task DisposeAsync() => await _caches.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _caches.DisposeAsync();
 }

@@ -80,14 +80,14 @@ public sealed class PostgresDatabase : IAsyncLifetime
     }
 
     /// <inheritdoc />
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         ConnectionString = await PostgresServer.CreateDatabaseAsync("db");
         DataSource = NpgsqlDataSource.Create(ConnectionString);
     }
 
     /// <inheritdoc />
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         if (DataSource is not null)
         {

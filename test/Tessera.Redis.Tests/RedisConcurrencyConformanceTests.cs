@@ -12,7 +12,7 @@ public sealed class RedisConcurrencyConformanceTests : ConcurrencyConformanceTes
 
     protected override ISessionStore CreateStore() => _stores.Create();
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         await _stores.DisposeAsync();
@@ -29,7 +29,7 @@ public sealed class RedisNearCacheConcurrencyConformanceTests : ConcurrencyConfo
 
     protected override ISessionStore CreateStore() => _stores.CreateNearCached();
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         await _stores.DisposeAsync();

@@ -15,9 +15,9 @@ public sealed class RedisSessionStoreConformanceTests : SessionStoreConformanceT
 
     protected override ISessionStore CreateStore(int maxSessions = 0, StoreCapacityPolicy policy = StoreCapacityPolicy.EvictLeastRecentlyUsed) => _stores.Create();
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async Task DisposeAsync() => await _stores.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _stores.DisposeAsync();
 }
 
 /// <summary>The HTTP conformance suite (real Kestrel, real client) on Redis.</summary>
@@ -30,7 +30,7 @@ public sealed class RedisHttpConformanceTests : ServerSideSessionHttpConformance
 
     protected override ISessionStore CreateStore() => _stores.Create();
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         await _stores.DisposeAsync();
@@ -47,9 +47,9 @@ public sealed class RedisTokenSessionConformanceTests : TokenSessionConformanceT
 
     protected override ISessionStore CreateStore() => _stores.Create();
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async Task DisposeAsync() => await _stores.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _stores.DisposeAsync();
 }
 
 /// <summary>The token HTTP suite on Redis.</summary>
@@ -62,7 +62,7 @@ public sealed class RedisTokenHttpConformanceTests : TokenHttpConformanceTests
 
     protected override ISessionStore CreateStore() => _stores.Create();
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         await _stores.DisposeAsync();
@@ -79,9 +79,9 @@ public sealed class RedisTelemetryConformanceTests : SessionTelemetryConformance
 
     protected override ISessionStore CreateStore() => _stores.Create();
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async Task DisposeAsync() => await _stores.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _stores.DisposeAsync();
 }
 
 /// <summary>The per-subject session limit on Redis.</summary>
@@ -94,9 +94,9 @@ public sealed class RedisSessionLimitConformanceTests : SessionLimitConformanceT
 
     protected override ISessionStore CreateStore() => _stores.Create();
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async Task DisposeAsync() => await _stores.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _stores.DisposeAsync();
 }
 
 /// <summary>The anonymous-flood suite on Redis: an exact bound (a sorted set of live anonymous sessions), refusing past it.</summary>
@@ -112,7 +112,7 @@ public sealed class RedisAnonymousBoundConformanceTests : AnonymousBoundConforma
     protected override ISessionStore CreateStore(int maxAnonymousSessions, int? maxSessions = null) =>
         _stores.Create(_stores.NewPrefix(), o => o.MaxAnonymousSessions = maxAnonymousSessions);
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         await _stores.DisposeAsync();

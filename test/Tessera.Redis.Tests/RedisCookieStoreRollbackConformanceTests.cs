@@ -12,7 +12,7 @@ public sealed class RedisCookieStoreRollbackConformanceTests : CookieStoreRollba
 
     protected override ISessionStore CreateRevocationStore() => _stores.Create();
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         await _stores.DisposeAsync();

@@ -24,7 +24,7 @@ public sealed class RedisFixture : IAsyncLifetime
 
     public Task<RedisConnection> ConnectAsync(Action<RedisOptions>? configure = null) => RedisConnection.ConnectAsync(Options(configure));
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         var given = Environment.GetEnvironmentVariable("TESSERA_TEST_REDIS");
         if (!string.IsNullOrWhiteSpace(given))
@@ -37,7 +37,7 @@ public sealed class RedisFixture : IAsyncLifetime
         Endpoint = _ownServer.Endpoint;
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         if (_ownServer is not null)
         {

@@ -13,7 +13,7 @@ public sealed class RedisHostileInputConformanceTests(RedisFixture redis) : Host
 
     protected override ISessionStore CreateStore() => (_stores ??= new RedisTestStores(redis, Clock)).Create();
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         if (_stores is not null)
@@ -31,7 +31,7 @@ public sealed class RedisNearCacheHostileInputConformanceTests(RedisFixture redi
 
     protected override ISessionStore CreateStore() => (_stores ??= new RedisTestStores(redis, Clock)).CreateNearCached();
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         if (_stores is not null)

@@ -21,7 +21,7 @@ public sealed class RedisNearCacheConformanceTests : NearCacheConformanceTests
     protected override ISessionInvalidationChannel CreateChannel(ISessionStore store) =>
         new RedisSessionInvalidationChannel((RedisSessionStore)store);
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         await _stores.DisposeAsync();
@@ -40,9 +40,9 @@ public sealed class RedisNearCacheSessionStoreConformanceTests : SessionStoreCon
 
     protected override ISessionStore CreateStore(int maxSessions = 0, StoreCapacityPolicy policy = StoreCapacityPolicy.EvictLeastRecentlyUsed) => _stores.CreateNearCached();
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async Task DisposeAsync() => await _stores.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _stores.DisposeAsync();
 }
 
 /// <summary>The HTTP conformance suite on Redis behind the near cache.</summary>
@@ -55,7 +55,7 @@ public sealed class RedisNearCacheHttpConformanceTests : ServerSideSessionHttpCo
 
     protected override ISessionStore CreateStore() => _stores.CreateNearCached();
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         await _stores.DisposeAsync();
@@ -72,9 +72,9 @@ public sealed class RedisNearCacheTokenSessionConformanceTests : TokenSessionCon
 
     protected override ISessionStore CreateStore() => _stores.CreateNearCached();
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async Task DisposeAsync() => await _stores.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _stores.DisposeAsync();
 }
 
 /// <summary>The token HTTP suite on Redis behind the near cache.</summary>
@@ -87,7 +87,7 @@ public sealed class RedisNearCacheTokenHttpConformanceTests : TokenHttpConforman
 
     protected override ISessionStore CreateStore() => _stores.CreateNearCached();
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         await _stores.DisposeAsync();
@@ -104,9 +104,9 @@ public sealed class RedisNearCacheTelemetryConformanceTests : SessionTelemetryCo
 
     protected override ISessionStore CreateStore() => _stores.CreateNearCached();
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async Task DisposeAsync() => await _stores.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _stores.DisposeAsync();
 }
 
 /// <summary>The per-subject session limit on Redis behind the near cache.</summary>
@@ -119,7 +119,7 @@ public sealed class RedisNearCacheSessionLimitConformanceTests : SessionLimitCon
 
     protected override ISessionStore CreateStore() => _stores.CreateNearCached();
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async Task DisposeAsync() => await _stores.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _stores.DisposeAsync();
 }

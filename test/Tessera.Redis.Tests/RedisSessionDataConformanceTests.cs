@@ -12,7 +12,7 @@ public sealed class RedisSessionDataConformanceTests : SessionDataConformanceTes
 
     protected override ISessionStore CreateStore() => _stores.Create();
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async Task DisposeAsync() => await _stores.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _stores.DisposeAsync();
 }

@@ -13,9 +13,9 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : IAsyncLifetime
     private readonly ManualTimeProvider _clock = new();
     private readonly string _prefix = "tessera-test-" + Guid.NewGuid().ToString("N");
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async Task DisposeAsync() => await RedisTestStores.DeleteKeysAsync(await RedisTestStores.ConnectionAsync(redis), _prefix);
+    public async ValueTask DisposeAsync() => await RedisTestStores.DeleteKeysAsync(await RedisTestStores.ConnectionAsync(redis), _prefix);
 
     [Fact]
     public async Task EverySessionKeyIsHashTaggedByTheSessionIdAndMetadataNeverClashesWithData()

@@ -12,7 +12,7 @@ public sealed class RedisStoreFailureConformanceTests : StoreFailureConformanceT
 
     protected override ISessionStore CreateStore() => _stores.Create();
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         await _stores.DisposeAsync();

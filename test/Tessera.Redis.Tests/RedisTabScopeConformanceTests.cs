@@ -12,9 +12,9 @@ public sealed class RedisTabScopeConformanceTests : TabScopeConformanceTests, IA
 
     protected override ISessionStore CreateStore() => _stores.Create();
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async Task DisposeAsync() => await _stores.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _stores.DisposeAsync();
 }
 
 /// <summary>Per-tab scopes on Redis behind the near cache.</summary>
@@ -27,7 +27,7 @@ public sealed class RedisNearCacheTabScopeConformanceTests : TabScopeConformance
 
     protected override ISessionStore CreateStore() => _stores.CreateNearCached();
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async Task DisposeAsync() => await _stores.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _stores.DisposeAsync();
 }

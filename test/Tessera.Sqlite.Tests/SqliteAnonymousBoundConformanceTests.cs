@@ -21,7 +21,7 @@ public sealed class SqliteAnonymousBoundConformanceTests : AnonymousBoundConform
             },
             Clock);
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         _directory.Dispose();

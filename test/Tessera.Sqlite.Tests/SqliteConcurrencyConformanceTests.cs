@@ -9,7 +9,7 @@ public sealed class SqliteConcurrencyConformanceTests : ConcurrencyConformanceTe
 
     protected override ISessionStore CreateStore() => _directory.NewStore(Clock);
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         _directory.Dispose();

@@ -10,7 +10,7 @@ public sealed class SqliteCookieStoreRollbackConformanceTests : CookieStoreRollb
     protected override ISessionStore CreateRevocationStore() =>
         new SqliteSessionStore(new SqliteSessionStoreOptions { ConnectionString = $"Data Source={_directory.NewDatabasePath()}" }, Clock);
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync(); // stops the servers and disposes the revocation store
         _directory.Dispose();

@@ -10,7 +10,7 @@ public sealed class SqliteTokenHttpConformanceTests : TokenHttpConformanceTests
     protected override ISessionStore CreateStore() =>
         new SqliteSessionStore(new SqliteSessionStoreOptions { ConnectionString = $"Data Source={_directory.NewDatabasePath()}" }, Clock);
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         _directory.Dispose();
