@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging.Testing;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -129,10 +130,10 @@ public abstract class HostileInputConformanceTests : HttpConformanceTestBase
         {
             setup = await HostileSetup.CreateAsync(server, Clock, Store, Key);
             using var client = new HostileHttpClient(server.Address);
-            setupEnd = server.Logs.Entries.Count;
+            setupEnd = server.Logs.GetSnapshot().Count;
             foreach (var hostile in HostileInputCases.All)
             {
-                var logStart = server.Logs.Entries.Count;
+                var logStart = server.Logs.GetSnapshot().Count;
                 HostileResult result;
                 try
                 {
@@ -149,7 +150,7 @@ public abstract class HostileInputConformanceTests : HttpConformanceTestBase
             }
         }
         // Read once the server has stopped, so lines logged after a response went out are in too.
-        CheckLogs(runs, [.. setup.Server.Logs.Entries], setupEnd, setup);
+        CheckLogs(runs, [.. setup.Server.Logs.GetSnapshot()], setupEnd, setup);
         return runs.ToDictionary(r => r.Case.Name, StringComparer.Ordinal);
     }
 
@@ -214,7 +215,7 @@ public abstract class HostileInputConformanceTests : HttpConformanceTestBase
     // Microsoft.AspNetCore.Server.Kestrel.BadRequests, Debug) quote up to 128 bytes of a header line Kestrel refused, and
     // may be written after the client has its 400: those lines are Kestrel's, about requests Tessera never saw (a row
     // that expects a session or none fails on its status if Kestrel refuses it), so they are left out of the slice check.
-    private static void CheckLogs(List<HostileResult> runs, CapturedLogEntry[] entries, int setupEnd, HostileSetup setup)
+    private static void CheckLogs(List<HostileResult> runs, FakeLogRecord[] entries, int setupEnd, HostileSetup setup)
     {
         var starts = runs.Select(r => r.LogStart).ToArray();
         HostileResult? Owner(int index)
@@ -304,7 +305,7 @@ public abstract class HostileInputConformanceTests : HttpConformanceTestBase
             await server.DisposeAsync();
         }
 
-        var entries = server.Logs.Entries;
+        var entries = server.Logs.GetSnapshot();
         foreach (var entry in entries.Where(HostileLogScan.IsFailure).Take(5))
         {
             tally.Violations.Enqueue($"logged {entry.Level} ({entry.Category}): {MutationFuzzer.Show(HostileLogScan.Text(entry), 400)}");

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Xunit;
 
 namespace Tessera.Testing;
@@ -12,7 +13,7 @@ public abstract class HttpConformanceTestBase : IAsyncLifetime
     private ISessionStore? _inner;
 
     /// <summary>The clock every store and server of the test runs on.</summary>
-    protected ManualTimeProvider Clock { get; } = new();
+    protected FakeTimeProvider Clock { get; } = new(TestClock.Start);
 
     /// <summary>The store under test, wrapped so the suite can count its reads and writes.</summary>
     protected CountingSessionStore Store { get; private set; } = null!;

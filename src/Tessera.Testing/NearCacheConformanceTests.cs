@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Security.Cryptography;
 using Tessera.NearCache;
 using Tessera.Tokens;
@@ -21,11 +22,11 @@ public abstract class NearCacheConformanceTests : IAsyncLifetime
     /// <summary>The staleness bound both instances use: 5 seconds, the default.</summary>
     protected static readonly TimeSpan MaxStaleness = new NearCacheOptions().MaxStaleness;
 
-    private readonly MetricRecorder _firstMetrics = new();
-    private readonly MetricRecorder _secondMetrics = new();
+    private readonly TesseraMetricCollector _firstMetrics = new();
+    private readonly TesseraMetricCollector _secondMetrics = new();
 
     /// <summary>The clock of both instances and their stores.</summary>
-    protected ManualTimeProvider Clock { get; } = new();
+    protected FakeTimeProvider Clock { get; } = new(TestClock.Start);
 
     /// <summary>The first instance.</summary>
     protected NearCacheSessionStore First { get; private set; } = null!;
@@ -345,7 +346,7 @@ public abstract class NearCacheConformanceTests : IAsyncLifetime
         return new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerMillisecond), TimeSpan.Zero);
     }
 
-    private static double Lookups(MetricRecorder metrics, string result) =>
+    private static double Lookups(TesseraMetricCollector metrics, string result) =>
         metrics.Sum(TesseraMetrics.NearCacheLookups, ("result", result));
 
     private async Task<SessionRecord> CreateAsync(ISessionStore store, TimeSpan? idle = null, string? subject = null)

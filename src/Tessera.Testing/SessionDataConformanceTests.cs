@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Options;
 using Xunit;
 
@@ -15,7 +16,7 @@ public abstract class SessionDataConformanceTests
     private readonly string _key = SigningKeyRing.GenerateBase64Key();
 
     /// <summary>The clock every store made by <see cref="CreateStore"/> must use.</summary>
-    protected ManualTimeProvider Clock { get; } = new();
+    protected FakeTimeProvider Clock { get; } = new(TestClock.Start);
 
     /// <summary>Creates an empty store on <see cref="Clock"/>, isolated from every other store this method returned.</summary>
     /// <returns>The store.</returns>

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Security.Cryptography;
 using Xunit;
 
@@ -16,7 +17,7 @@ namespace Tessera.Testing;
 public abstract partial class SessionStoreConformanceTests
 {
     /// <summary>The clock every store made by <see cref="CreateStore"/> must use; tests move it.</summary>
-    protected ManualTimeProvider Clock { get; } = new();
+    protected FakeTimeProvider Clock { get; } = new(TestClock.Start);
 
     /// <summary>
     /// Whether the store implements <see cref="ISessionStoreCleanup"/>. Default <see langword="true"/>; override with

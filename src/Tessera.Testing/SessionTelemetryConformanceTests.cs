@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Net;
@@ -18,13 +20,13 @@ namespace Tessera.Testing;
 /// </summary>
 /// <remarks>
 /// The store must implement <see cref="ISubjectSessionIndex"/>, <see cref="Tokens.ISessionTokenStore"/> and
-/// <see cref="ISessionStoreCleanup"/> (all of Tessera's stores do). Metrics are read with a <see cref="MetricRecorder"/>
+/// <see cref="ISessionStoreCleanup"/> (all of Tessera's stores do). Metrics are read with a <see cref="TesseraMetricCollector"/>
 /// bound to one meter factory per test, so parallel tests never see each other's measurements.
 /// </remarks>
 public abstract class SessionTelemetryConformanceTests
 {
     /// <summary>The clock every store made by <see cref="CreateStore"/> must use; tests move it.</summary>
-    protected ManualTimeProvider Clock { get; } = new();
+    protected FakeTimeProvider Clock { get; } = new(TestClock.Start);
 
     /// <summary>Creates an empty store on <see cref="Clock"/>, isolated from every other store this method returned.</summary>
     /// <returns>The store. If it is disposable, the suite does not dispose it; the derived class may.</returns>
@@ -56,7 +58,7 @@ public abstract class SessionTelemetryConformanceTests
         Assert.Equal(SessionCredentialKind.Cookie, created.CredentialKind);
         Assert.Equal(Clock.GetUtcNow(), created.Time, TimeSpan.FromMilliseconds(1));
         Assert.Equal(1, h.Metrics.Sum(TesseraMetrics.SessionsCreated, ("transport", "cookie")));
-        var create = Assert.Single(h.Metrics.Of(TesseraMetrics.StoreOperationDuration, ("store", h.StoreName), ("operation", "create")));
+        var create = Assert.Single(h.Metrics.StoreOperationDuration.Matching(("store", h.StoreName), ("operation", "create")));
         Assert.True(create.Value >= 0);
         h.AssertNoSecret(result.Credential!);
     }
@@ -96,8 +98,8 @@ public abstract class SessionTelemetryConformanceTests
             });
         Assert.Equal(2, h.Metrics.Sum(TesseraMetrics.SessionsSignedIn, ("transport", "cookie")));
         Assert.Equal(1, h.Metrics.Sum(TesseraMetrics.SessionsCreated));
-        Assert.Single(h.Metrics.Of(TesseraMetrics.StoreOperationDuration, ("store", h.StoreName), ("operation", "load_by_credential")));
-        Assert.Single(h.Metrics.Of(TesseraMetrics.StoreOperationDuration, ("store", h.StoreName), ("operation", "apply")));
+        Assert.Single(h.Metrics.StoreOperationDuration.Matching(("store", h.StoreName), ("operation", "load_by_credential")));
+        Assert.Single(h.Metrics.StoreOperationDuration.Matching(("store", h.StoreName), ("operation", "apply")));
         h.AssertNoSecret(issued.Credential!);
         h.AssertNoSecret(regenerated.Credential!);
     }
@@ -175,8 +177,8 @@ public abstract class SessionTelemetryConformanceTests
             revoked.Select(e => e.Reason));
         Assert.Equal(2, h.Metrics.Sum(TesseraMetrics.SessionsRevoked, ("reason", "operator")));
         Assert.Equal(3, h.Metrics.Sum(TesseraMetrics.SessionsRevoked, ("reason", "user")));
-        Assert.NotEmpty(h.Metrics.Of(TesseraMetrics.StoreOperationDuration, ("store", h.StoreName), ("operation", "list_by_subject")));
-        Assert.Equal(5, h.Metrics.Of(TesseraMetrics.StoreOperationDuration, ("store", h.StoreName), ("operation", "revoke")).Count);
+        Assert.NotEmpty(h.Metrics.StoreOperationDuration.Matching(("store", h.StoreName), ("operation", "list_by_subject")));
+        Assert.Equal(5, h.Metrics.StoreOperationDuration.Matching(("store", h.StoreName), ("operation", "revoke")).Count);
     }
 
     /// <summary>
@@ -215,9 +217,9 @@ public abstract class SessionTelemetryConformanceTests
         Assert.Equal(2, h.Metrics.Sum(TesseraMetrics.SessionsCreated, ("transport", "bearer")));
         Assert.Equal(1, h.Metrics.Sum(TesseraMetrics.SessionsRevoked, ("reason", "leak")));
         Assert.Equal(1, h.Metrics.Sum(TesseraMetrics.CredentialsRejected, ("kind", "token"), ("reason", "refresh_token_reused")));
-        Assert.Single(h.Metrics.Of(TesseraMetrics.StoreOperationDuration, ("store", h.StoreName), ("operation", "rotate")));
-        Assert.NotEmpty(h.Metrics.Of(TesseraMetrics.StoreOperationDuration, ("store", h.StoreName), ("operation", "create_tokens")));
-        Assert.NotEmpty(h.Metrics.Of(TesseraMetrics.StoreOperationDuration, ("store", h.StoreName), ("operation", "load_token")));
+        Assert.Single(h.Metrics.StoreOperationDuration.Matching(("store", h.StoreName), ("operation", "rotate")));
+        Assert.NotEmpty(h.Metrics.StoreOperationDuration.Matching(("store", h.StoreName), ("operation", "create_tokens")));
+        Assert.NotEmpty(h.Metrics.StoreOperationDuration.Matching(("store", h.StoreName), ("operation", "load_token")));
         foreach (var secret in new[] { pair.AccessToken, pair.RefreshToken, rotated.Value!.AccessToken, rotated.Value.RefreshToken, other.AccessToken })
         {
             h.AssertNoSecret(secret);
@@ -247,7 +249,7 @@ public abstract class SessionTelemetryConformanceTests
         var expired = Assert.IsType<SessionsExpiredEvent>(Assert.Single(h.Events));
         Assert.Equal(3, expired.Count);
         Assert.Equal(3, h.Metrics.Sum(TesseraMetrics.SessionsExpired));
-        Assert.Equal(2, h.Metrics.Of(TesseraMetrics.StoreOperationDuration, ("store", h.StoreName), ("operation", "delete_expired")).Count);
+        Assert.Equal(2, h.Metrics.StoreOperationDuration.Matching(("store", h.StoreName), ("operation", "delete_expired")).Count);
     }
 
     /// <summary>A handler that throws is logged and swallowed: the session is created and signed in all the same.</summary>
@@ -270,7 +272,7 @@ public abstract class SessionTelemetryConformanceTests
         var result = await session.CommitAsync();
 
         Assert.Equal(CredentialChange.Clear, result.Change);
-        Assert.Equal(2, h.Logs.Entries.Count(e => e.EventId.Id == 1011));
+        Assert.Equal(2, h.Logs.GetSnapshot().Count(e => e.Id.Id == 1011));
         Assert.Null(await h.Store.LoadAsync(id));
     }
 
@@ -284,7 +286,7 @@ public abstract class SessionTelemetryConformanceTests
     {
         var events = new ConcurrentQueue<object>();
         await using var server = await TesseraTestServer.StartAsync(CreateStore(), Clock, [SigningKeyRing.GenerateBase64Key()], configure: o => Record(o, events));
-        using var metrics = new MetricRecorder(server.Services.GetRequiredService<IMeterFactory>());
+        using var metrics = new TesseraMetricCollector(server.Services.GetRequiredService<IMeterFactory>());
         using var client = server.CreateClient();
         Assert.Equal("ok", await client.PostAsync("/signin/alice"));
         var cookie = client.Cookie!;
@@ -302,7 +304,7 @@ public abstract class SessionTelemetryConformanceTests
         Assert.Equal(1, metrics.Sum(TesseraMetrics.SessionsSignedIn, ("transport", "cookie")));
         Assert.Equal(1, metrics.Sum(TesseraMetrics.SessionsRevoked, ("reason", "sign_out")));
         Assert.Equal([typeof(SessionCreatedEvent), typeof(SessionSignedInEvent), typeof(SessionRevokedEvent)], events.Select(e => e.GetType()));
-        Assert.All(metrics.Measurements, m => Assert.DoesNotContain(m.Tags.Values, v => v is string s && (s.Contains(cookie, StringComparison.Ordinal) || s == "alice")));
+        Assert.All(metrics.AllTags, tags => Assert.DoesNotContain(tags.Values, v => v is string s && (s.Contains(cookie, StringComparison.Ordinal) || s == "alice")));
     }
 
     /// <summary>A bad bearer token is counted with <c>kind=token</c> and its stable reason, over HTTP.</summary>
@@ -311,7 +313,7 @@ public abstract class SessionTelemetryConformanceTests
     public async Task RejectedBearerTokensAreCountedByReasonOverHttp()
     {
         await using var server = await TesseraTestServer.StartAsync(CreateStore(), Clock, [SigningKeyRing.GenerateBase64Key()], bearerTokens: true);
-        using var metrics = new MetricRecorder(server.Services.GetRequiredService<IMeterFactory>());
+        using var metrics = new TesseraMetricCollector(server.Services.GetRequiredService<IMeterFactory>());
         using var http = new HttpClient { BaseAddress = server.Address };
         var pair = await server.Manager.Tokens.CreateAsync("alice");
 
@@ -324,7 +326,7 @@ public abstract class SessionTelemetryConformanceTests
 
         Assert.Equal(1, metrics.Sum(TesseraMetrics.CredentialsRejected, ("kind", "token"), ("reason", "invalid_token")));
         Assert.Equal(1, metrics.Sum(TesseraMetrics.CredentialsRejected));
-        Assert.All(metrics.Measurements, m => Assert.DoesNotContain(m.Tags.Values, v => v is string s && s.Contains(pair.AccessToken, StringComparison.Ordinal)));
+        Assert.All(metrics.AllTags, tags => Assert.DoesNotContain(tags.Values, v => v is string s && s.Contains(pair.AccessToken, StringComparison.Ordinal)));
     }
 
     /// <summary><c>AddHealthChecks().AddTesseraStore()</c> reports the store Healthy, naming only its type.</summary>
@@ -367,10 +369,10 @@ public abstract class SessionTelemetryConformanceTests
         Record(options, events);
         configure?.Invoke(options);
         var store = CreateStore();
-        var recorder = new MetricRecorder();
+        var recorder = new TesseraMetricCollector();
         var metrics = new TesseraMetrics(recorder.Factory);
-        var logs = new CapturingLoggerProvider();
-        var manager = new SessionManager(store, Options.Create(options), Clock, new Logger<SessionManager>(new LoggerFactory([logs])), metrics);
+        var logs = new FakeLogCollector();
+        var manager = new SessionManager(store, Options.Create(options), Clock, new Logger<SessionManager>(new LoggerFactory([new FakeLoggerProvider(logs)])), metrics);
         return new Harness(store, options, manager, recorder, metrics, events, logs);
     }
 
@@ -378,10 +380,10 @@ public abstract class SessionTelemetryConformanceTests
         ISessionStore store,
         TesseraOptions options,
         SessionManager manager,
-        MetricRecorder metrics,
+        TesseraMetricCollector metrics,
         TesseraMetrics tesseraMetrics,
         ConcurrentQueue<object> events,
-        CapturingLoggerProvider logs) : IDisposable
+        FakeLogCollector logs) : IDisposable
     {
         private readonly ConcurrentQueue<object> _events = events;
 
@@ -393,11 +395,11 @@ public abstract class SessionTelemetryConformanceTests
 
         public SessionManager Manager { get; } = manager;
 
-        public MetricRecorder Metrics { get; } = metrics;
+        public TesseraMetricCollector Metrics { get; } = metrics;
 
         public TesseraMetrics TesseraMetrics { get; } = tesseraMetrics;
 
-        public CapturingLoggerProvider Logs { get; } = logs;
+        public FakeLogCollector Logs { get; } = logs;
 
         public IReadOnlyList<object> Events => [.. _events];
 
@@ -421,14 +423,13 @@ public abstract class SessionTelemetryConformanceTests
         public void AssertNoSecret(string secret)
         {
             Assert.All(Events, e => Assert.DoesNotContain(secret, e.ToString(), StringComparison.Ordinal));
-            Assert.DoesNotContain(secret, Logs.AllText, StringComparison.Ordinal);
-            Assert.All(Metrics.Measurements, m => Assert.DoesNotContain(m.Tags.Values, v => v is string s && s.Contains(secret, StringComparison.Ordinal)));
+            Assert.DoesNotContain(secret, Logs.AllText(), StringComparison.Ordinal);
+            Assert.All(Metrics.AllTags, tags => Assert.DoesNotContain(tags.Values, v => v is string s && s.Contains(secret, StringComparison.Ordinal)));
         }
 
         public void Dispose()
         {
             Metrics.Dispose();
-            Logs.Dispose();
         }
     }
 }

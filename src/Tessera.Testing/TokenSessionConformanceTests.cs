@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
 using System.Buffers.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
@@ -21,10 +23,10 @@ namespace Tessera.Testing;
 public abstract class TokenSessionConformanceTests
 {
     /// <summary>The clock every store made by <see cref="CreateStore"/> must use, and every manager uses; tests move it.</summary>
-    protected ManualTimeProvider Clock { get; } = new();
+    protected FakeTimeProvider Clock { get; } = new(TestClock.Start);
 
     /// <summary>Everything the managers of this test class logged, for "no token reached a log line" checks.</summary>
-    protected CapturingLoggerProvider Logs { get; } = new();
+    protected FakeLogCollector Logs { get; } = new();
 
     /// <summary>
     /// Whether the store implements <see cref="ISessionStoreCleanup"/>. Default <see langword="true"/>; override with
@@ -484,9 +486,9 @@ public abstract class TokenSessionConformanceTests
         Assert.Equal("phone", report.Metadata.UserAgent);
         foreach (var secret in new[] { pair.AccessToken, pair.RefreshToken, newest.AccessToken, newest.RefreshToken })
         {
-            Assert.DoesNotContain(secret, Logs.AllText, StringComparison.Ordinal);
+            Assert.DoesNotContain(secret, Logs.AllText(), StringComparison.Ordinal);
         }
-        Assert.DoesNotContain(pair.SessionId, Logs.AllText, StringComparison.Ordinal);
+        Assert.DoesNotContain(pair.SessionId, Logs.AllText(), StringComparison.Ordinal);
     }
 
     /// <summary>An event handler that throws does not undo the revocation of a reused session.</summary>
@@ -623,7 +625,7 @@ public abstract class TokenSessionConformanceTests
     {
         var reports = new List<RefreshTokenReuseContext>();
         var graceAnswers = 0;
-        using var metrics = new MetricRecorder();
+        using var metrics = new TesseraMetricCollector();
         var h = NewHarness(
             o =>
             {
@@ -704,7 +706,7 @@ public abstract class TokenSessionConformanceTests
     public async Task AGraceAnswerIsCountedAndRaisesItsEventWithAShortHashOfTheToken()
     {
         var answers = new List<RefreshGraceContext>();
-        using var metrics = new MetricRecorder();
+        using var metrics = new TesseraMetricCollector();
         var h = NewHarness(
             o => o.TokenEvents.OnRefreshGraceAnswered = context =>
             {
@@ -731,12 +733,12 @@ public abstract class TokenSessionConformanceTests
         Assert.Equal(TimeSpan.FromSeconds(2), answer.AnsweredAt - answer.RotatedAt);
         var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(first.RefreshToken)))[..8];
         Assert.Equal(hash, answer.TokenHash);
-        var counted = Assert.Single(metrics.Of(TesseraMetrics.TokensGraceAnswered));
+        var counted = Assert.Single(metrics.Counter(TesseraMetrics.TokensGraceAnswered).GetMeasurementSnapshot());
         Assert.Equal(1, counted.Value);
         Assert.Empty(counted.Tags);
         foreach (var secret in new[] { first.AccessToken, first.RefreshToken, second.AccessToken, second.RefreshToken })
         {
-            Assert.DoesNotContain(secret, Logs.AllText, StringComparison.Ordinal);
+            Assert.DoesNotContain(secret, Logs.AllText(), StringComparison.Ordinal);
         }
     }
 
@@ -1231,7 +1233,7 @@ public abstract class TokenSessionConformanceTests
     /// <param name="configure">The test's own settings, or <see langword="null"/>.</param>
     /// <param name="metrics">Records the manager's metrics, or <see langword="null"/> for the shared static meter.</param>
     /// <returns>The store, its token view, the counter and the manager.</returns>
-    protected TokenHarness NewHarness(Action<TesseraOptions>? configure = null, MetricRecorder? metrics = null)
+    protected TokenHarness NewHarness(Action<TesseraOptions>? configure = null, TesseraMetricCollector? metrics = null)
     {
         var inner = CreateStore();
         var tokens = inner as ISessionTokenStore ?? throw new Xunit.Sdk.XunitException(
@@ -1247,7 +1249,7 @@ public abstract class TokenSessionConformanceTests
         }
         var counting = new CountingSessionStore(inner);
 #pragma warning disable CA2000 // the factory does not own the provider; the test class does, for its whole life
-        var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(Logs).SetMinimumLevel(LogLevel.Trace));
+        var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(new FakeLoggerProvider(Logs)).SetMinimumLevel(LogLevel.Trace));
 #pragma warning restore CA2000
         var manager = new SessionManager(counting, Options.Create(options), Clock, loggerFactory.CreateLogger<SessionManager>(), metrics is null ? null : new TesseraMetrics(metrics.Factory));
         return new TokenHarness(inner, tokens, counting, manager);

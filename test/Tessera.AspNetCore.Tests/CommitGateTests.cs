@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Globalization;
 using System.Net;
 using System.Text;
@@ -20,7 +21,7 @@ public sealed class CommitGateTests : IAsyncLifetime
     private static string Body(int seed) =>
         string.Concat(Enumerable.Range(0, 5_000).Select(i => ((seed + (i * 7_919L)) % 1_000_000).ToString("D6", CultureInfo.InvariantCulture) + ";"));
 
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private TesseraTestServer _server = null!;
 
     public async ValueTask InitializeAsync() =>

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -13,7 +14,7 @@ namespace Tessera.AspNetCore.Tests;
 
 public sealed class MiddlewareTests : IAsyncLifetime
 {
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private readonly CountingSessionStore _store;
     private readonly string _staticRoot = Directory.CreateTempSubdirectory("tessera-static-").FullName;
     private TesseraTestServer _server = null!;

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -7,7 +8,7 @@ namespace Tessera.AspNetCore.Tests;
 
 public sealed class UnguardedBearerWriteTests : IAsyncLifetime
 {
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private readonly CountingSessionStore _store;
     private TesseraTestServer _server = null!;
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
@@ -109,7 +110,7 @@ public sealed class CompasInteropTests(CompasDriver compas) : IClassFixture<Comp
     private const string SigningKey = "tessera-and-compas-share-this-signing-key-0123456789";
 
     // Tessera's clock runs a minute behind real time (Compas's clock): see the last test for why.
-    private readonly ManualTimeProvider _clock = new(DateTimeOffset.UtcNow - TimeSpan.FromMinutes(1));
+    private readonly FakeTimeProvider _clock = new(DateTimeOffset.UtcNow - TimeSpan.FromMinutes(1));
     private string _connectionString = "";
     private NpgsqlDataSource _dataSource = null!;
     private PostgreSqlSessionStore _store = null!;
