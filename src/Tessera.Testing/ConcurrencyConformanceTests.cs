@@ -30,7 +30,8 @@ namespace Tessera.Testing;
 /// Inherit it and implement <see cref="CreateStore"/> with a store that implements <see cref="ISessionTokenStore"/>,
 /// <see cref="ISubjectSessionIndex"/> and <see cref="ISubjectSessionLimiter"/>.
 /// </summary>
-public abstract class ConcurrencyConformanceTests : IAsyncLifetime
+public abstract class ConcurrencyConformanceTests<TKit> : IAsyncLifetime
+    where TKit : StoreKit, new()
 {
     /// <summary>How many callers race in each test.</summary>
     protected const int Clients = 50;
@@ -43,20 +44,23 @@ public abstract class ConcurrencyConformanceTests : IAsyncLifetime
     /// <summary>The clock every store made by <see cref="CreateStore"/> must use; it stands still while the callers race.</summary>
     protected FakeTimeProvider Clock { get; } = new(TestClock.Start);
 
-    /// <summary>Creates an empty store on <see cref="Clock"/>, isolated from every other store this method returned.</summary>
-    /// <returns>The store. If it is disposable, the suite does not dispose it; the derived class may.</returns>
-    protected abstract ISessionStore CreateStore();
+    /// <summary>The kit that makes this test's stores; disposed (with every store it made) when the test ends.</summary>
+    protected TKit Kit { get; } = new();
+
+    /// <summary>Creates an empty store on <see cref="Clock"/> through <see cref="Kit"/>, isolated from every other store it returned.</summary>
+    /// <returns>The store; the kit disposes it when the test ends.</returns>
+    protected ISessionStore CreateStore() => Kit.CreateStore(Clock);
 
     /// <summary>The store implements the optional interfaces this suite needs; when it does not, this test names them.</summary>
     [Fact]
     public void TheStoreImplementsWhatThisSuiteNeeds() =>
-        StoreCapabilities.AssertImplements(CreateStore(), nameof(ConcurrencyConformanceTests), typeof(ISubjectSessionIndex), typeof(ISubjectSessionLimiter), typeof(Tokens.ISessionTokenStore));
+        StoreCapabilities.AssertImplements(CreateStore(), nameof(ConcurrencyConformanceTests<TKit>), typeof(ISubjectSessionIndex), typeof(ISubjectSessionLimiter), typeof(Tokens.ISessionTokenStore));
 
     /// <summary>Nothing to prepare.</summary>
     /// <returns>A completed task.</returns>
     public virtual ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    /// <summary>Stops every server the test started.</summary>
+    /// <summary>Stops every server the test started, then disposes the kit (and every store it made).</summary>
     /// <returns>A task.</returns>
     public virtual async ValueTask DisposeAsync()
     {
@@ -64,6 +68,8 @@ public abstract class ConcurrencyConformanceTests : IAsyncLifetime
         {
             await server.DisposeAsync();
         }
+        await Kit.DisposeAsync();
+        GC.SuppressFinalize(this);
     }
 
     // ---------------------------------------------------------------------------------------------------------------

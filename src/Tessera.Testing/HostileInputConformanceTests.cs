@@ -12,15 +12,16 @@ namespace Tessera.Testing;
 /// session cookie, <c>Authorization: Bearer</c>, the refresh endpoint), sent by a real client to a real Kestrel server
 /// over your store. Each must mean "no session" (anonymous, or 401 with the right challenge), never a 500, never an
 /// exception escaping the middleware, never a secret or a recognisable slice of the credential (16 characters) in a log
-/// line or a response. Inherit it and implement <see cref="HttpConformanceTestBase.CreateStore"/> with a store that
+/// line or a response. Inherit it and implement <see cref="HttpConformanceTestBase{TKit}.CreateStore"/> with a store that
 /// implements <see cref="Tokens.ISessionTokenStore"/>.
 /// </summary>
 /// <remarks>
 /// The table's rows run against one server per test class (starting a server per row would cost a minute per store):
 /// the first row to run sends every row's requests, in order, and each row then asserts its own outcome, so a failure
-/// names its row. <see cref="HttpConformanceTestBase.CreateStore"/> is called only by the test that needs a store.
+/// names its row. <see cref="HttpConformanceTestBase{TKit}.CreateStore"/> is called only by the test that needs a store.
 /// </remarks>
-public abstract class HostileInputConformanceTests : HttpConformanceTestBase
+public abstract class HostileInputConformanceTests<TKit> : HttpConformanceTestBase<TKit>
+    where TKit : StoreKit, new()
 {
     private const int Parallelism = 16;
     private const int RequestsPerServer = 25_000;
@@ -32,7 +33,7 @@ public abstract class HostileInputConformanceTests : HttpConformanceTestBase
     /// How many mutated credentials <see cref="MutatedCredentialsMeanNoSessionOrTheirOwn"/> sends. Default 2,000;
     /// the <c>TESSERA_FUZZ_COUNT</c> environment variable overrides it for every store.
     /// </summary>
-    protected virtual int MutationCount => 2_000;
+    protected int MutationCount => Kit.HostileMutationCount;
 
     /// <summary>The names of the table's rows (<c>channel/case</c>), one theory case each.</summary>
     public static TheoryData<string> CredentialCases { get; } = new(HostileInputCases.All.Select(c => c.Name));

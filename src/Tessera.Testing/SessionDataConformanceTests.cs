@@ -11,21 +11,33 @@ namespace Tessera.Testing;
 /// refuses the write that would cross it with <see cref="SessionDataTooLargeException"/>, leaving the rest of the
 /// request's changes and the stored session intact. Inherit it and implement <see cref="CreateStore"/>.
 /// </summary>
-public abstract class SessionDataConformanceTests
+public abstract class SessionDataConformanceTests<TKit> : IAsyncDisposable
+    where TKit : StoreKit, new()
 {
     private readonly string _key = SigningKeyRing.GenerateBase64Key();
 
     /// <summary>The clock every store made by <see cref="CreateStore"/> must use.</summary>
     protected FakeTimeProvider Clock { get; } = new(TestClock.Start);
 
-    /// <summary>Creates an empty store on <see cref="Clock"/>, isolated from every other store this method returned.</summary>
-    /// <returns>The store.</returns>
-    protected abstract ISessionStore CreateStore();
+    /// <summary>The kit that makes this test's stores; disposed (with every store it made) when the test ends.</summary>
+    protected TKit Kit { get; } = new();
+
+    /// <summary>Creates an empty store on <see cref="Clock"/> through <see cref="Kit"/>, isolated from every other store it returned.</summary>
+    /// <returns>The store; the kit disposes it when the test ends.</returns>
+    protected ISessionStore CreateStore() => Kit.CreateStore(Clock);
+
+    /// <summary>Disposes the kit, and with it every store the test made.</summary>
+    /// <returns>A task.</returns>
+    public virtual async ValueTask DisposeAsync()
+    {
+        await Kit.DisposeAsync();
+        GC.SuppressFinalize(this);
+    }
 
     /// <summary>The store implements the optional interfaces this suite needs; when it does not, this test names them.</summary>
     [Fact]
     public void TheStoreImplementsWhatThisSuiteNeeds() =>
-        StoreCapabilities.AssertImplements(CreateStore(), nameof(SessionDataConformanceTests), typeof(Tokens.ISessionTokenStore));
+        StoreCapabilities.AssertImplements(CreateStore(), nameof(SessionDataConformanceTests<TKit>), typeof(Tokens.ISessionTokenStore));
 
     /// <summary>Keys that every store must keep as they are: each is valid text, however awkward.</summary>
     public static TheoryData<string> AwkwardKeys => new()

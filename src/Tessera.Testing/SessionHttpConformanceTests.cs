@@ -9,19 +9,20 @@ namespace Tessera.Testing;
 /// <summary>
 /// The HTTP conformance suite, the part every store must pass, including one that keeps sessions in the client (the
 /// cookie store): a real Kestrel server and a real HTTP client over your store. Inherit it, implement
-/// <see cref="HttpConformanceTestBase.CreateStore"/>, and the cookie-session behaviour users rely on is tested against your store.
+/// <see cref="HttpConformanceTestBase{TKit}.CreateStore"/>, and the cookie-session behaviour users rely on is tested against your store.
 /// </summary>
 /// <remarks>
 /// What needs state on the server is in the derived suites, and a store declares that it has it by inheriting them:
-/// <see cref="RevocableSessionHttpConformanceTests"/> (an old cookie dies everywhere after sign-in, regenerate, destroy or
-/// revoke by id) and <see cref="ServerSideSessionHttpConformanceTests"/> (that, plus concurrent writers keeping every key
+/// <see cref="RevocableSessionHttpConformanceTests{TKit}"/> (an old cookie dies everywhere after sign-in, regenerate, destroy or
+/// revoke by id) and <see cref="ServerSideSessionHttpConformanceTests{TKit}"/> (that, plus concurrent writers keeping every key
 /// and listing and revoking a subject's sessions). A server-side store inherits the last one.
 /// </remarks>
-public abstract class SessionHttpConformanceTests : HttpConformanceTestBase
+public abstract class SessionHttpConformanceTests<TKit> : HttpConformanceTestBase<TKit>
+    where TKit : StoreKit, new()
 {
 
-    /// <summary>Starts a server over <see cref="HttpConformanceTestBase.Store"/>; it is stopped when the test ends.</summary>
-    /// <param name="keys">Signing keys, or <see langword="null"/> for <see cref="HttpConformanceTestBase.Key"/>.</param>
+    /// <summary>Starts a server over <see cref="HttpConformanceTestBase{TKit}.Store"/>; it is stopped when the test ends.</summary>
+    /// <param name="keys">Signing keys, or <see langword="null"/> for <see cref="HttpConformanceTestBase{TKit}.Key"/>.</param>
     /// <param name="environment">The host environment. Default <c>Production</c>.</param>
     /// <param name="bearerTokens">Whether bearer-token sessions are on too (the store must implement <see cref="Tokens.ISessionTokenStore"/>).</param>
     /// <returns>The server.</returns>

@@ -11,19 +11,31 @@ namespace Tessera.Testing;
 /// <see cref="SessionManager"/>: cookie sign-ins, token sign-ins, events and metrics. Inherit it and implement
 /// <see cref="CreateStore"/> with a store that implements <see cref="ISubjectSessionLimiter"/>.
 /// </summary>
-public abstract class SessionLimitConformanceTests
+public abstract class SessionLimitConformanceTests<TKit> : IAsyncDisposable
+    where TKit : StoreKit, new()
 {
     /// <summary>The clock every store made by <see cref="CreateStore"/> must use; tests move it.</summary>
     protected FakeTimeProvider Clock { get; } = new(TestClock.Start);
 
-    /// <summary>Creates an empty store on <see cref="Clock"/>, isolated from every other store this method returned.</summary>
-    /// <returns>The store.</returns>
-    protected abstract ISessionStore CreateStore();
+    /// <summary>The kit that makes this test's stores; disposed (with every store it made) when the test ends.</summary>
+    protected TKit Kit { get; } = new();
+
+    /// <summary>Creates an empty store on <see cref="Clock"/> through <see cref="Kit"/>, isolated from every other store it returned.</summary>
+    /// <returns>The store; the kit disposes it when the test ends.</returns>
+    protected ISessionStore CreateStore() => Kit.CreateStore(Clock);
+
+    /// <summary>Disposes the kit, and with it every store the test made.</summary>
+    /// <returns>A task.</returns>
+    public virtual async ValueTask DisposeAsync()
+    {
+        await Kit.DisposeAsync();
+        GC.SuppressFinalize(this);
+    }
 
     /// <summary>The store implements the optional interfaces this suite needs; when it does not, this test names them.</summary>
     [Fact]
     public void TheStoreImplementsWhatThisSuiteNeeds() =>
-        StoreCapabilities.AssertImplements(CreateStore(), nameof(SessionLimitConformanceTests), typeof(ISubjectSessionIndex), typeof(ISubjectSessionLimiter), typeof(Tokens.ISessionTokenStore));
+        StoreCapabilities.AssertImplements(CreateStore(), nameof(SessionLimitConformanceTests<TKit>), typeof(ISubjectSessionIndex), typeof(ISubjectSessionLimiter), typeof(Tokens.ISessionTokenStore));
 
     /// <summary>A cookie sign-in beyond the limit revokes the least recently used session and keeps the new one.</summary>
     /// <returns>The test.</returns>

@@ -23,19 +23,31 @@ namespace Tessera.Testing;
 /// <see cref="ISessionStoreCleanup"/> (all of Tessera's stores do). Metrics are read with a <see cref="TesseraMetricCollector"/>
 /// bound to one meter factory per test, so parallel tests never see each other's measurements.
 /// </remarks>
-public abstract class SessionTelemetryConformanceTests
+public abstract class SessionTelemetryConformanceTests<TKit> : IAsyncDisposable
+    where TKit : StoreKit, new()
 {
     /// <summary>The clock every store made by <see cref="CreateStore"/> must use; tests move it.</summary>
     protected FakeTimeProvider Clock { get; } = new(TestClock.Start);
 
-    /// <summary>Creates an empty store on <see cref="Clock"/>, isolated from every other store this method returned.</summary>
-    /// <returns>The store. If it is disposable, the suite does not dispose it; the derived class may.</returns>
-    protected abstract ISessionStore CreateStore();
+    /// <summary>The kit that makes this test's stores; disposed (with every store it made) when the test ends.</summary>
+    protected TKit Kit { get; } = new();
+
+    /// <summary>Creates an empty store on <see cref="Clock"/> through <see cref="Kit"/>, isolated from every other store it returned.</summary>
+    /// <returns>The store; the kit disposes it when the test ends.</returns>
+    protected ISessionStore CreateStore() => Kit.CreateStore(Clock);
+
+    /// <summary>Disposes the kit, and with it every store the test made.</summary>
+    /// <returns>A task.</returns>
+    public virtual async ValueTask DisposeAsync()
+    {
+        await Kit.DisposeAsync();
+        GC.SuppressFinalize(this);
+    }
 
     /// <summary>The store implements the optional interfaces this suite needs; when it does not, this test names them.</summary>
     [Fact]
     public void TheStoreImplementsWhatThisSuiteNeeds() =>
-        StoreCapabilities.AssertImplements(CreateStore(), nameof(SessionTelemetryConformanceTests), typeof(ISessionStoreCleanup), typeof(ISubjectSessionIndex), typeof(Tokens.ISessionTokenStore));
+        StoreCapabilities.AssertImplements(CreateStore(), nameof(SessionTelemetryConformanceTests<TKit>), typeof(ISessionStoreCleanup), typeof(ISubjectSessionIndex), typeof(Tokens.ISessionTokenStore));
 
     /// <summary>
     /// Creating a session raises <c>OnCreated</c> once with its id, no subject and no credential, and counts

@@ -17,16 +17,17 @@ namespace Tessera.Testing;
 /// again by itself, with the credentials clients already hold. Timeouts run on the fake clock.
 /// </summary>
 /// <remarks>The store must implement <see cref="Tokens.ISessionTokenStore"/> and <see cref="ISubjectSessionIndex"/> (every built-in store does).</remarks>
-public abstract class StoreFailureConformanceTests : HttpConformanceTestBase
+public abstract class StoreFailureConformanceTests<TKit> : HttpConformanceTestBase<TKit>
+    where TKit : StoreKit, new()
 {
     /// <summary>The store implements the optional interfaces this suite needs; when it does not, this test names them.</summary>
     [Fact]
     public void TheStoreImplementsWhatThisSuiteNeeds() =>
-        StoreCapabilities.AssertImplements(Store, nameof(StoreFailureConformanceTests), typeof(Tokens.ISessionTokenStore), typeof(ISubjectSessionIndex));
+        StoreCapabilities.AssertImplements(Store, nameof(StoreFailureConformanceTests<TKit>), typeof(Tokens.ISessionTokenStore), typeof(ISubjectSessionIndex));
 
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
 
-    /// <summary>The fault injector in front of <see cref="HttpConformanceTestBase.Store"/>; the servers use it.</summary>
+    /// <summary>The fault injector in front of <see cref="HttpConformanceTestBase{TKit}.Store"/>; the servers use it.</summary>
     protected FaultyTokenSessionStore Faults { get; private set; } = null!;
 
     /// <inheritdoc />

@@ -10,11 +10,12 @@ namespace Tessera.Testing;
 /// <summary>
 /// The HTTP conformance suite of token sessions: a real Kestrel server with bearer tokens, Tessera authentication and
 /// the token endpoints (under <c>/tokens</c>), driven by a real HTTP client over your store. Inherit it and implement
-/// <see cref="HttpConformanceTestBase.CreateStore"/> with a store that implements <see cref="ISessionTokenStore"/>.
+/// <see cref="HttpConformanceTestBase{TKit}.CreateStore"/> with a store that implements <see cref="ISessionTokenStore"/>.
 /// </summary>
-public abstract class TokenHttpConformanceTests : HttpConformanceTestBase
+public abstract class TokenHttpConformanceTests<TKit> : HttpConformanceTestBase<TKit>
+    where TKit : StoreKit, new()
 {
-    /// <summary>Starts a server with bearer tokens over <see cref="HttpConformanceTestBase.Store"/>; it is stopped when the test ends.</summary>
+    /// <summary>Starts a server with bearer tokens over <see cref="HttpConformanceTestBase{TKit}.Store"/>; it is stopped when the test ends.</summary>
     /// <param name="authentication">Whether Tessera authentication is the default scheme (it reads the session of every request that presents a credential).</param>
     /// <returns>The server.</returns>
     protected Task<TesseraTestServer> StartServerAsync(bool authentication = true) =>

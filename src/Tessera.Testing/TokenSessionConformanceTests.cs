@@ -20,7 +20,8 @@ namespace Tessera.Testing;
 /// cleanup tests need <see cref="ISessionStoreCleanup"/>; a store that expires records by itself declares the gap by
 /// overriding <see cref="SupportsCleanup"/> to <see langword="false"/>.
 /// </remarks>
-public abstract class TokenSessionConformanceTests
+public abstract class TokenSessionConformanceTests<TKit> : IAsyncDisposable
+    where TKit : StoreKit, new()
 {
     /// <summary>The clock every store made by <see cref="CreateStore"/> must use, and every manager uses; tests move it.</summary>
     protected FakeTimeProvider Clock { get; } = new(TestClock.Start);
@@ -32,14 +33,22 @@ public abstract class TokenSessionConformanceTests
     /// Whether the store implements <see cref="ISessionStoreCleanup"/>. Default <see langword="true"/>; override with
     /// <see langword="false"/> only for a store that expires records by itself (the cleanup tests then do not run).
     /// </summary>
-    protected virtual bool SupportsCleanup => true;
+    protected bool SupportsCleanup => Kit.SupportsCleanup;
 
-    /// <summary>Creates an empty store on <see cref="Clock"/>, isolated from every other store this method returned.</summary>
-    /// <returns>
-    /// The store; it must also implement <see cref="ISessionTokenStore"/>. If it is disposable, the suite does not
-    /// dispose it; the derived class may.
-    /// </returns>
-    protected abstract ISessionStore CreateStore();
+    /// <summary>The kit that makes this test's stores; disposed (with every store it made) when the test ends.</summary>
+    protected TKit Kit { get; } = new();
+
+    /// <summary>Creates an empty store on <see cref="Clock"/> through <see cref="Kit"/>, isolated from every other store it returned.</summary>
+    /// <returns>The store; the kit disposes it when the test ends.</returns>
+    protected ISessionStore CreateStore() => Kit.CreateStore(Clock);
+
+    /// <summary>Disposes the kit, and with it every store the test made.</summary>
+    /// <returns>A task.</returns>
+    public virtual async ValueTask DisposeAsync()
+    {
+        await Kit.DisposeAsync();
+        GC.SuppressFinalize(this);
+    }
 
     /// <summary>
     /// Adjusts the options of every manager the suite builds, after the suite's defaults (one fresh signing key) and
@@ -1344,7 +1353,7 @@ public abstract class TokenSessionConformanceTests
 
     /// <summary>
     /// Asserts that two JSON texts hold the same value. The token suite compares values, not texts: whether a store keeps
-    /// the exact text is the store suite's business (<see cref="SessionStoreConformanceTests"/>), so a failure there is
+    /// the exact text is the store suite's business (<see cref="SessionStoreConformanceTests{TKit}"/>), so a failure there is
     /// not reported twice.
     /// </summary>
     /// <param name="expected">The JSON text expected.</param>
@@ -1377,7 +1386,7 @@ public abstract class TokenSessionConformanceTests
 }
 
 /// <summary>What a token conformance test works with: the store, its token view, a counting wrapper and a manager.</summary>
-/// <param name="Inner">The store under test, as <see cref="TokenSessionConformanceTests.CreateStore"/> made it.</param>
+/// <param name="Inner">The store under test, as <see cref="TokenSessionConformanceTests{TKit}.CreateStore"/> made it.</param>
 /// <param name="Tokens">The same store as an <see cref="ISessionTokenStore"/>.</param>
 /// <param name="Counting">The counting wrapper the manager uses, for "how many writes" checks.</param>
 /// <param name="Manager">The manager over <paramref name="Counting"/>.</param>

@@ -9,7 +9,14 @@ namespace Tessera.Redis.Tests;
 /// </summary>
 public sealed class RedisFixture : IAsyncLifetime
 {
+    private static readonly Lazy<Task<RedisFixture>> Shared = new(StartSharedAsync, LazyThreadSafetyMode.ExecutionAndPublication);
     private RedisServer? _ownServer;
+
+    /// <summary>
+    /// The Redis the store kits share for the whole run (a kit is made per test, so it cannot take a collection
+    /// fixture): started on first use, stopped at exit.
+    /// </summary>
+    public static Task<RedisFixture> SharedAsync() => Shared.Value;
 
     public string Endpoint { get; private set; } = "";
 
@@ -35,6 +42,14 @@ public sealed class RedisFixture : IAsyncLifetime
 
         _ownServer = await RedisServer.StartAsync();
         Endpoint = _ownServer.Endpoint;
+    }
+
+    private static async Task<RedisFixture> StartSharedAsync()
+    {
+        var fixture = new RedisFixture();
+        await fixture.InitializeAsync();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => fixture.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        return fixture;
     }
 
     public async ValueTask DisposeAsync()

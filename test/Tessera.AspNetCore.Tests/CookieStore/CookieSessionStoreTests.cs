@@ -17,17 +17,15 @@ namespace Tessera.AspNetCore.Tests.CookieStore;
 /// 4,096-byte limit computed from the real attributes, stale chunks deleted, a bound with a 413 that writes nothing,
 /// chunk sets that do not belong together read as no session, key rotation, and the revocation list's housekeeping.
 /// </summary>
-public sealed class CookieSessionStoreTests : HttpConformanceTestBase
+public sealed class CookieSessionStoreTests : HttpConformanceTestBase<CookieStoreKit>
 {
     private const string Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
     private Action<IServiceCollection>? _services;
 
-    protected override ISessionStore CreateStore() => new CookieSessionStore(new HttpContextAccessor(), timeProvider: Clock);
-
     protected override void ConfigureServices(IServiceCollection services)
     {
-        services.AddHttpContextAccessor();
+        base.ConfigureServices(services); // the kit's: the HttpContext accessor the cookie store needs
         _services?.Invoke(services);
     }
 
