@@ -27,7 +27,7 @@ namespace Tessera.Testing;
 /// than the limit, under both <see cref="SessionLimitPolicy"/> values, and under
 /// <see cref="SessionLimitPolicy.RefuseNewSignIn"/> exactly the limit's number of sign-ins succeed.</item>
 /// </list>
-/// Inherit it and implement <see cref="CreateStore"/> with a store that implements <see cref="ISessionTokenStore"/>,
+/// Inherit it with the <see cref="StoreKit"/> of a store that implements <see cref="ISessionTokenStore"/>,
 /// <see cref="ISubjectSessionIndex"/> and <see cref="ISubjectSessionLimiter"/>.
 /// </summary>
 public abstract class ConcurrencyConformanceTests<TKit> : IAsyncLifetime

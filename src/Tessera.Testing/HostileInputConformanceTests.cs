@@ -12,7 +12,7 @@ namespace Tessera.Testing;
 /// session cookie, <c>Authorization: Bearer</c>, the refresh endpoint), sent by a real client to a real Kestrel server
 /// over your store. Each must mean "no session" (anonymous, or 401 with the right challenge), never a 500, never an
 /// exception escaping the middleware, never a secret or a recognisable slice of the credential (16 characters) in a log
-/// line or a response. Inherit it and implement <see cref="HttpConformanceTestBase{TKit}.CreateStore"/> with a store that
+/// line or a response. Inherit it with the <see cref="StoreKit"/> of a store that
 /// implements <see cref="Tokens.ISessionTokenStore"/>.
 /// </summary>
 /// <remarks>

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Options;
 using Xunit;
 
@@ -9,30 +8,12 @@ namespace Tessera.Testing;
 /// come back exactly as written; keys and values no store can keep (control characters, unpaired surrogates, NUL) are
 /// refused with <see cref="ArgumentException"/> before anything is written; and <see cref="TesseraOptions.MaxDataBytes"/>
 /// refuses the write that would cross it with <see cref="SessionDataTooLargeException"/>, leaving the rest of the
-/// request's changes and the stored session intact. Inherit it and implement <see cref="CreateStore"/>.
+/// request's changes and the stored session intact. Inherit it with your store's <see cref="StoreKit"/>.
 /// </summary>
-public abstract class SessionDataConformanceTests<TKit> : IAsyncDisposable
+public abstract class SessionDataConformanceTests<TKit> : StoreKitTests<TKit>
     where TKit : StoreKit, new()
 {
     private readonly string _key = SigningKeyRing.GenerateBase64Key();
-
-    /// <summary>The clock every store made by <see cref="CreateStore"/> must use.</summary>
-    protected FakeTimeProvider Clock { get; } = new(TestClock.Start);
-
-    /// <summary>The kit that makes this test's stores; disposed (with every store it made) when the test ends.</summary>
-    protected TKit Kit { get; } = new();
-
-    /// <summary>Creates an empty store on <see cref="Clock"/> through <see cref="Kit"/>, isolated from every other store it returned.</summary>
-    /// <returns>The store; the kit disposes it when the test ends.</returns>
-    protected ISessionStore CreateStore() => Kit.CreateStore(Clock);
-
-    /// <summary>Disposes the kit, and with it every store the test made.</summary>
-    /// <returns>A task.</returns>
-    public virtual async ValueTask DisposeAsync()
-    {
-        await Kit.DisposeAsync();
-        GC.SuppressFinalize(this);
-    }
 
     /// <summary>The store implements the optional interfaces this suite needs; when it does not, this test names them.</summary>
     [Fact]

@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Options;
 using Tessera.Tokens;
 using Xunit;
@@ -9,29 +8,11 @@ namespace Tessera.Testing;
 /// <summary>
 /// The per-subject session limit (<see cref="TesseraOptions.MaxSessionsPerSubject"/>) driven through
 /// <see cref="SessionManager"/>: cookie sign-ins, token sign-ins, events and metrics. Inherit it and implement
-/// <see cref="CreateStore"/> with a store that implements <see cref="ISubjectSessionLimiter"/>.
+/// <see cref="StoreKitTests{TKit}.CreateStore"/> with a store that implements <see cref="ISubjectSessionLimiter"/>.
 /// </summary>
-public abstract class SessionLimitConformanceTests<TKit> : IAsyncDisposable
+public abstract class SessionLimitConformanceTests<TKit> : StoreKitTests<TKit>
     where TKit : StoreKit, new()
 {
-    /// <summary>The clock every store made by <see cref="CreateStore"/> must use; tests move it.</summary>
-    protected FakeTimeProvider Clock { get; } = new(TestClock.Start);
-
-    /// <summary>The kit that makes this test's stores; disposed (with every store it made) when the test ends.</summary>
-    protected TKit Kit { get; } = new();
-
-    /// <summary>Creates an empty store on <see cref="Clock"/> through <see cref="Kit"/>, isolated from every other store it returned.</summary>
-    /// <returns>The store; the kit disposes it when the test ends.</returns>
-    protected ISessionStore CreateStore() => Kit.CreateStore(Clock);
-
-    /// <summary>Disposes the kit, and with it every store the test made.</summary>
-    /// <returns>A task.</returns>
-    public virtual async ValueTask DisposeAsync()
-    {
-        await Kit.DisposeAsync();
-        GC.SuppressFinalize(this);
-    }
-
     /// <summary>The store implements the optional interfaces this suite needs; when it does not, this test names them.</summary>
     [Fact]
     public void TheStoreImplementsWhatThisSuiteNeeds() =>

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging.Testing;
-using Microsoft.Extensions.Time.Testing;
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Net;
@@ -13,7 +12,7 @@ using Xunit;
 namespace Tessera.Testing;
 
 /// <summary>
-/// The events-and-metrics conformance suite: inherit it, implement <see cref="CreateStore"/>, and every lifecycle event
+/// The events-and-metrics conformance suite: inherit it with your store's <see cref="StoreKit"/>, and every lifecycle event
 /// (created, signed in, revoked with each reason, expired, refresh-token reuse), every metric of
 /// <see cref="TesseraMetrics"/> and the store health check are tested over your store, through
 /// <see cref="SessionManager"/> and over HTTP on a real Kestrel server.
@@ -23,27 +22,9 @@ namespace Tessera.Testing;
 /// <see cref="ISessionStoreCleanup"/> (all of Tessera's stores do). Metrics are read with a <see cref="TesseraMetricCollector"/>
 /// bound to one meter factory per test, so parallel tests never see each other's measurements.
 /// </remarks>
-public abstract class SessionTelemetryConformanceTests<TKit> : IAsyncDisposable
+public abstract class SessionTelemetryConformanceTests<TKit> : StoreKitTests<TKit>
     where TKit : StoreKit, new()
 {
-    /// <summary>The clock every store made by <see cref="CreateStore"/> must use; tests move it.</summary>
-    protected FakeTimeProvider Clock { get; } = new(TestClock.Start);
-
-    /// <summary>The kit that makes this test's stores; disposed (with every store it made) when the test ends.</summary>
-    protected TKit Kit { get; } = new();
-
-    /// <summary>Creates an empty store on <see cref="Clock"/> through <see cref="Kit"/>, isolated from every other store it returned.</summary>
-    /// <returns>The store; the kit disposes it when the test ends.</returns>
-    protected ISessionStore CreateStore() => Kit.CreateStore(Clock);
-
-    /// <summary>Disposes the kit, and with it every store the test made.</summary>
-    /// <returns>A task.</returns>
-    public virtual async ValueTask DisposeAsync()
-    {
-        await Kit.DisposeAsync();
-        GC.SuppressFinalize(this);
-    }
-
     /// <summary>The store implements the optional interfaces this suite needs; when it does not, this test names them.</summary>
     [Fact]
     public void TheStoreImplementsWhatThisSuiteNeeds() =>

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Time.Testing;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
 using Xunit;
@@ -11,30 +10,12 @@ namespace Tessera.Testing;
 /// only ids the session issued open anything, the bound evicts the least recently used tab with its data, two requests
 /// in two tabs both keep their writes, and tab data counts against <see cref="TesseraOptions.MaxDataBytes"/>. Tabs are
 /// reserved keys of the session's data, so every store must keep them as it keeps any key. Inherit it and implement
-/// <see cref="CreateStore"/>.
+/// <see cref="StoreKitTests{TKit}.CreateStore"/>.
 /// </summary>
-public abstract class TabScopeConformanceTests<TKit> : IAsyncDisposable
+public abstract class TabScopeConformanceTests<TKit> : StoreKitTests<TKit>
     where TKit : StoreKit, new()
 {
     private readonly string _key = SigningKeyRing.GenerateBase64Key();
-
-    /// <summary>The clock every store made by <see cref="CreateStore"/> must use.</summary>
-    protected FakeTimeProvider Clock { get; } = new(TestClock.Start);
-
-    /// <summary>The kit that makes this test's stores; disposed (with every store it made) when the test ends.</summary>
-    protected TKit Kit { get; } = new();
-
-    /// <summary>Creates an empty store on <see cref="Clock"/> through <see cref="Kit"/>, isolated from every other store it returned.</summary>
-    /// <returns>The store; the kit disposes it when the test ends.</returns>
-    protected ISessionStore CreateStore() => Kit.CreateStore(Clock);
-
-    /// <summary>Disposes the kit, and with it every store the test made.</summary>
-    /// <returns>A task.</returns>
-    public virtual async ValueTask DisposeAsync()
-    {
-        await Kit.DisposeAsync();
-        GC.SuppressFinalize(this);
-    }
 
     /// <summary>
     /// Two tabs and the session each keep their own value under the same key, across requests; tab keys are not among the

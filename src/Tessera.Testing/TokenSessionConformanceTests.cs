@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging.Testing;
-using Microsoft.Extensions.Time.Testing;
 using System.Buffers.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
@@ -10,7 +9,7 @@ using Xunit;
 namespace Tessera.Testing;
 
 /// <summary>
-/// The token-session conformance suite: inherit it in a test class, implement <see cref="CreateStore"/> with a store
+/// The token-session conformance suite: inherit it in a test class with the <see cref="StoreKit"/> of a store
 /// that also implements <see cref="ISessionTokenStore"/>, and every token behaviour Tessera relies on (Compas's
 /// create / get / update / invalidate / refresh / cleanup, and rotation with reuse detection, grace-window retries,
 /// tombstones and lifetimes) is tested against your store through <see cref="SessionManager.Tokens"/>.
@@ -20,12 +19,9 @@ namespace Tessera.Testing;
 /// cleanup tests need <see cref="ISessionStoreCleanup"/>; a store that expires records by itself declares the gap by
 /// overriding <see cref="SupportsCleanup"/> to <see langword="false"/>.
 /// </remarks>
-public abstract class TokenSessionConformanceTests<TKit> : IAsyncDisposable
+public abstract class TokenSessionConformanceTests<TKit> : StoreKitTests<TKit>
     where TKit : StoreKit, new()
 {
-    /// <summary>The clock every store made by <see cref="CreateStore"/> must use, and every manager uses; tests move it.</summary>
-    protected FakeTimeProvider Clock { get; } = new(TestClock.Start);
-
     /// <summary>Everything the managers of this test class logged, for "no token reached a log line" checks.</summary>
     protected FakeLogCollector Logs { get; } = new();
 
@@ -34,21 +30,6 @@ public abstract class TokenSessionConformanceTests<TKit> : IAsyncDisposable
     /// <see langword="false"/> only for a store that expires records by itself (the cleanup tests then do not run).
     /// </summary>
     protected bool SupportsCleanup => Kit.SupportsCleanup;
-
-    /// <summary>The kit that makes this test's stores; disposed (with every store it made) when the test ends.</summary>
-    protected TKit Kit { get; } = new();
-
-    /// <summary>Creates an empty store on <see cref="Clock"/> through <see cref="Kit"/>, isolated from every other store it returned.</summary>
-    /// <returns>The store; the kit disposes it when the test ends.</returns>
-    protected ISessionStore CreateStore() => Kit.CreateStore(Clock);
-
-    /// <summary>Disposes the kit, and with it every store the test made.</summary>
-    /// <returns>A task.</returns>
-    public virtual async ValueTask DisposeAsync()
-    {
-        await Kit.DisposeAsync();
-        GC.SuppressFinalize(this);
-    }
 
     /// <summary>
     /// Adjusts the options of every manager the suite builds, after the suite's defaults (one fresh signing key) and
@@ -1235,8 +1216,8 @@ public abstract class TokenSessionConformanceTests<TKit> : IAsyncDisposable
     }
 
     /// <summary>
-    /// Builds a store with <see cref="CreateStore"/>, wraps it in a <see cref="CountingSessionStore"/>, and builds a
-    /// manager over it on <see cref="Clock"/>: one fresh signing key, then <see cref="ConfigureOptions"/>, then
+    /// Builds a store with <see cref="StoreKitTests{TKit}.CreateStore"/>, wraps it in a <see cref="CountingSessionStore"/>, and builds a
+    /// manager over it on <see cref="StoreKitTests{TKit}.Clock"/>: one fresh signing key, then <see cref="ConfigureOptions"/>, then
     /// <paramref name="configure"/>. The options must pass <see cref="TesseraOptionsValidator"/>.
     /// </summary>
     /// <param name="configure">The test's own settings, or <see langword="null"/>.</param>
@@ -1386,7 +1367,7 @@ public abstract class TokenSessionConformanceTests<TKit> : IAsyncDisposable
 }
 
 /// <summary>What a token conformance test works with: the store, its token view, a counting wrapper and a manager.</summary>
-/// <param name="Inner">The store under test, as <see cref="TokenSessionConformanceTests{TKit}.CreateStore"/> made it.</param>
+/// <param name="Inner">The store under test, as <see cref="StoreKitTests{TKit}.CreateStore"/> made it.</param>
 /// <param name="Tokens">The same store as an <see cref="ISessionTokenStore"/>.</param>
 /// <param name="Counting">The counting wrapper the manager uses, for "how many writes" checks.</param>
 /// <param name="Manager">The manager over <paramref name="Counting"/>.</param>
