@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Globalization;
@@ -82,7 +83,7 @@ public static class CleanupUnderLoad
 
     private static async Task<Result> RunStoreAsync(string name, Settings settings)
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(TestClock.Start);
         await using var bench = await BenchStores.CreateAsync(name, clock);
         var store = bench.Store;
         var now = clock.GetUtcNow();

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Globalization;
 using Tessera.Testing;
 
@@ -34,7 +35,7 @@ public static class MemoryOverhead
         Console.WriteLine("     hashes, per-session dictionaries and its index tables, amortized.");
         Console.WriteLine();
 
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(TestClock.Start);
         var lifetime = TimeSpan.FromHours(8);
         var now = clock.GetUtcNow();
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using BenchmarkDotNet.Attributes;
 using Tessera.Testing;
 
@@ -15,7 +16,7 @@ public class SerializationBenchmarks
 
     private static readonly List<CartItem> SomeCart = [.. Enumerable.Range(1, 10).Select(i => new CartItem($"SKU-{i:D5}", $"Item number {i}", i % 3 + 1, 9.99m * i))];
 
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private TesseraSession _reading = null!;
     private TesseraSession _writing = null!;
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using BenchmarkDotNet.Attributes;
 using Tessera.Testing;
 
@@ -10,7 +11,7 @@ namespace Tessera.Benchmarks;
 [MemoryDiagnoser]
 public class SessionBenchmarks
 {
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private SessionManager _manager = null!;
     private string _cookie = null!;
     private int _counter;

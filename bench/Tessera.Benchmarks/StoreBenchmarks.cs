@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using BenchmarkDotNet.Attributes;
 using Tessera.Testing;
 
@@ -15,7 +16,7 @@ public class StoreBenchmarks
     /// <summary>Sessions stored besides the one measured.</summary>
     public const int BackgroundSessions = 10_000;
 
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private BenchStore _store = null!;
     private SessionRecord _record = null!;
     private SessionPatch[] _patches = null!;

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using BenchmarkDotNet.Attributes;
 using Tessera.Testing;
 using Tessera.Tokens;
@@ -11,7 +12,7 @@ namespace Tessera.Benchmarks;
 [MemoryDiagnoser]
 public class TokenBenchmarks
 {
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private SessionManager _manager = null!;
     private TokenRecord _record = null!;
     private string _accessToken = null!;

@@ -4,7 +4,7 @@ using Xunit;
 
 namespace Tessera.Testing;
 
-/// <summary>What a store does when it is at its anonymous bound (see <see cref="AnonymousBoundConformanceTests"/>).</summary>
+/// <summary>What a store does when it is at its anonymous bound (see <see cref="AnonymousBoundConformanceTests{TKit}"/>).</summary>
 public enum AnonymousBoundBehavior
 {
     /// <summary>The least recently seen anonymous sessions are evicted to make room (the memory and SQLite stores' default).</summary>
@@ -17,42 +17,40 @@ public enum AnonymousBoundBehavior
 /// <summary>
 /// The anonymous-flood suite: a store with a bound on anonymous sessions never signs anybody out to make room for
 /// anonymous visitors, keeps the anonymous sessions within the bound, and frees room as anonymous sessions sign in or
-/// expire. Inherit it and implement <see cref="CreateStore(int, int?)"/> for a store that can bound its anonymous sessions.
+/// expire. Inherit it with the kit of a store that can bound its anonymous sessions (<see cref="StoreKit.AnonymousBound"/>).
 /// </summary>
 /// <remarks>
 /// The HTTP tests drive a real Kestrel server with a real client: a flood of cookieless writes past the bound either
 /// keeps working (evicting stores) or gets a 503 with <c>Retry-After</c> and the problem code
 /// <c>session_store_full</c> (refusing stores), never a 500, and a signed-in user stays signed in throughout.
 /// </remarks>
-public abstract class AnonymousBoundConformanceTests : HttpConformanceTestBase
+public abstract class AnonymousBoundConformanceTests<TKit> : HttpConformanceTestBase<TKit>
+    where TKit : StoreKit, new()
 {
     /// <summary>The anonymous bound the tests use unless they say otherwise.</summary>
     protected const int Bound = 20;
 
     /// <summary>
-    /// Creates an empty store on <see cref="HttpConformanceTestBase.Clock"/> whose anonymous bound is
-    /// <paramref name="maxAnonymousSessions"/>; a store with a bound on all its sessions as well sets that one to
-    /// <paramref name="maxSessions"/>, or to something well above the anonymous bound when it is <see langword="null"/>.
+    /// Creates an empty store on <see cref="HttpConformanceTestBase{TKit}.Clock"/> through the kit, whose anonymous bound
+    /// is <paramref name="maxAnonymousSessions"/>; a store with a bound on all its sessions as well
+    /// (<see cref="StoreKit.HasTotalBound"/>) gets <paramref name="maxSessions"/> for that one, or a hundred times the
+    /// anonymous bound when it is <see langword="null"/>.
     /// </summary>
     /// <param name="maxAnonymousSessions">The most anonymous sessions.</param>
-    /// <param name="maxSessions">The most sessions of any kind, for stores that bound them; <see langword="null"/> for the store's choice.</param>
-    /// <returns>The store.</returns>
-    protected abstract ISessionStore CreateStore(int maxAnonymousSessions, int? maxSessions = null);
+    /// <param name="maxSessions">The most sessions of any kind, for stores that bound them; <see langword="null"/> for well above the anonymous bound.</param>
+    /// <returns>The store; the kit disposes it when the test ends.</returns>
+    protected ISessionStore CreateStore(int maxAnonymousSessions, int? maxSessions = null) =>
+        Kit.CreateStore(Clock, new StoreShape { MaxAnonymousSessions = maxAnonymousSessions, MaxSessions = maxSessions ?? 100 * maxAnonymousSessions });
 
-    /// <summary>What the store does at its anonymous bound.</summary>
-    protected abstract AnonymousBoundBehavior Behavior { get; }
+    /// <summary>What the store does at its anonymous bound: <see cref="StoreKit.AnonymousBound"/>, which must be set to run this suite.</summary>
+    protected AnonymousBoundBehavior Behavior =>
+        Kit.AnonymousBound ?? throw new InvalidOperationException($"{Kit.GetType().Name} does not say what its store does at its anonymous bound: override AnonymousBound to run {GetType().Name}.");
 
-    /// <summary>
-    /// Whether the store also bounds all its sessions (<see cref="CreateStore(int, int?)"/> honours
-    /// <c>maxSessions</c>). Default <see langword="false"/>.
-    /// </summary>
-    protected virtual bool HasTotalBound => false;
+    /// <summary>Whether the store also bounds all its sessions: <see cref="StoreKit.HasTotalBound"/>.</summary>
+    protected bool HasTotalBound => Kit.HasTotalBound;
 
-    /// <summary>
-    /// How far the clock must move before the store counts its anonymous sessions again; zero for a store that counts
-    /// them exactly on every create. Default zero.
-    /// </summary>
-    protected virtual TimeSpan CountInterval => TimeSpan.Zero;
+    /// <summary>How far the clock must move before the store counts its anonymous sessions again: <see cref="StoreKit.AnonymousCountInterval"/>.</summary>
+    protected TimeSpan CountInterval => Kit.AnonymousCountInterval;
 
     /// <inheritdoc />
     protected override ISessionStore CreateStore() => CreateStore(Bound);

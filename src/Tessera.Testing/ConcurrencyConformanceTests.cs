@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
 using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text;
@@ -25,10 +27,11 @@ namespace Tessera.Testing;
 /// than the limit, under both <see cref="SessionLimitPolicy"/> values, and under
 /// <see cref="SessionLimitPolicy.RefuseNewSignIn"/> exactly the limit's number of sign-ins succeed.</item>
 /// </list>
-/// Inherit it and implement <see cref="CreateStore"/> with a store that implements <see cref="ISessionTokenStore"/>,
+/// Inherit it with the <see cref="StoreKit"/> of a store that implements <see cref="ISessionTokenStore"/>,
 /// <see cref="ISubjectSessionIndex"/> and <see cref="ISubjectSessionLimiter"/>.
 /// </summary>
-public abstract class ConcurrencyConformanceTests : IAsyncLifetime
+public abstract class ConcurrencyConformanceTests<TKit> : IAsyncLifetime
+    where TKit : StoreKit, new()
 {
     /// <summary>How many callers race in each test.</summary>
     protected const int Clients = 50;
@@ -39,29 +42,34 @@ public abstract class ConcurrencyConformanceTests : IAsyncLifetime
     private readonly List<IAsyncDisposable> _servers = [];
 
     /// <summary>The clock every store made by <see cref="CreateStore"/> must use; it stands still while the callers race.</summary>
-    protected ManualTimeProvider Clock { get; } = new();
+    protected FakeTimeProvider Clock { get; } = new(TestClock.Start);
 
-    /// <summary>Creates an empty store on <see cref="Clock"/>, isolated from every other store this method returned.</summary>
-    /// <returns>The store. If it is disposable, the suite does not dispose it; the derived class may.</returns>
-    protected abstract ISessionStore CreateStore();
+    /// <summary>The kit that makes this test's stores; disposed (with every store it made) when the test ends.</summary>
+    protected TKit Kit { get; } = new();
+
+    /// <summary>Creates an empty store on <see cref="Clock"/> through <see cref="Kit"/>, isolated from every other store it returned.</summary>
+    /// <returns>The store; the kit disposes it when the test ends.</returns>
+    protected ISessionStore CreateStore() => Kit.CreateStore(Clock);
 
     /// <summary>The store implements the optional interfaces this suite needs; when it does not, this test names them.</summary>
     [Fact]
     public void TheStoreImplementsWhatThisSuiteNeeds() =>
-        StoreCapabilities.AssertImplements(CreateStore(), nameof(ConcurrencyConformanceTests), typeof(ISubjectSessionIndex), typeof(ISubjectSessionLimiter), typeof(Tokens.ISessionTokenStore));
+        StoreCapabilities.AssertImplements(CreateStore(), nameof(ConcurrencyConformanceTests<TKit>), typeof(ISubjectSessionIndex), typeof(ISubjectSessionLimiter), typeof(Tokens.ISessionTokenStore));
 
     /// <summary>Nothing to prepare.</summary>
     /// <returns>A completed task.</returns>
-    public virtual Task InitializeAsync() => Task.CompletedTask;
+    public virtual ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    /// <summary>Stops every server the test started.</summary>
+    /// <summary>Stops every server the test started, then disposes the kit (and every store it made).</summary>
     /// <returns>A task.</returns>
-    public virtual async Task DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         foreach (var server in _servers)
         {
             await server.DisposeAsync();
         }
+        await Kit.DisposeAsync();
+        GC.SuppressFinalize(this);
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -77,8 +85,8 @@ public abstract class ConcurrencyConformanceTests : IAsyncLifetime
     public async Task FiftyParallelRefreshesOfOneTokenYieldOneSuccessorAndNoLeakAlarm()
     {
         var alarms = new LeakAlarms();
-        using var metrics = new MetricRecorder();
-        var logs = new CapturingLoggerProvider();
+        using var metrics = new TesseraMetricCollector();
+        var logs = new FakeLogCollector();
         var store = CreateStore();
         var manager = NewManager(store, alarms.Watch, metrics, logs);
         var pair = await manager.Tokens.CreateAsync("alice");
@@ -92,7 +100,7 @@ public abstract class ConcurrencyConformanceTests : IAsyncLifetime
         Assert.Equal(TokenId(winner.RefreshToken), old.SuccessorId);
         Assert.Equal("alice", (await manager.Tokens.GetAsync(winner.AccessToken)).Value?.Subject);
         Assert.True((await manager.Tokens.RefreshAsync(winner.RefreshToken)).Succeeded, "the one successor must be a working refresh token");
-        AssertNoSecretLogged(logs.AllText, pair.SessionId, pair.AccessToken, pair.RefreshToken, winner.AccessToken, winner.RefreshToken);
+        AssertNoSecretLogged(logs.AllText(), pair.SessionId, pair.AccessToken, pair.RefreshToken, winner.AccessToken, winner.RefreshToken);
     }
 
     /// <summary>
@@ -105,7 +113,7 @@ public abstract class ConcurrencyConformanceTests : IAsyncLifetime
     {
         var alarms = new LeakAlarms();
         var server = await StartServerAsync(CreateStore(), alarms.Watch, bearerTokens: true);
-        using var metrics = new MetricRecorder(server.Services.GetRequiredService<IMeterFactory>());
+        using var metrics = new TesseraMetricCollector(server.Services.GetRequiredService<IMeterFactory>());
         var pair = await server.Manager.Tokens.CreateAsync("alice");
         var body = JsonSerializer.Serialize(new { refreshToken = pair.RefreshToken });
 
@@ -127,7 +135,7 @@ public abstract class ConcurrencyConformanceTests : IAsyncLifetime
         using var client = server.CreateClient();
         client.AccessToken = winner.AccessToken;
         Assert.Equal("alice", await client.GetStringAsync("/whoami"));
-        AssertNoSecretLogged(server.Logs.AllText, pair.SessionId, pair.AccessToken, pair.RefreshToken, winner.AccessToken, winner.RefreshToken);
+        AssertNoSecretLogged(server.Logs.AllText(), pair.SessionId, pair.AccessToken, pair.RefreshToken, winner.AccessToken, winner.RefreshToken);
     }
 
     /// <summary>
@@ -141,7 +149,7 @@ public abstract class ConcurrencyConformanceTests : IAsyncLifetime
     public async Task FiftyParallelPresentationsOfATokenTwoRotationsBehindRevokeTheSessionOnce()
     {
         var alarms = new LeakAlarms();
-        using var metrics = new MetricRecorder();
+        using var metrics = new TesseraMetricCollector();
         var store = CreateStore();
         var manager = NewManager(store, alarms.Watch, metrics);
         var first = await manager.Tokens.CreateAsync("alice");
@@ -178,7 +186,7 @@ public abstract class ConcurrencyConformanceTests : IAsyncLifetime
     [InlineData(SessionLimitPolicy.RefuseNewSignIn, "token")]
     public async Task FiftyParallelSignInsNeverExceedTheLimit(SessionLimitPolicy policy, string transport)
     {
-        using var metrics = new MetricRecorder();
+        using var metrics = new TesseraMetricCollector();
         var manager = NewManager(
             CreateStore(),
             o =>
@@ -285,7 +293,7 @@ public abstract class ConcurrencyConformanceTests : IAsyncLifetime
             Assert.DoesNotContain(live, s => revoked.Contains(s.Id));
             foreach (var credential in accepted.OfType<string>())
             {
-                Assert.DoesNotContain(credential, server.Logs.AllText, StringComparison.Ordinal);
+                Assert.DoesNotContain(credential, server.Logs.AllText(), StringComparison.Ordinal);
             }
         }
         finally
@@ -456,7 +464,7 @@ public abstract class ConcurrencyConformanceTests : IAsyncLifetime
         return record;
     }
 
-    private SessionManager NewManager(ISessionStore store, Action<TesseraOptions> configure, MetricRecorder? metrics = null, CapturingLoggerProvider? logs = null)
+    private SessionManager NewManager(ISessionStore store, Action<TesseraOptions> configure, TesseraMetricCollector? metrics = null, FakeLogCollector? logs = null)
     {
         var options = new TesseraOptions();
         options.Keys.Add(SigningKeyRing.GenerateBase64Key());
@@ -467,12 +475,12 @@ public abstract class ConcurrencyConformanceTests : IAsyncLifetime
             throw new Xunit.Sdk.XunitException("The test's options are invalid: " + validation.FailureMessage);
         }
 #pragma warning disable CA2000 // the factory does not own the provider, and the recorder's factory owns the meter
-        var logger = logs is null ? null : LoggerFactory.Create(builder => builder.AddProvider(logs).SetMinimumLevel(LogLevel.Trace)).CreateLogger<SessionManager>();
+        var logger = logs is null ? null : LoggerFactory.Create(builder => builder.AddProvider(new FakeLoggerProvider(logs)).SetMinimumLevel(LogLevel.Trace)).CreateLogger<SessionManager>();
         return new SessionManager(store, Options.Create(options), Clock, logger, metrics is null ? null : new TesseraMetrics(metrics.Factory));
 #pragma warning restore CA2000
     }
 
-    private static async Task AssertWithinLimitAsync(SessionManager manager, SessionLimitPolicy policy, string?[] accepted, MetricRecorder metrics)
+    private static async Task AssertWithinLimitAsync(SessionManager manager, SessionLimitPolicy policy, string?[] accepted, TesseraMetricCollector metrics)
     {
         var live = (await manager.Subjects.ListAsync("alice")).Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
         Assert.Equal(Limit, live.Count);
@@ -574,17 +582,17 @@ public abstract class ConcurrencyConformanceTests : IAsyncLifetime
             };
         }
 
-        public void AssertNone(MetricRecorder metrics, CapturingLoggerProvider logs)
+        public void AssertNone(TesseraMetricCollector metrics, FakeLogCollector logs)
         {
             Assert.Equal(0, Volatile.Read(ref _events));
             Assert.Equal(0, Volatile.Read(ref _revocations));
             Assert.Equal(0, metrics.Sum(TesseraMetrics.SessionsRevoked));
             Assert.Equal(0, metrics.Sum(TesseraMetrics.CredentialsRejected, ("reason", TokenFailure.RefreshTokenReused.ToReason())));
-            Assert.DoesNotContain(logs.Entries, e => e.EventId.Id == 1010 || e.Level >= LogLevel.Warning);
+            Assert.DoesNotContain(logs.GetSnapshot(), e => e.Id.Id == 1010 || e.Level >= LogLevel.Warning);
         }
 
         // Every caller but the one that rotated was answered within the grace window: each counted once and reported once.
-        public void AssertGraceAnswers(int expected, MetricRecorder metrics)
+        public void AssertGraceAnswers(int expected, TesseraMetricCollector metrics)
         {
             Assert.Equal(expected, GraceAnswers);
             Assert.Equal(expected, metrics.Sum(TesseraMetrics.TokensGraceAnswered));

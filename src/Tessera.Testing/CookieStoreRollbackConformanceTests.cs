@@ -17,37 +17,28 @@ namespace Tessera.Testing;
 /// quicker ones, a request already on its way when a write committed) never cost it its session. Inherit it with the
 /// store to use as the revocation store.
 /// </summary>
-public abstract class CookieStoreRollbackConformanceTests : HttpConformanceTestBase
+public abstract class CookieStoreRollbackConformanceTests<TKit> : HttpConformanceTestBase<TKit>
+    where TKit : StoreKit, new()
 {
     private static readonly TimeSpan Grace = CookieSessionStoreDefaults.ReplacedCookieGraceWindow;
 
     private readonly ConcurrentDictionary<string, Gate> _gates = new(StringComparer.Ordinal);
-    private ISessionStore? _revocationStore;
 
     /// <summary>The revocation store under the cookie store, wrapped so a test can count its reads and writes.</summary>
     protected CountingSessionStore Revocations { get; private set; } = null!;
 
-    /// <summary>Creates an empty store on <see cref="HttpConformanceTestBase.Clock"/>, to serve as the revocation store.</summary>
-    /// <returns>The store; disposed when the test ends.</returns>
-    protected abstract ISessionStore CreateRevocationStore();
-
     /// <inheritdoc />
     protected override ISessionStore CreateStore()
     {
-        _revocationStore = CreateRevocationStore();
-        Revocations = new CountingSessionStore(_revocationStore);
+        Revocations = new CountingSessionStore(Kit.CreateStore(Clock));
         return new CookieSessionStore(new HttpContextAccessor(), new CookieSessionStoreOptions { RevocationStore = Revocations }, Clock);
     }
 
     /// <inheritdoc />
-    protected override void ConfigureServices(IServiceCollection services) => services.AddHttpContextAccessor();
-
-    /// <summary>Stops the servers, then disposes the revocation store.</summary>
-    /// <returns>A task.</returns>
-    public override async Task DisposeAsync()
+    protected override void ConfigureServices(IServiceCollection services)
     {
-        await base.DisposeAsync();
-        await DisposeStoreAsync(_revocationStore);
+        base.ConfigureServices(services);
+        services.AddHttpContextAccessor();
     }
 
     /// <summary>

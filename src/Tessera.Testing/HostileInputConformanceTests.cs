@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging.Testing;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -11,15 +12,16 @@ namespace Tessera.Testing;
 /// session cookie, <c>Authorization: Bearer</c>, the refresh endpoint), sent by a real client to a real Kestrel server
 /// over your store. Each must mean "no session" (anonymous, or 401 with the right challenge), never a 500, never an
 /// exception escaping the middleware, never a secret or a recognisable slice of the credential (16 characters) in a log
-/// line or a response. Inherit it and implement <see cref="HttpConformanceTestBase.CreateStore"/> with a store that
+/// line or a response. Inherit it with the <see cref="StoreKit"/> of a store that
 /// implements <see cref="Tokens.ISessionTokenStore"/>.
 /// </summary>
 /// <remarks>
 /// The table's rows run against one server per test class (starting a server per row would cost a minute per store):
 /// the first row to run sends every row's requests, in order, and each row then asserts its own outcome, so a failure
-/// names its row. <see cref="HttpConformanceTestBase.CreateStore"/> is called only by the test that needs a store.
+/// names its row. <see cref="HttpConformanceTestBase{TKit}.CreateStore"/> is called only by the test that needs a store.
 /// </remarks>
-public abstract class HostileInputConformanceTests : HttpConformanceTestBase
+public abstract class HostileInputConformanceTests<TKit> : HttpConformanceTestBase<TKit>
+    where TKit : StoreKit, new()
 {
     private const int Parallelism = 16;
     private const int RequestsPerServer = 25_000;
@@ -31,14 +33,14 @@ public abstract class HostileInputConformanceTests : HttpConformanceTestBase
     /// How many mutated credentials <see cref="MutatedCredentialsMeanNoSessionOrTheirOwn"/> sends. Default 2,000;
     /// the <c>TESSERA_FUZZ_COUNT</c> environment variable overrides it for every store.
     /// </summary>
-    protected virtual int MutationCount => 2_000;
+    protected int MutationCount => Kit.HostileMutationCount;
 
     /// <summary>The names of the table's rows (<c>channel/case</c>), one theory case each.</summary>
     public static TheoryData<string> CredentialCases { get; } = new(HostileInputCases.All.Select(c => c.Name));
 
     /// <summary>Creates no store yet: the test that needs one creates it (see the class remarks).</summary>
     /// <returns>A completed task.</returns>
-    public override Task InitializeAsync() => Task.CompletedTask;
+    public override ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
     /// <summary>
     /// A hostile credential means no session: anonymous on a cookie route, 401 with the expected
@@ -129,10 +131,10 @@ public abstract class HostileInputConformanceTests : HttpConformanceTestBase
         {
             setup = await HostileSetup.CreateAsync(server, Clock, Store, Key);
             using var client = new HostileHttpClient(server.Address);
-            setupEnd = server.Logs.Entries.Count;
+            setupEnd = server.Logs.GetSnapshot().Count;
             foreach (var hostile in HostileInputCases.All)
             {
-                var logStart = server.Logs.Entries.Count;
+                var logStart = server.Logs.GetSnapshot().Count;
                 HostileResult result;
                 try
                 {
@@ -149,7 +151,7 @@ public abstract class HostileInputConformanceTests : HttpConformanceTestBase
             }
         }
         // Read once the server has stopped, so lines logged after a response went out are in too.
-        CheckLogs(runs, [.. setup.Server.Logs.Entries], setupEnd, setup);
+        CheckLogs(runs, [.. setup.Server.Logs.GetSnapshot()], setupEnd, setup);
         return runs.ToDictionary(r => r.Case.Name, StringComparer.Ordinal);
     }
 
@@ -214,7 +216,7 @@ public abstract class HostileInputConformanceTests : HttpConformanceTestBase
     // Microsoft.AspNetCore.Server.Kestrel.BadRequests, Debug) quote up to 128 bytes of a header line Kestrel refused, and
     // may be written after the client has its 400: those lines are Kestrel's, about requests Tessera never saw (a row
     // that expects a session or none fails on its status if Kestrel refuses it), so they are left out of the slice check.
-    private static void CheckLogs(List<HostileResult> runs, CapturedLogEntry[] entries, int setupEnd, HostileSetup setup)
+    private static void CheckLogs(List<HostileResult> runs, FakeLogRecord[] entries, int setupEnd, HostileSetup setup)
     {
         var starts = runs.Select(r => r.LogStart).ToArray();
         HostileResult? Owner(int index)
@@ -304,7 +306,7 @@ public abstract class HostileInputConformanceTests : HttpConformanceTestBase
             await server.DisposeAsync();
         }
 
-        var entries = server.Logs.Entries;
+        var entries = server.Logs.GetSnapshot();
         foreach (var entry in entries.Where(HostileLogScan.IsFailure).Take(5))
         {
             tally.Violations.Enqueue($"logged {entry.Level} ({entry.Category}): {MutationFuzzer.Show(HostileLogScan.Text(entry), 400)}");

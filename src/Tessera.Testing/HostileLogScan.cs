@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Logging;
 
 namespace Tessera.Testing;
@@ -19,15 +20,15 @@ internal sealed class HostileLogScan
     private static readonly ulong Power = ComputePower();
 
     private readonly HashSet<ulong> _windows = [];
-    private readonly IReadOnlyList<CapturedLogEntry> _entries;
-    private readonly Func<int, CapturedLogEntry, bool>? _include;
+    private readonly IReadOnlyList<FakeLogRecord> _entries;
+    private readonly Func<int, FakeLogRecord, bool>? _include;
     private readonly Func<char, bool>? _alphabet;
 
     /// <summary>Indexes the entries that <paramref name="include"/> accepts (by position and entry).</summary>
     /// <param name="entries">The log.</param>
     /// <param name="include">Which entries to index, or <see langword="null"/> for all.</param>
     /// <param name="alphabet">The characters a slice is made of, or <see langword="null"/> for any.</param>
-    public HostileLogScan(IReadOnlyList<CapturedLogEntry> entries, Func<int, CapturedLogEntry, bool>? include = null, Func<char, bool>? alphabet = null)
+    public HostileLogScan(IReadOnlyList<FakeLogRecord> entries, Func<int, FakeLogRecord, bool>? include = null, Func<char, bool>? alphabet = null)
     {
         _entries = entries;
         _include = include;
@@ -41,7 +42,7 @@ internal sealed class HostileLogScan
             {
                 continue;
             }
-            foreach (var text in (ReadOnlySpan<string?>)[entries[i].Message, entries[i].Exception])
+            foreach (var text in (ReadOnlySpan<string?>)[entries[i].Message, entries[i].Exception?.ToString()])
             {
                 if (text is not null && (seen is null || seen.Add(text)))
                 {
@@ -58,12 +59,12 @@ internal sealed class HostileLogScan
     public static bool IsCredentialCharacter(char c) => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.';
 
     /// <summary>An entry's message and exception text.</summary>
-    public static string Text(CapturedLogEntry entry) => entry.Message + "\n" + entry.Exception;
+    public static string Text(FakeLogRecord entry) => entry.Message + "\n" + entry.Exception;
 
     /// <summary>Whether an entry reports an exception escaping a request or a failure of Tessera itself.</summary>
-    public static bool IsFailure(CapturedLogEntry entry) =>
+    public static bool IsFailure(FakeLogRecord entry) =>
         entry.Level >= LogLevel.Error
-        || (entry.Exception is not null && entry.Category.StartsWith("Tessera", StringComparison.Ordinal));
+        || (entry.Exception is not null && entry.Category?.StartsWith("Tessera", StringComparison.Ordinal) == true);
 
     /// <summary>The first indexed entry holding a recognisable slice of <paramref name="secret"/>, or <see langword="null"/>.</summary>
     public (int Entry, string Slice)? Find(string secret)
@@ -82,7 +83,7 @@ internal sealed class HostileLogScan
             for (var i = 0; i < _entries.Count; i++)
             {
                 if ((_include is null || _include(i, _entries[i]))
-                    && (_entries[i].Message.Contains(slice, StringComparison.Ordinal) || _entries[i].Exception?.Contains(slice, StringComparison.Ordinal) == true))
+                    && (_entries[i].Message.Contains(slice, StringComparison.Ordinal) || _entries[i].Exception?.ToString().Contains(slice, StringComparison.Ordinal) == true))
                 {
                     return (i, slice);
                 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Tessera.Tokens;
 
 namespace Tessera.Testing;
@@ -22,7 +23,7 @@ internal sealed record HostileTokens(TokenPair Pair, string AccessId, string Ref
 /// </summary>
 internal sealed class HostileSetup
 {
-    private HostileSetup(TesseraTestServer server, ManualTimeProvider clock, ISessionStore store, string key)
+    private HostileSetup(TesseraTestServer server, FakeTimeProvider clock, ISessionStore store, string key)
     {
         Server = server;
         Clock = clock;
@@ -34,7 +35,7 @@ internal sealed class HostileSetup
 
     public TesseraTestServer Server { get; }
 
-    public ManualTimeProvider Clock { get; }
+    public FakeTimeProvider Clock { get; }
 
     public ISessionStore Store { get; }
 
@@ -69,7 +70,7 @@ internal sealed class HostileSetup
     /// <summary>Session ids of the setup: not credentials, but Tessera promises never to log them raw either.</summary>
     public IEnumerable<string> SessionIds => [Alice.SessionId, Bob.SessionId, Carol.SessionId, Dave.SessionId];
 
-    public static async Task<HostileSetup> CreateAsync(TesseraTestServer server, ManualTimeProvider clock, ISessionStore store, string key)
+    public static async Task<HostileSetup> CreateAsync(TesseraTestServer server, FakeTimeProvider clock, ISessionStore store, string key)
     {
         var setup = new HostileSetup(server, clock, store, key);
         setup.Alice = await setup.SignInAsync("alice");

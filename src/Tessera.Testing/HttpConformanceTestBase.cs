@@ -1,18 +1,22 @@
+using Microsoft.Extensions.Time.Testing;
 using Xunit;
 
 namespace Tessera.Testing;
 
 /// <summary>
-/// What the HTTP conformance suites share: a fake clock, the store under test wrapped to count its calls, a signing
-/// key, and real Kestrel servers that are stopped (and the store disposed) when each test ends.
+/// What the HTTP conformance suites share: a fake clock, the store kit, the store under test wrapped to count its
+/// calls, a signing key, and real Kestrel servers that are stopped (and the store disposed) when each test ends.
 /// </summary>
-public abstract class HttpConformanceTestBase : IAsyncLifetime
+public abstract class HttpConformanceTestBase<TKit> : IAsyncLifetime
+    where TKit : StoreKit, new()
 {
     private readonly List<IAsyncDisposable> _servers = [];
-    private ISessionStore? _inner;
 
     /// <summary>The clock every store and server of the test runs on.</summary>
-    protected ManualTimeProvider Clock { get; } = new();
+    protected FakeTimeProvider Clock { get; } = new(TestClock.Start);
+
+    /// <summary>The kit that makes the test's stores; disposed (with every store it made) when the test ends.</summary>
+    protected TKit Kit { get; } = new();
 
     /// <summary>The store under test, wrapped so the suite can count its reads and writes.</summary>
     protected CountingSessionStore Store { get; private set; } = null!;
@@ -20,53 +24,35 @@ public abstract class HttpConformanceTestBase : IAsyncLifetime
     /// <summary>The signing key the servers use unless a test says otherwise.</summary>
     protected string Key { get; } = SigningKeyRing.GenerateBase64Key();
 
-    /// <summary>Creates an empty store on <see cref="Clock"/>, isolated from every store returned before.</summary>
+    /// <summary>Creates an empty store on <see cref="Clock"/> through <see cref="Kit"/>, isolated from every store returned before.</summary>
     /// <returns>The store.</returns>
-    protected abstract ISessionStore CreateStore();
+    protected virtual ISessionStore CreateStore() => Kit.CreateStore(Clock);
 
     /// <summary>
-    /// Registers services the store needs in every server the test starts (after Tessera's). Does nothing by default;
-    /// a store that reaches the request, like the cookie store, adds <c>AddHttpContextAccessor()</c> here.
+    /// Registers services the store needs in every server the test starts (after Tessera's): the kit's
+    /// <see cref="StoreKit.ConfigureServices"/> by default.
     /// </summary>
     /// <param name="services">The server's services.</param>
-    protected virtual void ConfigureServices(Microsoft.Extensions.DependencyInjection.IServiceCollection services)
-    {
-    }
+    protected virtual void ConfigureServices(Microsoft.Extensions.DependencyInjection.IServiceCollection services) => Kit.ConfigureServices(services);
 
     /// <summary>Creates the store for the test.</summary>
     /// <returns>A completed task.</returns>
-    public virtual Task InitializeAsync()
+    public virtual ValueTask InitializeAsync()
     {
-        _inner = CreateStore();
-        Store = new CountingSessionStore(_inner);
-        return Task.CompletedTask;
+        Store = new CountingSessionStore(CreateStore());
+        return ValueTask.CompletedTask;
     }
 
-    /// <summary>Stops every server the test started and disposes the store if it is disposable.</summary>
+    /// <summary>Stops every server the test started, then disposes the kit (and with it every store it made).</summary>
     /// <returns>A task.</returns>
-    public virtual async Task DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         foreach (var server in _servers)
         {
             await server.DisposeAsync();
         }
-        await DisposeStoreAsync(_inner);
-    }
-
-    /// <summary>Disposes <paramref name="store"/> when it is disposable (asynchronously if it can be); otherwise does nothing.</summary>
-    /// <param name="store">A store the test created, or <see langword="null"/>.</param>
-    /// <returns>A task.</returns>
-    protected static async ValueTask DisposeStoreAsync(object? store)
-    {
-        switch (store)
-        {
-            case IAsyncDisposable asyncDisposable:
-                await asyncDisposable.DisposeAsync();
-                break;
-            case IDisposable disposable:
-                disposable.Dispose();
-                break;
-        }
+        await Kit.DisposeAsync();
+        GC.SuppressFinalize(this);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging.Testing;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -19,36 +20,18 @@ namespace Tessera.Testing;
 /// <c>HttpOnly</c>, <c>SameSite</c>, path <c>/</c>, no domain), token responses are <c>no-store</c>, no credential is
 /// accepted from or put into a URL, no credential or session id reaches a log line, and <c>Clear-Site-Data</c> is sent on
 /// sign-out exactly when <see cref="TesseraCookieOptions.ClearSiteDataOnSignOut"/> asks for it. Inherit it and implement
-/// <see cref="HttpConformanceTestBase.CreateStore"/> with a store that implements <see cref="ISessionTokenStore"/>,
+/// <see cref="HttpConformanceTestBase{TKit}.CreateStore"/> with a store that implements <see cref="ISessionTokenStore"/>,
 /// <see cref="ISubjectSessionIndex"/> and <see cref="ISubjectSessionLimiter"/>.
 /// </summary>
-public abstract class HygieneConformanceTests : HttpConformanceTestBase
+public abstract class HygieneConformanceTests<TKit> : HttpConformanceTestBase<TKit>
+    where TKit : StoreKit, new()
 {
     /// <summary>The store implements the optional interfaces this suite needs; when it does not, this test names them.</summary>
     [Fact]
     public void TheStoreImplementsWhatThisSuiteNeeds() =>
-        StoreCapabilities.AssertImplements(Store, nameof(HygieneConformanceTests), typeof(ISubjectSessionLimiter), typeof(Tokens.ISessionTokenStore));
+        StoreCapabilities.AssertImplements(Store, nameof(HygieneConformanceTests<TKit>), typeof(ISubjectSessionLimiter), typeof(Tokens.ISessionTokenStore));
 
     private const string ClearSiteDataHeader = "Clear-Site-Data";
-    private readonly List<ISessionStore> _extraStores = [];
-
-    /// <summary>Stops the servers, then disposes the stores the tests made besides <see cref="HttpConformanceTestBase.Store"/>.</summary>
-    /// <returns>A task.</returns>
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        foreach (var store in _extraStores)
-        {
-            if (store is IAsyncDisposable asyncDisposable)
-            {
-                await asyncDisposable.DisposeAsync();
-            }
-            else
-            {
-                (store as IDisposable)?.Dispose();
-            }
-        }
-    }
 
     /// <summary>
     /// Every response that sets or clears the session cookie (first write, sign-in, regenerate, destroy, and a session
@@ -109,7 +92,7 @@ public abstract class HygieneConformanceTests : HttpConformanceTestBase
     /// <summary>
     /// Token responses are <c>no-store</c> too: an application's sign-in answered with
     /// <see cref="TesseraTokenResults.Tokens"/>, and a rejected refresh (the successful one is checked by
-    /// <see cref="TokenHttpConformanceTests"/>). Neither sets a cookie.
+    /// <see cref="TokenHttpConformanceTests{TKit}"/>). Neither sets a cookie.
     /// </summary>
     /// <returns>A task.</returns>
     [Fact]
@@ -232,8 +215,8 @@ public abstract class HygieneConformanceTests : HttpConformanceTestBase
             secrets.Add(Claim(token, "sid"));
         }
 
-        var logged = server.Logs.AllText;
-        Assert.Contains(server.Logs.Entries, e => e.EventId.Id == 1010 && e.Level == LogLevel.Warning);
+        var logged = server.Logs.AllText();
+        Assert.Contains(server.Logs.GetSnapshot(), e => e.Id.Id == 1010 && e.Level == LogLevel.Warning);
         foreach (var secret in secrets.Distinct(StringComparer.Ordinal))
         {
             Assert.True(secret.Length >= 16, "every secret checked is long enough not to match by chance");
@@ -261,7 +244,6 @@ public abstract class HygieneConformanceTests : HttpConformanceTestBase
         }
 
         var limited = CreateStore();
-        _extraStores.Add(limited);
         var server = await StartWithCookieOptionsAsync(
             limited,
             o => o.ClearSiteDataOnSignOut = ClearSiteDataTypes.Cookies | ClearSiteDataTypes.Storage,

@@ -6,8 +6,11 @@ namespace Tessera.Testing;
 /// <summary>
 /// Records what Tessera's instruments measure, for tests: a <see cref="MeterListener"/> on the <c>Tessera</c> meters of
 /// one <see cref="IMeterFactory"/> only, so tests running in parallel (each with its own factory or host) never see each
-/// other's measurements. Thread-safe; dispose it to stop listening.
+/// other's measurements. Thread-safe; dispose it to stop listening. Kept for one release: use
+/// <see cref="Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector{T}"/> (through <see cref="TestMeters"/>
+/// or <see cref="TesseraMetricCollector"/>) instead.
 /// </summary>
+[Obsolete("Use MetricCollector<T> from Microsoft.Extensions.Diagnostics.Testing (TestMeters.Collect, or TesseraMetricCollector for several of Tessera's instruments); MetricRecorder will be removed in the next release.")]
 public sealed class MetricRecorder : IDisposable
 {
     private readonly MeterListener _listener = new();
@@ -96,8 +99,9 @@ public sealed class MetricRecorder : IDisposable
     }
 }
 
-/// <summary>One measurement a <see cref="MetricRecorder"/> saw.</summary>
+/// <summary>One measurement a <see cref="MetricRecorder"/> saw. Kept for one release, with <see cref="MetricRecorder"/>.</summary>
 /// <param name="Instrument">The instrument's name.</param>
 /// <param name="Value">The value (counters' increments, histograms' samples).</param>
 /// <param name="Tags">The tags it was recorded with.</param>
+[Obsolete("Use MetricCollector<T> and its CollectedMeasurement<T> from Microsoft.Extensions.Diagnostics.Testing; RecordedMeasurement will be removed in the next release.")]
 public sealed record RecordedMeasurement(string Instrument, double Value, IReadOnlyDictionary<string, object?> Tags);

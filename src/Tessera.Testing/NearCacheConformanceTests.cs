@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Security.Cryptography;
 using Tessera.NearCache;
 using Tessera.Tokens;
@@ -8,24 +9,26 @@ namespace Tessera.Testing;
 /// <summary>
 /// The near cache suite: two application instances (<see cref="First"/> and <see cref="Second"/>), each a
 /// <see cref="NearCacheSessionStore"/> over its own connection to one shared store, talking over the store's real
-/// invalidation channel. Inherit it, implement <see cref="CreateSharedStore"/> and <see cref="CreateChannel"/>.
+/// invalidation channel. Inherit it with a kit whose shared stores (<see cref="StoreKit.CreateSharedStore"/>) and channel
+/// (<see cref="StoreKit.CreateChannel"/>) are overridden.
 /// </summary>
 /// <remarks>
 /// Waiting for a message uses real time (a 10 second guard against a hung test); expiry and staleness use
 /// <see cref="Clock"/>, which no test sleeps for. Lost messages and a dropped subscription are injected by
 /// <see cref="ObservedInvalidationChannel"/> around the real channel. Every test also runs with the wrapped store's
-/// other suites when the derived project wraps its stores with <see cref="StartNearCache"/>.
+/// other suites when the derived project wraps its stores with <see cref="StoreKit.StartNearCache"/>.
 /// </remarks>
-public abstract class NearCacheConformanceTests : IAsyncLifetime
+public abstract class NearCacheConformanceTests<TKit> : IAsyncLifetime
+    where TKit : StoreKit, new()
 {
     /// <summary>The staleness bound both instances use: 5 seconds, the default.</summary>
     protected static readonly TimeSpan MaxStaleness = new NearCacheOptions().MaxStaleness;
 
-    private readonly MetricRecorder _firstMetrics = new();
-    private readonly MetricRecorder _secondMetrics = new();
+    private readonly TesseraMetricCollector _firstMetrics = new();
+    private readonly TesseraMetricCollector _secondMetrics = new();
 
     /// <summary>The clock of both instances and their stores.</summary>
-    protected ManualTimeProvider Clock { get; } = new();
+    protected FakeTimeProvider Clock { get; } = new(TestClock.Start);
 
     /// <summary>The first instance.</summary>
     protected NearCacheSessionStore First { get; private set; } = null!;
@@ -39,35 +42,24 @@ public abstract class NearCacheConformanceTests : IAsyncLifetime
     /// <summary>The second instance's channel.</summary>
     protected ObservedInvalidationChannel SecondChannel { get; private set; } = null!;
 
+    /// <summary>The kit that makes this test's stores; disposed (with every store it made) when the test ends.</summary>
+    protected TKit Kit { get; } = new();
+
     /// <summary>
-    /// Creates a store on <see cref="Clock"/> over the data every store returned during this test shares (the same
-    /// database and key prefix, a new connection). It must implement every optional store interface.
+    /// Creates a store on <see cref="Clock"/> over the data every store returned during this test shares, through
+    /// <see cref="StoreKit.CreateSharedStore"/>.
     /// </summary>
     /// <returns>The store.</returns>
-    protected abstract ISessionStore CreateSharedStore();
+    protected ISessionStore CreateSharedStore() => Kit.CreateSharedStore(Clock);
 
-    /// <summary>Creates the store's real invalidation channel (Redis pub/sub, PostgreSQL LISTEN/NOTIFY).</summary>
+    /// <summary>Creates the store's real invalidation channel through <see cref="StoreKit.CreateChannel"/>.</summary>
     /// <param name="store">A store made by <see cref="CreateSharedStore"/>.</param>
     /// <returns>The channel.</returns>
-    protected abstract ISessionInvalidationChannel CreateChannel(ISessionStore store);
-
-    /// <summary>Wraps a store in a near cache and waits until its channel listens, for suites that need a started cache.</summary>
-    /// <param name="store">The store.</param>
-    /// <param name="channel">Its channel.</param>
-    /// <param name="clock">The store's clock.</param>
-    /// <param name="options">The options; <see langword="null"/> keeps the defaults.</param>
-    /// <param name="metrics">Where to count; <see langword="null"/> uses the shared meter.</param>
-    /// <returns>The started near cache.</returns>
-    public static NearCacheSessionStore StartNearCache(ISessionStore store, ISessionInvalidationChannel channel, TimeProvider clock, NearCacheOptions? options = null, TesseraMetrics? metrics = null)
-    {
-        var cache = new NearCacheSessionStore(store, channel, options, clock, null, metrics);
-        cache.StartAsync().WaitAsync(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
-        return cache;
-    }
+    protected ISessionInvalidationChannel CreateChannel(ISessionStore store) => Kit.CreateChannel(store);
 
     /// <summary>Starts both instances.</summary>
     /// <returns>A task that completes when both listen.</returns>
-    public virtual async Task InitializeAsync()
+    public virtual async ValueTask InitializeAsync()
     {
         var first = CreateSharedStore();
         var second = CreateSharedStore();
@@ -79,14 +71,16 @@ public abstract class NearCacheConformanceTests : IAsyncLifetime
         await Second.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
     }
 
-    /// <summary>Stops both instances (their channels; the stores are the derived class's to dispose).</summary>
+    /// <summary>Stops both instances (their channels), then disposes the kit and with it the shared stores.</summary>
     /// <returns>A task.</returns>
-    public virtual async Task DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         await First.DisposeAsync();
         await Second.DisposeAsync();
         _firstMetrics.Dispose();
         _secondMetrics.Dispose();
+        await Kit.DisposeAsync();
+        GC.SuppressFinalize(this);
     }
 
     /// <summary>Reading a session again is served from memory: one store read for three reads.</summary>
@@ -345,7 +339,7 @@ public abstract class NearCacheConformanceTests : IAsyncLifetime
         return new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerMillisecond), TimeSpan.Zero);
     }
 
-    private static double Lookups(MetricRecorder metrics, string result) =>
+    private static double Lookups(TesseraMetricCollector metrics, string result) =>
         metrics.Sum(TesseraMetrics.NearCacheLookups, ("result", result));
 
     private async Task<SessionRecord> CreateAsync(ISessionStore store, TimeSpan? idle = null, string? subject = null)

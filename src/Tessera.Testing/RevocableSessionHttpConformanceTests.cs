@@ -4,12 +4,13 @@ namespace Tessera.Testing;
 
 /// <summary>
 /// The HTTP conformance suite for a store that can end a session on the server: on top of
-/// <see cref="SessionHttpConformanceTests"/>, a copy of the cookies taken before a sign-in, a regeneration or a destroy
+/// <see cref="SessionHttpConformanceTests{TKit}"/>, a copy of the cookies taken before a sign-in, a regeneration or a destroy
 /// is worthless afterwards, and revoking a session by id ends it for every copy of its cookies. Every server-side store
-/// passes it (through <see cref="ServerSideSessionHttpConformanceTests"/>); the cookie store passes it only with a
+/// passes it (through <see cref="ServerSideSessionHttpConformanceTests{TKit}"/>); the cookie store passes it only with a
 /// revocation store. Inheriting it declares that capability.
 /// </summary>
-public abstract class RevocableSessionHttpConformanceTests : SessionHttpConformanceTests
+public abstract class RevocableSessionHttpConformanceTests<TKit> : SessionHttpConformanceTests<TKit>
+    where TKit : StoreKit, new()
 {
     /// <summary>Signing in makes a copy of the pre-login cookies worthless: no subject, no data.</summary>
     /// <returns>A task.</returns>

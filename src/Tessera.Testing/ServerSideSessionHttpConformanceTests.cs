@@ -5,19 +5,20 @@ namespace Tessera.Testing;
 
 /// <summary>
 /// The whole HTTP conformance suite, for a store that keeps its sessions on the server (every store but the cookie
-/// store): on top of <see cref="RevocableSessionHttpConformanceTests"/>, concurrent requests writing different keys of
+/// store): on top of <see cref="RevocableSessionHttpConformanceTests{TKit}"/>, concurrent requests writing different keys of
 /// one session keep every key, and a subject's sessions can be listed and revoked. Inherit it, implement
-/// <see cref="HttpConformanceTestBase.CreateStore"/>, and the cookie-session behaviour users rely on is tested against
+/// <see cref="HttpConformanceTestBase{TKit}.CreateStore"/>, and the cookie-session behaviour users rely on is tested against
 /// your store.
 /// </summary>
-public abstract class ServerSideSessionHttpConformanceTests : RevocableSessionHttpConformanceTests
+public abstract class ServerSideSessionHttpConformanceTests<TKit> : RevocableSessionHttpConformanceTests<TKit>
+    where TKit : StoreKit, new()
 {
     /// <summary>
     /// Whether the store implements <see cref="ISubjectSessionIndex"/>, which per-user session management needs. Default
     /// <see langword="true"/>. A store without it overrides this with <see langword="false"/>: the per-user tests then
     /// check only that the declaration is true (the store really lacks the capability), so a gap is never silent.
     /// </summary>
-    protected virtual bool SupportsSubjectIndex => true;
+    protected bool SupportsSubjectIndex => Kit.SupportsSubjectIndex;
 
     /// <summary>100 concurrent requests that each set a different key on one session leave all 100 keys.</summary>
     /// <returns>A task.</returns>

@@ -8,23 +8,17 @@ namespace Tessera.Testing;
 /// come back exactly as written; keys and values no store can keep (control characters, unpaired surrogates, NUL) are
 /// refused with <see cref="ArgumentException"/> before anything is written; and <see cref="TesseraOptions.MaxDataBytes"/>
 /// refuses the write that would cross it with <see cref="SessionDataTooLargeException"/>, leaving the rest of the
-/// request's changes and the stored session intact. Inherit it and implement <see cref="CreateStore"/>.
+/// request's changes and the stored session intact. Inherit it with your store's <see cref="StoreKit"/>.
 /// </summary>
-public abstract class SessionDataConformanceTests
+public abstract class SessionDataConformanceTests<TKit> : StoreKitTests<TKit>
+    where TKit : StoreKit, new()
 {
     private readonly string _key = SigningKeyRing.GenerateBase64Key();
-
-    /// <summary>The clock every store made by <see cref="CreateStore"/> must use.</summary>
-    protected ManualTimeProvider Clock { get; } = new();
-
-    /// <summary>Creates an empty store on <see cref="Clock"/>, isolated from every other store this method returned.</summary>
-    /// <returns>The store.</returns>
-    protected abstract ISessionStore CreateStore();
 
     /// <summary>The store implements the optional interfaces this suite needs; when it does not, this test names them.</summary>
     [Fact]
     public void TheStoreImplementsWhatThisSuiteNeeds() =>
-        StoreCapabilities.AssertImplements(CreateStore(), nameof(SessionDataConformanceTests), typeof(Tokens.ISessionTokenStore));
+        StoreCapabilities.AssertImplements(CreateStore(), nameof(SessionDataConformanceTests<TKit>), typeof(Tokens.ISessionTokenStore));
 
     /// <summary>Keys that every store must keep as they are: each is valid text, however awkward.</summary>
     public static TheoryData<string> AwkwardKeys => new()

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Options;
 using Tessera.Tokens;
 using Xunit;
@@ -7,21 +8,15 @@ namespace Tessera.Testing;
 /// <summary>
 /// The per-subject session limit (<see cref="TesseraOptions.MaxSessionsPerSubject"/>) driven through
 /// <see cref="SessionManager"/>: cookie sign-ins, token sign-ins, events and metrics. Inherit it and implement
-/// <see cref="CreateStore"/> with a store that implements <see cref="ISubjectSessionLimiter"/>.
+/// <see cref="StoreKitTests{TKit}.CreateStore"/> with a store that implements <see cref="ISubjectSessionLimiter"/>.
 /// </summary>
-public abstract class SessionLimitConformanceTests
+public abstract class SessionLimitConformanceTests<TKit> : StoreKitTests<TKit>
+    where TKit : StoreKit, new()
 {
-    /// <summary>The clock every store made by <see cref="CreateStore"/> must use; tests move it.</summary>
-    protected ManualTimeProvider Clock { get; } = new();
-
-    /// <summary>Creates an empty store on <see cref="Clock"/>, isolated from every other store this method returned.</summary>
-    /// <returns>The store.</returns>
-    protected abstract ISessionStore CreateStore();
-
     /// <summary>The store implements the optional interfaces this suite needs; when it does not, this test names them.</summary>
     [Fact]
     public void TheStoreImplementsWhatThisSuiteNeeds() =>
-        StoreCapabilities.AssertImplements(CreateStore(), nameof(SessionLimitConformanceTests), typeof(ISubjectSessionIndex), typeof(ISubjectSessionLimiter), typeof(Tokens.ISessionTokenStore));
+        StoreCapabilities.AssertImplements(CreateStore(), nameof(SessionLimitConformanceTests<TKit>), typeof(ISubjectSessionIndex), typeof(ISubjectSessionLimiter), typeof(Tokens.ISessionTokenStore));
 
     /// <summary>A cookie sign-in beyond the limit revokes the least recently used session and keeps the new one.</summary>
     /// <returns>The test.</returns>
@@ -29,8 +24,9 @@ public abstract class SessionLimitConformanceTests
     public async Task ACookieSignInBeyondTheLimitRevokesTheLeastRecentlyUsedSession()
     {
         var revokedEvents = new List<SessionRevokedEvent>();
-        using var recorder = new MetricRecorder();
-        var manager = NewManager(2, SessionLimitPolicy.RevokeLeastRecentlyUsed, revokedEvents, recorder);
+        using var meters = TestMeters.CreateFactory();
+        using var revokedCount = TestMeters.Collect(meters, TesseraMetrics.SessionsRevoked);
+        var manager = NewManager(2, SessionLimitPolicy.RevokeLeastRecentlyUsed, revokedEvents, meters);
         var first = await SignInAsync(manager, "alice", new SessionMetadata("Firefox"));
         Clock.Advance(TimeSpan.FromMinutes(2));
         var second = await SignInAsync(manager, "alice");
@@ -46,7 +42,7 @@ public abstract class SessionLimitConformanceTests
         Assert.NotNull(await manager.Store.LoadAsync(third.SessionId!));
         var revoked = Assert.Single(revokedEvents);
         Assert.Equal((second.SessionId, "alice", SessionRevocationReason.Limit), (revoked.SessionId, revoked.Subject, revoked.Reason));
-        Assert.Equal(1, recorder.Sum(TesseraMetrics.SessionsRevoked, ("reason", "limit")));
+        Assert.Equal(1, revokedCount.Sum(("reason", "limit")));
         Assert.Equal(2, (await manager.Subjects.ListAsync("alice")).Count);
     }
 
@@ -57,8 +53,9 @@ public abstract class SessionLimitConformanceTests
     {
         var revokedEvents = new List<SessionRevokedEvent>();
         var signedIn = 0;
-        using var recorder = new MetricRecorder();
-        var manager = NewManager(1, SessionLimitPolicy.RefuseNewSignIn, revokedEvents, recorder, () => signedIn++);
+        using var meters = TestMeters.CreateFactory();
+        using var revokedCount = TestMeters.Collect(meters, TesseraMetrics.SessionsRevoked);
+        var manager = NewManager(1, SessionLimitPolicy.RefuseNewSignIn, revokedEvents, meters, () => signedIn++);
         var first = await SignInAsync(manager, "alice");
         Clock.Advance(TimeSpan.FromMinutes(1));
 
@@ -77,7 +74,7 @@ public abstract class SessionLimitConformanceTests
         var revoked = Assert.Single(revokedEvents);
         Assert.Equal(("alice", SessionRevocationReason.Limit, "Safari"), (revoked.Subject, revoked.Reason, revoked.Metadata.UserAgent));
         Assert.NotEqual(first.SessionId, revoked.SessionId);
-        Assert.Equal(1, recorder.Sum(TesseraMetrics.SessionsRevoked, ("reason", "limit")));
+        Assert.Equal(1, revokedCount.Sum(("reason", "limit")));
 
         // An anonymous session that signs in is refused the same way: it is revoked, and the client's cookie cleared.
         var anonymous = manager.Open(null);
@@ -89,7 +86,7 @@ public abstract class SessionLimitConformanceTests
         again.SignIn("alice");
         Assert.Equal(CredentialChange.Clear, (await again.CommitAsync()).Change);
         Assert.Null(await manager.Store.LoadAsync(anonymousResult.SessionId!));
-        Assert.Equal(2, recorder.Sum(TesseraMetrics.SessionsRevoked, ("reason", "limit")));
+        Assert.Equal(2, revokedCount.Sum(("reason", "limit")));
     }
 
     /// <summary>Token sign-ins honour the limit: the oldest goes under the default policy, the newcomer is refused under the other.</summary>
@@ -160,7 +157,7 @@ public abstract class SessionLimitConformanceTests
         Assert.Contains("ISubjectSessionLimiter", error.Message, StringComparison.Ordinal);
     }
 
-    private SessionManager NewManager(int limit, SessionLimitPolicy policy, List<SessionRevokedEvent>? revoked, MetricRecorder? recorder, Action? onSignedIn = null, ISessionStore? store = null)
+    private SessionManager NewManager(int limit, SessionLimitPolicy policy, List<SessionRevokedEvent>? revoked, IMeterFactory? meters, Action? onSignedIn = null, ISessionStore? store = null)
     {
         var options = new TesseraOptions { MaxSessionsPerSubject = limit, SessionLimitPolicy = policy };
         options.Keys.Add(SigningKeyRing.GenerateBase64Key());
@@ -183,8 +180,8 @@ public abstract class SessionLimitConformanceTests
                 return ValueTask.CompletedTask;
             };
         }
-#pragma warning disable CA2000 // the recorder's factory owns the meter
-        var metrics = recorder is null ? null : new TesseraMetrics(recorder.Factory);
+#pragma warning disable CA2000 // the factory owns the meter
+        var metrics = meters is null ? null : new TesseraMetrics(meters);
 #pragma warning restore CA2000
         return new SessionManager(store ?? CreateStore(), Options.Create(options), Clock, null, metrics);
     }

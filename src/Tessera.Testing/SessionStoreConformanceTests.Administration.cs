@@ -3,14 +3,11 @@ using Xunit;
 namespace Tessera.Testing;
 
 // The administration tests (ISessionStoreAdministration): listing page by page, statistics, clearing.
-public abstract partial class SessionStoreConformanceTests
+public abstract partial class SessionStoreConformanceTests<TKit>
+    where TKit : StoreKit, new()
 {
-    /// <summary>
-    /// Whether the store implements <see cref="ISessionStoreAdministration"/>. Default <see langword="true"/>; override
-    /// with <see langword="false"/> to declare that it cannot be listed, counted by state or cleared (those tests then do
-    /// not run).
-    /// </summary>
-    protected virtual bool SupportsAdministration => true;
+    /// <summary>Whether the store implements <see cref="ISessionStoreAdministration"/>: <see cref="StoreKit.SupportsAdministration"/>.</summary>
+    protected bool SupportsAdministration => Kit.SupportsAdministration;
 
     /// <summary>Walking every page lists each session exactly once, with its data, in pages no larger than asked.</summary>
     /// <returns>The test.</returns>

@@ -2,13 +2,11 @@ using Xunit;
 
 namespace Tessera.Testing;
 
-public abstract partial class SessionStoreConformanceTests
+public abstract partial class SessionStoreConformanceTests<TKit>
+    where TKit : StoreKit, new()
 {
-    /// <summary>
-    /// Whether the store implements <see cref="ISubjectSessionLimiter"/> (per-subject session limits). Default
-    /// <see langword="true"/>; override with <see langword="false"/> to declare that it cannot (those tests then do not run).
-    /// </summary>
-    protected virtual bool SupportsSubjectLimit => true;
+    /// <summary>Whether the store implements <see cref="ISubjectSessionLimiter"/>: <see cref="StoreKit.SupportsSubjectLimit"/>.</summary>
+    protected bool SupportsSubjectLimit => Kit.SupportsSubjectLimit;
 
     // ---------------------------------------------------------------------------------------------------------------
     // Per-subject session limit

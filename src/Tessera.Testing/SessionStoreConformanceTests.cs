@@ -1,10 +1,11 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Security.Cryptography;
 using Xunit;
 
 namespace Tessera.Testing;
 
 /// <summary>
-/// The store conformance suite: inherit it in a test class, implement <see cref="CreateStore"/>, and every store
+/// The store conformance suite: inherit it in a test class with your store's <see cref="StoreKit"/>, and every store
 /// behaviour Tessera relies on is tested against your store.
 /// </summary>
 /// <remarks>
@@ -13,43 +14,43 @@ namespace Tessera.Testing;
 /// message saying so, unless the derived class declares the gap by overriding the matching <c>Supports...</c>
 /// property to <see langword="false"/>; then those tests pass without running. A gap is always declared, never silent.
 /// </remarks>
-public abstract partial class SessionStoreConformanceTests
+public abstract partial class SessionStoreConformanceTests<TKit> : IAsyncDisposable
+    where TKit : StoreKit, new()
 {
     /// <summary>The clock every store made by <see cref="CreateStore"/> must use; tests move it.</summary>
-    protected ManualTimeProvider Clock { get; } = new();
+    protected FakeTimeProvider Clock { get; } = new(TestClock.Start);
+
+    /// <summary>The kit that makes this test's stores and says what they can do; disposed (with every store it made) when the test ends.</summary>
+    protected TKit Kit { get; } = new();
+
+    /// <summary>Whether the store implements <see cref="ISessionStoreCleanup"/>: <see cref="StoreKit.SupportsCleanup"/>.</summary>
+    protected bool SupportsCleanup => Kit.SupportsCleanup;
+
+    /// <summary>Whether the store implements <see cref="ISessionStoreCounter"/>: <see cref="StoreKit.SupportsCounting"/>.</summary>
+    protected bool SupportsCounting => Kit.SupportsCounting;
+
+    /// <summary>Whether the store implements <see cref="ISubjectSessionIndex"/>: <see cref="StoreKit.SupportsSubjectIndex"/>.</summary>
+    protected bool SupportsSubjectIndex => Kit.SupportsSubjectIndex;
+
+    /// <summary>Whether the store honours a size bound: <see cref="StoreKit.SupportsCapacityBound"/>.</summary>
+    protected bool SupportsCapacityBound => Kit.SupportsCapacityBound;
 
     /// <summary>
-    /// Whether the store implements <see cref="ISessionStoreCleanup"/>. Default <see langword="true"/>; override with
-    /// <see langword="false"/> only for a store that expires records by itself (the cleanup tests then do not run).
-    /// </summary>
-    protected virtual bool SupportsCleanup => true;
-
-    /// <summary>
-    /// Whether the store implements <see cref="ISessionStoreCounter"/>. Default <see langword="true"/>; override with
-    /// <see langword="false"/> to declare that it cannot count (the counting tests then do not run).
-    /// </summary>
-    protected virtual bool SupportsCounting => true;
-
-    /// <summary>
-    /// Whether the store implements <see cref="ISubjectSessionIndex"/>. Default <see langword="true"/>; override with
-    /// <see langword="false"/> to declare that it cannot list by subject (those tests then do not run).
-    /// </summary>
-    protected virtual bool SupportsSubjectIndex => true;
-
-    /// <summary>
-    /// Whether <see cref="CreateStore"/> honours its <c>maxSessions</c> and <c>policy</c> arguments. Default
-    /// <see langword="true"/>; override with <see langword="false"/> to declare an unbounded store (the capacity tests
-    /// then do not run).
-    /// </summary>
-    protected virtual bool SupportsCapacityBound => true;
-
-    /// <summary>
-    /// Creates an empty store on <see cref="Clock"/>, isolated from every other store this method returned.
+    /// Creates an empty store on <see cref="Clock"/> through <see cref="Kit"/>, isolated from every other store it returned.
     /// </summary>
     /// <param name="maxSessions">The store's size bound; 0 means the store's default (or unbounded).</param>
     /// <param name="policy">What the store does at its bound.</param>
-    /// <returns>The store. If it is <see cref="IDisposable"/> or <see cref="IAsyncDisposable"/>, the suite does not dispose it; the derived class may.</returns>
-    protected abstract ISessionStore CreateStore(int maxSessions = 0, StoreCapacityPolicy policy = StoreCapacityPolicy.EvictLeastRecentlyUsed);
+    /// <returns>The store; the kit disposes it when the test ends.</returns>
+    protected ISessionStore CreateStore(int maxSessions = 0, StoreCapacityPolicy policy = StoreCapacityPolicy.EvictLeastRecentlyUsed) =>
+        Kit.CreateStore(Clock, new StoreShape { MaxSessions = maxSessions, CapacityPolicy = policy });
+
+    /// <summary>Disposes the kit, and with it every store the test made.</summary>
+    /// <returns>A task.</returns>
+    public virtual async ValueTask DisposeAsync()
+    {
+        await Kit.DisposeAsync();
+        GC.SuppressFinalize(this);
+    }
 
     // ---------------------------------------------------------------------------------------------------------------
     // Create and load
@@ -1320,6 +1321,6 @@ public abstract partial class SessionStoreConformanceTests
             return null;
         }
         return store as T ?? throw new Xunit.Sdk.XunitException(
-            $"{store.GetType().Name} does not implement {typeof(T).Name}. Implement it, or override {property} to return false in {GetType().Name} to declare that the store lacks it.");
+            $"{store.GetType().Name} does not implement {typeof(T).Name}. Implement it, or override {property} to return false in {Kit.GetType().Name} (the store's kit) to declare that the store lacks it.");
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging.Testing;
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Net;
@@ -11,29 +12,23 @@ using Xunit;
 namespace Tessera.Testing;
 
 /// <summary>
-/// The events-and-metrics conformance suite: inherit it, implement <see cref="CreateStore"/>, and every lifecycle event
+/// The events-and-metrics conformance suite: inherit it with your store's <see cref="StoreKit"/>, and every lifecycle event
 /// (created, signed in, revoked with each reason, expired, refresh-token reuse), every metric of
 /// <see cref="TesseraMetrics"/> and the store health check are tested over your store, through
 /// <see cref="SessionManager"/> and over HTTP on a real Kestrel server.
 /// </summary>
 /// <remarks>
 /// The store must implement <see cref="ISubjectSessionIndex"/>, <see cref="Tokens.ISessionTokenStore"/> and
-/// <see cref="ISessionStoreCleanup"/> (all of Tessera's stores do). Metrics are read with a <see cref="MetricRecorder"/>
+/// <see cref="ISessionStoreCleanup"/> (all of Tessera's stores do). Metrics are read with a <see cref="TesseraMetricCollector"/>
 /// bound to one meter factory per test, so parallel tests never see each other's measurements.
 /// </remarks>
-public abstract class SessionTelemetryConformanceTests
+public abstract class SessionTelemetryConformanceTests<TKit> : StoreKitTests<TKit>
+    where TKit : StoreKit, new()
 {
-    /// <summary>The clock every store made by <see cref="CreateStore"/> must use; tests move it.</summary>
-    protected ManualTimeProvider Clock { get; } = new();
-
-    /// <summary>Creates an empty store on <see cref="Clock"/>, isolated from every other store this method returned.</summary>
-    /// <returns>The store. If it is disposable, the suite does not dispose it; the derived class may.</returns>
-    protected abstract ISessionStore CreateStore();
-
     /// <summary>The store implements the optional interfaces this suite needs; when it does not, this test names them.</summary>
     [Fact]
     public void TheStoreImplementsWhatThisSuiteNeeds() =>
-        StoreCapabilities.AssertImplements(CreateStore(), nameof(SessionTelemetryConformanceTests), typeof(ISessionStoreCleanup), typeof(ISubjectSessionIndex), typeof(Tokens.ISessionTokenStore));
+        StoreCapabilities.AssertImplements(CreateStore(), nameof(SessionTelemetryConformanceTests<TKit>), typeof(ISessionStoreCleanup), typeof(ISubjectSessionIndex), typeof(Tokens.ISessionTokenStore));
 
     /// <summary>
     /// Creating a session raises <c>OnCreated</c> once with its id, no subject and no credential, and counts
@@ -56,7 +51,7 @@ public abstract class SessionTelemetryConformanceTests
         Assert.Equal(SessionCredentialKind.Cookie, created.CredentialKind);
         Assert.Equal(Clock.GetUtcNow(), created.Time, TimeSpan.FromMilliseconds(1));
         Assert.Equal(1, h.Metrics.Sum(TesseraMetrics.SessionsCreated, ("transport", "cookie")));
-        var create = Assert.Single(h.Metrics.Of(TesseraMetrics.StoreOperationDuration, ("store", h.StoreName), ("operation", "create")));
+        var create = Assert.Single(h.Metrics.StoreOperationDuration.Matching(("store", h.StoreName), ("operation", "create")));
         Assert.True(create.Value >= 0);
         h.AssertNoSecret(result.Credential!);
     }
@@ -96,8 +91,8 @@ public abstract class SessionTelemetryConformanceTests
             });
         Assert.Equal(2, h.Metrics.Sum(TesseraMetrics.SessionsSignedIn, ("transport", "cookie")));
         Assert.Equal(1, h.Metrics.Sum(TesseraMetrics.SessionsCreated));
-        Assert.Single(h.Metrics.Of(TesseraMetrics.StoreOperationDuration, ("store", h.StoreName), ("operation", "load_by_credential")));
-        Assert.Single(h.Metrics.Of(TesseraMetrics.StoreOperationDuration, ("store", h.StoreName), ("operation", "apply")));
+        Assert.Single(h.Metrics.StoreOperationDuration.Matching(("store", h.StoreName), ("operation", "load_by_credential")));
+        Assert.Single(h.Metrics.StoreOperationDuration.Matching(("store", h.StoreName), ("operation", "apply")));
         h.AssertNoSecret(issued.Credential!);
         h.AssertNoSecret(regenerated.Credential!);
     }
@@ -175,8 +170,8 @@ public abstract class SessionTelemetryConformanceTests
             revoked.Select(e => e.Reason));
         Assert.Equal(2, h.Metrics.Sum(TesseraMetrics.SessionsRevoked, ("reason", "operator")));
         Assert.Equal(3, h.Metrics.Sum(TesseraMetrics.SessionsRevoked, ("reason", "user")));
-        Assert.NotEmpty(h.Metrics.Of(TesseraMetrics.StoreOperationDuration, ("store", h.StoreName), ("operation", "list_by_subject")));
-        Assert.Equal(5, h.Metrics.Of(TesseraMetrics.StoreOperationDuration, ("store", h.StoreName), ("operation", "revoke")).Count);
+        Assert.NotEmpty(h.Metrics.StoreOperationDuration.Matching(("store", h.StoreName), ("operation", "list_by_subject")));
+        Assert.Equal(5, h.Metrics.StoreOperationDuration.Matching(("store", h.StoreName), ("operation", "revoke")).Count);
     }
 
     /// <summary>
@@ -215,9 +210,9 @@ public abstract class SessionTelemetryConformanceTests
         Assert.Equal(2, h.Metrics.Sum(TesseraMetrics.SessionsCreated, ("transport", "bearer")));
         Assert.Equal(1, h.Metrics.Sum(TesseraMetrics.SessionsRevoked, ("reason", "leak")));
         Assert.Equal(1, h.Metrics.Sum(TesseraMetrics.CredentialsRejected, ("kind", "token"), ("reason", "refresh_token_reused")));
-        Assert.Single(h.Metrics.Of(TesseraMetrics.StoreOperationDuration, ("store", h.StoreName), ("operation", "rotate")));
-        Assert.NotEmpty(h.Metrics.Of(TesseraMetrics.StoreOperationDuration, ("store", h.StoreName), ("operation", "create_tokens")));
-        Assert.NotEmpty(h.Metrics.Of(TesseraMetrics.StoreOperationDuration, ("store", h.StoreName), ("operation", "load_token")));
+        Assert.Single(h.Metrics.StoreOperationDuration.Matching(("store", h.StoreName), ("operation", "rotate")));
+        Assert.NotEmpty(h.Metrics.StoreOperationDuration.Matching(("store", h.StoreName), ("operation", "create_tokens")));
+        Assert.NotEmpty(h.Metrics.StoreOperationDuration.Matching(("store", h.StoreName), ("operation", "load_token")));
         foreach (var secret in new[] { pair.AccessToken, pair.RefreshToken, rotated.Value!.AccessToken, rotated.Value.RefreshToken, other.AccessToken })
         {
             h.AssertNoSecret(secret);
@@ -247,7 +242,7 @@ public abstract class SessionTelemetryConformanceTests
         var expired = Assert.IsType<SessionsExpiredEvent>(Assert.Single(h.Events));
         Assert.Equal(3, expired.Count);
         Assert.Equal(3, h.Metrics.Sum(TesseraMetrics.SessionsExpired));
-        Assert.Equal(2, h.Metrics.Of(TesseraMetrics.StoreOperationDuration, ("store", h.StoreName), ("operation", "delete_expired")).Count);
+        Assert.Equal(2, h.Metrics.StoreOperationDuration.Matching(("store", h.StoreName), ("operation", "delete_expired")).Count);
     }
 
     /// <summary>A handler that throws is logged and swallowed: the session is created and signed in all the same.</summary>
@@ -270,7 +265,7 @@ public abstract class SessionTelemetryConformanceTests
         var result = await session.CommitAsync();
 
         Assert.Equal(CredentialChange.Clear, result.Change);
-        Assert.Equal(2, h.Logs.Entries.Count(e => e.EventId.Id == 1011));
+        Assert.Equal(2, h.Logs.GetSnapshot().Count(e => e.Id.Id == 1011));
         Assert.Null(await h.Store.LoadAsync(id));
     }
 
@@ -284,7 +279,7 @@ public abstract class SessionTelemetryConformanceTests
     {
         var events = new ConcurrentQueue<object>();
         await using var server = await TesseraTestServer.StartAsync(CreateStore(), Clock, [SigningKeyRing.GenerateBase64Key()], configure: o => Record(o, events));
-        using var metrics = new MetricRecorder(server.Services.GetRequiredService<IMeterFactory>());
+        using var metrics = new TesseraMetricCollector(server.Services.GetRequiredService<IMeterFactory>());
         using var client = server.CreateClient();
         Assert.Equal("ok", await client.PostAsync("/signin/alice"));
         var cookie = client.Cookie!;
@@ -302,7 +297,7 @@ public abstract class SessionTelemetryConformanceTests
         Assert.Equal(1, metrics.Sum(TesseraMetrics.SessionsSignedIn, ("transport", "cookie")));
         Assert.Equal(1, metrics.Sum(TesseraMetrics.SessionsRevoked, ("reason", "sign_out")));
         Assert.Equal([typeof(SessionCreatedEvent), typeof(SessionSignedInEvent), typeof(SessionRevokedEvent)], events.Select(e => e.GetType()));
-        Assert.All(metrics.Measurements, m => Assert.DoesNotContain(m.Tags.Values, v => v is string s && (s.Contains(cookie, StringComparison.Ordinal) || s == "alice")));
+        Assert.All(metrics.AllTags, tags => Assert.DoesNotContain(tags.Values, v => v is string s && (s.Contains(cookie, StringComparison.Ordinal) || s == "alice")));
     }
 
     /// <summary>A bad bearer token is counted with <c>kind=token</c> and its stable reason, over HTTP.</summary>
@@ -311,7 +306,7 @@ public abstract class SessionTelemetryConformanceTests
     public async Task RejectedBearerTokensAreCountedByReasonOverHttp()
     {
         await using var server = await TesseraTestServer.StartAsync(CreateStore(), Clock, [SigningKeyRing.GenerateBase64Key()], bearerTokens: true);
-        using var metrics = new MetricRecorder(server.Services.GetRequiredService<IMeterFactory>());
+        using var metrics = new TesseraMetricCollector(server.Services.GetRequiredService<IMeterFactory>());
         using var http = new HttpClient { BaseAddress = server.Address };
         var pair = await server.Manager.Tokens.CreateAsync("alice");
 
@@ -324,7 +319,7 @@ public abstract class SessionTelemetryConformanceTests
 
         Assert.Equal(1, metrics.Sum(TesseraMetrics.CredentialsRejected, ("kind", "token"), ("reason", "invalid_token")));
         Assert.Equal(1, metrics.Sum(TesseraMetrics.CredentialsRejected));
-        Assert.All(metrics.Measurements, m => Assert.DoesNotContain(m.Tags.Values, v => v is string s && s.Contains(pair.AccessToken, StringComparison.Ordinal)));
+        Assert.All(metrics.AllTags, tags => Assert.DoesNotContain(tags.Values, v => v is string s && s.Contains(pair.AccessToken, StringComparison.Ordinal)));
     }
 
     /// <summary><c>AddHealthChecks().AddTesseraStore()</c> reports the store Healthy, naming only its type.</summary>
@@ -367,10 +362,10 @@ public abstract class SessionTelemetryConformanceTests
         Record(options, events);
         configure?.Invoke(options);
         var store = CreateStore();
-        var recorder = new MetricRecorder();
+        var recorder = new TesseraMetricCollector();
         var metrics = new TesseraMetrics(recorder.Factory);
-        var logs = new CapturingLoggerProvider();
-        var manager = new SessionManager(store, Options.Create(options), Clock, new Logger<SessionManager>(new LoggerFactory([logs])), metrics);
+        var logs = new FakeLogCollector();
+        var manager = new SessionManager(store, Options.Create(options), Clock, new Logger<SessionManager>(new LoggerFactory([new FakeLoggerProvider(logs)])), metrics);
         return new Harness(store, options, manager, recorder, metrics, events, logs);
     }
 
@@ -378,10 +373,10 @@ public abstract class SessionTelemetryConformanceTests
         ISessionStore store,
         TesseraOptions options,
         SessionManager manager,
-        MetricRecorder metrics,
+        TesseraMetricCollector metrics,
         TesseraMetrics tesseraMetrics,
         ConcurrentQueue<object> events,
-        CapturingLoggerProvider logs) : IDisposable
+        FakeLogCollector logs) : IDisposable
     {
         private readonly ConcurrentQueue<object> _events = events;
 
@@ -393,11 +388,11 @@ public abstract class SessionTelemetryConformanceTests
 
         public SessionManager Manager { get; } = manager;
 
-        public MetricRecorder Metrics { get; } = metrics;
+        public TesseraMetricCollector Metrics { get; } = metrics;
 
         public TesseraMetrics TesseraMetrics { get; } = tesseraMetrics;
 
-        public CapturingLoggerProvider Logs { get; } = logs;
+        public FakeLogCollector Logs { get; } = logs;
 
         public IReadOnlyList<object> Events => [.. _events];
 
@@ -421,14 +416,13 @@ public abstract class SessionTelemetryConformanceTests
         public void AssertNoSecret(string secret)
         {
             Assert.All(Events, e => Assert.DoesNotContain(secret, e.ToString(), StringComparison.Ordinal));
-            Assert.DoesNotContain(secret, Logs.AllText, StringComparison.Ordinal);
-            Assert.All(Metrics.Measurements, m => Assert.DoesNotContain(m.Tags.Values, v => v is string s && s.Contains(secret, StringComparison.Ordinal)));
+            Assert.DoesNotContain(secret, Logs.AllText(), StringComparison.Ordinal);
+            Assert.All(Metrics.AllTags, tags => Assert.DoesNotContain(tags.Values, v => v is string s && s.Contains(secret, StringComparison.Ordinal)));
         }
 
         public void Dispose()
         {
             Metrics.Dispose();
-            Logs.Dispose();
         }
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging.Testing;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -16,20 +17,21 @@ namespace Tessera.Testing;
 /// again by itself, with the credentials clients already hold. Timeouts run on the fake clock.
 /// </summary>
 /// <remarks>The store must implement <see cref="Tokens.ISessionTokenStore"/> and <see cref="ISubjectSessionIndex"/> (every built-in store does).</remarks>
-public abstract class StoreFailureConformanceTests : HttpConformanceTestBase
+public abstract class StoreFailureConformanceTests<TKit> : HttpConformanceTestBase<TKit>
+    where TKit : StoreKit, new()
 {
     /// <summary>The store implements the optional interfaces this suite needs; when it does not, this test names them.</summary>
     [Fact]
     public void TheStoreImplementsWhatThisSuiteNeeds() =>
-        StoreCapabilities.AssertImplements(Store, nameof(StoreFailureConformanceTests), typeof(Tokens.ISessionTokenStore), typeof(ISubjectSessionIndex));
+        StoreCapabilities.AssertImplements(Store, nameof(StoreFailureConformanceTests<TKit>), typeof(Tokens.ISessionTokenStore), typeof(ISubjectSessionIndex));
 
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
 
-    /// <summary>The fault injector in front of <see cref="HttpConformanceTestBase.Store"/>; the servers use it.</summary>
+    /// <summary>The fault injector in front of <see cref="HttpConformanceTestBase{TKit}.Store"/>; the servers use it.</summary>
     protected FaultyTokenSessionStore Faults { get; private set; } = null!;
 
     /// <inheritdoc />
-    public override async Task InitializeAsync()
+    public override async ValueTask InitializeAsync()
     {
         await base.InitializeAsync();
         Faults = new FaultyTokenSessionStore(Store);
@@ -37,7 +39,7 @@ public abstract class StoreFailureConformanceTests : HttpConformanceTestBase
 
     /// <summary>Releases calls still hung, then stops the servers.</summary>
     /// <returns>A task.</returns>
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         Faults.Heal();
         await base.DisposeAsync();
@@ -63,7 +65,7 @@ public abstract class StoreFailureConformanceTests : HttpConformanceTestBase
         }
         Assert.Equal("(none)", await client.GetStringAsync("/read/cart"));
         Assert.Equal(cookie, client.Cookie);
-        Assert.Contains(server.Logs.Entries, e => e.EventId.Id == 1017);
+        Assert.Contains(server.Logs.GetSnapshot(), e => e.Id.Id == 1017);
 
         Faults.Heal();
         Assert.Equal("alice", await client.GetStringAsync("/whoami"));
@@ -166,7 +168,7 @@ public abstract class StoreFailureConformanceTests : HttpConformanceTestBase
             AssertUnavailable(response);
             Assert.DoesNotContain("written", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
-        Assert.Contains(server.Logs.Entries, e => e.EventId.Id == 1020);
+        Assert.Contains(server.Logs.GetSnapshot(), e => e.Id.Id == 1020);
 
         var after = await Store.LoadAsync(id);
         Assert.NotNull(after);
@@ -295,7 +297,7 @@ public abstract class StoreFailureConformanceTests : HttpConformanceTestBase
         Faults.Failure = Unreachable;
 
         Assert.Equal("alice", await client.GetStringAsync("/whoami"));
-        Assert.Contains(server.Logs.Entries, e => e.EventId.Id == 1018);
+        Assert.Contains(server.Logs.GetSnapshot(), e => e.Id.Id == 1018);
     }
 
     /// <summary>

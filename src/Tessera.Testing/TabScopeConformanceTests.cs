@@ -10,18 +10,12 @@ namespace Tessera.Testing;
 /// only ids the session issued open anything, the bound evicts the least recently used tab with its data, two requests
 /// in two tabs both keep their writes, and tab data counts against <see cref="TesseraOptions.MaxDataBytes"/>. Tabs are
 /// reserved keys of the session's data, so every store must keep them as it keeps any key. Inherit it and implement
-/// <see cref="CreateStore"/>.
+/// <see cref="StoreKitTests{TKit}.CreateStore"/>.
 /// </summary>
-public abstract class TabScopeConformanceTests
+public abstract class TabScopeConformanceTests<TKit> : StoreKitTests<TKit>
+    where TKit : StoreKit, new()
 {
     private readonly string _key = SigningKeyRing.GenerateBase64Key();
-
-    /// <summary>The clock every store made by <see cref="CreateStore"/> must use.</summary>
-    protected ManualTimeProvider Clock { get; } = new();
-
-    /// <summary>Creates an empty store on <see cref="Clock"/>, isolated from every other store this method returned.</summary>
-    /// <returns>The store.</returns>
-    protected abstract ISessionStore CreateStore();
 
     /// <summary>
     /// Two tabs and the session each keep their own value under the same key, across requests; tab keys are not among the

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -17,7 +18,7 @@ public sealed class TesseraTestServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private TesseraTestServer(WebApplication app, Uri address, CapturingLoggerProvider logs)
+    private TesseraTestServer(WebApplication app, Uri address, FakeLogCollector logs)
     {
         _app = app;
         Address = address;
@@ -28,7 +29,7 @@ public sealed class TesseraTestServer : IAsyncDisposable
     public Uri Address { get; }
 
     /// <summary>Everything the server logged.</summary>
-    public CapturingLoggerProvider Logs { get; }
+    public FakeLogCollector Logs { get; }
 
     /// <summary>The application's services.</summary>
     public IServiceProvider Services => _app.Services;
@@ -74,8 +75,8 @@ public sealed class TesseraTestServer : IAsyncDisposable
         var keyList = keys.ToList();
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = environment });
         builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        var logs = new CapturingLoggerProvider();
-        builder.Logging.ClearProviders().AddProvider(logs).SetMinimumLevel(LogLevel.Debug);
+        var logs = new FakeLogCollector();
+        builder.Logging.ClearProviders().AddProvider(new FakeLoggerProvider(logs)).SetMinimumLevel(LogLevel.Debug);
         builder.Services.AddSingleton(clock);
         var tessera = builder.Services.AddTessera(options =>
         {

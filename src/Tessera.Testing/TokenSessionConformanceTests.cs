@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging.Testing;
 using System.Buffers.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
@@ -8,7 +9,7 @@ using Xunit;
 namespace Tessera.Testing;
 
 /// <summary>
-/// The token-session conformance suite: inherit it in a test class, implement <see cref="CreateStore"/> with a store
+/// The token-session conformance suite: inherit it in a test class with the <see cref="StoreKit"/> of a store
 /// that also implements <see cref="ISessionTokenStore"/>, and every token behaviour Tessera relies on (Compas's
 /// create / get / update / invalidate / refresh / cleanup, and rotation with reuse detection, grace-window retries,
 /// tombstones and lifetimes) is tested against your store through <see cref="SessionManager.Tokens"/>.
@@ -18,26 +19,17 @@ namespace Tessera.Testing;
 /// cleanup tests need <see cref="ISessionStoreCleanup"/>; a store that expires records by itself declares the gap by
 /// overriding <see cref="SupportsCleanup"/> to <see langword="false"/>.
 /// </remarks>
-public abstract class TokenSessionConformanceTests
+public abstract class TokenSessionConformanceTests<TKit> : StoreKitTests<TKit>
+    where TKit : StoreKit, new()
 {
-    /// <summary>The clock every store made by <see cref="CreateStore"/> must use, and every manager uses; tests move it.</summary>
-    protected ManualTimeProvider Clock { get; } = new();
-
     /// <summary>Everything the managers of this test class logged, for "no token reached a log line" checks.</summary>
-    protected CapturingLoggerProvider Logs { get; } = new();
+    protected FakeLogCollector Logs { get; } = new();
 
     /// <summary>
     /// Whether the store implements <see cref="ISessionStoreCleanup"/>. Default <see langword="true"/>; override with
     /// <see langword="false"/> only for a store that expires records by itself (the cleanup tests then do not run).
     /// </summary>
-    protected virtual bool SupportsCleanup => true;
-
-    /// <summary>Creates an empty store on <see cref="Clock"/>, isolated from every other store this method returned.</summary>
-    /// <returns>
-    /// The store; it must also implement <see cref="ISessionTokenStore"/>. If it is disposable, the suite does not
-    /// dispose it; the derived class may.
-    /// </returns>
-    protected abstract ISessionStore CreateStore();
+    protected bool SupportsCleanup => Kit.SupportsCleanup;
 
     /// <summary>
     /// Adjusts the options of every manager the suite builds, after the suite's defaults (one fresh signing key) and
@@ -484,9 +476,9 @@ public abstract class TokenSessionConformanceTests
         Assert.Equal("phone", report.Metadata.UserAgent);
         foreach (var secret in new[] { pair.AccessToken, pair.RefreshToken, newest.AccessToken, newest.RefreshToken })
         {
-            Assert.DoesNotContain(secret, Logs.AllText, StringComparison.Ordinal);
+            Assert.DoesNotContain(secret, Logs.AllText(), StringComparison.Ordinal);
         }
-        Assert.DoesNotContain(pair.SessionId, Logs.AllText, StringComparison.Ordinal);
+        Assert.DoesNotContain(pair.SessionId, Logs.AllText(), StringComparison.Ordinal);
     }
 
     /// <summary>An event handler that throws does not undo the revocation of a reused session.</summary>
@@ -623,7 +615,7 @@ public abstract class TokenSessionConformanceTests
     {
         var reports = new List<RefreshTokenReuseContext>();
         var graceAnswers = 0;
-        using var metrics = new MetricRecorder();
+        using var metrics = new TesseraMetricCollector();
         var h = NewHarness(
             o =>
             {
@@ -704,7 +696,7 @@ public abstract class TokenSessionConformanceTests
     public async Task AGraceAnswerIsCountedAndRaisesItsEventWithAShortHashOfTheToken()
     {
         var answers = new List<RefreshGraceContext>();
-        using var metrics = new MetricRecorder();
+        using var metrics = new TesseraMetricCollector();
         var h = NewHarness(
             o => o.TokenEvents.OnRefreshGraceAnswered = context =>
             {
@@ -731,12 +723,12 @@ public abstract class TokenSessionConformanceTests
         Assert.Equal(TimeSpan.FromSeconds(2), answer.AnsweredAt - answer.RotatedAt);
         var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(first.RefreshToken)))[..8];
         Assert.Equal(hash, answer.TokenHash);
-        var counted = Assert.Single(metrics.Of(TesseraMetrics.TokensGraceAnswered));
+        var counted = Assert.Single(metrics.Counter(TesseraMetrics.TokensGraceAnswered).GetMeasurementSnapshot());
         Assert.Equal(1, counted.Value);
         Assert.Empty(counted.Tags);
         foreach (var secret in new[] { first.AccessToken, first.RefreshToken, second.AccessToken, second.RefreshToken })
         {
-            Assert.DoesNotContain(secret, Logs.AllText, StringComparison.Ordinal);
+            Assert.DoesNotContain(secret, Logs.AllText(), StringComparison.Ordinal);
         }
     }
 
@@ -1224,14 +1216,14 @@ public abstract class TokenSessionConformanceTests
     }
 
     /// <summary>
-    /// Builds a store with <see cref="CreateStore"/>, wraps it in a <see cref="CountingSessionStore"/>, and builds a
-    /// manager over it on <see cref="Clock"/>: one fresh signing key, then <see cref="ConfigureOptions"/>, then
+    /// Builds a store with <see cref="StoreKitTests{TKit}.CreateStore"/>, wraps it in a <see cref="CountingSessionStore"/>, and builds a
+    /// manager over it on <see cref="StoreKitTests{TKit}.Clock"/>: one fresh signing key, then <see cref="ConfigureOptions"/>, then
     /// <paramref name="configure"/>. The options must pass <see cref="TesseraOptionsValidator"/>.
     /// </summary>
     /// <param name="configure">The test's own settings, or <see langword="null"/>.</param>
     /// <param name="metrics">Records the manager's metrics, or <see langword="null"/> for the shared static meter.</param>
     /// <returns>The store, its token view, the counter and the manager.</returns>
-    protected TokenHarness NewHarness(Action<TesseraOptions>? configure = null, MetricRecorder? metrics = null)
+    protected TokenHarness NewHarness(Action<TesseraOptions>? configure = null, TesseraMetricCollector? metrics = null)
     {
         var inner = CreateStore();
         var tokens = inner as ISessionTokenStore ?? throw new Xunit.Sdk.XunitException(
@@ -1247,7 +1239,7 @@ public abstract class TokenSessionConformanceTests
         }
         var counting = new CountingSessionStore(inner);
 #pragma warning disable CA2000 // the factory does not own the provider; the test class does, for its whole life
-        var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(Logs).SetMinimumLevel(LogLevel.Trace));
+        var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(new FakeLoggerProvider(Logs)).SetMinimumLevel(LogLevel.Trace));
 #pragma warning restore CA2000
         var manager = new SessionManager(counting, Options.Create(options), Clock, loggerFactory.CreateLogger<SessionManager>(), metrics is null ? null : new TesseraMetrics(metrics.Factory));
         return new TokenHarness(inner, tokens, counting, manager);
@@ -1342,7 +1334,7 @@ public abstract class TokenSessionConformanceTests
 
     /// <summary>
     /// Asserts that two JSON texts hold the same value. The token suite compares values, not texts: whether a store keeps
-    /// the exact text is the store suite's business (<see cref="SessionStoreConformanceTests"/>), so a failure there is
+    /// the exact text is the store suite's business (<see cref="SessionStoreConformanceTests{TKit}"/>), so a failure there is
     /// not reported twice.
     /// </summary>
     /// <param name="expected">The JSON text expected.</param>
@@ -1375,7 +1367,7 @@ public abstract class TokenSessionConformanceTests
 }
 
 /// <summary>What a token conformance test works with: the store, its token view, a counting wrapper and a manager.</summary>
-/// <param name="Inner">The store under test, as <see cref="TokenSessionConformanceTests.CreateStore"/> made it.</param>
+/// <param name="Inner">The store under test, as <see cref="StoreKitTests{TKit}.CreateStore"/> made it.</param>
 /// <param name="Tokens">The same store as an <see cref="ISessionTokenStore"/>.</param>
 /// <param name="Counting">The counting wrapper the manager uses, for "how many writes" checks.</param>
 /// <param name="Manager">The manager over <paramref name="Counting"/>.</param>

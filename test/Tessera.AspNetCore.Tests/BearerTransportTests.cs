@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -87,7 +88,7 @@ public sealed class BearerTransportTests
     [Fact]
     public async Task WithoutBearerTokensAnAuthorizationHeaderIsLeftToOthersAndTheCookieServes()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(TestClock.Start);
         await using var server = await TesseraTestServer.StartAsync(new InMemorySessionStore(clock), clock, [SigningKeyRing.GenerateBase64Key()]);
         using var client = server.CreateClient();
         await client.PostAsync("/set/a/1");
@@ -103,7 +104,7 @@ public sealed class BearerTransportTests
     [Fact]
     public async Task AuthenticationRunningBeforeUseTesseraSharesTheSessionAndLoadsItOnce()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(TestClock.Start);
         var store = new CountingSessionStore(new InMemorySessionStore(clock));
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
         builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");

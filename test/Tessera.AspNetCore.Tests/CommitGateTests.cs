@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Globalization;
 using System.Net;
 using System.Text;
@@ -20,13 +21,13 @@ public sealed class CommitGateTests : IAsyncLifetime
     private static string Body(int seed) =>
         string.Concat(Enumerable.Range(0, 5_000).Select(i => ((seed + (i * 7_919L)) % 1_000_000).ToString("D6", CultureInfo.InvariantCulture) + ";"));
 
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private TesseraTestServer _server = null!;
 
-    public async Task InitializeAsync() =>
+    public async ValueTask InitializeAsync() =>
         _server = await TesseraTestServer.StartAsync(new InMemorySessionStore(_clock), _clock, [SigningKeyRing.GenerateBase64Key()], mapExtraRoutes: MapRoutes);
 
-    public async Task DisposeAsync() => await _server.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
 
     [Theory]
     [InlineData("/held/writer/1")]     // one byte per GetSpan, thirty thousand times

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -11,7 +12,7 @@ namespace Tessera.AspNetCore.Tests;
 /// <summary>What a session created over HTTP records, under each metadata policy, for cookie and token sessions.</summary>
 public sealed class MetadataRecordingTests
 {
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private readonly InMemorySessionStore _store;
 
     public MetadataRecordingTests() => _store = new InMemorySessionStore(_clock);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -13,14 +14,14 @@ namespace Tessera.AspNetCore.Tests;
 
 public sealed class MiddlewareTests : IAsyncLifetime
 {
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private readonly CountingSessionStore _store;
     private readonly string _staticRoot = Directory.CreateTempSubdirectory("tessera-static-").FullName;
     private TesseraTestServer _server = null!;
 
     public MiddlewareTests() => _store = new CountingSessionStore(new InMemorySessionStore(_clock));
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         await File.WriteAllTextAsync(Path.Combine(_staticRoot, "site.css"), "body { color: black; }");
         _server = await TesseraTestServer.StartAsync(_store, _clock, [SigningKeyRing.GenerateBase64Key()], mapExtraRoutes: app =>
@@ -64,7 +65,7 @@ public sealed class MiddlewareTests : IAsyncLifetime
         });
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         await _server.DisposeAsync();
         Directory.Delete(_staticRoot, recursive: true);

@@ -14,12 +14,10 @@ namespace Tessera.AspNetCore.Tests;
 /// set with the credential, set again when the idle deadline moves, cleared with the credential, readable by script,
 /// with the session cookie's other attributes, and never holding the credential or the session id.
 /// </summary>
-public sealed partial class PublicIndicatorCookieTests : HttpConformanceTestBase
+public sealed partial class PublicIndicatorCookieTests : HttpConformanceTestBase<InMemoryStoreKit>
 {
     private const string SessionCookie = "__Host-tessera";
     private const string Indicator = "__Host-tessera.state";
-
-    protected override ISessionStore CreateStore() => new InMemorySessionStore(Clock);
 
     [Fact]
     public async Task ThereIsNoIndicatorUnlessAskedFor()

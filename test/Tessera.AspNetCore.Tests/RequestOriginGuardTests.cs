@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
 using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text.Encodings.Web;
@@ -23,15 +25,15 @@ public sealed class RequestOriginGuardTests : IAsyncLifetime
     private const string Trusted = "https://admin.example.com";
     private const string Evil = "https://evil.example";
 
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private readonly CountingSessionStore _store;
     private TesseraTestServer _server = null!;
 
     public RequestOriginGuardTests() => _store = new CountingSessionStore(new InMemorySessionStore(_clock));
 
-    public async Task InitializeAsync() => _server = await StartAsync(_store, _clock, origin => origin.TrustedOrigins.Add(Trusted));
+    public async ValueTask InitializeAsync() => _server = await StartAsync(_store, _clock, origin => origin.TrustedOrigins.Add(Trusted));
 
-    public async Task DisposeAsync() => await _server.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
 
     // "{self}" stands for the server's own origin (http://127.0.0.1:port), "{sibling}" for another port of the same host.
     [Theory]
@@ -237,19 +239,19 @@ public sealed class RequestOriginGuardTests : IAsyncLifetime
     [Fact]
     public async Task ARefusalIsLoggedOnceWithoutTheCookieAndCountedByReason()
     {
-        using var metrics = new MetricRecorder(_server.Services.GetRequiredService<IMeterFactory>());
+        using var metrics = new TesseraMetricCollector(_server.Services.GetRequiredService<IMeterFactory>());
         var cookie = await SignedInCookieAsync(_server);
 
         using var crossSite = await SendAsync(_server, HttpMethod.Post, "/set/a/1", cookie, "cross-site", Evil);
         using var mismatch = await SendAsync(_server, HttpMethod.Post, "/set/a/2", cookie, fetchSite: null, "https://evil.example\u001b[31m");
 
-        var lines = _server.Logs.Entries.Where(e => e.EventId.Id == 2401).ToList();
+        var lines = _server.Logs.GetSnapshot().Where(e => e.Id.Id == 2401).ToList();
         Assert.Equal(2, lines.Count);
         Assert.All(lines, line => Assert.Equal(LogLevel.Warning, line.Level));
         Assert.Contains("POST /set/a/1", lines[0].Message, StringComparison.Ordinal);
         Assert.Contains("cross_site", lines[0].Message, StringComparison.Ordinal);
         Assert.Contains("Origin: https://evil.example?[31m", lines[1].Message, StringComparison.Ordinal);
-        Assert.DoesNotContain(cookie, _server.Logs.AllText, StringComparison.Ordinal);
+        Assert.DoesNotContain(cookie, _server.Logs.AllText(), StringComparison.Ordinal);
         Assert.Equal(1, metrics.Sum(TesseraMetrics.CrossOriginRequestsRefused, ("reason", "cross_site")));
         Assert.Equal(1, metrics.Sum(TesseraMetrics.CrossOriginRequestsRefused, ("reason", "origin_mismatch")));
     }

@@ -9,11 +9,9 @@ namespace Tessera.AspNetCore.Tests;
 /// Per-tab scopes over HTTP (a real Kestrel server and client): one browser, two tabs, two carts; the tab id read from a
 /// header, a query parameter or a route value as configured; ids the session did not issue, or sent twice, open nothing.
 /// </summary>
-public sealed class TabScopeHttpTests : HttpConformanceTestBase
+public sealed class TabScopeHttpTests : HttpConformanceTestBase<InMemoryStoreKit>
 {
     private const string Header = "X-Tessera-Tab";
-
-    protected override ISessionStore CreateStore() => new InMemorySessionStore(Clock);
 
     [Fact]
     public async Task TwoTabsOfOneBrowserKeepSeparateCarts()

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -10,7 +11,7 @@ public sealed class TelemetryFaultTests
 {
     private const string Secret = "Host=db.internal;Username=tessera;Password=hunter2";
 
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
 
     private static async Task<HealthReportEntry> CheckAsync(ISessionStore store, TimeSpan? timeout = null)
     {
@@ -59,7 +60,7 @@ public sealed class TelemetryFaultTests
         var store = new FaultySessionStore(new InMemorySessionStore(_clock));
         var options = new TesseraOptions();
         options.Keys.Add(SigningKeyRing.GenerateBase64Key());
-        using var metrics = new MetricRecorder();
+        using var metrics = new TesseraMetricCollector();
         var manager = new SessionManager(store, Options.Create(options), _clock, null, new TesseraMetrics(metrics.Factory));
         var session = manager.Open(null);
         await session.LoadAsync();
@@ -78,11 +79,11 @@ public sealed class TelemetryFaultTests
         Assert.Equal("revoke", revoke.Operation);
         Assert.DoesNotContain("hunter2", revoke.Message, StringComparison.Ordinal);
 
-        var errors = metrics.Of(TesseraMetrics.StoreErrors, ("store", "FaultySessionStore"));
+        var errors = metrics.Counter(TesseraMetrics.StoreErrors).Matching(("store", "FaultySessionStore"));
         Assert.Equal(["load_by_credential", "revoke"], errors.Select(e => e.Tags["operation"]));
         Assert.All(errors, e => Assert.Equal("System.TimeoutException", e.Tags["error.type"]));
-        Assert.Equal(3, metrics.Of(TesseraMetrics.StoreOperationDuration, ("store", "FaultySessionStore")).Count); // create, and both failures
-        Assert.All(metrics.Measurements, m => Assert.DoesNotContain(m.Tags.Values, v => v is string s && s.Contains("hunter2", StringComparison.Ordinal)));
+        Assert.Equal(3, metrics.StoreOperationDuration.Matching(("store", "FaultySessionStore")).Count); // create, and both failures
+        Assert.All(metrics.AllTags, tags => Assert.DoesNotContain(tags.Values, v => v is string s && s.Contains("hunter2", StringComparison.Ordinal)));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -7,13 +8,13 @@ namespace Tessera.AspNetCore.Tests;
 
 public sealed class UnguardedBearerWriteTests : IAsyncLifetime
 {
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private readonly CountingSessionStore _store;
     private TesseraTestServer _server = null!;
 
     public UnguardedBearerWriteTests() => _store = new CountingSessionStore(new InMemorySessionStore(_clock));
 
-    public async Task InitializeAsync() =>
+    public async ValueTask InitializeAsync() =>
         _server = await TesseraTestServer.StartAsync(_store, _clock, [SigningKeyRing.GenerateBase64Key()], bearerTokens: true, mapExtraRoutes: app =>
             app.MapPost("/unguarded/{value}", (HttpSession session, string value) =>
             {
@@ -21,7 +22,7 @@ public sealed class UnguardedBearerWriteTests : IAsyncLifetime
                 return "written";
             }));
 
-    public async Task DisposeAsync() => await _server.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
 
     [Fact]
     public async Task AnUnguardedWriteWithARejectedTokenIsAChallengeNotAServerError()

@@ -15,9 +15,9 @@ public abstract class CliStoreTests : IAsyncLifetime
     /// <summary>Opens the same store through its API, to seed and check.</summary>
     protected abstract Task<ISessionStore> OpenStoreAsync();
 
-    public virtual Task InitializeAsync() => Task.CompletedTask;
+    public virtual ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public virtual Task DisposeAsync() => Task.CompletedTask;
+    public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     private Task<CliResult> Run(params string[] args) => Cli.RunAsync(["--store", StoreUrl, .. args]);
 

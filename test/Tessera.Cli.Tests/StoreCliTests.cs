@@ -18,7 +18,7 @@ public sealed class SqliteCliTests : CliStoreTests
     protected override Task<ISessionStore> OpenStoreAsync() =>
         Task.FromResult<ISessionStore>(_store ??= new SqliteSessionStore(new SqliteSessionStoreOptions { ConnectionString = "Data Source=" + DatabasePath }));
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         if (_store is not null)
         {
@@ -41,7 +41,7 @@ public sealed class PostgreSqlCliTests : CliStoreTests
     protected override Task<ISessionStore> OpenStoreAsync() =>
         Task.FromResult<ISessionStore>(_store ??= new PostgreSqlSessionStore(new PostgreSqlSessionStoreOptions { ConnectionString = _connectionString }));
 
-    public override async Task InitializeAsync()
+    public override async ValueTask InitializeAsync()
     {
         var admin = TestServices.Postgres();
         var database = "tessera_cli_" + Guid.NewGuid().ToString("N")[..12];
@@ -60,7 +60,7 @@ public sealed class PostgreSqlCliTests : CliStoreTests
         Assert.DoesNotContain(Password, migrate.All, StringComparison.Ordinal);
     }
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         if (_store is not null)
         {
@@ -94,7 +94,7 @@ public sealed class RedisCliTests : CliStoreTests
         return _store ??= new RedisSessionStore(_connection, new RedisSessionStoreOptions { KeyPrefix = _prefix });
     }
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         if (_store is not null)
         {

@@ -15,9 +15,9 @@ public abstract class DemoFlowTests : IAsyncLifetime
 
     private DemoServer Server => _server ?? throw new InvalidOperationException("Not started.");
 
-    public async Task InitializeAsync() => _server = await DemoServer.StartAsync(Store, extra: StoreArguments);
+    public async ValueTask InitializeAsync() => _server = await DemoServer.StartAsync(Store, extra: StoreArguments);
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         if (_server is not null)
         {

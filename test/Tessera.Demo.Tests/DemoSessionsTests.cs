@@ -24,9 +24,9 @@ public abstract class DemoSessionsTests : IAsyncLifetime
 
     private string Bob => "bob-" + _suffix;
 
-    public async Task InitializeAsync() => _server = await DemoServer.StartAsync(Store, extra: StoreArguments);
+    public async ValueTask InitializeAsync() => _server = await DemoServer.StartAsync(Store, extra: StoreArguments);
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         if (_server is not null)
         {

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
@@ -8,7 +9,7 @@ namespace Tessera.Demo.Tests;
 /// <summary>The demo's token-session routes (<c>/api/...</c>) over a real Kestrel server, run once per store.</summary>
 public abstract class DemoTokenFlowTests : IAsyncLifetime
 {
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private DemoServer? _server;
 
     protected abstract string Store { get; }
@@ -18,9 +19,9 @@ public abstract class DemoTokenFlowTests : IAsyncLifetime
 
     private DemoServer Server => _server ?? throw new InvalidOperationException("Not started.");
 
-    public async Task InitializeAsync() => _server = await DemoServer.StartWithClockAsync(Store, _clock, extra: StoreArguments);
+    public async ValueTask InitializeAsync() => _server = await DemoServer.StartWithClockAsync(Store, _clock, extra: StoreArguments);
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         if (_server is not null)
         {

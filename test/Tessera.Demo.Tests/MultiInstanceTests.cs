@@ -46,7 +46,7 @@ public abstract class DemoFleet : IAsyncLifetime
     /// <summary>Removes what <see cref="PrepareStoreAsync"/> made, after every instance is gone.</summary>
     protected abstract Task CleanUpStoreAsync();
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         try
         {
@@ -94,7 +94,7 @@ public abstract class DemoFleet : IAsyncLifetime
         }
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         foreach (var instance in _instances)
         {

@@ -62,10 +62,10 @@ public sealed class DemoPostgresDatabase : IAsyncLifetime
     public string ConnectionString => _connectionString ?? throw new InvalidOperationException("Not created.");
 
     /// <inheritdoc />
-    public async Task InitializeAsync() => _connectionString = await TestPostgres.CreateDatabaseAsync("flow");
+    public async ValueTask InitializeAsync() => _connectionString = await TestPostgres.CreateDatabaseAsync("flow");
 
     /// <inheritdoc />
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         if (_connectionString is not null)
         {

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Tessera.Testing;
 
@@ -6,7 +7,7 @@ namespace Tessera.Docs.Tests;
 /// <summary>What the example store promises beyond the suites: restarts, stale pointers, hostile ids, registration.</summary>
 public sealed class JsonFileSessionStoreTests : IDisposable
 {
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "tessera-docs-tests", Guid.NewGuid().ToString("N"));
 
     [Fact]

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
@@ -17,7 +18,7 @@ public sealed class CompasDriver : IAsyncLifetime
     private string _directory = "";
 
     /// <inheritdoc />
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         var source = Path.Combine(AppContext.BaseDirectory, "compas-interop");
         _directory = Directory.CreateTempSubdirectory("tessera-compas-").FullName;
@@ -61,7 +62,7 @@ public sealed class CompasDriver : IAsyncLifetime
     }
 
     /// <inheritdoc />
-    public Task DisposeAsync()
+    public ValueTask DisposeAsync()
     {
         try
         {
@@ -71,7 +72,7 @@ public sealed class CompasDriver : IAsyncLifetime
         {
             // a scratch directory; best effort
         }
-        return Task.CompletedTask;
+        return ValueTask.CompletedTask;
     }
 
     private async Task<(int Code, string Stdout, string Stderr)> RunProcessAsync(string file, IEnumerable<string> args, TimeSpan timeout)
@@ -109,7 +110,7 @@ public sealed class CompasInteropTests(CompasDriver compas) : IClassFixture<Comp
     private const string SigningKey = "tessera-and-compas-share-this-signing-key-0123456789";
 
     // Tessera's clock runs a minute behind real time (Compas's clock): see the last test for why.
-    private readonly ManualTimeProvider _clock = new(DateTimeOffset.UtcNow - TimeSpan.FromMinutes(1));
+    private readonly FakeTimeProvider _clock = new(DateTimeOffset.UtcNow - TimeSpan.FromMinutes(1));
     private string _connectionString = "";
     private NpgsqlDataSource _dataSource = null!;
     private PostgreSqlSessionStore _store = null!;
@@ -117,7 +118,7 @@ public sealed class CompasInteropTests(CompasDriver compas) : IClassFixture<Comp
 
     private SessionTokenService Tessera => _manager.Tokens;
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         _connectionString = await PostgresServer.CreateDatabaseAsync("compas");
         await compas.RunAsync("migrate", _connectionString, SigningKey);
@@ -130,7 +131,7 @@ public sealed class CompasInteropTests(CompasDriver compas) : IClassFixture<Comp
         _manager = new SessionManager(_store, Options.Create(options), _clock);
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         await _store.DisposeAsync();
         await _dataSource.DisposeAsync();

@@ -1,54 +1,76 @@
+using Tessera.NearCache;
 using Tessera.Testing;
 
 namespace Tessera.PostgreSql.Tests;
 
-/// <summary>The store conformance suite on PostgreSQL: a fresh database per class, a fresh schema per store.</summary>
-public sealed class PostgreSqlSessionStoreConformanceTests(PostgresDatabase database) : SessionStoreConformanceTests, IClassFixture<PostgresDatabase>
+/// <summary>
+/// How the suites get PostgreSQL stores: migrated stores in a fresh schema each, in the database the kits share
+/// (<see cref="PostgresDatabase.Shared"/>). Unbounded by design (PostgreSQL sizes with the cleanup service, not a session
+/// cap), with an approximate anonymous bound, sampled every count interval, that refuses past it; shared stores (one
+/// schema) and LISTEN/NOTIFY for the near cache suite.
+/// </summary>
+public class PostgreSqlStoreKit : StoreKit
 {
-    // Unbounded by design: PostgreSQL sizes with the cleanup service, not with a session cap.
-    protected override bool SupportsCapacityBound => false;
+    private string? _sharedSchema;
 
-    protected override ISessionStore CreateStore(int maxSessions = 0, StoreCapacityPolicy policy = StoreCapacityPolicy.EvictLeastRecentlyUsed) =>
-        database.CreateStoreAsync(Clock).GetAwaiter().GetResult();
+    public override bool SupportsCapacityBound => false;
+
+    public override AnonymousBoundBehavior? AnonymousBound => AnonymousBoundBehavior.Refuses;
+
+    public override TimeSpan AnonymousCountInterval => PostgreSqlSessionStoreDefaults.AnonymousCountInterval;
+
+    public override ISessionInvalidationChannel CreateChannel(ISessionStore store) => new PostgreSqlSessionInvalidationChannel((PostgreSqlSessionStore)store);
+
+    protected override ISessionStore Create(TimeProvider clock, StoreShape shape) =>
+        PostgresDatabase.Shared.CreateStoreAsync(clock, options =>
+        {
+            if (shape.MaxAnonymousSessions is { } anonymous)
+            {
+                options.MaxAnonymousSessions = anonymous;
+            }
+        }).GetAwaiter().GetResult();
+
+    protected override ISessionStore CreateShared(TimeProvider clock)
+    {
+        var database = PostgresDatabase.Shared;
+        var schema = _sharedSchema ??= database.NewSchema();
+        return database.CreateStoreAsync(clock, options => options.Schema = schema).GetAwaiter().GetResult();
+    }
 }
 
-/// <summary>The HTTP conformance suite (real Kestrel, real client) on PostgreSQL.</summary>
-public sealed class PostgreSqlHttpConformanceTests(PostgresDatabase database) : ServerSideSessionHttpConformanceTests, IClassFixture<PostgresDatabase>
+/// <summary>PostgreSQL stores behind a started near cache on the store's LISTEN/NOTIFY channel.</summary>
+public sealed class PostgreSqlNearCacheStoreKit : PostgreSqlStoreKit
 {
-    protected override ISessionStore CreateStore() => database.CreateStoreAsync(Clock).GetAwaiter().GetResult();
+    protected override ISessionStore Create(TimeProvider clock, StoreShape shape)
+    {
+        var store = (PostgreSqlSessionStore)base.Create(clock, shape);
+        return StartNearCache(store, new PostgreSqlSessionInvalidationChannel(store), clock);
+    }
 }
 
-/// <summary>The token-session suite on PostgreSQL.</summary>
-public sealed class PostgreSqlTokenSessionConformanceTests(PostgresDatabase database) : TokenSessionConformanceTests, IClassFixture<PostgresDatabase>
-{
-    protected override ISessionStore CreateStore() => database.CreateStoreAsync(Clock).GetAwaiter().GetResult();
-}
+public sealed class PostgreSqlSessionStoreConformanceTests : SessionStoreConformanceTests<PostgreSqlStoreKit>;
+public sealed class PostgreSqlHttpConformanceTests : ServerSideSessionHttpConformanceTests<PostgreSqlStoreKit>;
+public sealed class PostgreSqlTokenSessionConformanceTests : TokenSessionConformanceTests<PostgreSqlStoreKit>;
+public sealed class PostgreSqlTokenHttpConformanceTests : TokenHttpConformanceTests<PostgreSqlStoreKit>;
+public sealed class PostgreSqlTelemetryConformanceTests : SessionTelemetryConformanceTests<PostgreSqlStoreKit>;
+public sealed class PostgreSqlSessionLimitConformanceTests : SessionLimitConformanceTests<PostgreSqlStoreKit>;
+public sealed class PostgreSqlSessionDataConformanceTests : SessionDataConformanceTests<PostgreSqlStoreKit>;
+public sealed class PostgreSqlTabScopeConformanceTests : TabScopeConformanceTests<PostgreSqlStoreKit>;
+public sealed class PostgreSqlConcurrencyConformanceTests : ConcurrencyConformanceTests<PostgreSqlStoreKit>;
+public sealed class PostgreSqlHostileInputConformanceTests : HostileInputConformanceTests<PostgreSqlStoreKit>;
+public sealed class PostgreSqlHygieneConformanceTests : HygieneConformanceTests<PostgreSqlStoreKit>;
+public sealed class PostgreSqlStoreFailureConformanceTests : StoreFailureConformanceTests<PostgreSqlStoreKit>;
+public sealed class PostgreSqlAnonymousBoundConformanceTests : AnonymousBoundConformanceTests<PostgreSqlStoreKit>;
+public sealed class PostgreSqlCookieStoreRollbackConformanceTests : CookieStoreRollbackConformanceTests<PostgreSqlStoreKit>;
+public sealed class PostgreSqlNearCacheConformanceTests : NearCacheConformanceTests<PostgreSqlStoreKit>;
 
-/// <summary>The token HTTP suite on PostgreSQL.</summary>
-public sealed class PostgreSqlTokenHttpConformanceTests(PostgresDatabase database) : TokenHttpConformanceTests, IClassFixture<PostgresDatabase>
-{
-    protected override ISessionStore CreateStore() => database.CreateStoreAsync(Clock).GetAwaiter().GetResult();
-}
-
-/// <summary>Events, metrics and the health check on PostgreSQL.</summary>
-public sealed class PostgreSqlTelemetryConformanceTests(PostgresDatabase database) : SessionTelemetryConformanceTests, IClassFixture<PostgresDatabase>
-{
-    protected override ISessionStore CreateStore() => database.CreateStoreAsync(Clock).GetAwaiter().GetResult();
-}
-
-/// <summary>The per-subject session limit on PostgreSQL.</summary>
-public sealed class PostgreSqlSessionLimitConformanceTests(PostgresDatabase database) : SessionLimitConformanceTests, IClassFixture<PostgresDatabase>
-{
-    protected override ISessionStore CreateStore() => database.CreateStoreAsync(Clock).GetAwaiter().GetResult();
-}
-
-/// <summary>The anonymous-flood suite on PostgreSQL: an approximate bound, sampled every count interval, refusing past it.</summary>
-public sealed class PostgreSqlAnonymousBoundConformanceTests(PostgresDatabase database) : AnonymousBoundConformanceTests, IClassFixture<PostgresDatabase>
-{
-    protected override AnonymousBoundBehavior Behavior => AnonymousBoundBehavior.Refuses;
-
-    protected override TimeSpan CountInterval => PostgreSqlSessionStoreDefaults.AnonymousCountInterval;
-
-    protected override ISessionStore CreateStore(int maxAnonymousSessions, int? maxSessions = null) =>
-        database.CreateStoreAsync(Clock, o => o.MaxAnonymousSessions = maxAnonymousSessions).GetAwaiter().GetResult();
-}
+public sealed class PostgreSqlNearCacheSessionStoreConformanceTests : SessionStoreConformanceTests<PostgreSqlNearCacheStoreKit>;
+public sealed class PostgreSqlNearCacheHttpConformanceTests : ServerSideSessionHttpConformanceTests<PostgreSqlNearCacheStoreKit>;
+public sealed class PostgreSqlNearCacheTokenSessionConformanceTests : TokenSessionConformanceTests<PostgreSqlNearCacheStoreKit>;
+public sealed class PostgreSqlNearCacheTokenHttpConformanceTests : TokenHttpConformanceTests<PostgreSqlNearCacheStoreKit>;
+public sealed class PostgreSqlNearCacheTelemetryConformanceTests : SessionTelemetryConformanceTests<PostgreSqlNearCacheStoreKit>;
+public sealed class PostgreSqlNearCacheSessionLimitConformanceTests : SessionLimitConformanceTests<PostgreSqlNearCacheStoreKit>;
+public sealed class PostgreSqlNearCacheTabScopeConformanceTests : TabScopeConformanceTests<PostgreSqlNearCacheStoreKit>;
+public sealed class PostgreSqlNearCacheConcurrencyConformanceTests : ConcurrencyConformanceTests<PostgreSqlNearCacheStoreKit>;
+public sealed class PostgreSqlNearCacheHostileInputConformanceTests : HostileInputConformanceTests<PostgreSqlNearCacheStoreKit>;
+public sealed class PostgreSqlNearCacheHygieneConformanceTests : HygieneConformanceTests<PostgreSqlNearCacheStoreKit>;

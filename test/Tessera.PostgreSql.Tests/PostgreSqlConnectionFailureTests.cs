@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
 using System.Security.Cryptography;
 using Npgsql;
 using Tessera.Testing;
@@ -13,7 +15,7 @@ public sealed class PostgreSqlConnectionFailureTests(PostgresDatabase database) 
 {
     private const int ClientsPerInstance = 6;
 
-    private readonly ManualTimeProvider _clock = new(DateTimeOffset.UtcNow);
+    private readonly FakeTimeProvider _clock = new(DateTimeOffset.UtcNow);
 
     [Fact]
     public async Task EveryRequestMadeAfterAPostgreSqlRestartSucceedsOnEveryInstance()
@@ -81,9 +83,9 @@ public sealed class PostgreSqlConnectionFailureTests(PostgresDatabase database) 
             }));
             // On failure, what the servers logged at Warning or above says which store error was not run again.
             Assert.True(failures.IsEmpty, string.Join('\n', failures) + "\n" + string.Join('\n', instances
-                .SelectMany(i => i.Server.Logs.Entries)
+                .SelectMany(i => i.Server.Logs.GetSnapshot())
                 .Where(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Warning)
-                .Select(e => $"{e.Level} {e.EventId.Id} {e.Message} {e.Exception?.Split('\n')[0]}")));
+                .Select(e => $"{e.Level} {e.Id.Id} {e.Message} {e.Exception?.ToString().Split('\n')[0]}")));
             foreach (var user in users)
             {
                 user.Client.Dispose();

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using Microsoft.Extensions.DependencyInjection;
@@ -12,7 +13,7 @@ namespace Tessera.PostgreSql.Tests;
 /// statement per read, batched cleanup, the user row in the same query, and DI.</summary>
 public sealed class PostgreSqlSessionStoreTests(PostgresDatabase database) : IClassFixture<PostgresDatabase>
 {
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
 
     [Fact]
     public async Task TheReleaseNotesTablesUpgradeInPlaceAndKeepTheirRows()

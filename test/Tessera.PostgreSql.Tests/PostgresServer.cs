@@ -44,7 +44,14 @@ public static class PostgresServer
 /// <summary>A fresh database per test class, with one data source; each store gets its own schema in it.</summary>
 public sealed class PostgresDatabase : IAsyncLifetime
 {
+    private static readonly Lazy<Task<PostgresDatabase>> SharedDatabase = new(CreateSharedAsync, LazyThreadSafetyMode.ExecutionAndPublication);
     private int _schemas;
+
+    /// <summary>
+    /// The database the store kits share for the whole run, each store in a schema of its own (a kit is made per test,
+    /// so it cannot take a class fixture). Its pool is larger than a class's, since several suites use it at once.
+    /// </summary>
+    public static PostgresDatabase Shared => SharedDatabase.Value.GetAwaiter().GetResult();
 
     /// <summary>The database's connection string.</summary>
     public string ConnectionString { get; private set; } = "";
@@ -79,15 +86,23 @@ public sealed class PostgresDatabase : IAsyncLifetime
         return (T)(await command.ExecuteScalarAsync())!;
     }
 
+    private static async Task<PostgresDatabase> CreateSharedAsync()
+    {
+        var database = new PostgresDatabase();
+        database.ConnectionString = new NpgsqlConnectionStringBuilder(await PostgresServer.CreateDatabaseAsync("kits")) { MaxPoolSize = 60 }.ToString();
+        database.DataSource = NpgsqlDataSource.Create(database.ConnectionString);
+        return database;
+    }
+
     /// <inheritdoc />
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         ConnectionString = await PostgresServer.CreateDatabaseAsync("db");
         DataSource = NpgsqlDataSource.Create(ConnectionString);
     }
 
     /// <inheritdoc />
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         if (DataSource is not null)
         {

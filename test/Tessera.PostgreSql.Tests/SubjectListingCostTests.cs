@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Diagnostics;
 using Npgsql;
 using Tessera.Testing;
@@ -13,7 +14,7 @@ public sealed class SubjectListingCostTests(PostgresDatabase database) : IClassF
 {
     private const int OtherSessions = 2_000;
 
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
 
     [Fact]
     public async Task ListingASubjectsSessionsUsesTheSubjectIndexInsteadOfASequentialScan()

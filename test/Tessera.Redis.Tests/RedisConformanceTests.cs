@@ -1,120 +1,84 @@
+using Tessera.NearCache;
 using Tessera.Testing;
 
 namespace Tessera.Redis.Tests;
 
-/// <summary>The store conformance suite on Redis: a fresh key prefix per store, deleted after each test.</summary>
-[Collection(RedisCollection.Name)]
-public sealed class RedisSessionStoreConformanceTests : SessionStoreConformanceTests, IAsyncLifetime
+/// <summary>
+/// How the suites get Redis stores: on the run's shared Redis (<see cref="RedisFixture.SharedAsync"/>), a fresh key
+/// prefix per store, every key of the test deleted when it ends. Unbounded by design (Redis is sized with maxmemory,
+/// its eviction policy and the cleanup service), with an exact anonymous bound that refuses past it; shared stores (one
+/// prefix) and pub/sub for the near cache suite.
+/// </summary>
+public class RedisStoreKit : StoreKit
 {
-    private readonly RedisTestStores _stores;
+    private RedisTestStores? _stores;
+    private string? _sharedPrefix;
 
-    public RedisSessionStoreConformanceTests(RedisFixture redis) => _stores = new RedisTestStores(redis, Clock);
+    public override bool SupportsCapacityBound => false;
 
-    // Unbounded by design: Redis is sized with maxmemory and its eviction policy, and the cleanup service.
-    protected override bool SupportsCapacityBound => false;
+    public override AnonymousBoundBehavior? AnonymousBound => AnonymousBoundBehavior.Refuses;
 
-    protected override ISessionStore CreateStore(int maxSessions = 0, StoreCapacityPolicy policy = StoreCapacityPolicy.EvictLeastRecentlyUsed) => _stores.Create();
+    public override ISessionInvalidationChannel CreateChannel(ISessionStore store) => new RedisSessionInvalidationChannel((RedisSessionStore)store);
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    // Made on first use, so a test that creates no store (most rows of the hostile-input table) makes no prefix to sweep.
+    protected RedisTestStores Stores(TimeProvider clock) => _stores ??= new RedisTestStores(RedisFixture.SharedAsync().GetAwaiter().GetResult(), clock);
 
-    public async Task DisposeAsync() => await _stores.DisposeAsync();
-}
-
-/// <summary>The HTTP conformance suite (real Kestrel, real client) on Redis.</summary>
-[Collection(RedisCollection.Name)]
-public sealed class RedisHttpConformanceTests : ServerSideSessionHttpConformanceTests
-{
-    private readonly RedisTestStores _stores;
-
-    public RedisHttpConformanceTests(RedisFixture redis) => _stores = new RedisTestStores(redis, Clock);
-
-    protected override ISessionStore CreateStore() => _stores.Create();
-
-    public override async Task DisposeAsync()
+    protected override ISessionStore Create(TimeProvider clock, StoreShape shape)
     {
-        await base.DisposeAsync();
-        await _stores.DisposeAsync();
+        var stores = Stores(clock);
+        return stores.Create(stores.NewPrefix(), options =>
+        {
+            if (shape.MaxAnonymousSessions is { } anonymous)
+            {
+                options.MaxAnonymousSessions = anonymous;
+            }
+        });
+    }
+
+    protected override ISessionStore CreateShared(TimeProvider clock)
+    {
+        var stores = Stores(clock);
+        return stores.Create(_sharedPrefix ??= stores.NewPrefix());
+    }
+
+    protected override async ValueTask DisposeCoreAsync()
+    {
+        if (_stores is not null)
+        {
+            await _stores.DisposeAsync();
+        }
     }
 }
 
-/// <summary>The token-session suite on Redis.</summary>
-[Collection(RedisCollection.Name)]
-public sealed class RedisTokenSessionConformanceTests : TokenSessionConformanceTests, IAsyncLifetime
+/// <summary>Redis stores behind a started near cache on the store's pub/sub channel.</summary>
+public sealed class RedisNearCacheStoreKit : RedisStoreKit
 {
-    private readonly RedisTestStores _stores;
-
-    public RedisTokenSessionConformanceTests(RedisFixture redis) => _stores = new RedisTestStores(redis, Clock);
-
-    protected override ISessionStore CreateStore() => _stores.Create();
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync() => await _stores.DisposeAsync();
+    protected override ISessionStore Create(TimeProvider clock, StoreShape shape) => Stores(clock).CreateNearCached();
 }
 
-/// <summary>The token HTTP suite on Redis.</summary>
-[Collection(RedisCollection.Name)]
-public sealed class RedisTokenHttpConformanceTests : TokenHttpConformanceTests
-{
-    private readonly RedisTestStores _stores;
+[Collection(RedisCollection.Name)] public sealed class RedisSessionStoreConformanceTests : SessionStoreConformanceTests<RedisStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisHttpConformanceTests : ServerSideSessionHttpConformanceTests<RedisStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisTokenSessionConformanceTests : TokenSessionConformanceTests<RedisStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisTokenHttpConformanceTests : TokenHttpConformanceTests<RedisStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisTelemetryConformanceTests : SessionTelemetryConformanceTests<RedisStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisSessionLimitConformanceTests : SessionLimitConformanceTests<RedisStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisSessionDataConformanceTests : SessionDataConformanceTests<RedisStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisTabScopeConformanceTests : TabScopeConformanceTests<RedisStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisConcurrencyConformanceTests : ConcurrencyConformanceTests<RedisStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisHostileInputConformanceTests : HostileInputConformanceTests<RedisStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisHygieneConformanceTests : HygieneConformanceTests<RedisStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisStoreFailureConformanceTests : StoreFailureConformanceTests<RedisStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisAnonymousBoundConformanceTests : AnonymousBoundConformanceTests<RedisStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisCookieStoreRollbackConformanceTests : CookieStoreRollbackConformanceTests<RedisStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisNearCacheConformanceTests : NearCacheConformanceTests<RedisStoreKit>;
 
-    public RedisTokenHttpConformanceTests(RedisFixture redis) => _stores = new RedisTestStores(redis, Clock);
-
-    protected override ISessionStore CreateStore() => _stores.Create();
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await _stores.DisposeAsync();
-    }
-}
-
-/// <summary>Events, metrics and the health check on Redis.</summary>
-[Collection(RedisCollection.Name)]
-public sealed class RedisTelemetryConformanceTests : SessionTelemetryConformanceTests, IAsyncLifetime
-{
-    private readonly RedisTestStores _stores;
-
-    public RedisTelemetryConformanceTests(RedisFixture redis) => _stores = new RedisTestStores(redis, Clock);
-
-    protected override ISessionStore CreateStore() => _stores.Create();
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync() => await _stores.DisposeAsync();
-}
-
-/// <summary>The per-subject session limit on Redis.</summary>
-[Collection(RedisCollection.Name)]
-public sealed class RedisSessionLimitConformanceTests : SessionLimitConformanceTests, IAsyncLifetime
-{
-    private readonly RedisTestStores _stores;
-
-    public RedisSessionLimitConformanceTests(RedisFixture redis) => _stores = new RedisTestStores(redis, Clock);
-
-    protected override ISessionStore CreateStore() => _stores.Create();
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync() => await _stores.DisposeAsync();
-}
-
-/// <summary>The anonymous-flood suite on Redis: an exact bound (a sorted set of live anonymous sessions), refusing past it.</summary>
-[Collection(RedisCollection.Name)]
-public sealed class RedisAnonymousBoundConformanceTests : AnonymousBoundConformanceTests
-{
-    private readonly RedisTestStores _stores;
-
-    public RedisAnonymousBoundConformanceTests(RedisFixture redis) => _stores = new RedisTestStores(redis, Clock);
-
-    protected override AnonymousBoundBehavior Behavior => AnonymousBoundBehavior.Refuses;
-
-    protected override ISessionStore CreateStore(int maxAnonymousSessions, int? maxSessions = null) =>
-        _stores.Create(_stores.NewPrefix(), o => o.MaxAnonymousSessions = maxAnonymousSessions);
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await _stores.DisposeAsync();
-    }
-}
+[Collection(RedisCollection.Name)] public sealed class RedisNearCacheSessionStoreConformanceTests : SessionStoreConformanceTests<RedisNearCacheStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisNearCacheHttpConformanceTests : ServerSideSessionHttpConformanceTests<RedisNearCacheStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisNearCacheTokenSessionConformanceTests : TokenSessionConformanceTests<RedisNearCacheStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisNearCacheTokenHttpConformanceTests : TokenHttpConformanceTests<RedisNearCacheStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisNearCacheTelemetryConformanceTests : SessionTelemetryConformanceTests<RedisNearCacheStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisNearCacheSessionLimitConformanceTests : SessionLimitConformanceTests<RedisNearCacheStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisNearCacheTabScopeConformanceTests : TabScopeConformanceTests<RedisNearCacheStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisNearCacheConcurrencyConformanceTests : ConcurrencyConformanceTests<RedisNearCacheStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisNearCacheHostileInputConformanceTests : HostileInputConformanceTests<RedisNearCacheStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisNearCacheHygieneConformanceTests : HygieneConformanceTests<RedisNearCacheStoreKit>;

@@ -9,7 +9,14 @@ namespace Tessera.Redis.Tests;
 /// </summary>
 public sealed class RedisFixture : IAsyncLifetime
 {
+    private static readonly Lazy<Task<RedisFixture>> Shared = new(StartSharedAsync, LazyThreadSafetyMode.ExecutionAndPublication);
     private RedisServer? _ownServer;
+
+    /// <summary>
+    /// The Redis the store kits share for the whole run (a kit is made per test, so it cannot take a collection
+    /// fixture): started on first use, stopped at exit.
+    /// </summary>
+    public static Task<RedisFixture> SharedAsync() => Shared.Value;
 
     public string Endpoint { get; private set; } = "";
 
@@ -24,7 +31,7 @@ public sealed class RedisFixture : IAsyncLifetime
 
     public Task<RedisConnection> ConnectAsync(Action<RedisOptions>? configure = null) => RedisConnection.ConnectAsync(Options(configure));
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         var given = Environment.GetEnvironmentVariable("TESSERA_TEST_REDIS");
         if (!string.IsNullOrWhiteSpace(given))
@@ -37,7 +44,15 @@ public sealed class RedisFixture : IAsyncLifetime
         Endpoint = _ownServer.Endpoint;
     }
 
-    public async Task DisposeAsync()
+    private static async Task<RedisFixture> StartSharedAsync()
+    {
+        var fixture = new RedisFixture();
+        await fixture.InitializeAsync();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => fixture.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        return fixture;
+    }
+
+    public async ValueTask DisposeAsync()
     {
         if (_ownServer is not null)
         {

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Security.Cryptography;
 using Microsoft.Extensions.DependencyInjection;
 using Tessera.Redis.Resp;
@@ -10,12 +11,12 @@ namespace Tessera.Redis.Tests;
 [Collection(RedisCollection.Name)]
 public sealed class RedisSessionStoreTests(RedisFixture redis) : IAsyncLifetime
 {
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private readonly string _prefix = "tessera-test-" + Guid.NewGuid().ToString("N");
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async Task DisposeAsync() => await RedisTestStores.DeleteKeysAsync(await RedisTestStores.ConnectionAsync(redis), _prefix);
+    public async ValueTask DisposeAsync() => await RedisTestStores.DeleteKeysAsync(await RedisTestStores.ConnectionAsync(redis), _prefix);
 
     [Fact]
     public async Task EverySessionKeyIsHashTaggedByTheSessionIdAndMetadataNeverClashesWithData()
@@ -67,7 +68,7 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : IAsyncLifetime
     [InlineData(30 * 365)]  // and decades ahead
     public async Task RedisExpiryFollowsTheRemainingLifetimeNotTheStoresWallClock(int days)
     {
-        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow.AddDays(days));
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow.AddDays(days));
         var connection = await RedisTestStores.ConnectionAsync(redis);
         var store = new RedisSessionStore(connection, new() { KeyPrefix = _prefix, ExpiryMargin = TimeSpan.FromMinutes(10) }, clock);
         var record = NewRecord(clock);
@@ -257,7 +258,7 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : IAsyncLifetime
         Assert.NotNull(await store.LoadAsync(record.Id));
     }
 
-    private static async Task RunFullCycleAsync(RedisSessionStore store, ManualTimeProvider clock, bool keep = false)
+    private static async Task RunFullCycleAsync(RedisSessionStore store, FakeTimeProvider clock, bool keep = false)
     {
         var now = clock.GetUtcNow();
         var record = NewRecord(clock, "dave", new Dictionary<string, string> { ["a"] = "1" });

@@ -38,7 +38,7 @@ public sealed class RedisTestStores(RedisFixture fixture, TimeProvider clock) : 
     public NearCacheSessionStore CreateNearCached()
     {
         var store = Create();
-        var cache = NearCacheConformanceTests.StartNearCache(store, new RedisSessionInvalidationChannel(store), clock);
+        var cache = StoreKit.StartNearCache(store, new RedisSessionInvalidationChannel(store), clock);
         _caches.Add(cache);
         return cache;
     }

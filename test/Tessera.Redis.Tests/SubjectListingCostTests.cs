@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Globalization;
 using Tessera.Redis.Resp;
 using Tessera.Testing;
@@ -12,7 +13,7 @@ public sealed class SubjectListingCostTests
 {
     private const int OtherSessions = 2_000;
 
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
 
     [Fact]
     public async Task ListingASubjectsSessionsReadsOnlyTheSubjectsSetAndItsSessionsHashes()

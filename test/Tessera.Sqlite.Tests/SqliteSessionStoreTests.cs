@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Microsoft.Data.Sqlite;
@@ -10,7 +11,7 @@ namespace Tessera.Sqlite.Tests;
 /// <summary>What only the SQLite store promises: durability, WAL, schema versions, concurrency, the bound's counter.</summary>
 public sealed class SqliteSessionStoreTests : IDisposable
 {
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private readonly TestDatabaseDirectory _directory = new();
     private readonly List<SqliteSessionStore> _stores = [];
 

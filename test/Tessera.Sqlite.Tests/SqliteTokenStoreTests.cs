@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Options;
 using Tessera.Testing;
 using Tessera.Tokens;
@@ -47,7 +48,7 @@ public sealed class SqliteTokenStoreTests : IDisposable
         INSERT INTO tessera_schema_migrations (version, applied_at) VALUES (1, 0);
         """;
 
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private readonly TestDatabaseDirectory _directory = new();
     private readonly List<SqliteSessionStore> _stores = [];
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Reflection;
 using Tessera.Testing;
 
@@ -9,7 +10,7 @@ namespace Tessera.Sqlite.Tests;
 /// </summary>
 public sealed class SubjectListingCostTests : IDisposable
 {
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private readonly TestDatabaseDirectory _directory = new();
 
     public void Dispose() => _directory.Dispose();

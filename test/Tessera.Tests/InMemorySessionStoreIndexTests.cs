@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Globalization;
 using System.Security.Cryptography;
 using Tessera.Testing;
@@ -10,7 +11,7 @@ namespace Tessera.Tests;
 /// </summary>
 public sealed class InMemorySessionStoreIndexTests
 {
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
 
     private DateTimeOffset Now => _clock.GetUtcNow();
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Security.Cryptography;
 using Tessera.Testing;
 
@@ -6,7 +7,7 @@ namespace Tessera.Tests;
 /// <summary>What the memory store does beyond the shared contract: its bound and its record count.</summary>
 public sealed class InMemorySessionStoreTests
 {
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
 
     private SessionRecord NewRecord(TimeSpan? idle = null)
     {

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Buffers.Text;
 using System.Diagnostics;
 using System.Security.Cryptography;
@@ -124,10 +125,10 @@ public sealed class JwtTokenCodecTests
     private static string DecodeSegment(string token, int index) =>
         Encoding.UTF8.GetString(Base64Url.DecodeFromChars(token.Split('.')[index]));
 
-    private static (SessionManager Manager, InMemorySessionStore Store, ManualTimeProvider Clock) Manager(
-        IEnumerable<byte[]> keys, Action<TesseraOptions>? configure = null, InMemorySessionStore? store = null, ManualTimeProvider? clock = null, TestLogger<SessionManager>? logger = null)
+    private static (SessionManager Manager, InMemorySessionStore Store, FakeTimeProvider Clock) Manager(
+        IEnumerable<byte[]> keys, Action<TesseraOptions>? configure = null, InMemorySessionStore? store = null, FakeTimeProvider? clock = null, TestLogger<SessionManager>? logger = null)
     {
-        clock ??= new ManualTimeProvider(Now);
+        clock ??= new FakeTimeProvider(Now);
         store ??= new InMemorySessionStore(clock);
         var options = new TesseraOptions();
         foreach (var key in keys)

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
@@ -9,7 +10,7 @@ public sealed class SessionCleanupServiceTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
 
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private readonly InMemorySessionStore _memory;
     private readonly CountingSessionStore _store;
 
@@ -307,7 +308,7 @@ public sealed class SessionCleanupServiceTests
     }
 
     /// <summary>A clock that reports when a timer is created, so a test advances only once the service is waiting.</summary>
-    private sealed class TimerWatchingClock(ManualTimeProvider inner) : TimeProvider
+    private sealed class TimerWatchingClock(FakeTimeProvider inner) : TimeProvider
     {
         private readonly TaskCompletionSource _created = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly System.Collections.Concurrent.ConcurrentQueue<TimeSpan> _dueTimes = new();
@@ -335,7 +336,7 @@ public sealed class SessionCleanupServiceTests
     }
 
     /// <summary>Fault injection: a store whose cleanup batches take <paramref name="perBatch"/> of the fake clock.</summary>
-    private sealed class SlowCleanupStore(InMemorySessionStore inner, ManualTimeProvider clock, TimeSpan perBatch) : RequiredOnlyStore(inner), ISessionStoreCleanup
+    private sealed class SlowCleanupStore(InMemorySessionStore inner, FakeTimeProvider clock, TimeSpan perBatch) : RequiredOnlyStore(inner), ISessionStoreCleanup
     {
         /// <summary>Batches wait for this, so the test's own clock moves are over before a batch moves the clock.</summary>
         public TaskCompletionSource Proceed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

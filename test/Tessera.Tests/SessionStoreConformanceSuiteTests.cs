@@ -3,7 +3,7 @@ using Xunit.Sdk;
 
 namespace Tessera.Tests;
 
-/// <summary>The conformance suite itself: a missing capability fails loudly unless the store's test class declares it.</summary>
+/// <summary>The conformance suite itself: a missing capability fails loudly unless the store's kit declares it.</summary>
 public sealed class SessionStoreConformanceSuiteTests
 {
     [Fact]
@@ -37,7 +37,7 @@ public sealed class SessionStoreConformanceSuiteTests
         await suite.ClearingDeletesEverySessionAndTheStoreStaysUsable();
         await suite.TrimmingCountsOnlyTheSubjectsLiveSessions();
 
-        Assert.Equal(0, suite.StoresCreatedWithABound);
+        Assert.Equal(0, suite.Stores.CreatedWithABound);
     }
 
     [Fact]
@@ -49,38 +49,50 @@ public sealed class SessionStoreConformanceSuiteTests
         await suite.AHundredConcurrentPatchesSettingDifferentKeysAllSurvive();
         await suite.ApplyingToARevokedSessionReturnsFalseAndWritesNothing();
 
-        Assert.True(suite.StoresCreated >= 3);
+        Assert.True(suite.Stores.Created >= 3);
     }
 
-    private class UndeclaredSuite : SessionStoreConformanceTests
+    // A kit whose store has the required contract only, and says nothing about it.
+    private class UndeclaredKit : StoreKit
     {
-        public int StoresCreated { get; private set; }
+        public int Created { get; private set; }
 
-        public int StoresCreatedWithABound { get; private set; }
+        public int CreatedWithABound { get; private set; }
 
-        protected override ISessionStore CreateStore(int maxSessions = 0, StoreCapacityPolicy policy = StoreCapacityPolicy.EvictLeastRecentlyUsed)
+        protected override ISessionStore Create(TimeProvider clock, StoreShape shape)
         {
-            StoresCreated++;
-            if (maxSessions > 0)
+            Created++;
+            if (shape.MaxSessions > 0)
             {
-                StoresCreatedWithABound++;
+                CreatedWithABound++;
             }
-            return new RequiredOnlyStore(new InMemorySessionStore(Clock));
+            return new RequiredOnlyStore(new InMemorySessionStore(clock));
         }
     }
 
-    private sealed class DeclaredSuite : UndeclaredSuite
+    // The same store, with every gap declared.
+    private sealed class DeclaredKit : UndeclaredKit
     {
-        protected override bool SupportsCleanup => false;
+        public override bool SupportsCleanup => false;
 
-        protected override bool SupportsCounting => false;
+        public override bool SupportsCounting => false;
 
-        protected override bool SupportsSubjectIndex => false;
+        public override bool SupportsSubjectIndex => false;
 
-        protected override bool SupportsCapacityBound => false;
+        public override bool SupportsCapacityBound => false;
 
-        protected override bool SupportsAdministration => false;
+        public override bool SupportsAdministration => false;
 
-        protected override bool SupportsSubjectLimit => false;
+        public override bool SupportsSubjectLimit => false;
+    }
+
+    private sealed class UndeclaredSuite : SessionStoreConformanceTests<UndeclaredKit>
+    {
+        public UndeclaredKit Stores => Kit;
+    }
+
+    private sealed class DeclaredSuite : SessionStoreConformanceTests<DeclaredKit>
+    {
+        public DeclaredKit Stores => Kit;
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Tessera.Testing;
 using Tessera.Tokens;
 
@@ -6,7 +7,7 @@ namespace Tessera.Tests;
 /// <summary>The suites' capability check names what a store lacks, and passes a store that has it.</summary>
 public sealed class StoreCapabilitiesTests
 {
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
 
     [Fact]
     public void AStoreWithoutAnInterfaceASuiteNeedsFailsWithItsName()

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Net;
 using Microsoft.Extensions.Options;
 using Tessera.Testing;
@@ -7,7 +8,7 @@ namespace Tessera.Tests;
 /// <summary>Per-user session management over the in-memory store, driven through the core API only.</summary>
 public sealed class SubjectSessionsTests
 {
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private readonly TesseraOptions _options = new();
     private readonly InMemorySessionStore _store;
 

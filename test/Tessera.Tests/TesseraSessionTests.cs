@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Tessera.Testing;
@@ -8,7 +9,7 @@ public sealed class TesseraSessionTests
 {
     private static readonly SessionKey<List<string>> Cart = new("cart");
 
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private readonly InMemorySessionStore _memory;
     private readonly CountingSessionStore _store;
     private readonly TestLogger<SessionManager> _logger = new();

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Options;
 using Tessera.Testing;
 using Tessera.Tokens;
@@ -6,7 +7,7 @@ namespace Tessera.Tests;
 
 public sealed class TokenFlowTests
 {
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private readonly InMemorySessionStore _store;
     private readonly SessionManager _manager;
 

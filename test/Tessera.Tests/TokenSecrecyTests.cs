@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Tessera.Testing;
@@ -8,7 +9,7 @@ namespace Tessera.Tests;
 /// <summary>Tokens are secrets: no log line, exception or ToString carries one, whatever goes wrong.</summary>
 public sealed class TokenSecrecyTests
 {
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private readonly InMemorySessionStore _store;
     private readonly TestLogger<SessionManager> _logger = new();
     private readonly SessionManager _manager;

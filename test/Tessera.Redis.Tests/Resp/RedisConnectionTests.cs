@@ -10,9 +10,9 @@ public sealed class RedisConnectionTests(RedisFixture redis) : IAsyncLifetime
 
     private static string Key(string name) => $"tessera-test:{Guid.NewGuid():N}:{name}";
 
-    public async Task InitializeAsync() => _connection = await redis.ConnectAsync();
+    public async ValueTask InitializeAsync() => _connection = await redis.ConnectAsync();
 
-    public async Task DisposeAsync() => await _connection.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _connection.DisposeAsync();
 
     [Fact]
     public async Task PingAnswersPong()

@@ -1,0 +1,21 @@
+using Tessera.Testing;
+
+namespace Tessera.AspNetCore.Tests;
+
+/// <summary>
+/// How the HTTP suites get memory stores: a new one per call, with the full 100,000 mutations in the hostile-input
+/// suite (the other stores run fewer).
+/// </summary>
+public sealed class InMemoryStoreKit : StoreKit
+{
+    public override int HostileMutationCount => 100_000;
+
+    protected override ISessionStore Create(TimeProvider clock, StoreShape shape) => new InMemorySessionStore(clock);
+}
+
+public sealed class InMemoryHttpConformanceTests : ServerSideSessionHttpConformanceTests<InMemoryStoreKit>;
+public sealed class InMemoryTokenHttpConformanceTests : TokenHttpConformanceTests<InMemoryStoreKit>;
+public sealed class InMemoryConcurrencyConformanceTests : ConcurrencyConformanceTests<InMemoryStoreKit>;
+public sealed class InMemoryHostileInputConformanceTests : HostileInputConformanceTests<InMemoryStoreKit>;
+public sealed class InMemoryHygieneConformanceTests : HygieneConformanceTests<InMemoryStoreKit>;
+public sealed class InMemoryStoreFailureConformanceTests : StoreFailureConformanceTests<InMemoryStoreKit>;
