@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.AspNetCore.Rewrite;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Options;
 using Tessera.AspNetCore;
@@ -103,6 +104,8 @@ public static class DemoApp
         app.UseStatusCodePages(DemoPages.WriteStatusPageAsync);
         // Static files come first and end the request there, so serving the page never reads or writes a session.
         var webRoot = WebRoot(app.Environment);
+        // The point of sale's address is /pos; the file behind it is pos.html, served as the static file it is.
+        app.UseRewriter(new RewriteOptions().AddRewrite("^pos$", "pos.html", skipRemainingRules: true));
         app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = webRoot });
         app.UseStaticFiles(new StaticFileOptions { FileProvider = webRoot });
         // Everything past the static files speaks of a session: no cache may keep it.
