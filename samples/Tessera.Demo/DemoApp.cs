@@ -67,6 +67,8 @@ public static class DemoApp
         // The pages' forms carry antiforgery tokens; the operator page is for sessions signed in with the operator
         // password (Demo:OperatorPasswordHash), never for a user name typed on the home page.
         builder.Services.AddAntiforgery();
+        // The pages are Razor components, rendered on the server only (RazorComponentResult from the pages' routes).
+        builder.Services.AddRazorComponents();
         builder.Services.AddAuthorization(options => options.AddPolicy(OperatorSignIn.Policy, OperatorSignIn.Require));
         builder.Services.AddDemoRateLimits(settings);
         configureServices?.Invoke(builder.Services);

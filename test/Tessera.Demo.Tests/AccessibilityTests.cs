@@ -21,6 +21,7 @@ public sealed class AccessibilityTests(Chromium chromium, AxeCore axe) : IClassF
     [InlineData("/account/sessions/revoke-others", "alice, posting without the form's token", 400)]
     [InlineData("/admin/sign-in", "anonymous", 200)]
     [InlineData("/admin/sign-in", "anonymous, with a wrong password", 403)]
+    [InlineData("/admin/sign-in", "anonymous, after too many attempts", 429)]
     [InlineData("/admin/sessions", "anonymous", 401)]
     [InlineData("/admin/sessions", "alice", 403)]
     [InlineData("/admin/sessions?user=alice", "operator", 200)]
@@ -87,6 +88,19 @@ public sealed class AccessibilityTests(Chromium chromium, AxeCore axe) : IClassF
                 var refused = await NavigationAsync(page, () => page.GetByRole(AriaRole.Button, new() { Name = "Sign in as operator" }).ClickAsync());
                 await Expect(page.Locator("#refused")).ToBeVisibleAsync();
                 return refused;
+            case "anonymous, after too many attempts":
+                // The limiter counts every attempt, before the form's token is even checked: use up the budget, then
+                // post the form as a person would.
+                for (var i = 0; i < DemoRateLimits.OperatorSignInAttempts; i++)
+                {
+                    var used = await page.APIRequest.PostAsync(path, new() { Form = page.APIRequest.CreateFormData() });
+                    Assert.Equal(400, used.Status);
+                }
+                await page.GotoAsync(path);
+                await page.GetByLabel("Operator password").FillAsync(Operator.Password);
+                var limited = await NavigationAsync(page, () => page.GetByRole(AriaRole.Button, new() { Name = "Sign in as operator" }).ClickAsync());
+                await Expect(page.Locator("h1")).ToHaveTextAsync("Too many attempts");
+                return limited;
             case "operator":
             case "operator, after revoking alice's session":
                 await SignInAsync(await phone.NewPageAsync(), "alice");
