@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.AspNetCore.Rewrite;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Options;
 using Tessera.AspNetCore;
@@ -66,6 +67,8 @@ public static class DemoApp
         // The pages' forms carry antiforgery tokens; the operator page is for sessions signed in with the operator
         // password (Demo:OperatorPasswordHash), never for a user name typed on the home page.
         builder.Services.AddAntiforgery();
+        // The pages are Razor components, rendered on the server only (RazorComponentResult from the pages' routes).
+        builder.Services.AddRazorComponents();
         builder.Services.AddAuthorization(options => options.AddPolicy(OperatorSignIn.Policy, OperatorSignIn.Require));
         builder.Services.AddDemoRateLimits(settings);
         configureServices?.Invoke(builder.Services);
@@ -103,6 +106,8 @@ public static class DemoApp
         app.UseStatusCodePages(DemoPages.WriteStatusPageAsync);
         // Static files come first and end the request there, so serving the page never reads or writes a session.
         var webRoot = WebRoot(app.Environment);
+        // The point of sale's address is /pos; the file behind it is pos.html, served as the static file it is.
+        app.UseRewriter(new RewriteOptions().AddRewrite("^pos$", "pos.html", skipRemainingRules: true));
         app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = webRoot });
         app.UseStaticFiles(new StaticFileOptions { FileProvider = webRoot });
         // Everything past the static files speaks of a session: no cache may keep it.

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.RateLimiting;
 using Tessera.Demo.Pages;
 
@@ -99,7 +100,7 @@ internal static class DemoRateLimits
         var detail = retryAfter is { } s ? $"Too many attempts from your address: try again in {s} seconds." : "Too many attempts from your address: try again later.";
         // A browser's form post gets a page; everything else a problem document.
         IResult result = context.Request.HasFormContentType
-            ? Html.Result("Too many attempts", $"<h1>Too many attempts</h1>\n<p role=\"alert\">{Html.Encode(detail)}</p>\n", StatusCodes.Status429TooManyRequests)
+            ? new RazorComponentResult<TooManyAttemptsPage>(new { Detail = detail }) { StatusCode = StatusCodes.Status429TooManyRequests }
             : Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests.", detail: detail);
         await result.ExecuteAsync(context);
     }

@@ -43,6 +43,7 @@ public sealed class DemoResponseHeadersTests
         // Anonymous visitors: the static pages, the HTML pages and the JSON routes that read no session.
         await Check(anonymous, HttpMethod.Get, "/", dynamic: false);
         await Check(anonymous, HttpMethod.Get, "/pos.html", dynamic: false);
+        await Check(anonymous, HttpMethod.Get, "/pos", dynamic: false);
         await Check(anonymous, HttpMethod.Get, "/account/sessions");
         await Check(anonymous, HttpMethod.Get, "/admin/sessions");
         await Check(anonymous, HttpMethod.Get, "/admin/sign-in");

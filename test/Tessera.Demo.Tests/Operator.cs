@@ -28,6 +28,6 @@ internal static partial class Operator
         }));
     }
 
-    [GeneratedRegex("<input type=\"hidden\" name=\"(?<name>[^\"]+)\" value=\"(?<value>[^\"]+)\">")]
+    [GeneratedRegex("<input type=\"hidden\" name=\"(?<name>[^\"]+)\" value=\"(?<value>[^\"]+)\" ?/?>")]
     private static partial Regex TokenField();
 }

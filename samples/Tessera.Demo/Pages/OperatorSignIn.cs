@@ -1,6 +1,6 @@
-using System.Text;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Tessera.AspNetCore;
 
 namespace Tessera.Demo.Pages;
@@ -44,7 +44,7 @@ internal static class OperatorSignIn
     /// <summary>Maps the sign-in form; only called when an operator password hash is configured.</summary>
     public static void Map(WebApplication app, string passwordHash)
     {
-        app.MapGet(Path, (HttpContext context, IAntiforgery antiforgery) => Form(context, antiforgery, refused: false));
+        app.MapGet(Path, () => Form(refused: false));
 
         app.MapPost(Path, async (HttpContext context, HttpSession session, IAntiforgery antiforgery, ILoggerFactory loggers) =>
         {
@@ -58,32 +58,18 @@ internal static class OperatorSignIn
             if (!OperatorPassword.Verify(passwordHash, form["password"].ToString()))
             {
                 DemoLog.OperatorSignInRefused(logger, client);
-                return Form(context, antiforgery, refused: true);
+                return Form(refused: true);
             }
             // SignIn regenerates the credential, so a cookie planted or seen before this moment is worthless afterwards.
             session.SignIn(Subject);
             session.Set(SessionKey, true);
             DemoLog.OperatorSignedIn(logger, client);
-            return Html.SeeOther(context, DemoPages.AdminPath);
+            return DemoPages.SeeOther(context, DemoPages.AdminPath);
         }).RequireRateLimiting(DemoRateLimits.OperatorSignIn);
     }
 
-    private static IResult Form(HttpContext context, IAntiforgery antiforgery, bool refused)
-    {
-        var body = new StringBuilder();
-        body.Append("<h1>Operator sign-in</h1>\n")
-            .Append("<p>The operator page lists and signs out anyone's sessions, so it takes the operator password, not just a name. ")
-            .Append("Signing in on the home page never makes you an operator.</p>\n");
-        if (refused)
-        {
-            // The same words for every wrong password: nothing about how close it was.
-            body.Append("<p class=\"notice\" role=\"alert\" id=\"refused\">That is not the operator password.</p>\n");
-        }
-        body.Append("<form method=\"post\" action=\"").Append(Path).Append("\">")
-            .Append(Html.AntiforgeryField(antiforgery.GetAndStoreTokens(context)))
-            .Append("<label for=\"password\">Operator password</label> <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"")
-            .Append(OperatorPassword.MaxLength).Append("\"> <button type=\"submit\">Sign in as operator</button></form>\n");
+    /// <summary>The form (<see cref="OperatorSignInPage"/>); after a wrong password, with the same words for every one.</summary>
+    private static RazorComponentResult<OperatorSignInPage> Form(bool refused) =>
         // 403: the credentials were understood and are not enough (a 401 would need a WWW-Authenticate scheme).
-        return Html.Result("Operator sign-in", body.ToString(), refused ? StatusCodes.Status403Forbidden : StatusCodes.Status200OK);
-    }
+        new(new { Refused = refused }) { StatusCode = refused ? StatusCodes.Status403Forbidden : StatusCodes.Status200OK };
 }
