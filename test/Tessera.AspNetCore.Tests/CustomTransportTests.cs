@@ -12,16 +12,15 @@ namespace Tessera.AspNetCore.Tests;
 /// the credential to issue or clear, the deadlines the commit wrote (a touch included) and whether the request signed
 /// out. It reads nothing from the request's features.
 /// </summary>
-public sealed class CustomTransportTests : HttpConformanceTestBase
+public sealed class CustomTransportTests : HttpConformanceTestBase<InMemoryStoreKit>
 {
     private const string Ticket = "X-Ticket";
     private const string IdleDeadline = "X-Ticket-Idle";
     private const string Cleared = "X-Ticket-Cleared";
 
-    protected override ISessionStore CreateStore() => new InMemorySessionStore(Clock);
-
     protected override void ConfigureServices(IServiceCollection services)
     {
+        base.ConfigureServices(services);
         services.RemoveAll<ISessionTransport>();
         services.AddSingleton<ISessionTransport, HeaderTicketTransport>();
     }

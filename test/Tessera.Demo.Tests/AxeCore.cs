@@ -15,7 +15,7 @@ public sealed class AxeCore : IAsyncLifetime
     private string? _script;
 
     /// <inheritdoc />
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         var source = Path.Combine(AppContext.BaseDirectory, "axe");
         _directory = Directory.CreateTempSubdirectory("tessera-axe-").FullName;
@@ -67,7 +67,7 @@ public sealed class AxeCore : IAsyncLifetime
     }
 
     /// <inheritdoc />
-    public Task DisposeAsync()
+    public ValueTask DisposeAsync()
     {
         try
         {
@@ -77,6 +77,6 @@ public sealed class AxeCore : IAsyncLifetime
         {
             // a scratch directory; best effort
         }
-        return Task.CompletedTask;
+        return ValueTask.CompletedTask;
     }
 }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using Tessera.Testing;
 
@@ -14,7 +15,7 @@ namespace Tessera.PostgreSql.Tests;
 /// </summary>
 public sealed class PostgreSqlStoreConfigurationTests(PostgresDatabase database) : IClassFixture<PostgresDatabase>
 {
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
 
     [Fact]
     public async Task TheContainersDataSourceComesFirstAndTheSectionConfiguresTheRest()

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using Tessera.Testing;
 
 namespace Tessera.Redis.Tests;
@@ -11,12 +12,12 @@ namespace Tessera.Redis.Tests;
 [Collection(RedisCollection.Name)]
 public sealed class RedisStoreConfigurationTests(RedisFixture redis) : IAsyncLifetime
 {
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private readonly string _prefix = "tessera-test-" + Guid.NewGuid().ToString("N");
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async Task DisposeAsync() => await RedisTestStores.DeleteKeysAsync(await RedisTestStores.ConnectionAsync(redis), _prefix);
+    public async ValueTask DisposeAsync() => await RedisTestStores.DeleteKeysAsync(await RedisTestStores.ConnectionAsync(redis), _prefix);
 
     [Fact]
     public async Task UseRedisStoreWithoutArgumentsTakesItsOptionsFromTheTesseraRedisSection()

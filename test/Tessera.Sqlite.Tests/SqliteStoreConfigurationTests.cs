@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using Tessera.Testing;
 
 namespace Tessera.Sqlite.Tests;
@@ -11,7 +12,7 @@ namespace Tessera.Sqlite.Tests;
 public sealed class SqliteStoreConfigurationTests : IDisposable
 {
     private readonly TestDatabaseDirectory _directory = new();
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
 
     public void Dispose() => _directory.Dispose();
 
