@@ -31,7 +31,7 @@ public static class HttpContextSessionExtensions
     public static async ValueTask<HttpSession> GetTesseraSessionAsync(this HttpContext context)
     {
         var session = context.GetTesseraSession();
-        await session.LoadAsync(context.RequestAborted);
+        await session.LoadAsync(context.RequestAborted).ConfigureAwait(false);
         return session;
     }
 }

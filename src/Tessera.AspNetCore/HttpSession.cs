@@ -35,7 +35,7 @@ public sealed class HttpSession : TesseraSession, IBindableFromHttpContext<HttpS
     {
         ArgumentNullException.ThrowIfNull(context);
         var session = context.GetTesseraSession();
-        await session.LoadAsync(context.RequestAborted);
+        await session.LoadAsync(context.RequestAborted).ConfigureAwait(false);
         return session;
     }
 

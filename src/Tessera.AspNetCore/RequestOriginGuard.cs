@@ -111,7 +111,7 @@ internal sealed partial class RequestOriginGuard
         if (context.GetEndpoint()?.Metadata.GetMetadata<IDisableTesseraOriginCheckMetadata>() is not null
             || !_sessions.PresentsCookieCredential(context)
             || IsExemptPath(context.Request.Path)
-            || await IsRemoteAuthenticationCallbackAsync(context))
+            || await IsRemoteAuthenticationCallbackAsync(context).ConfigureAwait(false))
         {
             return false;
         }
@@ -119,7 +119,7 @@ internal sealed partial class RequestOriginGuard
         Log.CrossOriginRefused(_logger, context.Request.Method, Printable(context.Request.Path.Value ?? "/"), ReasonTag(refusal), Printable(context.Request.Headers[SecFetchSite]), Printable(context.Request.Headers.Origin));
         var response = context.Response;
         response.Headers[HeaderNames.CacheControl] = "no-store";
-        await TesseraProblem.WriteAsync(context, StatusCodes.Status403Forbidden, "Cross-origin request refused.", "cross_origin_request");
+        await TesseraProblem.WriteAsync(context, StatusCodes.Status403Forbidden, "Cross-origin request refused.", "cross_origin_request").ConfigureAwait(false);
         return true;
     }
 
@@ -178,10 +178,10 @@ internal sealed partial class RequestOriginGuard
         {
             return false;
         }
-        foreach (var scheme in await schemes.GetRequestHandlerSchemesAsync())
+        foreach (var scheme in await schemes.GetRequestHandlerSchemesAsync().ConfigureAwait(false))
         {
-            var handler = await handlers.GetHandlerAsync(context, scheme.Name);
-            if (handler is not null && CallbackProbes.GetOrAdd(handler.GetType(), CallbackProbe) is { } probe && await probe(handler))
+            var handler = await handlers.GetHandlerAsync(context, scheme.Name).ConfigureAwait(false);
+            if (handler is not null && CallbackProbes.GetOrAdd(handler.GetType(), CallbackProbe) is { } probe && await probe(handler).ConfigureAwait(false))
             {
                 return true;
             }

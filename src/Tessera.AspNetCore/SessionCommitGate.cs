@@ -46,20 +46,20 @@ internal sealed class SessionCommitGate : IHttpResponseBodyFeature
 
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
-        await OpenAsync(cancellationToken);
-        await _inner.StartAsync(cancellationToken);
+        await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await _inner.StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
     {
-        await OpenAsync(cancellationToken);
-        await _inner.SendFileAsync(path, offset, count, cancellationToken);
+        await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await _inner.SendFileAsync(path, offset, count, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task CompleteAsync()
     {
-        await OpenAsync(_context.RequestAborted);
-        await _inner.CompleteAsync();
+        await OpenAsync(_context.RequestAborted).ConfigureAwait(false);
+        await _inner.CompleteAsync().ConfigureAwait(false);
     }
 
     /// <summary>
@@ -93,7 +93,7 @@ internal sealed class SessionCommitGate : IHttpResponseBodyFeature
         }
         if (_session.MustCommitBeforeResponse)
         {
-            await _session.CommitAsync(cancellationToken);
+            await _session.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
         Release();
     }
@@ -188,16 +188,16 @@ internal sealed class SessionCommitGate : IHttpResponseBodyFeature
 
         public override async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
         {
-            await gate.OpenAsync(cancellationToken);
+            await gate.OpenAsync(cancellationToken).ConfigureAwait(false);
             _lastHeld = false;
-            return await Inner.FlushAsync(cancellationToken);
+            return await Inner.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
 
         public override async ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
         {
-            await gate.OpenAsync(cancellationToken);
+            await gate.OpenAsync(cancellationToken).ConfigureAwait(false);
             _lastHeld = false;
-            return await Inner.WriteAsync(source, cancellationToken);
+            return await Inner.WriteAsync(source, cancellationToken).ConfigureAwait(false);
         }
 
         public override void CancelPendingFlush()
@@ -227,13 +227,13 @@ internal sealed class SessionCommitGate : IHttpResponseBodyFeature
         {
             if (exception is null)
             {
-                await gate.OpenAsync(gate.RequestAborted);
+                await gate.OpenAsync(gate.RequestAborted).ConfigureAwait(false);
             }
             else
             {
                 gate.Discard();
             }
-            await Inner.CompleteAsync(exception);
+            await Inner.CompleteAsync(exception).ConfigureAwait(false);
         }
     }
 
@@ -277,8 +277,8 @@ internal sealed class SessionCommitGate : IHttpResponseBodyFeature
 
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            await gate.OpenAsync(cancellationToken);
-            await gate.Inner.Stream.WriteAsync(buffer, cancellationToken);
+            await gate.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await gate.Inner.Stream.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
         }
 
         public override void Flush()
@@ -292,8 +292,8 @@ internal sealed class SessionCommitGate : IHttpResponseBodyFeature
 
         public override async Task FlushAsync(CancellationToken cancellationToken)
         {
-            await gate.OpenAsync(cancellationToken);
-            await gate.Inner.Stream.FlushAsync(cancellationToken);
+            await gate.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await gate.Inner.Stream.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
 
         public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();

@@ -64,7 +64,7 @@ internal sealed class TesseraAuthenticationHandler(
         {
             return AuthenticateResult.NoResult();
         }
-        await session.LoadAsync(Context.RequestAborted);
+        await session.LoadAsync(Context.RequestAborted).ConfigureAwait(false);
         if (session.IsStoreUnavailable)
         {
             // Never access while the store cannot say; the challenge answers 503 rather than send the client to sign in.
@@ -119,7 +119,7 @@ internal sealed class TesseraAuthenticationHandler(
             if (session.CredentialKind == SessionCredentialKind.AccessToken && session.HasPresentedCredential)
             {
                 bearerRequest = true;
-                await session.LoadAsync(Context.RequestAborted);
+                await session.LoadAsync(Context.RequestAborted).ConfigureAwait(false);
                 reason = session.TokenFailure != TokenFailure.None
                     ? session.TokenFailure.ToReason()
                     : session.IsNew ? TokenFailure.InvalidToken.ToReason() : TesseraAuthenticationDefaults.AnonymousSessionReason;

@@ -65,16 +65,16 @@ public sealed class TesseraMiddleware
         {
             try
             {
-                await _next(context);
+                await _next(context).ConfigureAwait(false);
             }
             catch (Exception e) when (IsAnswered(e) && !context.Response.HasStarted)
             {
-                await AnswerAsync(context, e);
+                await AnswerAsync(context, e).ConfigureAwait(false);
             }
             return;
         }
         // Before the session is opened: a refused request reads nothing from the store and writes nothing to it.
-        if (await _originGuard.RefuseAsync(context))
+        if (await _originGuard.RefuseAsync(context).ConfigureAwait(false))
         {
             return;
         }
@@ -97,14 +97,14 @@ public sealed class TesseraMiddleware
         context.Response.OnStarting(CommitOnStarting, feature);
         try
         {
-            await _next(context);
+            await _next(context).ConfigureAwait(false);
             if (!context.Response.HasStarted)
             {
-                await feature.CommitAsync(context.RequestAborted);
+                await feature.CommitAsync(context.RequestAborted).ConfigureAwait(false);
             }
             if (gate is not null)
             {
-                await gate.OpenAsync(context.RequestAborted);
+                await gate.OpenAsync(context.RequestAborted).ConfigureAwait(false);
             }
         }
         catch (SessionUnavailableException) when (!context.Response.HasStarted)
@@ -120,7 +120,7 @@ public sealed class TesseraMiddleware
         catch (Exception e) when (IsAnswered(e) && !context.Response.HasStarted)
         {
             Abandon(feature, gate);
-            await AnswerAsync(context, e);
+            await AnswerAsync(context, e).ConfigureAwait(false);
         }
         catch
         {
@@ -154,12 +154,12 @@ public sealed class TesseraMiddleware
         response.Headers[HeaderNames.CacheControl] = "no-store";
         if (e is SessionDataTooLargeException)
         {
-            await TesseraProblem.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "The session's data would exceed its size limit.", "session_data_too_large");
+            await TesseraProblem.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "The session's data would exceed its size limit.", "session_data_too_large").ConfigureAwait(false);
             return;
         }
         var operation = e is SessionStoreUnavailableException unavailable ? unavailable.Operation : "create";
         Log.CommitFailed(_logger, operation, Tessera.Log.ErrorType(e));
         response.Headers[HeaderNames.RetryAfter] = _retryAfter;
-        await TesseraProblem.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "The session store is unavailable; try again later.", e is SessionStoreFullException ? "session_store_full" : "session_store_unavailable");
+        await TesseraProblem.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "The session store is unavailable; try again later.", e is SessionStoreFullException ? "session_store_full" : "session_store_unavailable").ConfigureAwait(false);
     }
 }

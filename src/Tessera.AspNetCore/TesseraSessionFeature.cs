@@ -20,7 +20,7 @@ internal sealed class TesseraSessionFeature(HttpContext context, HttpSession ses
             return;
         }
         _written = true;
-        var commit = await Session.CommitOutcomeAsync(cancellationToken);
+        var commit = await Session.CommitOutcomeAsync(cancellationToken).ConfigureAwait(false);
         if (!context.Response.HasStarted)
         {
             transport.WriteCommit(context, commit);

@@ -49,7 +49,7 @@ namespace Tessera.AspNetCore
             try
             {
                 // Some stores block or ignore the token; WaitAsync bounds the wait either way.
-                await _store.LoadAsync("tessera-health-" + Guid.NewGuid().ToString("N"), timeout.Token).AsTask().WaitAsync(_timeout, cancellationToken);
+                await _store.LoadAsync("tessera-health-" + Guid.NewGuid().ToString("N"), timeout.Token).AsTask().WaitAsync(_timeout, cancellationToken).ConfigureAwait(false);
                 return HealthCheckResult.Healthy($"The session store ({storeName}) answered.");
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested)

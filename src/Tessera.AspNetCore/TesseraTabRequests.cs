@@ -43,7 +43,7 @@ public static class HttpContextTabExtensions
     /// <exception cref="InvalidOperationException">Sessions are disabled for this endpoint, or Tessera is not set up.</exception>
     public static async ValueTask<TabScope?> GetTesseraTabAsync(this HttpContext context)
     {
-        var session = await context.GetTesseraSessionAsync();
+        var session = await context.GetTesseraSessionAsync().ConfigureAwait(false);
         return session.FindTab(context.GetTesseraTabId());
     }
 

@@ -53,18 +53,18 @@ namespace Tessera.AspNetCore
             var manager = context.RequestServices.GetRequiredService<SessionManager>();
             if (manager.Store is not ISessionTokenStore)
             {
-                await TesseraProblem.WriteAsync(context, StatusCodes.Status501NotImplemented, "The session store does not support token sessions.");
+                await TesseraProblem.WriteAsync(context, StatusCodes.Status501NotImplemented, "The session store does not support token sessions.").ConfigureAwait(false);
                 return;
             }
             var request = context.Request;
             if (!request.HasJsonContentType())
             {
-                await TesseraProblem.WriteAsync(context, StatusCodes.Status415UnsupportedMediaType, "Send a JSON body with Content-Type: application/json.");
+                await TesseraProblem.WriteAsync(context, StatusCodes.Status415UnsupportedMediaType, "Send a JSON body with Content-Type: application/json.").ConfigureAwait(false);
                 return;
             }
             if (request.ContentLength > MaxBodyBytes)
             {
-                await TesseraProblem.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, $"The body is larger than {MaxBodyBytes} bytes.");
+                await TesseraProblem.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, $"The body is larger than {MaxBodyBytes} bytes.").ConfigureAwait(false);
                 return;
             }
             if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature)
@@ -74,7 +74,7 @@ namespace Tessera.AspNetCore
             string? refreshToken;
             try
             {
-                using var body = await JsonDocument.ParseAsync(request.Body, default, context.RequestAborted);
+                using var body = await JsonDocument.ParseAsync(request.Body, default, context.RequestAborted).ConfigureAwait(false);
                 refreshToken = body.RootElement.ValueKind == JsonValueKind.Object
                     && body.RootElement.TryGetProperty("refreshToken", out var value)
                     && value.ValueKind == JsonValueKind.String
@@ -87,17 +87,17 @@ namespace Tessera.AspNetCore
             }
             catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
             {
-                await TesseraProblem.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, $"The body is larger than {MaxBodyBytes} bytes.");
+                await TesseraProblem.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, $"The body is larger than {MaxBodyBytes} bytes.").ConfigureAwait(false);
                 return;
             }
             if (string.IsNullOrEmpty(refreshToken))
             {
-                await TesseraProblem.WriteAsync(context, StatusCodes.Status400BadRequest, "The body must be a JSON object with a refreshToken string.");
+                await TesseraProblem.WriteAsync(context, StatusCodes.Status400BadRequest, "The body must be a JSON object with a refreshToken string.").ConfigureAwait(false);
                 return;
             }
-            var result = await manager.Tokens.RefreshAsync(refreshToken, context.RequestAborted);
+            var result = await manager.Tokens.RefreshAsync(refreshToken, context.RequestAborted).ConfigureAwait(false);
             var response = result.Succeeded ? TesseraTokenResults.Tokens(result.Value!) : TesseraTokenResults.InvalidToken(result.Failure);
-            await response.ExecuteAsync(context);
+            await response.ExecuteAsync(context).ConfigureAwait(false);
         }
 
         public static async Task LogoutAsync(HttpContext context)
@@ -105,19 +105,19 @@ namespace Tessera.AspNetCore
             var manager = context.RequestServices.GetRequiredService<SessionManager>();
             if (manager.Store is not ISessionTokenStore)
             {
-                await TesseraProblem.WriteAsync(context, StatusCodes.Status501NotImplemented, "The session store does not support token sessions.");
+                await TesseraProblem.WriteAsync(context, StatusCodes.Status501NotImplemented, "The session store does not support token sessions.").ConfigureAwait(false);
                 return;
             }
             var token = BearerSessionTransport.ReadToken(context.Request, manager.Options.Tokens.MaxTokenLength);
             if (token is null)
             {
-                await TesseraTokenResults.MissingToken().ExecuteAsync(context);
+                await TesseraTokenResults.MissingToken().ExecuteAsync(context).ConfigureAwait(false);
                 return;
             }
-            var result = await manager.Tokens.InvalidateAsync(token, context.RequestAborted);
+            var result = await manager.Tokens.InvalidateAsync(token, context.RequestAborted).ConfigureAwait(false);
             if (!result.Succeeded)
             {
-                await TesseraTokenResults.InvalidToken(result.Failure).ExecuteAsync(context);
+                await TesseraTokenResults.InvalidToken(result.Failure).ExecuteAsync(context).ConfigureAwait(false);
                 return;
             }
             context.Response.StatusCode = StatusCodes.Status204NoContent;

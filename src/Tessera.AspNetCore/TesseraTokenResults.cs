@@ -52,14 +52,15 @@ public static class TesseraTokenResults
             response.StatusCode = StatusCodes.Status200OK;
             response.ContentType = "application/json; charset=utf-8";
             MarkNoStore(response);
-            await using var writer = new Utf8JsonWriter(response.Body);
+            var writer = new Utf8JsonWriter(response.Body);
+            await using var writerScope = writer.ConfigureAwait(false);
             writer.WriteStartObject();
             writer.WriteString("accessToken", pair.AccessToken);
             writer.WriteString("refreshToken", pair.RefreshToken);
             writer.WriteString("accessTokenExpiresAt", pair.AccessTokenExpiresAt.ToUniversalTime());
             writer.WriteString("refreshTokenExpiresAt", pair.RefreshTokenExpiresAt.ToUniversalTime());
             writer.WriteEndObject();
-            await writer.FlushAsync(httpContext.RequestAborted);
+            await writer.FlushAsync(httpContext.RequestAborted).ConfigureAwait(false);
         }
     }
 
@@ -76,7 +77,7 @@ public static class TesseraTokenResults
                 httpContext,
                 StatusCodes.Status401Unauthorized,
                 reason is null ? "An access token is required." : "The token was rejected.",
-                reason);
+                reason).ConfigureAwait(false);
         }
     }
 }
@@ -93,7 +94,8 @@ internal static class TesseraProblem
         var response = context.Response;
         response.StatusCode = status;
         response.ContentType = "application/problem+json; charset=utf-8";
-        await using var writer = new Utf8JsonWriter(response.Body);
+        var writer = new Utf8JsonWriter(response.Body);
+        await using var writerScope = writer.ConfigureAwait(false);
         writer.WriteStartObject();
         writer.WriteString("type", status == StatusCodes.Status401Unauthorized
             ? "https://www.rfc-editor.org/rfc/rfc6750#section-3.1"
@@ -106,6 +108,6 @@ internal static class TesseraProblem
             writer.WriteString("reason", reason);
         }
         writer.WriteEndObject();
-        await writer.FlushAsync(context.RequestAborted);
+        await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
     }
 }

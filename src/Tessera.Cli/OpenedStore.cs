@@ -33,12 +33,12 @@ internal sealed class OpenedStore : IAsyncDisposable
             {
                 var store = new SqliteSessionStore(new SqliteSessionStoreOptions { ConnectionString = "Data Source=" + url.SqlitePath });
                 // The schema is created on first use anyway; doing it now makes a bad path fail here, once.
-                await store.InitializeAsync(cancellationToken);
+                await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
                 return new OpenedStore(
                     store,
                     async ct =>
                     {
-                        await store.InitializeAsync(ct);
+                        await store.InitializeAsync(ct).ConfigureAwait(false);
                         return $"SQLite schema is at version {SqliteSessionStore.SchemaVersion} in {store.DatabasePath}.";
                     },
                     store.DisposeAsync);
@@ -54,27 +54,27 @@ internal sealed class OpenedStore : IAsyncDisposable
                     store,
                     async ct =>
                     {
-                        await store.EnsureSchemaAsync(ct);
+                        await store.EnsureSchemaAsync(ct).ConfigureAwait(false);
                         return $"PostgreSQL schema is at version {PostgreSqlSessionStore.SchemaVersion} ({store.SessionsTable}, {store.TokensTable}).";
                     },
                     store.DisposeAsync);
             }
             default:
             {
-                var connection = await RedisConnection.ConnectAsync(url.Redis!, cancellationToken);
+                var connection = await RedisConnection.ConnectAsync(url.Redis!, cancellationToken).ConfigureAwait(false);
                 var store = new RedisSessionStore(connection, new RedisSessionStoreOptions { KeyPrefix = url.RedisPrefix });
                 return new OpenedStore(
                     store,
                     async ct =>
                     {
                         // Nothing to create; a round trip proves the server answers.
-                        await connection.ExecuteAsync("PING", [], ct);
+                        await connection.ExecuteAsync("PING", [], ct).ConfigureAwait(false);
                         return $"Redis needs no migration: the store creates its keys (prefix '{url.RedisPrefix}') as it writes. The server answered.";
                     },
                     async () =>
                     {
-                        await store.DisposeAsync();
-                        await connection.DisposeAsync();
+                        await store.DisposeAsync().ConfigureAwait(false);
+                        await connection.DisposeAsync().ConfigureAwait(false);
                     });
             }
         }

@@ -1,3 +1,3 @@
 using Tessera.Cli;
 
-return await TesseraCli.RunAsync(args, Console.Out, Console.Error, Environment.GetEnvironmentVariable, interactive: !Console.IsOutputRedirected);
+return await TesseraCli.RunAsync(args, Console.Out, Console.Error, Environment.GetEnvironmentVariable, interactive: !Console.IsOutputRedirected).ConfigureAwait(false);

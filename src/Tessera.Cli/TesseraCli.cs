@@ -66,7 +66,7 @@ internal static class TesseraCli
                 var text = parse.GetValue(storeOption) ?? environment(StoreVariable);
                 if (string.IsNullOrWhiteSpace(text))
                 {
-                    await error.WriteLineAsync($"No store: pass --store URL or set {StoreVariable} (sqlite:PATH, postgres://..., redis://...).");
+                    await error.WriteLineAsync($"No store: pass --store URL or set {StoreVariable} (sqlite:PATH, postgres://..., redis://...).").ConfigureAwait(false);
                     return ExitCodes.Usage;
                 }
                 StoreUrl url;
@@ -76,18 +76,19 @@ internal static class TesseraCli
                 }
                 catch (FormatException e)
                 {
-                    await error.WriteLineAsync("Bad store URL: " + e.Message);
+                    await error.WriteLineAsync("Bad store URL: " + e.Message).ConfigureAwait(false);
                     return ExitCodes.Usage;
                 }
                 try
                 {
-                    await using var store = await OpenedStore.OpenAsync(url, ct);
-                    return await run(new Context(parse, store, url, console, output, error, json, interactive), ct);
+                    var store = await OpenedStore.OpenAsync(url, ct).ConfigureAwait(false);
+                    await using var storeScope = store.ConfigureAwait(false);
+                    return await run(new Context(parse, store, url, console, output, error, json, interactive), ct).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     // Driver messages never carry the password, but scrub anyway: this line may end up in a CI log.
-                    await error.WriteLineAsync(url.Scrub($"Store error ({url.Display}): {e.GetType().Name}: {e.Message}"));
+                    await error.WriteLineAsync(url.Scrub($"Store error ({url.Display}): {e.GetType().Name}: {e.Message}")).ConfigureAwait(false);
                     return ExitCodes.StoreError;
                 }
             });
@@ -97,14 +98,14 @@ internal static class TesseraCli
 
         StoreCommand("migrate", "Create or upgrade the store's schema (SQLite: on open; PostgreSQL: EnsureSchemaAsync; Redis: nothing to do).", async (c, ct) =>
         {
-            var done = await c.Store.Migrate(ct);
+            var done = await c.Store.Migrate(ct).ConfigureAwait(false);
             c.Print(new JsonObject { ["store"] = c.Url.Display, ["message"] = done }, () => c.Console.WriteLine(done));
             return ExitCodes.Ok;
         });
 
         StoreCommand("stats", "Count live, expired and revoked sessions and report the store's size.", async (c, ct) =>
         {
-            var stats = await c.Store.Admin.GetStatisticsAsync(ct);
+            var stats = await c.Store.Admin.GetStatisticsAsync(ct).ConfigureAwait(false);
             c.Print(
                 new JsonObject
                 {
@@ -147,7 +148,7 @@ internal static class TesseraCli
             var limit = c.Parse.GetValue(limitOption);
             if (limit < 0)
             {
-                await c.Error.WriteLineAsync("--limit must be 0 (all) or more.");
+                await c.Error.WriteLineAsync("--limit must be 0 (all) or more.").ConfigureAwait(false);
                 return ExitCodes.Usage;
             }
             var query = new SessionQuery
@@ -160,7 +161,7 @@ internal static class TesseraCli
             var truncated = false;
             do
             {
-                var page = await c.Store.Admin.ListSessionsAsync(query, ct);
+                var page = await c.Store.Admin.ListSessionsAsync(query, ct).ConfigureAwait(false);
                 sessions.AddRange(page.Sessions);
                 query = query with { Cursor = page.NextCursor };
                 if (limit > 0 && sessions.Count >= limit)
@@ -202,10 +203,10 @@ internal static class TesseraCli
         var show = StoreCommand("show", "Show one session: times, state, metadata and data (a credential hash only as a short prefix).", async (c, ct) =>
         {
             var id = c.Parse.GetValue(idArgument)!;
-            var record = await FindAsync(c.Store, id, ct);
+            var record = await FindAsync(c.Store, id, ct).ConfigureAwait(false);
             if (record is null)
             {
-                await c.Error.WriteLineAsync($"No session with id '{TerminalText.Printable(id)}'.");
+                await c.Error.WriteLineAsync($"No session with id '{TerminalText.Printable(id)}'.").ConfigureAwait(false);
                 return ExitCodes.NotFound;
             }
             var now = DateTimeOffset.UtcNow;
@@ -252,15 +253,15 @@ internal static class TesseraCli
             var user = c.Parse.GetValue(revokeUser);
             if ((id is null) == (user is null))
             {
-                await c.Error.WriteLineAsync("Give either a session id or --user USER (not both).");
+                await c.Error.WriteLineAsync("Give either a session id or --user USER (not both).").ConfigureAwait(false);
                 return ExitCodes.Usage;
             }
             var now = DateTimeOffset.UtcNow;
             if (id is not null)
             {
-                if (!await c.Store.Store.RevokeAsync(id, now, ct))
+                if (!await c.Store.Store.RevokeAsync(id, now, ct).ConfigureAwait(false))
                 {
-                    await c.Error.WriteLineAsync($"No session with id '{TerminalText.Printable(id)}' to revoke (unknown or already revoked).");
+                    await c.Error.WriteLineAsync($"No session with id '{TerminalText.Printable(id)}' to revoke (unknown or already revoked).").ConfigureAwait(false);
                     return ExitCodes.NotFound;
                 }
                 c.Print(new JsonObject { ["revoked"] = 1, ["ids"] = new JsonArray(id) }, () => c.Console.WriteLine($"Revoked session {TerminalText.Printable(id)}."));
@@ -270,7 +271,7 @@ internal static class TesseraCli
             var query = new SessionQuery { Subject = user, State = SessionState.Live, PageSize = SessionQuery.MaxPageSize };
             do
             {
-                var page = await c.Store.Admin.ListSessionsAsync(query, ct);
+                var page = await c.Store.Admin.ListSessionsAsync(query, ct).ConfigureAwait(false);
                 ids.AddRange(page.Sessions.Select(s => s.Id));
                 query = query with { Cursor = page.NextCursor };
             }
@@ -278,7 +279,7 @@ internal static class TesseraCli
             var revoked = new JsonArray();
             foreach (var sessionId in ids)
             {
-                if (await c.Store.Store.RevokeAsync(sessionId, now, ct))
+                if (await c.Store.Store.RevokeAsync(sessionId, now, ct).ConfigureAwait(false))
                 {
                     revoked.Add(sessionId);
                 }
@@ -292,7 +293,7 @@ internal static class TesseraCli
         var dryRun = new Option<bool>("--dry-run") { Description = "Only count what would be deleted." };
         var gc = StoreCommand("gc", "Delete expired sessions (revoked ones too once expired), in batches.", async (c, ct) =>
         {
-            var pending = await CountCollectableAsync(c.Store.Admin, ct);
+            var pending = await CountCollectableAsync(c.Store.Admin, ct).ConfigureAwait(false);
             if (c.Parse.GetValue(dryRun))
             {
                 c.Print(new JsonObject { ["dryRun"] = true, ["expired"] = pending }, () => c.Console.WriteLine($"{N(pending)} expired session(s) would be deleted."));
@@ -304,7 +305,7 @@ internal static class TesseraCli
             {
                 while (true)
                 {
-                    var batch = await cleanup.DeleteExpiredAsync(GcBatchSize, ct);
+                    var batch = await cleanup.DeleteExpiredAsync(GcBatchSize, ct).ConfigureAwait(false);
                     deleted += batch;
                     progress?.Invoke(deleted);
                     if (batch < GcBatchSize)
@@ -318,12 +319,12 @@ internal static class TesseraCli
                 await c.Console.Progress().StartAsync(async progress =>
                 {
                     var task = progress.AddTask("Deleting expired sessions", maxValue: pending);
-                    await RunAsync(n => task.Value = Math.Min(n, pending));
-                });
+                    await RunAsync(n => task.Value = Math.Min(n, pending)).ConfigureAwait(false);
+                }).ConfigureAwait(false);
             }
             else
             {
-                await RunAsync(null);
+                await RunAsync(null).ConfigureAwait(false);
             }
             c.Print(new JsonObject { ["dryRun"] = false, ["deleted"] = deleted }, () => c.Console.WriteLine($"Deleted {N(deleted)} expired session(s)."));
             return ExitCodes.Ok;
@@ -335,10 +336,10 @@ internal static class TesseraCli
         {
             if (!c.Parse.GetValue(force))
             {
-                await c.Error.WriteLineAsync($"Refusing to delete every session in {c.Url.Display} without --force (everyone would be signed out).");
+                await c.Error.WriteLineAsync($"Refusing to delete every session in {c.Url.Display} without --force (everyone would be signed out).").ConfigureAwait(false);
                 return ExitCodes.Refused;
             }
-            var deleted = await c.Store.Admin.ClearAsync(ct);
+            var deleted = await c.Store.Admin.ClearAsync(ct).ConfigureAwait(false);
             c.Print(new JsonObject { ["deleted"] = deleted }, () => c.Console.WriteLine($"Deleted {N(deleted)} session(s)."));
             return ExitCodes.Ok;
         });
@@ -363,12 +364,12 @@ internal static class TesseraCli
         root.Add(keys);
 
         var parsed = root.Parse(args);
-        return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+        return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }).ConfigureAwait(false);
     }
 
     private static async Task<SessionRecord?> FindAsync(OpenedStore store, string id, CancellationToken ct)
     {
-        if (await store.Store.LoadAsync(id, ct) is { } live)
+        if (await store.Store.LoadAsync(id, ct).ConfigureAwait(false) is { } live)
         {
             return live;
         }
@@ -378,7 +379,7 @@ internal static class TesseraCli
             var query = new SessionQuery { State = state, PageSize = SessionQuery.MaxPageSize };
             do
             {
-                var page = await store.Admin.ListSessionsAsync(query, ct);
+                var page = await store.Admin.ListSessionsAsync(query, ct).ConfigureAwait(false);
                 if (page.Sessions.FirstOrDefault(s => string.Equals(s.Id, id, StringComparison.Ordinal)) is { } found)
                 {
                     return found;
@@ -393,13 +394,13 @@ internal static class TesseraCli
     // Expired sessions plus revoked ones already past their expiry: exactly what DeleteExpiredAsync removes.
     private static async Task<long> CountCollectableAsync(ISessionStoreAdministration admin, CancellationToken ct)
     {
-        var stats = await admin.GetStatisticsAsync(ct);
+        var stats = await admin.GetStatisticsAsync(ct).ConfigureAwait(false);
         var count = stats.Expired;
         var now = DateTimeOffset.UtcNow;
         var query = new SessionQuery { State = SessionState.Revoked, PageSize = SessionQuery.MaxPageSize };
         do
         {
-            var page = await admin.ListSessionsAsync(query, ct);
+            var page = await admin.ListSessionsAsync(query, ct).ConfigureAwait(false);
             count += page.Sessions.Count(s => s.ExpiresAt <= now);
             query = query with { Cursor = page.NextCursor };
         }

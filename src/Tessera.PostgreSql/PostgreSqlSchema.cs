@@ -110,23 +110,26 @@ internal sealed partial class PostgreSqlSchema
     /// <summary>Applies every migration the database lacks, under an advisory lock, in one transaction.</summary>
     public async Task<(int From, int To)> MigrateAsync(NpgsqlDataSource dataSource, TimeSpan timeout, ILogger logger, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var connectionScope = connection.ConfigureAwait(false);
+        var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transactionScope = transaction.ConfigureAwait(false);
         var seconds = (int)Math.Ceiling(timeout.TotalSeconds);
         async Task<object?> Run(string sql, params object[] parameters)
         {
-            await using var command = new NpgsqlCommand(sql, connection, transaction) { CommandTimeout = seconds };
+            var command = new NpgsqlCommand(sql, connection, transaction) { CommandTimeout = seconds };
+            await using var commandScope = command.ConfigureAwait(false);
             foreach (var parameter in parameters)
             {
                 command.Parameters.Add(new NpgsqlParameter { Value = parameter });
             }
-            return await command.ExecuteScalarAsync(cancellationToken);
+            return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
         }
         // Instances starting together queue here; the lock goes with the transaction, whatever happens.
-        await Run("SELECT pg_advisory_xact_lock($1)", LockKey);
-        if (await Run("SELECT 1 FROM pg_namespace WHERE nspname = $1", Schema) is null)
+        await Run("SELECT pg_advisory_xact_lock($1)", LockKey).ConfigureAwait(false);
+        if (await Run("SELECT 1 FROM pg_namespace WHERE nspname = $1", Schema).ConfigureAwait(false) is null)
         {
-            await Run("CREATE SCHEMA " + Quote(Schema));
+            await Run("CREATE SCHEMA " + Quote(Schema)).ConfigureAwait(false);
         }
         await Run(Rewrite("""
             CREATE TABLE IF NOT EXISTS "public"."sessionStoreTesseraMigrations"
@@ -135,19 +138,19 @@ internal sealed partial class PostgreSqlSchema
               "name"      text        NOT NULL,
               "appliedAt" timestamptz NOT NULL DEFAULT now()
             )
-            """));
-        var from = Convert.ToInt32(await Run("SELECT coalesce(max(" + Rewrite("\"version\"") + "), 0) FROM " + MigrationsTable), CultureInfo.InvariantCulture);
+            """)).ConfigureAwait(false);
+        var from = Convert.ToInt32(await Run("SELECT coalesce(max(" + Rewrite("\"version\"") + "), 0) FROM " + MigrationsTable).ConfigureAwait(false), CultureInfo.InvariantCulture);
         if (from > LatestVersion)
         {
             throw new InvalidOperationException($"The session tables are at schema version {from}, newer than this Tessera.PostgreSql ({LatestVersion}); upgrade the package instead of running an older one against them.");
         }
         foreach (var migration in Migrations.Where(m => m.Version > from))
         {
-            await Run(Rewrite(migration.Sql));
-            await Run("INSERT INTO " + MigrationsTable + " (" + Rewrite("\"version\", \"name\"") + ") VALUES ($1, $2)", migration.Version, migration.Name);
+            await Run(Rewrite(migration.Sql)).ConfigureAwait(false);
+            await Run("INSERT INTO " + MigrationsTable + " (" + Rewrite("\"version\", \"name\"") + ") VALUES ($1, $2)", migration.Version, migration.Name).ConfigureAwait(false);
             Log.MigrationApplied(logger, migration.Name, Schema, SessionsTable);
         }
-        await transaction.CommitAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return (from, LatestVersion);
     }
 

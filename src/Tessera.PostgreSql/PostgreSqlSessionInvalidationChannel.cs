@@ -46,7 +46,8 @@ public sealed class PostgreSqlSessionInvalidationChannel : SessionInvalidationCh
     /// <inheritdoc />
     public override async ValueTask PublishAsync(string? sessionId, CancellationToken cancellationToken = default)
     {
-        await using var command = _store.DataSource.CreateCommand("SELECT pg_notify($1, $2)");
+        var command = _store.DataSource.CreateCommand("SELECT pg_notify($1, $2)");
+        await using var commandScope = command.ConfigureAwait(false);
         command.CommandTimeout = _store.CommandTimeoutSeconds;
         command.Parameters.Add(new NpgsqlParameter { Value = Channel });
         command.Parameters.Add(new NpgsqlParameter { Value = sessionId ?? Everything });
@@ -56,7 +57,8 @@ public sealed class PostgreSqlSessionInvalidationChannel : SessionInvalidationCh
     /// <inheritdoc />
     protected override async Task ListenOnceAsync(ISessionInvalidationListener listener, Action subscribed, CancellationToken cancellationToken)
     {
-        await using var connection = await _store.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _store.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var connectionScope = connection.ConfigureAwait(false);
         connection.Notification += (_, e) => Deliver(listener, e.Payload);
         await ExecuteAsync(connection, "LISTEN " + QuoteIdentifier(Channel), cancellationToken).ConfigureAwait(false);
         subscribed();
@@ -86,7 +88,8 @@ public sealed class PostgreSqlSessionInvalidationChannel : SessionInvalidationCh
 
     private async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = _store.CommandTimeoutSeconds };
+        var command = new NpgsqlCommand(sql, connection) { CommandTimeout = _store.CommandTimeoutSeconds };
+        await using var commandScope = command.ConfigureAwait(false);
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 

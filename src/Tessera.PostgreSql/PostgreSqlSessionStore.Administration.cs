@@ -12,14 +12,16 @@ public sealed partial class PostgreSqlSessionStore : ISessionStoreAdministration
     {
         ArgumentNullException.ThrowIfNull(query);
         query.Validate();
-        await using var command = await CommandAsync(_sql.ListSessions(query.State, query.Subject is not null), idempotent: true, cancellationToken);
+        var command = await CommandAsync(_sql.ListSessions(query.State, query.Subject is not null), idempotent: true, cancellationToken).ConfigureAwait(false);
+        await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.Add(Text(query.Cursor ?? ""));
         command.Parameters.Add(Time(Now()));
         command.Parameters.Add(new Npgsql.NpgsqlParameter<int> { TypedValue = query.PageSize + 1 });
         command.Parameters.Add(Text(query.Subject));
-        await using var reader = await command.ReaderAsync(System.Data.CommandBehavior.Default, cancellationToken);
+        var reader = await command.ReaderAsync(System.Data.CommandBehavior.Default, cancellationToken).ConfigureAwait(false);
+        await using var readerScope = reader.ConfigureAwait(false);
         var records = new List<SessionRecord>();
-        while (await reader.ReadAsync(cancellationToken))
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             records.Add(ReadSession(reader, 0));
         }
@@ -38,12 +40,14 @@ public sealed partial class PostgreSqlSessionStore : ISessionStoreAdministration
     /// </remarks>
     public async ValueTask<SessionStoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default)
     {
-        await using var command = await CommandAsync(_sql.Statistics, idempotent: true, cancellationToken);
+        var command = await CommandAsync(_sql.Statistics, idempotent: true, cancellationToken).ConfigureAwait(false);
+        await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.Add(Time(Now()));
         command.Parameters.Add(Text(SessionsTable));
         command.Parameters.Add(Text(TokensTable));
-        await using var reader = await command.ReaderAsync(System.Data.CommandBehavior.SingleRow, cancellationToken);
-        await reader.ReadAsync(cancellationToken);
+        var reader = await command.ReaderAsync(System.Data.CommandBehavior.SingleRow, cancellationToken).ConfigureAwait(false);
+        await using var readerScope = reader.ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         return new SessionStoreStatistics(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), "sessions and tokens tables with their indexes");
     }
 
@@ -54,7 +58,8 @@ public sealed partial class PostgreSqlSessionStore : ISessionStoreAdministration
     /// </remarks>
     public async ValueTask<long> ClearAsync(CancellationToken cancellationToken = default)
     {
-        await using var command = await CommandAsync(_sql.Clear, idempotent: true, cancellationToken);
-        return await command.ExecuteAsync(cancellationToken);
+        var command = await CommandAsync(_sql.Clear, idempotent: true, cancellationToken).ConfigureAwait(false);
+        await using var commandScope = command.ConfigureAwait(false);
+        return await command.ExecuteAsync(cancellationToken).ConfigureAwait(false);
     }
 }

@@ -10,10 +10,11 @@ public sealed partial class PostgreSqlSessionStore : ISessionStoreCleanup, ISess
     public async ValueTask<int> DeleteExpiredAsync(int batchSize, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        await using var command = await CommandAsync(_sql.DeleteExpired, idempotent: true, cancellationToken);
+        var command = await CommandAsync(_sql.DeleteExpired, idempotent: true, cancellationToken).ConfigureAwait(false);
+        await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.Add(Time(Now()));
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = batchSize });
-        var deleted = await command.ExecuteAsync(cancellationToken);
+        var deleted = await command.ExecuteAsync(cancellationToken).ConfigureAwait(false);
         Log.CleanupBatch(_logger, deleted);
         return deleted;
     }
@@ -22,10 +23,11 @@ public sealed partial class PostgreSqlSessionStore : ISessionStoreCleanup, ISess
     public async ValueTask<int> DeleteRevokedAsync(DateTimeOffset revokedBefore, int batchSize, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        await using var command = await CommandAsync(_sql.DeleteRevoked, idempotent: true, cancellationToken);
+        var command = await CommandAsync(_sql.DeleteRevoked, idempotent: true, cancellationToken).ConfigureAwait(false);
+        await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.Add(Time(revokedBefore));
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = batchSize });
-        var deleted = await command.ExecuteAsync(cancellationToken);
+        var deleted = await command.ExecuteAsync(cancellationToken).ConfigureAwait(false);
         Log.CleanupBatch(_logger, deleted);
         return deleted;
     }
@@ -33,9 +35,10 @@ public sealed partial class PostgreSqlSessionStore : ISessionStoreCleanup, ISess
     /// <inheritdoc />
     public async ValueTask<long> CountAsync(CancellationToken cancellationToken = default)
     {
-        await using var command = await CommandAsync(_sql.Count, idempotent: true, cancellationToken);
+        var command = await CommandAsync(_sql.Count, idempotent: true, cancellationToken).ConfigureAwait(false);
+        await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.Add(Time(Now()));
-        var result = await command.ScalarAsync(cancellationToken);
+        var result = await command.ScalarAsync(cancellationToken).ConfigureAwait(false);
         return (long)result!;
     }
 }

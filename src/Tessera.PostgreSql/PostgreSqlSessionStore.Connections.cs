@@ -21,7 +21,7 @@ public sealed partial class PostgreSqlSessionStore
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         cancellationToken.ThrowIfCancellationRequested();
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         return new Lease(this, new NpgsqlCommand(sql, connection) { CommandTimeout = _commandTimeout }, connection, idempotent);
     }
 
@@ -59,8 +59,8 @@ public sealed partial class PostgreSqlSessionStore
 
         public async ValueTask DisposeAsync()
         {
-            await Command.DisposeAsync();
-            await _connection.DisposeAsync();
+            await Command.DisposeAsync().ConfigureAwait(false);
+            await _connection.DisposeAsync().ConfigureAwait(false);
         }
 
         private async ValueTask<T> RunAsync<T>(Func<NpgsqlCommand, CancellationToken, Task<T>> run, CancellationToken cancellationToken)
@@ -71,9 +71,9 @@ public sealed partial class PostgreSqlSessionStore
                 try
                 {
                     // Preparing only parses: a failure here is a connection found dead before the statement was sent.
-                    await Command.PrepareAsync(cancellationToken);
+                    await Command.PrepareAsync(cancellationToken).ConfigureAwait(false);
                     sent = true;
-                    return await run(Command, cancellationToken);
+                    return await run(Command, cancellationToken).ConfigureAwait(false);
                 }
                 catch (NpgsqlException failure) when (attempt < MaxRuns && !cancellationToken.IsCancellationRequested && MayRunAgain(failure, sent, idempotent))
                 {
@@ -83,8 +83,8 @@ public sealed partial class PostgreSqlSessionStore
                     // once a second such connection was seen (a restart test, 1 run in 5), hence a third run: each run
                     // is safe for the same reason the first retry is.
                     store._dataSource.Clear();
-                    await _connection.DisposeAsync();
-                    _connection = await store._dataSource.OpenConnectionAsync(cancellationToken);
+                    await _connection.DisposeAsync().ConfigureAwait(false);
+                    _connection = await store._dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
                     Command.Connection = _connection;
                 }
             }

@@ -31,7 +31,7 @@ public sealed partial class PostgreSqlSessionStore
     public async Task EnsureSchemaAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        var (from, to) = await _schema.MigrateAsync(_dataSource, PostgreSqlSessionStoreDefaults.MigrationTimeout, _logger, cancellationToken);
+        var (from, to) = await _schema.MigrateAsync(_dataSource, PostgreSqlSessionStoreDefaults.MigrationTimeout, _logger, cancellationToken).ConfigureAwait(false);
         Log.SchemaReady(_logger, to, from);
     }
 }

@@ -10,12 +10,14 @@ public sealed partial class PostgreSqlSessionStore : ISubjectSessionIndex, ISubj
     public async ValueTask<IReadOnlyList<SessionRecord>> ListBySubjectAsync(string subject, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(subject);
-        await using var command = await CommandAsync(_sql.ListBySubject, idempotent: true, cancellationToken);
+        var command = await CommandAsync(_sql.ListBySubject, idempotent: true, cancellationToken).ConfigureAwait(false);
+        await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.Add(Text(subject));
         command.Parameters.Add(Time(Now()));
-        await using var reader = await command.ReaderAsync(System.Data.CommandBehavior.Default, cancellationToken);
+        var reader = await command.ReaderAsync(System.Data.CommandBehavior.Default, cancellationToken).ConfigureAwait(false);
+        await using var readerScope = reader.ConfigureAwait(false);
         var list = new List<SessionRecord>();
-        while (await reader.ReadAsync(cancellationToken))
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             list.Add(ReadSession(reader, 0));
         }
@@ -36,7 +38,8 @@ public sealed partial class PostgreSqlSessionStore : ISubjectSessionIndex, ISubj
         {
             return [];
         }
-        await using var command = await CommandAsync(newcomerOnly ? _sql.TrimNewcomer : _sql.TrimSubject, idempotent: false, cancellationToken);
+        var command = await CommandAsync(newcomerOnly ? _sql.TrimNewcomer : _sql.TrimSubject, idempotent: false, cancellationToken).ConfigureAwait(false);
+        await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.Add(Text(subject));
         command.Parameters.Add(Time(Now()));
         command.Parameters.Add(new NpgsqlParameter<long> { NpgsqlDbType = NpgsqlDbType.Bigint, TypedValue = keep });
@@ -48,9 +51,10 @@ public sealed partial class PostgreSqlSessionStore : ISubjectSessionIndex, ISubj
             ? new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Uuid, Value = DBNull.Value }
             : Uuid(MapId(mustKeepId).Key));
         command.Parameters.Add(Time(revokedAt));
-        await using var reader = await command.ReaderAsync(System.Data.CommandBehavior.Default, cancellationToken);
+        var reader = await command.ReaderAsync(System.Data.CommandBehavior.Default, cancellationToken).ConfigureAwait(false);
+        await using var readerScope = reader.ConfigureAwait(false);
         var revoked = new List<string>();
-        while (await reader.ReadAsync(cancellationToken))
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             revoked.Add(reader.GetString(0));
         }

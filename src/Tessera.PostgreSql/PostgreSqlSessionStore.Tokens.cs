@@ -16,11 +16,12 @@ public sealed partial class PostgreSqlSessionStore : ISessionTokenStore
         {
             return false;
         }
-        await using var command = await CommandAsync(_sql.CreateTokens, idempotent: false, cancellationToken);
+        var command = await CommandAsync(_sql.CreateTokens, idempotent: false, cancellationToken).ConfigureAwait(false);
+        await using var commandScope = command.ConfigureAwait(false);
         AddPair(command, access.SessionId, Now(), access, refresh);
         try
         {
-            return await command.ExecuteAsync(cancellationToken) == 2;
+            return await command.ExecuteAsync(cancellationToken).ConfigureAwait(false) == 2;
         }
         catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.ForeignKeyViolation)
         {
@@ -40,10 +41,12 @@ public sealed partial class PostgreSqlSessionStore : ISessionTokenStore
     private async ValueTask<TokenLookup?> LoadTokenAsync(string sql, string tokenId, bool withSuccessor, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tokenId);
-        await using var command = await CommandAsync(sql, idempotent: true, cancellationToken);
+        var command = await CommandAsync(sql, idempotent: true, cancellationToken).ConfigureAwait(false);
+        await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.Add(Uuid(MapId(tokenId).Key));
-        await using var reader = await command.ReaderAsync(System.Data.CommandBehavior.Default, cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
+        var reader = await command.ReaderAsync(System.Data.CommandBehavior.Default, cancellationToken).ConfigureAwait(false);
+        await using var readerScope = reader.ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             return null;
         }
@@ -88,12 +91,14 @@ public sealed partial class PostgreSqlSessionStore : ISessionTokenStore
         {
             return TokenRotationOutcome.SessionNotLive;
         }
-        await using var command = await CommandAsync(_sql.Rotate, idempotent: false, cancellationToken);
+        var command = await CommandAsync(_sql.Rotate, idempotent: false, cancellationToken).ConfigureAwait(false);
+        await using var commandScope = command.ConfigureAwait(false);
         AddPair(command, newAccess.SessionId, now, newAccess, newRefresh);
         command.Parameters.Add(Uuid(MapId(refreshTokenId).Key));
         command.Parameters.Add(Time(now - TesseraDefaults.ExpiredTokenRetention)); // $12: rotated tokens expired before this go
-        await using var reader = await command.ReaderAsync(System.Data.CommandBehavior.Default, cancellationToken);
-        await reader.ReadAsync(cancellationToken);
+        var reader = await command.ReaderAsync(System.Data.CommandBehavior.Default, cancellationToken).ConfigureAwait(false);
+        await using var readerScope = reader.ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         var rotated = reader.GetInt64(0);
         var found = reader.GetInt64(1);
         var isRefresh = reader.GetBoolean(2);

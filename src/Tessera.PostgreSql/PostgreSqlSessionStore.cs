@@ -112,12 +112,13 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
         ArgumentNullException.ThrowIfNull(record.Id, nameof(record));
         ArgumentNullException.ThrowIfNull(record.CredentialHash, nameof(record));
         var anonymous = record.Subject is null ? _anonymous : null;
-        if (anonymous is not null && !await anonymous.HasRoomAsync(cancellationToken))
+        if (anonymous is not null && !await anonymous.HasRoomAsync(cancellationToken).ConfigureAwait(false))
         {
             throw new SessionStoreFullException($"The PostgreSQL session store holds about its maximum of {anonymous.MaxSessions} live anonymous sessions.");
         }
         var (key, text) = MapId(record.Id);
-        await using var command = await CommandAsync(_sql.Create, idempotent: false, cancellationToken);
+        var command = await CommandAsync(_sql.Create, idempotent: false, cancellationToken).ConfigureAwait(false);
+        await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.Add(Uuid(key));
         command.Parameters.Add(Text(text));
         command.Parameters.Add(Jsonb(DataJson(record.Data)));
@@ -130,7 +131,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
         command.Parameters.Add(Text(record.Metadata.UserAgent));
         command.Parameters.Add(Text(record.Metadata.IpAddress));
         command.Parameters.Add(Text(record.Metadata.Label));
-        if (await command.ExecuteAsync(cancellationToken) != 1)
+        if (await command.ExecuteAsync(cancellationToken).ConfigureAwait(false) != 1)
         {
             return false;
         }
@@ -140,22 +141,23 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
 
     private async ValueTask<long> CountAnonymousAsync(long bound, CancellationToken cancellationToken)
     {
-        await using var command = await CommandAsync(_sql.CountAnonymous, idempotent: true, cancellationToken);
+        var command = await CommandAsync(_sql.CountAnonymous, idempotent: true, cancellationToken).ConfigureAwait(false);
+        await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.Add(Time(Now()));
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = bound });
-        return (long)(await command.ScalarAsync(cancellationToken))!;
+        return (long)(await command.ScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
     /// <inheritdoc />
     public async ValueTask<SessionRecord?> LoadAsync(string id, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
-        return (await LoadOneAsync(_sql.LoadById, Uuid(MapId(id).Key), withUser: false, cancellationToken))?.Session;
+        return (await LoadOneAsync(_sql.LoadById, Uuid(MapId(id).Key), withUser: false, cancellationToken).ConfigureAwait(false))?.Session;
     }
 
     /// <inheritdoc />
     public async ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, CancellationToken cancellationToken = default) =>
-        (await LoadOneAsync(_sql.LoadByHash, Bytes(credentialHash.ToArray()), withUser: false, cancellationToken))?.Session;
+        (await LoadOneAsync(_sql.LoadByHash, Bytes(credentialHash.ToArray()), withUser: false, cancellationToken).ConfigureAwait(false))?.Session;
 
     /// <summary>
     /// Loads a live session by the SHA-256 of its credential together with its user, in one statement, through
@@ -184,7 +186,8 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
     {
         ArgumentNullException.ThrowIfNull(id);
         ArgumentNullException.ThrowIfNull(patch);
-        await using var command = await CommandAsync(_sql.Apply, idempotent: true, cancellationToken);
+        var command = await CommandAsync(_sql.Apply, idempotent: true, cancellationToken).ConfigureAwait(false);
+        await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.Add(Uuid(MapId(id).Key));
         command.Parameters.Add(Time(Now()));
         command.Parameters.Add(Bool(patch.ChangesData));
@@ -198,7 +201,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
         command.Parameters.Add(Time(patch.IdleExpiresAt));
         try
         {
-            return await command.ExecuteAsync(cancellationToken) == 1;
+            return await command.ExecuteAsync(cancellationToken).ConfigureAwait(false) == 1;
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
         {
@@ -211,31 +214,34 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
     public async ValueTask<bool> TouchAsync(string id, DateTimeOffset lastSeenAt, DateTimeOffset idleExpiresAt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
-        await using var command = await CommandAsync(_sql.Touch, idempotent: true, cancellationToken);
+        var command = await CommandAsync(_sql.Touch, idempotent: true, cancellationToken).ConfigureAwait(false);
+        await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.Add(Uuid(MapId(id).Key));
         command.Parameters.Add(Time(Now()));
         command.Parameters.Add(Time(lastSeenAt));
         command.Parameters.Add(Time(idleExpiresAt));
-        return await command.ExecuteAsync(cancellationToken) == 1;
+        return await command.ExecuteAsync(cancellationToken).ConfigureAwait(false) == 1;
     }
 
     /// <inheritdoc />
     public async ValueTask<bool> RevokeAsync(string id, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
-        await using var command = await CommandAsync(_sql.Revoke, idempotent: true, cancellationToken);
+        var command = await CommandAsync(_sql.Revoke, idempotent: true, cancellationToken).ConfigureAwait(false);
+        await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.Add(Uuid(MapId(id).Key));
         command.Parameters.Add(Time(revokedAt));
-        return await command.ExecuteAsync(cancellationToken) == 1;
+        return await command.ExecuteAsync(cancellationToken).ConfigureAwait(false) == 1;
     }
 
     /// <inheritdoc />
     public async ValueTask<bool> DeleteAsync(string id, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
-        await using var command = await CommandAsync(_sql.Delete, idempotent: true, cancellationToken);
+        var command = await CommandAsync(_sql.Delete, idempotent: true, cancellationToken).ConfigureAwait(false);
+        await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.Add(Uuid(MapId(id).Key));
-        return await command.ExecuteAsync(cancellationToken) == 1;
+        return await command.ExecuteAsync(cancellationToken).ConfigureAwait(false) == 1;
     }
 
     /// <summary>Disposes the data source when the store created it; a data source passed in is left to its owner.</summary>
@@ -253,7 +259,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0 && _ownsDataSource)
         {
-            await _dataSource.DisposeAsync();
+            await _dataSource.DisposeAsync().ConfigureAwait(false);
         }
     }
 
@@ -287,11 +293,13 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
 
     private async ValueTask<SessionWithUser?> LoadOneAsync(string sql, NpgsqlParameter key, bool withUser, CancellationToken cancellationToken)
     {
-        await using var command = await CommandAsync(sql, idempotent: true, cancellationToken);
+        var command = await CommandAsync(sql, idempotent: true, cancellationToken).ConfigureAwait(false);
+        await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.Add(key);
         command.Parameters.Add(Time(Now()));
-        await using var reader = await command.ReaderAsync(System.Data.CommandBehavior.SingleRow, cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
+        var reader = await command.ReaderAsync(System.Data.CommandBehavior.SingleRow, cancellationToken).ConfigureAwait(false);
+        await using var readerScope = reader.ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             return null;
         }

@@ -136,7 +136,7 @@ internal sealed class PostgreSqlSchemaInitializer(IServiceProvider services) : I
         }
         try
         {
-            await store.EnsureSchemaAsync(cancellationToken);
+            await store.EnsureSchemaAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

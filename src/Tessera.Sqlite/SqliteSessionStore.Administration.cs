@@ -12,7 +12,7 @@ public sealed partial class SqliteSessionStore : ISessionStoreAdministration
     {
         ArgumentNullException.ThrowIfNull(query);
         query.Validate();
-        await InitializeAsync(cancellationToken);
+        await InitializeAsync(cancellationToken).ConfigureAwait(false);
         var filter = query.State switch
         {
             SessionState.Live => SqliteStatements.FilterLive,
@@ -24,8 +24,10 @@ public sealed partial class SqliteSessionStore : ISessionStoreAdministration
         {
             filter += SqliteStatements.FilterSubject;
         }
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, SqliteStatements.ListSessionsHead + filter + SqliteStatements.ListSessionsTail);
+        var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connectionScope = connection.ConfigureAwait(false);
+        var command = Command(connection, null, SqliteStatements.ListSessionsHead + filter + SqliteStatements.ListSessionsTail);
+        await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.AddWithValue("$after", query.Cursor ?? "");
         command.Parameters.AddWithValue("$now", Now());
         command.Parameters.AddWithValue("$limit", query.PageSize + 1);
@@ -33,7 +35,7 @@ public sealed partial class SqliteSessionStore : ISessionStoreAdministration
         {
             command.Parameters.AddWithValue("$subject", query.Subject);
         }
-        var records = await ReadRecordsAsync(command, cancellationToken);
+        var records = await ReadRecordsAsync(command, cancellationToken).ConfigureAwait(false);
         var more = records.Count > query.PageSize;
         if (more)
         {
@@ -49,12 +51,15 @@ public sealed partial class SqliteSessionStore : ISessionStoreAdministration
     /// </remarks>
     public async ValueTask<SessionStoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default)
     {
-        await InitializeAsync(cancellationToken);
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, SqliteStatements.Statistics);
+        await InitializeAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connectionScope = connection.ConfigureAwait(false);
+        var command = Command(connection, null, SqliteStatements.Statistics);
+        await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.AddWithValue("$now", Now());
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
+        var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var readerScope = reader.ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         long size = 0;
         foreach (var file in new[] { _databasePath, _databasePath + "-wal" })
         {
@@ -70,5 +75,5 @@ public sealed partial class SqliteSessionStore : ISessionStoreAdministration
     /// <inheritdoc />
     /// <remarks>One statement on <c>tessera_sessions</c>; data and tokens go with their sessions (foreign keys cascade).</remarks>
     public async ValueTask<long> ClearAsync(CancellationToken cancellationToken = default) =>
-        await WriteAsync(SqliteStatements.Clear, 0, static (_, _, _) => { }, cancellationToken);
+        await WriteAsync(SqliteStatements.Clear, 0, static (_, _, _) => { }, cancellationToken).ConfigureAwait(false);
 }

@@ -13,10 +13,12 @@ public sealed partial class SqliteSessionStore
     /// <returns>The record count.</returns>
     public async ValueTask<long> CountRecordsAsync(CancellationToken cancellationToken = default)
     {
-        await InitializeAsync(cancellationToken);
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, SqliteStatements.CountRecords);
-        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+        await InitializeAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connectionScope = connection.ConfigureAwait(false);
+        var command = Command(connection, null, SqliteStatements.CountRecords);
+        await using var commandScope = command.ConfigureAwait(false);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
     // The two counters a create is checked against: every row, and the rows without a subject.
@@ -31,18 +33,19 @@ public sealed partial class SqliteSessionStore
     private async ValueTask MakeRoomAsync(SqliteConnection connection, SqliteTransaction transaction, bool anonymous, long now, CancellationToken cancellationToken)
     {
         var batch = Math.Max(1, _options.MaxSessions / 100);
-        await using (var expired = Command(connection, transaction, SqliteStatements.DeleteExpired))
+        var expired = Command(connection, transaction, SqliteStatements.DeleteExpired);
+        await using (expired.ConfigureAwait(false))
         {
             expired.Parameters.AddWithValue("$now", now);
             // Enough to make room; the cleanup service takes the rest, so one create never deletes without limit.
             expired.Parameters.AddWithValue("$limit", Math.Max(batch, TesseraDefaults.CleanupBatchSize));
-            var deleted = await expired.ExecuteNonQueryAsync(cancellationToken);
+            var deleted = await expired.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             if (deleted > 0)
             {
                 Log.ExpiredDeletedAtBound(_logger, deleted);
             }
         }
-        var counts = await CountRowsAsync(connection, transaction, cancellationToken);
+        var counts = await CountRowsAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
         if (!IsFull(counts, anonymous))
         {
             return;
@@ -58,7 +61,7 @@ public sealed partial class SqliteSessionStore
         // More than one batch only when a bound was lowered below what the file already holds.
         var over = anonymousBound ? counts.Anonymous - bound : counts.All - bound;
         var evict = Math.Max(Math.Max(1, bound / 100), over + 1);
-        var evicted = await EvictAsync(connection, transaction, anonymous: true, evict, cancellationToken);
+        var evicted = await EvictAsync(connection, transaction, anonymous: true, evict, cancellationToken).ConfigureAwait(false);
         if (counts.All - evicted >= _options.MaxSessions)
         {
             if (anonymous)
@@ -66,24 +69,27 @@ public sealed partial class SqliteSessionStore
                 Log.Rejected(_logger, _options.MaxSessions, "signed-in ");
                 throw new SessionStoreFullException($"The SQLite session store holds its maximum of {_options.MaxSessions} sessions, and signed-in sessions are not evicted for an anonymous one.");
             }
-            evicted += await EvictAsync(connection, transaction, anonymous: false, counts.All - evicted - _options.MaxSessions + 1, cancellationToken);
+            evicted += await EvictAsync(connection, transaction, anonymous: false, counts.All - evicted - _options.MaxSessions + 1, cancellationToken).ConfigureAwait(false);
         }
         Log.Evicted(_logger, bound, evicted);
     }
 
     private static async ValueTask<RowCounts> CountRowsAsync(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
     {
-        await using var count = Command(connection, transaction, SqliteStatements.CountRows);
-        await using var reader = await count.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
+        var count = Command(connection, transaction, SqliteStatements.CountRows);
+        await using var countScope = count.ConfigureAwait(false);
+        var reader = await count.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var readerScope = reader.ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         return new RowCounts(reader.GetInt64(0), reader.GetInt64(1));
     }
 
     // The least recently seen anonymous (or signed-in) rows.
     private static async ValueTask<int> EvictAsync(SqliteConnection connection, SqliteTransaction transaction, bool anonymous, long limit, CancellationToken cancellationToken)
     {
-        await using var lru = Command(connection, transaction, anonymous ? SqliteStatements.EvictAnonymous : SqliteStatements.EvictSignedIn);
+        var lru = Command(connection, transaction, anonymous ? SqliteStatements.EvictAnonymous : SqliteStatements.EvictSignedIn);
+        await using var lruScope = lru.ConfigureAwait(false);
         lru.Parameters.AddWithValue("$limit", limit);
-        return await lru.ExecuteNonQueryAsync(cancellationToken);
+        return await lru.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 }

@@ -30,10 +30,12 @@ public sealed partial class SqliteSessionStore : ISessionStoreCleanup, ISessionS
     /// <remarks>Reads the expiry index only; it is linear in the number of live sessions, meant for statistics.</remarks>
     public async ValueTask<long> CountAsync(CancellationToken cancellationToken = default)
     {
-        await InitializeAsync(cancellationToken);
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, SqliteStatements.CountLive);
+        await InitializeAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connectionScope = connection.ConfigureAwait(false);
+        var command = Command(connection, null, SqliteStatements.CountLive);
+        await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.AddWithValue("$now", Now());
-        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 }

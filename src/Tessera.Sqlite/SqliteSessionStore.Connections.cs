@@ -16,17 +16,19 @@ public sealed partial class SqliteSessionStore
         Func<SqliteSessionStore, SqliteConnection, SqliteTransaction, TState, CancellationToken, ValueTask<TResult>> work,
         CancellationToken cancellationToken)
     {
-        await InitializeAsync(cancellationToken);
-        if (!await _writeGate.WaitAsync(_options.CommandTimeout, cancellationToken))
+        await InitializeAsync(cancellationToken).ConfigureAwait(false);
+        if (!await _writeGate.WaitAsync(_options.CommandTimeout, cancellationToken).ConfigureAwait(false))
         {
             throw new TimeoutException($"The SQLite session store waited more than {_options.CommandTimeout} for its other writers.");
         }
         try
         {
-            await using var connection = await OpenAsync(cancellationToken);
-            await using var transaction = connection.BeginTransaction(deferred: false);
-            var result = await work(this, connection, transaction, state, cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
+            var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using var connectionScope = connection.ConfigureAwait(false);
+            var transaction = connection.BeginTransaction(deferred: false);
+            await using var transactionScope = transaction.ConfigureAwait(false);
+            var result = await work(this, connection, transaction, state, cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
             return result;
         }
         finally
@@ -39,9 +41,10 @@ public sealed partial class SqliteSessionStore
     private ValueTask<int> WriteAsync<TState>(string sql, TState state, Action<SqliteSessionStore, SqliteCommand, TState> bind, CancellationToken cancellationToken) =>
         WriteAsync((sql, state, bind), static async (store, connection, transaction, write, cancellationToken) =>
         {
-            await using var command = Command(connection, transaction, write.sql);
+            var command = Command(connection, transaction, write.sql);
+            await using var commandScope = command.ConfigureAwait(false);
             write.bind(store, command, write.state);
-            return await command.ExecuteNonQueryAsync(cancellationToken);
+            return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }, cancellationToken);
 
     private async ValueTask<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
@@ -50,14 +53,15 @@ public sealed partial class SqliteSessionStore
         var connection = new SqliteConnection(_connectionString);
         try
         {
-            await connection.OpenAsync(cancellationToken);
-            await using var pragmas = Command(connection, null, _connectionPragmas);
-            await pragmas.ExecuteNonQueryAsync(cancellationToken);
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            var pragmas = Command(connection, null, _connectionPragmas);
+            await using var pragmasScope = pragmas.ConfigureAwait(false);
+            await pragmas.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             return connection;
         }
         catch
         {
-            await connection.DisposeAsync();
+            await connection.DisposeAsync().ConfigureAwait(false);
             throw;
         }
     }
@@ -79,7 +83,8 @@ public sealed partial class SqliteSessionStore
         {
             return;
         }
-        await using var command = Command(connection, transaction, SqliteStatements.UpsertKey);
+        var command = Command(connection, transaction, SqliteStatements.UpsertKey);
+        await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.AddWithValue("$pk", pk);
         var key = command.Parameters.Add("$key", SqliteType.Text);
         var value = command.Parameters.Add("$value", SqliteType.Text);
@@ -87,7 +92,7 @@ public sealed partial class SqliteSessionStore
         {
             key.Value = k;
             value.Value = v;
-            await command.ExecuteNonQueryAsync(cancellationToken);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -95,8 +100,8 @@ public sealed partial class SqliteSessionStore
     // second (when the statement has one) the store's now.
     private async ValueTask<List<SessionRecord>> ReadAsync(string sql, (string Name, SqliteType Type)[] parameters, object key, long? now, Action<SqliteDataReader>? firstRow, CancellationToken cancellationToken)
     {
-        await InitializeAsync(cancellationToken);
-        var reader = await _readers.RentAsync(cancellationToken);
+        await InitializeAsync(cancellationToken).ConfigureAwait(false);
+        var reader = await _readers.RentAsync(cancellationToken).ConfigureAwait(false);
         var healthy = false;
         try
         {
@@ -106,7 +111,7 @@ public sealed partial class SqliteSessionStore
             {
                 command.Parameters[1].Value = value;
             }
-            var records = await ReadRecordsAsync(command, cancellationToken, firstRow);
+            var records = await ReadRecordsAsync(command, cancellationToken, firstRow).ConfigureAwait(false);
             healthy = true;
             return records;
         }
@@ -121,11 +126,12 @@ public sealed partial class SqliteSessionStore
     private static async ValueTask<List<SessionRecord>> ReadRecordsAsync(SqliteCommand command, CancellationToken cancellationToken, Action<SqliteDataReader>? firstRow = null)
     {
         var records = new List<SessionRecord>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var readerScope = reader.ConfigureAwait(false);
         long currentPk = 0;
         SessionRecord? current = null;
         Dictionary<string, string>? data = null;
-        while (await reader.ReadAsync(cancellationToken))
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             if (current is null)
             {

@@ -41,25 +41,30 @@ public sealed partial class SqliteSessionStore
         {
             Directory.CreateDirectory(directory);
         }
-        await using var connection = await OpenAsync(CancellationToken.None);
+        var connection = await OpenAsync(CancellationToken.None).ConfigureAwait(false);
+        await using var connectionScope = connection.ConfigureAwait(false);
         // Persistent in the file; needs no transaction, and is a no-op when the file is already in WAL mode.
-        await using (var wal = Command(connection, null, SqliteStatements.EnableWal))
+        var wal = Command(connection, null, SqliteStatements.EnableWal);
+        await using (wal.ConfigureAwait(false))
         {
-            var mode = (string?)await wal.ExecuteScalarAsync();
+            var mode = (string?)await wal.ExecuteScalarAsync().ConfigureAwait(false);
             if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
             {
                 Log.WalUnavailable(_logger, mode ?? "unknown");
             }
         }
-        await using var transaction = connection.BeginTransaction(deferred: false);
-        await using (var create = Command(connection, transaction, SqliteSchema.CreateMigrationsTable))
+        var transaction = connection.BeginTransaction(deferred: false);
+        await using var transactionScope = transaction.ConfigureAwait(false);
+        var create = Command(connection, transaction, SqliteSchema.CreateMigrationsTable);
+        await using (create.ConfigureAwait(false))
         {
-            await create.ExecuteNonQueryAsync();
+            await create.ExecuteNonQueryAsync().ConfigureAwait(false);
         }
         int version;
-        await using (var read = Command(connection, transaction, SqliteSchema.ReadVersion))
+        var read = Command(connection, transaction, SqliteSchema.ReadVersion);
+        await using (read.ConfigureAwait(false))
         {
-            version = Convert.ToInt32(await read.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+            version = Convert.ToInt32(await read.ExecuteScalarAsync().ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
         }
         if (version > SqliteSchema.CurrentVersion)
         {
@@ -69,16 +74,18 @@ public sealed partial class SqliteSessionStore
         }
         for (var next = version + 1; next <= SqliteSchema.CurrentVersion; next++)
         {
-            await using (var migrate = Command(connection, transaction, SqliteSchema.Migrations[next - 1]))
+            var migrate = Command(connection, transaction, SqliteSchema.Migrations[next - 1]);
+            await using (migrate.ConfigureAwait(false))
             {
-                await migrate.ExecuteNonQueryAsync();
+                await migrate.ExecuteNonQueryAsync().ConfigureAwait(false);
             }
-            await using var record = Command(connection, transaction, SqliteSchema.RecordVersion);
+            var record = Command(connection, transaction, SqliteSchema.RecordVersion);
+            await using var recordScope = record.ConfigureAwait(false);
             record.Parameters.AddWithValue("$version", next);
             record.Parameters.AddWithValue("$applied_at", _time.GetUtcNow().ToUnixTimeMilliseconds());
-            await record.ExecuteNonQueryAsync();
+            await record.ExecuteNonQueryAsync().ConfigureAwait(false);
         }
-        await transaction.CommitAsync();
+        await transaction.CommitAsync().ConfigureAwait(false);
         if (version < SqliteSchema.CurrentVersion)
         {
             Log.SchemaMigrated(_logger, version, SqliteSchema.CurrentVersion);

@@ -7,12 +7,14 @@ public sealed partial class SqliteSessionStore : ISubjectSessionIndex, ISubjectS
     public async ValueTask<IReadOnlyList<SessionRecord>> ListBySubjectAsync(string subject, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(subject);
-        await InitializeAsync(cancellationToken);
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, SqliteStatements.ListBySubject);
+        await InitializeAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connectionScope = connection.ConfigureAwait(false);
+        var command = Command(connection, null, SqliteStatements.ListBySubject);
+        await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.AddWithValue("$subject", subject);
         command.Parameters.AddWithValue("$now", Now());
-        return await ReadRecordsAsync(command, cancellationToken);
+        return await ReadRecordsAsync(command, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -24,19 +26,21 @@ public sealed partial class SqliteSessionStore : ISubjectSessionIndex, ISubjectS
         return WriteAsync((subject, keep, order, mustKeepId, revokedAt), static async (store, connection, transaction, trim, cancellationToken) =>
         {
             var revoked = new List<string>();
-            await using var command = Command(connection, transaction, trim.order switch
+            var command = Command(connection, transaction, trim.order switch
             {
                 SessionLimitOrder.OldestCreated => SqliteStatements.TrimOldestCreated,
                 SessionLimitOrder.NewcomerOnly => SqliteStatements.TrimNewcomerOnly,
                 _ => SqliteStatements.TrimMostRecentlySeen,
             });
+            await using var commandScope = command.ConfigureAwait(false);
             command.Parameters.AddWithValue("$subject", trim.subject);
             command.Parameters.AddWithValue("$now", store.Now());
             command.Parameters.AddWithValue("$keep", trim.keep);
             command.Parameters.AddWithValue("$must", (object?)trim.mustKeepId ?? DBNull.Value);
             command.Parameters.AddWithValue("$revoked_at", Ms(trim.revokedAt));
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using var readerScope = reader.ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 revoked.Add(reader.GetString(0));
             }

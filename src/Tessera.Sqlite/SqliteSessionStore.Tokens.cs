@@ -23,20 +23,22 @@ public sealed partial class SqliteSessionStore : ISessionTokenStore
         {
             var (access, refresh) = pair;
             long pk;
-            await using (var check = Command(connection, transaction, SqliteStatements.CreateTokensCheck))
+            var check = Command(connection, transaction, SqliteStatements.CreateTokensCheck);
+            await using (check.ConfigureAwait(false))
             {
                 check.Parameters.AddWithValue("$session_id", access.SessionId);
                 check.Parameters.AddWithValue("$access_id", access.Id);
                 check.Parameters.AddWithValue("$refresh_id", refresh.Id);
                 check.Parameters.AddWithValue("$now", store.Now());
-                await using var reader = await check.ExecuteReaderAsync(cancellationToken);
-                if (!await reader.ReadAsync(cancellationToken) || reader.GetBoolean(1))
+                var reader = await check.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using var readerScope = reader.ConfigureAwait(false);
+                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false) || reader.GetBoolean(1))
                 {
                     return false;
                 }
                 pk = reader.GetInt64(0);
             }
-            await InsertTokensAsync(connection, transaction, pk, access, refresh, cancellationToken);
+            await InsertTokensAsync(connection, transaction, pk, access, refresh, cancellationToken).ConfigureAwait(false);
             return true;
         }, cancellationToken);
     }
@@ -47,7 +49,7 @@ public sealed partial class SqliteSessionStore : ISessionTokenStore
     {
         ArgumentNullException.ThrowIfNull(tokenId);
         TokenRecord? token = null;
-        var records = await ReadAsync(SqliteStatements.LoadToken, TokenParameters, tokenId, null, reader => token = ReadToken(reader, SqliteStatements.TokenColumn), cancellationToken);
+        var records = await ReadAsync(SqliteStatements.LoadToken, TokenParameters, tokenId, null, reader => token = ReadToken(reader, SqliteStatements.TokenColumn), cancellationToken).ConfigureAwait(false);
         return token is null ? null : new TokenLookup(token, records[0]);
     }
 
@@ -61,7 +63,7 @@ public sealed partial class SqliteSessionStore : ISessionTokenStore
         {
             Successor = ReadOptionalToken(reader, SqliteStatements.TokenColumn + SqliteStatements.TokenColumnCount),
             SuccessorAccess = ReadOptionalToken(reader, SqliteStatements.TokenColumn + (2 * SqliteStatements.TokenColumnCount)),
-        }, cancellationToken);
+        }, cancellationToken).ConfigureAwait(false);
         return found is null ? null : found with { Session = records[0] };
     }
 
@@ -82,14 +84,16 @@ public sealed partial class SqliteSessionStore : ISessionTokenStore
             var (refreshTokenId, newAccess, newRefresh, now) = rotation;
             long pk;
             string pairedTokenId;
-            await using (var read = Command(connection, transaction, SqliteStatements.RotateRead))
+            var read = Command(connection, transaction, SqliteStatements.RotateRead);
+            await using (read.ConfigureAwait(false))
             {
                 read.Parameters.AddWithValue("$id", refreshTokenId);
                 read.Parameters.AddWithValue("$now", store.Now());
                 read.Parameters.AddWithValue("$access_id", newAccess.Id);
                 read.Parameters.AddWithValue("$refresh_id", newRefresh.Id);
-                await using var reader = await read.ExecuteReaderAsync(cancellationToken);
-                if (!await reader.ReadAsync(cancellationToken) || reader.GetString(0) != KindText(TokenKind.Refresh))
+                var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using var readerScope = reader.ConfigureAwait(false);
+                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false) || reader.GetString(0) != KindText(TokenKind.Refresh))
                 {
                     return TokenRotationOutcome.NotFound;
                 }
@@ -111,36 +115,40 @@ public sealed partial class SqliteSessionStore : ISessionTokenStore
                 pairedTokenId = reader.GetString(2);
                 pk = reader.GetInt64(3);
             }
-            await using (var revoke = Command(connection, transaction, SqliteStatements.RotateRevokeRefresh))
+            var revoke = Command(connection, transaction, SqliteStatements.RotateRevokeRefresh);
+            await using (revoke.ConfigureAwait(false))
             {
                 revoke.Parameters.AddWithValue("$id", refreshTokenId);
                 revoke.Parameters.AddWithValue("$now", Ms(now));
                 revoke.Parameters.AddWithValue("$successor_id", newRefresh.Id);
-                if (await revoke.ExecuteNonQueryAsync(cancellationToken) != 1)
+                if (await revoke.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
                 {
                     return TokenRotationOutcome.AlreadyRevoked; // another writer won between the read and here
                 }
             }
-            await using (var revokeAccess = Command(connection, transaction, SqliteStatements.RotateRevokeAccess))
+            var revokeAccess = Command(connection, transaction, SqliteStatements.RotateRevokeAccess);
+            await using (revokeAccess.ConfigureAwait(false))
             {
                 revokeAccess.Parameters.AddWithValue("$id", pairedTokenId);
                 revokeAccess.Parameters.AddWithValue("$now", Ms(now));
-                await revokeAccess.ExecuteNonQueryAsync(cancellationToken);
+                await revokeAccess.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
-            await using (var prune = Command(connection, transaction, SqliteStatements.RotatePrune))
+            var prune = Command(connection, transaction, SqliteStatements.RotatePrune);
+            await using (prune.ConfigureAwait(false))
             {
                 prune.Parameters.AddWithValue("$pk", pk);
                 prune.Parameters.AddWithValue("$cutoff", Ms(now - TesseraDefaults.ExpiredTokenRetention));
                 prune.Parameters.AddWithValue("$id", refreshTokenId);
-                await prune.ExecuteNonQueryAsync(cancellationToken);
+                await prune.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
-            await InsertTokensAsync(connection, transaction, pk, newAccess, newRefresh, cancellationToken);
-            await using (var extend = Command(connection, transaction, SqliteStatements.RotateExtendSession))
+            await InsertTokensAsync(connection, transaction, pk, newAccess, newRefresh, cancellationToken).ConfigureAwait(false);
+            var extend = Command(connection, transaction, SqliteStatements.RotateExtendSession);
+            await using (extend.ConfigureAwait(false))
             {
                 extend.Parameters.AddWithValue("$pk", pk);
                 extend.Parameters.AddWithValue("$now", Ms(now));
                 extend.Parameters.AddWithValue("$refresh_expires_at", Ms(newRefresh.ExpiresAt));
-                await extend.ExecuteNonQueryAsync(cancellationToken);
+                await extend.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
             return TokenRotationOutcome.Rotated;
         }, cancellationToken);
@@ -148,7 +156,8 @@ public sealed partial class SqliteSessionStore : ISessionTokenStore
 
     private static async ValueTask InsertTokensAsync(SqliteConnection connection, SqliteTransaction transaction, long sessionPk, TokenRecord access, TokenRecord refresh, CancellationToken cancellationToken)
     {
-        await using var insert = Command(connection, transaction, SqliteStatements.InsertToken);
+        var insert = Command(connection, transaction, SqliteStatements.InsertToken);
+        await using var insertScope = insert.ConfigureAwait(false);
         insert.Parameters.AddWithValue("$session_pk", sessionPk);
         var id = insert.Parameters.Add("$id", SqliteType.Text);
         var kind = insert.Parameters.Add("$kind", SqliteType.Text);
@@ -166,7 +175,7 @@ public sealed partial class SqliteSessionStore : ISessionTokenStore
             expires.Value = Ms(token.ExpiresAt);
             revoked.Value = token.RevokedAt is { } at ? Ms(at) : DBNull.Value;
             successor.Value = (object?)token.SuccessorId ?? DBNull.Value;
-            await insert.ExecuteNonQueryAsync(cancellationToken);
+            await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -103,12 +103,14 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
         {
             var now = store.Now();
             RowCounts counts;
-            await using (var check = Command(connection, transaction, SqliteStatements.CreateCheck))
+            var check = Command(connection, transaction, SqliteStatements.CreateCheck);
+            await using (check.ConfigureAwait(false))
             {
                 check.Parameters.AddWithValue("$id", record.Id);
                 check.Parameters.AddWithValue("$hash", record.CredentialHash);
-                await using var reader = await check.ExecuteReaderAsync(cancellationToken);
-                await reader.ReadAsync(cancellationToken);
+                var reader = await check.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using var readerScope = reader.ConfigureAwait(false);
+                await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
                 counts = new RowCounts(reader.GetInt64(0), reader.GetInt64(1));
                 if (reader.GetBoolean(2))
                 {
@@ -118,10 +120,11 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
             var anonymous = record.Subject is null;
             if (store.IsFull(counts, anonymous))
             {
-                await store.MakeRoomAsync(connection, transaction, anonymous, now, cancellationToken);
+                await store.MakeRoomAsync(connection, transaction, anonymous, now, cancellationToken).ConfigureAwait(false);
             }
             long pk;
-            await using (var insert = Command(connection, transaction, SqliteStatements.InsertSession))
+            var insert = Command(connection, transaction, SqliteStatements.InsertSession);
+            await using (insert.ConfigureAwait(false))
             {
                 insert.Parameters.AddWithValue("$id", record.Id);
                 insert.Parameters.AddWithValue("$hash", record.CredentialHash);
@@ -134,9 +137,9 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
                 insert.Parameters.AddWithValue("$user_agent", (object?)record.Metadata?.UserAgent ?? DBNull.Value);
                 insert.Parameters.AddWithValue("$ip_address", (object?)record.Metadata?.IpAddress ?? DBNull.Value);
                 insert.Parameters.AddWithValue("$label", (object?)record.Metadata?.Label ?? DBNull.Value);
-                pk = (long)(await insert.ExecuteScalarAsync(cancellationToken))!;
+                pk = (long)(await insert.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
             }
-            await UpsertAsync(connection, transaction, pk, record.Data, cancellationToken);
+            await UpsertAsync(connection, transaction, pk, record.Data, cancellationToken).ConfigureAwait(false);
             return true;
         }, cancellationToken);
     }
@@ -145,14 +148,14 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
     public async ValueTask<SessionRecord?> LoadAsync(string id, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
-        var records = await ReadAsync(SqliteStatements.LoadById, ByIdParameters, id, Now(), null, cancellationToken);
+        var records = await ReadAsync(SqliteStatements.LoadById, ByIdParameters, id, Now(), null, cancellationToken).ConfigureAwait(false);
         return records.Count == 0 ? null : records[0];
     }
 
     /// <inheritdoc />
     public async ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, CancellationToken cancellationToken = default)
     {
-        var records = await ReadAsync(SqliteStatements.LoadByHash, ByHashParameters, credentialHash.ToArray(), Now(), null, cancellationToken);
+        var records = await ReadAsync(SqliteStatements.LoadByHash, ByHashParameters, credentialHash.ToArray(), Now(), null, cancellationToken).ConfigureAwait(false);
         return records.Count == 0 ? null : records[0];
     }
 
@@ -170,7 +173,8 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
         {
             var (id, patch) = state;
             long pk;
-            await using (var update = Command(connection, transaction, SqliteStatements.ApplySession))
+            var update = Command(connection, transaction, SqliteStatements.ApplySession);
+            await using (update.ConfigureAwait(false))
             {
                 update.Parameters.AddWithValue("$id", id);
                 update.Parameters.AddWithValue("$now", store.Now());
@@ -182,7 +186,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
                 object? result;
                 try
                 {
-                    result = await update.ExecuteScalarAsync(cancellationToken);
+                    result = await update.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
                 }
                 catch (SqliteException e) when (e.SqliteErrorCode == 19 /* SQLITE_CONSTRAINT: the new hash is taken */)
                 {
@@ -197,22 +201,24 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
             }
             if (patch.ClearData)
             {
-                await using var clear = Command(connection, transaction, SqliteStatements.ClearData);
+                var clear = Command(connection, transaction, SqliteStatements.ClearData);
+                await using var clearScope = clear.ConfigureAwait(false);
                 clear.Parameters.AddWithValue("$pk", pk);
-                await clear.ExecuteNonQueryAsync(cancellationToken);
+                await clear.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
             else if (patch.Removed.Count > 0)
             {
-                await using var remove = Command(connection, transaction, SqliteStatements.RemoveKey);
+                var remove = Command(connection, transaction, SqliteStatements.RemoveKey);
+                await using var removeScope = remove.ConfigureAwait(false);
                 remove.Parameters.AddWithValue("$pk", pk);
                 var keyParameter = remove.Parameters.Add("$key", SqliteType.Text);
                 foreach (var key in patch.Removed)
                 {
                     keyParameter.Value = key;
-                    await remove.ExecuteNonQueryAsync(cancellationToken);
+                    await remove.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 }
             }
-            await UpsertAsync(connection, transaction, pk, patch.Set, cancellationToken);
+            await UpsertAsync(connection, transaction, pk, patch.Set, cancellationToken).ConfigureAwait(false);
             return true;
         }, cancellationToken);
     }
@@ -227,7 +233,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
             command.Parameters.AddWithValue("$now", store.Now());
             command.Parameters.AddWithValue("$last_seen_at", Ms(state.lastSeenAt));
             command.Parameters.AddWithValue("$idle_expires_at", Ms(state.idleExpiresAt));
-        }, cancellationToken) == 1;
+        }, cancellationToken).ConfigureAwait(false) == 1;
     }
 
     /// <inheritdoc />
@@ -239,14 +245,14 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
         {
             command.Parameters.AddWithValue("$id", state.id);
             command.Parameters.AddWithValue("$revoked_at", Ms(state.revokedAt));
-        }, cancellationToken) == 1;
+        }, cancellationToken).ConfigureAwait(false) == 1;
     }
 
     /// <inheritdoc />
     public async ValueTask<bool> DeleteAsync(string id, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
-        return await WriteAsync(SqliteStatements.Delete, id, static (_, command, id) => command.Parameters.AddWithValue("$id", id), cancellationToken) == 1;
+        return await WriteAsync(SqliteStatements.Delete, id, static (_, command, id) => command.Parameters.AddWithValue("$id", id), cancellationToken).ConfigureAwait(false) == 1;
     }
 
     /// <summary>Closes this store's idle pooled connections (which lets SQLite checkpoint and remove the WAL file).</summary>

@@ -72,7 +72,7 @@ public sealed class SessionCleanupService : BackgroundService
         }
         var options = _options.Value;
         var revokedBefore = options.RevokedRetention is { } retention ? _time.GetUtcNow() - retention : (DateTimeOffset?)null;
-        var total = await DeleteInBatchesAsync(_calls, cleanup, revokedBefore, options.CleanupBatchSize, pause, _time, options.Events, _logger, cancellationToken);
+        var total = await DeleteInBatchesAsync(_calls, cleanup, revokedBefore, options.CleanupBatchSize, pause, _time, options.Events, _logger, cancellationToken).ConfigureAwait(false);
         if (total > 0)
         {
             Log.CleanupDeleted(_logger, total);
@@ -96,15 +96,15 @@ public sealed class SessionCleanupService : BackgroundService
         do
         {
             var started = time.GetTimestamp();
-            deleted = await calls.DeleteExpiredAsync(cleanup, batchSize, cancellationToken);
+            deleted = await calls.DeleteExpiredAsync(cleanup, batchSize, cancellationToken).ConfigureAwait(false);
             total += deleted;
             if (deleted > 0)
             {
                 // Reported per batch, not per run: a run that fails half-way still reports what it deleted.
                 calls.Metrics.Expired(deleted);
-                await SessionEventDispatch.RaiseAsync(events.OnExpired, new SessionsExpiredEvent(deleted, time.GetUtcNow()), logger);
+                await SessionEventDispatch.RaiseAsync(events.OnExpired, new SessionsExpiredEvent(deleted, time.GetUtcNow()), logger).ConfigureAwait(false);
             }
-            await PauseAfterFullBatchAsync(deleted, batchSize, pause, time, started, cancellationToken);
+            await PauseAfterFullBatchAsync(deleted, batchSize, pause, time, started, cancellationToken).ConfigureAwait(false);
         }
         while (deleted >= batchSize);
         if (revokedBefore is { } cutoff)
@@ -112,9 +112,9 @@ public sealed class SessionCleanupService : BackgroundService
             do
             {
                 var started = time.GetTimestamp();
-                deleted = await calls.DeleteRevokedAsync(cleanup, cutoff, batchSize, cancellationToken);
+                deleted = await calls.DeleteRevokedAsync(cleanup, cutoff, batchSize, cancellationToken).ConfigureAwait(false);
                 total += deleted;
-                await PauseAfterFullBatchAsync(deleted, batchSize, pause, time, started, cancellationToken);
+                await PauseAfterFullBatchAsync(deleted, batchSize, pause, time, started, cancellationToken).ConfigureAwait(false);
             }
             while (deleted >= batchSize);
         }
@@ -144,11 +144,11 @@ public sealed class SessionCleanupService : BackgroundService
         using var timer = new PeriodicTimer(_options.Value.CleanupInterval, _time);
         try
         {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
                 try
                 {
-                    await RunAsync(_options.Value.CleanupBatchPause, stoppingToken);
+                    await RunAsync(_options.Value.CleanupBatchPause, stoppingToken).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {

@@ -58,16 +58,16 @@ internal sealed class SessionCommitter(
         var committed = new SessionCommitted(new SessionCommitOutcome(SessionCommitResult.Unchanged, null, null, false), false, null);
         if (changes.Destroyed is { } destroyed)
         {
-            await revoker.RevokeAsync(destroyed.Id, destroyed, SessionRevocationReason.SignOut, cancellationToken);
+            await revoker.RevokeAsync(destroyed.Id, destroyed, SessionRevocationReason.SignOut, cancellationToken).ConfigureAwait(false);
             committed = Cleared(signedOut: true);
         }
         if (changes.Existing is { } record)
         {
-            committed = await CommitExistingAsync(changes, record, now, cancellationToken);
+            committed = await CommitExistingAsync(changes, record, now, cancellationToken).ConfigureAwait(false);
         }
         else if (changes.Data.HasDataToKeep() || changes.Subject is not null)
         {
-            committed = await CreateAsync(changes, now, cancellationToken);
+            committed = await CreateAsync(changes, now, cancellationToken).ConfigureAwait(false);
         }
         return committed;
     }
@@ -85,7 +85,7 @@ internal sealed class SessionCommitter(
             {
                 try
                 {
-                    if (await store.TouchAsync(record.Id, now, idle, cancellationToken))
+                    if (await store.TouchAsync(record.Id, now, idle, cancellationToken).ConfigureAwait(false))
                     {
                         touched = idle;
                     }
@@ -101,7 +101,7 @@ internal sealed class SessionCommitter(
             return new SessionCommitted(new SessionCommitOutcome(result, touched, touched is null ? null : record.AbsoluteExpiresAt, false), false, null);
         }
         var credential = changes.Regenerate ? credentials.Issue() : null;
-        if (!await store.ApplyAsync(record.Id, Patch(changes, credential, now, idle), cancellationToken))
+        if (!await store.ApplyAsync(record.Id, Patch(changes, credential, now, idle), cancellationToken).ConfigureAwait(false))
         {
             // Revoked or expired by someone else while this request ran: never resurrect it.
             Log.SessionVanished(logger, Log.Ref(record.Id));
@@ -109,11 +109,11 @@ internal sealed class SessionCommitter(
         }
         if (changes.SubjectChanged && changes.Subject is not null)
         {
-            if (!await limit.EnforceOrRevokeAsync(changes.Subject, record.Id, record.Metadata, cancellationToken))
+            if (!await limit.EnforceOrRevokeAsync(changes.Subject, record.Id, record.Metadata, cancellationToken).ConfigureAwait(false))
             {
                 return Refused((idle, record.AbsoluteExpiresAt));
             }
-            await reporter.SignedInAsync(new SessionSignedInEvent(record.Id, changes.Subject, record.Subject, changes.CredentialKind, now, record.Metadata));
+            await reporter.SignedInAsync(new SessionSignedInEvent(record.Id, changes.Subject, record.Subject, changes.CredentialKind, now, record.Metadata)).ConfigureAwait(false);
         }
         var written = credential is null
             ? SessionCommitResult.Unchanged
@@ -142,17 +142,17 @@ internal sealed class SessionCommitter(
                 AbsoluteExpiresAt = absolute,
                 Metadata = metadata,
             };
-            if (await store.CreateAsync(record, cancellationToken))
+            if (await store.CreateAsync(record, cancellationToken).ConfigureAwait(false))
             {
                 Log.SessionCreated(logger, Log.Ref(record.Id));
-                await reporter.CreatedAsync(new SessionCreatedEvent(record.Id, record.Subject, changes.CredentialKind, now, metadata));
+                await reporter.CreatedAsync(new SessionCreatedEvent(record.Id, record.Subject, changes.CredentialKind, now, metadata)).ConfigureAwait(false);
                 if (changes.Subject is not null)
                 {
-                    if (!await limit.EnforceOrRevokeAsync(changes.Subject, record.Id, metadata, cancellationToken))
+                    if (!await limit.EnforceOrRevokeAsync(changes.Subject, record.Id, metadata, cancellationToken).ConfigureAwait(false))
                     {
                         return Refused((record.IdleExpiresAt, absolute)) with { CreatedId = record.Id };
                     }
-                    await reporter.SignedInAsync(new SessionSignedInEvent(record.Id, changes.Subject, null, changes.CredentialKind, now, metadata));
+                    await reporter.SignedInAsync(new SessionSignedInEvent(record.Id, changes.Subject, null, changes.CredentialKind, now, metadata)).ConfigureAwait(false);
                 }
                 var issued = new SessionCommitResult(CredentialChange.Issue, credential.Value, absolute, record.Id);
                 return new SessionCommitted(new SessionCommitOutcome(issued, record.IdleExpiresAt, absolute, false), false, record.Id);

@@ -26,7 +26,7 @@ internal sealed class SessionCredentialLoader(InstrumentedStore store, CookieCre
         }
         if (kind == SessionCredentialKind.AccessToken)
         {
-            var result = await tokens.GetAsync(presented, cancellationToken);
+            var result = await tokens.GetAsync(presented, cancellationToken).ConfigureAwait(false);
             if (!result.Succeeded)
             {
                 Log.AccessTokenRejected(logger, result.Reason);
@@ -41,7 +41,7 @@ internal sealed class SessionCredentialLoader(InstrumentedStore store, CookieCre
             store.Metrics.Rejected("cookie", RejectionTag(rejection));
             return new LoadedSession(null, TokenFailure.None, rejection);
         }
-        var record = await store.LoadByCredentialAsync(hash, cancellationToken);
+        var record = await store.LoadByCredentialAsync(hash, cancellationToken).ConfigureAwait(false);
         if (record is not null && !record.IsActiveAt(clock.Now()))
         {
             record = null;

@@ -16,13 +16,13 @@ internal sealed class SessionRevoker(InstrumentedStore store, SessionClock clock
         if (known is null && reporter.ObservesRevocations)
         {
             // Only a subscriber needs the subject and metadata; without one, revoking stays a single store call.
-            known = await store.LoadAsync(sessionId, cancellationToken);
+            known = await store.LoadAsync(sessionId, cancellationToken).ConfigureAwait(false);
         }
         var now = clock.Now();
-        var revoked = await store.RevokeAsync(sessionId, now, cancellationToken);
+        var revoked = await store.RevokeAsync(sessionId, now, cancellationToken).ConfigureAwait(false);
         if (revoked)
         {
-            await reporter.RevokedAsync(new SessionRevokedEvent(sessionId, known?.Subject, reason, now, known?.Metadata ?? SessionMetadata.Empty));
+            await reporter.RevokedAsync(new SessionRevokedEvent(sessionId, known?.Subject, reason, now, known?.Metadata ?? SessionMetadata.Empty)).ConfigureAwait(false);
         }
         return revoked;
     }

@@ -26,7 +26,7 @@ internal sealed class SubjectSessionLimit(InstrumentedStore store, TesseraOption
         if (reporter.ObservesRevocations && store.Store is ISubjectSessionIndex index)
         {
             // Only a subscriber needs the revoked sessions' metadata, and a revoked session can no longer be read.
-            var before = await store.ListBySubjectAsync(index, subject, cancellationToken);
+            var before = await store.ListBySubjectAsync(index, subject, cancellationToken).ConfigureAwait(false);
             if (before.Count <= keep)
             {
                 return true;
@@ -42,7 +42,7 @@ internal sealed class SubjectSessionLimit(InstrumentedStore store, TesseraOption
             refuse ? SessionLimitOrder.NewcomerOnly : SessionLimitOrder.MostRecentlySeen,
             sessionId,
             now,
-            cancellationToken);
+            cancellationToken).ConfigureAwait(false);
         var kept = true;
         foreach (var id in revoked)
         {
@@ -51,7 +51,7 @@ internal sealed class SubjectSessionLimit(InstrumentedStore store, TesseraOption
             var revokedMetadata = newcomer ? metadata
                 : known is not null && known.TryGetValue(id, out var m) ? m
                 : SessionMetadata.Empty;
-            await reporter.RevokedAsync(new SessionRevokedEvent(id, subject, SessionRevocationReason.Limit, now, revokedMetadata));
+            await reporter.RevokedAsync(new SessionRevokedEvent(id, subject, SessionRevocationReason.Limit, now, revokedMetadata)).ConfigureAwait(false);
         }
         return kept;
     }
@@ -67,14 +67,14 @@ internal sealed class SubjectSessionLimit(InstrumentedStore store, TesseraOption
     {
         try
         {
-            return await EnforceAsync(subject, sessionId, metadata, cancellationToken);
+            return await EnforceAsync(subject, sessionId, metadata, cancellationToken).ConfigureAwait(false);
         }
         catch (SessionStoreUnavailableException e)
         {
             Log.SignInLimitFailed(logger, Log.Ref(sessionId), Log.ErrorType(e));
             try
             {
-                await store.RevokeAsync(sessionId, clock.Now(), CancellationToken.None);
+                await store.RevokeAsync(sessionId, clock.Now(), CancellationToken.None).ConfigureAwait(false);
             }
             catch (SessionStoreUnavailableException)
             {

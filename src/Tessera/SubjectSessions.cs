@@ -43,7 +43,7 @@ public sealed class SubjectSessions
         ArgumentNullException.ThrowIfNull(subject);
         var index = Index;
         var now = _clock.Now();
-        var records = await _store.ListBySubjectAsync(index, subject, cancellationToken);
+        var records = await _store.ListBySubjectAsync(index, subject, cancellationToken).ConfigureAwait(false);
         return [.. records
             .Where(r => r.IsActiveAt(now) && string.Equals(r.Subject, subject, StringComparison.Ordinal))
             .Select(r => SubjectSessionInfo.From(r, string.Equals(r.Id, currentSessionId, StringComparison.Ordinal)))];
@@ -67,7 +67,7 @@ public sealed class SubjectSessions
         ArgumentNullException.ThrowIfNull(subject);
         ArgumentNullException.ThrowIfNull(sessionId);
         _ = Index;
-        var record = await _store.LoadAsync(sessionId, cancellationToken);
+        var record = await _store.LoadAsync(sessionId, cancellationToken).ConfigureAwait(false);
         if (record is null)
         {
             return SubjectSessionRevocation.NotFound;
@@ -76,7 +76,7 @@ public sealed class SubjectSessions
         {
             return SubjectSessionRevocation.NotOwned;
         }
-        return await _revoker.RevokeAsync(sessionId, record, SessionRevocationReason.User, cancellationToken) ? SubjectSessionRevocation.Revoked : SubjectSessionRevocation.NotFound;
+        return await _revoker.RevokeAsync(sessionId, record, SessionRevocationReason.User, cancellationToken).ConfigureAwait(false) ? SubjectSessionRevocation.Revoked : SubjectSessionRevocation.NotFound;
     }
 
     /// <summary>
@@ -89,7 +89,7 @@ public sealed class SubjectSessions
     public async ValueTask<SubjectSessionRevocation> RevokeAsOperatorAsync(string sessionId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(sessionId);
-        return await _revoker.RevokeAsync(sessionId, null, SessionRevocationReason.Operator, cancellationToken) ? SubjectSessionRevocation.Revoked : SubjectSessionRevocation.NotFound;
+        return await _revoker.RevokeAsync(sessionId, null, SessionRevocationReason.Operator, cancellationToken).ConfigureAwait(false) ? SubjectSessionRevocation.Revoked : SubjectSessionRevocation.NotFound;
     }
 
     /// <summary>Revokes every live session of a subject ("sign out everywhere"), the caller's own included.</summary>
@@ -125,7 +125,7 @@ public sealed class SubjectSessions
         var revoked = 0;
         for (var pass = 0; pass < MaxRevokePasses; pass++)
         {
-            var records = await _store.ListBySubjectAsync(index, subject, cancellationToken);
+            var records = await _store.ListBySubjectAsync(index, subject, cancellationToken).ConfigureAwait(false);
             var revokedThisPass = 0;
             foreach (var record in records)
             {
@@ -133,7 +133,7 @@ public sealed class SubjectSessions
                 {
                     continue;
                 }
-                if (await _revoker.RevokeAsync(record.Id, record, SessionRevocationReason.User, cancellationToken))
+                if (await _revoker.RevokeAsync(record.Id, record, SessionRevocationReason.User, cancellationToken).ConfigureAwait(false))
                 {
                     revokedThisPass++;
                 }

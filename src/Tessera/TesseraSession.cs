@@ -171,7 +171,7 @@ public partial class TesseraSession : ISessionMetadataSource
         LoadedSession loaded;
         try
         {
-            loaded = await _manager.CredentialLoader.LoadAsync(_presentedCredential, _credentialKind, cancellationToken);
+            loaded = await _manager.CredentialLoader.LoadAsync(_presentedCredential, _credentialKind, cancellationToken).ConfigureAwait(false);
         }
         catch (SessionStoreUnavailableException e)
         {
@@ -267,7 +267,7 @@ public partial class TesseraSession : ISessionMetadataSource
     /// A failed touch of a session without changes does not throw.
     /// </exception>
     public async ValueTask<SessionCommitResult> CommitAsync(CancellationToken cancellationToken = default) =>
-        (await CommitOutcomeAsync(cancellationToken)).Result;
+        (await CommitOutcomeAsync(cancellationToken).ConfigureAwait(false)).Result;
 
     /// <summary>
     /// <see cref="CommitAsync"/>, answering with what a transport may show of the commit (the deadlines it wrote,
@@ -285,7 +285,7 @@ public partial class TesseraSession : ISessionMetadataSource
             return _committed.Value;
         }
         var changes = new SessionChanges(_record, _destroyed, _data, _subject, _subjectChanged, _regenerate, _credentialKind, _pendingId, this);
-        var committed = await _manager.Committer.CommitAsync(changes, cancellationToken);
+        var committed = await _manager.Committer.CommitAsync(changes, cancellationToken).ConfigureAwait(false);
         _pendingId = committed.CreatedId ?? _pendingId;
         if (committed.SignInRefused)
         {

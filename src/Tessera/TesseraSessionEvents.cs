@@ -120,7 +120,7 @@ internal static class SessionEventDispatch
         }
         try
         {
-            await handler(context);
+            await handler(context).ConfigureAwait(false);
         }
         catch (Exception e)
         {

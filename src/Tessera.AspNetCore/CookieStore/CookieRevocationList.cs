@@ -38,7 +38,7 @@ internal sealed class CookieRevocationList(ISessionStore store, TimeProvider tim
     /// </summary>
     public async ValueTask<string?> RefusalAsync(SessionRecord record, long version, CancellationToken cancellationToken)
     {
-        var entry = await store.LoadAsync(record.Id, cancellationToken);
+        var entry = await store.LoadAsync(record.Id, cancellationToken).ConfigureAwait(false);
         if (entry is null)
         {
             return null;
@@ -64,13 +64,13 @@ internal sealed class CookieRevocationList(ISessionStore store, TimeProvider tim
         for (var attempt = 0; attempt < Attempts && now < until; attempt++)
         {
             // A new session's id is random and fresh: nothing to read the first time.
-            var existing = baseVersion is null && attempt == 0 ? null : await store.LoadAsync(id, cancellationToken);
+            var existing = baseVersion is null && attempt == 0 ? null : await store.LoadAsync(id, cancellationToken).ConfigureAwait(false);
             (version, var set, var removed) = CookieVersionLedger.Read(existing?.Data).PlanWrite(baseVersion, now, replacedGraceWindow);
             if (credentialHash is not null)
             {
                 set[CredentialKey] = JsonSerializer.Serialize(Base64UrlText.Encode(credentialHash));
             }
-            if (existing is null ? await store.CreateAsync(Entry(id, set, now, until), cancellationToken) : await store.ApplyAsync(id, new SessionPatch { Set = set, Removed = removed }, cancellationToken))
+            if (existing is null ? await store.CreateAsync(Entry(id, set, now, until), cancellationToken).ConfigureAwait(false) : await store.ApplyAsync(id, new SessionPatch { Set = set, Removed = removed }, cancellationToken).ConfigureAwait(false))
             {
                 return version;
             }
@@ -87,11 +87,11 @@ internal sealed class CookieRevocationList(ISessionStore store, TimeProvider tim
         var revoked = new Dictionary<string, string>(StringComparer.Ordinal) { [RevokedKey] = "true" };
         for (var attempt = 0; attempt < Attempts && now < until; attempt++)
         {
-            if (await store.CreateAsync(Entry(id, revoked, now, until), cancellationToken))
+            if (await store.CreateAsync(Entry(id, revoked, now, until), cancellationToken).ConfigureAwait(false))
             {
                 return true;
             }
-            var existing = await store.LoadAsync(id, cancellationToken);
+            var existing = await store.LoadAsync(id, cancellationToken).ConfigureAwait(false);
             if (existing is null)
             {
                 // An entry that expired (so did its session, whose absolute expiry it carried) and awaits cleanup, or
@@ -102,7 +102,7 @@ internal sealed class CookieRevocationList(ISessionStore store, TimeProvider tim
             {
                 return false;
             }
-            if (await store.ApplyAsync(id, new SessionPatch { Set = revoked }, cancellationToken))
+            if (await store.ApplyAsync(id, new SessionPatch { Set = revoked }, cancellationToken).ConfigureAwait(false))
             {
                 return true;
             }

@@ -108,7 +108,7 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
             return false;
         }
         var stored = record with { Data = new Dictionary<string, string>(record.Data, StringComparer.Ordinal) };
-        Write(state, stored, await SealAsync(state, stored, baseVersion: null, newCredentialHash: null, cancellationToken));
+        Write(state, stored, await SealAsync(state, stored, baseVersion: null, newCredentialHash: null, cancellationToken).ConfigureAwait(false));
         return true;
     }
 
@@ -131,7 +131,7 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
 
     private async ValueTask<SessionRecord?> ProbeRevocationsAsync(string id, CancellationToken cancellationToken)
     {
-        _ = await _revocations!.Store.LoadAsync(id, cancellationToken);
+        _ = await _revocations!.Store.LoadAsync(id, cancellationToken).ConfigureAwait(false);
         return null;
     }
 
@@ -179,7 +179,7 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
             return false;
         }
         var updated = patch.ApplyTo(current);
-        Write(state, updated, await SealAsync(state, updated, state.Version, patch.NewCredentialHash, cancellationToken));
+        Write(state, updated, await SealAsync(state, updated, state.Version, patch.NewCredentialHash, cancellationToken).ConfigureAwait(false));
         return true;
     }
 
@@ -197,7 +197,7 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
             return false;
         }
         var updated = current with { LastSeenAt = lastSeenAt, IdleExpiresAt = idleExpiresAt };
-        Write(state, updated, await SealAsync(state, updated, state.Version, newCredentialHash: null, cancellationToken));
+        Write(state, updated, await SealAsync(state, updated, state.Version, newCredentialHash: null, cancellationToken).ConfigureAwait(false));
         return true;
     }
 
@@ -234,7 +234,7 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
         switch (_revocations?.Store)
         {
             case IAsyncDisposable asyncDisposable:
-                await asyncDisposable.DisposeAsync();
+                await asyncDisposable.DisposeAsync().ConfigureAwait(false);
                 break;
             case IDisposable disposable:
                 disposable.Dispose();
@@ -268,7 +268,7 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
             current = Held(state, id);
         }
         var listed = _revocations is not null
-            && await _revocations.RevokeAsync(id, current?.AbsoluteExpiresAt ?? _time.GetUtcNow() + (state?.AbsoluteLifetime ?? _absoluteLifetime), cancellationToken);
+            && await _revocations.RevokeAsync(id, current?.AbsoluteExpiresAt ?? _time.GetUtcNow() + (state?.AbsoluteLifetime ?? _absoluteLifetime), cancellationToken).ConfigureAwait(false);
         if (state is null || current is null)
         {
             return listed;
@@ -279,7 +279,7 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
 
     private async ValueTask<SessionRecord?> CheckRevocationAsync(RequestState state, SessionRecord record, long version, CancellationToken cancellationToken)
     {
-        if (await _revocations!.RefusalAsync(record, version, cancellationToken) is { } reason)
+        if (await _revocations!.RefusalAsync(record, version, cancellationToken).ConfigureAwait(false) is { } reason)
         {
             // The chunks stay where they are: a request racing a write may see them replaced, and deleting them here
             // could delete the newer ones that write's response sets in the browser.
@@ -368,7 +368,7 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
             if (_revocations is not null)
             {
                 CookieChunks.EnsureNotStarted(state.Context.Response);
-                version = await _revocations.RecordWriteAsync(record.Id, baseVersion, newCredentialHash, record.AbsoluteExpiresAt, cancellationToken);
+                version = await _revocations.RecordWriteAsync(record.Id, baseVersion, newCredentialHash, record.AbsoluteExpiresAt, cancellationToken).ConfigureAwait(false);
                 // The version has a fixed width and place, so filling it in changes no size checked above.
                 CookieRecordCodec.SetVersion(MemoryMarshal.AsMemory(plaintext.WrittenMemory).Span, version);
             }

@@ -69,7 +69,7 @@ public sealed class SessionTokenService
     /// </exception>
     public async ValueTask<TokenPair> CreateAsync(string? subject, IReadOnlyDictionary<string, string>? data = null, SessionMetadata? metadata = null, CancellationToken cancellationToken = default)
     {
-        var result = await TryCreateAsync(subject, data, metadata, cancellationToken);
+        var result = await TryCreateAsync(subject, data, metadata, cancellationToken).ConfigureAwait(false);
         return result.Value ?? throw new SessionLimitExceededException();
     }
 
@@ -117,34 +117,34 @@ public sealed class SessionTokenService
                 AbsoluteExpiresAt = absolute,
                 Metadata = _sessionOptions.Metadata.Apply(metadata),
             };
-            if (await _store.CreateAsync(record, cancellationToken))
+            if (await _store.CreateAsync(record, cancellationToken).ConfigureAwait(false))
             {
                 bool created;
                 try
                 {
-                    created = await _store.CreateTokensAsync(store, access, refresh, cancellationToken);
+                    created = await _store.CreateTokensAsync(store, access, refresh, cancellationToken).ConfigureAwait(false);
                 }
                 catch (SessionStoreUnavailableException)
                 {
                     // The session exists without tokens, so no client can reach it: remove it if the store allows.
-                    await TryDeleteAsync(record.Id);
+                    await TryDeleteAsync(record.Id).ConfigureAwait(false);
                     throw;
                 }
                 if (!created)
                 {
-                    await _store.DeleteAsync(record.Id, cancellationToken);
+                    await _store.DeleteAsync(record.Id, cancellationToken).ConfigureAwait(false);
                     throw new InvalidOperationException("The store refused the tokens of a session it had just created.");
                 }
                 if (limited)
                 {
-                    if (!await _store.ApplyAsync(record.Id, new SessionPatch { SubjectChanged = true, Subject = subject }, cancellationToken))
+                    if (!await _store.ApplyAsync(record.Id, new SessionPatch { SubjectChanged = true, Subject = subject }, cancellationToken).ConfigureAwait(false))
                     {
                         throw new InvalidOperationException("The store lost a token session it had just created.");
                     }
                     record = record with { Subject = subject };
                 }
                 Log.TokenSessionCreated(_logger, Log.Ref(record.Id));
-                if (!await RaiseCreatedAsync(record, cancellationToken))
+                if (!await RaiseCreatedAsync(record, cancellationToken).ConfigureAwait(false))
                 {
                     return TokenResult<TokenPair>.Fail(TokenFailure.SessionLimitReached);
                 }
@@ -169,7 +169,7 @@ public sealed class SessionTokenService
         {
             return TokenResult<SessionRecord>.Fail(validation.Failure);
         }
-        var lookup = await _store.LoadTokenAsync(Store, validation.TokenId!, cancellationToken);
+        var lookup = await _store.LoadTokenAsync(Store, validation.TokenId!, cancellationToken).ConfigureAwait(false);
         var failure = Check(lookup, validation, TokenKind.Access, now);
         return failure == TokenFailure.None
             ? TokenResult<SessionRecord>.Ok(lookup!.Session!)
@@ -195,7 +195,7 @@ public sealed class SessionTokenService
             SessionKeys.Validate(key, nameof(data));
             TokenSessionData.ValidJson(json, nameof(data));
         }
-        var found = await GetAsync(accessToken, cancellationToken);
+        var found = await GetAsync(accessToken, cancellationToken).ConfigureAwait(false);
         if (!found.Succeeded)
         {
             return TokenResult<bool>.Fail(found.Failure);
@@ -215,7 +215,7 @@ public sealed class SessionTokenService
         {
             return TokenResult<bool>.Ok(false);
         }
-        var applied = await _store.ApplyAsync(session.Id, new SessionPatch { Set = set, Removed = removed }, cancellationToken);
+        var applied = await _store.ApplyAsync(session.Id, new SessionPatch { Set = set, Removed = removed }, cancellationToken).ConfigureAwait(false);
         return applied ? TokenResult<bool>.Ok(true) : TokenResult<bool>.Fail(TokenFailure.InvalidSession);
     }
 
@@ -225,12 +225,12 @@ public sealed class SessionTokenService
     /// <returns><see langword="true"/>, or why not.</returns>
     public async ValueTask<TokenResult<bool>> InvalidateAsync(string? accessToken, CancellationToken cancellationToken = default)
     {
-        var found = await GetAsync(accessToken, cancellationToken);
+        var found = await GetAsync(accessToken, cancellationToken).ConfigureAwait(false);
         if (!found.Succeeded)
         {
             return TokenResult<bool>.Fail(found.Failure);
         }
-        await _revoker.RevokeAsync(found.Value!.Id, found.Value, SessionRevocationReason.SignOut, cancellationToken);
+        await _revoker.RevokeAsync(found.Value!.Id, found.Value, SessionRevocationReason.SignOut, cancellationToken).ConfigureAwait(false);
         return TokenResult<bool>.Ok(true);
     }
 
@@ -247,7 +247,7 @@ public sealed class SessionTokenService
     /// <returns>The new pair, or why not.</returns>
     public async ValueTask<TokenResult<TokenPair>> RefreshAsync(string? refreshToken, CancellationToken cancellationToken = default)
     {
-        var result = await RefreshCoreAsync(refreshToken, cancellationToken);
+        var result = await RefreshCoreAsync(refreshToken, cancellationToken).ConfigureAwait(false);
         if (!result.Succeeded)
         {
             _metrics.Rejected("token", result.Reason);
@@ -271,7 +271,7 @@ public sealed class SessionTokenService
         {
             // One atomic read of the token, its session and (once it was rotated) its successor pair: a grace answer is
             // decided on records from one moment.
-            var lookup = await _store.LoadRefreshTokenAsync(store, validation.TokenId!, cancellationToken);
+            var lookup = await _store.LoadRefreshTokenAsync(store, validation.TokenId!, cancellationToken).ConfigureAwait(false);
             // The record decides before anything else: what it says about kind and expiry stands whatever a key signed,
             // so an expired or converted token is refused as such and never taken for a reuse.
             var failure = CheckRecord(lookup, validation, TokenKind.Refresh, now);
@@ -281,7 +281,7 @@ public sealed class SessionTokenService
             }
             if (lookup!.Token.RevokedAt is not null)
             {
-                return await GraceOrReuseAsync(lookup, refreshToken!, now, cancellationToken);
+                return await GraceOrReuseAsync(lookup, refreshToken!, now, cancellationToken).ConfigureAwait(false);
             }
             failure = CheckSession(lookup, now);
             if (failure != TokenFailure.None)
@@ -290,7 +290,7 @@ public sealed class SessionTokenService
             }
             var session = lookup.Session!;
             var (access, refresh) = NewPair(session.Id, issuedAt, session.AbsoluteExpiresAt);
-            var outcome = await _store.RotateAsync(store, lookup.Token.Id, access, refresh, now, cancellationToken);
+            var outcome = await _store.RotateAsync(store, lookup.Token.Id, access, refresh, now, cancellationToken).ConfigureAwait(false);
             switch (outcome)
             {
                 case TokenRotationOutcome.Rotated:
@@ -321,7 +321,7 @@ public sealed class SessionTokenService
         {
             throw new InvalidOperationException($"The session store {_store.Store.GetType().Name} cannot delete expired sessions.");
         }
-        return await SessionCleanupService.DeleteInBatchesAsync(_store, cleanup, _clock.Now() - revokedAge, _sessionOptions.CleanupBatchSize, TimeSpan.Zero, _clock.Time, _sessionOptions.Events, _logger, cancellationToken);
+        return await SessionCleanupService.DeleteInBatchesAsync(_store, cleanup, _clock.Now() - revokedAge, _sessionOptions.CleanupBatchSize, TimeSpan.Zero, _clock.Time, _sessionOptions.Events, _logger, cancellationToken).ConfigureAwait(false);
     }
 
     // A rotated refresh token presented again. It is answered with its successor pair only while that pair is still the
@@ -355,19 +355,19 @@ public sealed class SessionTokenService
             await SessionEventDispatch.RaiseAsync(
                 _sessionOptions.TokenEvents.OnRefreshGraceAnswered,
                 new RefreshGraceContext(session.Id, session.Subject, tokenRef, rotatedAt, now, session.Metadata),
-                _logger);
+                _logger).ConfigureAwait(false);
             return TokenResult<TokenPair>.Ok(Pair(access, refresh));
         }
         // Outside the grace window, or behind a successor that moved on: whoever holds it is not the legitimate client's
         // latest state. Of racing presenters only the one whose revocation ended the session reports it, so one theft
         // raises one alarm; every one of them is refused as a reuse.
-        if (await _revoker.RevokeAsync(session.Id, session, SessionRevocationReason.Leak, cancellationToken))
+        if (await _revoker.RevokeAsync(session.Id, session, SessionRevocationReason.Leak, cancellationToken).ConfigureAwait(false))
         {
             Log.RefreshTokenReused(_logger, Log.Ref(session.Id));
             await SessionEventDispatch.RaiseAsync(
                 _sessionOptions.TokenEvents.OnRefreshTokenReused,
                 new RefreshTokenReuseContext(session.Id, session.Subject, token.Id, rotatedAt, now, session.Metadata),
-                _logger);
+                _logger).ConfigureAwait(false);
         }
         return TokenResult<TokenPair>.Fail(TokenFailure.RefreshTokenReused);
     }
@@ -384,14 +384,14 @@ public sealed class SessionTokenService
     // Raises created, applies the session limit, then raises signed-in unless the limit refused the session.
     private async ValueTask<bool> RaiseCreatedAsync(SessionRecord record, CancellationToken cancellationToken)
     {
-        await _reporter.CreatedAsync(new SessionCreatedEvent(record.Id, record.Subject, SessionCredentialKind.AccessToken, record.CreatedAt, record.Metadata));
+        await _reporter.CreatedAsync(new SessionCreatedEvent(record.Id, record.Subject, SessionCredentialKind.AccessToken, record.CreatedAt, record.Metadata)).ConfigureAwait(false);
         if (record.Subject is { } subject)
         {
-            if (!await _limit.EnforceAsync(subject, record.Id, record.Metadata, cancellationToken))
+            if (!await _limit.EnforceAsync(subject, record.Id, record.Metadata, cancellationToken).ConfigureAwait(false))
             {
                 return false;
             }
-            await _reporter.SignedInAsync(new SessionSignedInEvent(record.Id, subject, null, SessionCredentialKind.AccessToken, record.CreatedAt, record.Metadata));
+            await _reporter.SignedInAsync(new SessionSignedInEvent(record.Id, subject, null, SessionCredentialKind.AccessToken, record.CreatedAt, record.Metadata)).ConfigureAwait(false);
         }
         return true;
     }
@@ -477,7 +477,7 @@ public sealed class SessionTokenService
     {
         try
         {
-            await _store.DeleteAsync(sessionId, CancellationToken.None);
+            await _store.DeleteAsync(sessionId, CancellationToken.None).ConfigureAwait(false);
         }
         catch (SessionStoreUnavailableException)
         {
