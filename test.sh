@@ -285,6 +285,9 @@ fi
 # Services (after the build, so a compile error does not wait for servers)
 # ---------------------------------------------------------------------------
 if ((need_pg)); then
+  # Test classes run in parallel, each with a database and a pool of its own, and the store kits share one database
+  # with a pool of 60: under PostgreSQL's default of 100 connections a run hit "too many clients" (a request answered 503).
+  postgres_options="-c max_connections=300"
   if ! start_postgres; then failed=1; finish 1; fi
   export TESSERA_TEST_POSTGRES="$postgres_connection"
 fi
