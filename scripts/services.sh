@@ -32,6 +32,14 @@
 #   halt_redis [TERM|KILL]   stops it (TERM: a clean shutdown that writes the
 #                     append-only file; KILL: a crash), keeping its data and port.
 #   stop_redis        stops it and deletes $redis_dir.
+#   start_redis_tls   start_redis with TLS only (no plain port), with a CA and
+#                     a server certificate made by openssl in $redis_dir/tls.
+#   start_redis_cluster DIR    three masters in DIR/n1..n3 (redis-cli --cluster
+#                     create); sets $redis_cluster_endpoints.
+#   start_redis_sentinel DIR   a primary, its replica and one Sentinel that
+#                     monitors them as "tessera"; sets $redis_sentinel_address,
+#                     $redis_primary_address, $redis_replica_address.
+#   halt_redis_all DIR [TERM|KILL]   every redis-server below DIR.
 
 # ---------------------------------------------------------------------------
 # Defaults for callers that define none of their own.
@@ -222,7 +230,13 @@ start_redis() {
     if [[ -n "$redis_port" ]]; then port="$redis_port"; else random_free_port || break; fi
     rm -f "$pidfile" "$log"
     # No RDB snapshots; AOF on, like the production setup the tests model.
-    redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly yes --daemonize yes \
+    # With certificates in $redis_dir/tls (start_redis_tls makes them), TLS only: no plain port.
+    local listen=(--port "$port")
+    if [[ -f "$redis_dir/tls/server.crt" ]]; then
+      listen=(--port 0 --tls-port "$port" --tls-cert-file "$redis_dir/tls/server.crt" --tls-key-file "$redis_dir/tls/server.key"
+        --tls-ca-cert-file "$redis_dir/tls/ca.crt" --tls-auth-clients no)
+    fi
+    redis-server --bind 127.0.0.1 "${listen[@]}" --save '' --appendonly yes --daemonize yes \
       --dir "$redis_dir" --pidfile "$pidfile" --logfile "$log" "${redis_args[@]}" >"$scratch/redis-start.log" 2>&1 || break
     # The pidfile appears only once redis listens; if binding fails it exits.
     for i in $(seq 1 150); do
@@ -236,7 +250,7 @@ start_redis() {
       # can take a moment: until then redis answers -LOADING).
       for i in $(seq 1 150); do
         pid_is "$redis_pid" redis-server || break
-        if redis_answers "$port"; then
+        if redis_answers "$port" "$redis_dir"; then
           redis_port="$port"
           printf '%s\n' "$port" >"$redis_dir/port"
           redis_address="127.0.0.1:$port"
@@ -258,8 +272,9 @@ start_redis() {
 
 # PONG, or NOAUTH from a server started with --requirepass: either way it is up.
 redis_answers() {
-  local reply
-  reply="$(redis-cli -h 127.0.0.1 -p "$1" ping 2>&1 | tr -d '\r')"
+  local reply tls=()
+  if [[ -n "${2:-}" && -f "$2/tls/ca.crt" ]]; then tls=(--tls --cacert "$2/tls/ca.crt"); fi
+  reply="$(redis-cli -h 127.0.0.1 -p "$1" "${tls[@]}" ping 2>&1 | tr -d '\r')"
   [[ "$reply" == PONG || "$reply" == *NOAUTH* ]]
 }
 
@@ -280,6 +295,109 @@ stop_redis() {
   halt_redis TERM
   rm -rf "$redis_dir"
   redis_dir="" redis_pid="" redis_port=""
+}
+
+# ---------------------------------------------------------------------------
+# Redis beyond one node: TLS only, a three-master cluster, a primary and a
+# replica behind Sentinel. Each keeps its nodes in subdirectories of one
+# directory, so halt_redis_all / remove work on all of them at once.
+# ---------------------------------------------------------------------------
+
+# TLS only: a CA and a server certificate for 127.0.0.1 and localhost, made
+# with openssl in $redis_dir/tls (valid two days), then start_redis, which
+# sees them and opens only the TLS port. Clients trust $redis_dir/tls/ca.crt.
+start_redis_tls() {
+  if [[ -z "$redis_dir" ]]; then redis_dir="$(mktemp -d "${TMPDIR:-/tmp}/tessera-redis-tls.XXXXXX")"; fi
+  local t="$redis_dir/tls"
+  if [[ ! -f "$t/server.crt" ]]; then
+    mkdir -p "$t"
+    if ! (cd "$t" \
+      && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=tessera-test-ca -keyout ca.key -out ca.crt \
+      && openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr \
+      && printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >ext \
+      && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile ext -out server.crt \
+      ) >"$redis_dir/openssl.log" 2>&1; then
+      warn "making the test certificates failed:"; show_log "$redis_dir/openssl.log" 20; return 1
+    fi
+  fi
+  start_redis
+}
+
+# Three masters, no replicas: each node in $1/nN on a port of its own, then
+# redis-cli --cluster create; ready when every node says cluster_state:ok.
+# Sets $redis_cluster_endpoints (host:port,host:port,host:port). A second call
+# on the same directory restarts the nodes (the cluster config is kept).
+start_redis_cluster() {
+  local dir="$1" n i nodes=() fresh=0
+  [[ -f "$dir/n1/nodes.conf" ]] || fresh=1
+  for n in 1 2 3; do
+    redis_dir="$dir/n$n" redis_port="" redis_args=(--cluster-enabled yes --cluster-config-file "$dir/n$n/nodes.conf" --cluster-node-timeout 2000)
+    start_redis || return 1
+    nodes+=("$redis_address")
+  done
+  if ((fresh)); then
+    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$dir/create.log" 2>&1 || {
+      warn "redis-cli --cluster create failed:"; show_log "$dir/create.log" 30; return 1
+    }
+  fi
+  for i in $(seq 1 100); do
+    local ok=0
+    for n in "${nodes[@]}"; do
+      redis-cli -h 127.0.0.1 -p "${n##*:}" cluster info 2>/dev/null | grep -q 'cluster_state:ok' && ok=$((ok + 1))
+    done
+    if ((ok == 3)); then
+      redis_cluster_endpoints="$(IFS=,; printf '%s' "${nodes[*]}")"
+      say "Redis Cluster of three masters: $redis_cluster_endpoints"
+      return 0
+    fi
+    sleep 0.1
+  done
+  warn "the Redis Cluster did not reach cluster_state:ok"
+  return 1
+}
+
+# A primary ($1/primary), a replica of it ($1/replica) and one Sentinel
+# ($1/sentinel, quorum 1, down after 1 s) that monitors it as "tessera".
+# Sets $redis_sentinel_address, $redis_primary_address, $redis_replica_address.
+start_redis_sentinel() {
+  local dir="$1" port i
+  redis_dir="$dir/primary" redis_port="" redis_args=()
+  start_redis || return 1
+  redis_primary_address="$redis_address"
+  redis_dir="$dir/replica" redis_port="" redis_args=(--replicaof 127.0.0.1 "${redis_primary_address##*:}")
+  start_redis || return 1
+  redis_replica_address="$redis_address"
+  mkdir -p "$dir/sentinel"
+  port="$(cat "$dir/sentinel/port" 2>/dev/null || true)"
+  if [[ -z "$port" ]]; then random_free_port || return 1; printf '%s\n' "$port" >"$dir/sentinel/port"; fi
+  if [[ ! -f "$dir/sentinel/sentinel.conf" ]]; then
+    # Sentinel rewrites its own config file as it learns the topology; it must be writable.
+    printf 'port %s\nbind 127.0.0.1\ndaemonize yes\ndir %s\npidfile %s\nlogfile %s\nsentinel monitor tessera 127.0.0.1 %s 1\nsentinel down-after-milliseconds tessera 1000\nsentinel failover-timeout tessera 3000\n' \
+      "$port" "$dir/sentinel" "$dir/sentinel/redis.pid" "$dir/sentinel/redis.log" "${redis_primary_address##*:}" >"$dir/sentinel/sentinel.conf"
+  fi
+  redis-server "$dir/sentinel/sentinel.conf" --sentinel >"$dir/sentinel/start.log" 2>&1 || {
+    warn "the Sentinel did not start:"; show_log "$dir/sentinel/start.log" 20; return 1
+  }
+  for i in $(seq 1 100); do
+    if redis-cli -h 127.0.0.1 -p "$port" sentinel get-master-addr-by-name tessera 2>/dev/null | grep -q .; then
+      redis_sentinel_address="127.0.0.1:$port"
+      say "Redis Sentinel on $redis_sentinel_address (service tessera: primary $redis_primary_address, replica $redis_replica_address)"
+      return 0
+    fi
+    sleep 0.1
+  done
+  warn "the Sentinel does not know its primary:"; show_log "$dir/sentinel/redis.log" 20
+  return 1
+}
+
+# Every redis-server below $1 (the nodes of a cluster, a Sentinel set), by
+# its pidfile: TERM (clean) or KILL (a crash).
+halt_redis_all() {
+  local dir="$1" signal="${2:-TERM}" pidfile
+  while IFS= read -r pidfile; do
+    redis_dir="$(dirname "$pidfile")" redis_pid=""
+    halt_redis "$signal"
+  done < <(find "$dir" -name redis.pid 2>/dev/null)
 }
 
 # ---------------------------------------------------------------------------
@@ -328,8 +446,17 @@ KEY=VALUE lines.
         address=<host:port>, pid=, version=.
   halt postgres DIR [fast|immediate]   stop, keep the data and the port
   halt redis DIR [TERM|KILL]           TERM: clean shutdown; KILL: a crash
+  start redis-tls DIR [--port P] [-- ARGS]
+        TLS only (no plain port), certificates made in DIR/tls; prints
+        address=, ca=<the CA certificate clients must trust>
+  start redis-cluster DIR              three masters; prints endpoints=
+  start redis-sentinel DIR             a primary, a replica and a Sentinel
+        monitoring it as "tessera"; prints sentinel=, primary=, replica=,
+        service=
+  halt redis-cluster|redis-sentinel DIR [TERM|KILL]   every node of the set
   restart postgres DIR                 pg_ctl restart -m fast
-  remove postgres|redis DIR            stop and delete DIR
+  remove postgres|redis|redis-tls|redis-cluster|redis-sentinel DIR
+                                       stop and delete DIR
 
 A later start on the same DIR reuses its data, port and arguments.
 EOF
@@ -370,6 +497,32 @@ services_main() {
           printf 'address=%s\npid=%s\nversion=%s\n' "$redis_address" "$redis_pid" "$redis_version" ;;
         halt) redis_args=(); halt_redis "${extra[0]:-TERM}" ;;
         remove) halt_redis KILL; rm -rf "$redis_dir" ;;
+        *) services_usage >&2; return 2 ;;
+      esac ;;
+    redis-tls)
+      redis_dir="$dir" redis_port="$port" redis_args=("${extra[@]}")
+      case "$command" in
+        start)
+          start_redis_tls
+          printf 'address=%s\npid=%s\nca=%s\n' "$redis_address" "$redis_pid" "$redis_dir/tls/ca.crt" ;;
+        halt) redis_args=(); halt_redis "${extra[0]:-TERM}" ;;
+        remove) halt_redis KILL; rm -rf "$redis_dir" ;;
+        *) services_usage >&2; return 2 ;;
+      esac ;;
+    redis-cluster | redis-sentinel)
+      case "$command" in
+        start)
+          mkdir -p "$dir"
+          if [[ "$service" == redis-cluster ]]; then
+            start_redis_cluster "$dir"
+            printf 'endpoints=%s\n' "$redis_cluster_endpoints"
+          else
+            start_redis_sentinel "$dir"
+            printf 'sentinel=%s\nprimary=%s\nreplica=%s\nservice=tessera\n' \
+              "$redis_sentinel_address" "$redis_primary_address" "$redis_replica_address"
+          fi ;;
+        halt) halt_redis_all "$dir" "${extra[0]:-TERM}" ;;
+        remove) halt_redis_all "$dir" KILL; rm -rf "$dir" ;;
         *) services_usage >&2; return 2 ;;
       esac ;;
     *) services_usage >&2; return 2 ;;
