@@ -6,9 +6,6 @@ namespace Tessera.Testing;
 public abstract partial class SessionStoreConformanceTests<TKit>
     where TKit : StoreKit, new()
 {
-    /// <summary>Whether the store implements <see cref="ISessionStoreAdministration"/>: <see cref="StoreKit.SupportsAdministration"/>.</summary>
-    protected bool SupportsAdministration => Kit.SupportsAdministration;
-
     /// <summary>Walking every page lists each session exactly once, with its data, in pages no larger than asked.</summary>
     /// <returns>The test.</returns>
     [Fact]

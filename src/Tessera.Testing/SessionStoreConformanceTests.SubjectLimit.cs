@@ -5,9 +5,6 @@ namespace Tessera.Testing;
 public abstract partial class SessionStoreConformanceTests<TKit>
     where TKit : StoreKit, new()
 {
-    /// <summary>Whether the store implements <see cref="ISubjectSessionLimiter"/>: <see cref="StoreKit.SupportsSubjectLimit"/>.</summary>
-    protected bool SupportsSubjectLimit => Kit.SupportsSubjectLimit;
-
     // ---------------------------------------------------------------------------------------------------------------
     // Per-subject session limit
     // ---------------------------------------------------------------------------------------------------------------

@@ -35,6 +35,12 @@ public abstract partial class SessionStoreConformanceTests<TKit> : IAsyncDisposa
     /// <summary>Whether the store honours a size bound: <see cref="StoreKit.SupportsCapacityBound"/>.</summary>
     protected bool SupportsCapacityBound => Kit.SupportsCapacityBound;
 
+    /// <summary>Whether the store implements <see cref="ISessionStoreAdministration"/>: <see cref="StoreKit.SupportsAdministration"/>.</summary>
+    protected bool SupportsAdministration => Kit.SupportsAdministration;
+
+    /// <summary>Whether the store implements <see cref="ISubjectSessionLimiter"/>: <see cref="StoreKit.SupportsSubjectLimit"/>.</summary>
+    protected bool SupportsSubjectLimit => Kit.SupportsSubjectLimit;
+
     /// <summary>
     /// Creates an empty store on <see cref="Clock"/> through <see cref="Kit"/>, isolated from every other store it returned.
     /// </summary>

@@ -241,15 +241,8 @@ public abstract class StoreFailureConformanceTests<TKit> : HttpConformanceTestBa
         var server = await StartAsync();
         using var client = server.CreateClient();
         await client.PostAsync("/set/cart/apple");
-        var cookie = client.Cookie;
-        Faults.Affects = op => op == "apply";
-        Faults.Failure = Unreachable;
 
-        using (var response = await client.SendAsync(HttpMethod.Post, "/signin/alice", new ByteArrayContent([])))
-        {
-            AssertUnavailable(response);
-        }
-        Assert.Equal(cookie, client.Cookie);
+        await AssertAFailedWriteKeepsTheCookieAsync(client, "apply", "/signin/alice");
 
         Faults.Heal();
         Assert.Equal("(anonymous)", await client.GetStringAsync("/whoami"));
@@ -266,15 +259,8 @@ public abstract class StoreFailureConformanceTests<TKit> : HttpConformanceTestBa
         var server = await StartAsync();
         using var client = server.CreateClient();
         await client.PostAsync("/signin/alice");
-        var cookie = client.Cookie;
-        Faults.Affects = op => op == "revoke";
-        Faults.Failure = Unreachable;
 
-        using (var response = await client.SendAsync(HttpMethod.Post, "/destroy", new ByteArrayContent([])))
-        {
-            AssertUnavailable(response);
-        }
-        Assert.Equal(cookie, client.Cookie);
+        var cookie = await AssertAFailedWriteKeepsTheCookieAsync(client, "revoke", "/destroy");
         Assert.Equal("alice", await client.GetStringAsync("/whoami"));
 
         Faults.Heal();
@@ -282,6 +268,25 @@ public abstract class StoreFailureConformanceTests<TKit> : HttpConformanceTestBa
         Assert.Null(client.Cookie);
         using var replay = await client.SendAsync(HttpMethod.Get, "/whoami", cookieHeader: $"{client.CookieName}={cookie}");
         Assert.Equal("(anonymous)", await replay.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>
+    /// Makes the store's <paramref name="operation"/> fail as an unreachable server would and posts to
+    /// <paramref name="path"/>: the answer is a 503 and the client keeps the cookie it had, so it can retry.
+    /// </summary>
+    /// <returns>That cookie.</returns>
+    private async Task<string?> AssertAFailedWriteKeepsTheCookieAsync(CookieClient client, string operation, string path)
+    {
+        var cookie = client.Cookie;
+        Faults.Affects = op => op == operation;
+        Faults.Failure = Unreachable;
+
+        using (var response = await client.SendAsync(HttpMethod.Post, path, new ByteArrayContent([])))
+        {
+            AssertUnavailable(response);
+        }
+        Assert.Equal(cookie, client.Cookie);
+        return cookie;
     }
 
     /// <summary>A touch that fails does not fail a read-only request: the answer is served, and a later request extends the deadline.</summary>
