@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using Tessera.Testing;
+using Tessera.TestServices;
 
 namespace Tessera.PostgreSql.Tests;
 
@@ -119,28 +120,8 @@ public sealed class PostgreSqlStoreConfigurationTests(PostgresDatabase database)
         await host.StopAsync();
     }
 
-    private IHost BuildHost(Dictionary<string, string?> configuration, Action<IServiceCollection> services, Action<TesseraBuilder> useStore)
-    {
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Configuration.AddInMemoryCollection(configuration);
-        builder.Services.AddSingleton<TimeProvider>(_clock);
-        services(builder.Services);
-        useStore(builder.Services.AddTesseraCore(o => o.Keys.Add(SigningKeyRing.GenerateBase64Key())));
-        return builder.Build();
-    }
+    private IHost BuildHost(Dictionary<string, string?> configuration, Action<IServiceCollection> services, Action<TesseraBuilder> useStore) =>
+        StoreConfigurationHost.Build(configuration, _clock, useStore, services);
 
-    private SessionRecord NewRecord()
-    {
-        var now = _clock.GetUtcNow();
-        return new SessionRecord
-        {
-            Id = Guid.NewGuid().ToString("D"),
-            CredentialHash = RandomNumberGenerator.GetBytes(32),
-            Data = new Dictionary<string, string>(),
-            CreatedAt = now,
-            LastSeenAt = now,
-            IdleExpiresAt = now.AddMinutes(30),
-            AbsoluteExpiresAt = now.AddHours(8),
-        };
-    }
+    private SessionRecord NewRecord() => StoreConfigurationHost.NewRecord(_clock);
 }

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Tessera.Testing;
+using Tessera.TestServices;
 
 namespace Tessera.Redis.Tests;
 
@@ -103,27 +104,8 @@ public sealed class RedisStoreConfigurationTests(RedisFixture redis) : IAsyncLif
         await host.StopAsync();
     }
 
-    private IHost BuildHost(Dictionary<string, string?> configuration, Action<TesseraBuilder> useStore)
-    {
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Configuration.AddInMemoryCollection(configuration);
-        builder.Services.AddSingleton<TimeProvider>(_clock);
-        useStore(builder.Services.AddTesseraCore(o => o.Keys.Add(SigningKeyRing.GenerateBase64Key())));
-        return builder.Build();
-    }
+    private IHost BuildHost(Dictionary<string, string?> configuration, Action<TesseraBuilder> useStore) =>
+        StoreConfigurationHost.Build(configuration, _clock, useStore);
 
-    private SessionRecord NewRecord()
-    {
-        var now = _clock.GetUtcNow();
-        return new SessionRecord
-        {
-            Id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)),
-            CredentialHash = RandomNumberGenerator.GetBytes(32),
-            Data = new Dictionary<string, string>(),
-            CreatedAt = now,
-            LastSeenAt = now,
-            IdleExpiresAt = now.AddMinutes(30),
-            AbsoluteExpiresAt = now.AddHours(8),
-        };
-    }
+    private SessionRecord NewRecord() => StoreConfigurationHost.NewRecord(_clock);
 }
