@@ -241,6 +241,9 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : IAsyncLifetime
         var builder = new ServiceCollection().AddTesseraCore();
         Assert.Throws<ArgumentException>(() => builder.UseRedisStore("localhost:6379,nosuchoption=1"));
         Assert.Throws<ArgumentException>(() => builder.UseRedisStore(",,,"));
+        // The old client's keywords are refused by name, never silently ignored (docs/redis.md, upgrading).
+        Assert.Contains("database", Assert.Throws<ArgumentException>(() => builder.UseRedisStore("localhost:6379,database=2")).Message, StringComparison.Ordinal);
+        Assert.Contains("commandTimeout", Assert.Throws<ArgumentException>(() => builder.UseRedisStore("localhost:6379,commandTimeout=500")).Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => builder.UseRedisStore("localhost", o => o.KeyPrefix = "has space"));
         Assert.Throws<ArgumentOutOfRangeException>(() => builder.UseRedisStore("localhost", o => o.ExpiryMargin = TimeSpan.Zero));
         Assert.Throws<ArgumentException>(() => new RedisSessionStore(new RedisSessionStoreOptions()));
