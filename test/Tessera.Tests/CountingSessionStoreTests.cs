@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Tessera.Testing;
+using Tessera.TestServices;
 using Tessera.Tokens;
 
 namespace Tessera.Tests;

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Microsoft.Extensions.Time.Testing;
 using Tessera.NearCache;
 using Tessera.Testing;
+using Tessera.TestServices;
 
 namespace Tessera.Tests;
 
