@@ -57,6 +57,9 @@ internal static partial class RedisScripts
         end
         """;
 
+    /// <summary>The server's <c>INFO memory</c> text; no keys, so it runs on the node it is sent to.</summary>
+    public const string MemoryInfo = "return redis.call('INFO', 'memory')";
+
     /// <summary>
     /// Deletes up to ARGV[4] sessions of the bucket (its expiry index holds every session; then stragglers of its other
     /// indexes). Returns {visited, id, subject or '', ...} of the deleted.

@@ -236,9 +236,9 @@ internal static partial class RedisScripts
     /// <summary>
     /// KEYS[1] = the old refresh token's pointer. ARGV 4.. = old refresh id, new access session id, new refresh session
     /// id, new access id, new access JSON, new refresh id, new refresh JSON, rotation time, new refresh expiry, and the
-    /// cutoff before which the session's rotated tokens are dropped (they expired and can never be presented again).
-    /// Returns {0, anonymous (1/0), expiry or ''} rotated, {1} already revoked, {2} not found, {3} session not live; an
-    /// error when a new id is taken.
+    /// cutoff before which the session's rotated tokens are dropped (they expired and can never be presented again),
+    /// and whether the new ids carry the session's route (1/0). Returns {0, anonymous (1/0), expiry or ''} rotated, {1}
+    /// already revoked, {2} not found, {3} session not live; an error when a new id is taken or off the route.
     /// </summary>
     public const string Rotate = Prelude + """
         local sid = redis.call('GET', KEYS[1])
@@ -253,6 +253,7 @@ internal static partial class RedisScripts
         local sk = skey(sid)
         local idle, abs = live(sk)
         if not idle then return {3} end
+        if ARGV[14] ~= '1' then return redis.error_reply('ERR tessera: new token ids off the route') end
         for _, tid in ipairs({ARGV[7], ARGV[9]}) do
           if redis.call('EXISTS', kkey(tid)) == 1 or redis.call('HEXISTS', tk, tid) == 1 then
             return redis.error_reply('ERR tessera: a new token id collided with a stored one')

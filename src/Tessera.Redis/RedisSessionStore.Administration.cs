@@ -145,7 +145,8 @@ public sealed partial class RedisSessionStore : ISessionStoreAdministration
         long? size = null;
         foreach (var server in connection.GetServers().Where(s => s.IsConnected && !s.IsReplica))
         {
-            var info = (string?)await server.ExecuteAsync("INFO", ["memory"]).WaitAsync(cancellationToken).ConfigureAwait(false) ?? "";
+            // Through a script: StackExchange.Redis sends INFO itself only in admin mode, which the store never asks of a multiplexer.
+            var info = (string?)await server.ExecuteAsync("EVAL", [RedisScripts.MemoryInfo, 0]).WaitAsync(cancellationToken).ConfigureAwait(false) ?? "";
             foreach (var line in info.Split('\n'))
             {
                 if (line.StartsWith("used_memory:", StringComparison.Ordinal)

@@ -70,12 +70,8 @@ public sealed partial class RedisSessionStore : ISessionTokenStore
         ArgumentNullException.ThrowIfNull(refreshTokenId);
         ArgumentNullException.ThrowIfNull(newAccess);
         ArgumentNullException.ThrowIfNull(newRefresh);
-        if (!SameBucket(refreshTokenId, newAccess.Id) || !SameBucket(refreshTokenId, newRefresh.Id))
-        {
-            throw new ArgumentException("New token ids must carry their session's route (make them with SessionRoute.NewTokenId).", nameof(newAccess));
-        }
         var db = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
-        var args = Args(refreshTokenId, 10);
+        var args = Args(refreshTokenId, 11);
         args.Add(refreshTokenId);
         args.Add(newAccess.SessionId);
         args.Add(newRefresh.SessionId);
@@ -86,6 +82,8 @@ public sealed partial class RedisSessionStore : ISessionTokenStore
         args.Add(Ms(now));
         args.Add(Ms(newRefresh.ExpiresAt));
         args.Add(Ms(now - TesseraDefaults.ExpiredTokenRetention));
+        // New ids off the session's route could never be found again: the script refuses them once it knows the session.
+        args.Add(SameBucket(refreshTokenId, newAccess.Id) && SameBucket(refreshTokenId, newRefresh.Id) ? "1" : "0");
         RedisResult[] result;
         try
         {
@@ -94,6 +92,10 @@ public sealed partial class RedisSessionStore : ISessionTokenStore
         catch (RedisServerException e) when (e.Message.Contains("tessera: a new token id collided", StringComparison.Ordinal))
         {
             throw new InvalidOperationException("A new token id collided with a stored one.", e);
+        }
+        catch (RedisServerException e) when (e.Message.Contains("tessera: new token ids off the route", StringComparison.Ordinal))
+        {
+            throw new ArgumentException("New token ids must carry their session's route (make them with SessionRoute.NewTokenId).", nameof(newAccess), e);
         }
         if ((long)result[0] == 0 && (long)result[1] == 1 && _options.MaxAnonymousSessions is not null && !Missing(result[2]) && ((string)result[2]!).Length > 0)
         {

@@ -238,7 +238,12 @@ public abstract partial class SessionStoreConformanceTests<TKit> : IAsyncDisposa
         var store = CreateStore();
         var first = NewRecord(subject: "first", data: Data(("k", "1")));
         Assert.True(await store.CreateAsync(first));
-        var second = NewRecord(hash: (byte[])first.CredentialHash.Clone(), subject: "second", data: Data(("k", "2")));
+        // On the first's route: a routed store (Redis Cluster) keeps a credential on its session's route, so the clash
+        // that must be refused is the same hash on the same route (a hash is 32 random bytes: it never repeats elsewhere).
+        var second = NewRecord(hash: (byte[])first.CredentialHash.Clone(), subject: "second", data: Data(("k", "2"))) with
+        {
+            Id = SessionRoute.Of(first.Id) + Guid.NewGuid().ToString("N"),
+        };
 
         Assert.False(await store.CreateAsync(second));
 
