@@ -50,7 +50,7 @@ public sealed class RedisFailoverTests(ITestOutputHelper output)
         // The app: a real Kestrel server on yet another store, driven by real HTTP clients.
         var appStore = NewStore();
         await using var app = await TesseraTestServer.StartAsync(appStore, clock, [SigningKeyRing.GenerateBase64Key()]);
-        var requests = new ConcurrentQueue<(long StartedAt, int Status)>();
+        var requests = new ConcurrentQueue<(long StartedAt, long EndedAt, int Status)>();
         using var stop = new CancellationTokenSource();
         var load = writers.Select(lane => lane.RunAsync(clock, stop.Token))
             .Concat(Enumerable.Range(0, HttpClients).Select(_ => DriveAppAsync(app, requests, stop.Token)))
@@ -115,7 +115,20 @@ public sealed class RedisFailoverTests(ITestOutputHelper output)
             $"Promotion seen {Seconds(killedAt, promotedAt):F1} s after the kill; every store writing again after {Seconds(killedAt, storesRecoveredAt):F1} s, the app after {Seconds(killedAt, appRecoveredAt):F1} s; " +
             $"{failures.Count} of {requests.Count} requests answered 5xx or not at all, {failures.Count(r => r.StartedAt > appRecoveredAt)} of them after the app wrote again.");
 
-        Assert.Empty(failures.Where(r => r.StartedAt > appRecoveredAt));
+        // The app worked before the kill (otherwise the rest says nothing about the failover).
+        Assert.DoesNotContain(failures, r => r.EndedAt < killingAt);
+        var late = failures.Where(r => r.StartedAt > appRecoveredAt).ToList();
+        if (late.Count > 0)
+        {
+            // What the app met: when (seconds after the kill) and the distinct errors it logged.
+            output.WriteLine("5xx after the app wrote again, at (s after the kill): " + string.Join(", ", late.Take(40).Select(r => Seconds(killedAt, r.StartedAt).ToString("F2", System.Globalization.CultureInfo.InvariantCulture))));
+            foreach (var error in app.Logs.GetSnapshot().Where(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Warning)
+                .Select(e => $"{e.Id.Name}: {e.Message} {e.Exception?.GetType().Name}: {e.Exception?.Message}").Distinct(StringComparer.Ordinal).Take(10))
+            {
+                output.WriteLine("app log: " + (error.Length > 400 ? error[..400] : error));
+            }
+        }
+        Assert.Empty(late);
         // Nothing acknowledged after the primary died is lost: those writes went to the promoted replica (the old
         // primary never comes back to take writes).
         Assert.Equal(0, lostAfterKill);
@@ -129,7 +142,7 @@ public sealed class RedisFailoverTests(ITestOutputHelper output)
 
     private static double Seconds(long from, long to) => (to - from) / (double)Stopwatch.Frequency;
 
-    private static async Task DriveAppAsync(TesseraTestServer app, ConcurrentQueue<(long StartedAt, int Status)> requests, CancellationToken stop)
+    private static async Task DriveAppAsync(TesseraTestServer app, ConcurrentQueue<(long StartedAt, long EndedAt, int Status)> requests, CancellationToken stop)
     {
         var n = 0;
         while (!stop.IsCancellationRequested)
@@ -149,7 +162,7 @@ public sealed class RedisFailoverTests(ITestOutputHelper output)
                 {
                     status = 0; // the app did not answer at all: counted with the 5xx
                 }
-                requests.Enqueue((startedAt, status));
+                requests.Enqueue((startedAt, Stopwatch.GetTimestamp(), status));
                 if (status != 200)
                 {
                     await Task.Delay(20, CancellationToken.None);
