@@ -119,18 +119,12 @@ public sealed class RedisClusterTests : IAsyncLifetime
         })).ToArray();
 
         // Let sign-ins pile up on both instances, then revoke all of bob's sessions from one of them while they go on.
-        while (signedIn.Count < 40)
-        {
-            await Task.Delay(10, TestContext.Current.CancellationToken);
-        }
+        await WhileSigningInAsync(() => signedIn.Count >= 40);
         Interlocked.Exchange(ref revokeStartedAt, Interlocked.Increment(ref order));
         var revoked = await servers[0].Manager.Subjects.RevokeAllAsync("bob", TestContext.Current.CancellationToken);
         // Sign-ins keep racing a little after the revoke-all returned, then stop.
         var after = signedIn.Count;
-        while (signedIn.Count < after + 10)
-        {
-            await Task.Delay(10, TestContext.Current.CancellationToken);
-        }
+        await WhileSigningInAsync(() => signedIn.Count >= after + 10);
         await stop.CancelAsync();
         await Task.WhenAll(signingIn);
 
@@ -140,6 +134,22 @@ public sealed class RedisClusterTests : IAsyncLifetime
         Assert.DoesNotContain(live, before.Contains);
         // And the sign-ins after it were not held back: some of them are live.
         Assert.NotEmpty(live);
+
+        // Waits (a minute at most) for the sign-ins to reach a point; a sign-in that failed ends the wait with its failure.
+        async Task WhileSigningInAsync(Func<bool> reached)
+        {
+            var deadline = DateTime.UtcNow.AddMinutes(1);
+            while (!reached())
+            {
+                if (signingIn.FirstOrDefault(t => t.IsFaulted) is { } failed)
+                {
+                    await stop.CancelAsync();
+                    await failed;
+                }
+                Assert.True(DateTime.UtcNow < deadline, $"the sign-ins stalled at {signedIn.Count}");
+                await Task.Delay(10, TestContext.Current.CancellationToken);
+            }
+        }
     }
 
     /// <summary>A store over a multiplexer of its own: one app instance.</summary>
