@@ -124,15 +124,27 @@ public sealed class RedisTopology
         return keys;
     }
 
-    /// <summary>Asks the Sentinel of a configuration string (<c>host:port,serviceName=name</c>) which node is its service's primary now.</summary>
+    /// <summary>
+    /// Asks the Sentinel of a configuration string (<c>host:port,serviceName=name</c>) which node is its service's primary
+    /// now; <see langword="null"/> when the Sentinel does not answer (a busy machine can make a connection time out, so
+    /// callers that poll simply ask again).
+    /// </summary>
     public static async Task<EndPoint?> SentinelPrimaryAsync(string configuration)
     {
         var options = ConfigurationOptions.Parse(configuration);
         var serviceName = options.ServiceName ?? throw new ArgumentException("The configuration names no serviceName.", nameof(configuration));
         options.ServiceName = null;
         options.CommandMap = CommandMap.Sentinel;
-        await using var sentinel = await ConnectAsync(options);
-        return await sentinel.GetServer(options.EndPoints.Single()).SentinelGetMasterAddressByNameAsync(serviceName);
+        options.ConnectTimeout = 10_000;
+        try
+        {
+            await using var sentinel = await ConnectAsync(options);
+            return await sentinel.GetServer(options.EndPoints.Single()).SentinelGetMasterAddressByNameAsync(serviceName);
+        }
+        catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Deletes every key starting with <paramref name="prefix"/> on every primary (one key per command: a cluster refuses a DEL across slots).</summary>
