@@ -112,7 +112,7 @@ public sealed class RedisFailoverTests(ITestOutputHelper output)
         output.WriteLine(
             $"Sentinel failover, ReplicaAcknowledgements={replicaAcknowledgements}: {lostBeforeKill} of {beforeKill.Count} writes acknowledged before the primary was killed were lost " +
             $"({lostReplicaAcknowledged} of the {replicaAcknowledged.Count} the replica acknowledged), {lostDuringKill} of {duringKill} acknowledged while the kill was under way, {lostAfterKill} of {afterKill} after it. " +
-            $"Promotion seen {Seconds(killedAt, promotedAt):F1} s after the kill; every store writing again after {Seconds(killedAt, storesRecoveredAt):F1} s, the app after {Seconds(killedAt, appRecoveredAt):F1} s; " +
+            $"The kill took {Seconds(killingAt, killedAt):F1} s; promotion seen {Seconds(killedAt, promotedAt):F1} s after it; every store writing again after {Seconds(killedAt, storesRecoveredAt):F1} s, the app after {Seconds(killedAt, appRecoveredAt):F1} s; " +
             $"{failures.Count} of {requests.Count} requests answered 5xx or not at all, {failures.Count(r => r.StartedAt > appRecoveredAt)} of them after the app wrote again.");
 
         // The app worked before the kill (otherwise the rest says nothing about the failover).
