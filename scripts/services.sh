@@ -35,10 +35,13 @@
 #   start_redis_tls   start_redis with TLS only (no plain port), with a CA and
 #                     a server certificate made by openssl in $redis_dir/tls.
 #   start_redis_cluster DIR    three masters in DIR/n1..n3 (redis-cli --cluster
-#                     create); sets $redis_cluster_endpoints.
+#                     create), returning once every node serves all slots;
+#                     sets $redis_cluster_endpoints.
 #   start_redis_sentinel DIR   a primary, its replica and one Sentinel that
-#                     monitors them as "tessera"; sets $redis_sentinel_address,
-#                     $redis_primary_address, $redis_replica_address.
+#                     monitors them as "tessera", returning once the replica is
+#                     in sync and the Sentinel knows it (it can fail over); sets
+#                     $redis_sentinel_address, $redis_primary_address,
+#                     $redis_replica_address.
 #   halt_redis_all DIR [TERM|KILL]   every redis-server below DIR.
 
 # ---------------------------------------------------------------------------

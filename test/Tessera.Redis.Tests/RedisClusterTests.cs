@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Time.Testing;
 using Tessera.AspNetCore;
 using Tessera.Testing;
@@ -10,7 +11,7 @@ namespace Tessera.Redis.Tests;
 /// two multiplexers), and the subject's limit and revoke-all holding when instances race on it.
 /// </summary>
 [Collection(RedisTopologyCollections.Cluster)]
-public sealed class RedisClusterTests : IAsyncLifetime
+public sealed partial class RedisClusterTests : IAsyncLifetime
 {
     private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private readonly string _prefix = "tessera-test-" + Guid.NewGuid().ToString("N");
@@ -39,10 +40,15 @@ public sealed class RedisClusterTests : IAsyncLifetime
 
         var keys = await RedisTopology.KeysByPrimaryAsync(await _topology.ConnectionAsync(), _prefix);
         Assert.Equal(3, keys.Count);
-        Assert.All(keys, master => Assert.True(master.Value.Count > 0, $"master {master.Key} holds none of the sessions' keys"));
-        // Every session's own keys (not only the shared indexes) are spread: each master holds some session hashes.
-        Assert.All(keys, master => Assert.Contains(master.Value, key => ((string)key!).Contains(":s:", StringComparison.Ordinal)));
-        Assert.Equal(records.Length, keys.Values.Sum(list => list.Count(key => ((string)key!).Contains(":s:", StringComparison.Ordinal))));
+        // The sessions themselves spread, not only the indexes: a key that names a session's id belongs to that session.
+        var ids = records.Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
+        var sessionsByMaster = keys.ToDictionary(
+            master => master.Key,
+            master => master.Value.SelectMany(key => SessionId().Matches((string)key!).Select(m => m.Value)).Where(ids.Contains).ToHashSet(StringComparer.Ordinal));
+        Assert.All(sessionsByMaster, master => Assert.True(master.Value.Count > 0, $"master {master.Key} holds no session's keys"));
+        Assert.Equal(records.Length, sessionsByMaster.Values.SelectMany(s => s).Distinct(StringComparer.Ordinal).Count());
+        // ...and each session lives on one master.
+        Assert.Equal(records.Length, sessionsByMaster.Values.Sum(s => s.Count));
 
         var missing = new ConcurrentBag<string>();
         await Parallel.ForEachAsync(records, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (record, cancellationToken) =>
@@ -151,6 +157,9 @@ public sealed class RedisClusterTests : IAsyncLifetime
             }
         }
     }
+
+    [GeneratedRegex("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")]
+    private static partial Regex SessionId();
 
     /// <summary>A store over a multiplexer of its own: one app instance.</summary>
     private RedisSessionStore Instance()
