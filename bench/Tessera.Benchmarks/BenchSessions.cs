@@ -51,9 +51,10 @@ public static class BenchSessions
     /// </summary>
     public static async Task<string> CreateLiveAsync(SessionManager manager, TimeProvider clock, string? subject = null, IReadOnlyDictionary<string, string>? data = null)
     {
-        var credential = manager.Credentials.Issue();
         var now = clock.GetUtcNow();
-        var record = Record(credential.Hash, new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerMillisecond), TimeSpan.Zero), TimeSpan.FromHours(8), subject, data);
+        var record = Record(RandomHash(), new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerMillisecond), TimeSpan.Zero), TimeSpan.FromHours(8), subject, data);
+        var credential = manager.Credentials.Issue(SessionRoute.Of(record.Id));
+        record = record with { CredentialHash = credential.Hash };
         if (!await manager.Store.CreateAsync(record))
         {
             throw new InvalidOperationException("The store refused a new session.");

@@ -6,6 +6,7 @@ namespace Tessera.Benchmarks;
 [MemoryDiagnoser]
 public class CredentialBenchmarks
 {
+    private static readonly SessionRoute Route = SessionRoute.Of(Guid.NewGuid().ToString("D"));
     private CookieCredential _credentials = null!;
     private string _presented = null!;
 
@@ -19,12 +20,12 @@ public class CredentialBenchmarks
     {
         var keys = Enumerable.Range(0, Keys).Select(i => i == 0 ? BenchSessions.Key : SigningKeyRing.GenerateBase64Key());
         _credentials = new CookieCredential(SigningKeyRing.FromBase64(keys));
-        _presented = _credentials.Issue().Value;
+        _presented = _credentials.Issue(Route).Value;
     }
 
     /// <summary>Issues a new credential.</summary>
     [Benchmark]
-    public IssuedCredential Issue() => _credentials.Issue();
+    public IssuedCredential Issue() => _credentials.Issue(Route);
 
     /// <summary>Verifies a valid credential and computes the hash the store is asked for.</summary>
     [Benchmark]

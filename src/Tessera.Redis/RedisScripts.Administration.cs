@@ -1,18 +1,15 @@
-using Tessera.Redis.Resp;
-
 namespace Tessera.Redis;
 
-// The administration scripts (listing and clearing). Not in All: they are rare, and the first use after a connect
-// costs one EVAL instead of every connect costing a SCRIPT LOAD.
+// The administration scripts (listing and clearing), one bucket at a time.
 internal static partial class RedisScripts
 {
     /// <summary>
-    /// KEYS[1] = the index to walk (P:x, or a subject's P:u:sub). ARGV 4.. = cursor score ('' from the start), cursor id,
-    /// page size, state ('' any, 'live', 'expired', 'revoked'), subject ('' any). Walks the index in its order (score,
-    /// then id) from just after the cursor, reading at most a bounded number of members, and returns
-    /// {next cursor or '', id, HGETALL, id, HGETALL, ...}.
+    /// KEYS[1] = the bucket's expiry index. ARGV 4.. = cursor score ('' from the start), cursor id, page size, state
+    /// ('' any, 'live', 'expired', 'revoked'), subject ('' any). Walks the index in its order (score, then id) from just
+    /// after the cursor, reading at most a bounded number of members, and returns {next cursor or '', score, id,
+    /// HGETALL, ...}: the next cursor is '' once the bucket is walked to its end.
     /// </summary>
-    public static readonly RedisScript ListSessions = new(Prelude + """
+    public const string ListSessions = Prelude + """
         local idx, cs, cid = KEYS[1], ARGV[4], ARGV[5]
         local n, want, sub = tonumber(ARGV[6]), ARGV[7], ARGV[8]
         local budget = math.max(n * 4, 1000)
@@ -58,22 +55,19 @@ internal static partial class RedisScripts
             end
           end
         end
-        """);
+        """;
 
-    /// <summary>Deletes up to ARGV[4] sessions of the expiry index (every session is in it). Returns {visited, deleted}.</summary>
-    public static readonly RedisScript ClearBatch = new(Prelude + """
+    /// <summary>
+    /// Deletes up to ARGV[4] sessions of the bucket (its expiry index holds every session; then stragglers of its other
+    /// indexes). Returns {visited, id, subject or '', ...} of the deleted.
+    /// </summary>
+    public const string ClearBatch = Prelude + """
+        local out = {0}
         local ids = redis.call('ZRANGE', XKEY, 0, tonumber(ARGV[4]) - 1)
-        local deleted = 0
-        for _, id in ipairs(ids) do deleted = deleted + purge(id) end
-        if #ids == 0 then
-          -- Stragglers of the other indexes (their sessions are gone already).
-          for _, key in ipairs({AKEY, RKEY, NKEY}) do
-            for _, id in ipairs(redis.call('ZRANGE', key, 0, tonumber(ARGV[4]) - 1)) do
-              deleted = deleted + purge(id)
-              ids[#ids + 1] = id
-            end
-          end
-        end
-        return {#ids, deleted}
-        """);
+        if #ids == 0 then ids = redis.call('ZRANGE', AKEY, 0, tonumber(ARGV[4]) - 1) end
+        if #ids == 0 then ids = redis.call('ZRANGE', RKEY, 0, tonumber(ARGV[4]) - 1) end
+        for _, id in ipairs(ids) do purge(id, out) end
+        out[1] = #ids
+        return out
+        """;
 }

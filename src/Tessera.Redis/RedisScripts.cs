@@ -1,33 +1,30 @@
-using Tessera.Redis.Resp;
-
 namespace Tessera.Redis;
 
 /// <summary>
-/// The store's Lua scripts. Each store write is one script, so its checks ("only if live", "only if not revoked") and
-/// its writes run atomically: Redis runs one script at a time and nothing interleaves.
+/// The store's Lua scripts. Each script touches one Redis Cluster slot only: the keys of one session bucket (a session's
+/// hash, its tokens, its credential and token pointers and the bucket's expiry indexes), so its checks ("only if live",
+/// "only if not revoked") and its writes run atomically on a single node and on a cluster alike.
 /// </summary>
 /// <remarks>
-/// Every script gets <c>ARGV[1]</c> = key prefix, <c>ARGV[2]</c> = the store's now (unix ms, from its
-/// <see cref="TimeProvider"/>, never Redis's clock), <c>ARGV[3]</c> = the expiry margin (ms). Times are unix
-/// milliseconds kept as decimal strings. <c>KEYS[1]</c> is the key the operation starts from (the session hash, a
-/// credential pointer or a token pointer); the other keys are derived from ids read on the way, which is why the
-/// whole store must live on one Redis node (see <see cref="RedisSessionStore"/>).
+/// Every script gets <c>ARGV[1]</c> = the bucket's key base (<c>P:{bNNN}</c>), <c>ARGV[2]</c> = the store's now (unix
+/// ms, from its <see cref="TimeProvider"/>, never Redis's clock), <c>ARGV[3]</c> = the expiry margin (ms). Times are unix
+/// milliseconds kept as decimal strings. <c>KEYS[1]</c> is the key the operation starts from; the other keys are built
+/// from the base, so they share its hash tag and slot. The subject indexes and the anonymous set live on other slots and
+/// are written by the store around these scripts (see <see cref="RedisSessionStore"/>).
 /// </remarks>
 internal static partial class RedisScripts
 {
     private const string Prelude = """
-        local P = ARGV[1]
+        local B = ARGV[1]
         local NOW = tonumber(ARGV[2])
         local MARGIN = tonumber(ARGV[3])
-        local function skey(id) return P .. ':s:{' .. id .. '}' end
-        local function tkey(id) return P .. ':t:{' .. id .. '}' end
-        local function ckey(hex) return P .. ':c:' .. hex end
-        local function kkey(tid) return P .. ':k:' .. tid end
-        local function ukey(sub) return P .. ':u:' .. sub end
-        local XKEY = P .. ':x'
-        local AKEY = P .. ':a'
-        local RKEY = P .. ':r'
-        local NKEY = P .. ':n'
+        local function skey(id) return B .. ':s:' .. id end
+        local function tkey(id) return B .. ':t:' .. id end
+        local function ckey(hex) return B .. ':c:' .. hex end
+        local function kkey(tid) return B .. ':k:' .. tid end
+        local XKEY = B .. ':x'
+        local AKEY = B .. ':a'
+        local RKEY = B .. ':r'
         local function fmt(n) return string.format('%.0f', n) end
         local function life(sk, abs)
           local t = redis.call('PTTL', sk)
@@ -51,74 +48,67 @@ internal static partial class RedisScripts
             i = j + 1
           end
         end
-        local function purge(id)
+        local function unlink(ck, id)
+          if redis.call('GET', ck) == id then redis.call('DEL', ck) end
+        end
+        local function purge(id, out)
           local sk, tk = skey(id), tkey(id)
           local m = redis.call('HMGET', sk, 'm:ch', 'm:sub')
           local existed = redis.call('DEL', sk)
-          for _, tid in ipairs(redis.call('HKEYS', tk)) do
-            local kk = kkey(tid)
-            if redis.call('GET', kk) == id then redis.call('DEL', kk) end
-          end
+          for _, tid in ipairs(redis.call('HKEYS', tk)) do unlink(kkey(tid), id) end
           redis.call('DEL', tk)
-          if m[1] then
-            local ck = ckey(m[1])
-            if redis.call('GET', ck) == id then redis.call('DEL', ck) end
-          end
-          if m[2] then redis.call('ZREM', ukey(m[2]), id) end
+          if m[1] then unlink(ckey(m[1]), id) end
           redis.call('ZREM', XKEY, id)
           redis.call('ZREM', AKEY, id)
-          redis.call('ZREM', NKEY, id)
           redis.call('ZREM', RKEY, id)
+          if existed == 1 then
+            out[#out + 1] = id
+            out[#out + 1] = m[2] or ''
+          end
           return existed
         end
 
         """;
 
     /// <summary>
-    /// ARGV 4.. = id, credential hex, subject, has-subject (1/0), createdAt, expiresAt, absoluteExpiresAt, the most live
-    /// anonymous sessions or '' for no bound, then the hash's field/value pairs. Returns 1, 0 when the id or the
-    /// credential is taken, or -2 when the session is anonymous and the live anonymous sessions (P:n, by expiry) are at
-    /// the bound.
+    /// ARGV 4.. = id, credential hex, expiresAt, absoluteExpiresAt, then the hash's field/value pairs. Returns 1, or 0
+    /// when the id or the credential is taken.
     /// </summary>
-    public static readonly RedisScript Create = new(Prelude + """
+    public const string Create = Prelude + """
         local sk, id, cred = KEYS[1], ARGV[4], ARGV[5]
         if redis.call('EXISTS', sk) == 1 or redis.call('EXISTS', ckey(cred)) == 1 then return 0 end
-        local anonymous = ARGV[7] == '0'
-        if anonymous and ARGV[11] ~= '' and redis.call('ZCOUNT', NKEY, '(' .. ARGV[2], '+inf') >= tonumber(ARGV[11]) then return -2 end
-        chunked('HSET', sk, 12, #ARGV)
-        local t = life(sk, tonumber(ARGV[10]))
+        chunked('HSET', sk, 8, #ARGV)
+        local t = life(sk, tonumber(ARGV[7]))
         redis.call('PEXPIRE', sk, t)
         redis.call('SET', ckey(cred), id, 'PX', t)
-        redis.call('ZADD', XKEY, ARGV[9], id)
-        redis.call('ZADD', AKEY, ARGV[9], id)
-        if anonymous then redis.call('ZADD', NKEY, ARGV[9], id) else redis.call('ZADD', ukey(ARGV[6]), ARGV[8], id) end
+        redis.call('ZADD', XKEY, ARGV[6], id)
+        redis.call('ZADD', AKEY, ARGV[6], id)
         return 1
-        """);
+        """;
 
     /// <summary>KEYS[1] = credential pointer; ARGV 4 = credential hex. Returns {id, HGETALL} or nil.</summary>
-    public static readonly RedisScript LoadByCredential = new(Prelude + """
+    public const string LoadByCredential = Prelude + """
         local id = redis.call('GET', KEYS[1])
         if not id then return false end
         local sk = skey(id)
         if redis.call('HGET', sk, 'm:ch') ~= ARGV[4] then return false end
         return {id, redis.call('HGETALL', sk)}
-        """);
+        """;
 
     /// <summary>
     /// ARGV 4.. = id, clear (1/0), subject changed (1/0), has subject (1/0), subject, new credential hex or '',
     /// last seen or '', idle expiry or '', removed count n, n removed fields ('d:' prefixed), then set pairs.
-    /// Returns 1, 0 (not live) or -1 (new credential taken).
+    /// Returns {1, old subject or '', expiry}, {0} (not live) or {-1} (new credential taken).
     /// </summary>
-    public static readonly RedisScript Apply = new(Prelude + """
+    public const string Apply = Prelude + """
         local sk, id = KEYS[1], ARGV[4]
         local idle, abs = live(sk)
-        if not idle then return 0 end
-        local m = redis.call('HMGET', sk, 'm:ch', 'm:sub', 'm:c')
+        if not idle then return {0} end
+        local m = redis.call('HMGET', sk, 'm:ch', 'm:sub')
         local newc = ARGV[9]
         if newc ~= '' then
-          if redis.call('EXISTS', ckey(newc)) == 1 then return -1 end
-          local old = ckey(m[1])
-          if redis.call('GET', old) == id then redis.call('DEL', old) end
+          if redis.call('EXISTS', ckey(newc)) == 1 then return {-1} end
+          unlink(ckey(m[1]), id)
           redis.call('SET', ckey(newc), id, 'PX', life(sk, abs))
           redis.call('HSET', sk, 'm:ch', newc)
         end
@@ -136,139 +126,65 @@ internal static partial class RedisScripts
         if n > 0 then chunked('HDEL', sk, 13, 12 + n) end
         if #ARGV > 12 + n then chunked('HSET', sk, 13 + n, #ARGV) end
         if ARGV[6] == '1' then
-          if m[2] then redis.call('ZREM', ukey(m[2]), id) end
-          if ARGV[7] == '1' then
-            redis.call('HSET', sk, 'm:sub', ARGV[8])
-            redis.call('ZADD', ukey(ARGV[8]), m[3], id)
-          else
-            redis.call('HDEL', sk, 'm:sub')
-          end
+          if ARGV[7] == '1' then redis.call('HSET', sk, 'm:sub', ARGV[8]) else redis.call('HDEL', sk, 'm:sub') end
         end
         if ARGV[10] ~= '' then redis.call('HSET', sk, 'm:l', ARGV[10]) end
+        local e = fmt(math.min(idle, abs))
         if ARGV[11] ~= '' then
           redis.call('HSET', sk, 'm:i', ARGV[11])
-          local e = fmt(math.min(tonumber(ARGV[11]), abs))
+          e = fmt(math.min(tonumber(ARGV[11]), abs))
           redis.call('ZADD', XKEY, e, id)
           redis.call('ZADD', AKEY, e, id)
-          redis.call('ZADD', NKEY, 'XX', e, id)
         end
-        if ARGV[6] == '1' then
-          if ARGV[7] == '1' then redis.call('ZREM', NKEY, id) else redis.call('ZADD', NKEY, redis.call('ZSCORE', AKEY, id), id) end
-        end
-        return 1
-        """);
+        return {1, m[2] or '', e}
+        """;
 
-    /// <summary>ARGV 4.. = id, last seen, idle expiry. Returns 1, or 0 when not live.</summary>
-    public static readonly RedisScript Touch = new(Prelude + """
+    /// <summary>ARGV 4.. = id, last seen, idle expiry. Returns {1, anonymous (1/0), expiry}, or {0} when not live.</summary>
+    public const string Touch = Prelude + """
         local sk, id = KEYS[1], ARGV[4]
         local idle, abs = live(sk)
-        if not idle then return 0 end
+        if not idle then return {0} end
         redis.call('HSET', sk, 'm:l', ARGV[5], 'm:i', ARGV[6])
         local e = fmt(math.min(tonumber(ARGV[6]), abs))
         redis.call('ZADD', XKEY, e, id)
         redis.call('ZADD', AKEY, e, id)
-        redis.call('ZADD', NKEY, 'XX', e, id)
-        return 1
-        """);
+        local anonymous = 0
+        if redis.call('HEXISTS', sk, 'm:sub') == 0 then anonymous = 1 end
+        return {1, anonymous, e}
+        """;
 
     /// <summary>ARGV 4.. = id, revokedAt. Returns 1, or 0 when missing or already revoked.</summary>
-    public static readonly RedisScript Revoke = new(Prelude + """
+    public const string Revoke = Prelude + """
         local sk, id = KEYS[1], ARGV[4]
         local m = redis.call('HMGET', sk, 'm:a', 'm:r', 'm:ch')
         if not m[1] or m[2] then return 0 end
         redis.call('HSET', sk, 'm:r', ARGV[5])
-        local ck = ckey(m[3])
-        if redis.call('GET', ck) == id then redis.call('DEL', ck) end
+        unlink(ckey(m[3]), id)
         redis.call('ZREM', AKEY, id)
-        redis.call('ZREM', NKEY, id)
         redis.call('ZADD', RKEY, ARGV[5], id)
         return 1
-        """);
+        """;
 
-    /// <summary>ARGV 4 = id. Returns 1 when the session's hash existed.</summary>
-    public static readonly RedisScript Delete = new(Prelude + """
-        return purge(ARGV[4])
-        """);
-
-    /// <summary>ARGV 4.. = which index ('x' expiry, 'r' revocation), cut-off (inclusive), batch size. Returns how many were deleted.</summary>
-    public static readonly RedisScript DeleteBatch = new(Prelude + """
-        local index = XKEY
-        if ARGV[4] == 'r' then index = RKEY end
-        local ids = redis.call('ZRANGEBYSCORE', index, '-inf', ARGV[5], 'LIMIT', 0, tonumber(ARGV[6]))
-        for _, id in ipairs(ids) do purge(id) end
-        return #ids
-        """);
-
-    /// <summary>KEYS[1] = the subject's set. Returns {id, HGETALL, ...} oldest first; forgets ids whose hash is gone.</summary>
-    public static readonly RedisScript ListBySubject = new(Prelude + """
-        local out = {}
-        for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-          local h = redis.call('HGETALL', skey(id))
-          if #h == 0 then
-            redis.call('ZREM', KEYS[1], id)
-          else
-            out[#out + 1] = id
-            out[#out + 1] = h
-          end
-        end
+    /// <summary>ARGV 4 = id. Returns {1 when the session's hash existed else 0, then id and subject or '' when it did}.</summary>
+    public const string Delete = Prelude + """
+        local out = {0}
+        out[1] = purge(ARGV[4], out)
         return out
-        """);
+        """;
 
     /// <summary>
-    /// KEYS[1] = the subject's set; ARGV 4.. = subject, keep, order ('c' oldest created first, 's' most recently seen
-    /// first, 'n' newcomer only), id to rank first or '' (under 'n': the only id that may be revoked), revokedAt. Revokes
-    /// the live sessions of the subject ranked beyond keep; returns their ids.
+    /// KEYS[1] = the bucket's index ('x' expiry or 'r' revocation); ARGV 4.. = cut-off (inclusive), batch size.
+    /// Deletes those sessions; returns {how many index entries were visited, id, subject or '', ...} of each session deleted.
     /// </summary>
-    public static readonly RedisScript TrimSubject = new(Prelude + """
-        local subject, keep, order, must, rat = ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
-        local rows = {}
-        for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-          local sk = skey(id)
-          if live(sk) then
-            local m = redis.call('HMGET', sk, 'm:sub', 'm:c', 'm:l')
-            if m[1] == subject then
-              rows[#rows + 1] = {id = id, c = tonumber(m[2]), l = tonumber(m[3]), k = (id == must)}
-            end
-          end
-        end
-        if order == 'n' then
-          local found = false
-          for _, r in ipairs(rows) do
-            if r.k then found = true end
-          end
-          if #rows <= keep or not found then return {} end
-          rows, keep = {{id = must}}, 0
-        end
-        table.sort(rows, function(a, b)
-          if a.k ~= b.k then return a.k end
-          if order == 'c' then
-            if a.c ~= b.c then return a.c < b.c end
-            return a.id < b.id
-          end
-          if a.l ~= b.l then return a.l > b.l end
-          if a.c ~= b.c then return a.c > b.c end
-          return a.id > b.id
-        end)
-        local out = {}
-        for i = keep + 1, #rows do
-          local id = rows[i].id
-          local sk = skey(id)
-          local ch = redis.call('HGET', sk, 'm:ch')
-          redis.call('HSET', sk, 'm:r', rat)
-          if ch then
-            local ck = ckey(ch)
-            if redis.call('GET', ck) == id then redis.call('DEL', ck) end
-          end
-          redis.call('ZREM', AKEY, id)
-          redis.call('ZREM', NKEY, id)
-          redis.call('ZADD', RKEY, rat, id)
-          out[#out + 1] = id
-        end
+    public const string DeleteBatch = Prelude + """
+        local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[4], 'LIMIT', 0, tonumber(ARGV[5]))
+        local out = {#ids}
+        for _, id in ipairs(ids) do purge(id, out) end
         return out
-        """);
+        """;
 
     /// <summary>ARGV 4.. = session id, access id, access JSON, refresh id, refresh JSON. Returns 1, or 0 (not live or id taken).</summary>
-    public static readonly RedisScript CreateTokens = new(Prelude + """
+    public const string CreateTokens = Prelude + """
         local sk, sid = KEYS[1], ARGV[4]
         local idle, abs = live(sk)
         if not idle then return 0 end
@@ -282,23 +198,23 @@ internal static partial class RedisScripts
         redis.call('SET', kkey(ARGV[5]), sid, 'PX', t)
         redis.call('SET', kkey(ARGV[7]), sid, 'PX', t)
         return 1
-        """);
+        """;
 
     /// <summary>KEYS[1] = token pointer; ARGV 4 = token id. Returns {session id, token JSON, HGETALL of the session} or nil.</summary>
-    public static readonly RedisScript LoadToken = new(Prelude + """
+    public const string LoadToken = Prelude + """
         local sid = redis.call('GET', KEYS[1])
         if not sid then return false end
         local tj = redis.call('HGET', tkey(sid), ARGV[4])
         if not tj then return false end
         return {sid, tj, redis.call('HGETALL', skey(sid))}
-        """);
+        """;
 
     /// <summary>
     /// KEYS[1] = token pointer; ARGV 4 = token id. Returns {session id, token JSON, HGETALL of the session, successor
     /// id, successor JSON, successor's access id, that token's JSON} (the last four false when missing) or nil: the
     /// token and its successor pair read in one script, so at one moment.
     /// </summary>
-    public static readonly RedisScript LoadRefreshToken = new(Prelude + """
+    public const string LoadRefreshToken = Prelude + """
         local sid = redis.call('GET', KEYS[1])
         if not sid then return false end
         local tk = tkey(sid)
@@ -315,27 +231,28 @@ internal static partial class RedisScripts
           end
         end
         return {sid, tj, redis.call('HGETALL', skey(sid)), nid, nj, aid, aj}
-        """);
+        """;
 
     /// <summary>
     /// KEYS[1] = the old refresh token's pointer. ARGV 4.. = old refresh id, new access session id, new refresh session
     /// id, new access id, new access JSON, new refresh id, new refresh JSON, rotation time, new refresh expiry, and the
     /// cutoff before which the session's rotated tokens are dropped (they expired and can never be presented again).
-    /// Returns 0 rotated, 1 already revoked, 2 not found, 3 session not live; an error when a new id is taken.
+    /// Returns {0, anonymous (1/0), expiry or ''} rotated, {1} already revoked, {2} not found, {3} session not live; an
+    /// error when a new id is taken.
     /// </summary>
-    public static readonly RedisScript Rotate = new(Prelude + """
+    public const string Rotate = Prelude + """
         local sid = redis.call('GET', KEYS[1])
-        if not sid then return 2 end
+        if not sid then return {2} end
         local tk = tkey(sid)
         local oj = redis.call('HGET', tk, ARGV[4])
-        if not oj then return 2 end
+        if not oj then return {2} end
         local old = cjson.decode(oj)
-        if old.k ~= 1 then return 2 end
-        if old.r then return 1 end
-        if ARGV[5] ~= sid or ARGV[6] ~= sid then return 3 end
+        if old.k ~= 1 then return {2} end
+        if old.r then return {1} end
+        if ARGV[5] ~= sid or ARGV[6] ~= sid then return {3} end
         local sk = skey(sid)
         local idle, abs = live(sk)
-        if not idle then return 3 end
+        if not idle then return {3} end
         for _, tid in ipairs({ARGV[7], ARGV[9]}) do
           if redis.call('EXISTS', kkey(tid)) == 1 or redis.call('HEXISTS', tk, tid) == 1 then
             return redis.error_reply('ERR tessera: a new token id collided with a stored one')
@@ -358,8 +275,7 @@ internal static partial class RedisScripts
           local tj = cjson.decode(all[i + 1])
           if tj.r and tonumber(tj.e) < cutoff and all[i] ~= ARGV[4] then
             redis.call('HDEL', tk, all[i])
-            local kk = kkey(all[i])
-            if redis.call('GET', kk) == sid then redis.call('DEL', kk) end
+            unlink(kkey(all[i]), sid)
           end
         end
         local t = life(sk, abs)
@@ -368,17 +284,27 @@ internal static partial class RedisScripts
         redis.call('SET', kkey(ARGV[7]), sid, 'PX', t)
         redis.call('SET', kkey(ARGV[9]), sid, 'PX', t)
         local ni = math.min(tonumber(ARGV[12]), abs)
+        local e = ''
         if ni > idle then
           redis.call('HSET', sk, 'm:i', fmt(ni))
-          local e = fmt(math.min(ni, abs))
+          e = fmt(math.min(ni, abs))
           redis.call('ZADD', XKEY, e, sid)
           redis.call('ZADD', AKEY, e, sid)
-          redis.call('ZADD', NKEY, 'XX', e, sid)
         end
         redis.call('HSET', sk, 'm:l', ARGV[11])
-        return 0
-        """);
+        local anonymous = 0
+        if redis.call('HEXISTS', sk, 'm:sub') == 0 then anonymous = 1 end
+        return {0, anonymous, e}
+        """;
 
-    /// <summary>Every script, to load on a new connection.</summary>
-    public static readonly RedisScript[] All = [Create, LoadByCredential, Apply, Touch, Revoke, Delete, DeleteBatch, ListBySubject, TrimSubject, CreateTokens, LoadToken, LoadRefreshToken, Rotate];
+    /// <summary>
+    /// KEYS[1] = the anonymous set (its own slot); ARGV 1.. = now, session id, its expiry, the bound. Adds the session when
+    /// fewer than the bound are live; returns 1 added, 0 at the bound. Entries past their expiry are dropped on the way.
+    /// </summary>
+    public const string ReserveAnonymous = """
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+        if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+        redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+        return 1
+        """;
 }

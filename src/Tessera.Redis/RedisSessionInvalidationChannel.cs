@@ -1,32 +1,33 @@
-using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
 using Tessera.NearCache;
-using Tessera.Redis.Resp;
 
 namespace Tessera.Redis;
 
 /// <summary>
-/// Redis pub/sub for the near cache: messages are published over the store's connection on the channel
-/// <c>P:invalidations</c> (<c>P</c> is the store's key prefix) and received on a second, subscribed connection to the
-/// same server with the same credentials. The subscriber reconnects by itself (backoff from 100 ms to 5 s) and sends a
-/// <c>PING</c> every <see cref="HeartbeatInterval"/>, so a silent connection is noticed within two intervals.
+/// Redis pub/sub for the near cache, over the store's own multiplexer (StackExchange.Redis keeps one subscription
+/// connection beside its command connections): messages are published and received on the channel
+/// <c>P:invalidations</c> (<c>P</c> is the store's key prefix). A plain <c>PUBLISH</c> reaches every node of a Redis
+/// Cluster, so one channel serves a cluster too.
 /// </summary>
 /// <remarks>
-/// Redis pub/sub delivers at most once and only to connected subscribers: while the subscriber is disconnected the
-/// near cache is told it is not listening (and serves nothing from memory). Channels are server-wide, not per
-/// database: two stores with the same key prefix on different databases of one server share invalidations, which costs
-/// extra reads and never correctness.
+/// Redis pub/sub delivers at most once and only to connected subscribers. When the subscription's connection fails, the
+/// near cache is told it is not listening (and serves nothing from memory); once the subscription is made again it is
+/// told it is listening, and it flushes everything first, since messages sent meanwhile are lost. Channels are
+/// server-wide, not per database: two stores with the same key prefix on different databases of one server share
+/// invalidations, which costs extra reads and never correctness.
 /// </remarks>
 public sealed class RedisSessionInvalidationChannel : SessionInvalidationChannel
 {
     private readonly RedisSessionStore _store;
     private readonly ILogger _logger;
+    private readonly RedisChannel _channel;
 
-    /// <summary>Creates the channel of a store; nothing connects until <see cref="SessionInvalidationChannel.StartAsync"/>.</summary>
-    /// <param name="store">The store whose server, credentials and key prefix are used.</param>
+    /// <summary>Creates the channel of a store; nothing is subscribed until <see cref="SessionInvalidationChannel.StartAsync"/>.</summary>
+    /// <param name="store">The store whose multiplexer and key prefix are used.</param>
     /// <param name="logger">Logs subscription failures; <see langword="null"/> logs nothing.</param>
-    /// <param name="timeProvider">Times the retries and heartbeats (network time, not session expiry); <see langword="null"/> means <see cref="TimeProvider.System"/>.</param>
+    /// <param name="timeProvider">Times the retries (network time, not session expiry); <see langword="null"/> means <see cref="TimeProvider.System"/>.</param>
     public RedisSessionInvalidationChannel(RedisSessionStore store, ILogger? logger = null, TimeProvider? timeProvider = null)
         : base(timeProvider)
     {
@@ -34,78 +35,58 @@ public sealed class RedisSessionInvalidationChannel : SessionInvalidationChannel
         _store = store;
         _logger = logger ?? NullLogger.Instance;
         Channel = store.KeyPrefix + ":invalidations";
+        _channel = RedisChannel.Literal(Channel);
     }
 
     /// <summary>The pub/sub channel name: the store's key prefix followed by <c>:invalidations</c>.</summary>
     public string Channel { get; }
 
-    /// <summary>How often the subscriber pings the server: 5 seconds.</summary>
-    public static TimeSpan HeartbeatInterval { get; } = TimeSpan.FromSeconds(5);
-
     /// <inheritdoc />
     public override ValueTask PublishAsync(string? sessionId, CancellationToken cancellationToken = default) =>
-        _store.PublishAsync(Channel, sessionId ?? Everything, cancellationToken);
+        _store.PublishAsync(_channel, sessionId ?? Everything, cancellationToken);
 
     /// <inheritdoc />
+    /// <remarks>One cycle lasts until the subscription's connection fails; the base class then subscribes again.</remarks>
     protected override async Task ListenOnceAsync(ISessionInvalidationListener listener, Action subscribed, CancellationToken cancellationToken)
     {
-        var transport = await RedisTransport.ConnectAsync(_store.SubscriberOptions, cancellationToken).ConfigureAwait(false);
+        var connection = await _store.GetConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var subscriber = connection.GetSubscriber();
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Failed(object? sender, ConnectionFailedEventArgs e)
+        {
+            if (e.ConnectionType == ConnectionType.Subscription)
+            {
+                Log.SubscriptionLost(_logger, e.EndPoint?.ToString() ?? "?", e.FailureType.ToString());
+                ended.TrySetResult();
+            }
+        }
+        void Received(RedisChannel channel, RedisValue message) => Deliver(listener, message);
+        connection.ConnectionFailed += Failed;
         try
         {
-            await transport.WriteCommandAsync("SUBSCRIBE", [Channel], cancellationToken).ConfigureAwait(false);
-            var lastReply = Time.GetTimestamp();
-            using var heartbeat = new CancellationTokenSource();
-            var pings = PingAsync(transport, () => Volatile.Read(ref lastReply), heartbeat.Token);
-            try
+            await subscriber.SubscribeAsync(_channel, Received).WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (!subscriber.IsConnected(_channel))
             {
-                await transport.ReadPushedAsync(reply =>
-                {
-                    Volatile.Write(ref lastReply, Time.GetTimestamp());
-                    if (reply.AsArray() is not { Count: >= 3 } parts)
-                    {
-                        return;
-                    }
-                    switch (parts[0].AsString())
-                    {
-                        case "subscribe":
-                            subscribed();
-                            break;
-                        case "message":
-                            Deliver(listener, parts[2].AsString());
-                            break;
-                        default:
-                            break; // "pong" and anything else only prove the connection is alive
-                    }
-                }, cancellationToken).ConfigureAwait(false);
+                throw new IOException("The near cache's subscription has no connection.");
             }
-            finally
-            {
-                await heartbeat.CancelAsync().ConfigureAwait(false);
-                await pings.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            }
+            subscribed();
+            await ended.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            transport.Break(new RedisConnectionException("The near cache's subscription was closed."));
+            connection.ConnectionFailed -= Failed;
+            try
+            {
+                await subscriber.UnsubscribeAsync(_channel, Received).ConfigureAwait(false);
+            }
+            catch (RedisException)
+            {
+                // The connection is gone; the handler is removed locally all the same.
+            }
         }
     }
 
     /// <inheritdoc />
     protected override void OnListenFailed(Exception exception, TimeSpan retryDelay) =>
-        Log.SubscriptionFailed(_logger, _store.SubscriberOptions.Endpoint, (long)retryDelay.TotalMilliseconds, exception);
-
-    private async Task PingAsync(RedisTransport transport, Func<long> lastReply, CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            await Task.Delay(HeartbeatInterval, Time, cancellationToken).ConfigureAwait(false);
-            if (Time.GetElapsedTime(lastReply()) > HeartbeatInterval * 2)
-            {
-                Log.SubscriptionSilent(_logger, transport.Endpoint, (long)(HeartbeatInterval * 2).TotalMilliseconds);
-                transport.Break(new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"No reply to PING within {(HeartbeatInterval * 2).TotalMilliseconds} ms.")));
-                return;
-            }
-            await transport.WriteCommandAsync("PING", [], cancellationToken).ConfigureAwait(false);
-        }
-    }
+        Log.SubscriptionFailed(_logger, (long)retryDelay.TotalMilliseconds, exception);
 }

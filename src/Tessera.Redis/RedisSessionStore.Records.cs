@@ -1,5 +1,5 @@
 using System.Globalization;
-using Tessera.Redis.Resp;
+using StackExchange.Redis;
 
 namespace Tessera.Redis;
 
@@ -7,37 +7,37 @@ namespace Tessera.Redis;
 public sealed partial class RedisSessionStore
 {
     /// <summary>Reads a session hash (HGETALL's flat field/value list); null when it is empty or incomplete.</summary>
-    private static SessionRecord? ParseSession(string id, RedisValue hash)
+    private static SessionRecord? ParseSession(string id, RedisResult hash)
     {
-        var items = hash.AsArray();
-        if (items is null || items.Count == 0)
+        var items = hash.IsNull ? null : (RedisResult[]?)hash;
+        if (items is null || items.Length == 0)
         {
             return null;
         }
         var data = new Dictionary<string, string>(StringComparer.Ordinal);
         string? credential = null, subject = null, userAgent = null, ip = null, label = null;
         long? created = null, seen = null, idle = null, absolute = null, revoked = null;
-        for (var i = 0; i + 1 < items.Count; i += 2)
+        for (var i = 0; i + 1 < items.Length; i += 2)
         {
-            var field = items[i].AsString()!;
+            var field = (string)items[i]!;
             var value = items[i + 1];
             if (field.StartsWith("d:", StringComparison.Ordinal))
             {
-                data[field[2..]] = value.AsString()!;
+                data[field[2..]] = (string)value!;
                 continue;
             }
             switch (field)
             {
-                case "m:ch": credential = value.AsString(); break;
-                case "m:sub": subject = value.AsString(); break;
-                case "m:c": created = value.AsInt64(); break;
-                case "m:l": seen = value.AsInt64(); break;
-                case "m:i": idle = value.AsInt64(); break;
-                case "m:a": absolute = value.AsInt64(); break;
-                case "m:r": revoked = value.AsInt64(); break;
-                case "m:ua": userAgent = value.AsString(); break;
-                case "m:ip": ip = value.AsString(); break;
-                case "m:lb": label = value.AsString(); break;
+                case "m:ch": credential = (string?)value; break;
+                case "m:sub": subject = (string?)value; break;
+                case "m:c": created = (long)value; break;
+                case "m:l": seen = (long)value; break;
+                case "m:i": idle = (long)value; break;
+                case "m:a": absolute = (long)value; break;
+                case "m:r": revoked = (long)value; break;
+                case "m:ua": userAgent = (string?)value; break;
+                case "m:ip": ip = (string?)value; break;
+                case "m:lb": label = (string?)value; break;
                 default: break; // a field a later version added: ignore it
             }
         }
@@ -60,7 +60,7 @@ public sealed partial class RedisSessionStore
         };
     }
 
-    private static void AddOptional(List<RedisArg> args, string field, string? value)
+    private static void AddOptional(List<RedisValue> args, string field, string? value)
     {
         if (value is not null)
         {

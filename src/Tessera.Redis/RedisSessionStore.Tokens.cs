@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Tessera.Redis.Resp;
+using StackExchange.Redis;
 using Tessera.Tokens;
 
 namespace Tessera.Redis;
@@ -18,13 +18,18 @@ public sealed partial class RedisSessionStore : ISessionTokenStore
         {
             return false;
         }
-        var args = Args(5);
+        if (!SameBucket(access.SessionId, access.Id) || !SameBucket(access.SessionId, refresh.Id))
+        {
+            return false; // a token id that does not carry its session's route could never be found again
+        }
+        var db = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        var args = Args(access.SessionId, 5);
         args.Add(access.SessionId);
         args.Add(access.Id);
         args.Add(EncodeToken(access));
         args.Add(refresh.Id);
         args.Add(EncodeToken(refresh));
-        return (await EvalAsync(RedisScripts.CreateTokens, SessionKey(access.SessionId), args, cancellationToken).ConfigureAwait(false)).AsInt64() == 1;
+        return (long)await WriteAsync(db, RedisScripts.CreateTokens, SessionKey(access.SessionId), args).ConfigureAwait(false) == 1;
     }
 
     /// <inheritdoc />
@@ -38,22 +43,24 @@ public sealed partial class RedisSessionStore : ISessionTokenStore
 
     // Both scripts answer {session id, token JSON, HGETALL of the session}; LoadRefreshToken adds the successor's id and
     // JSON and its access token's id and JSON (nulls when missing).
-    private async ValueTask<TokenLookup?> LoadTokenAsync(RedisScript script, string tokenId, CancellationToken cancellationToken)
+    private async ValueTask<TokenLookup?> LoadTokenAsync(string script, string tokenId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tokenId);
-        var args = Args(1);
+        var args = Args(tokenId, 1);
         args.Add(tokenId);
-        var reply = await ReadAsync(c => Eval(c, script, $"{_prefix}:k:{tokenId}", args, cancellationToken), cancellationToken).ConfigureAwait(false);
+        RedisKey key = TokenKey(tokenId);
+        RedisValue[] values = [.. args];
+        var reply = await ReadAsync(db => db.ScriptEvaluateAsync(script, [key], values), cancellationToken).ConfigureAwait(false);
         if (reply.IsNull)
         {
             return null;
         }
-        var parts = reply.AsArray()!;
-        var sessionId = parts[0].AsString()!;
-        return new TokenLookup(DecodeToken(tokenId, sessionId, parts[1].AsString()!), ParseSession(sessionId, parts[2]))
+        var parts = (RedisResult[])reply!;
+        var sessionId = (string)parts[0]!;
+        return new TokenLookup(DecodeToken(tokenId, sessionId, (string)parts[1]!), ParseSession(sessionId, parts[2]))
         {
-            Successor = parts.Count < 7 || parts[4].IsNull ? null : DecodeToken(parts[3].AsString()!, sessionId, parts[4].AsString()!),
-            SuccessorAccess = parts.Count < 7 || parts[6].IsNull ? null : DecodeToken(parts[5].AsString()!, sessionId, parts[6].AsString()!),
+            Successor = parts.Length < 7 || Missing(parts[4]) ? null : DecodeToken((string)parts[3]!, sessionId, (string)parts[4]!),
+            SuccessorAccess = parts.Length < 7 || Missing(parts[6]) ? null : DecodeToken((string)parts[5]!, sessionId, (string)parts[6]!),
         };
     }
 
@@ -63,7 +70,12 @@ public sealed partial class RedisSessionStore : ISessionTokenStore
         ArgumentNullException.ThrowIfNull(refreshTokenId);
         ArgumentNullException.ThrowIfNull(newAccess);
         ArgumentNullException.ThrowIfNull(newRefresh);
-        var args = Args(10);
+        if (!SameBucket(refreshTokenId, newAccess.Id) || !SameBucket(refreshTokenId, newRefresh.Id))
+        {
+            throw new ArgumentException("New token ids must carry their session's route (make them with SessionRoute.NewTokenId).", nameof(newAccess));
+        }
+        var db = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        var args = Args(refreshTokenId, 10);
         args.Add(refreshTokenId);
         args.Add(newAccess.SessionId);
         args.Add(newRefresh.SessionId);
@@ -74,16 +86,20 @@ public sealed partial class RedisSessionStore : ISessionTokenStore
         args.Add(Ms(now));
         args.Add(Ms(newRefresh.ExpiresAt));
         args.Add(Ms(now - TesseraDefaults.ExpiredTokenRetention));
-        RedisValue result;
+        RedisResult[] result;
         try
         {
-            result = await EvalAsync(RedisScripts.Rotate, $"{_prefix}:k:{refreshTokenId}", args, cancellationToken).ConfigureAwait(false);
+            result = (RedisResult[])(await WriteAsync(db, RedisScripts.Rotate, TokenKey(refreshTokenId), args).ConfigureAwait(false))!;
         }
         catch (RedisServerException e) when (e.Message.Contains("tessera: a new token id collided", StringComparison.Ordinal))
         {
             throw new InvalidOperationException("A new token id collided with a stored one.", e);
         }
-        return result.AsInt64() switch
+        if ((long)result[0] == 0 && (long)result[1] == 1 && _options.MaxAnonymousSessions is not null && !Missing(result[2]) && ((string)result[2]!).Length > 0)
+        {
+            await db.SortedSetUpdateAsync(_anonymousKey, newRefresh.SessionId, (long)result[2], SortedSetWhen.Exists).ConfigureAwait(false);
+        }
+        return (long)result[0] switch
         {
             0 => TokenRotationOutcome.Rotated,
             1 => TokenRotationOutcome.AlreadyRevoked,
@@ -91,6 +107,14 @@ public sealed partial class RedisSessionStore : ISessionTokenStore
             _ => TokenRotationOutcome.SessionNotLive,
         };
     }
+    private RedisKey TokenKey(string tokenId) => Base(tokenId) + ":k:" + tokenId;
+
+    /// <summary>Whether a token id lands in the bucket of <paramref name="id"/> (a session id or another token id).</summary>
+    private bool SameBucket(string id, string tokenId) => ReferenceEquals(Base(id), Base(tokenId));
+
+    /// <summary>A script's <c>false</c>: Lua's false becomes a null reply.</summary>
+    private static bool Missing(RedisResult result) => result.IsNull;
+
     // Tokens are kept as JSON so the rotation script can change them with cjson; times are strings so no precision is lost in Lua.
     private static string EncodeToken(TokenRecord token)
     {

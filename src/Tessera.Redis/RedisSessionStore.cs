@@ -1,113 +1,125 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Tessera.Redis.Resp;
+using StackExchange.Redis;
 
 namespace Tessera.Redis;
 
 /// <summary>
-/// A store on Redis, shared by every app instance that points at the same server: sessions survive an app restart,
-/// and a Redis restart when Redis persists (<c>appendonly yes</c>).
+/// A store on Redis over StackExchange.Redis, shared by every app instance that points at the same Redis: a single node,
+/// a primary with replicas behind Sentinel, or a Redis Cluster, where sessions spread over every primary. Sessions
+/// survive an app restart, and a Redis restart when Redis persists (<c>appendonly yes</c>).
 /// </summary>
 /// <remarks>
 /// <para>
-/// Key layout (<c>P</c> is <see cref="RedisSessionStoreOptions.KeyPrefix"/>, <c>{id}</c> a hash tag of the session id):
+/// Key layout (<c>P</c> is <see cref="RedisSessionStoreOptions.KeyPrefix"/>). Every session belongs to one of
+/// <see cref="BucketCount"/> buckets, chosen by its <see cref="SessionRoute"/> (a pure function of its id, carried by
+/// every cookie credential and token id the session hands out), and every key of a session carries its bucket's hash tag
+/// <c>{bNNN}</c>, so it sits on one Redis Cluster slot:
 /// <list type="bullet">
-/// <item><c>P:s:{id}</c>: a hash per session. Data keys are fields <c>d:&lt;key&gt;</c> holding the JSON text as given;
-/// metadata fields start with <c>m:</c> (<c>m:ch</c> credential SHA-256 in hex, <c>m:sub</c>, <c>m:c</c> created,
-/// <c>m:l</c> last seen, <c>m:i</c> idle expiry, <c>m:a</c> absolute expiry, <c>m:r</c> revoked, <c>m:ua</c>,
-/// <c>m:ip</c>, <c>m:lb</c>), so the two never clash. Times are unix milliseconds.</item>
-/// <item><c>P:t:{id}</c>: a hash of the session's tokens, token id to a small JSON record (revoked ones stay as tombstones).</item>
-/// <item><c>P:c:&lt;hex sha-256&gt;</c>: the current credential, pointing at the session id (gone once revoked or regenerated).</item>
-/// <item><c>P:k:&lt;token id&gt;</c>: each token, pointing at its session id (a token is looked up by id alone).</item>
-/// <item><c>P:u:&lt;subject&gt;</c>: a sorted set of the subject's session ids by creation time, for listing.</item>
-/// <item><c>P:x</c>, <c>P:a</c>, <c>P:r</c>: sorted sets of session ids by expiry (all sessions), by expiry (sessions
-/// not revoked) and by revocation time, so cleanup and counting cost O(log n) per session.</item>
+/// <item><c>P:{bNNN}:s:&lt;id&gt;</c>: a hash per session. Data keys are fields <c>d:&lt;key&gt;</c> holding the JSON
+/// text as given; metadata fields start with <c>m:</c> (<c>m:ch</c> credential SHA-256 in hex, <c>m:sub</c>, <c>m:c</c>
+/// created, <c>m:l</c> last seen, <c>m:i</c> idle expiry, <c>m:a</c> absolute expiry, <c>m:r</c> revoked, <c>m:ua</c>,
+/// <c>m:ip</c>, <c>m:lb</c>). Times are unix milliseconds.</item>
+/// <item><c>P:{bNNN}:t:&lt;id&gt;</c>: the session's tokens, token id to a small JSON record (revoked ones stay as tombstones).</item>
+/// <item><c>P:{bNNN}:c:&lt;hex sha-256&gt;</c>: the current credential, pointing at the session id.</item>
+/// <item><c>P:{bNNN}:k:&lt;token id&gt;</c>: each token, pointing at its session id.</item>
+/// <item><c>P:{bNNN}:x</c>, <c>:a</c>, <c>:r</c>: the bucket's sorted sets of session ids by expiry (all), by expiry
+/// (not revoked) and by revocation time, for cleanup and counting.</item>
+/// <item><c>P:u:{&lt;subject&gt;}</c>: a sorted set of the subject's session ids by creation time, on the subject's own slot.</item>
+/// <item><c>P:n</c>: the live anonymous sessions by expiry, for <see cref="RedisSessionStoreOptions.MaxAnonymousSessions"/> (only kept when bounded).</item>
 /// </list>
 /// </para>
 /// <para>
-/// Every write is one Lua script (one round trip), so checks and changes are atomic: a patch is applied only to a live
-/// session, a refresh token is rotated only if not revoked (exactly one of concurrent rotations wins). A read is one
-/// round trip too: <c>HGETALL</c>, <c>ZCOUNT</c>, or a script that follows a pointer key to the session hash. Scripts
-/// are sent by SHA-1 (<c>EVALSHA</c>); a store that opens its own connection loads them when it connects, so only the
-/// first use of a script after a Redis restart (or on a connection passed in by the caller) adds one <c>EVAL</c>. A read
-/// that fails because the connection broke is retried once; a write never is (it may have run).
+/// What is atomic: every change to one session (its hash, tokens, pointers and its bucket's indexes) is one Lua script on
+/// its slot: a patch is applied only to a live session, a refresh token is rotated only if not revoked (exactly one of
+/// concurrent rotations wins). The subject index and the anonymous set live on other slots, so they are written by
+/// separate commands around the script, in an order that errs on the safe side: a session is added to its subject's
+/// index before it is created (a revoke-all that starts after a sign-in returned always finds it), listing skips ids
+/// whose session is gone, and cleanup removes such entries. <c>docs/redis.md</c> says what is repaired and when.
 /// </para>
 /// <para>
 /// Expiry is decided by the store's <see cref="TimeProvider"/>, never by Redis's clock: scripts compare stored times
 /// with the store's now. Redis's own expiry is only a garbage-collection safety net: each key gets a time to live of
-/// the session's remaining absolute lifetime (by the store's clock) plus <see cref="RedisSessionStoreOptions.ExpiryMargin"/>,
-/// set relative to Redis's clock, so a clock difference between app and Redis never removes a live session. The
-/// indexes are sorted sets without expiry; <see cref="DeleteExpiredAsync"/> keeps them small. The store sends no
-/// <c>CONFIG</c> command and needs no keyspace notifications.
-/// </para>
-/// <para>
-/// Redis Cluster: a session's hash and its token hash share the hash tag <c>{id}</c>, so they live on one slot, but
-/// pointer keys (credential, token) and the indexes live on other slots, and the scripts reach them by names derived
-/// at run time; a cluster refuses such cross-slot scripts. With the default prefix the store therefore needs a single
-/// Redis node (with replicas if wanted, or Sentinel). On a cluster, make the prefix itself a hash tag (for example
-/// <c>{tessera}</c>): every key then hashes to that one slot, every script is single-slot and the store works, but all
-/// sessions live on one shard. The store is unbounded: size Redis with <c>maxmemory</c> and run the cleanup service; a
-/// <c>volatile-*</c> eviction policy may evict whole sessions (their keys all carry a time to live), and
+/// the session's remaining absolute lifetime (by the store's clock) plus <see cref="RedisSessionStoreOptions.ExpiryMargin"/>.
+/// The store sends no <c>CONFIG</c> command and needs no keyspace notifications. The store is unbounded: size Redis with
+/// <c>maxmemory</c> and run the cleanup service; a <c>volatile-*</c> eviction policy may evict whole sessions, and
 /// <c>noeviction</c> makes writes fail when memory is full.
 /// </para>
 /// <para>
-/// The file is split by capability: sessions here; <c>.Cleanup.cs</c>, <c>.SubjectLimit.cs</c> (per-user listing and
-/// limits), <c>.Tokens.cs</c>, <c>.Administration.cs</c>, <c>.Connections.cs</c> (connecting and running scripts) and
-/// <c>.Records.cs</c> (hashes to records); the Lua is in <see cref="RedisScripts"/>.
+/// The file is split by capability: sessions here; <c>.Cleanup.cs</c>, <c>.SubjectLimit.cs</c>, <c>.Tokens.cs</c>,
+/// <c>.Administration.cs</c>, <c>.Connections.cs</c> (the multiplexer, scripts and replica acknowledgements) and
+/// <c>.Records.cs</c>; the Lua is in <see cref="RedisScripts"/>.
 /// </para>
 /// </remarks>
-public sealed partial class RedisSessionStore : ISessionStore, IAsyncDisposable, IDisposable
+public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionStore, IAsyncDisposable, IDisposable
 {
+    /// <summary>
+    /// How many buckets the sessions are spread over: 1,024, each its own hash tag (so on a cluster each is one slot,
+    /// and the buckets spread over the primaries). Fixed: changing it would move every session.
+    /// </summary>
+    public const int BucketCount = 1024;
+
     private readonly RedisSessionStoreOptions _options;
-    private readonly RedisOptions? _connectionOptions;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly Lock _gate = new();
     private readonly string _prefix;
+    private readonly string[] _bases;
+    private readonly RedisKey _anonymousKey;
     private readonly long _marginMs;
-    private RedisConnection? _connection;
-    private Task<RedisConnection>? _connecting;
-    private int _disposed;
 
-    /// <summary>Creates a store over a connection the caller owns (the store never disposes it).</summary>
-    /// <param name="connection">The Redis connection; its database is the one selected by its options.</param>
-    /// <param name="options">Key prefix and expiry margin; validated here. <see cref="RedisSessionStoreOptions.ConnectionString"/> is ignored.</param>
+    /// <summary>
+    /// Creates a store over a multiplexer the caller owns (the store never disposes it; its default database is used).
+    /// With <see cref="RedisSessionStoreOptions.ReplicaAcknowledgements"/> above 0, the store opens one more connection
+    /// of its own from <see cref="RedisSessionStoreOptions.Configuration"/> or <see cref="RedisSessionStoreOptions.ConnectionString"/>, which is then required.
+    /// </summary>
+    /// <param name="connection">The multiplexer (a single node, Sentinel or a cluster).</param>
+    /// <param name="options">Key prefix, expiry margin and bounds; validated here. The connection settings are ignored unless replica acknowledgements need them.</param>
     /// <param name="timeProvider">The clock that decides expiry; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
     /// <param name="logger">The logger; <see langword="null"/> logs nothing.</param>
     /// <exception cref="ArgumentException">An option is invalid.</exception>
-    public RedisSessionStore(RedisConnection connection, RedisSessionStoreOptions? options = null, TimeProvider? timeProvider = null, ILogger? logger = null)
-        : this(options ?? new RedisSessionStoreOptions(), null, timeProvider, logger)
+    public RedisSessionStore(IConnectionMultiplexer connection, RedisSessionStoreOptions? options = null, TimeProvider? timeProvider = null, ILogger? logger = null)
+        : this(options ?? new RedisSessionStoreOptions(), timeProvider, logger, connection)
     {
-        ArgumentNullException.ThrowIfNull(connection);
-        _connection = connection;
     }
 
     /// <summary>
-    /// Creates a store that opens (and disposes) its own connection from <see cref="RedisSessionStoreOptions.ConnectionString"/>.
-    /// Nothing is sent until the first operation, which connects and loads the scripts; a failed connection is retried by
-    /// the next operation.
+    /// Creates a store that opens (and disposes) its own multiplexer from <see cref="RedisSessionStoreOptions.Configuration"/>
+    /// or <see cref="RedisSessionStoreOptions.ConnectionString"/>. Nothing is sent until the first operation, which
+    /// connects; a failed connection is retried by the next operation.
     /// </summary>
-    /// <param name="options">The connection string, key prefix and expiry margin; validated here.</param>
+    /// <param name="options">The connection, key prefix, expiry margin and bounds; validated here.</param>
     /// <param name="timeProvider">The clock that decides expiry; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
     /// <param name="logger">The logger (connection loss and recovery are logged too); <see langword="null"/> logs nothing.</param>
-    /// <exception cref="ArgumentException">The connection string is missing or an option is invalid.</exception>
-    /// <exception cref="FormatException">The connection string is malformed.</exception>
+    /// <exception cref="ArgumentException">No connection is configured, the connection string is malformed, or an option is invalid.</exception>
     public RedisSessionStore(RedisSessionStoreOptions options, TimeProvider? timeProvider = null, ILogger? logger = null)
-        : this(options, ParseConnectionString(options), timeProvider, logger)
+        : this(options, timeProvider, logger, null)
     {
     }
 
-    private RedisSessionStore(RedisSessionStoreOptions options, RedisOptions? connectionOptions, TimeProvider? timeProvider, ILogger? logger)
+    private RedisSessionStore(RedisSessionStoreOptions options, TimeProvider? timeProvider, ILogger? logger, IConnectionMultiplexer? given)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Clone();
         _options.Validate();
-        _connectionOptions = connectionOptions;
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? NullLogger.Instance;
         _prefix = _options.KeyPrefix;
         _marginMs = (long)_options.ExpiryMargin.TotalMilliseconds;
+        _bases = new string[BucketCount];
+        for (var i = 0; i < BucketCount; i++)
+        {
+            _bases[i] = string.Create(CultureInfo.InvariantCulture, $"{_prefix}:{{b{i:x3}}}");
+        }
+        _anonymousKey = _prefix + ":n";
+        _ownConfiguration = given is null || _options.ReplicaAcknowledgements > 0 ? _options.ConfigurationOrThrow() : null;
+        if (given is not null)
+        {
+            ArgumentNullException.ThrowIfNull(given);
+            _connection = given;
+            Subscribe(given);
+        }
+        _ownsConnection = given is null;
     }
 
     /// <summary>The prefix of every key this store writes.</summary>
@@ -121,16 +133,27 @@ public sealed partial class RedisSessionStore : ISessionStore, IAsyncDisposable,
         {
             throw new ArgumentException("A new session cannot be revoked.", nameof(record));
         }
+        var db = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        var expires = Ms(record.ExpiresAt);
+        // The anonymous bound first (its own slot): a reservation the create then fills, or gives back if it fails.
+        if (record.Subject is null && _options.MaxAnonymousSessions is { } max)
+        {
+            var reserved = (long)await db.ScriptEvaluateAsync(RedisScripts.ReserveAnonymous, [_anonymousKey],
+                [Ms(_time.GetUtcNow()), record.Id, expires, max]).ConfigureAwait(false);
+            if (reserved == 0)
+            {
+                throw new SessionStoreFullException($"The Redis session store holds its maximum of {max} live anonymous sessions.");
+            }
+        }
+        // The subject's index before the session: a revoke-all that starts after this sign-in returned finds it.
+        var indexed = record.Subject is not null
+            && await db.SortedSetAddAsync(SubjectKey(record.Subject), record.Id, record.CreatedAt.ToUnixTimeMilliseconds(), SortedSetWhen.NotExists).ConfigureAwait(false);
         var credential = Convert.ToHexStringLower(record.CredentialHash);
-        var args = Args(13 + 2 * (10 + record.Data.Count));
+        var args = Args(record.Id, 4 + 2 * (10 + record.Data.Count));
         args.Add(record.Id);
         args.Add(credential);
-        args.Add(record.Subject ?? "");
-        args.Add(record.Subject is null ? "0" : "1");
-        args.Add(Ms(record.CreatedAt));
-        args.Add(Ms(record.ExpiresAt));
+        args.Add(expires);
         args.Add(Ms(record.AbsoluteExpiresAt));
-        args.Add(_options.MaxAnonymousSessions is { } maxAnonymous ? maxAnonymous.ToString(CultureInfo.InvariantCulture) : "");
         args.Add("m:ch");
         args.Add(credential);
         args.Add("m:c");
@@ -150,13 +173,20 @@ public sealed partial class RedisSessionStore : ISessionStore, IAsyncDisposable,
             args.Add("d:" + key);
             args.Add(json);
         }
-        var result = await EvalAsync(RedisScripts.Create, SessionKey(record.Id), args, cancellationToken).ConfigureAwait(false);
-        return result.AsInt64() switch
+        var created = (long)await WriteAsync(db, RedisScripts.Create, SessionKey(record.Id), args).ConfigureAwait(false) == 1;
+        if (!created)
         {
-            1 => true,
-            -2 => throw new SessionStoreFullException($"The Redis session store holds its maximum of {_options.MaxAnonymousSessions} live anonymous sessions."),
-            _ => false,
-        };
+            // Give back what was taken on the other slots for a session that was never stored.
+            if (indexed)
+            {
+                await db.SortedSetRemoveAsync(SubjectKey(record.Subject!), record.Id).ConfigureAwait(false);
+            }
+            if (record.Subject is null && _options.MaxAnonymousSessions is not null)
+            {
+                await db.SortedSetRemoveAsync(_anonymousKey, record.Id).ConfigureAwait(false);
+            }
+        }
+        return created;
     }
 
     /// <inheritdoc />
@@ -164,23 +194,33 @@ public sealed partial class RedisSessionStore : ISessionStore, IAsyncDisposable,
     {
         ArgumentNullException.ThrowIfNull(id);
         var key = SessionKey(id);
-        var reply = await ReadAsync(c => c.ExecuteAsync("HGETALL", [key], cancellationToken), cancellationToken).ConfigureAwait(false);
+        var reply = await ReadAsync(db => db.ExecuteAsync("HGETALL", [key]), cancellationToken).ConfigureAwait(false);
         return LiveOrNull(ParseSession(id, reply));
     }
 
     /// <inheritdoc />
-    public async ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// A credential is found on its session's slot, which only its route names: without it the store cannot know where
+    /// to look, so this form throws. Tessera always calls <see cref="LoadByCredentialAsync(ReadOnlyMemory{byte}, SessionRoute, CancellationToken)"/>.
+    /// </remarks>
+    /// <exception cref="NotSupportedException">Always: use the routed form.</exception>
+    public ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException("The Redis store finds a session by credential on its session's slot: call LoadByCredentialAsync(credentialHash, route, cancellationToken) with the route the credential carries.");
+
+    /// <inheritdoc />
+    public async ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, SessionRoute route, CancellationToken cancellationToken = default)
     {
         var hex = Convert.ToHexStringLower(credentialHash.Span);
-        var args = Args(1);
-        args.Add(hex);
-        var reply = await ReadAsync(c => Eval(c, RedisScripts.LoadByCredential, $"{_prefix}:c:{hex}", args, cancellationToken), cancellationToken).ConfigureAwait(false);
+        var bucket = Base(route);
+        var args = new RedisValue[] { bucket, Ms(_time.GetUtcNow()), _marginMs, hex };
+        RedisKey key = bucket + ":c:" + hex;
+        var reply = await ReadAsync(db => db.ScriptEvaluateAsync(RedisScripts.LoadByCredential, [key], args), cancellationToken).ConfigureAwait(false);
         if (reply.IsNull)
         {
             return null;
         }
-        var parts = reply.AsArray()!;
-        return LiveOrNull(ParseSession(parts[0].AsString()!, parts[1]));
+        var parts = (RedisResult[])reply!;
+        return LiveOrNull(ParseSession((string)parts[0]!, parts[1]));
     }
 
     /// <inheritdoc />
@@ -188,7 +228,11 @@ public sealed partial class RedisSessionStore : ISessionStore, IAsyncDisposable,
     {
         ArgumentNullException.ThrowIfNull(id);
         ArgumentNullException.ThrowIfNull(patch);
-        var args = Args(10 + patch.Removed.Count + 2 * patch.Set.Count);
+        var db = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        // A session that gains a subject is in the subject's index before it holds it (see CreateAsync).
+        var indexed = patch.SubjectChanged && patch.Subject is not null
+            && await db.SortedSetAddAsync(SubjectKey(patch.Subject), id, _time.GetUtcNow().ToUnixTimeMilliseconds(), SortedSetWhen.NotExists).ConfigureAwait(false);
+        var args = Args(id, 9 + patch.Removed.Count + 2 * patch.Set.Count);
         args.Add(id);
         args.Add(patch.ClearData ? "1" : "0");
         args.Add(patch.SubjectChanged ? "1" : "0");
@@ -197,7 +241,7 @@ public sealed partial class RedisSessionStore : ISessionStore, IAsyncDisposable,
         args.Add(patch.NewCredentialHash is { } hash ? Convert.ToHexStringLower(hash) : "");
         args.Add(patch.LastSeenAt is { } seen ? Ms(seen) : "");
         args.Add(patch.IdleExpiresAt is { } idle ? Ms(idle) : "");
-        args.Add(patch.Removed.Count.ToString(CultureInfo.InvariantCulture));
+        args.Add(patch.Removed.Count);
         foreach (var key in patch.Removed)
         {
             args.Add("d:" + key);
@@ -207,79 +251,125 @@ public sealed partial class RedisSessionStore : ISessionStore, IAsyncDisposable,
             args.Add("d:" + key);
             args.Add(json);
         }
-        var result = (await EvalAsync(RedisScripts.Apply, SessionKey(id), args, cancellationToken).ConfigureAwait(false)).AsInt64();
-        if (result == -1)
+        var reply = (RedisResult[])(await WriteAsync(db, RedisScripts.Apply, SessionKey(id), args).ConfigureAwait(false))!;
+        var result = (long)reply[0];
+        if (result != 1)
         {
-            Log.CredentialCollision(_logger, SessionIdReference.Of(id));
+            if (indexed)
+            {
+                await db.SortedSetRemoveAsync(SubjectKey(patch.Subject!), id).ConfigureAwait(false);
+            }
+            if (result == -1)
+            {
+                Log.CredentialCollision(_logger, SessionIdReference.Of(id));
+            }
+            return false;
         }
-        return result == 1;
+        if (patch.SubjectChanged)
+        {
+            var old = (string)reply[1]!;
+            if (old.Length > 0 && !string.Equals(old, patch.Subject, StringComparison.Ordinal))
+            {
+                await db.SortedSetRemoveAsync(SubjectKey(old), id).ConfigureAwait(false);
+            }
+            if (_options.MaxAnonymousSessions is not null)
+            {
+                _ = patch.Subject is null
+                    ? await db.SortedSetAddAsync(_anonymousKey, id, (long)reply[2]).ConfigureAwait(false)
+                    : await db.SortedSetRemoveAsync(_anonymousKey, id).ConfigureAwait(false);
+            }
+        }
+        else if (patch.IdleExpiresAt is not null && _options.MaxAnonymousSessions is not null)
+        {
+            await db.SortedSetUpdateAsync(_anonymousKey, id, (long)reply[2], SortedSetWhen.Exists).ConfigureAwait(false);
+        }
+        return true;
     }
 
     /// <inheritdoc />
     public async ValueTask<bool> TouchAsync(string id, DateTimeOffset lastSeenAt, DateTimeOffset idleExpiresAt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
-        var args = Args(3);
+        var db = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        var args = Args(id, 3);
         args.Add(id);
         args.Add(Ms(lastSeenAt));
         args.Add(Ms(idleExpiresAt));
-        return (await EvalAsync(RedisScripts.Touch, SessionKey(id), args, cancellationToken).ConfigureAwait(false)).AsInt64() == 1;
+        var reply = (RedisResult[])(await WriteAsync(db, RedisScripts.Touch, SessionKey(id), args).ConfigureAwait(false))!;
+        if ((long)reply[0] != 1)
+        {
+            return false;
+        }
+        if ((long)reply[1] == 1 && _options.MaxAnonymousSessions is not null)
+        {
+            await db.SortedSetUpdateAsync(_anonymousKey, id, (long)reply[2], SortedSetWhen.Exists).ConfigureAwait(false);
+        }
+        return true;
     }
 
     /// <inheritdoc />
     public async ValueTask<bool> RevokeAsync(string id, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
-        var args = Args(2);
+        var db = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        var args = Args(id, 2);
         args.Add(id);
         args.Add(Ms(revokedAt));
-        return (await EvalAsync(RedisScripts.Revoke, SessionKey(id), args, cancellationToken).ConfigureAwait(false)).AsInt64() == 1;
+        var revoked = (long)await WriteAsync(db, RedisScripts.Revoke, SessionKey(id), args).ConfigureAwait(false) == 1;
+        if (revoked && _options.MaxAnonymousSessions is not null)
+        {
+            await db.SortedSetRemoveAsync(_anonymousKey, id).ConfigureAwait(false);
+        }
+        return revoked;
     }
 
     /// <inheritdoc />
     public async ValueTask<bool> DeleteAsync(string id, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
-        var args = Args(1);
+        var db = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        var args = Args(id, 1);
         args.Add(id);
-        return (await EvalAsync(RedisScripts.Delete, SessionKey(id), args, cancellationToken).ConfigureAwait(false)).AsInt64() == 1;
+        var reply = (RedisResult[])(await WriteAsync(db, RedisScripts.Delete, SessionKey(id), args).ConfigureAwait(false))!;
+        await ForgetAsync(db, reply, 1).ConfigureAwait(false);
+        return (long)reply[0] == 1;
     }
 
-
-    /// <summary>Closes the store's own connection (a connection passed in by the caller is left open). Safe to call twice.</summary>
-    /// <returns>A task that completes when the connection is closed.</returns>
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Removes the purged sessions of a script's reply (<c>id, subject or ''</c> pairs from <paramref name="offset"/>)
+    /// from the indexes on other slots: their subjects' indexes and the anonymous set.
+    /// </summary>
+    private async Task ForgetAsync(IDatabase db, RedisResult[] reply, int offset)
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0 || _connectionOptions is null)
+        var pending = new List<Task>();
+        for (var i = offset; i + 1 < reply.Length; i += 2)
         {
-            return;
-        }
-        Task<RedisConnection>? connecting;
-        lock (_gate)
-        {
-            connecting = _connecting;
-        }
-        if (connecting is not null)
-        {
-            try
+            var id = (string)reply[i]!;
+            var subject = (string)reply[i + 1]!;
+            if (subject.Length > 0)
             {
-                await (await connecting.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
+                pending.Add(db.SortedSetRemoveAsync(SubjectKey(subject), id));
             }
-            catch (Exception e) when (e is RedisConnectionException or RedisServerException or TimeoutException or OperationCanceledException)
+            else if (_options.MaxAnonymousSessions is not null)
             {
-                // It never connected: nothing to close.
+                pending.Add(db.SortedSetRemoveAsync(_anonymousKey, id));
             }
         }
+        await Task.WhenAll(pending).ConfigureAwait(false);
     }
 
-    /// <summary>Closes the store's own connection synchronously; prefer <see cref="DisposeAsync"/>.</summary>
-    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+    /// <summary>The key base of a session's bucket: <c>P:{bNNN}</c>.</summary>
+    internal string Base(SessionRoute route) => _bases[route.Value & (BucketCount - 1)];
 
-    private string SessionKey(string id) => $"{_prefix}:s:{{{id}}}";
+    private string Base(string sessionId) => Base(SessionRoute.Of(sessionId));
 
-    /// <summary>The script arguments every script starts with: prefix, the store's now, the expiry margin.</summary>
-    private List<RedisArg> Args(int more) =>
-        new(3 + more) { _prefix, Ms(_time.GetUtcNow()), _marginMs.ToString(CultureInfo.InvariantCulture) };
+    private RedisKey SessionKey(string id) => Base(id) + ":s:" + id;
+
+    private RedisKey SubjectKey(string subject) => string.Concat(_prefix, ":u:{", subject, "}");
+
+    /// <summary>The script arguments every script starts with: the session's bucket base, the store's now, the expiry margin.</summary>
+    private List<RedisValue> Args(string sessionId, int more) =>
+        new(3 + more) { Base(sessionId), Ms(_time.GetUtcNow()), _marginMs };
 
     private SessionRecord? LiveOrNull(SessionRecord? record) => record is not null && record.IsActiveAt(_time.GetUtcNow()) ? record : null;
 }

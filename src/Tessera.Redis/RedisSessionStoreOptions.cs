@@ -1,3 +1,5 @@
+using StackExchange.Redis;
+
 namespace Tessera.Redis;
 
 /// <summary>Every default of <see cref="RedisSessionStore"/> in one place.</summary>
@@ -20,16 +22,33 @@ public static class RedisSessionStoreDefaults
     /// real anonymous traffic keeps alive within an anonymous idle timeout, and far below what a flood would write.
     /// </summary>
     public const int MaxAnonymousSessions = 1_000_000;
+
+    /// <summary>How many replicas must acknowledge each session write: 0 (none; Redis replicates asynchronously).</summary>
+    public const int ReplicaAcknowledgements = 0;
+
+    /// <summary>How long a session write waits for its replica acknowledgements at most: 1 second.</summary>
+    public static readonly TimeSpan ReplicaAcknowledgementTimeout = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>Options of <see cref="RedisSessionStore"/>. Validated when the store is constructed.</summary>
 public sealed class RedisSessionStoreOptions
 {
     /// <summary>
-    /// The connection string (<c>host:port[,password=...][,user=...][,database=N][,connectTimeout=ms][,commandTimeout=ms]</c>),
-    /// used when no <see cref="Resp.RedisConnection"/> is given. The database to use is chosen here. Default <see langword="null"/>.
+    /// A StackExchange.Redis configuration string, the format its users know: one or more <c>host:port</c> endpoints
+    /// (a single node, the nodes of a cluster, or Sentinels with <c>serviceName=...</c>), then options such as
+    /// <c>password=</c>, <c>user=</c>, <c>ssl=true</c>, <c>sslHost=</c>, <c>defaultDatabase=</c>, <c>abortConnect=</c>,
+    /// <c>connectTimeout=</c> and <c>syncTimeout=</c>/<c>asyncTimeout=</c>. Used when no multiplexer is handed to the
+    /// store and <see cref="Configuration"/> is <see langword="null"/>. Default <see langword="null"/>. Never logged or
+    /// quoted in an error (it may hold a password).
     /// </summary>
     public string? ConnectionString { get; set; }
+
+    /// <summary>
+    /// A StackExchange.Redis configuration, for what a string cannot say (a certificate validation callback,
+    /// <c>TrustIssuer</c>, a client certificate, a logger factory); wins over <see cref="ConnectionString"/>. The store
+    /// works on a copy. Default <see langword="null"/>. Not read from configuration files.
+    /// </summary>
+    public ConfigurationOptions? Configuration { get; set; }
 
     /// <summary>
     /// The prefix of every key, so several apps (or test runs) can share one database. Default
@@ -55,6 +74,22 @@ public sealed class RedisSessionStoreOptions
     /// live anonymous sessions by expiry (one <c>ZCOUNT</c>, O(log n), inside the create's script).
     /// </summary>
     public int? MaxAnonymousSessions { get; set; } = RedisSessionStoreDefaults.MaxAnonymousSessions;
+
+    /// <summary>
+    /// How many replicas of a session's primary must acknowledge each session write (Redis <c>WAIT</c>) before the store
+    /// returns, which narrows what a failover can lose; see <c>docs/redis.md</c> for what it promises and costs. Default
+    /// <see cref="RedisSessionStoreDefaults.ReplicaAcknowledgements"/> (0, no wait); 0 to 16. Above 0 the store opens one
+    /// more multiplexer of its own for session writes, so it needs <see cref="ConnectionString"/> or
+    /// <see cref="Configuration"/> even when a multiplexer is handed to it. A write whose replicas do not acknowledge in
+    /// time still stands (Redis cannot take it back): the shortfall is logged.
+    /// </summary>
+    public int ReplicaAcknowledgements { get; set; } = RedisSessionStoreDefaults.ReplicaAcknowledgements;
+
+    /// <summary>
+    /// How long a session write waits for <see cref="ReplicaAcknowledgements"/> at most. Default
+    /// <see cref="RedisSessionStoreDefaults.ReplicaAcknowledgementTimeout"/> (1 second); 1 millisecond to 1 minute.
+    /// </summary>
+    public TimeSpan ReplicaAcknowledgementTimeout { get; set; } = RedisSessionStoreDefaults.ReplicaAcknowledgementTimeout;
 
     /// <summary>Throws when an option is out of range; the store calls this before touching Redis.</summary>
     /// <exception cref="ArgumentException">The key prefix is empty, too long or contains whitespace.</exception>
@@ -82,11 +117,19 @@ public sealed class RedisSessionStoreOptions
         {
             yield return new ArgumentOutOfRangeException(nameof(MaxAnonymousSessions), MaxAnonymousSessions, "MaxAnonymousSessions must be at least 1 (or null for no bound).");
         }
+        if (ReplicaAcknowledgements is < 0 or > 16)
+        {
+            yield return new ArgumentOutOfRangeException(nameof(ReplicaAcknowledgements), ReplicaAcknowledgements, "ReplicaAcknowledgements must be between 0 and 16.");
+        }
+        if (ReplicaAcknowledgementTimeout < TimeSpan.FromMilliseconds(1) || ReplicaAcknowledgementTimeout > TimeSpan.FromMinutes(1))
+        {
+            yield return new ArgumentOutOfRangeException(nameof(ReplicaAcknowledgementTimeout), ReplicaAcknowledgementTimeout, "ReplicaAcknowledgementTimeout must be between one millisecond and one minute.");
+        }
     }
 
     /// <summary>
-    /// The problems of <see cref="Problems"/>, plus the connection string's: required (the store opens its own
-    /// connection) and one the client can use. A message never quotes the string, which may hold a password.
+    /// The problems of <see cref="Problems"/>, plus the connection's: required (the store opens its own multiplexer) and
+    /// one StackExchange.Redis accepts, with at least one endpoint. A message never quotes the string, which may hold a password.
     /// </summary>
     internal IEnumerable<ArgumentException> ProblemsWithConnectionString()
     {
@@ -94,24 +137,51 @@ public sealed class RedisSessionStoreOptions
         {
             yield return problem;
         }
-        if (string.IsNullOrWhiteSpace(ConnectionString))
-        {
-            yield return new ArgumentException("ConnectionString is required: host:port[,password=...][,database=N].", nameof(ConnectionString));
-            yield break;
-        }
         ArgumentException? unusable = null;
         try
         {
-            Resp.RedisOptions.Parse(ConnectionString).Validate();
+            _ = ConfigurationOrThrow();
         }
-        catch (Exception e) when (e is FormatException or ArgumentException)
+        catch (ArgumentException e)
         {
-            unusable = new ArgumentException(e.Message, nameof(ConnectionString), e);
+            unusable = e;
         }
         if (unusable is not null)
         {
             yield return unusable;
         }
+    }
+
+    /// <summary>A copy of <see cref="Configuration"/>, or <see cref="ConnectionString"/> parsed; throws when neither is usable.</summary>
+    /// <exception cref="ArgumentException">Neither is set, the string is malformed, or it names no endpoint.</exception>
+    internal ConfigurationOptions ConfigurationOrThrow()
+    {
+        ConfigurationOptions parsed;
+        if (Configuration is not null)
+        {
+            parsed = Configuration.Clone();
+        }
+        else if (string.IsNullOrWhiteSpace(ConnectionString))
+        {
+            throw new ArgumentException("ConnectionString is required (a StackExchange.Redis configuration string: host:port[,host:port...][,password=...][,ssl=true]), or hand the store a Configuration or an IConnectionMultiplexer.", nameof(ConnectionString));
+        }
+        else
+        {
+            try
+            {
+                parsed = ConfigurationOptions.Parse(ConnectionString);
+            }
+            catch (Exception e) when (e is ArgumentException or FormatException or NotSupportedException)
+            {
+                // StackExchange.Redis names the offending keyword, never the password; the string itself is not quoted.
+                throw new ArgumentException("ConnectionString is not a StackExchange.Redis configuration string: " + e.Message, nameof(ConnectionString));
+            }
+        }
+        if (parsed.EndPoints.Count == 0)
+        {
+            throw new ArgumentException("The Redis configuration names no endpoint (host:port).", nameof(ConnectionString));
+        }
+        return parsed;
     }
 
     internal RedisSessionStoreOptions Clone() => (RedisSessionStoreOptions)MemberwiseClone();

@@ -77,7 +77,7 @@ public abstract class AnonymousBoundConformanceTests<TKit> : HttpConformanceTest
         {
             Assert.Equal(0, refused);
             // The newest visitors are the ones kept.
-            Assert.NotNull(await store.LoadByCredentialAsync(flood[^1].CredentialHash));
+            Assert.NotNull(await store.LoadByCredentialAsync(flood[^1]));
         }
     }
 
@@ -92,7 +92,7 @@ public abstract class AnonymousBoundConformanceTests<TKit> : HttpConformanceTest
         var alice = Record("alice");
 
         Assert.True(await store.CreateAsync(alice));
-        Assert.NotNull(await store.LoadByCredentialAsync(alice.CredentialHash));
+        Assert.NotNull(await store.LoadByCredentialAsync(alice));
     }
 
     /// <summary>An anonymous session that signs in no longer counts against the anonymous bound.</summary>
@@ -267,7 +267,7 @@ public abstract class AnonymousBoundConformanceTests<TKit> : HttpConformanceTest
     {
         foreach (var record in records)
         {
-            Assert.NotNull(await store.LoadByCredentialAsync(record.CredentialHash));
+            Assert.NotNull(await store.LoadByCredentialAsync(record));
         }
     }
 
@@ -298,7 +298,7 @@ public abstract class AnonymousBoundConformanceTests<TKit> : HttpConformanceTest
         var live = 0;
         foreach (var record in records)
         {
-            if (await store.LoadByCredentialAsync(record.CredentialHash) is not null)
+            if (await store.LoadByCredentialAsync(record) is not null)
             {
                 live++;
             }

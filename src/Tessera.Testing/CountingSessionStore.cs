@@ -7,11 +7,12 @@ namespace Tessera.Testing;
 /// </summary>
 /// <remarks>
 /// It implements every optional capability; a capability the inner store lacks throws
-/// <see cref="NotSupportedException"/> when called. A call is counted when it is made, even if the inner store throws.
+/// <see cref="NotSupportedException"/> when called, except <see cref="IRoutedSessionStore"/>, whose route is passed on
+/// to a routed inner store and ignored otherwise (a routed load counts as <c>LoadByCredential</c>). A call is counted when it is made, even if the inner store throws.
 /// Operation names are the store method names, with or without the <c>Async</c> suffix:
 /// <c>Count(nameof(ISessionStore.TouchAsync))</c> and <c>Count("Touch")</c> are the same.
 /// </remarks>
-public sealed class CountingSessionStore : ISessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, ISessionTokenStore
+public sealed class CountingSessionStore : ISessionStore, IRoutedSessionStore, ISessionStoreCleanup, ISessionStoreCounter, ISubjectSessionIndex, ISessionTokenStore
 {
     private static readonly string[] Names = Enum.GetNames<Operation>();
 
@@ -131,6 +132,13 @@ public sealed class CountingSessionStore : ISessionStore, ISessionStoreCleanup, 
     {
         Increment(Operation.LoadByCredential);
         return Inner.LoadByCredentialAsync(credentialHash, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, SessionRoute route, CancellationToken cancellationToken = default)
+    {
+        Increment(Operation.LoadByCredential);
+        return Inner.LoadByCredentialAsync(credentialHash, route, cancellationToken);
     }
 
     /// <inheritdoc />

@@ -5,15 +5,17 @@ namespace Tessera.Testing;
 /// <summary>
 /// A store that passes calls to an inner store unless told to misbehave, for fault-injection tests (the failure
 /// contract, health checks, error metrics): fail, be slow, hang until released, or flap. Faults apply to every
-/// operation, or to the ones <see cref="Affects"/> selects. It implements only <see cref="ISessionStore"/>, whatever the
+/// operation, or to the ones <see cref="Affects"/> selects. It implements only <see cref="ISessionStore"/> and
+/// <see cref="IRoutedSessionStore"/> (passing the route on to a routed inner store, ignoring it otherwise), whatever the
 /// inner store can do; <see cref="FaultyTokenSessionStore"/> adds token sessions and the subject index. Thread-safe.
 /// </summary>
 /// <remarks>
 /// Operation names are those of the <c>tessera.store.*</c> metrics: <c>create</c>, <c>load</c>,
 /// <c>load_by_credential</c>, <c>apply</c>, <c>touch</c>, <c>revoke</c>, <c>delete</c>, and for tokens
-/// <c>create_tokens</c>, <c>load_token</c>, <c>load_refresh_token</c>, <c>rotate</c>, and <c>list_by_subject</c>.
+/// <c>create_tokens</c>, <c>load_token</c>, <c>load_refresh_token</c>, <c>rotate</c>, and <c>list_by_subject</c>. A
+/// routed load by credential is a <c>load_by_credential</c> too.
 /// </remarks>
-public class FaultySessionStore : ISessionStore
+public class FaultySessionStore : ISessionStore, IRoutedSessionStore
 {
     private readonly ISessionStore _inner;
     private readonly object _gate = new();
@@ -28,6 +30,9 @@ public class FaultySessionStore : ISessionStore
         ArgumentNullException.ThrowIfNull(inner);
         _inner = inner;
     }
+
+    /// <summary>The wrapped store.</summary>
+    public ISessionStore Inner => _inner;
 
     /// <summary>
     /// Makes affected calls fail: the factory's exception is thrown (after <see cref="Delay"/>), without calling the
@@ -118,6 +123,13 @@ public class FaultySessionStore : ISessionStore
     {
         await FaultAsync("load_by_credential", cancellationToken);
         return await _inner.LoadByCredentialAsync(credentialHash, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, SessionRoute route, CancellationToken cancellationToken = default)
+    {
+        await FaultAsync("load_by_credential", cancellationToken);
+        return await _inner.LoadByCredentialAsync(credentialHash, route, cancellationToken);
     }
 
     /// <inheritdoc />

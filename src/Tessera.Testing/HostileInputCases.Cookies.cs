@@ -71,7 +71,7 @@ internal static partial class HostileInputCases
     private static void AddCookieForgeries(List<HostileCase> cases)
     {
         static string T(HostileSetup s) => Segment(s.Alice.Value, 0);
-        static string Issue(byte[] key) => new CookieCredential(new SigningKeyRing([key])).Issue().Value;
+        static string Issue(byte[] key) => new CookieCredential(new SigningKeyRing([key])).Issue(SessionRoute.Of(Guid.NewGuid().ToString("D"))).Value;
         cases.Add(Cookie("unknown-key", _ => Issue(RandomNumberGenerator.GetBytes(32))));
         cases.Add(Cookie("neighbour-key", s =>
         {
@@ -85,8 +85,9 @@ internal static partial class HostileInputCases
         cases.Add(Cookie("unkeyed-sha256", s => T(s) + "." + B64(SHA256.HashData(Bytes(T(s))))));
         cases.Add(Cookie("mac-all-zero", s => T(s) + "." + B64(new byte[32])));
         cases.Add(Cookie("hs512-mac", s => T(s) + "." + B64(HMACSHA512.HashData(s.KeyBytes, Bytes(T(s))))));
-        // Signed with the server's own key and format, but never issued: only the store can say no.
-        cases.Add(Cookie("signed-never-stored", s => s.Manager.Credentials.Issue().Value));
+        // Signed with the server's own key and format, on the route of a live session, but never issued: only the store
+        // can say no.
+        cases.Add(Cookie("signed-never-stored", s => s.Manager.Credentials.Issue(SessionRoute.Of(s.Alice.SessionId)).Value));
         cases.Add(Cookie("token-of-bob-mac-of-alice", s => Segment(s.Bob.Value, 0) + "." + Segment(s.Alice.Value, 1)));
         cases.Add(Cookie("token-of-alice-mac-of-bob", s => Segment(s.Alice.Value, 0) + "." + Segment(s.Bob.Value, 1)));
         cases.Add(Cookie("session-id", s => s.Alice.SessionId));

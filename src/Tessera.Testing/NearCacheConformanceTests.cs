@@ -92,7 +92,7 @@ public abstract class NearCacheConformanceTests<TKit> : IAsyncLifetime
 
         for (var i = 0; i < 3; i++)
         {
-            var loaded = await Second.LoadByCredentialAsync(record.CredentialHash);
+            var loaded = await Second.LoadByCredentialAsync(record);
             Assert.Equal(record.Id, loaded?.Id);
         }
 
@@ -109,7 +109,7 @@ public abstract class NearCacheConformanceTests<TKit> : IAsyncLifetime
         var record = await CreateAsync(First);
 
         await Second.LoadAsync(record.Id);
-        var byCredential = await Second.LoadByCredentialAsync(record.CredentialHash);
+        var byCredential = await Second.LoadByCredentialAsync(record);
 
         Assert.Equal(record.Id, byCredential?.Id);
         Assert.Equal(1, Lookups(_secondMetrics, "hit"));
@@ -121,7 +121,7 @@ public abstract class NearCacheConformanceTests<TKit> : IAsyncLifetime
     public async Task AChangeOnOneInstanceIsReadOnTheOtherOnceAnnounced()
     {
         var record = await CreateAsync(First);
-        Assert.Empty((await Second.LoadByCredentialAsync(record.CredentialHash))!.Data);
+        Assert.Empty((await Second.LoadByCredentialAsync(record))!.Data);
 
         Assert.True(await First.ApplyAsync(record.Id, new SessionPatch
         {
@@ -131,7 +131,7 @@ public abstract class NearCacheConformanceTests<TKit> : IAsyncLifetime
         }));
         await SecondChannel.WaitForAsync(record.Id);
 
-        var seen = await Second.LoadByCredentialAsync(record.CredentialHash);
+        var seen = await Second.LoadByCredentialAsync(record);
         Assert.Equal("[\"apple\"]", seen!.Data["cart"].Replace(" ", "", StringComparison.Ordinal));
     }
 
@@ -144,13 +144,13 @@ public abstract class NearCacheConformanceTests<TKit> : IAsyncLifetime
     public async Task ARevocationOnOneInstanceIsRefusedOnTheOtherOnceAnnounced()
     {
         var record = await CreateAsync(First);
-        Assert.NotNull(await Second.LoadByCredentialAsync(record.CredentialHash));
-        Assert.NotNull(await Second.LoadByCredentialAsync(record.CredentialHash)); // now served from memory
+        Assert.NotNull(await Second.LoadByCredentialAsync(record));
+        Assert.NotNull(await Second.LoadByCredentialAsync(record)); // now served from memory
 
         Assert.True(await First.RevokeAsync(record.Id, Now()));
         await SecondChannel.WaitForAsync(record.Id);
 
-        Assert.Null(await Second.LoadByCredentialAsync(record.CredentialHash));
+        Assert.Null(await Second.LoadByCredentialAsync(record));
         Assert.Null(await Second.LoadAsync(record.Id));
     }
 
@@ -163,16 +163,16 @@ public abstract class NearCacheConformanceTests<TKit> : IAsyncLifetime
     public async Task ALostRevocationMessageIsBoundedByMaxStaleness()
     {
         var record = await CreateAsync(First);
-        Assert.NotNull(await Second.LoadByCredentialAsync(record.CredentialHash));
+        Assert.NotNull(await Second.LoadByCredentialAsync(record));
         SecondChannel.DropIncoming = true;
 
         Assert.True(await First.RevokeAsync(record.Id, Now()));
         await SecondChannel.WaitForAsync(record.Id); // arrived, and dropped
 
         Clock.Advance(MaxStaleness - TimeSpan.FromMilliseconds(1));
-        Assert.NotNull(await Second.LoadByCredentialAsync(record.CredentialHash)); // the documented stale window
+        Assert.NotNull(await Second.LoadByCredentialAsync(record)); // the documented stale window
         Clock.Advance(TimeSpan.FromMilliseconds(1));
-        Assert.Null(await Second.LoadByCredentialAsync(record.CredentialHash));
+        Assert.Null(await Second.LoadByCredentialAsync(record));
     }
 
     /// <summary>While the subscription is down every read goes to the store, so lost messages cannot matter; when it comes back the cache starts empty.</summary>
@@ -181,7 +181,7 @@ public abstract class NearCacheConformanceTests<TKit> : IAsyncLifetime
     public async Task WhileNotListeningEveryReadGoesToTheStore()
     {
         var record = await CreateAsync(First);
-        Assert.NotNull(await Second.LoadByCredentialAsync(record.CredentialHash));
+        Assert.NotNull(await Second.LoadByCredentialAsync(record));
 
         SecondChannel.SimulateDisconnect();
         SecondChannel.DropIncoming = true;
@@ -190,18 +190,18 @@ public abstract class NearCacheConformanceTests<TKit> : IAsyncLifetime
         Assert.True(await First.RevokeAsync(record.Id, Now()));
         await SecondChannel.WaitForAsync(record.Id); // arrived while deaf, and dropped
 
-        Assert.Null(await Second.LoadByCredentialAsync(record.CredentialHash));
+        Assert.Null(await Second.LoadByCredentialAsync(record));
         Assert.Equal(1, Lookups(_secondMetrics, "bypass"));
 
         var other = await CreateAsync(First);
-        Assert.NotNull(await Second.LoadByCredentialAsync(other.CredentialHash));
+        Assert.NotNull(await Second.LoadByCredentialAsync(other));
         Assert.Equal(0, Second.Count); // nothing kept while deaf
 
         SecondChannel.DropIncoming = false;
         SecondChannel.SimulateReconnect();
         Assert.True(Second.IsListening);
-        Assert.NotNull(await Second.LoadByCredentialAsync(other.CredentialHash));
-        Assert.NotNull(await Second.LoadByCredentialAsync(other.CredentialHash));
+        Assert.NotNull(await Second.LoadByCredentialAsync(other));
+        Assert.NotNull(await Second.LoadByCredentialAsync(other));
         Assert.Equal(1, Lookups(_secondMetrics, "hit"));
     }
 
@@ -212,20 +212,20 @@ public abstract class NearCacheConformanceTests<TKit> : IAsyncLifetime
     {
         // The idle timeout is shorter than MaxStaleness, so only the deadline (not the staleness net) can send Second back to the store.
         var record = await CreateAsync(First, idle: TimeSpan.FromSeconds(3));
-        Assert.NotNull(await Second.LoadByCredentialAsync(record.CredentialHash));
+        Assert.NotNull(await Second.LoadByCredentialAsync(record));
         SecondChannel.DropIncoming = true; // touches are not announced anyway; make sure nothing else helps
 
         Clock.Advance(TimeSpan.FromSeconds(2));
         Assert.True(await First.TouchAsync(record.Id, Now(), Now() + TimeSpan.FromSeconds(3)));
         Clock.Advance(TimeSpan.FromSeconds(2)); // past the copy's idle deadline, within the touched one and within MaxStaleness
 
-        var loaded = await Second.LoadByCredentialAsync(record.CredentialHash);
+        var loaded = await Second.LoadByCredentialAsync(record);
         Assert.NotNull(loaded);
         Assert.True(loaded.IdleExpiresAt > Now());
         Assert.Equal(0, Lookups(_secondMetrics, "hit"));
 
         Clock.Advance(TimeSpan.FromMinutes(2));
-        Assert.Null(await Second.LoadByCredentialAsync(record.CredentialHash));
+        Assert.Null(await Second.LoadByCredentialAsync(record));
     }
 
     /// <summary>A credential changed on one instance stops working on the other once announced; the new one works.</summary>
@@ -234,14 +234,14 @@ public abstract class NearCacheConformanceTests<TKit> : IAsyncLifetime
     public async Task ARegeneratedCredentialIsRefusedOnTheOtherInstance()
     {
         var record = await CreateAsync(First);
-        Assert.NotNull(await Second.LoadByCredentialAsync(record.CredentialHash));
+        Assert.NotNull(await Second.LoadByCredentialAsync(record));
         var newHash = RandomNumberGenerator.GetBytes(32);
 
         Assert.True(await First.ApplyAsync(record.Id, new SessionPatch { NewCredentialHash = newHash, LastSeenAt = Now(), IdleExpiresAt = record.IdleExpiresAt }));
         await SecondChannel.WaitForAsync(record.Id);
 
-        Assert.Null(await Second.LoadByCredentialAsync(record.CredentialHash));
-        Assert.Equal(record.Id, (await Second.LoadByCredentialAsync(newHash))?.Id);
+        Assert.Null(await Second.LoadByCredentialAsync(record));
+        Assert.Equal(record.Id, (await Second.LoadByCredentialAsync(newHash, record.Id))?.Id);
     }
 
     /// <summary>Access-token lookups are cached; a rotation on one instance drops them on the other, so the old token is seen revoked.</summary>
@@ -289,13 +289,13 @@ public abstract class NearCacheConformanceTests<TKit> : IAsyncLifetime
         var older = await CreateAsync(First, subject: "limited");
         Clock.Advance(TimeSpan.FromSeconds(1));
         var newer = await CreateAsync(First, subject: "limited");
-        Assert.NotNull(await Second.LoadByCredentialAsync(older.CredentialHash));
+        Assert.NotNull(await Second.LoadByCredentialAsync(older));
 
         var revoked = await First.TrimSubjectAsync("limited", 1, SessionLimitOrder.OldestCreated, newer.Id, Now());
         Assert.Equal([older.Id], revoked);
         await SecondChannel.WaitForAsync(older.Id);
 
-        Assert.Null(await Second.LoadByCredentialAsync(older.CredentialHash));
+        Assert.Null(await Second.LoadByCredentialAsync(older));
     }
 
     /// <summary>Clearing the store on one instance empties every instance's cache.</summary>
@@ -304,14 +304,14 @@ public abstract class NearCacheConformanceTests<TKit> : IAsyncLifetime
     public async Task ClearingTheStoreEmptiesEveryCache()
     {
         var record = await CreateAsync(First);
-        Assert.NotNull(await Second.LoadByCredentialAsync(record.CredentialHash));
+        Assert.NotNull(await Second.LoadByCredentialAsync(record));
         Assert.Equal(1, Second.Count);
 
         await First.ClearAsync();
         await SecondChannel.WaitForAsync("*");
 
         Assert.Equal(0, Second.Count);
-        Assert.Null(await Second.LoadByCredentialAsync(record.CredentialHash));
+        Assert.Null(await Second.LoadByCredentialAsync(record));
     }
 
     /// <summary>The cache never holds more than <see cref="NearCacheOptions.MaxEntries"/> sessions.</summary>
@@ -326,7 +326,7 @@ public abstract class NearCacheConformanceTests<TKit> : IAsyncLifetime
         for (var i = 0; i < 40; i++)
         {
             var record = await CreateAsync(First);
-            Assert.Equal(record.Id, (await bounded.LoadByCredentialAsync(record.CredentialHash))?.Id);
+            Assert.Equal(record.Id, (await bounded.LoadByCredentialAsync(record))?.Id);
             Assert.InRange(bounded.Count, 0, 10);
         }
     }
@@ -364,10 +364,10 @@ public abstract class NearCacheConformanceTests<TKit> : IAsyncLifetime
         var issued = DateTimeOffset.FromUnixTimeSeconds(Now().ToUnixTimeSeconds());
         var access = new TokenRecord
         {
-            Id = Guid.NewGuid().ToString("D"),
+            Id = SessionRoute.NewTokenId(sessionId),
             SessionId = sessionId,
             Kind = TokenKind.Access,
-            PairedTokenId = Guid.NewGuid().ToString("D"),
+            PairedTokenId = SessionRoute.NewTokenId(sessionId),
             CreatedAt = issued,
             ExpiresAt = issued + TimeSpan.FromMinutes(5),
         };

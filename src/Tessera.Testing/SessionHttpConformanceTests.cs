@@ -150,7 +150,7 @@ public abstract class SessionHttpConformanceTests<TKit> : HttpConformanceTestBas
         var bad = kind switch
         {
             "flipped" => Flip(valid, 20),
-            "unknown-key" => new CookieCredential(SigningKeyRing.FromBase64([SigningKeyRing.GenerateBase64Key()])).Issue().Value,
+            "unknown-key" => new CookieCredential(SigningKeyRing.FromBase64([SigningKeyRing.GenerateBase64Key()])).Issue(SessionRoute.Of(Guid.NewGuid().ToString("D"))).Value,
             "empty" => string.Empty,
             "10kb" => new string('A', 10 * 1024),
             "not-base64" => new string('*', 43) + "." + new string('!', 43),

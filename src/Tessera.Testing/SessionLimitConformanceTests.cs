@@ -202,14 +202,16 @@ public abstract class SessionLimitConformanceTests<TKit> : StoreKitTests<TKit>
         await session.CommitAsync();
     }
 
-    // Hides every optional capability of the store it wraps.
-    private sealed class LimitlessStore(ISessionStore inner) : ISessionStore
+    // Hides every optional capability of the store it wraps but the route a routed store needs to find a credential.
+    private sealed class LimitlessStore(ISessionStore inner) : ISessionStore, IRoutedSessionStore
     {
         public ValueTask<bool> CreateAsync(SessionRecord record, CancellationToken cancellationToken = default) => inner.CreateAsync(record, cancellationToken);
 
         public ValueTask<SessionRecord?> LoadAsync(string id, CancellationToken cancellationToken = default) => inner.LoadAsync(id, cancellationToken);
 
         public ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, CancellationToken cancellationToken = default) => inner.LoadByCredentialAsync(credentialHash, cancellationToken);
+
+        public ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, SessionRoute route, CancellationToken cancellationToken = default) => inner.LoadByCredentialAsync(credentialHash, route, cancellationToken);
 
         public ValueTask<bool> ApplyAsync(string id, SessionPatch patch, CancellationToken cancellationToken = default) => inner.ApplyAsync(id, patch, cancellationToken);
 

@@ -125,7 +125,7 @@ public abstract partial class SessionStoreConformanceTests<TKit>
 
         Assert.Equal(0, (await admin.GetStatisticsAsync()).Total);
         Assert.Empty((await admin.ListSessionsAsync(new SessionQuery())).Sessions);
-        Assert.Null(await store.LoadByCredentialAsync(records[^1].CredentialHash));
+        Assert.Null(await store.LoadByCredentialAsync(records[^1]));
         Assert.Equal(0, await admin.ClearAsync());
         // A cleared id and credential can be used again.
         Assert.True(await store.CreateAsync(NewRecord(id: records[^1].Id, hash: records[^1].CredentialHash)));

@@ -132,7 +132,7 @@ public abstract partial class SessionStoreConformanceTests<TKit>
         Assert.Null(await store.LoadAsync(b.Id));
         Assert.NotNull(await store.LoadAsync(a.Id));
         Assert.NotNull(await store.LoadAsync(c.Id));
-        Assert.NotNull(await store.LoadByCredentialAsync(d.CredentialHash));
+        Assert.NotNull(await store.LoadByCredentialAsync(d));
     }
 
     /// <summary>Touching a session makes it recently seen, so another one is evicted instead.</summary>
@@ -202,10 +202,10 @@ public abstract partial class SessionStoreConformanceTests<TKit>
         await Assert.ThrowsAsync<SessionStoreFullException>(async () => await store.CreateAsync(refused));
 
         Assert.Null(await store.LoadAsync(refused.Id));
-        Assert.Null(await store.LoadByCredentialAsync(refused.CredentialHash));
+        Assert.Null(await store.LoadByCredentialAsync(refused));
         foreach (var record in records)
         {
-            AssertSameRecord(record, await store.LoadByCredentialAsync(record.CredentialHash));
+            AssertSameRecord(record, await store.LoadByCredentialAsync(record));
         }
     }
 

@@ -23,10 +23,10 @@ public abstract partial class SessionStoreConformanceTests<TKit>
         Assert.True(await store.RevokeAsync(record.Id, Now()));
 
         Assert.Null(await store.LoadAsync(record.Id));
-        Assert.Null(await store.LoadByCredentialAsync(record.CredentialHash));
+        Assert.Null(await store.LoadByCredentialAsync(record));
         Assert.False(await store.RevokeAsync(record.Id, Now()));
         Assert.False(await store.RevokeAsync(NewId(), Now()));
-        Assert.NotNull(await store.LoadByCredentialAsync(bystander.CredentialHash));
+        Assert.NotNull(await store.LoadByCredentialAsync(bystander));
     }
 
     /// <summary>A revoked session's record stays until it is deleted: delete still finds it.</summary>
@@ -78,7 +78,7 @@ public abstract partial class SessionStoreConformanceTests<TKit>
         Assert.True(await store.DeleteAsync(record.Id));
 
         Assert.Null(await store.LoadAsync(record.Id));
-        Assert.Null(await store.LoadByCredentialAsync(record.CredentialHash));
+        Assert.Null(await store.LoadByCredentialAsync(record));
         Assert.False(await store.DeleteAsync(record.Id));
         Assert.False(await store.DeleteAsync(NewId()));
         Assert.NotNull(await store.LoadAsync(bystander.Id));
@@ -97,7 +97,7 @@ public abstract partial class SessionStoreConformanceTests<TKit>
         var again = NewRecord(id: record.Id, hash: (byte[])record.CredentialHash.Clone(), data: Data(("new", "2")));
         Assert.True(await store.CreateAsync(again));
 
-        AssertSameRecord(again, await store.LoadByCredentialAsync(record.CredentialHash));
+        AssertSameRecord(again, await store.LoadByCredentialAsync(record));
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -115,11 +115,11 @@ public abstract partial class SessionStoreConformanceTests<TKit>
 
         Clock.Advance(TimeSpan.FromMinutes(30) - TimeSpan.FromMilliseconds(1));
         Assert.NotNull(await store.LoadAsync(record.Id));
-        Assert.NotNull(await store.LoadByCredentialAsync(record.CredentialHash));
+        Assert.NotNull(await store.LoadByCredentialAsync(record));
 
         Clock.Advance(TimeSpan.FromMilliseconds(1));
         Assert.Null(await store.LoadAsync(record.Id));
-        Assert.Null(await store.LoadByCredentialAsync(record.CredentialHash));
+        Assert.Null(await store.LoadByCredentialAsync(record));
     }
 
     /// <summary>The absolute deadline ends a session even when its idle deadline is later.</summary>
@@ -139,7 +139,7 @@ public abstract partial class SessionStoreConformanceTests<TKit>
 
         Clock.Advance(TimeSpan.FromMilliseconds(1));
         Assert.Null(await store.LoadAsync(record.Id));
-        Assert.Null(await store.LoadByCredentialAsync(record.CredentialHash));
+        Assert.Null(await store.LoadByCredentialAsync(record));
         Assert.False(await store.TouchAsync(record.Id, Now(), Now() + TimeSpan.FromMinutes(30)));
     }
 
@@ -155,7 +155,7 @@ public abstract partial class SessionStoreConformanceTests<TKit>
         Clock.Advance(TimeSpan.FromHours(9));
 
         Assert.Null(await store.LoadAsync(record.Id));
-        Assert.Null(await store.LoadByCredentialAsync(record.CredentialHash));
+        Assert.Null(await store.LoadByCredentialAsync(record));
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -191,7 +191,7 @@ public abstract partial class SessionStoreConformanceTests<TKit>
         }
         foreach (var record in live)
         {
-            Assert.NotNull(await store.LoadByCredentialAsync(record.CredentialHash));
+            Assert.NotNull(await store.LoadByCredentialAsync(record));
         }
     }
 

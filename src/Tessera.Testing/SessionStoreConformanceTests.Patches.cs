@@ -81,7 +81,7 @@ public abstract partial class SessionStoreConformanceTests<TKit>
         Assert.Equal("alice", (await store.LoadAsync(record.Id))!.Subject);
 
         Assert.True(await store.ApplyAsync(record.Id, new SessionPatch { SubjectChanged = true, Subject = "bob" }));
-        Assert.Equal("bob", (await store.LoadByCredentialAsync(record.CredentialHash))!.Subject);
+        Assert.Equal("bob", (await store.LoadByCredentialAsync(record))!.Subject);
 
         Assert.True(await store.ApplyAsync(record.Id, new SessionPatch { SubjectChanged = true, Subject = null }));
         var signedOut = await store.LoadAsync(record.Id);
@@ -102,8 +102,8 @@ public abstract partial class SessionStoreConformanceTests<TKit>
 
         Assert.True(await store.ApplyAsync(record.Id, new SessionPatch { NewCredentialHash = newHash }));
 
-        Assert.Null(await store.LoadByCredentialAsync(record.CredentialHash));
-        var loaded = await store.LoadByCredentialAsync(newHash);
+        Assert.Null(await store.LoadByCredentialAsync(record));
+        var loaded = await store.LoadByCredentialAsync(newHash, record.Id);
         Assert.NotNull(loaded);
         AssertSameRecord(record with { CredentialHash = newHash }, loaded);
         Assert.Equal(newHash, (await store.LoadAsync(record.Id))!.CredentialHash);
@@ -122,7 +122,7 @@ public abstract partial class SessionStoreConformanceTests<TKit>
         var other = NewRecord(hash: (byte[])record.CredentialHash.Clone());
         Assert.True(await store.CreateAsync(other));
 
-        Assert.Equal(other.Id, (await store.LoadByCredentialAsync(record.CredentialHash))!.Id);
+        Assert.Equal(other.Id, (await store.LoadByCredentialAsync(other))!.Id);
     }
 
     /// <summary>A patch updates last-seen and the idle deadline when given, and keeps them when not.</summary>
@@ -176,7 +176,7 @@ public abstract partial class SessionStoreConformanceTests<TKit>
         Assert.False(await store.ApplyAsync(id, FullPatch(hash)));
 
         Assert.Null(await store.LoadAsync(id));
-        Assert.Null(await store.LoadByCredentialAsync(hash));
+        Assert.Null(await store.LoadByCredentialAsync(hash, id));
         Assert.True(await store.CreateAsync(NewRecord(id: id, hash: hash)), "the failed patch must not have claimed the id or the hash");
     }
 
@@ -194,8 +194,8 @@ public abstract partial class SessionStoreConformanceTests<TKit>
         Assert.False(await store.ApplyAsync(record.Id, FullPatch(hash)));
 
         Assert.Null(await store.LoadAsync(record.Id));
-        Assert.Null(await store.LoadByCredentialAsync(hash));
-        Assert.Null(await store.LoadByCredentialAsync(record.CredentialHash));
+        Assert.Null(await store.LoadByCredentialAsync(hash, record.Id));
+        Assert.Null(await store.LoadByCredentialAsync(record));
         if (SupportsSubjectIndex && store is ISubjectSessionIndex index)
         {
             Assert.Empty(await index.ListBySubjectAsync("alice"));
@@ -217,8 +217,8 @@ public abstract partial class SessionStoreConformanceTests<TKit>
         Assert.False(await store.ApplyAsync(record.Id, FullPatch(hash)));
 
         Assert.Null(await store.LoadAsync(record.Id));
-        Assert.Null(await store.LoadByCredentialAsync(hash));
-        Assert.Null(await store.LoadByCredentialAsync(record.CredentialHash));
+        Assert.Null(await store.LoadByCredentialAsync(hash, record.Id));
+        Assert.Null(await store.LoadByCredentialAsync(record));
     }
 
     /// <summary>A hundred concurrent patches, each setting its own key on one session, all survive.</summary>
@@ -288,7 +288,7 @@ public abstract partial class SessionStoreConformanceTests<TKit>
 
         AssertSameRecord(
             record with { LastSeenAt = now, IdleExpiresAt = now + TimeSpan.FromMinutes(30) },
-            await store.LoadByCredentialAsync(record.CredentialHash));
+            await store.LoadByCredentialAsync(record));
     }
 
     /// <summary>A touched session lives past its old idle deadline, up to the new one.</summary>

@@ -35,7 +35,7 @@ public abstract partial class SessionStoreConformanceTests<TKit>
         Assert.NotNull(await store.LoadAsync(oldButActive.Id));
         Assert.NotNull(await store.LoadAsync(newer.Id));
         Assert.Null(await store.LoadAsync(idle.Id));
-        Assert.Null(await store.LoadByCredentialAsync(least.CredentialHash));
+        Assert.Null(await store.LoadByCredentialAsync(least));
         Assert.False(await store.RevokeAsync(idle.Id, Now()));
         Assert.Empty(await limiter.TrimSubjectAsync("alice", 2, SessionLimitOrder.MostRecentlySeen, null, Now()));
     }

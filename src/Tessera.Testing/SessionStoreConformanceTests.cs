@@ -87,7 +87,7 @@ public abstract partial class SessionStoreConformanceTests<TKit> : IAsyncDisposa
 
         Assert.True(await store.CreateAsync(record));
 
-        AssertSameRecord(record, await store.LoadByCredentialAsync(record.CredentialHash));
+        AssertSameRecord(record, await store.LoadByCredentialAsync(record));
     }
 
     /// <summary>An anonymous session (no subject, no data, empty metadata) round-trips with its nulls and empties.</summary>
@@ -119,7 +119,7 @@ public abstract partial class SessionStoreConformanceTests<TKit> : IAsyncDisposa
         RandomNumberGenerator.Fill(buffer);
         record.CredentialHash.CopyTo(buffer, 4);
 
-        var loaded = await store.LoadByCredentialAsync(buffer.AsMemory(4, record.CredentialHash.Length));
+        var loaded = await store.LoadByCredentialAsync(buffer.AsMemory(4, record.CredentialHash.Length), record.Id);
 
         Assert.NotNull(loaded);
         Assert.Equal(record.Id, loaded.Id);
@@ -157,7 +157,7 @@ public abstract partial class SessionStoreConformanceTests<TKit> : IAsyncDisposa
         var loaded = await store.LoadAsync(record.Id);
         Assert.NotNull(loaded);
         AssertSameData(data, loaded.Data);
-        AssertSameData(data, (await store.LoadByCredentialAsync(record.CredentialHash))!.Data);
+        AssertSameData(data, (await store.LoadByCredentialAsync(record))!.Data);
     }
 
     /// <summary>Data set by a patch survives the same unusual keys and values as data given at creation.</summary>
@@ -190,7 +190,7 @@ public abstract partial class SessionStoreConformanceTests<TKit> : IAsyncDisposa
         Assert.True(await store.CreateAsync(NewRecord()));
 
         Assert.Null(await store.LoadAsync(NewId()));
-        Assert.Null(await store.LoadByCredentialAsync(NewCredentialHash()));
+        Assert.Null(await store.LoadByCredentialAsync(NewCredentialHash(), NewId()));
     }
 
     /// <summary>A record given to the store and one returned by it are not shared with the store's own copy.</summary>
@@ -204,11 +204,11 @@ public abstract partial class SessionStoreConformanceTests<TKit> : IAsyncDisposa
         Assert.True(await store.CreateAsync(record));
 
         record.CredentialHash[0] ^= 0xFF;
-        var loaded = await store.LoadByCredentialAsync(hash);
+        var loaded = await store.LoadByCredentialAsync(hash, record.Id);
         Assert.NotNull(loaded);
         loaded.CredentialHash[1] ^= 0xFF;
 
-        var again = await store.LoadByCredentialAsync(hash);
+        var again = await store.LoadByCredentialAsync(hash, record.Id);
         Assert.NotNull(again);
         Assert.Equal(hash, again.CredentialHash);
     }
@@ -226,8 +226,8 @@ public abstract partial class SessionStoreConformanceTests<TKit> : IAsyncDisposa
         Assert.False(await store.CreateAsync(second));
 
         AssertSameRecord(first, await store.LoadAsync(first.Id));
-        AssertSameRecord(first, await store.LoadByCredentialAsync(first.CredentialHash));
-        Assert.Null(await store.LoadByCredentialAsync(second.CredentialHash));
+        AssertSameRecord(first, await store.LoadByCredentialAsync(first));
+        Assert.Null(await store.LoadByCredentialAsync(second));
     }
 
     /// <summary>Creating a session whose credential hash is taken fails and changes nothing.</summary>
@@ -243,7 +243,7 @@ public abstract partial class SessionStoreConformanceTests<TKit> : IAsyncDisposa
         Assert.False(await store.CreateAsync(second));
 
         Assert.Null(await store.LoadAsync(second.Id));
-        AssertSameRecord(first, await store.LoadByCredentialAsync(first.CredentialHash));
+        AssertSameRecord(first, await store.LoadByCredentialAsync(first));
     }
 
     /// <summary>Many sessions live side by side, each found by its own id and credential.</summary>
@@ -261,7 +261,49 @@ public abstract partial class SessionStoreConformanceTests<TKit> : IAsyncDisposa
         foreach (var record in records)
         {
             JsonAssert.Equal(record.Data["n"], (await store.LoadAsync(record.Id))!.Data["n"]);
-            Assert.Equal(record.Id, (await store.LoadByCredentialAsync(record.CredentialHash))!.Id);
+            Assert.Equal(record.Id, (await store.LoadByCredentialAsync(record))!.Id);
+        }
+    }
+
+    /// <summary>
+    /// A routed store (<see cref="IRoutedSessionStore"/>) finds a session by its credential on the session's route, and
+    /// finds nothing on another route, not even a session that lives there. A store that is not routed finds the
+    /// session by the plain lookup, and nothing for a credential it never stored; a wrapper over such a store ignores
+    /// the route.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task ACredentialsRouteFindsItsSessionAndAnotherRouteFindsNothing()
+    {
+        var store = CreateStore();
+        var record = NewRecord(subject: "alice", data: Data(("cart", "[\"apple\"]")));
+        var route = SessionRoute.Of(record.Id);
+        var elsewhere = new SessionRoute((ushort)(route.Value ^ 0x8001));
+        // A neighbour on the other route: a wrong route must not find it either.
+        var neighbour = NewRecord(id: SessionRoute.NewTokenId(elsewhere.ToString()), subject: "bob");
+        Assert.True(await store.CreateAsync(record));
+        Assert.True(await store.CreateAsync(neighbour));
+
+        if (store is IRoutedSessionStore routed)
+        {
+            AssertSameRecord(record, await routed.LoadByCredentialAsync(record.CredentialHash, route));
+            AssertSameRecord(neighbour, await routed.LoadByCredentialAsync(neighbour.CredentialHash, elsewhere));
+            var wrong = await routed.LoadByCredentialAsync(record.CredentialHash, elsewhere);
+            if (SessionStoreLookups.IsRouted(store))
+            {
+                Assert.Null(wrong);
+            }
+            else
+            {
+                AssertSameRecord(record, wrong);
+            }
+            Assert.Null(await routed.LoadByCredentialAsync(NewCredentialHash(), route));
+        }
+        else
+        {
+            AssertSameRecord(record, await store.LoadByCredentialAsync(record.CredentialHash));
+            AssertSameRecord(neighbour, await store.LoadByCredentialAsync(neighbour.CredentialHash));
+            Assert.Null(await store.LoadByCredentialAsync(NewCredentialHash()));
         }
     }
 

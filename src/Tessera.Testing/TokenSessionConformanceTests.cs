@@ -189,8 +189,8 @@ public abstract partial class TokenSessionConformanceTests<TKit> : StoreKitTests
     protected static (TokenRecord Access, TokenRecord Refresh) NewPair(string sessionId, DateTimeOffset now, TimeSpan? refreshLifetime = null)
     {
         var issued = DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds());
-        var accessId = Guid.NewGuid().ToString("D");
-        var refreshId = Guid.NewGuid().ToString("D");
+        var accessId = SessionRoute.NewTokenId(sessionId);
+        var refreshId = SessionRoute.NewTokenId(sessionId);
         var access = new TokenRecord
         {
             Id = accessId,

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -23,14 +24,24 @@ public enum CredentialRejection
 }
 
 /// <summary>
-/// The cookie credential: 32 random bytes from the OS generator, then a dot, then an HMAC-SHA256 of them under the key
-/// ring's signing key, both in unpadded base64url (87 characters in all). The store keeps only the SHA-256 of the
-/// random bytes, so a copy of the store cannot be replayed as cookies.
+/// The cookie credential: a 32-byte token, then a dot, then an HMAC-SHA256 of the token under the key ring's signing
+/// key, both in unpadded base64url (87 characters in all). The token's first two bytes are the session's
+/// <see cref="SessionRoute"/> (big-endian), so a store sharded by session finds the session's shard from the cookie;
+/// the other 30 bytes (240 bits) come from the OS generator. The store keeps only the SHA-256 of the token, so a copy
+/// of the store cannot be replayed as cookies.
 /// </summary>
+/// <remarks>
+/// The route is covered by the signature like the rest of the token: a client that changes it fails verification. A
+/// cookie issued before tokens carried routes still verifies; the route read from it is two random bytes, which only a
+/// routed store (<see cref="IRoutedSessionStore"/>) looks at.
+/// </remarks>
 public sealed class CookieCredential
 {
-    /// <summary>Bytes of randomness in a token.</summary>
+    /// <summary>Bytes in a token: the 2-byte route, then 30 random bytes.</summary>
     public const int TokenBytes = 32;
+
+    /// <summary>Bytes at the start of a token that hold the session's route.</summary>
+    public const int RouteBytes = 2;
 
     /// <summary>The exact length of a credential's text form.</summary>
     public const int EncodedLength = 43 + 1 + 43;
@@ -47,12 +58,14 @@ public sealed class CookieCredential
         _keys = keys;
     }
 
-    /// <summary>Issues a new credential.</summary>
+    /// <summary>Issues a new credential for a session.</summary>
+    /// <param name="route">The route of the session that will hold the credential: <see cref="SessionRoute.Of"/> of its id.</param>
     /// <returns>The text to give the client and the hash to store.</returns>
-    public IssuedCredential Issue()
+    public IssuedCredential Issue(SessionRoute route)
     {
         Span<byte> token = stackalloc byte[TokenBytes];
-        RandomNumberGenerator.Fill(token);
+        BinaryPrimitives.WriteUInt16BigEndian(token, route.Value);
+        RandomNumberGenerator.Fill(token[RouteBytes..]);
         Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
         Sign(_keys.Current, token, mac);
         var text = string.Concat(Base64UrlText.Encode(token), ".", Base64UrlText.Encode(mac));
@@ -65,9 +78,23 @@ public sealed class CookieCredential
     /// <param name="text">The credential as the client sent it; <see langword="null"/> reads as empty.</param>
     /// <param name="credentialHash">On success, the SHA-256 to look the session up by.</param>
     /// <returns><see cref="CredentialRejection.None"/> when valid; otherwise why not.</returns>
-    public CredentialRejection Verify(string? text, out byte[]? credentialHash)
+    public CredentialRejection Verify(string? text, out byte[]? credentialHash) => Verify(text, out credentialHash, out _);
+
+    /// <summary>
+    /// Verifies a presented credential against every key of the ring in constant time per key, and reads the route it
+    /// carries.
+    /// </summary>
+    /// <param name="text">The credential as the client sent it; <see langword="null"/> reads as empty.</param>
+    /// <param name="credentialHash">On success, the SHA-256 to look the session up by.</param>
+    /// <param name="route">
+    /// On success, the route the token carries (its first two bytes): the route of the session it was issued for, or two
+    /// random bytes for a cookie issued before tokens carried routes. <see langword="default"/> on failure.
+    /// </param>
+    /// <returns><see cref="CredentialRejection.None"/> when valid; otherwise why not.</returns>
+    public CredentialRejection Verify(string? text, out byte[]? credentialHash, out SessionRoute route)
     {
         credentialHash = null;
+        route = default;
         if (string.IsNullOrWhiteSpace(text))
         {
             return CredentialRejection.Empty;
@@ -100,6 +127,7 @@ public sealed class CookieCredential
             return CredentialRejection.BadSignature;
         }
         credentialHash = SHA256.HashData(token);
+        route = new SessionRoute(BinaryPrimitives.ReadUInt16BigEndian(token));
         return CredentialRejection.None;
     }
 

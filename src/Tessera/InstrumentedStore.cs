@@ -53,6 +53,12 @@ internal sealed class InstrumentedStore
     public ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, CancellationToken cancellationToken) =>
         Call("load_by_credential", (_store, credentialHash), static (s, ct) => s.Item1.LoadByCredentialAsync(s.Item2, ct), cancellationToken);
 
+    /// <summary>Loads by credential, giving the route to a store that needs it (<see cref="IRoutedSessionStore"/>).</summary>
+    public ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, SessionRoute route, CancellationToken cancellationToken) =>
+        _store is IRoutedSessionStore routed
+            ? Call("load_by_credential", (routed, credentialHash, route), static (s, ct) => s.Item1.LoadByCredentialAsync(s.Item2, s.Item3, ct), cancellationToken)
+            : LoadByCredentialAsync(credentialHash, cancellationToken);
+
     public ValueTask<bool> ApplyAsync(string id, SessionPatch patch, CancellationToken cancellationToken) =>
         Call("apply", (_store, id, patch), static (s, ct) => s.Item1.ApplyAsync(s.Item2, s.Item3, ct), cancellationToken);
 

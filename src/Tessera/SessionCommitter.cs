@@ -100,7 +100,7 @@ internal sealed class SessionCommitter(
             var result = changes.Destroyed is null ? SessionCommitResult.Unchanged : SessionCommitResult.Cleared;
             return new SessionCommitted(new SessionCommitOutcome(result, touched, touched is null ? null : record.AbsoluteExpiresAt, false), false, null);
         }
-        var credential = changes.Regenerate ? credentials.Issue() : null;
+        var credential = changes.Regenerate ? credentials.Issue(SessionRoute.Of(record.Id)) : null;
         if (!await store.ApplyAsync(record.Id, Patch(changes, credential, now, idle), cancellationToken).ConfigureAwait(false))
         {
             // Revoked or expired by someone else while this request ran: never resurrect it.
@@ -129,10 +129,11 @@ internal sealed class SessionCommitter(
         var id = changes.PendingId;
         for (var attempt = 0; ; attempt++)
         {
-            var credential = credentials.Issue();
+            id ??= SessionIds.NewId();
+            var credential = credentials.Issue(SessionRoute.Of(id));
             var record = new SessionRecord
             {
-                Id = id ??= SessionIds.NewId(),
+                Id = id,
                 CredentialHash = credential.Hash,
                 Subject = changes.Subject,
                 Data = data,

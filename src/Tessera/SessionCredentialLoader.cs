@@ -34,14 +34,14 @@ internal sealed class SessionCredentialLoader(InstrumentedStore store, CookieCre
             }
             return new LoadedSession(result.Value, result.Failure, CredentialRejection.None);
         }
-        var rejection = credentials.Verify(presented, out var hash);
+        var rejection = credentials.Verify(presented, out var hash, out var route);
         if (rejection != CredentialRejection.None)
         {
             Log.CredentialRejected(logger, rejection);
             store.Metrics.Rejected("cookie", RejectionTag(rejection));
             return new LoadedSession(null, TokenFailure.None, rejection);
         }
-        var record = await store.LoadByCredentialAsync(hash, cancellationToken).ConfigureAwait(false);
+        var record = await store.LoadByCredentialAsync(hash, route, cancellationToken).ConfigureAwait(false);
         if (record is not null && !record.IsActiveAt(clock.Now()))
         {
             record = null;

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Tessera.Testing;
+using Tessera.TestServices;
 using Tessera.Tokens;
 
 namespace Tessera.Tests;
@@ -61,6 +62,35 @@ public sealed class CountingSessionStoreTests
         Assert.All(_store.Snapshot(), pair => Assert.Equal(1, pair.Value));
         Assert.Equal(1, _store.Count(nameof(ISessionStore.TouchAsync)));
         Assert.Equal(1, _store.Count("Touch"));
+    }
+
+    [Fact]
+    public async Task ARoutedLoadByCredentialIsCountedAsALoadByCredential()
+    {
+        var record = NewRecord("a");
+        await _store.CreateAsync(record);
+
+        Assert.Equal("a", (await _store.LoadByCredentialAsync(record.CredentialHash, SessionRoute.Of("a")))?.Id);
+
+        Assert.Equal(1, _store.Count("LoadByCredential"));
+        Assert.Equal(1, _store.Reads);
+    }
+
+    [Fact]
+    public async Task TheRouteReachesARoutedInnerStoreAndIsIgnoredByAPlainOne()
+    {
+        var record = NewRecord("abcd-session");
+        var wrong = new SessionRoute(0x1234);
+        var routed = new CountingSessionStore(new RoutedMemoryStore(new InMemorySessionStore()));
+        var plain = new CountingSessionStore(new RequiredOnlyStore(new InMemorySessionStore()));
+        Assert.True(await routed.CreateAsync(record));
+        Assert.True(await plain.CreateAsync(record));
+
+        Assert.Equal(record.Id, (await routed.LoadByCredentialAsync(record.CredentialHash, SessionRoute.Of(record.Id)))?.Id);
+        Assert.Null(await routed.LoadByCredentialAsync(record.CredentialHash, wrong));
+        Assert.Equal(record.Id, (await plain.LoadByCredentialAsync(record.CredentialHash, wrong))?.Id);
+        Assert.True(SessionStoreLookups.IsRouted(routed));
+        Assert.False(SessionStoreLookups.IsRouted(plain));
     }
 
     [Fact]

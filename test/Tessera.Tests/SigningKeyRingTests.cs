@@ -116,7 +116,7 @@ public sealed class SigningKeyRingTests
     {
         var bytes = KeyBytes(7);
         var ring = new SigningKeyRing([bytes]);
-        var credential = new CookieCredential(ring).Issue();
+        var credential = new CookieCredential(ring).Issue(SessionRoute.Of("any-session"));
 
         Array.Fill(bytes, (byte)0);
 

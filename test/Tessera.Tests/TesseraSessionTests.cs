@@ -70,7 +70,7 @@ public sealed class TesseraSessionTests
     [Fact]
     public async Task ASessionThatIsNeverOpenedMakesNoStoreCall()
     {
-        var issued = Manager.Credentials.Issue();
+        var issued = Manager.Credentials.Issue(SessionRoute.Of("never-stored"));
         var session = Manager.Open(issued.Value);
 
         var result = await session.CommitAsync();
@@ -284,7 +284,7 @@ public sealed class TesseraSessionTests
     [Fact]
     public async Task AStoredValueThatIsNotJsonAtAllReadsAsDefault()
     {
-        var issued = Manager.Credentials.Issue();
+        var issued = Manager.Credentials.Issue(SessionRoute.Of("hand-made"));
         var now = _clock.GetUtcNow();
         Assert.True(await _memory.CreateAsync(new SessionRecord
         {
@@ -632,7 +632,7 @@ public sealed class TesseraSessionTests
     [Fact]
     public async Task ACredentialForAMissingSessionReadsAsNewAndWritesNothing()
     {
-        var unknown = Manager.Credentials.Issue().Value;
+        var unknown = Manager.Credentials.Issue(SessionRoute.Of("never-stored")).Value;
 
         var (session, result) = await RequestAsync(unknown, s => Assert.Null(s.Get<string>("a")));
 

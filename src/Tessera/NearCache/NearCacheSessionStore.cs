@@ -28,11 +28,14 @@ namespace Tessera.NearCache;
 /// <para>
 /// The wrapped store must have every optional capability (cleanup, counting, subject index and limits,
 /// administration, tokens), as the memory, SQLite, PostgreSQL and Redis stores do; those calls are passed through.
+/// Over a routed store (<see cref="IRoutedSessionStore"/>) a credential lookup passes the route on, and a cached session
+/// is served only to the route it lives on; over any other store the route is ignored.
 /// </para>
 /// </remarks>
-public sealed partial class NearCacheSessionStore : ISessionStore, ISessionInvalidationListener, IAsyncDisposable
+public sealed partial class NearCacheSessionStore : ISessionStore, IRoutedSessionStore, ISessionInvalidationListener, IAsyncDisposable
 {
     private readonly ISessionStore _inner;
+    private readonly IRoutedSessionStore? _routed;
     private readonly ISessionInvalidationChannel _channel;
     private readonly NearCacheOptions _options;
     private readonly TimeProvider _time;
@@ -79,6 +82,7 @@ public sealed partial class NearCacheSessionStore : ISessionStore, ISessionInval
         _administration = Require<ISessionStoreAdministration>(inner);
         _tokens = Require<ISessionTokenStore>(inner);
         _inner = inner;
+        _routed = inner as IRoutedSessionStore;
         _channel = channel;
         _options = options ?? new NearCacheOptions();
         _options.Validate();
@@ -126,22 +130,32 @@ public sealed partial class NearCacheSessionStore : ISessionStore, ISessionInval
         ArgumentNullException.ThrowIfNull(id);
         return _byId.TryGetValue(id, out var entry) && Serves(entry, out _)
             ? Hit(entry.Record)
-            : LoadThroughAsync(id, default, cancellationToken);
+            : LoadThroughAsync(id, default, null, cancellationToken);
     }
 
     /// <inheritdoc />
-    public ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, CancellationToken cancellationToken = default)
+    public ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, CancellationToken cancellationToken = default) =>
+        LoadByCredentialAsync(credentialHash, null, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, SessionRoute route, CancellationToken cancellationToken = default) =>
+        // Over a store that is not routed the route is ignored: it finds (and caches) by hash alone, as it always did.
+        LoadByCredentialAsync(credentialHash, _routed is null ? null : route, cancellationToken);
+
+    private ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, SessionRoute? route, CancellationToken cancellationToken)
     {
         if (credentialHash.Length == CredentialKey.Length)
         {
             var key = new CredentialKey(credentialHash.Span);
-            if (_byCredential.TryGetValue(key, out var entry) && Serves(entry, out _))
+            // A copy is served only to the route its session lives on: the routed store would find nothing elsewhere.
+            if (_byCredential.TryGetValue(key, out var entry) && Serves(entry, out _)
+                && (route is null || SessionRoute.Of(entry.Record.Id) == route.Value))
             {
                 return Hit(entry.Record);
             }
-            return LoadThroughAsync(null, key, cancellationToken);
+            return LoadThroughAsync(null, key, route, cancellationToken);
         }
-        return _inner.LoadByCredentialAsync(credentialHash, cancellationToken);
+        return route is { } given ? _routed!.LoadByCredentialAsync(credentialHash, given, cancellationToken) : _inner.LoadByCredentialAsync(credentialHash, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -273,7 +287,7 @@ public sealed partial class NearCacheSessionStore : ISessionStore, ISessionInval
         return new ValueTask<SessionRecord?>(record);
     }
 
-    private async ValueTask<SessionRecord?> LoadThroughAsync(string? id, CredentialKey key, CancellationToken cancellationToken)
+    private async ValueTask<SessionRecord?> LoadThroughAsync(string? id, CredentialKey key, SessionRoute? route, CancellationToken cancellationToken)
     {
         EnsureStarted();
         var listening = _listening;
@@ -288,7 +302,9 @@ public sealed partial class NearCacheSessionStore : ISessionStore, ISessionInval
         else
         {
             var hash = key.ToArray();
-            record = await _inner.LoadByCredentialAsync(hash, cancellationToken).ConfigureAwait(false);
+            record = route is { } given
+                ? await _routed!.LoadByCredentialAsync(hash, given, cancellationToken).ConfigureAwait(false)
+                : await _inner.LoadByCredentialAsync(hash, cancellationToken).ConfigureAwait(false);
         }
         if (listening && record is not null)
         {

@@ -108,7 +108,7 @@ public sealed class SessionTokenService
             {
                 Id = access.SessionId,
                 // A token session has no cookie: its credential hash is random and never handed out.
-                CredentialHash = _credentials.Issue().Hash,
+                CredentialHash = _credentials.Issue(SessionRoute.Of(access.SessionId)).Hash,
                 Subject = limited ? null : subject,
                 Data = values,
                 CreatedAt = now,
@@ -442,8 +442,9 @@ public sealed class SessionTokenService
 
     private (TokenRecord Access, TokenRecord Refresh) NewPair(string sessionId, DateTimeOffset now, DateTimeOffset absolute)
     {
-        var accessId = SessionIds.NewId();
-        var refreshId = SessionIds.NewId();
+        // Both ids carry the session's route, so a store sharded by session finds a token on its session's shard.
+        var accessId = SessionRoute.NewTokenId(sessionId);
+        var refreshId = SessionRoute.NewTokenId(sessionId);
         var access = new TokenRecord
         {
             Id = accessId,
