@@ -46,6 +46,20 @@ Environment:
   TESSERA_TEST_POSTGRES     Npgsql connection string of a PostgreSQL to use
                             instead of starting one.
   TESSERA_TEST_REDIS        host:port of a Redis to use instead of starting one.
+  With the Redis tests, three more Redis set-ups start on 127.0.0.1 (each
+  skipped when its variable is given; the test project starts any missing one
+  itself through scripts/services.sh):
+  TESSERA_TEST_REDIS_TLS    StackExchange.Redis configuration string of a
+                            TLS-only Redis with a password, such as
+                            "127.0.0.1:PORT,ssl=true,sslHost=localhost,
+                            password=..."; the run makes its certificates.
+  TESSERA_TEST_REDIS_TLS_CA The CA certificate (PEM file) that issued that
+                            server's certificate; the tests trust only it.
+  TESSERA_TEST_REDIS_SENTINEL  Configuration string of a Sentinel watching a
+                            primary and its replica as service "tessera":
+                            "127.0.0.1:PORT,serviceName=tessera".
+  TESSERA_TEST_REDIS_CLUSTER   Configuration string of a three-master Redis
+                            Cluster: "127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3".
   TESSERA_CONFIGURATION     Build configuration (default Release: the tests
                             run against what ships, and the budgets below
                             measure it; with Debug the budgets are skipped).
@@ -113,7 +127,8 @@ source scripts/services.sh
 install_missing_packages() {
   local missing=()
   if ((need_pg)) && ! pg_bindir >/dev/null; then missing+=(postgresql); fi
-  if ((need_redis)) && ! command -v redis-server >/dev/null; then missing+=(redis-server); fi
+  if ((need_redis || need_redis_topologies)) && ! command -v redis-server >/dev/null; then missing+=(redis-server); fi
+  if ((need_redis_topologies)) && ! command -v openssl >/dev/null; then missing+=(openssl); fi
   if ((need_chromium)) && [[ ! -x /usr/bin/chromium ]]; then missing+=(chromium); fi
   if ((${#missing[@]} == 0)); then return 0; fi
   if ! apt_install "${missing[@]}"; then
@@ -123,10 +138,56 @@ install_missing_packages() {
 }
 
 # ---------------------------------------------------------------------------
+# Redis beyond one node, for the TLS, Sentinel and Cluster tests: each in a
+# directory of $tmp, exported as a StackExchange.Redis configuration string.
+# The services.sh functions set redis_dir, redis_port... as they go; declared
+# local here, those stay the single node's for stop_redis.
+# ---------------------------------------------------------------------------
+redis_topologies_dir=""
+
+start_redis_topologies() {
+  local redis_dir="" redis_port="" redis_pid="" redis_address="" redis_version="" redis_args=()
+  local redis_cluster_endpoints="" redis_sentinel_address="" redis_primary_address="" redis_replica_address="" password
+  redis_topologies_dir="$tmp/redis-topologies"
+  mkdir -p "$redis_topologies_dir"
+  if [[ -n "${TESSERA_TEST_REDIS_TLS:-}" && -n "${TESSERA_TEST_REDIS_TLS_CA:-}" ]]; then
+    say "using the TLS Redis from TESSERA_TEST_REDIS_TLS"
+  else
+    # A password, so the tests can check it only ever crosses over TLS.
+    password="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+    redis_dir="$redis_topologies_dir/tls" redis_port="" redis_args=(--requirepass "$password")
+    start_redis_tls || return 1
+    export TESSERA_TEST_REDIS_TLS="$redis_address,ssl=true,sslHost=localhost,password=$password"
+    export TESSERA_TEST_REDIS_TLS_CA="$redis_dir/tls/ca.crt"
+  fi
+  if [[ -n "${TESSERA_TEST_REDIS_SENTINEL:-}" ]]; then
+    say "using the Sentinel from TESSERA_TEST_REDIS_SENTINEL"
+  else
+    start_redis_sentinel "$redis_topologies_dir/sentinel" || return 1
+    export TESSERA_TEST_REDIS_SENTINEL="$redis_sentinel_address,serviceName=tessera"
+  fi
+  if [[ -n "${TESSERA_TEST_REDIS_CLUSTER:-}" ]]; then
+    say "using the Redis Cluster from TESSERA_TEST_REDIS_CLUSTER"
+  else
+    start_redis_cluster "$redis_topologies_dir/cluster" || return 1
+    export TESSERA_TEST_REDIS_CLUSTER="$redis_cluster_endpoints"
+  fi
+}
+
+# Every server start_redis_topologies started (nothing when it never ran); the
+# directories go with $tmp.
+stop_redis_topologies() {
+  [[ -n "$redis_topologies_dir" && -d "$redis_topologies_dir" ]] || return 0
+  local redis_dir="" redis_pid=""
+  halt_redis_all "$redis_topologies_dir" KILL
+}
+
+# ---------------------------------------------------------------------------
 # Ending the run: every way out goes through here, so services are stopped,
 # temp files removed, and the count line is the very last thing printed.
 # ---------------------------------------------------------------------------
 cleanup() {
+  stop_redis_topologies || true
   stop_redis || true
   stop_postgres || true
   rm -rf "$tmp" || true
@@ -177,6 +238,9 @@ case "${TESSERA_SERVICES:-}" in
     if compgen -G 'test/Tessera.Redis.Tests/*.csproj' >/dev/null; then need_redis=1; fi
     ;;
 esac
+# TLS, Sentinel and Cluster go with the single node (before TESSERA_TEST_REDIS
+# may stand in for that one): each is started unless its own variable is given.
+need_redis_topologies=$need_redis
 # The browser tests (a test project referencing Microsoft.Playwright) drive
 # Debian's /usr/bin/chromium; Playwright's own browser download is not used.
 need_chromium=0
@@ -294,6 +358,11 @@ fi
 if ((need_redis)); then
   if ! start_redis; then failed=1; finish 1; fi
   export TESSERA_TEST_REDIS="$redis_address"
+fi
+if ((need_redis_topologies)); then
+  topologies_start=$SECONDS
+  if ! start_redis_topologies; then failed=1; finish 1; fi
+  say "Redis TLS, Sentinel and Cluster ready ($((SECONDS - topologies_start))s)"
 fi
 
 # ---------------------------------------------------------------------------

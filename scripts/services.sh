@@ -35,10 +35,13 @@
 #   start_redis_tls   start_redis with TLS only (no plain port), with a CA and
 #                     a server certificate made by openssl in $redis_dir/tls.
 #   start_redis_cluster DIR    three masters in DIR/n1..n3 (redis-cli --cluster
-#                     create); sets $redis_cluster_endpoints.
+#                     create), returning once every node serves all slots;
+#                     sets $redis_cluster_endpoints.
 #   start_redis_sentinel DIR   a primary, its replica and one Sentinel that
-#                     monitors them as "tessera"; sets $redis_sentinel_address,
-#                     $redis_primary_address, $redis_replica_address.
+#                     monitors them as "tessera", returning once the replica is
+#                     in sync and the Sentinel knows it (it can fail over); sets
+#                     $redis_sentinel_address, $redis_primary_address,
+#                     $redis_replica_address.
 #   halt_redis_all DIR [TERM|KILL]   every redis-server below DIR.
 
 # ---------------------------------------------------------------------------
@@ -87,12 +90,16 @@ as_postgres() {
 # local ports), check nothing answers on it, and let the callers retry with
 # another port if the server still fails to bind (someone took it meanwhile).
 # Sets $port (the callers declare it local; bash scoping is dynamic).
+# A caller may narrow the range with $port_max and ask that port+$port_also
+# be free too (a cluster node's bus port is its port + 10000: both must be free
+# and below the ephemeral range).
 random_free_port() {
-  local i
+  local i max="${port_max:-32000}"
   for i in $(seq 1 50); do
-    port=$((15000 + RANDOM % 17000))
+    port=$((15000 + RANDOM % (max - 15000)))
     # A refused connection means the port is free (for now).
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null \
+      && { [[ -z "${port_also:-}" ]] || ! (exec 3<>"/dev/tcp/127.0.0.1/$((port + port_also))") 2>/dev/null; }; then
       return 0
     fi
   done
@@ -324,11 +331,15 @@ start_redis_tls() {
 }
 
 # Three masters, no replicas: each node in $1/nN on a port of its own, then
-# redis-cli --cluster create; ready when every node says cluster_state:ok.
+# redis-cli --cluster create. Ready only when every node says cluster_state:ok,
+# knows all three nodes and has all 16384 slots served: a client that connects
+# earlier can see a half-made cluster (MOVED to a node not yet met, CLUSTERDOWN).
 # Sets $redis_cluster_endpoints (host:port,host:port,host:port). A second call
 # on the same directory restarts the nodes (the cluster config is kept).
 start_redis_cluster() {
-  local dir="$1" n i nodes=() fresh=0
+  local dir="$1" n i nodes=() fresh=0 info ok
+  # A node's bus port is its port + 10000: keep both below the ephemeral range.
+  local port_max=22700 port_also=10000
   [[ -f "$dir/n1/nodes.conf" ]] || fresh=1
   for n in 1 2 3; do
     redis_dir="$dir/n$n" redis_port="" redis_args=(--cluster-enabled yes --cluster-config-file "$dir/n$n/nodes.conf" --cluster-node-timeout 2000)
@@ -340,10 +351,14 @@ start_redis_cluster() {
       warn "redis-cli --cluster create failed:"; show_log "$dir/create.log" 30; return 1
     }
   fi
-  for i in $(seq 1 100); do
-    local ok=0
+  for i in $(seq 1 300); do
+    ok=0
     for n in "${nodes[@]}"; do
-      redis-cli -h 127.0.0.1 -p "${n##*:}" cluster info 2>/dev/null | grep -q 'cluster_state:ok' && ok=$((ok + 1))
+      info="$(redis-cli -h 127.0.0.1 -p "${n##*:}" cluster info 2>/dev/null | tr -d '\r')"
+      if grep -qx 'cluster_state:ok' <<<"$info" && grep -qx 'cluster_known_nodes:3' <<<"$info" \
+        && grep -qx 'cluster_slots_ok:16384' <<<"$info"; then
+        ok=$((ok + 1))
+      fi
     done
     if ((ok == 3)); then
       redis_cluster_endpoints="$(IFS=,; printf '%s' "${nodes[*]}")"
@@ -352,41 +367,57 @@ start_redis_cluster() {
     fi
     sleep 0.1
   done
-  warn "the Redis Cluster did not reach cluster_state:ok"
+  warn "the Redis Cluster did not reach cluster_state:ok on every node:"
+  for n in "${nodes[@]}"; do redis-cli -h 127.0.0.1 -p "${n##*:}" cluster info 2>&1 | head -n 8 | sed "s/^/    $n | /" >&2; done
   return 1
 }
 
 # A primary ($1/primary), a replica of it ($1/replica) and one Sentinel
 # ($1/sentinel, quorum 1, down after 1 s) that monitors it as "tessera".
-# Sets $redis_sentinel_address, $redis_primary_address, $redis_replica_address.
+# Ready only when the replica's link to the primary is up and the Sentinel
+# knows the replica as a connected "slave": a Sentinel learns replicas from
+# the primary's INFO every 10 s, and one that does not know the replica cannot
+# promote it. Sets $redis_sentinel_address, $redis_primary_address,
+# $redis_replica_address.
 start_redis_sentinel() {
-  local dir="$1" port i
-  redis_dir="$dir/primary" redis_port="" redis_args=()
+  local dir="$1" port i primary_port
+  # No 5 s wait before the full sync a new replica asks for (the default delay
+  # lets more replicas share one transfer; there is one).
+  redis_dir="$dir/primary" redis_port="" redis_args=(--repl-diskless-sync-delay 0)
   start_redis || return 1
   redis_primary_address="$redis_address"
-  redis_dir="$dir/replica" redis_port="" redis_args=(--replicaof 127.0.0.1 "${redis_primary_address##*:}")
+  primary_port="${redis_primary_address##*:}"
+  redis_dir="$dir/replica" redis_port="" redis_args=(--replicaof 127.0.0.1 "$primary_port" --repl-diskless-sync-delay 0)
   start_redis || return 1
   redis_replica_address="$redis_address"
+  for i in $(seq 1 300); do
+    redis-cli -h 127.0.0.1 -p "${redis_replica_address##*:}" info replication 2>/dev/null | tr -d '\r' \
+      | grep -qx 'master_link_status:up' && break
+    sleep 0.1
+  done
   mkdir -p "$dir/sentinel"
   port="$(cat "$dir/sentinel/port" 2>/dev/null || true)"
   if [[ -z "$port" ]]; then random_free_port || return 1; printf '%s\n' "$port" >"$dir/sentinel/port"; fi
   if [[ ! -f "$dir/sentinel/sentinel.conf" ]]; then
     # Sentinel rewrites its own config file as it learns the topology; it must be writable.
-    printf 'port %s\nbind 127.0.0.1\ndaemonize yes\ndir %s\npidfile %s\nlogfile %s\nsentinel monitor tessera 127.0.0.1 %s 1\nsentinel down-after-milliseconds tessera 1000\nsentinel failover-timeout tessera 3000\n' \
-      "$port" "$dir/sentinel" "$dir/sentinel/redis.pid" "$dir/sentinel/redis.log" "${redis_primary_address##*:}" >"$dir/sentinel/sentinel.conf"
+    # known-replica spares it the wait for the primary's next INFO to learn the replica.
+    printf 'port %s\nbind 127.0.0.1\ndaemonize yes\ndir %s\npidfile %s\nlogfile %s\nsentinel monitor tessera 127.0.0.1 %s 1\nsentinel down-after-milliseconds tessera 1000\nsentinel failover-timeout tessera 3000\nsentinel known-replica tessera 127.0.0.1 %s\n' \
+      "$port" "$dir/sentinel" "$dir/sentinel/redis.pid" "$dir/sentinel/redis.log" "$primary_port" "${redis_replica_address##*:}" >"$dir/sentinel/sentinel.conf"
   fi
   redis-server "$dir/sentinel/sentinel.conf" --sentinel >"$dir/sentinel/start.log" 2>&1 || {
     warn "the Sentinel did not start:"; show_log "$dir/sentinel/start.log" 20; return 1
   }
-  for i in $(seq 1 100); do
-    if redis-cli -h 127.0.0.1 -p "$port" sentinel get-master-addr-by-name tessera 2>/dev/null | grep -q .; then
+  for i in $(seq 1 300); do
+    if redis-cli -h 127.0.0.1 -p "$port" sentinel get-master-addr-by-name tessera 2>/dev/null | grep -q . \
+      && [[ "$(redis-cli -h 127.0.0.1 -p "$port" sentinel replicas tessera 2>/dev/null | tr -d '\r' | grep -A1 -x flags | tail -n 1)" == slave ]] \
+      && redis-cli -h 127.0.0.1 -p "$port" sentinel ckquorum tessera 2>/dev/null | grep -q '^OK'; then
       redis_sentinel_address="127.0.0.1:$port"
       say "Redis Sentinel on $redis_sentinel_address (service tessera: primary $redis_primary_address, replica $redis_replica_address)"
       return 0
     fi
     sleep 0.1
   done
-  warn "the Sentinel does not know its primary:"; show_log "$dir/sentinel/redis.log" 20
+  warn "the Sentinel does not know its primary and a connected replica:"; show_log "$dir/sentinel/redis.log" 20
   return 1
 }
 
