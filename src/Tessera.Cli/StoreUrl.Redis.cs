@@ -98,7 +98,7 @@ internal sealed partial class StoreUrl
         catch (Exception e) when (e is ArgumentException or FormatException or NotSupportedException)
         {
             // StackExchange.Redis names the offending option and may quote its value; a secret is taken out.
-            throw new FormatException(Scrub("The Redis configuration string is not valid: " + e.Message, secrets.Where(s => s.Length > 0)));
+            throw new FormatException(Scrub("The StackExchange.Redis configuration string after redis: is not valid: " + e.Message, secrets.Where(s => s.Length > 0)));
         }
         if (options.EndPoints.Count == 0)
         {
