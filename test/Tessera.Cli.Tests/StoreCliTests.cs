@@ -91,8 +91,28 @@ public abstract class RedisCliTestsBase : CliStoreTests
 
     protected string Prefix { get; } = "tessera-cli-" + Guid.NewGuid().ToString("N")[..12];
 
+    /// <summary>The same form as <see cref="CliStoreTests.StoreUrl"/> without a key prefix.</summary>
+    protected abstract string UnprefixedStoreUrl { get; }
+
+    /// <summary>What else the tool needs to reach this Redis besides <c>--store</c> (none by default).</summary>
+    protected virtual IEnumerable<string> ConnectionArguments => [];
+
+    protected override IEnumerable<string> StoreArguments => ["--store", StoreUrl, .. ConnectionArguments];
+
     /// <summary>How the tests themselves connect to the same Redis.</summary>
     protected abstract Task<ConfigurationOptions> ConnectionAsync();
+
+    [Fact]
+    public async Task ThePrefixOptionWinsOverThePrefixTheStoreNames()
+    {
+        await SeedAsync();
+
+        var other = (await Cli.RunAsync([.. StoreArguments, "--prefix", Prefix + "-other", "stats", "--json"])).Json();
+        var mine = (await Cli.RunAsync(["--store", UnprefixedStoreUrl, .. ConnectionArguments, "--prefix", Prefix, "stats", "--json"])).Json();
+
+        Assert.Equal(0, other.GetProperty("total").GetInt64());
+        Assert.Equal(4, mine.GetProperty("total").GetInt64());
+    }
 
     protected override async Task<ISessionStore> OpenStoreAsync()
     {
@@ -117,41 +137,21 @@ public abstract class RedisCliTestsBase : CliStoreTests
 /// <summary>The suite through a <c>redis://</c> URL.</summary>
 public sealed class RedisCliTests : RedisCliTestsBase
 {
-    protected override string StoreUrl => $"redis://{TestServices.Redis()}/0?prefix={Prefix}";
+    protected override string StoreUrl => $"{UnprefixedStoreUrl}/0?prefix={Prefix}";
+
+    protected override string UnprefixedStoreUrl => $"redis://{TestServices.Redis()}";
 
     protected override Task<ConfigurationOptions> ConnectionAsync() => Task.FromResult(ConfigurationOptions.Parse(TestServices.Redis()));
-
-    [Fact]
-    public async Task ThePrefixOptionSelectsAnotherStore()
-    {
-        await SeedAsync();
-
-        var other = (await Cli.RunAsync("--store", StoreUrl, "--prefix", Prefix + "-other", "stats", "--json")).Json();
-        var mine = (await Cli.RunAsync("--store", $"redis://{TestServices.Redis()}", "--prefix", Prefix, "stats", "--json")).Json();
-
-        Assert.Equal(0, other.GetProperty("total").GetInt64());
-        Assert.Equal(4, mine.GetProperty("total").GetInt64());
-    }
 }
 
 /// <summary>The suite through <c>redis:</c> and a StackExchange.Redis configuration string, the prefix among its options.</summary>
 public sealed class RedisConfigurationStringCliTests : RedisCliTestsBase
 {
-    protected override string StoreUrl => $"redis:{TestServices.Redis()},defaultDatabase=0,abortConnect=true,connectTimeout=5000,syncTimeout=30000,prefix={Prefix}";
+    protected override string StoreUrl => $"{UnprefixedStoreUrl},defaultDatabase=0,abortConnect=true,connectTimeout=5000,syncTimeout=30000,prefix={Prefix}";
+
+    protected override string UnprefixedStoreUrl => $"redis:{TestServices.Redis()}";
 
     protected override Task<ConfigurationOptions> ConnectionAsync() => Task.FromResult(ConfigurationOptions.Parse(TestServices.Redis()));
-
-    [Fact]
-    public async Task ThePrefixOptionWinsOverThePrefixOfTheConfigurationString()
-    {
-        await SeedAsync();
-
-        var other = (await Cli.RunAsync("--store", StoreUrl, "--prefix", Prefix + "-other", "stats", "--json")).Json();
-        var mine = (await Cli.RunAsync("--store", $"redis:{TestServices.Redis()}", "--prefix", Prefix, "stats", "--json")).Json();
-
-        Assert.Equal(0, other.GetProperty("total").GetInt64());
-        Assert.Equal(4, mine.GetProperty("total").GetInt64());
-    }
 }
 
 /// <summary>
@@ -162,9 +162,11 @@ public sealed class RedisTlsCliTests : RedisCliTestsBase
 {
     private TestServices.TlsRedis _tls = null!;
 
-    protected override string StoreUrl => $"rediss://:{Uri.EscapeDataString(_tls.Password)}@{_tls.Host}:{_tls.Port}?prefix={Prefix}";
+    protected override string StoreUrl => $"{UnprefixedStoreUrl}?prefix={Prefix}";
 
-    protected override IEnumerable<string> StoreArguments => ["--store", StoreUrl, "--tls-ca", _tls.CertificateAuthority];
+    protected override string UnprefixedStoreUrl => $"rediss://:{Uri.EscapeDataString(_tls.Password)}@{_tls.Host}:{_tls.Port}";
+
+    protected override IEnumerable<string> ConnectionArguments => ["--tls-ca", _tls.CertificateAuthority];
 
     private string ConfigurationStringUrl => $"redis:{_tls.ConfigurationString},prefix={Prefix}";
 
