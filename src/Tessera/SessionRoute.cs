@@ -21,6 +21,11 @@ public readonly record struct SessionRoute(ushort Value)
         return new SessionRoute((ushort)((hash >> 16) ^ (hash & 0xFFFF)));
     }
 
+    /// <summary>A token id carrying the session's route.</summary>
+    /// <param name="sessionId">The session id.</param>
+    /// <returns>The id.</returns>
+    public static string NewTokenId(string sessionId) => Of(sessionId).ToString() + Guid.NewGuid().ToString("D")[4..];
+
     /// <summary>Four lowercase hex digits.</summary>
     /// <returns>The text.</returns>
     public override string ToString() => Value.ToString("x4", System.Globalization.CultureInfo.InvariantCulture);

@@ -1,4 +1,4 @@
-using Tessera.Redis.Resp;
+using StackExchange.Redis;
 
 namespace Tessera.Redis.Tests;
 
@@ -20,16 +20,8 @@ public sealed class RedisFixture : IAsyncLifetime
 
     public string Endpoint { get; private set; } = "";
 
-    public RedisOptions Options(Action<RedisOptions>? configure = null)
-    {
-        var options = RedisOptions.Parse(Endpoint);
-        options.ReconnectMinDelay = TimeSpan.FromMilliseconds(20);
-        options.ReconnectMaxDelay = TimeSpan.FromMilliseconds(500);
-        configure?.Invoke(options);
-        return options;
-    }
-
-    public Task<RedisConnection> ConnectAsync(Action<RedisOptions>? configure = null) => RedisConnection.ConnectAsync(Options(configure));
+    /// <summary>A new multiplexer to the server (the caller disposes it).</summary>
+    public async Task<IConnectionMultiplexer> ConnectAsync() => await ConnectionMultiplexer.ConnectAsync(Endpoint);
 
     public async ValueTask InitializeAsync()
     {

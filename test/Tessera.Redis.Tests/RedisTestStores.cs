@@ -1,23 +1,23 @@
 using System.Collections.Concurrent;
+using StackExchange.Redis;
 using Tessera.NearCache;
-using Tessera.Redis.Resp;
 using Tessera.Testing;
 
 namespace Tessera.Redis.Tests;
 
 /// <summary>
-/// Stores for tests on the shared Redis: one connection per endpoint for the whole run, a fresh key prefix per test
+/// Stores for tests on the shared Redis: one multiplexer per endpoint for the whole run, a fresh key prefix per test
 /// instance (so tests never see each other's keys), and deletion of that prefix's keys at the end.
 /// </summary>
 public sealed class RedisTestStores(RedisFixture fixture, TimeProvider clock) : IAsyncDisposable
 {
-    private static readonly ConcurrentDictionary<string, Task<RedisConnection>> Connections = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, Task<IConnectionMultiplexer>> Connections = new(StringComparer.Ordinal);
     private readonly ConcurrentBag<NearCacheSessionStore> _caches = [];
     private int _count;
 
     public string Root { get; } = "tessera-test-" + Guid.NewGuid().ToString("N");
 
-    public static Task<RedisConnection> ConnectionAsync(RedisFixture fixture) =>
+    public static Task<IConnectionMultiplexer> ConnectionAsync(RedisFixture fixture) =>
         Connections.GetOrAdd(fixture.Endpoint, _ => fixture.ConnectAsync());
 
     public RedisSessionStore Create() => Create(NewPrefix());
@@ -52,26 +52,25 @@ public sealed class RedisTestStores(RedisFixture fixture, TimeProvider clock) : 
         await DeleteKeysAsync(await ConnectionAsync(fixture), Root);
     }
 
-    public static async Task<List<string>> KeysAsync(RedisConnection connection, string prefix)
+    /// <summary>Every key starting with <paramref name="prefix"/>, on every primary (SCAN, never KEYS).</summary>
+    public static async Task<List<string>> KeysAsync(IConnectionMultiplexer connection, string prefix)
     {
         var keys = new List<string>();
-        var cursor = "0";
-        do
+        foreach (var server in connection.GetServers().Where(s => !s.IsReplica))
         {
-            var reply = (await connection.ExecuteAsync("SCAN", cursor, "MATCH", Glob(prefix) + "*", "COUNT", 1000)).AsArray()!;
-            cursor = reply[0].AsString()!;
-            keys.AddRange(reply[1].AsArray()!.Select(k => k.AsString()!));
+            await foreach (var key in server.KeysAsync(pattern: Glob(prefix) + "*", pageSize: 1000))
+            {
+                keys.Add(key!);
+            }
         }
-        while (cursor != "0");
         return keys;
     }
 
-    public static async Task DeleteKeysAsync(RedisConnection connection, string prefix)
+    public static async Task DeleteKeysAsync(IConnectionMultiplexer connection, string prefix)
     {
-        foreach (var chunk in (await KeysAsync(connection, prefix)).Chunk(500))
-        {
-            await connection.ExecuteAsync("DEL", chunk.Select(k => (RedisArg)k).ToArray());
-        }
+        var db = connection.GetDatabase();
+        // One key per DEL: on a cluster the keys of one batch may live on different slots.
+        await Task.WhenAll((await KeysAsync(connection, prefix)).Select(k => db.KeyDeleteAsync(k)));
     }
 
     private static string Glob(string text) => string.Concat(text.Select(c => c is '*' or '?' or '[' or ']' or '\\' ? "\\" + c : c.ToString()));

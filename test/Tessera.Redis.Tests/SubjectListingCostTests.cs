@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 using System.Globalization;
-using Tessera.Redis.Resp;
+using StackExchange.Redis;
 using Tessera.Testing;
 
 namespace Tessera.Redis.Tests;
@@ -27,7 +27,7 @@ public sealed class SubjectListingCostTests
         {
             await SignInAsync(manager, "alice");
         }
-        await using var admin = await RedisConnection.ConnectAsync(RedisOptions.Parse(server.Endpoint));
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(server.Endpoint + ",allowAdmin=true");
 
         var before = await CommandCallsAsync(admin);
         var sessions = await store.ListBySubjectAsync("alice");
@@ -38,13 +38,13 @@ public sealed class SubjectListingCostTests
             .ToDictionary(c => c.Key, c => c.Value - before.GetValueOrDefault(c.Key), StringComparer.Ordinal);
         Assert.Equal(1, ran.GetValueOrDefault("zrange")); // the subject's set, once
         Assert.Equal(3, ran.GetValueOrDefault("hgetall")); // one hash per session of the subject, none of the other 2,000
-        Assert.Equal(["evalsha", "hgetall", "zrange"], ran.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["hgetall", "zrange"], ran.Keys.Order(StringComparer.Ordinal));
     }
 
     // Calls per command since the server started, from INFO commandstats ("cmdstat_hgetall:calls=3,usec=...").
-    private static async Task<Dictionary<string, long>> CommandCallsAsync(RedisConnection connection)
+    private static async Task<Dictionary<string, long>> CommandCallsAsync(IConnectionMultiplexer connection)
     {
-        var stats = (await connection.ExecuteAsync("INFO", "commandstats")).AsString()!;
+        var stats = (string)(await connection.GetDatabase().ExecuteAsync("INFO", "commandstats"))!;
         var calls = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var line in stats.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
