@@ -1,3 +1,4 @@
+using StackExchange.Redis;
 using Tessera.PostgreSql;
 using Tessera.Redis;
 using Tessera.Sqlite;
@@ -6,7 +7,8 @@ namespace Tessera.Benchmarks;
 
 /// <summary>
 /// The stores a benchmark can run against: memory and SQLite (a temporary file) always, PostgreSQL and Redis only when
-/// <c>TESSERA_BENCH_POSTGRES</c> (an Npgsql connection string) or <c>TESSERA_BENCH_REDIS</c> (host:port) is set.
+/// <c>TESSERA_BENCH_POSTGRES</c> (an Npgsql connection string) or <c>TESSERA_BENCH_REDIS</c> (a StackExchange.Redis
+/// configuration string, such as host:port) is set.
 /// </summary>
 public static class BenchStores
 {
@@ -96,10 +98,11 @@ public static class BenchStores
             {
                 var endpoint = RedisEndpoint ?? throw new InvalidOperationException($"{RedisVariable} is not set.");
                 var prefix = "tessera-bench-" + Guid.NewGuid().ToString("N")[..12];
-                var connection = await Redis.Resp.RedisConnection.ConnectAsync(Redis.Resp.RedisOptions.Parse(endpoint));
+                var connection = await ConnectionMultiplexer.ConnectAsync(endpoint);
                 var store = new RedisSessionStore(connection, new RedisSessionStoreOptions { KeyPrefix = prefix }, clock);
                 return new BenchStore(name, store, async () =>
                 {
+                    await store.DisposeAsync();
                     await DeleteRedisKeysAsync(connection, prefix);
                     await connection.DisposeAsync();
                 }, prefix, connection);
@@ -109,21 +112,35 @@ public static class BenchStores
         }
     }
 
-    private static async Task DeleteRedisKeysAsync(Redis.Resp.RedisConnection connection, string prefix)
+    /// <summary>
+    /// Deletes every key under <paramref name="prefix"/> on every primary (SCAN), one key per command: the store's keys
+    /// sit on many hash slots, which a multi-key UNLINK on a cluster refuses.
+    /// </summary>
+    private static async Task DeleteRedisKeysAsync(IConnectionMultiplexer connection, string prefix)
     {
-        var cursor = "0";
-        do
+        var db = connection.GetDatabase();
+        foreach (var server in connection.GetServers().Where(s => s.IsConnected && !s.IsReplica))
         {
-            var reply = (await connection.ExecuteAsync("SCAN", cursor, "MATCH", prefix + ":*", "COUNT", 10_000)).AsArray()!;
-            cursor = reply[0].AsString()!;
-            var keys = reply[1].AsArray()!.Select(k => (Redis.Resp.RedisArg)k.AsString()!).ToArray();
-            if (keys.Length > 0)
+            var keys = new List<RedisKey>();
+            await foreach (var key in server.KeysAsync(db.Database, prefix + ":*", pageSize: 10_000))
             {
-                await connection.ExecuteAsync("UNLINK", keys);
+                keys.Add(key);
+            }
+            foreach (var chunk in keys.Chunk(1_000))
+            {
+                await Task.WhenAll(chunk.Select(key => db.KeyDeleteAsync(key, CommandFlags.DemandMaster)));
             }
         }
-        while (cursor != "0");
     }
+
+    /// <summary>
+    /// Loads <paramref name="session"/> by its credential hash as the middleware does: with the route its credential
+    /// carries when the store finds credentials by route (Redis), by the hash alone otherwise.
+    /// </summary>
+    public static ValueTask<SessionRecord?> LoadByCredentialAsync(ISessionStore store, SessionRecord session) =>
+        store is IRoutedSessionStore routed
+            ? routed.LoadByCredentialAsync(session.CredentialHash, SessionRoute.Of(session.Id))
+            : store.LoadByCredentialAsync(session.CredentialHash);
 
     private static string? Variable(string name) =>
         Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value.Trim() : null;
@@ -134,8 +151,8 @@ public static class BenchStores
 /// <param name="Store">The store.</param>
 /// <param name="Cleanup">Removes what the store wrote (file, schema, keys), or <see langword="null"/>.</param>
 /// <param name="Namespace">The PostgreSQL schema or Redis key prefix the store writes under, or <see langword="null"/>.</param>
-/// <param name="Redis">The Redis connection for bulk loading, or <see langword="null"/>.</param>
-public sealed record BenchStore(string Name, ISessionStore Store, Func<Task>? Cleanup, string? Namespace = null, Redis.Resp.RedisConnection? Redis = null) : IAsyncDisposable
+/// <param name="Redis">The Redis multiplexer for bulk loading, or <see langword="null"/>.</param>
+public sealed record BenchStore(string Name, ISessionStore Store, Func<Task>? Cleanup, string? Namespace = null, IConnectionMultiplexer? Redis = null) : IAsyncDisposable
 {
     /// <inheritdoc />
     public async ValueTask DisposeAsync()

@@ -92,11 +92,11 @@ public static class CleanupUnderLoad
         using var insertDeadline = new CancellationTokenSource(TimeSpan.FromSeconds(settings.InsertSeconds));
         var (expired, how) = await InsertExpiredAsync(bench, settings.Expired, now, insertDeadline.Token);
         var expiredTime = insertWatch.Elapsed;
-        var hashes = new byte[settings.Live][];
+        var sessions = new SessionRecord[settings.Live];
         await Parallel.ForAsync(0, settings.Live, Parallelism(name), async (i, cancellationToken) =>
         {
-            hashes[i] = BenchSessions.RandomHash();
-            if (!await store.CreateAsync(BenchSessions.Record(hashes[i], now, LiveLifetime, $"user{i}", Data(i)), cancellationToken))
+            sessions[i] = BenchSessions.Record(BenchSessions.RandomHash(), now, LiveLifetime, $"user{i}", Data(i));
+            if (!await store.CreateAsync(sessions[i], cancellationToken))
             {
                 throw new InvalidOperationException("The store refused a live session.");
             }
@@ -108,12 +108,12 @@ public static class CleanupUnderLoad
 
         using (var warmUp = new CancellationTokenSource(TimeSpan.FromSeconds(1)))
         {
-            await ReadAsync(store, hashes, settings, warmUp.Token);
+            await ReadAsync(store, sessions, settings, warmUp.Token);
         }
         Latencies before;
         using (var stop = new CancellationTokenSource(TimeSpan.FromSeconds(settings.Seconds)))
         {
-            before = await ReadAsync(store, hashes, settings, stop.Token);
+            before = await ReadAsync(store, sessions, settings, stop.Token);
         }
         Console.WriteLine($"  reads without cleanup: {before}");
 
@@ -127,7 +127,7 @@ public static class CleanupUnderLoad
         int deleted;
         using (var stop = new CancellationTokenSource())
         {
-            var reading = ReadAsync(store, hashes, settings, stop.Token);
+            var reading = ReadAsync(store, sessions, settings, stop.Token);
             try
             {
                 deleted = await Task.Run(() => cleanup.RunOnceAsync(TimeSpan.FromMilliseconds(settings.PauseMs)));
@@ -255,7 +255,7 @@ public static class CleanupUnderLoad
         return inserted;
     }
 
-    private static async Task<Latencies> ReadAsync(ISessionStore store, byte[][] hashes, Settings settings, CancellationToken stop)
+    private static async Task<Latencies> ReadAsync(ISessionStore store, SessionRecord[] live, Settings settings, CancellationToken stop)
     {
         var gcBefore = GC.GetTotalPauseDuration();
         var watch = Stopwatch.StartNew();
@@ -266,9 +266,9 @@ public static class CleanupUnderLoad
             var misses = 0;
             while (!stop.IsCancellationRequested)
             {
-                var hash = hashes[random.Next(hashes.Length)];
+                var session = live[random.Next(live.Length)];
                 var start = Stopwatch.GetTimestamp();
-                var record = await store.LoadByCredentialAsync(hash);
+                var record = await BenchStores.LoadByCredentialAsync(store, session);
                 samples.Add(Stopwatch.GetTimestamp() - start);
                 if (record is null)
                 {

@@ -39,7 +39,7 @@ public class StoreBenchmarks
 
     /// <summary>Loads the session by its credential hash (the read of every request with a cookie).</summary>
     [Benchmark]
-    public async Task<SessionRecord?> LoadByCredential() => await _store.Store.LoadByCredentialAsync(_record.CredentialHash);
+    public async Task<SessionRecord?> LoadByCredential() => await BenchStores.LoadByCredentialAsync(_store.Store, _record);
 
     /// <summary>Applies a patch setting one key and the activity times (the write of a request that changed one key).</summary>
     [Benchmark]

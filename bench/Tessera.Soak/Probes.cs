@@ -138,11 +138,16 @@ internal abstract class StoreProbe : IAsyncDisposable
         }
     }
 
-    /// <summary>Three commands over a fresh connection per sample, in plain RESP: DBSIZE, ZCARD of the expiry index, INFO memory.</summary>
+    /// <summary>
+    /// Three commands over a fresh connection per sample, in plain RESP: DBSIZE, the sessions in the expiry indexes (a
+    /// script summing ZCARD over the buckets), INFO memory.
+    /// </summary>
     private sealed class RedisProbe(string endpoint) : StoreProbe
     {
-        // The demo's key prefix is the store's default; its sessions' expiry index is {prefix}:x.
-        private const string ExpiryIndex = "tessera:x";
+        // The demo's key prefix is the store's default; the sessions' expiry index is one sorted set per bucket,
+        // {prefix}:{bNNN}:x for the RedisSessionStore.BucketCount (1,024) buckets. A single node holds them all.
+        private const string CountSessions =
+            "local n = 0 for b = 0, 1023 do n = n + redis.call('ZCARD', string.format('tessera:{b%03x}:x', b)) end return n";
 
         public override string Unit => "keys (DBSIZE)";
 
@@ -153,7 +158,7 @@ internal abstract class StoreProbe : IAsyncDisposable
             await client.ConnectAsync(endpoint[..at], int.Parse(endpoint[(at + 1)..], CultureInfo.InvariantCulture), cancellationToken);
             await using var stream = client.GetStream();
             var request = Encoding.ASCII.GetBytes(
-                $"*1\r\n$6\r\nDBSIZE\r\n*2\r\n$5\r\nZCARD\r\n${ExpiryIndex.Length}\r\n{ExpiryIndex}\r\n*2\r\n$4\r\nINFO\r\n$6\r\nmemory\r\n");
+                $"*1\r\n$6\r\nDBSIZE\r\n*3\r\n$4\r\nEVAL\r\n${CountSessions.Length}\r\n{CountSessions}\r\n$1\r\n0\r\n*2\r\n$4\r\nINFO\r\n$6\r\nmemory\r\n");
             await stream.WriteAsync(request, cancellationToken);
             var reader = new RespLines(stream);
             var keys = await reader.IntegerAsync(cancellationToken);

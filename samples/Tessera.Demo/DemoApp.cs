@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Rewrite;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 using Tessera.AspNetCore;
 using Tessera.Demo.Pages;
 using Tessera.PostgreSql;
@@ -134,7 +135,8 @@ public static class DemoApp
     /// line: PostgreSQL's tables are created or upgraded now (the host would apply them at start anyway, through
     /// <c>ApplyMigrationsAtStartup</c>; the second run finds the schema current), Redis answers one cheap count. A server
     /// that accepts connections but never answers ends in <see cref="DemoStoreUnavailableException"/> after the client's
-    /// own timeout, or after <c>Demo:StoreStartupTimeoutSeconds</c> (default 30) whichever comes first.
+    /// own timeout, or after <c>Demo:StoreStartupTimeoutSeconds</c> (default 30) whichever comes first; so does a Redis
+    /// that cannot be reached or refuses the connection (StackExchange.Redis's <see cref="RedisException"/>).
     /// </summary>
     public static async Task PrepareStoreAsync(WebApplication app, CancellationToken cancellationToken = default)
     {
@@ -156,6 +158,13 @@ public static class DemoApp
                 ? $"no answer within {settings.StoreStartupTimeout.TotalSeconds:0} seconds (Demo:StoreStartupTimeoutSeconds)"
                 : (e as TimeoutException ?? e.InnerException!).Message;
             throw new DemoStoreUnavailableException($"{settings.StoreLocation} ({setting}) accepted the connection but did not answer: {waited}", e);
+        }
+        catch (RedisException e)
+        {
+            // Unreachable, a refused password or certificate, a failed command: one line naming the setting and the
+            // endpoints. StackExchange.Redis's messages name endpoints and reasons, never the configuration string.
+            throw new DemoStoreUnavailableException(
+                $"Redis (ConnectionStrings:Redis) could not be used at {DemoStores.DescribeRedis(settings.RedisConnectionString)}: {e.Message.ReplaceLineEndings(" ")}", e);
         }
     }
 

@@ -39,7 +39,10 @@ internal sealed class DemoSettings
     /// <summary><c>ConnectionStrings:Postgres</c> (Npgsql format), required by the <c>postgres</c> store.</summary>
     public string? PostgresConnectionString { get; }
 
-    /// <summary><c>ConnectionStrings:Redis</c> (<c>host:port[,password=...]</c>), required by the <c>redis</c> store.</summary>
+    /// <summary>
+    /// <c>ConnectionStrings:Redis</c>, a StackExchange.Redis configuration string (<c>host:port[,password=...]</c>, or
+    /// several endpoints, <c>ssl=true</c>, <c>serviceName=</c> for Sentinel, timeouts...), required by the <c>redis</c> store.
+    /// </summary>
     public string? RedisConnectionString { get; }
 
     /// <summary><c>Tessera:Redis:KeyPrefix</c>, the prefix of every key the Redis store writes; default the store's (<c>tessera</c>).</summary>
@@ -77,14 +80,15 @@ internal sealed class DemoSettings
     public int SessionRateLimit { get; }
 
     /// <summary>
-    /// Where sessions live, for the start-up log line. Never a password: for PostgreSQL only host, port and database.
+    /// Where sessions live, for the start-up log line. Never a password: for PostgreSQL only host, port and database; for
+    /// Redis only the endpoints.
     /// </summary>
     public string StoreLocation => Store switch
     {
         "sqlite" => SqliteConnectionString is null ? SqliteDatabasePath : "ConnectionStrings:Sqlite",
         "memory" => "process memory (lost on restart)",
         "postgres" => DemoStores.DescribePostgres(PostgresConnectionString),
-        "redis" => $"Redis {RedisConnectionString?.Split(',', 2)[0]} (keys {RedisKeyPrefix ?? "tessera"}:*)",
+        "redis" => $"Redis {DemoStores.DescribeRedis(RedisConnectionString)} (keys {RedisKeyPrefix ?? "tessera"}:*)",
         _ => Store,
     };
 

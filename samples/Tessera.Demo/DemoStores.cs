@@ -1,9 +1,12 @@
+using System.Net;
+using System.Text.RegularExpressions;
 using Npgsql;
+using StackExchange.Redis;
 
 namespace Tessera.Demo;
 
 /// <summary>Chooses the session store from <c>Tessera:Store</c>.</summary>
-internal static class DemoStores
+internal static partial class DemoStores
 {
     public const string PostgresExample = "Host=localhost;Username=app;Password=...;Database=app";
 
@@ -120,11 +123,38 @@ internal static class DemoStores
         }
     }
 
+    /// <summary>
+    /// The endpoints of a StackExchange.Redis configuration string, with TLS and a Sentinel service when set, for log
+    /// lines and errors: never the password.
+    /// </summary>
+    public static string DescribeRedis(string? connectionString)
+    {
+        if (connectionString is null)
+        {
+            return "(no ConnectionStrings:Redis)";
+        }
+        try
+        {
+            var options = ConfigurationOptions.Parse(connectionString);
+            var endpoints = string.Join(',', options.EndPoints.Select(e => e switch
+            {
+                DnsEndPoint { Port: 0 } dns => dns.Host,
+                DnsEndPoint dns => $"{dns.Host}:{dns.Port}",
+                _ => e.ToString(),
+            }));
+            return endpoints + (options.Ssl ? " over TLS" : "") + (options.ServiceName is { } service ? $" (Sentinel service {service})" : "");
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or NotSupportedException)
+        {
+            return "(ConnectionStrings:Redis)";
+        }
+    }
+
     private static void UseRedis(TesseraBuilder tessera, DemoSettings settings)
     {
         var connectionString = settings.RedisConnectionString ?? throw new DemoConfigurationException(
-            "Tessera:Store=redis needs ConnectionStrings:Redis, host:port with optional ,password=... such as "
-            + $"\"{RedisExample}\" (set ConnectionStrings__Redis=... or pass --ConnectionStrings:Redis=...).");
+            "Tessera:Store=redis needs ConnectionStrings:Redis, a StackExchange.Redis configuration string such as "
+            + $"\"{RedisExample}\" (several endpoints, ssl=true, serviceName=... for Sentinel; set ConnectionStrings__Redis=... or pass --ConnectionStrings:Redis=...).");
         try
         {
             // Tessera:Redis:KeyPrefix lets several demos (or test runs) share one Redis without seeing each other.
@@ -138,9 +168,22 @@ internal static class DemoStores
         }
         catch (Exception e) when (e is ArgumentException or FormatException)
         {
-            // The parser's messages name an option or a position, never a value.
+            // StackExchange.Redis's parser names the option and may quote its value ("the value 'x' is not recognised"),
+            // so a value that is a password is taken out.
+            var reason = e.Message.Split(" (Parameter", 2)[0];
+            foreach (Match secret in SecretOption().Matches(connectionString))
+            {
+                if (secret.Groups[1].Value.Trim() is { Length: > 0 } value)
+                {
+                    reason = reason.Replace(value, "***", StringComparison.Ordinal);
+                }
+            }
             throw new DemoConfigurationException(
-                $"ConnectionStrings:Redis (or Tessera:Redis:KeyPrefix) is not valid ({e.Message.Split(" (Parameter", 2)[0]}); expected something like \"{RedisExample}\".", e);
+                $"ConnectionStrings:Redis (or Tessera:Redis:KeyPrefix) is not valid ({reason}); expected something like \"{RedisExample}\".", e);
         }
     }
+
+    /// <summary>The value of a <c>password=</c> or <c>sentinelPassword=</c> option of a configuration string.</summary>
+    [GeneratedRegex(@"(?:^|,)\s*(?:password|sentinelPassword)\s*=([^,]*)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex SecretOption();
 }

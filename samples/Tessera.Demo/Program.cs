@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Options;
 using Npgsql;
+using StackExchange.Redis;
 using Tessera.Demo;
-using Tessera.Redis.Resp;
 
 // `dotnet run -- hash-operator-password` prints the hash for Demo:OperatorPasswordHash instead of starting the demo.
 if (args is [OperatorPassword.HashCommand])
@@ -33,10 +33,12 @@ catch (NpgsqlException e)
     Console.Error.WriteLine($"Tessera demo cannot start: PostgreSQL (ConnectionStrings:Postgres) could not be reached or its session tables could not be created: {reason}");
     return 1;
 }
-catch (Exception e) when (e is RedisConnectionException or RedisServerException)
+catch (RedisException e)
 {
-    // Tessera:Store=redis and the server did not answer, or refused (a wrong password): say which, in one line.
-    Console.Error.WriteLine($"Tessera demo cannot start: Redis (ConnectionStrings:Redis) could not be used: {e.Message}");
+    // Tessera:Store=redis and the server failed after start-up reached it (PrepareStoreAsync reports an unreachable or
+    // refusing one): say so in one line. StackExchange.Redis's messages name endpoints, never the configuration string
+    // and so never its password.
+    Console.Error.WriteLine($"Tessera demo cannot start: Redis (ConnectionStrings:Redis) could not be used: {e.Message.ReplaceLineEndings(" ")}");
     return 1;
 }
 finally

@@ -1,6 +1,6 @@
+using StackExchange.Redis;
 using Tessera.PostgreSql;
 using Tessera.Redis;
-using Tessera.Redis.Resp;
 using Tessera.Sqlite;
 
 namespace Tessera.Cli;
@@ -61,14 +61,25 @@ internal sealed class OpenedStore : IAsyncDisposable
             }
             default:
             {
-                var connection = await RedisConnection.ConnectAsync(url.Redis!, cancellationToken).ConfigureAwait(false);
-                var store = new RedisSessionStore(connection, new RedisSessionStoreOptions { KeyPrefix = url.RedisPrefix });
+                // The tool's own multiplexer, for this one command: connecting now makes an unreachable or refusing
+                // server fail here, once (abortConnect), and it is closed with the store at exit.
+                var connection = await ConnectionMultiplexer.ConnectAsync(url.Redis!).WaitAsync(cancellationToken).ConfigureAwait(false);
+                RedisSessionStore store;
+                try
+                {
+                    store = new RedisSessionStore(connection, new RedisSessionStoreOptions { KeyPrefix = url.RedisPrefix });
+                }
+                catch
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                    throw;
+                }
                 return new OpenedStore(
                     store,
                     async ct =>
                     {
                         // Nothing to create; a round trip proves the server answers.
-                        await connection.ExecuteAsync("PING", [], ct).ConfigureAwait(false);
+                        await connection.GetDatabase().PingAsync().WaitAsync(ct).ConfigureAwait(false);
                         return $"Redis needs no migration: the store creates its keys (prefix '{url.RedisPrefix}') as it writes. The server answered.";
                     },
                     async () =>

@@ -1,9 +1,7 @@
-using System.Globalization;
 using Npgsql;
+using StackExchange.Redis;
 using Tessera.PostgreSql;
 using Tessera.Redis;
-using Tessera.Redis.Resp;
-using Tessera.Sqlite;
 
 namespace Tessera.Cli;
 
@@ -17,16 +15,17 @@ internal enum StoreKind
 
 /// <summary>
 /// A store named by URL: <c>sqlite:PATH</c>, <c>postgres://user:pass@host:port/db[?schema=S]</c>,
-/// <c>redis://[user][:pass@]host[:port][/db][?prefix=P]</c>. Keeps the password apart so that nothing the tool prints
-/// can contain it (see <see cref="Scrub"/>).
+/// <c>redis://[user][:pass@]host[:port][/db][?prefix=P]</c> (<c>rediss://</c> for the same over TLS), or
+/// <c>redis:</c> followed by a StackExchange.Redis configuration string (see <c>StoreUrl.Redis.cs</c>). Keeps the
+/// passwords apart so that nothing the tool prints can contain them (see <see cref="Scrub(string)"/>).
 /// </summary>
-internal sealed class StoreUrl
+internal sealed partial class StoreUrl
 {
-    private StoreUrl(StoreKind kind, string display, string? secret)
+    private StoreUrl(StoreKind kind, string display, params string?[] secrets)
     {
         Kind = kind;
         Display = display;
-        Secret = secret;
+        Secrets = [.. secrets.Where(s => !string.IsNullOrEmpty(s)).Select(s => s!)];
     }
 
     public StoreKind Kind { get; }
@@ -34,8 +33,8 @@ internal sealed class StoreUrl
     /// <summary>The URL with any password replaced by <c>***</c>: safe to print.</summary>
     public string Display { get; }
 
-    /// <summary>The password, to scrub from messages; <see langword="null"/> when the URL has none.</summary>
-    public string? Secret { get; }
+    /// <summary>The passwords, to scrub from messages; empty when the URL has none.</summary>
+    public IReadOnlyList<string> Secrets { get; }
 
     public string? SqlitePath { get; private set; }
 
@@ -43,15 +42,23 @@ internal sealed class StoreUrl
 
     public string PostgresSchema { get; private set; } = PostgreSqlSessionStoreDefaults.Schema;
 
-    public RedisOptions? Redis { get; private set; }
+    /// <summary>The Redis connection (its own copy: the tool connects with it once); set for <see cref="StoreKind.Redis"/>.</summary>
+    public ConfigurationOptions? Redis { get; private set; }
 
     public string RedisPrefix { get; private set; } = RedisSessionStoreDefaults.KeyPrefix;
 
     /// <summary>Parses a store URL; the message of a <see cref="FormatException"/> never contains the password.</summary>
-    public static StoreUrl Parse(string text, string? prefixOverride)
+    /// <param name="text">The URL.</param>
+    /// <param name="prefixOverride">Redis only: the key prefix, over the URL's own (<c>--prefix</c>).</param>
+    /// <param name="certificateAuthority">Redis only: a PEM or DER file of the CA that issued the server's TLS certificate (<c>--tls-ca</c>).</param>
+    public static StoreUrl Parse(string text, string? prefixOverride, string? certificateAuthority = null)
     {
         ArgumentNullException.ThrowIfNull(text);
         text = text.Trim();
+        if (IsRedisConfiguration(text))
+        {
+            return ParseRedisConfiguration(text["redis:".Length..], prefixOverride, certificateAuthority);
+        }
         if (text.StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase))
         {
             var path = text["sqlite:".Length..];
@@ -63,7 +70,7 @@ internal sealed class StoreUrl
             {
                 throw new FormatException("A SQLite store URL names a file: sqlite:./data/sessions.db");
             }
-            return new StoreUrl(StoreKind.Sqlite, "sqlite:" + path, null) { SqlitePath = path };
+            return new StoreUrl(StoreKind.Sqlite, "sqlite:" + path) { SqlitePath = path };
         }
         // The user info is taken apart by hand: System.Uri refuses some valid forms (redis://:password@host) and a
         // password may hold unescaped '@' or '/'. Its text never reaches an exception message.
@@ -88,7 +95,7 @@ internal sealed class StoreUrl
         }
         if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme.Equals("file", StringComparison.OrdinalIgnoreCase))
         {
-            throw new FormatException("The store URL is not one of sqlite:PATH, postgres://user:password@host:port/database or redis://[:password@]host:port[/db].");
+            throw new FormatException("The store URL is not one of sqlite:PATH, postgres://user:password@host:port/database, redis://[:password@]host:port[/db] (rediss:// over TLS) or redis:CONFIGURATION (a StackExchange.Redis configuration string, such as redis:host:6379,password=...).");
         }
         var query = Query(uri);
         switch (uri.Scheme.ToLowerInvariant())
@@ -126,42 +133,10 @@ internal sealed class StoreUrl
                 return url;
             }
             case "redis":
-            {
-                if (uri.Host.Length == 0)
-                {
-                    throw new FormatException("A Redis store URL names a host: redis://[:password@]host:6379[/db]");
-                }
-                var options = new RedisOptions
-                {
-                    Host = uri.Host.Trim('[', ']'),
-                    Port = uri.IsDefaultPort || uri.Port < 0 ? 6379 : uri.Port,
-                    User = string.IsNullOrEmpty(user) ? null : user,
-                    Password = password,
-                    ConnectTimeout = TimeSpan.FromSeconds(5),
-                    CommandTimeout = TimeSpan.FromSeconds(30),
-                };
-                var path = uri.AbsolutePath.Trim('/');
-                if (path.Length > 0)
-                {
-                    if (!int.TryParse(path, NumberStyles.None, CultureInfo.InvariantCulture, out var db))
-                    {
-                        throw new FormatException("The path of a Redis store URL is a database number: redis://host:6379/0");
-                    }
-                    options.Database = db;
-                }
-                var url = new StoreUrl(StoreKind.Redis, Redact(uri, user, password), password) { Redis = options };
-                if (query.TryGetValue("prefix", out var prefix))
-                {
-                    url.RedisPrefix = prefix;
-                }
-                if (prefixOverride is not null)
-                {
-                    url.RedisPrefix = prefixOverride;
-                }
-                return url;
-            }
+            case "rediss":
+                return ParseRedisUrl(uri, user, password, query, prefixOverride, certificateAuthority);
             default:
-                throw new FormatException($"Unknown store scheme '{uri.Scheme}': use sqlite:, postgres:// or redis://.");
+                throw new FormatException($"Unknown store scheme '{uri.Scheme}': use sqlite:, postgres://, redis://, rediss:// or redis: followed by a StackExchange.Redis configuration string (redis:host:6379,password=...).");
         }
     }
 
@@ -169,11 +144,16 @@ internal sealed class StoreUrl
     public string Scrub(string message)
     {
         ArgumentNullException.ThrowIfNull(message);
-        if (!string.IsNullOrEmpty(Secret))
+        return Scrub(message, Secrets);
+    }
+
+    private static string Scrub(string message, IEnumerable<string> secrets)
+    {
+        foreach (var secret in secrets)
         {
-            message = message.Replace(Secret, "***", StringComparison.Ordinal);
-            var escaped = Uri.EscapeDataString(Secret);
-            if (!string.Equals(escaped, Secret, StringComparison.Ordinal))
+            message = message.Replace(secret, "***", StringComparison.Ordinal);
+            var escaped = Uri.EscapeDataString(secret);
+            if (!string.Equals(escaped, secret, StringComparison.Ordinal))
             {
                 message = message.Replace(escaped, "***", StringComparison.Ordinal);
             }

@@ -26,12 +26,17 @@ internal static class TesseraCli
     {
         var storeOption = new Option<string?>("--store", "-s")
         {
-            Description = $"The store URL: sqlite:PATH, postgres://user:password@host:5432/db[?schema=S], redis://[:password@]host:6379[/db][?prefix=P]. Default: ${StoreVariable}.",
+            Description = $"The store URL: sqlite:PATH, postgres://user:password@host:5432/db[?schema=S], redis://[:password@]host:6379[/db][?prefix=P] (rediss:// over TLS), or redis: followed by a StackExchange.Redis configuration string (redis:host1:6379,host2:6379,ssl=true,password=...[,prefix=P]). Default: ${StoreVariable}.",
             Recursive = true,
         };
         var prefixOption = new Option<string?>("--prefix")
         {
-            Description = "Redis only: the key prefix of the store (default tessera; overrides ?prefix= of the URL).",
+            Description = "Redis only: the key prefix of the store (default tessera; overrides prefix= of the URL or configuration string).",
+            Recursive = true,
+        };
+        var caOption = new Option<string?>("--tls-ca")
+        {
+            Description = "Redis over TLS only: trust the CA certificate in this file (PEM or DER) for the server's certificate, besides the system's trusted roots.",
             Recursive = true,
         };
         var jsonOption = new Option<bool>("--json")
@@ -43,6 +48,7 @@ internal static class TesseraCli
         var root = new RootCommand("tessera: inspect and manage Tessera sessions in SQLite, PostgreSQL or Redis.\n\n" + ExitCodes.Help);
         root.Add(storeOption);
         root.Add(prefixOption);
+        root.Add(caOption);
         root.Add(jsonOption);
 
         var console = AnsiConsole.Create(new AnsiConsoleSettings
@@ -66,13 +72,13 @@ internal static class TesseraCli
                 var text = parse.GetValue(storeOption) ?? environment(StoreVariable);
                 if (string.IsNullOrWhiteSpace(text))
                 {
-                    await error.WriteLineAsync($"No store: pass --store URL or set {StoreVariable} (sqlite:PATH, postgres://..., redis://...).").ConfigureAwait(false);
+                    await error.WriteLineAsync($"No store: pass --store URL or set {StoreVariable} (sqlite:PATH, postgres://..., redis://..., rediss://... or redis:CONFIGURATION).").ConfigureAwait(false);
                     return ExitCodes.Usage;
                 }
                 StoreUrl url;
                 try
                 {
-                    url = StoreUrl.Parse(text, parse.GetValue(prefixOption));
+                    url = StoreUrl.Parse(text, parse.GetValue(prefixOption), parse.GetValue(caOption));
                 }
                 catch (FormatException e)
                 {

@@ -12,6 +12,9 @@ public abstract class CliStoreTests : IAsyncLifetime
     /// <summary>The store URL the tool gets (a fresh, empty store per test class instance).</summary>
     protected abstract string StoreUrl { get; }
 
+    /// <summary>The arguments that name the store: <c>--store</c> and <see cref="StoreUrl"/>, and whatever else the kind needs.</summary>
+    protected virtual IEnumerable<string> StoreArguments => ["--store", StoreUrl];
+
     /// <summary>Opens the same store through its API, to seed and check.</summary>
     protected abstract Task<ISessionStore> OpenStoreAsync();
 
@@ -19,7 +22,7 @@ public abstract class CliStoreTests : IAsyncLifetime
 
     public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    private Task<CliResult> Run(params string[] args) => Cli.RunAsync(["--store", StoreUrl, .. args]);
+    private Task<CliResult> Run(params string[] args) => Cli.RunAsync([.. StoreArguments, .. args]);
 
     [Fact]
     public async Task MigrateSucceedsAndCanRunTwice()

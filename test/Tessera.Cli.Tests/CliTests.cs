@@ -51,6 +51,7 @@ public sealed class CliTests : IDisposable
     [InlineData("mysql://u:p@h/db")]
     [InlineData("postgres://u:p@h")]
     [InlineData("redis://h:6379/notanumber")]
+    [InlineData("redis:h:6379,password=p,ssl=:p@")]
     [InlineData("sqlite:")]
     public async Task ABadStoreUrlIsAUsageErrorThatDoesNotEchoThePassword(string url)
     {
@@ -70,6 +71,8 @@ public sealed class CliTests : IDisposable
     [Theory]
     [InlineData("postgres://admin:Hunter2-pg%40x@127.0.0.1:1/app", "Hunter2-pg")]
     [InlineData("redis://:Hunter2-redis@127.0.0.1:1/0", "Hunter2-redis")]
+    [InlineData("rediss://:Hunter2-rediss@127.0.0.1:1/0", "Hunter2-rediss")]
+    [InlineData("redis:127.0.0.1:1,connectTimeout=2000,password=Hunter2-conf", "Hunter2-conf")]
     public async Task AnUnreachableStoreIsAStoreErrorAndThePasswordIsNotPrinted(string url, string password)
     {
         var result = await Cli.RunAsync("--store", url, "stats");
