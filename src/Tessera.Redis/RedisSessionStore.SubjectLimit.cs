@@ -92,7 +92,8 @@ public sealed partial class RedisSessionStore : ISubjectSessionIndex, ISubjectSe
 
     private async Task<bool> LockAsync(IDatabase db, RedisKey key, RedisValue holder, CancellationToken cancellationToken)
     {
-        var deadline = _time.GetTimestamp();
+        // A network wait, so real time: the store's clock decides expiry only (a test's fake clock never moves here).
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var delay = TimeSpan.FromMilliseconds(2);
         while (true)
         {
@@ -100,7 +101,7 @@ public sealed partial class RedisSessionStore : ISubjectSessionIndex, ISubjectSe
             {
                 return true;
             }
-            if (_time.GetElapsedTime(deadline) >= TrimLockLifetime)
+            if (System.Diagnostics.Stopwatch.GetElapsedTime(started) >= TrimLockLifetime)
             {
                 return false;
             }
