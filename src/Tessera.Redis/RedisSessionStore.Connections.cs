@@ -164,9 +164,9 @@ public sealed partial class RedisSessionStore
             await connection.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+        Subscribe(connection);
         if (main)
         {
-            Subscribe(connection);
             Volatile.Write(ref _connection, connection);
         }
         return connection;

@@ -77,10 +77,11 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
     /// <param name="connection">The multiplexer (a single node, Sentinel or a cluster).</param>
     /// <param name="options">Key prefix, expiry margin and bounds; validated here. The connection settings are ignored unless replica acknowledgements need them.</param>
     /// <param name="timeProvider">The clock that decides expiry; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
-    /// <param name="logger">The logger; <see langword="null"/> logs nothing.</param>
+    /// <param name="logger">The logger (the store's own logs; connection loss and recovery of the given multiplexer are the app's to log); <see langword="null"/> logs nothing.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="connection"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">An option is invalid.</exception>
     public RedisSessionStore(IConnectionMultiplexer connection, RedisSessionStoreOptions? options = null, TimeProvider? timeProvider = null, ILogger? logger = null)
-        : this(options ?? new RedisSessionStoreOptions(), timeProvider, logger, connection)
+        : this(options ?? new RedisSessionStoreOptions(), timeProvider, logger, connection ?? throw new ArgumentNullException(nameof(connection)))
     {
     }
 
@@ -114,12 +115,9 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
         }
         _anonymousKey = _prefix + ":n";
         _ownConfiguration = given is null || _options.ReplicaAcknowledgements > 0 ? _options.ConfigurationOrThrow() : null;
-        if (given is not null)
-        {
-            ArgumentNullException.ThrowIfNull(given);
-            _connection = given;
-            Subscribe(given);
-        }
+        // A handed-over multiplexer's connection events are the app's to log: the store subscribes to its own only, so
+        // that stores made and dropped over one app multiplexer leave no handlers behind on it.
+        _connection = given;
         _ownsConnection = given is null;
     }
 

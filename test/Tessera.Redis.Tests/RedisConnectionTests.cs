@@ -40,6 +40,12 @@ public sealed class RedisConnectionTests(RedisFixture redis) : IAsyncLifetime
     }
 
     [Fact]
+    public void AStoreNeedsAMultiplexerWhenItIsGivenOne()
+    {
+        Assert.Equal("connection", Assert.Throws<ArgumentNullException>(() => new RedisSessionStore((IConnectionMultiplexer)null!)).ParamName);
+    }
+
+    [Fact]
     public async Task UseRedisStoreWithNoConnectionSettingsTakesTheMultiplexerRegisteredByTheApp()
     {
         await using var app = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint);
