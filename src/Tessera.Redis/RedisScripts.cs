@@ -298,6 +298,12 @@ internal static partial class RedisScripts
         return {0, anonymous, e}
         """;
 
+    /// <summary>KEYS[1] = a subject's trim lock; ARGV[1] = its holder. Deletes the lock only if that holder still holds it.</summary>
+    public const string ReleaseLock = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+        return 0
+        """;
+
     /// <summary>
     /// KEYS[1] = the anonymous set (its own slot); ARGV 1.. = now, session id, its expiry, the bound. Adds the session when
     /// fewer than the bound are live; returns 1 added, 0 at the bound. Entries past their expiry are dropped on the way.

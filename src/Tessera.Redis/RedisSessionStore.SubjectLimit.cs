@@ -62,7 +62,9 @@ public sealed partial class RedisSessionStore : ISubjectSessionIndex, ISubjectSe
         {
             if (locked)
             {
-                await db.LockReleaseAsync(lockKey, holder).ConfigureAwait(false);
+                // One compare-and-delete script: StackExchange.Redis's LockRelease is a WATCH transaction, which timed out
+                // under load on the shared multiplexer (a WATCH holds up the connection's other commands).
+                await db.ScriptEvaluateAsync(RedisScripts.ReleaseLock, [lockKey], [holder]).ConfigureAwait(false);
             }
         }
     }
