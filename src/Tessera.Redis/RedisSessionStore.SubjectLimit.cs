@@ -10,6 +10,13 @@ public sealed partial class RedisSessionStore : ISubjectSessionIndex, ISubjectSe
     /// <summary>How long a subject's trim lock is held at most, should its holder die: 5 seconds.</summary>
     internal static readonly TimeSpan TrimLockLifetime = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a trim waits for the subject's lock before it goes ahead without it: 30 seconds, six lock lifetimes, so a
+    /// dead holder's lock has long expired and only a queue of live trims (50 parallel sign-ins of one user on a loaded
+    /// machine) is waited out rather than raced.
+    /// </summary>
+    internal static readonly TimeSpan TrimLockWait = TimeSpan.FromSeconds(30);
+
     /// <inheritdoc />
     public async ValueTask<IReadOnlyList<SessionRecord>> ListBySubjectAsync(string subject, CancellationToken cancellationToken = default)
     {
@@ -32,8 +39,9 @@ public sealed partial class RedisSessionStore : ISubjectSessionIndex, ISubjectSe
     /// <remarks>
     /// Reads the subject's live sessions, ranks them as one script did before, and revokes those beyond
     /// <paramref name="keep"/> one by one (each revoke is atomic on its session's slot), under a lock on the subject's
-    /// slot so that trims of one subject run one after another. A trim that cannot take the lock within the lock's
-    /// lifetime proceeds without it: it may then revoke more than needed, never fewer.
+    /// slot so that trims of one subject run one after another. A trim that cannot take the lock within 30 seconds (the
+    /// lock itself expires 5 seconds after its holder took it, should the holder die) proceeds without it: it may then
+    /// revoke more than needed, never fewer.
     /// </remarks>
     public async ValueTask<IReadOnlyList<string>> TrimSubjectAsync(string subject, int keep, SessionLimitOrder order, string? mustKeepId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
     {
@@ -103,7 +111,7 @@ public sealed partial class RedisSessionStore : ISubjectSessionIndex, ISubjectSe
             {
                 return true;
             }
-            if (System.Diagnostics.Stopwatch.GetElapsedTime(started) >= TrimLockLifetime)
+            if (System.Diagnostics.Stopwatch.GetElapsedTime(started) >= TrimLockWait)
             {
                 return false;
             }

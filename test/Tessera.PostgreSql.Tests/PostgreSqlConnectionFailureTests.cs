@@ -24,6 +24,8 @@ public sealed class PostgreSqlConnectionFailureTests(PostgresDatabase database) 
         await using var cluster = await PostgresCluster.StartAsync();
         var key = SigningKeyRing.GenerateBase64Key();
         var instances = new List<(string Name, NpgsqlDataSource DataSource, PostgreSqlSessionStore Store, TesseraTestServer Server)>();
+        // What the stores log (each statement run again says why), for the failure message.
+        var storeLogs = new FakeLogCollector();
         try
         {
             foreach (var name in new[] { "instance-a", "instance-b" })
@@ -31,7 +33,7 @@ public sealed class PostgreSqlConnectionFailureTests(PostgresDatabase database) 
                 // Each instance has its own pool, as two processes would.
                 var connectionString = new NpgsqlConnectionStringBuilder(cluster.ConnectionString) { ApplicationName = name, MaxPoolSize = 10 }.ToString();
                 var dataSource = NpgsqlDataSource.Create(connectionString);
-                var store = new PostgreSqlSessionStore(dataSource, new PostgreSqlSessionStoreOptions(), _clock);
+                var store = new PostgreSqlSessionStore(dataSource, new PostgreSqlSessionStoreOptions(), _clock, new FakeLogger(storeLogs, name));
                 await store.EnsureSchemaAsync();
                 instances.Add((name, dataSource, store, await TesseraTestServer.StartAsync(store, _clock, [key])));
             }
@@ -85,7 +87,8 @@ public sealed class PostgreSqlConnectionFailureTests(PostgresDatabase database) 
             Assert.True(failures.IsEmpty, string.Join('\n', failures) + "\n" + string.Join('\n', instances
                 .SelectMany(i => i.Server.Logs.GetSnapshot())
                 .Where(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Warning)
-                .Select(e => $"{e.Level} {e.Id.Id} {e.Message} {e.Exception?.ToString().Split('\n')[0]}")));
+                .Concat(storeLogs.GetSnapshot())
+                .Select(e => $"{e.Category} {e.Level} {e.Id.Id} {e.Message} {e.Exception?.ToString().Split('\n')[0]}")));
             foreach (var user in users)
             {
                 user.Client.Dispose();

@@ -171,6 +171,32 @@ public sealed class RedisConnectionTests(RedisFixture redis) : IAsyncLifetime
         Assert.Equal(1, await connection.GetDatabase().SortedSetLengthAsync(index));
     }
 
+    [Fact]
+    public async Task ATrimWaitsForTheSubjectsLockAndTrimsOnceItIsReleased()
+    {
+        var connection = await RedisTestStores.ConnectionAsync(redis);
+        var store = new RedisSessionStore(connection, new RedisSessionStoreOptions { KeyPrefix = _prefix }, _clock);
+        var older = StoreConfigurationHost.NewRecord(_clock) with { Subject = "frank" };
+        Assert.True(await store.CreateAsync(older));
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        var newer = StoreConfigurationHost.NewRecord(_clock) with { Subject = "frank" };
+        Assert.True(await store.CreateAsync(newer));
+        // Another trim of frank holds the lock (with no expiry here, so only its release lets the trim go on).
+        RedisKey lockKey = _prefix + ":u:{frank}:lock";
+        Assert.True(await connection.GetDatabase().StringSetAsync(lockKey, "another-trim", when: When.NotExists));
+
+        var trim = store.TrimSubjectAsync("frank", 1, SessionLimitOrder.OldestCreated, null, _clock.GetUtcNow()).AsTask();
+        await Task.WhenAny(trim, Task.Delay(TimeSpan.FromMilliseconds(500), TestContext.Current.CancellationToken));
+        Assert.False(trim.IsCompleted);
+        Assert.Equal(2, (await store.ListBySubjectAsync("frank")).Count);
+
+        Assert.True(await connection.GetDatabase().KeyDeleteAsync(lockKey));
+        // OldestCreated keeps the oldest: the newer one goes.
+        Assert.Equal([newer.Id], await trim);
+        Assert.Equal([older.Id], (await store.ListBySubjectAsync("frank")).Select(r => r.Id));
+        Assert.False(await connection.GetDatabase().KeyExistsAsync(lockKey)); // released by the trim that took it
+    }
+
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
