@@ -42,14 +42,15 @@ public sealed partial class RedisSessionStore
         (await ConnectionAsync(cancellationToken).ConfigureAwait(false)).GetDatabase();
 
     /// <summary>
-    /// Runs a write script and, with <see cref="RedisSessionStoreOptions.ReplicaAcknowledgements"/> above 0, waits for
-    /// that many replicas of the key's primary to acknowledge it (see <see cref="WaitForReplicasAsync"/>).
+    /// Runs a write script, batched with the other scripts in flight, or, with
+    /// <see cref="RedisSessionStoreOptions.ReplicaAcknowledgements"/> above 0, on its own and then waits for that many
+    /// replicas of the key's primary to acknowledge it (see <see cref="WaitForReplicasAsync"/>).
     /// </summary>
     private async Task<RedisResult> WriteAsync(IDatabase db, string script, RedisKey key, List<RedisValue> args)
     {
         if (_options.ReplicaAcknowledgements == 0)
         {
-            return await db.ScriptEvaluateAsync(script, [key], [.. args]).ConfigureAwait(false);
+            return await _scripts.EvaluateAsync(db, script, key, [.. args]).ConfigureAwait(false);
         }
         var acknowledging = (await AcknowledgingConnectionAsync().ConfigureAwait(false)).GetDatabase();
         var result = await acknowledging.ScriptEvaluateAsync(script, [key], [.. args]).ConfigureAwait(false);

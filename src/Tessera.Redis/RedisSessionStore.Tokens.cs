@@ -50,7 +50,7 @@ public sealed partial class RedisSessionStore : ISessionTokenStore
         args.Add(tokenId);
         RedisKey key = TokenKey(tokenId);
         RedisValue[] values = [.. args];
-        var reply = await ReadAsync(db => _reads.EvaluateAsync(db, script, key, values), cancellationToken).ConfigureAwait(false);
+        var reply = await ReadAsync(db => _scripts.EvaluateAsync(db, script, key, values), cancellationToken).ConfigureAwait(false);
         if (reply.IsNull)
         {
             return null;

@@ -67,7 +67,7 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
     private readonly string[] _bases;
     private readonly RedisKey _anonymousKey;
     private readonly long _marginMs;
-    private readonly RedisReadBatcher _reads = new();
+    private readonly RedisScriptBatcher _scripts = new();
 
     /// <summary>
     /// Creates a store over a multiplexer the caller owns (the store never disposes it; its default database is used).
@@ -213,7 +213,7 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
         var bucket = Base(route);
         var args = new RedisValue[] { bucket, Ms(_time.GetUtcNow()), _marginMs, hex };
         RedisKey key = bucket + ":c:" + hex;
-        var reply = await ReadAsync(db => _reads.EvaluateAsync(db, RedisScripts.LoadByCredential, key, args), cancellationToken).ConfigureAwait(false);
+        var reply = await ReadAsync(db => _scripts.EvaluateAsync(db, RedisScripts.LoadByCredential, key, args), cancellationToken).ConfigureAwait(false);
         if (reply.IsNull)
         {
             return null;

@@ -4,12 +4,12 @@ using StackExchange.Redis;
 namespace Tessera.Redis;
 
 /// <summary>
-/// Sends the store's concurrent request-path reads together: reads that arrive while a send is pending join it, and
-/// one StackExchange.Redis batch writes them all in one go. Under load (many requests in flight) that turns one socket
-/// write per read into one per batch, on the app and on Redis alike; a lone read waits only for one hop through the
-/// thread pool.
+/// Sends the store's concurrent request-path scripts together (credential and token lookups, session writes): scripts
+/// that arrive while a send is pending join it, and one StackExchange.Redis batch writes them all in one go, in the
+/// order they arrived. Under load (many requests in flight) that turns one socket write per script into one per batch,
+/// on the app and on Redis alike; a lone script waits only for one hop through the thread pool.
 /// </summary>
-internal sealed class RedisReadBatcher
+internal sealed class RedisScriptBatcher
 {
     private readonly ConcurrentQueue<Pending> _queue = new();
     private int _scheduled;
