@@ -6,8 +6,9 @@ namespace Tessera.PostgreSql;
 
 // Connections: every store call rents a pooled connection, runs one statement on it and returns it. A PostgreSQL restart
 // kills the pooled connections without Npgsql noticing until each is used again; the first use then fails although the
-// server is back. So a statement is run again (at most twice more), each time on a fresh connection, when the failure proves the first
-// run had no effect, or when the statement is idempotent and the connection broke under it (see docs/postgresql.md).
+// server is back. So a statement is run again on a fresh connection when the failure proves the first run had no effect
+// (as often as the pool holds connections), or when the statement is idempotent and the connection broke under it (at
+// most twice more; see docs/postgresql.md).
 public sealed partial class PostgreSqlSessionStore
 {
     private static readonly Func<NpgsqlCommand, CancellationToken, Task<int>> RunNonQuery = static (c, t) => c.ExecuteNonQueryAsync(t);
@@ -40,6 +41,20 @@ public sealed partial class PostgreSqlSessionStore
     // How many times one statement runs at most: the first run and two more on fresh connections.
     private const int MaxRuns = 3;
 
+    /// <summary>
+    /// How many times a statement runs at most while every failure is the server's 57P01 (admin_shutdown): once per
+    /// connection the pool can hold, plus one. After a restart every idle pooled connection holds that error, and each
+    /// one that fails is thrown away, so a statement can be handed at most that many. Npgsql's <c>Clear</c> drains the
+    /// idle connections, but a second clear that starts while one is draining returns at once, so under many requests
+    /// at once a run can still be handed a dead connection the first clear has not reached yet: three runs in a row were
+    /// seen in the full test suite on a loaded machine. Each such run is safe (57P01 proves the statement had no effect).
+    /// </summary>
+    internal static int ShutdownRuns(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        return Math.Max(MaxRuns, (builder.Pooling ? builder.MaxPoolSize : 0) + 1);
+    }
+
     // A command and the pooled connection it runs on; disposing returns the connection to the pool.
     private sealed class Lease(PostgreSqlSessionStore store, NpgsqlCommand command, NpgsqlConnection connection, bool idempotent) : IAsyncDisposable
     {
@@ -56,6 +71,9 @@ public sealed partial class PostgreSqlSessionStore
         // Only the statement's first reply can be run again: once rows are being read, a failure is the caller's.
         public ValueTask<NpgsqlDataReader> ReaderAsync(CommandBehavior behavior, CancellationToken cancellationToken) =>
             RunAsync(behavior == CommandBehavior.SingleRow ? RunSingleRowReader : RunReader, cancellationToken);
+
+        private int RunsAllowed(NpgsqlException failure) =>
+            failure is PostgresException { SqlState: PostgresErrorCodes.AdminShutdown } ? store._shutdownRuns : MaxRuns;
 
         public async ValueTask DisposeAsync()
         {
@@ -75,13 +93,12 @@ public sealed partial class PostgreSqlSessionStore
                     sent = true;
                     return await run(Command, cancellationToken).ConfigureAwait(false);
                 }
-                catch (NpgsqlException failure) when (attempt < MaxRuns && !cancellationToken.IsCancellationRequested && MayRunAgain(failure, sent, idempotent))
+                catch (NpgsqlException failure) when (attempt < RunsAllowed(failure) && !cancellationToken.IsCancellationRequested && MayRunAgain(failure, sent, idempotent))
                 {
                     Log.RunningAgain(store._logger, failure is PostgresException server ? server.SqlState : failure.InnerException!.GetType().Name, sent);
-                    // Npgsql clears the pool itself when it sees these failures; clearing here too makes sure the next run
-                    // is not handed another connection that was idle through the same restart. Under many requests at
-                    // once a second such connection was seen (a restart test, 1 run in 5), hence a third run: each run
-                    // is safe for the same reason the first retry is.
+                    // Npgsql clears the pool itself when it sees these failures; clearing here too narrows the chance that
+                    // the next run is handed another connection that was idle through the same restart (see ShutdownRuns
+                    // for why it cannot rule it out).
                     store._dataSource.Clear();
                     await _connection.DisposeAsync().ConfigureAwait(false);
                     _connection = await store._dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);

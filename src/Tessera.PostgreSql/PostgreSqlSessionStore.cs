@@ -48,6 +48,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly int _commandTimeout;
+    private readonly int _shutdownRuns;
     private readonly PostgreSqlStatements _sql;
     private readonly AnonymousSessionBudget? _anonymous;
     private int _disposed;
@@ -83,6 +84,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
         _logger = logger ?? NullLogger.Instance;
         _schema = new PostgreSqlSchema(_options);
         _commandTimeout = (int)Math.Ceiling(_options.CommandTimeout.TotalSeconds);
+        _shutdownRuns = ShutdownRuns(dataSource.ConnectionString);
         _sql = new PostgreSqlStatements(_schema, _options.UserQuery);
         if (_options.MaxAnonymousSessions is { } maxAnonymous)
         {

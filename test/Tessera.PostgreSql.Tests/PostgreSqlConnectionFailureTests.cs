@@ -194,6 +194,16 @@ public sealed class PostgreSqlConnectionFailureTests(PostgresDatabase database) 
         Assert.Equal(runsAgain, PostgreSqlSessionStore.MayRunAgain(failure, sent: true, idempotent: true));
     }
 
+    [Theory]
+    [InlineData("Host=h;Maximum Pool Size=10", 11)]
+    [InlineData("Host=h", 101)] // Npgsql's default pool of 100
+    [InlineData("Host=h;Maximum Pool Size=1", 3)] // never fewer than other failures get
+    [InlineData("Host=h;Pooling=false", 3)]
+    public void AStatementMeetingShutdownErrorsRunsOnceForEachConnectionThePoolCanHold(string connectionString, int runs)
+    {
+        Assert.Equal(runs, PostgreSqlSessionStore.ShutdownRuns(connectionString));
+    }
+
     [Fact]
     public void ABrokenConnectionRunsAStatementAgainOnlyWhenItWasNotSentOrIsIdempotent()
     {
