@@ -332,6 +332,33 @@ public abstract class TicketStoreConformanceTests<TKit> : HttpConformanceTestBas
         Assert.Equal("apple", await client.GetStringAsync("/read/cart"));
     }
 
+    /// <summary>
+    /// A store that fails while the ticket is read is answered 503 with <c>Retry-After</c> (the failure contract), never
+    /// with a 401 or a redirect to sign in, and the browser keeps its cookie, which works again once the store is back.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task AStoreFailureWhileReadingTheTicketIsA503NotASignInRedirect()
+    {
+        var faults = new FaultySessionStore(Store);
+        var server = await StartAsync(store: faults);
+        using var client = server.CreateClient();
+        await SignInAsync(client, "alice", "editor");
+        var cookie = client.Cookie;
+        faults.Failure = () => new InvalidOperationException("The store is unreachable (fault injected).");
+
+        foreach (var path in new[] { Me, Page })
+        {
+            using var response = await client.SendAsync(HttpMethod.Get, path);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.True(response.Headers.Contains("Retry-After"));
+        }
+
+        Assert.Equal(cookie, client.Cookie);
+        faults.Heal();
+        Assert.Equal("alice|editor", await MeAsync(client));
+    }
+
     /// <summary>Starts a server over <see cref="HttpConformanceTestBase{TKit}.Store"/> with cookie authentication and its routes.</summary>
     /// <param name="configure">Tessera option changes, or <see langword="null"/>.</param>
     /// <param name="store">The store, or <see langword="null"/> for <see cref="HttpConformanceTestBase{TKit}.Store"/>.</param>
