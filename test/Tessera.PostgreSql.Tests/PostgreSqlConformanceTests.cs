@@ -50,6 +50,7 @@ public sealed class PostgreSqlNearCacheStoreKit : PostgreSqlStoreKit
 
 public sealed class PostgreSqlSessionStoreConformanceTests : SessionStoreConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlHttpConformanceTests : ServerSideSessionHttpConformanceTests<PostgreSqlStoreKit>;
+public sealed class PostgreSqlTicketStoreConformanceTests : TicketStoreConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlTokenSessionConformanceTests : TokenSessionConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlTokenHttpConformanceTests : TokenHttpConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlTelemetryConformanceTests : SessionTelemetryConformanceTests<PostgreSqlStoreKit>;
@@ -66,6 +67,7 @@ public sealed class PostgreSqlNearCacheConformanceTests : NearCacheConformanceTe
 
 public sealed class PostgreSqlNearCacheSessionStoreConformanceTests : SessionStoreConformanceTests<PostgreSqlNearCacheStoreKit>;
 public sealed class PostgreSqlNearCacheHttpConformanceTests : ServerSideSessionHttpConformanceTests<PostgreSqlNearCacheStoreKit>;
+public sealed class PostgreSqlNearCacheTicketStoreConformanceTests : TicketStoreConformanceTests<PostgreSqlNearCacheStoreKit>;
 public sealed class PostgreSqlNearCacheTokenSessionConformanceTests : TokenSessionConformanceTests<PostgreSqlNearCacheStoreKit>;
 public sealed class PostgreSqlNearCacheTokenHttpConformanceTests : TokenHttpConformanceTests<PostgreSqlNearCacheStoreKit>;
 public sealed class PostgreSqlNearCacheTelemetryConformanceTests : SessionTelemetryConformanceTests<PostgreSqlNearCacheStoreKit>;

@@ -58,6 +58,7 @@ public sealed class RedisNearCacheStoreKit : RedisStoreKit
 
 [Collection(RedisCollection.Name)] public sealed class RedisSessionStoreConformanceTests : SessionStoreConformanceTests<RedisStoreKit>;
 [Collection(RedisCollection.Name)] public sealed class RedisHttpConformanceTests : ServerSideSessionHttpConformanceTests<RedisStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisTicketStoreConformanceTests : TicketStoreConformanceTests<RedisStoreKit>;
 [Collection(RedisCollection.Name)] public sealed class RedisTokenSessionConformanceTests : TokenSessionConformanceTests<RedisStoreKit>;
 [Collection(RedisCollection.Name)] public sealed class RedisTokenHttpConformanceTests : TokenHttpConformanceTests<RedisStoreKit>;
 [Collection(RedisCollection.Name)] public sealed class RedisTelemetryConformanceTests : SessionTelemetryConformanceTests<RedisStoreKit>;
@@ -74,6 +75,7 @@ public sealed class RedisNearCacheStoreKit : RedisStoreKit
 
 [Collection(RedisCollection.Name)] public sealed class RedisNearCacheSessionStoreConformanceTests : SessionStoreConformanceTests<RedisNearCacheStoreKit>;
 [Collection(RedisCollection.Name)] public sealed class RedisNearCacheHttpConformanceTests : ServerSideSessionHttpConformanceTests<RedisNearCacheStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisNearCacheTicketStoreConformanceTests : TicketStoreConformanceTests<RedisNearCacheStoreKit>;
 [Collection(RedisCollection.Name)] public sealed class RedisNearCacheTokenSessionConformanceTests : TokenSessionConformanceTests<RedisNearCacheStoreKit>;
 [Collection(RedisCollection.Name)] public sealed class RedisNearCacheTokenHttpConformanceTests : TokenHttpConformanceTests<RedisNearCacheStoreKit>;
 [Collection(RedisCollection.Name)] public sealed class RedisNearCacheTelemetryConformanceTests : SessionTelemetryConformanceTests<RedisNearCacheStoreKit>;
