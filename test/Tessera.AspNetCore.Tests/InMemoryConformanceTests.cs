@@ -19,3 +19,4 @@ public sealed class InMemoryConcurrencyConformanceTests : ConcurrencyConformance
 public sealed class InMemoryHostileInputConformanceTests : HostileInputConformanceTests<InMemoryStoreKit>;
 public sealed class InMemoryHygieneConformanceTests : HygieneConformanceTests<InMemoryStoreKit>;
 public sealed class InMemoryStoreFailureConformanceTests : StoreFailureConformanceTests<InMemoryStoreKit>;
+public sealed class InMemoryDataProtectionKeysConformanceTests : DataProtectionKeysConformanceTests<InMemoryStoreKit>;

@@ -86,18 +86,27 @@ public sealed partial class DataProtectionKeyRing
                 var now = _time.GetUtcNow();
                 var document = KeyRingDocument.Parse(stored?.Document);
                 var readable = Unprotect(document);
-                if (NewKeyDue(readable, now) is not { } activatesAt)
+                var due = NewKeyDue(readable, now);
+                // Keys past their retention leave the document at the next save, or at once when one is due anyway.
+                var kept = document.Keys.Where(k => k.ExpiresAt + _options.RetiredKeyRetention > now).ToList();
+                if (due is null && kept.Count == document.Keys.Count)
                 {
                     Apply(readable, now);
                     return;
                 }
-                var (key, material) = Generate(activatesAt, now);
-                var kept = document.Keys.Where(k => k.ExpiresAt + _options.RetiredKeyRetention > now).Append(key).ToList();
+                (GeneratedKey Key, byte[] Material)? generated = due is { } activatesAt ? Generate(activatesAt, now) : null;
+                if (generated is { } added)
+                {
+                    kept.Add(added.Key);
+                }
                 if (await _store.TrySaveKeyRingAsync(stored?.Version ?? 0, new KeyRingDocument(KeyRingDocument.CurrentFormat, kept).Serialize(), cancellationToken).ConfigureAwait(false))
                 {
-                    Log.KeyGenerated(_logger, key.Id, key.ActivatesAt, key.ExpiresAt);
                     readable.RemoveAll(k => k.Key.ExpiresAt + _options.RetiredKeyRetention <= now);
-                    readable.Add((key, material));
+                    if (generated is { } saved)
+                    {
+                        Log.KeyGenerated(_logger, saved.Key.Id, saved.Key.ActivatesAt, saved.Key.ExpiresAt);
+                        readable.Add(saved);
+                    }
                     Apply(readable, now);
                     return;
                 }
