@@ -122,6 +122,17 @@ internal static class SqliteSchema
             UPDATE tessera_counters SET value = value + (CASE WHEN NEW.subject IS NULL THEN 1 ELSE -1 END) WHERE name = 'anonymous';
         END;
         """,
+
+        // Version 4: the generated key ring (UseDataProtectionKeys), one row whose version guards every save
+        // (compare-and-swap), so two instances starting together cannot both add a key. The document is opaque here: its
+        // key material is protected by the application's Data Protection.
+        """
+        CREATE TABLE tessera_key_ring (
+            id       INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+            version  INTEGER NOT NULL,
+            document TEXT    NOT NULL
+        );
+        """,
     ];
 
     /// <summary>The schema version this code writes and understands.</summary>

@@ -15,7 +15,11 @@ public sealed class SessionManager
     /// <param name="timeProvider">The clock; <see cref="TimeProvider.System"/> in production, a fake one in tests.</param>
     /// <param name="logger">The logger; <see langword="null"/> logs nothing.</param>
     /// <param name="metrics">The instruments to record into; <see langword="null"/> uses ones on a static <c>Tessera</c> meter.</param>
-    public SessionManager(ISessionStore store, IOptions<TesseraOptions> options, TimeProvider timeProvider, ILogger<SessionManager>? logger = null, TesseraMetrics? metrics = null)
+    /// <param name="keyRings">
+    /// The key rings to use (<c>UseDataProtectionKeys()</c> registers them); <see langword="null"/> builds one ring from
+    /// <see cref="TesseraOptions.Keys"/> for cookies and tokens alike.
+    /// </param>
+    public SessionManager(ISessionStore store, IOptions<TesseraOptions> options, TimeProvider timeProvider, ILogger<SessionManager>? logger = null, TesseraMetrics? metrics = null, TesseraKeyRings? keyRings = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
@@ -31,13 +35,14 @@ public sealed class SessionManager
         {
             throw new InvalidOperationException($"Tessera:MaxSessionsPerSubject is set, but the session store {store.GetType().Name} cannot limit a subject's sessions (it does not implement ISubjectSessionLimiter).");
         }
-        Keys = SigningKeyRing.FromBase64(Options.Keys);
+        Keys = keyRings?.Credentials ?? SigningKeyRing.FromBase64(Options.Keys);
+        var tokenKeys = keyRings?.Tokens ?? Keys;
         Credentials = new CookieCredential(Keys);
         // The services below get what they need and never this manager, so calls run one way: manager -> services.
         Reporter = new SessionReporter(Options.Events, Metrics, Logger);
         Revoker = new SessionRevoker(InstrumentedStore, Clock, Reporter);
         SessionLimit = new SubjectSessionLimit(InstrumentedStore, Options, Clock, Reporter, Logger);
-        Tokens = new Tokens.SessionTokenService(InstrumentedStore, Options, Clock, Keys, Credentials, Revoker, SessionLimit, Reporter, Logger);
+        Tokens = new Tokens.SessionTokenService(InstrumentedStore, Options, Clock, tokenKeys, Credentials, Revoker, SessionLimit, Reporter, Logger);
         Subjects = new SubjectSessions(InstrumentedStore, Clock, Revoker);
         CredentialLoader = new SessionCredentialLoader(InstrumentedStore, Credentials, Tokens, Clock, Logger);
         Committer = new SessionCommitter(InstrumentedStore, Options, Clock, Credentials, Revoker, SessionLimit, Reporter, Logger);
@@ -49,7 +54,10 @@ public sealed class SessionManager
     /// <summary>The options in force.</summary>
     public TesseraOptions Options { get; }
 
-    /// <summary>The key ring built from <see cref="TesseraOptions.Keys"/>.</summary>
+    /// <summary>
+    /// The key ring that signs cookie credentials: built from <see cref="TesseraOptions.Keys"/>, or the generated ring of
+    /// <c>UseDataProtectionKeys()</c> (whose keys change as they rotate).
+    /// </summary>
     public SigningKeyRing Keys { get; }
 
     /// <summary>The cookie credential format over <see cref="Keys"/>.</summary>

@@ -12,12 +12,21 @@ public sealed class SigningKeyRing
     /// <summary>The smallest accepted key length in bytes (256 bits).</summary>
     public const int MinimumKeyBytes = 32;
 
-    private readonly SigningKey[] _keys;
+    // Replaced whole (never changed in place) when generated keys rotate, so a reader sees one consistent set.
+    private volatile SigningKey[] _keys;
 
     /// <summary>Creates a ring from raw keys; the first signs.</summary>
     /// <param name="keys">One or more keys of at least <see cref="MinimumKeyBytes"/> bytes each; duplicates are ignored.</param>
     /// <exception cref="ArgumentException">No key, or a key shorter than <see cref="MinimumKeyBytes"/>.</exception>
-    public SigningKeyRing(IEnumerable<byte[]> keys)
+    public SigningKeyRing(IEnumerable<byte[]> keys) => _keys = Build(keys);
+
+    /// <summary>
+    /// Replaces every key at once (the first signs), for key rings whose keys rotate while the application runs
+    /// (<c>UseDataProtectionKeys()</c>). Readers see either the old set or the new one, never a mix.
+    /// </summary>
+    internal void Replace(IEnumerable<byte[]> keys) => _keys = Build(keys);
+
+    private static SigningKey[] Build(IEnumerable<byte[]> keys)
     {
         ArgumentNullException.ThrowIfNull(keys);
         var list = new List<SigningKey>();
@@ -41,7 +50,7 @@ public sealed class SigningKeyRing
         {
             throw new ArgumentException("A signing key ring needs at least one key.", nameof(keys));
         }
-        _keys = [.. list];
+        return [.. list];
     }
 
     /// <summary>The key that signs new credentials (the first one).</summary>

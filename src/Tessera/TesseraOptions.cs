@@ -7,10 +7,18 @@ namespace Tessera;
 public sealed class TesseraOptions
 {
     /// <summary>
-    /// Signing keys as base64, each at least 32 bytes; the first signs, all verify. Required: an empty list fails
+    /// Signing keys as base64, each at least 32 bytes; the first signs, all verify. Required unless keys come from
+    /// elsewhere (<c>UseDataProtectionKeys()</c>): then, when given, they sign and verify only the access and refresh
+    /// tokens (JWTs), for a system such as Compas that must verify them. An empty list without another key source fails
     /// validation (the demo generates a development key; a production app must configure one).
     /// </summary>
     public IList<string> Keys { get; } = [];
+
+    /// <summary>
+    /// What supplies the keys instead of <see cref="Keys"/> (for example <c>"UseDataProtectionKeys()"</c>), or
+    /// <see langword="null"/> when <see cref="Keys"/> must be configured. Set by the extension that registers the source.
+    /// </summary>
+    internal string? KeySource { get; set; }
 
     /// <summary>The sliding idle timeout. Default <see cref="TesseraDefaults.IdleTimeout"/> (30 minutes); must be positive.</summary>
     public TimeSpan IdleTimeout { get; set; } = TesseraDefaults.IdleTimeout;
@@ -143,11 +151,11 @@ public sealed class TesseraOptionsValidator : IValidateOptions<TesseraOptions>
     {
         ArgumentNullException.ThrowIfNull(options);
         var failures = new List<string>();
-        if (options.Keys.Count == 0)
+        if (options.Keys.Count == 0 && options.KeySource is null)
         {
             failures.Add("Tessera:Keys is empty: configure at least one base64 signing key of 32 bytes or more (generate one with SigningKeyRing.GenerateBase64Key()).");
         }
-        else
+        else if (options.Keys.Count > 0)
         {
             try
             {

@@ -20,3 +20,4 @@ public sealed class InMemoryHostileInputConformanceTests : HostileInputConforman
 public sealed class InMemoryHygieneConformanceTests : HygieneConformanceTests<InMemoryStoreKit>;
 public sealed class InMemoryStoreFailureConformanceTests : StoreFailureConformanceTests<InMemoryStoreKit>;
 public sealed class InMemoryTicketStoreConformanceTests : TicketStoreConformanceTests<InMemoryStoreKit>;
+public sealed class InMemoryDataProtectionKeysConformanceTests : DataProtectionKeysConformanceTests<InMemoryStoreKit>;

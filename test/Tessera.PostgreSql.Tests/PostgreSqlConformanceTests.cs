@@ -51,6 +51,7 @@ public sealed class PostgreSqlNearCacheStoreKit : PostgreSqlStoreKit
 public sealed class PostgreSqlSessionStoreConformanceTests : SessionStoreConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlHttpConformanceTests : ServerSideSessionHttpConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlTicketStoreConformanceTests : TicketStoreConformanceTests<PostgreSqlStoreKit>;
+public sealed class PostgreSqlDataProtectionKeysConformanceTests : DataProtectionKeysConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlTokenSessionConformanceTests : TokenSessionConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlTokenHttpConformanceTests : TokenHttpConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlTelemetryConformanceTests : SessionTelemetryConformanceTests<PostgreSqlStoreKit>;

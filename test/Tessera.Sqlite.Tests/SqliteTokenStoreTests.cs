@@ -87,9 +87,9 @@ public sealed class SqliteTokenStoreTests : IDisposable
         Assert.NotNull(old);
         Assert.Equal("alice", old.Subject);
         Assert.Equal("[\"apple\"]", old.Data["cart"]);
-        Assert.Equal(3, SqliteSessionStore.SchemaVersion);
-        Assert.Equal(3L, TestDatabaseDirectory.Scalar(path, "SELECT count(*) FROM tessera_schema_migrations"));
-        Assert.Equal(3L, TestDatabaseDirectory.Scalar(path, "SELECT max(version) FROM tessera_schema_migrations"));
+        Assert.Equal(4, SqliteSessionStore.SchemaVersion);
+        Assert.Equal(4L, TestDatabaseDirectory.Scalar(path, "SELECT count(*) FROM tessera_schema_migrations"));
+        Assert.Equal(4L, TestDatabaseDirectory.Scalar(path, "SELECT max(version) FROM tessera_schema_migrations"));
         // Version 3 counts the rows without a subject as they were (both old rows have one).
         Assert.Equal(0L, TestDatabaseDirectory.Scalar(path, "SELECT value FROM tessera_counters WHERE name = 'anonymous'"));
         Assert.Equal(1L, TestDatabaseDirectory.Scalar(path, "SELECT count(*) FROM sqlite_master WHERE name = 'tessera_tokens'"));

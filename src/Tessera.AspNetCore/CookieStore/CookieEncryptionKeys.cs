@@ -28,21 +28,23 @@ internal sealed class CookieEncryptionKeys
     private const int HashBytes = 32;
 
     private static readonly byte[] Purpose = Encoding.ASCII.GetBytes("Tessera cookie store v1");
-    private static readonly ConditionalWeakTable<SigningKeyRing, CookieEncryptionKeys> Derived = [];
+    // Keyed by the ring's current key list, not the ring: a generated ring (UseDataProtectionKeys) replaces its list as
+    // keys rotate, and the derived keys must follow.
+    private static readonly ConditionalWeakTable<IReadOnlyList<SigningKey>, CookieEncryptionKeys> Derived = [];
 
     private readonly (uint Id, byte[] Key)[] _keys;
 
-    private CookieEncryptionKeys(SigningKeyRing ring)
+    private CookieEncryptionKeys(IReadOnlyList<SigningKey> ring)
     {
-        _keys = [.. ring.Keys.Select(k =>
+        _keys = [.. ring.Select(k =>
         {
             var key = HKDF.DeriveKey(HashAlgorithmName.SHA256, k.Material, 32, salt: [], info: Purpose);
             return (BinaryPrimitives.ReadUInt32BigEndian(SHA256.HashData(key)), key);
         })];
     }
 
-    /// <summary>The encryption keys of a signing key ring, derived once per ring.</summary>
-    public static CookieEncryptionKeys For(SigningKeyRing ring) => Derived.GetValue(ring, static r => new CookieEncryptionKeys(r));
+    /// <summary>The encryption keys of a signing key ring, derived once per set of keys the ring holds.</summary>
+    public static CookieEncryptionKeys For(SigningKeyRing ring) => Derived.GetValue(ring.Keys, static keys => new CookieEncryptionKeys(keys));
 
     /// <summary>Encrypts <paramref name="plaintext"/> under the first key, bound to <paramref name="credentialHash"/>.</summary>
     public byte[] Seal(ReadOnlySpan<byte> plaintext, ReadOnlySpan<byte> credentialHash)
