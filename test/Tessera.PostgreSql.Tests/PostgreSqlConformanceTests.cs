@@ -52,6 +52,7 @@ public sealed class PostgreSqlSessionStoreConformanceTests : SessionStoreConform
 public sealed class PostgreSqlHttpConformanceTests : ServerSideSessionHttpConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlTokenSessionConformanceTests : TokenSessionConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlTokenHttpConformanceTests : TokenHttpConformanceTests<PostgreSqlStoreKit>;
+public sealed class PostgreSqlSignInHttpConformanceTests : SignInHttpConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlTelemetryConformanceTests : SessionTelemetryConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlSessionLimitConformanceTests : SessionLimitConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlSessionDataConformanceTests : SessionDataConformanceTests<PostgreSqlStoreKit>;

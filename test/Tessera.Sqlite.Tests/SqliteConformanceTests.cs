@@ -37,6 +37,7 @@ public sealed class SqliteSessionStoreConformanceTests : SessionStoreConformance
 public sealed class SqliteHttpConformanceTests : ServerSideSessionHttpConformanceTests<SqliteStoreKit>;
 public sealed class SqliteTokenSessionConformanceTests : TokenSessionConformanceTests<SqliteStoreKit>;
 public sealed class SqliteTokenHttpConformanceTests : TokenHttpConformanceTests<SqliteStoreKit>;
+public sealed class SqliteSignInHttpConformanceTests : SignInHttpConformanceTests<SqliteStoreKit>;
 public sealed class SqliteSessionDataConformanceTests : SessionDataConformanceTests<SqliteStoreKit>;
 public sealed class SqliteSessionLimitConformanceTests : SessionLimitConformanceTests<SqliteStoreKit>;
 public sealed class SqliteTabScopeConformanceTests : TabScopeConformanceTests<SqliteStoreKit>;
