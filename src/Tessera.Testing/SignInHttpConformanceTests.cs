@@ -207,6 +207,192 @@ public abstract class SignInHttpConformanceTests<TKit> : HttpConformanceTestBase
         Assert.Equal(0, Store.Writes);
     }
 
+    /// <summary>
+    /// Roles and claim policies authorize on the signed-in principal over a cookie and over a bearer token alike: a
+    /// role of the first identity, a role of the second identity under its own role claim type, and claim values.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task RolesAndClaimPoliciesAuthorizeOnCookieAndBearerRequestsAlike()
+    {
+        var server = await StartServerAsync();
+        using var admin = server.CreateClient();
+        await admin.PostAsync("/si/signin?roles=admin");
+        using var plain = server.CreateClient();
+        await plain.PostAsync("/si/signin?roles=auditor");
+        using var bearerAdmin = server.CreateClient();
+        bearerAdmin.AccessToken = (await server.Manager.Tokens.CreateAsync(SamplePrincipal("admin"))).AccessToken;
+        using var bearerPlain = server.CreateClient();
+        bearerPlain.AccessToken = (await server.Manager.Tokens.CreateAsync(SamplePrincipal())).AccessToken;
+        using var anonymous = server.CreateClient();
+
+        foreach (var (client, isAdmin) in new[] { (admin, true), (plain, false), (bearerAdmin, true), (bearerPlain, false) })
+        {
+            Assert.Equal(isAdmin ? HttpStatusCode.OK : HttpStatusCode.Forbidden, await StatusAsync(client, "/si/admin"));
+            Assert.Equal(HttpStatusCode.OK, await StatusAsync(client, "/si/ops"));
+            Assert.Equal(HttpStatusCode.OK, await StatusAsync(client, "/si/adult"));
+            Assert.Equal(HttpStatusCode.Forbidden, await StatusAsync(client, "/si/mfa"));
+        }
+        Assert.Equal(HttpStatusCode.Unauthorized, await StatusAsync(anonymous, "/si/ops"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await StatusAsync(anonymous, "/si/admin"));
+    }
+
+    /// <summary>
+    /// <see cref="AuthenticationProperties.IsPersistent"/> decides the cookie: a persistent sign-in's cookie carries an
+    /// expiry (set again with it when the credential is regenerated later), a non-persistent one's is a browser-session
+    /// cookie without <c>Expires</c> or <c>Max-Age</c>.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task APersistentSignInSetsACookieWithAnExpiryAndANonPersistentOneDoesNot()
+    {
+        var server = await StartServerAsync();
+        using var persistent = server.CreateClient();
+        using var browserSession = server.CreateClient();
+        var absolute = Clock.GetUtcNow() + TesseraDefaults.AbsoluteLifetime;
+
+        await persistent.PostAsync("/si/signin?persistent=true");
+        var persistentCookie = persistent.LastSetCookie;
+        await browserSession.PostAsync("/si/signin?persistent=false");
+        var browserSessionCookie = browserSession.LastSetCookie;
+        await persistent.PostAsync("/regenerate");
+        var regenerated = persistent.LastSetCookie;
+
+        Assert.Contains($"expires={absolute.ToString("R", CultureInfo.InvariantCulture)}", persistentCookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("expires=", regenerated, StringComparison.OrdinalIgnoreCase);
+        Assert.NotNull(browserSessionCookie);
+        Assert.DoesNotContain("expires=", browserSessionCookie, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("max-age", browserSessionCookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains(".persistent=", await persistent.GetStringAsync("/si/principal"), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// <see cref="AuthenticationProperties.ExpiresUtc"/> before the idle deadline ends the sign-in then, however often the
+    /// session is used (the session's idle deadline never passes it), and the persistent cookie expires with it.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task ExpiresUtcEndsTheSignInThenEvenWhileTheSessionIsInUse()
+    {
+        var server = await StartServerAsync();
+        using var client = server.CreateClient();
+        var ends = Clock.GetUtcNow().AddMinutes(10);
+
+        await client.PostAsync($"/si/signin?persistent=true&expires={ends.ToUnixTimeMilliseconds()}");
+
+        Assert.Contains($"expires={ends.ToString("R", CultureInfo.InvariantCulture)}", client.LastSetCookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains($".expires={ends.ToString("R", CultureInfo.InvariantCulture)}\n", await client.GetStringAsync("/si/principal"), StringComparison.Ordinal);
+        for (var minute = 0; minute < 9; minute++)
+        {
+            Clock.Advance(TimeSpan.FromMinutes(1));
+            Assert.Equal(HttpStatusCode.OK, await StatusAsync(client, "/si/principal"));
+        }
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(HttpStatusCode.Unauthorized, await StatusAsync(client, "/si/principal"));
+        Assert.Equal("(anonymous)", await client.GetStringAsync("/whoami"));
+    }
+
+    /// <summary>
+    /// An <see cref="AuthenticationProperties.ExpiresUtc"/> past the session's absolute deadline is clamped to it (the
+    /// properties and the cookie say so, and the session still ends then); one not in the future is refused.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task ExpiresUtcPastTheAbsoluteDeadlineIsClampedToItAndOneInThePastIsRefused()
+    {
+        var server = await StartServerAsync();
+        using var client = server.CreateClient();
+        var absolute = Clock.GetUtcNow() + TesseraDefaults.AbsoluteLifetime;
+
+        await client.PostAsync($"/si/signin?persistent=true&expires={Clock.GetUtcNow().AddDays(30).ToUnixTimeMilliseconds()}");
+
+        Assert.Contains($"expires={absolute.ToString("R", CultureInfo.InvariantCulture)}", client.LastSetCookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains($".expires={absolute.ToString("R", CultureInfo.InvariantCulture)}\n", await client.GetStringAsync("/si/principal"), StringComparison.Ordinal);
+        while (Clock.GetUtcNow() + TimeSpan.FromMinutes(25) < absolute)
+        {
+            Clock.Advance(TimeSpan.FromMinutes(25));
+            Assert.Equal(HttpStatusCode.OK, await StatusAsync(client, "/si/principal"));
+        }
+        Clock.Advance(absolute - Clock.GetUtcNow());
+        Assert.Equal(HttpStatusCode.Unauthorized, await StatusAsync(client, "/si/principal"));
+
+        using var late = server.CreateClient();
+        using var refused = await late.SendAsync(HttpMethod.Post, $"/si/signin?expires={Clock.GetUtcNow().AddSeconds(-1).ToUnixTimeMilliseconds()}", new ByteArrayContent([]));
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("ExpiresUtc is not in the future", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Null(late.Cookie);
+    }
+
+    /// <summary>
+    /// The properties' items are kept with the session and returned on authenticate, with the sign-in's issue time;
+    /// the sign-in's redirect is not kept.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task ItemsAreKeptWithTheSessionAndReturnedOnAuthenticate()
+    {
+        var server = await StartServerAsync();
+        using var client = server.CreateClient();
+        var issued = Clock.GetUtcNow();
+
+        await client.PostAsync("/si/signin?item=hello%20world");
+
+        var items = (await client.GetStringAsync("/si/principal")).Split("items\n")[1];
+        Assert.Equal($".issued={issued.ToString("R", CultureInfo.InvariantCulture)}\n{AppItem}=hello world\n", items);
+    }
+
+    /// <summary>
+    /// The principal counts against <see cref="TesseraOptions.MaxDataBytes"/> with the session's data: a principal that
+    /// does not fit is answered 413 and changes nothing (the anonymous session keeps its cookie and data, no one is
+    /// signed in); one that fits signs in.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task APrincipalOverMaxDataBytesIsRefusedAndTheSessionStaysAsItWas()
+    {
+        var server = await StartServerAsync(options => options.MaxDataBytes = 2048);
+        using var client = server.CreateClient();
+        await client.PostAsync("/set/cart/apple");
+        var anonymous = client.Cookie;
+        Store.Reset();
+
+        using var refused = await client.SendAsync(HttpMethod.Post, "/si/signin?padding=2048", new ByteArrayContent([]));
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, refused.StatusCode);
+        Assert.Equal(0, Store.Writes);
+        Assert.Equal(anonymous, client.Cookie);
+        Assert.Equal("(anonymous)", await client.GetStringAsync("/whoami"));
+        Assert.Equal("apple", await client.GetStringAsync("/read/cart"));
+        Assert.Equal("ok", await client.PostAsync("/si/signin"));
+        Assert.Equal("alice-id", await client.GetStringAsync("/whoami"));
+    }
+
+    /// <summary>
+    /// Signing in again with the principal authentication gave (an app adding a claim) keeps one session id claim:
+    /// the one Tessera adds is not stored, the identity provider's <c>sid</c> is.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task SigningInAgainWithTheAuthenticatedPrincipalKeepsOneSessionIdClaim()
+    {
+        var server = await StartServerAsync();
+        using var client = server.CreateClient();
+        await client.PostAsync("/si/signin");
+
+        Assert.Equal("ok", await client.PostAsync("/si/add-claim"));
+
+        var expected = SamplePrincipal();
+        expected.Identities.First().AddClaim(new Claim("extra", "1"));
+        var described = await client.GetStringAsync("/si/principal");
+        Assert.Equal(Describe(expected, await client.GetStringAsync("/id")), described.Split("items\n")[0]);
+    }
+
+    private static async Task<HttpStatusCode> StatusAsync(CookieClient client, string path)
+    {
+        using var response = await client.SendAsync(HttpMethod.Get, path);
+        return response.StatusCode;
+    }
+
     private static void MapRoutes(WebApplication app)
     {
         app.MapPost("/si/signin", async (HttpContext context, string? roles, bool? persistent, long? expires, string? item, int? padding, bool? withSubject) =>
@@ -224,7 +410,7 @@ public abstract class SignInHttpConformanceTests<TKit> : HttpConformanceTestBase
             {
                 await context.SignInAsync(Scheme, SamplePrincipal(roles ?? "", padding ?? 0, withSubject != false), properties);
             }
-            catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+            catch (Exception e) when (e is (InvalidOperationException or ArgumentException) and not SessionDataTooLargeException)
             {
                 return Results.Text($"refused: {e.Message}", statusCode: StatusCodes.Status400BadRequest);
             }
@@ -241,6 +427,13 @@ public abstract class SignInHttpConformanceTests<TKit> : HttpConformanceTestBase
             var result = await context.AuthenticateAsync(Scheme);
             var items = result.Properties?.Items.OrderBy(i => i.Key, StringComparer.Ordinal).Select(i => $"{i.Key}={i.Value}\n") ?? [];
             return Describe(context.User) + "items\n" + string.Concat(items);
+        }).RequireAuthorization();
+        app.MapPost("/si/add-claim", async (HttpContext context) =>
+        {
+            var user = context.User;
+            user.Identities.First().AddClaim(new Claim("extra", "1"));
+            await context.SignInAsync(Scheme, user);
+            return "ok";
         }).RequireAuthorization();
         app.MapGet("/si/ops", [Authorize(Roles = "ops")] () => "ops");
         app.MapGet("/si/admin", () => "admin").RequireAuthorization(policy => policy.RequireRole("admin"));
