@@ -98,7 +98,7 @@ public sealed class CookieSessionTransport : ISessionTransport
         {
             case CredentialChange.Issue:
                 var options = CreateCookieOptions(context);
-                if (_options.Persistent && result.AbsoluteExpiresAt is { } expires)
+                if ((commit.Persistent ?? _options.Persistent) && result.AbsoluteExpiresAt is { } expires)
                 {
                     options.Expires = expires;
                 }
@@ -142,7 +142,7 @@ public sealed class CookieSessionTransport : ISessionTransport
             return;
         }
         var options = CreateCookieOptions(context, httpOnly: false);
-        if (_options.Persistent)
+        if (commit.Persistent ?? _options.Persistent)
         {
             options.Expires = absoluteExpiresAt;
         }

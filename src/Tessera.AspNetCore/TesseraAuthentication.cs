@@ -38,18 +38,23 @@ public sealed class TesseraAuthenticationOptions : AuthenticationSchemeOptions
 }
 
 /// <summary>
-/// Authenticates a request from its Tessera session (cookie or bearer token): a live session with a subject gives a
-/// principal whose <see cref="ClaimTypes.NameIdentifier"/> and <see cref="ClaimTypes.Name"/> are the subject and whose
-/// <c>sid</c> is the session id; no session, or a session without a subject, is not authenticated. The session is the
-/// request's own (loaded once, shared with the endpoint), so authenticating costs one store read for a request that
-/// presents a credential and none for one that does not.
+/// Authenticates a request from its Tessera session (cookie or bearer token), and signs in and out through it.
 /// </summary>
+/// <remarks>
+/// A live session with a subject gives a principal: the one signed in with <c>SignInAsync</c> (every claim and
+/// identity as it was given, kept in the session under <c>tessera:principal</c>) or, for a session signed in with
+/// <see cref="TesseraSession.SignIn(string)"/>, one whose <see cref="ClaimTypes.NameIdentifier"/> and
+/// <see cref="ClaimTypes.Name"/> are the subject; either way with a <c>sid</c> claim, the session id. No session, or a
+/// session without a subject, is not authenticated. The session is the request's own (loaded once, shared with the
+/// endpoint), so authenticating costs one store read for a request that presents a credential and none for one that
+/// does not; the principal is in the session's record, so it costs no further read.
+/// </remarks>
 internal sealed class TesseraAuthenticationHandler(
     IOptionsMonitor<TesseraAuthenticationOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
     RequestSessionOpener sessions)
-    : AuthenticationHandler<TesseraAuthenticationOptions>(options, logger, encoder)
+    : SignInAuthenticationHandler<TesseraAuthenticationOptions>(options, logger, encoder)
 {
     private const string StoreUnavailableReason = "session_store_unavailable";
 
@@ -78,6 +83,10 @@ internal sealed class TesseraAuthenticationHandler(
         {
             return AuthenticateResult.NoResult();
         }
+        if (session.TryGetReservedJson(SessionKeys.PrincipalKey, out var json) && SessionPrincipal.Read(json, session.Id, ClaimsIssuer) is var (principal, properties))
+        {
+            return AuthenticateResult.Success(new AuthenticationTicket(principal, properties, Scheme.Name));
+        }
         var authenticationType = session.CredentialKind == SessionCredentialKind.AccessToken
             ? TesseraAuthenticationDefaults.BearerAuthenticationType
             : TesseraAuthenticationDefaults.CookieAuthenticationType;
@@ -92,6 +101,76 @@ internal sealed class TesseraAuthenticationHandler(
             ClaimTypes.Role);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name));
     }
+
+    /// <summary>
+    /// Signs <paramref name="user"/> in to the request's session: <see cref="TesseraSession.SignIn(string)"/> with its
+    /// subject (a new credential, anonymous data kept), and the principal and the properties' items kept in the session.
+    /// <see cref="AuthenticationProperties.ExpiresUtc"/> can only end the sign-in sooner than the session's absolute
+    /// deadline; <see cref="AuthenticationProperties.IsPersistent"/> makes the cookie outlive the browser session.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">
+    /// The principal has no <see cref="ClaimTypes.NameIdentifier"/> or <c>sub</c> claim, sessions are disabled for the
+    /// endpoint, or the request is a bearer request (token sessions are created with
+    /// <see cref="TesseraPrincipalTokenExtensions.CreateAsync"/>).
+    /// </exception>
+    /// <exception cref="ArgumentException"><see cref="AuthenticationProperties.ExpiresUtc"/> is not in the future, or the subject is longer than 256 characters.</exception>
+    /// <exception cref="SessionDataTooLargeException">The principal does not fit in <see cref="TesseraOptions.MaxDataBytes"/>; nothing changed.</exception>
+    protected override async Task HandleSignInAsync(ClaimsPrincipal user, AuthenticationProperties? properties)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        var subject = SessionPrincipal.SubjectOf(user)
+            ?? throw new InvalidOperationException($"Signing in to Tessera needs a subject: the principal has no '{ClaimTypes.NameIdentifier}' or 'sub' claim.");
+        var session = await OpenWritableAsync("sign in").ConfigureAwait(false);
+        if (session.CredentialKind == SessionCredentialKind.AccessToken)
+        {
+            throw new InvalidOperationException("A bearer request cannot sign in to its token session: create the token session with SessionTokenService.CreateAsync(principal) instead.");
+        }
+        var manager = Context.RequestServices.GetRequiredService<SessionManager>();
+        var now = manager.Clock.Now();
+        properties = properties is null ? new AuthenticationProperties() : properties.Clone();
+        properties.IssuedUtc = now;
+        DateTimeOffset? endsAt = null;
+        if (properties.ExpiresUtc is { } expires)
+        {
+            if (expires <= now)
+            {
+                throw new ArgumentException("AuthenticationProperties.ExpiresUtc is not in the future: the sign-in would be over before it began.", nameof(properties));
+            }
+            // Only ever sooner: the session's absolute deadline (from now, or the one it has) caps the sign-in.
+            var absolute = session.IsNew ? now + manager.Options.AbsoluteLifetime : session.AbsoluteExpiresAt!.Value;
+            endsAt = expires < absolute ? TruncateToMilliseconds(expires) : null;
+            properties.ExpiresUtc = endsAt ?? absolute;
+        }
+        session.SignInWithPrincipal(subject, SessionPrincipal.Write(user, properties.Items, ClaimsIssuer), endsAt);
+    }
+
+    /// <summary>
+    /// Signs out: destroys the request's session (<see cref="TesseraSession.SignOut"/>): revoked server-side, the cookie
+    /// cleared. A bearer request whose token found no session has nothing to sign out.
+    /// </summary>
+    protected override async Task HandleSignOutAsync(AuthenticationProperties? properties)
+    {
+        var session = await OpenWritableAsync("sign out").ConfigureAwait(false);
+        if (session.CredentialKind == SessionCredentialKind.AccessToken && session.IsNew)
+        {
+            return;
+        }
+        session.SignOut();
+    }
+
+    private async Task<HttpSession> OpenWritableAsync(string what)
+    {
+        if (RequestSessionOpener.IsDisabled(Context))
+        {
+            throw new InvalidOperationException($"Cannot {what} with Tessera: sessions are disabled for this endpoint (DisableSession()).");
+        }
+        var session = sessions.GetOrOpen(Context).Session;
+        await session.LoadAsync(Context.RequestAborted).ConfigureAwait(false);
+        return session;
+    }
+
+    private static DateTimeOffset TruncateToMilliseconds(DateTimeOffset time) =>
+        DateTimeOffset.FromUnixTimeMilliseconds(time.ToUnixTimeMilliseconds());
 
     /// <summary>
     /// 503 with <c>Retry-After</c> when the session could not be loaded because the store failed (the failure contract:

@@ -31,7 +31,8 @@ public sealed class TesseraCookieOptions
 
     /// <summary>
     /// Whether the cookie outlives the browser session, expiring at the session's absolute deadline. Default
-    /// <see langword="false"/>: a browser-session cookie, as OWASP recommends for session ids.
+    /// <see langword="false"/>: a browser-session cookie, as OWASP recommends for session ids. A session signed in with
+    /// <c>HttpContext.SignInAsync("Tessera", ...)</c> follows its <c>AuthenticationProperties.IsPersistent</c> instead.
     /// </summary>
     public bool Persistent { get; set; }
 

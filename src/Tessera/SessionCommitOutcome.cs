@@ -19,6 +19,13 @@ namespace Tessera;
 public readonly record struct SessionCommitOutcome(SessionCommitResult Result, DateTimeOffset? IdleExpiresAt, DateTimeOffset? AbsoluteExpiresAt, bool SignedOut)
 {
     /// <summary>
+    /// Whether the credential should outlive the browser session, as this session's sign-in asked (ASP.NET Core's
+    /// <c>AuthenticationProperties.IsPersistent</c>); <see langword="null"/> (the default) leaves it to the transport's
+    /// own setting, such as <c>TesseraCookieOptions.Persistent</c>.
+    /// </summary>
+    public bool? Persistent { get; init; }
+
+    /// <summary>
     /// The outcome of a commit result alone, for a caller outside the middleware: an issued credential's deadlines are
     /// taken as its absolute one (which the idle deadline never passes), and a clear is not taken for a sign-out.
     /// </summary>

@@ -76,7 +76,9 @@ internal sealed class SessionCommitter(
     {
         // Extending never shortens: a token session's idle deadline follows its refresh token and may lie further out.
         // The subject after this commit decides the timeout: signing in moves the session onto the longer one at once.
-        var idle = Max(record.IdleExpiresAt, Min(now + options.IdleTimeoutFor(changes.Subject), record.AbsoluteExpiresAt));
+        // A sign-in that ends before the absolute deadline (an authentication's ExpiresUtc) caps both.
+        var absolute = Ends(record.AbsoluteExpiresAt, changes.Data);
+        var idle = Min(Max(record.IdleExpiresAt, Min(now + options.IdleTimeoutFor(changes.Subject), absolute)), absolute);
         var writes = changes.Data.HasChanges || changes.SubjectChanged || changes.Regenerate;
         if (!writes)
         {
@@ -98,7 +100,7 @@ internal sealed class SessionCommitter(
                 }
             }
             var result = changes.Destroyed is null ? SessionCommitResult.Unchanged : SessionCommitResult.Cleared;
-            return new SessionCommitted(new SessionCommitOutcome(result, touched, touched is null ? null : record.AbsoluteExpiresAt, false), false, null);
+            return new SessionCommitted(new SessionCommitOutcome(result, touched, touched is null ? null : absolute, false), false, null);
         }
         var credential = changes.Regenerate ? credentials.Issue(SessionRoute.Of(record.Id)) : null;
         if (!await store.ApplyAsync(record.Id, Patch(changes, credential, now, idle), cancellationToken).ConfigureAwait(false))
@@ -111,20 +113,20 @@ internal sealed class SessionCommitter(
         {
             if (!await limit.EnforceOrRevokeAsync(changes.Subject, record.Id, record.Metadata, cancellationToken).ConfigureAwait(false))
             {
-                return Refused((idle, record.AbsoluteExpiresAt));
+                return Refused((idle, absolute));
             }
             await reporter.SignedInAsync(new SessionSignedInEvent(record.Id, changes.Subject, record.Subject, changes.CredentialKind, now, record.Metadata)).ConfigureAwait(false);
         }
         var written = credential is null
             ? SessionCommitResult.Unchanged
-            : new SessionCommitResult(CredentialChange.Issue, credential.Value, record.AbsoluteExpiresAt, record.Id);
-        return new SessionCommitted(new SessionCommitOutcome(written, idle, record.AbsoluteExpiresAt, false), false, null);
+            : new SessionCommitResult(CredentialChange.Issue, credential.Value, absolute, record.Id);
+        return new SessionCommitted(new SessionCommitOutcome(written, idle, absolute, false), false, null);
     }
 
     private async ValueTask<SessionCommitted> CreateAsync(SessionChanges changes, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var data = changes.Data.NewData();
-        var absolute = now + options.AbsoluteLifetime;
+        var absolute = Ends(now + options.AbsoluteLifetime, changes.Data);
         var metadata = options.Metadata.Apply(changes.Metadata.CaptureMetadata());
         var id = changes.PendingId;
         for (var attempt = 0; ; attempt++)
@@ -189,6 +191,17 @@ internal sealed class SessionCommitter(
             IdleExpiresAt = idle,
         };
     }
+
+    /// <summary>
+    /// When a session ends at the latest: its absolute deadline, or the end of its sign-in
+    /// (<see cref="SessionKeys.SignInEndsKey"/>) when that comes first.
+    /// </summary>
+    internal static DateTimeOffset Ends(DateTimeOffset absolute, in SessionData data) =>
+        data.TryGetJson(SessionKeys.SignInEndsKey, out var json)
+            && long.TryParse(json, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ms)
+            && ms < absolute.ToUnixTimeMilliseconds()
+            ? DateTimeOffset.FromUnixTimeMilliseconds(ms)
+            : absolute;
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 

@@ -28,6 +28,18 @@ internal static class SessionKeys
 {
     public const string ReservedPrefix = "tessera:";
     public const string FlashPrefix = "tessera:flash:";
+
+    /// <summary>
+    /// The principal an authentication handler signed in (claims, identities, authentication properties), as compact
+    /// JSON the ASP.NET Core package writes and reads; the core only keeps it and counts it against the size limit.
+    /// </summary>
+    public const string PrincipalKey = "tessera:principal";
+
+    /// <summary>
+    /// When the signed-in subject's sign-in ends, in Unix milliseconds, when it ends before the absolute deadline (an
+    /// authentication's <c>ExpiresUtc</c>): the committer never lets the idle deadline pass it.
+    /// </summary>
+    public const string SignInEndsKey = "tessera:ends";
     public const int MaxKeyLength = 256;
 
     public static void Validate(string key, string paramName = "key")

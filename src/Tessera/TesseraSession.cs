@@ -213,11 +213,7 @@ public partial class TesseraSession : ISessionMetadataSource
     /// <exception cref="ArgumentException">The subject is empty or too long.</exception>
     public void SignIn(string subject)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(subject);
-        if (subject.Length > 256)
-        {
-            throw new ArgumentException("A subject must be at most 256 characters long.", nameof(subject));
-        }
+        ValidateSubject(subject);
         EnsureWritable();
         if (_subject is not null && !string.Equals(_subject, subject, StringComparison.Ordinal))
         {
@@ -227,6 +223,70 @@ public partial class TesseraSession : ISessionMetadataSource
         _subjectChanged = true;
         _regenerate = true;
     }
+
+    /// <summary>
+    /// <see cref="SignIn(string)"/> with what an authentication handler keeps beside the subject: the principal as JSON
+    /// (under a reserved key, counted against <see cref="TesseraOptions.MaxDataBytes"/>) and when the sign-in ends, if
+    /// before the absolute deadline. A sign-in without them removes those of an earlier sign-in.
+    /// </summary>
+    /// <exception cref="SessionDataTooLargeException">The principal does not fit; nothing changed.</exception>
+    internal void SignInWithPrincipal(string subject, string principalJson, DateTimeOffset? endsAt)
+    {
+        ValidateSubject(subject);
+        SessionKeys.ValidateValue(principalJson, nameof(principalJson));
+        EnsureWritable();
+        var endsJson = endsAt?.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var clears = _subject is not null && !string.Equals(_subject, subject, StringComparison.Ordinal);
+        if (clears)
+        {
+            // Signing in as another subject clears the data first: what is left must fit alone, checked before anything
+            // changes so a refused sign-in leaves the session as it was.
+            var alone = SessionKeys.EntryBytes(SessionKeys.PrincipalKey, principalJson)
+                + (endsJson is null ? 0 : SessionKeys.EntryBytes(SessionKeys.SignInEndsKey, endsJson));
+            if (_manager.Options.MaxDataBytes is { } limit && alone > limit)
+            {
+                throw new SessionDataTooLargeException(SessionKeys.PrincipalKey, alone, limit);
+            }
+        }
+        else
+        {
+            // Set before signing in (which keeps the data): a principal that does not fit throws before the subject changes.
+            SetSignInKeys(principalJson, endsJson);
+        }
+        SignIn(subject);
+        if (clears)
+        {
+            SetSignInKeys(principalJson, endsJson);
+        }
+    }
+
+    private static void ValidateSubject(string subject)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(subject);
+        if (subject.Length > 256)
+        {
+            throw new ArgumentException("A subject must be at most 256 characters long.", nameof(subject));
+        }
+    }
+
+    private void SetSignInKeys(string principalJson, string? endsJson)
+    {
+        SetJson(SessionKeys.PrincipalKey, principalJson);
+        if (endsJson is null)
+        {
+            RemoveKey(SessionKeys.SignInEndsKey);
+        }
+        else
+        {
+            SetJson(SessionKeys.SignInEndsKey, endsJson);
+        }
+    }
+
+    /// <summary>The JSON text of a reserved key as this request sees it (for the ASP.NET Core package's principal).</summary>
+    internal bool TryGetReservedJson(string key, [NotNullWhen(true)] out string? json) => TryGetJson(key, out json);
+
+    /// <summary>The stored session's absolute deadline, or <see langword="null"/> for a new one.</summary>
+    internal DateTimeOffset? AbsoluteExpiresAt => Loaded()?.AbsoluteExpiresAt;
 
     /// <summary>
     /// Signs out: the same as <see cref="Destroy"/>, because OWASP asks logout to end the session server-side.

@@ -15,6 +15,7 @@ public sealed class InMemoryStoreKit : StoreKit
 
 public sealed class InMemoryHttpConformanceTests : ServerSideSessionHttpConformanceTests<InMemoryStoreKit>;
 public sealed class InMemoryTokenHttpConformanceTests : TokenHttpConformanceTests<InMemoryStoreKit>;
+public sealed class InMemorySignInHttpConformanceTests : SignInHttpConformanceTests<InMemoryStoreKit>;
 public sealed class InMemoryConcurrencyConformanceTests : ConcurrencyConformanceTests<InMemoryStoreKit>;
 public sealed class InMemoryHostileInputConformanceTests : HostileInputConformanceTests<InMemoryStoreKit>;
 public sealed class InMemoryHygieneConformanceTests : HygieneConformanceTests<InMemoryStoreKit>;

@@ -54,6 +54,7 @@ public sealed class PostgreSqlTicketStoreConformanceTests : TicketStoreConforman
 public sealed class PostgreSqlDataProtectionKeysConformanceTests : DataProtectionKeysConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlTokenSessionConformanceTests : TokenSessionConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlTokenHttpConformanceTests : TokenHttpConformanceTests<PostgreSqlStoreKit>;
+public sealed class PostgreSqlSignInHttpConformanceTests : SignInHttpConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlTelemetryConformanceTests : SessionTelemetryConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlSessionLimitConformanceTests : SessionLimitConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlSessionDataConformanceTests : SessionDataConformanceTests<PostgreSqlStoreKit>;

@@ -62,6 +62,7 @@ public sealed class RedisNearCacheStoreKit : RedisStoreKit
 [Collection(RedisCollection.Name)] public sealed class RedisDataProtectionKeysConformanceTests : DataProtectionKeysConformanceTests<RedisStoreKit>;
 [Collection(RedisCollection.Name)] public sealed class RedisTokenSessionConformanceTests : TokenSessionConformanceTests<RedisStoreKit>;
 [Collection(RedisCollection.Name)] public sealed class RedisTokenHttpConformanceTests : TokenHttpConformanceTests<RedisStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisSignInHttpConformanceTests : SignInHttpConformanceTests<RedisStoreKit>;
 [Collection(RedisCollection.Name)] public sealed class RedisTelemetryConformanceTests : SessionTelemetryConformanceTests<RedisStoreKit>;
 [Collection(RedisCollection.Name)] public sealed class RedisSessionLimitConformanceTests : SessionLimitConformanceTests<RedisStoreKit>;
 [Collection(RedisCollection.Name)] public sealed class RedisSessionDataConformanceTests : SessionDataConformanceTests<RedisStoreKit>;

@@ -39,6 +39,7 @@ public sealed class SqliteTicketStoreConformanceTests : TicketStoreConformanceTe
 public sealed class SqliteDataProtectionKeysConformanceTests : DataProtectionKeysConformanceTests<SqliteStoreKit>;
 public sealed class SqliteTokenSessionConformanceTests : TokenSessionConformanceTests<SqliteStoreKit>;
 public sealed class SqliteTokenHttpConformanceTests : TokenHttpConformanceTests<SqliteStoreKit>;
+public sealed class SqliteSignInHttpConformanceTests : SignInHttpConformanceTests<SqliteStoreKit>;
 public sealed class SqliteSessionDataConformanceTests : SessionDataConformanceTests<SqliteStoreKit>;
 public sealed class SqliteSessionLimitConformanceTests : SessionLimitConformanceTests<SqliteStoreKit>;
 public sealed class SqliteTabScopeConformanceTests : TabScopeConformanceTests<SqliteStoreKit>;

@@ -86,13 +86,25 @@ public sealed class SessionTokenService
     /// <exception cref="ArgumentException">A data key is reserved or a value is not JSON, or a value holds a NUL character.</exception>
     /// <exception cref="SessionDataTooLargeException">The data is larger than <see cref="TesseraOptions.MaxDataBytes"/> (and, for an update, larger than what is stored).</exception>
     /// <exception cref="SessionStoreUnavailableException">The store failed or did not answer within <see cref="TesseraOptions.StoreTimeout"/>.</exception>
-    public async ValueTask<TokenResult<TokenPair>> TryCreateAsync(string? subject, IReadOnlyDictionary<string, string>? data = null, SessionMetadata? metadata = null, CancellationToken cancellationToken = default)
+    public ValueTask<TokenResult<TokenPair>> TryCreateAsync(string? subject, IReadOnlyDictionary<string, string>? data = null, SessionMetadata? metadata = null, CancellationToken cancellationToken = default) =>
+        TryCreateWithPrincipalAsync(subject, data, principalJson: null, metadata, cancellationToken);
+
+    /// <summary>
+    /// <see cref="TryCreateAsync(string?, IReadOnlyDictionary{string, string}?, SessionMetadata?, CancellationToken)"/>
+    /// with a signed-in principal kept under its reserved key, as the ASP.NET Core package's sign-in keeps it.
+    /// </summary>
+    internal async ValueTask<TokenResult<TokenPair>> TryCreateWithPrincipalAsync(string? subject, IReadOnlyDictionary<string, string>? data, string? principalJson, SessionMetadata? metadata, CancellationToken cancellationToken)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, json) in data ?? SessionRecord.EmptyData)
         {
             SessionKeys.Validate(key, nameof(data));
             values[key] = TokenSessionData.ValidJson(json, nameof(data));
+        }
+        if (principalJson is not null)
+        {
+            SessionKeys.ValidateValue(principalJson, nameof(principalJson));
+            values[SessionKeys.PrincipalKey] = principalJson;
         }
         TokenSessionData.CheckSize(values, grownFrom: 0, _sessionOptions.MaxDataBytes);
         var now = Now();
@@ -181,7 +193,10 @@ public sealed class SessionTokenService
     /// so member order and formatting are not changes). Nothing is written when nothing changed.
     /// </summary>
     /// <param name="accessToken">The access token.</param>
-    /// <param name="data">The complete new data: keys to JSON texts. Keys missing from it are removed.</param>
+    /// <param name="data">
+    /// The complete new data: keys to JSON texts. Keys missing from it are removed, except the principal a sign-in with
+    /// claims keeps (which no caller can pass).
+    /// </param>
     /// <param name="cancellationToken">Cancels the store calls.</param>
     /// <returns><see langword="true"/> when something was written, <see langword="false"/> when nothing changed; or why not.</returns>
     /// <exception cref="ArgumentException">A key is reserved or a value is not JSON, or a value holds a NUL character.</exception>
@@ -210,7 +225,8 @@ public sealed class SessionTokenService
                 set[key] = json;
             }
         }
-        var removed = session.Data.Keys.Where(k => !data.ContainsKey(k)).ToList();
+        // The signed-in principal is the sign-in's, not the data's: a caller cannot pass it, so it must not remove it.
+        var removed = session.Data.Keys.Where(k => !data.ContainsKey(k) && k is not (SessionKeys.PrincipalKey or SessionKeys.SignInEndsKey)).ToList();
         if (set.Count == 0 && removed.Count == 0)
         {
             return TokenResult<bool>.Ok(false);

@@ -1,0 +1,297 @@
+using System.Buffers;
+using System.Security.Claims;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Microsoft.AspNetCore.Authentication;
+
+namespace Tessera.AspNetCore;
+
+/// <summary>
+/// A signed-in principal as the session keeps it, under the reserved key <c>tessera:principal</c>: compact JSON that
+/// every store keeps as it keeps any value (PostgreSQL's jsonb may reorder the members, so they are read by name).
+/// </summary>
+/// <remarks>
+/// <code>
+/// {"ids":[{"t":"&lt;authentication type&gt;","n":"&lt;name claim type&gt;","r":"&lt;role claim type&gt;",
+///          "c":[["&lt;type&gt;","&lt;value&gt;","&lt;value type&gt;","&lt;issuer&gt;","&lt;original issuer&gt;"], ...]}, ...],
+///  "items":{"&lt;key&gt;":"&lt;value&gt;", ...}}
+/// </code>
+/// Defaults are left out: <c>t</c> when the identity has no authentication type, <c>n</c> and <c>r</c> when they are
+/// <see cref="ClaimTypes.Name"/> and <see cref="ClaimTypes.Role"/>, and a claim's trailing members when they are
+/// <see cref="ClaimValueTypes.String"/>, <see cref="ClaimsIdentity.DefaultIssuer"/> and the issuer again (a member
+/// before one that is written is written as <c>null</c>). <c>items</c> are the authentication properties' items.
+/// Not kept: claim properties, an identity's label, actor and bootstrap context.
+/// </remarks>
+internal static class SessionPrincipal
+{
+    private const string IdentitiesName = "ids";
+    private const string ItemsName = "items";
+    private const string PersistentItem = ".persistent";
+    private const string RedirectItem = ".redirect";
+
+    private static readonly JsonWriterOptions WriterOptions = new()
+    {
+        // Kept server-side only, never written into a page: escaping only what JSON requires keeps it small.
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    /// <summary>
+    /// The subject of a principal: its first <see cref="ClaimTypes.NameIdentifier"/> claim, else its first <c>sub</c>
+    /// claim (an OpenID Connect principal without claim mapping); <see langword="null"/> when it has neither.
+    /// </summary>
+    public static string? SubjectOf(ClaimsPrincipal principal) =>
+        principal.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? principal.FindFirst("sub")?.Value;
+
+    /// <summary>
+    /// Writes a principal and its properties' items (the sign-in's redirect left out). A claim of type <c>sid</c> issued
+    /// by <paramref name="sessionIdIssuer"/> is left out: that is the claim authentication adds, and it is added again.
+    /// </summary>
+    public static string Write(ClaimsPrincipal principal, IDictionary<string, string?>? items, string sessionIdIssuer)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            writer.WriteStartObject();
+            writer.WriteStartArray(IdentitiesName);
+            foreach (var identity in principal.Identities)
+            {
+                WriteIdentity(writer, identity, sessionIdIssuer);
+            }
+            writer.WriteEndArray();
+            if (items is { Count: > 0 })
+            {
+                writer.WriteStartObject(ItemsName);
+                foreach (var (key, value) in items)
+                {
+                    if (key != RedirectItem)
+                    {
+                        writer.WriteString(key, value);
+                    }
+                }
+                writer.WriteEndObject();
+            }
+            writer.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    /// <summary>
+    /// Reads a principal back, with a <c>sid</c> claim of <paramref name="sessionId"/> issued by
+    /// <paramref name="issuer"/> first in its first identity, and the properties with the kept items.
+    /// <see langword="null"/> when the text is not a principal this class wrote.
+    /// </summary>
+    public static (ClaimsPrincipal Principal, AuthenticationProperties Properties)? Read(string json, string sessionId, string issuer)
+    {
+        var bytes = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(json.Length));
+        try
+        {
+            var length = Encoding.UTF8.GetBytes(json, bytes);
+            return Read(new ReadOnlySpan<byte>(bytes, 0, length), sessionId, issuer);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            // Not a principal this class wrote (GetString on a number, say): no principal rather than a 500.
+            return null;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(bytes);
+        }
+    }
+
+    /// <summary>Whether the sign-in asked for a persistent credential (<see cref="AuthenticationProperties.IsPersistent"/>).</summary>
+    public static bool IsPersistent(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.TryGetProperty(ItemsName, out var items)
+            && items.ValueKind == JsonValueKind.Object
+            && items.TryGetProperty(PersistentItem, out _);
+    }
+
+    private static void WriteIdentity(Utf8JsonWriter writer, ClaimsIdentity identity, string sessionIdIssuer)
+    {
+        writer.WriteStartObject();
+        if (identity.AuthenticationType is { } authenticationType)
+        {
+            writer.WriteString("t", authenticationType);
+        }
+        if (identity.NameClaimType != ClaimsIdentity.DefaultNameClaimType)
+        {
+            writer.WriteString("n", identity.NameClaimType);
+        }
+        if (identity.RoleClaimType != ClaimsIdentity.DefaultRoleClaimType)
+        {
+            writer.WriteString("r", identity.RoleClaimType);
+        }
+        writer.WriteStartArray("c");
+        foreach (var claim in identity.Claims)
+        {
+            if (claim.Type == TesseraAuthenticationDefaults.SessionIdClaimType && claim.Issuer == sessionIdIssuer)
+            {
+                continue;
+            }
+            WriteClaim(writer, claim);
+        }
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+
+    private static void WriteClaim(Utf8JsonWriter writer, Claim claim)
+    {
+        var valueType = claim.ValueType == ClaimValueTypes.String ? null : claim.ValueType;
+        var issuer = claim.Issuer == ClaimsIdentity.DefaultIssuer ? null : claim.Issuer;
+        var originalIssuer = claim.OriginalIssuer == claim.Issuer ? null : claim.OriginalIssuer;
+        writer.WriteStartArray();
+        writer.WriteStringValue(claim.Type);
+        writer.WriteStringValue(claim.Value);
+        var members = originalIssuer is not null ? 3 : issuer is not null ? 2 : valueType is not null ? 1 : 0;
+        if (members >= 1)
+        {
+            WriteOrNull(writer, valueType);
+        }
+        if (members >= 2)
+        {
+            WriteOrNull(writer, issuer);
+        }
+        if (members >= 3)
+        {
+            writer.WriteStringValue(originalIssuer);
+        }
+        writer.WriteEndArray();
+    }
+
+    private static void WriteOrNull(Utf8JsonWriter writer, string? value)
+    {
+        if (value is null)
+        {
+            writer.WriteNullValue();
+        }
+        else
+        {
+            writer.WriteStringValue(value);
+        }
+    }
+
+    private static (ClaimsPrincipal, AuthenticationProperties)? Read(ReadOnlySpan<byte> utf8, string sessionId, string issuer)
+    {
+        var reader = new Utf8JsonReader(utf8);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            return null;
+        }
+        var principal = new ClaimsPrincipal();
+        var identities = 0;
+        Dictionary<string, string?>? items = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals(IdentitiesName))
+            {
+                Expect(ref reader, JsonTokenType.StartArray);
+                while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+                {
+                    principal.AddIdentity(ReadIdentity(ref reader, identities++ == 0 ? (sessionId, issuer) : null));
+                }
+            }
+            else if (reader.ValueTextEquals(ItemsName))
+            {
+                Expect(ref reader, JsonTokenType.StartObject);
+                items = new(StringComparer.Ordinal);
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var key = reader.GetString()!;
+                    reader.Read();
+                    items[key] = reader.TokenType == JsonTokenType.Null ? null : reader.GetString();
+                }
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+        return identities > 0 ? (principal, items is null ? new AuthenticationProperties() : new AuthenticationProperties(items)) : null;
+    }
+
+    // Two passes over the identity's object, the first on a copy of the reader: the identity's types must be known
+    // before its claims are made (a claim made for its identity is not copied when added to it), and jsonb may have
+    // put them after the claims.
+    private static ClaimsIdentity ReadIdentity(ref Utf8JsonReader reader, (string Id, string Issuer)? sessionIdClaim)
+    {
+        string? authenticationType = null, nameType = null, roleType = null;
+        var header = reader;
+        while (header.Read() && header.TokenType == JsonTokenType.PropertyName)
+        {
+            if (header.ValueTextEquals("t"))
+            {
+                header.Read();
+                authenticationType = header.GetString();
+            }
+            else if (header.ValueTextEquals("n"))
+            {
+                header.Read();
+                nameType = header.GetString();
+            }
+            else if (header.ValueTextEquals("r"))
+            {
+                header.Read();
+                roleType = header.GetString();
+            }
+            else
+            {
+                header.Read();
+                header.Skip();
+            }
+        }
+        var identity = new ClaimsIdentity(authenticationType, nameType ?? ClaimsIdentity.DefaultNameClaimType, roleType ?? ClaimsIdentity.DefaultRoleClaimType);
+        if (sessionIdClaim is { } sid)
+        {
+            identity.AddClaim(new Claim(TesseraAuthenticationDefaults.SessionIdClaimType, sid.Id, ClaimValueTypes.String, sid.Issuer, sid.Issuer, identity));
+        }
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (!reader.ValueTextEquals("c"))
+            {
+                reader.Read();
+                reader.Skip();
+                continue;
+            }
+            Expect(ref reader, JsonTokenType.StartArray);
+            while (reader.Read() && reader.TokenType == JsonTokenType.StartArray)
+            {
+                identity.AddClaim(ReadClaim(ref reader, identity));
+            }
+        }
+        return identity;
+    }
+
+    private static Claim ReadClaim(ref Utf8JsonReader reader, ClaimsIdentity identity)
+    {
+        Expect(ref reader, JsonTokenType.String);
+        var type = reader.GetString()!;
+        Expect(ref reader, JsonTokenType.String);
+        var value = reader.GetString()!;
+        string? valueType = null, claimIssuer = null, originalIssuer = null;
+        for (var member = 0; reader.Read() && reader.TokenType != JsonTokenType.EndArray; member++)
+        {
+            var text = reader.TokenType == JsonTokenType.Null ? null : reader.GetString();
+            switch (member)
+            {
+                case 0: valueType = text; break;
+                case 1: claimIssuer = text; break;
+                case 2: originalIssuer = text; break;
+                default: break;
+            }
+        }
+        claimIssuer ??= ClaimsIdentity.DefaultIssuer;
+        return new Claim(type, value, valueType ?? ClaimValueTypes.String, claimIssuer, originalIssuer ?? claimIssuer, identity);
+    }
+
+    private static void Expect(ref Utf8JsonReader reader, JsonTokenType type)
+    {
+        if (!reader.Read() || reader.TokenType != type)
+        {
+            throw new JsonException($"Expected {type} in a stored principal.");
+        }
+    }
+}
