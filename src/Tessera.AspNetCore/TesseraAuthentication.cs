@@ -83,7 +83,7 @@ internal sealed class TesseraAuthenticationHandler(
         {
             return AuthenticateResult.NoResult();
         }
-        if (session.TryGetReservedJson(SessionKeys.PrincipalKey, out var json) && SessionPrincipal.Read(json, session.Id, ClaimsIssuer) is var (principal, properties))
+        if (session.TryGetReservedJson(SessionKeys.PrincipalName, out var json) && SessionPrincipal.Read(json, session.Id, ClaimsIssuer) is var (principal, properties))
         {
             return AuthenticateResult.Success(new AuthenticationTicket(principal, properties, Scheme.Name));
         }

@@ -22,7 +22,7 @@ internal sealed class TesseraSessionFeature(HttpContext context, HttpSession ses
         _written = true;
         var commit = await Session.CommitOutcomeAsync(cancellationToken).ConfigureAwait(false);
         if ((commit.Result.Change == CredentialChange.Issue || commit.IdleExpiresAt is not null)
-            && Session.TryGetReservedJson(SessionKeys.PrincipalKey, out var principal))
+            && Session.TryGetReservedJson(SessionKeys.PrincipalName, out var principal))
         {
             // A sign-in through SignInAsync chose the cookie's persistence (IsPersistent) for its session; read only when
             // a cookie may be written, so a read-only request never parses it.

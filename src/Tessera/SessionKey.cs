@@ -33,7 +33,10 @@ internal static class SessionKeys
     /// The principal an authentication handler signed in (claims, identities, authentication properties), as compact
     /// JSON the ASP.NET Core package writes and reads; the core only keeps it and counts it against the size limit.
     /// </summary>
-    public const string PrincipalKey = "tessera:principal";
+    public const string PrincipalKey = ReservedPrefix + PrincipalName;
+
+    /// <summary><see cref="PrincipalKey"/> after the reserved prefix, for <c>TesseraSession.TryGetReservedJson</c>.</summary>
+    public const string PrincipalName = "principal";
 
     /// <summary>
     /// When the signed-in subject's sign-in ends, in Unix milliseconds, when it ends before the absolute deadline (an

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Tessera;
 
 // Values that Tessera's own packages keep in a session under the reserved "tessera:" prefix (such as the ASP.NET Core
@@ -5,7 +7,7 @@ namespace Tessera;
 public partial class TesseraSession
 {
     /// <summary>Reads a reserved value's JSON; <paramref name="name"/> goes after the reserved prefix.</summary>
-    internal bool TryGetReservedJson(string name, out string? json) => TryGetJson(SessionKeys.ReservedPrefix + name, out json);
+    internal bool TryGetReservedJson(string name, [NotNullWhen(true)] out string? json) => TryGetJson(SessionKeys.ReservedPrefix + name, out json);
 
     /// <summary>Sets a reserved value's JSON (already valid JSON); committed with the other changes.</summary>
     internal void SetReservedJson(string name, string json) => SetJson(SessionKeys.ReservedPrefix + name, json);

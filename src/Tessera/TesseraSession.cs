@@ -282,9 +282,6 @@ public partial class TesseraSession : ISessionMetadataSource
         }
     }
 
-    /// <summary>The JSON text of a reserved key as this request sees it (for the ASP.NET Core package's principal).</summary>
-    internal bool TryGetReservedJson(string key, [NotNullWhen(true)] out string? json) => TryGetJson(key, out json);
-
     /// <summary>The stored session's absolute deadline, or <see langword="null"/> for a new one.</summary>
     internal DateTimeOffset? AbsoluteExpiresAt => Loaded()?.AbsoluteExpiresAt;
 
