@@ -20,3 +20,6 @@ public sealed class InMemoryConcurrencyConformanceTests : ConcurrencyConformance
 public sealed class InMemoryHostileInputConformanceTests : HostileInputConformanceTests<InMemoryStoreKit>;
 public sealed class InMemoryHygieneConformanceTests : HygieneConformanceTests<InMemoryStoreKit>;
 public sealed class InMemoryStoreFailureConformanceTests : StoreFailureConformanceTests<InMemoryStoreKit>;
+
+/// <summary>External logins (OpenID Connect against a real provider) into in-memory Tessera sessions.</summary>
+public sealed class InMemoryOpenIdConnectSignInTests : Tessera.Testing.OpenIdConnect.OpenIdConnectSignInTests<InMemoryStoreKit>;
