@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.Features;
 using Tessera.AspNetCore;
 
@@ -38,17 +39,19 @@ internal static class DemoEndpoints
             {
                 return refused;
             }
-            // Regenerates the credential (the pre-login cookie dies) and keeps anonymous data such as the cart.
-            session.SignIn(user);
+            // Regenerates the credential (the pre-login cookie dies), keeps anonymous data such as the cart, and keeps the
+            // principal's claims (its customer role) in the session for [Authorize] and /me.
+            await request.HttpContext.SignInAsync(TesseraAuthenticationDefaults.AuthenticationScheme, DemoPrincipals.Customer(user));
             return Results.Ok(new { user, sessionId = session.Id });
         }).RequireRateLimiting(DemoRateLimits.SessionCreation);
 
-        app.MapGet("/me", (HttpSession session) =>
+        app.MapGet("/me", (HttpContext context, HttpSession session) =>
         {
             // During a store outage, "not signed in" would be a lie that sends the user to the login page: say 503.
             session.ThrowIfStoreUnavailable();
+            // The roles come from the principal authentication read from the same session record: no further store read.
             return session.Subject is { } user
-                ? Results.Ok(new { user })
+                ? Results.Ok(new { user, roles = DemoPrincipals.Roles(context.User) })
                 : Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Not signed in.");
         });
 

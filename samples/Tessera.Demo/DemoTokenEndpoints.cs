@@ -32,13 +32,14 @@ internal static class DemoTokenEndpoints
             {
                 return Results.Problem(statusCode: StatusCodes.Status501NotImplemented, title: "This store does not support token sessions yet.");
             }
-            var pair = await manager.Tokens.CreateAsync(user, metadata: request.HttpContext.CaptureSessionMetadata(), cancellationToken: request.HttpContext.RequestAborted);
+            // The same principal as a cookie sign-in: bearer requests authenticate with its customer role.
+            var pair = await manager.Tokens.CreateAsync(DemoPrincipals.Customer(user), metadata: request.HttpContext.CaptureSessionMetadata(), cancellationToken: request.HttpContext.RequestAborted);
             return TesseraTokenResults.Tokens(pair);
         }).DisableSession().RequireRateLimiting(DemoRateLimits.SessionCreation);
 
         // The handler's principal comes from the token's session; a missing or rejected token never reaches the lambda:
         // the authentication handler answers 401 with WWW-Authenticate: Bearer error="invalid_token".
-        api.MapGet("/me", (HttpContext context) => Results.Ok(new { user = context.User.Identity!.Name }))
+        api.MapGet("/me", (HttpContext context) => Results.Ok(new { user = context.User.Identity!.Name, roles = DemoPrincipals.Roles(context.User) }))
             .RequireAuthorization();
 
         // The same typed key and the same HttpSession as /cart: only the credential differs.

@@ -213,11 +213,7 @@ public partial class TesseraSession : ISessionMetadataSource
     /// <exception cref="ArgumentException">The subject is empty or too long.</exception>
     public void SignIn(string subject)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(subject);
-        if (subject.Length > 256)
-        {
-            throw new ArgumentException("A subject must be at most 256 characters long.", nameof(subject));
-        }
+        ValidateSubject(subject);
         EnsureWritable();
         if (_subject is not null && !string.Equals(_subject, subject, StringComparison.Ordinal))
         {
@@ -236,7 +232,7 @@ public partial class TesseraSession : ISessionMetadataSource
     /// <exception cref="SessionDataTooLargeException">The principal does not fit; nothing changed.</exception>
     internal void SignInWithPrincipal(string subject, string principalJson, DateTimeOffset? endsAt)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(subject);
+        ValidateSubject(subject);
         SessionKeys.ValidateValue(principalJson, nameof(principalJson));
         EnsureWritable();
         var endsJson = endsAt?.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -261,6 +257,15 @@ public partial class TesseraSession : ISessionMetadataSource
         if (clears)
         {
             SetSignInKeys(principalJson, endsJson);
+        }
+    }
+
+    private static void ValidateSubject(string subject)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(subject);
+        if (subject.Length > 256)
+        {
+            throw new ArgumentException("A subject must be at most 256 characters long.", nameof(subject));
         }
     }
 

@@ -33,7 +33,9 @@ public abstract class DemoFlowTests : IAsyncLifetime
         var login = await client.JsonAsync(HttpMethod.Post, "/login", new { user = "alice" });
         Assert.Equal("alice", login.GetProperty("user").GetString());
         Assert.False(string.IsNullOrEmpty(login.GetProperty("sessionId").GetString()));
-        Assert.Equal("alice", (await client.JsonAsync(HttpMethod.Get, "/me")).GetProperty("user").GetString());
+        var profile = await client.JsonAsync(HttpMethod.Get, "/me");
+        Assert.Equal("alice", profile.GetProperty("user").GetString());
+        Assert.Equal(["customer"], Items(profile, "roles"));
 
         await client.JsonAsync(HttpMethod.Post, "/cart", new { item = "apple" });
         var cart = await client.JsonAsync(HttpMethod.Post, "/cart", new { item = "pear" });

@@ -37,7 +37,9 @@ public abstract class DemoTokenFlowTests : IAsyncLifetime
         var first = await LoginAsync(client, "alice");
         Assert.Empty(client.LastSetCookies);
         client.AccessToken = first.Access;
-        Assert.Equal("alice", (await client.JsonAsync(HttpMethod.Get, "/api/me")).GetProperty("user").GetString());
+        var me = await client.JsonAsync(HttpMethod.Get, "/api/me");
+        Assert.Equal("alice", me.GetProperty("user").GetString());
+        Assert.Equal(["customer"], me.GetProperty("roles").EnumerateArray().Select(role => role.GetString()));
 
         await client.JsonAsync(HttpMethod.Post, "/api/cart", new { item = "apple" });
         Assert.Equal(["apple", "pear"], Items(await client.JsonAsync(HttpMethod.Post, "/api/cart", new { item = "pear" })));

@@ -89,7 +89,9 @@ public sealed class OperatorAccessTests
         Assert.NotEqual(anonymousCookie, client.Cookies["tessera"]);
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Contains("<h1>Sessions (operator)</h1>", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        Assert.Equal("operator", (await client.JsonAsync(HttpMethod.Get, "/me")).GetProperty("user").GetString());
+        var me = await client.JsonAsync(HttpMethod.Get, "/me");
+        Assert.Equal("operator", me.GetProperty("user").GetString());
+        Assert.Equal(["operator"], me.GetProperty("roles").EnumerateArray().Select(role => role.GetString()));
         Assert.Equal(HttpStatusCode.Unauthorized, staleTry.StatusCode);
     }
 
@@ -104,6 +106,29 @@ public sealed class OperatorAccessTests
         using var page = await client.GetAsync("/admin/sessions");
 
         Assert.Equal(HttpStatusCode.Forbidden, page.StatusCode);
+        Assert.Equal(["customer"], (await client.JsonAsync(HttpMethod.Get, "/me")).GetProperty("roles").EnumerateArray().Select(role => role.GetString()));
+    }
+
+    /// <summary>
+    /// The operator page is authorized by the operator role in the session's principal, which no password-less sign-in
+    /// grants: not over a cookie, not over a token (whose principal carries the customer role), whatever the name.
+    /// </summary>
+    [Fact]
+    public async Task PasswordlessSignInNeverGrantsTheOperatorRoleOverCookiesOrTokens()
+    {
+        await using var server = await DemoServer.StartAsync(extra: Operator.Argument);
+        using var cookie = server.CreateClient();
+        await cookie.JsonAsync(HttpMethod.Post, "/login", new { user = "root" });
+        using var bearer = server.CreateClient();
+        bearer.AccessToken = (await bearer.JsonAsync(HttpMethod.Post, "/api/login", new { user = "root" })).GetProperty("accessToken").GetString();
+
+        foreach (var client in new[] { cookie, bearer })
+        {
+            var me = await client.JsonAsync(HttpMethod.Get, bearer == client ? "/api/me" : "/me");
+            Assert.Equal(["customer"], me.GetProperty("roles").EnumerateArray().Select(role => role.GetString()));
+            using var page = await client.GetAsync("/admin/sessions");
+            Assert.Equal(HttpStatusCode.Forbidden, page.StatusCode);
+        }
     }
 
     [Fact]

@@ -32,6 +32,7 @@ public sealed class JsonFileStoreConformanceTests : SessionStoreConformanceTests
 public sealed class JsonFileHttpConformanceTests : ServerSideSessionHttpConformanceTests<JsonFileStoreKit>;
 public sealed class JsonFileTokenSessionConformanceTests : TokenSessionConformanceTests<JsonFileStoreKit>;
 public sealed class JsonFileTokenHttpConformanceTests : TokenHttpConformanceTests<JsonFileStoreKit>;
+public sealed class JsonFileSignInHttpConformanceTests : SignInHttpConformanceTests<JsonFileStoreKit>;
 public sealed class JsonFileSessionLimitConformanceTests : SessionLimitConformanceTests<JsonFileStoreKit>;
 public sealed class JsonFileSessionDataConformanceTests : SessionDataConformanceTests<JsonFileStoreKit>;
 public sealed class JsonFileStoreFailureConformanceTests : StoreFailureConformanceTests<JsonFileStoreKit>;

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Tessera.AspNetCore;
@@ -8,13 +9,13 @@ namespace Tessera.Demo.Pages;
 /// <summary>
 /// How a visitor becomes an operator: the password-less <c>POST /login</c> never does; the operator sign-in form at
 /// <c>/admin/sign-in</c> does, given the password whose hash is <c>Demo:OperatorPasswordHash</c>. It is rate limited
-/// per client address (<see cref="DemoRateLimits.OperatorSignIn"/>), regenerates the session's credential and marks the
-/// session as an operator's (<see cref="SessionKey"/>), which is what <see cref="Policy"/> checks. Without the setting
-/// none of these routes exist, so every <c>/admin/...</c> operator route answers 404.
+/// per client address (<see cref="DemoRateLimits.OperatorSignIn"/>), and signs in through <c>SignInAsync</c> (a new
+/// credential) a principal with the <see cref="DemoPrincipals.OperatorRole"/>, which is what <see cref="Policy"/>
+/// requires. Without the setting none of these routes exist, so every <c>/admin/...</c> operator route answers 404.
 /// </summary>
 internal static class OperatorSignIn
 {
-    /// <summary>The authorization policy of the operator page: a session marked by a successful operator sign-in.</summary>
+    /// <summary>The authorization policy of the operator page: the operator role, which only the operator sign-in grants.</summary>
     public const string Policy = "TesseraOperator";
 
     /// <summary>
@@ -23,30 +24,26 @@ internal static class OperatorSignIn
     /// </summary>
     public const string Subject = "operator";
 
-    /// <summary>
-    /// The session value that makes a session an operator's. Only <see cref="Map"/>'s sign-in sets it; signing in as
-    /// anyone else clears it (<see cref="TesseraSession.SignIn"/> drops another subject's data).
-    /// </summary>
-    public const string SessionKey = "demo:operator";
-
     /// <summary>The operator sign-in form's path (GET shows it, POST checks it); mapped only with an operator password hash.</summary>
     public const string Path = "/admin/sign-in";
 
     /// <summary>Whether <paramref name="user"/> is the operator's subject (in any case), which password-less sign-in refuses.</summary>
     public static bool IsReserved(string user) => string.Equals(user, Subject, StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>The policy: a signed-in session carrying <see cref="SessionKey"/>. A user name alone is no authorization.</summary>
+    /// <summary>
+    /// The policy: a signed-in principal with the <see cref="DemoPrincipals.OperatorRole"/>. A user name alone is no
+    /// authorization, and signing in as anyone else replaces the principal (and the role with it).
+    /// </summary>
     public static void Require(AuthorizationPolicyBuilder policy) => policy
         .RequireAuthenticatedUser()
-        .RequireAssertion(async context =>
-            context.Resource is HttpContext http && (await http.GetTesseraSessionAsync()).Get<bool>(SessionKey));
+        .RequireRole(DemoPrincipals.OperatorRole);
 
     /// <summary>Maps the sign-in form; only called when an operator password hash is configured.</summary>
     public static void Map(WebApplication app, string passwordHash)
     {
         app.MapGet(Path, () => Form(refused: false));
 
-        app.MapPost(Path, async (HttpContext context, HttpSession session, IAntiforgery antiforgery, ILoggerFactory loggers) =>
+        app.MapPost(Path, async (HttpContext context, IAntiforgery antiforgery, ILoggerFactory loggers) =>
         {
             if (!await antiforgery.IsRequestValidAsync(context))
             {
@@ -60,9 +57,8 @@ internal static class OperatorSignIn
                 DemoLog.OperatorSignInRefused(logger, client);
                 return Form(refused: true);
             }
-            // SignIn regenerates the credential, so a cookie planted or seen before this moment is worthless afterwards.
-            session.SignIn(Subject);
-            session.Set(SessionKey, true);
+            // Signing in regenerates the credential, so a cookie planted or seen before this moment is worthless afterwards.
+            await context.SignInAsync(TesseraAuthenticationDefaults.AuthenticationScheme, DemoPrincipals.Operator(Subject));
             DemoLog.OperatorSignedIn(logger, client);
             return DemoPages.SeeOther(context, DemoPages.AdminPath);
         }).RequireRateLimiting(DemoRateLimits.OperatorSignIn);
