@@ -51,9 +51,7 @@ public abstract class OpenIdConnectSignInTests<TKit> : HttpConformanceTestBase<T
         var (provider, app) = await StartAsync(OpenIdConnectResponseMode.Query);
         using var browser = new TestBrowser(_certificate);
         var home = app.Address;
-        Assert.Equal("ok", await PostAsync(browser, home, "/cart/apple"));
-        var anonymousCookie = browser.Cookie(home, app.CookieName)!;
-        var anonymousId = await GetAsync(browser, home, "/id");
+        var (anonymousCookie, anonymousId) = await ShopAnonymouslyAsync(browser, app);
 
         var (landed, profile) = await browser.NavigateAsync(new Uri(home, "/login?returnUrl=%2Fprofile"), initiator: home);
 
@@ -128,8 +126,7 @@ public abstract class OpenIdConnectSignInTests<TKit> : HttpConformanceTestBase<T
         var (_, app) = await StartAsync(OpenIdConnectResponseMode.FormPost, providerHost: "127.0.0.1");
         using var browser = new TestBrowser(_certificate);
         var home = app.Address;
-        Assert.Equal("ok", await PostAsync(browser, home, "/cart/apple"));
-        var anonymousId = await GetAsync(browser, home, "/id");
+        var (_, anonymousId) = await ShopAnonymouslyAsync(browser, app);
 
         await SignInAsync(browser, home);
 
@@ -150,9 +147,7 @@ public abstract class OpenIdConnectSignInTests<TKit> : HttpConformanceTestBase<T
         var (_, app) = await StartAsync(OpenIdConnectResponseMode.FormPost);
         using var browser = new TestBrowser(_certificate);
         var home = app.Address;
-        Assert.Equal("ok", await PostAsync(browser, home, "/cart/apple"));
-        var anonymousCookie = browser.Cookie(home, app.CookieName)!;
-        var anonymousId = await GetAsync(browser, home, "/id");
+        var (anonymousCookie, anonymousId) = await ShopAnonymouslyAsync(browser, app);
 
         await SignInAsync(browser, home);
 
@@ -175,6 +170,13 @@ public abstract class OpenIdConnectSignInTests<TKit> : HttpConformanceTestBase<T
         var app = await OpenIdConnectTesseraApp.StartAsync(Store, Clock, Key, provider, _certificate, responseMode, ConfigureServices);
         _hosts.Add(app);
         return (provider, app);
+    }
+
+    // Puts an apple in the cart of a new anonymous session: its cookie and id.
+    private static async Task<(string Cookie, string Id)> ShopAnonymouslyAsync(TestBrowser browser, OpenIdConnectTesseraApp app)
+    {
+        Assert.Equal("ok", await PostAsync(browser, app.Address, "/cart/apple"));
+        return (browser.Cookie(app.Address, app.CookieName)!, await GetAsync(browser, app.Address, "/id"));
     }
 
     private static async Task SignInAsync(TestBrowser browser, Uri home)
