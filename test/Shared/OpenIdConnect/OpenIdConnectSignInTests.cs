@@ -42,7 +42,9 @@ public abstract class OpenIdConnectSignInTests<TKit> : HttpConformanceTestBase<T
     /// provider's <c>sub</c>, the identity token's name, email and role are on the principal that authentication and
     /// <c>[Authorize(Roles = ...)]</c> see, the tokens are kept server-side with the session, the credential is new while
     /// the anonymous session's data stays, and the handler's correlation and nonce cookies were
-    /// <c>Secure; SameSite=None</c> and came back on the callback.
+    /// <c>Secure; SameSite=None</c> and came back on the callback. The provider requires PKCE of this client, so the
+    /// sign-in shows the handler used it; the items kept are the handler's (its scheme, the tokens, the redirect URI it
+    /// redeemed the code with) and Tessera's issue time, not the sign-in's redirect or the PKCE verifier.
     /// </summary>
     /// <returns>A task.</returns>
     [Fact]
@@ -71,6 +73,7 @@ public abstract class OpenIdConnectSignInTests<TKit> : HttpConformanceTestBase<T
                 issuer={provider.Issuer}
                 sid={sessionId}
                 tokens=access_token,expires_at,id_token,token_type
+                items=.AuthScheme,.Token.access_token,.Token.expires_at,.Token.id_token,.Token.token_type,.TokenNames,.issued,OpenIdConnect.Code.RedirectUri
                 """,
                 (await profile.Content.ReadAsStringAsync()).Split("\naccessTokenLength=")[0]);
             Assert.NotEqual("0", (await profile.Content.ReadAsStringAsync()).Split("\naccessTokenLength=")[1]);

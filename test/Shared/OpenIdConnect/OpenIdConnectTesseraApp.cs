@@ -134,6 +134,7 @@ public sealed class OpenIdConnectTesseraApp : IAsyncDisposable
                 $"issuer={user.FindFirst(ClaimTypes.NameIdentifier)?.Issuer}",
                 $"sid={user.FindFirst(TesseraAuthenticationDefaults.SessionIdClaimType)?.Value}",
                 $"tokens={string.Join(',', result.Properties?.GetTokens().Select(t => t.Name).Order(StringComparer.Ordinal) ?? Enumerable.Empty<string>())}",
+                $"items={string.Join(',', result.Properties?.Items.Keys.Order(StringComparer.Ordinal) ?? Enumerable.Empty<string>())}",
                 $"accessTokenLength={accessToken?.Length ?? 0}");
         });
         app.MapGet("/operators", [Authorize(Roles = "someone-else")] () => "never");
