@@ -22,3 +22,6 @@ public sealed class InMemoryHygieneConformanceTests : HygieneConformanceTests<In
 public sealed class InMemoryStoreFailureConformanceTests : StoreFailureConformanceTests<InMemoryStoreKit>;
 public sealed class InMemoryTicketStoreConformanceTests : TicketStoreConformanceTests<InMemoryStoreKit>;
 public sealed class InMemoryDataProtectionKeysConformanceTests : DataProtectionKeysConformanceTests<InMemoryStoreKit>;
+
+/// <summary>External logins (OpenID Connect against a real provider) into in-memory Tessera sessions.</summary>
+public sealed class InMemoryOpenIdConnectSignInTests : Tessera.Testing.OpenIdConnect.OpenIdConnectSignInTests<InMemoryStoreKit>;

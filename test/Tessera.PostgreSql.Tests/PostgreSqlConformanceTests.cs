@@ -78,3 +78,6 @@ public sealed class PostgreSqlNearCacheTabScopeConformanceTests : TabScopeConfor
 public sealed class PostgreSqlNearCacheConcurrencyConformanceTests : ConcurrencyConformanceTests<PostgreSqlNearCacheStoreKit>;
 public sealed class PostgreSqlNearCacheHostileInputConformanceTests : HostileInputConformanceTests<PostgreSqlNearCacheStoreKit>;
 public sealed class PostgreSqlNearCacheHygieneConformanceTests : HygieneConformanceTests<PostgreSqlNearCacheStoreKit>;
+
+/// <summary>External logins (OpenID Connect against a real provider) into PostgreSQL Tessera sessions.</summary>
+public sealed class PostgreSqlOpenIdConnectSignInTests : Tessera.Testing.OpenIdConnect.OpenIdConnectSignInTests<PostgreSqlStoreKit>;

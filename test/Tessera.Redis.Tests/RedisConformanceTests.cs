@@ -86,3 +86,7 @@ public sealed class RedisNearCacheStoreKit : RedisStoreKit
 [Collection(RedisCollection.Name)] public sealed class RedisNearCacheConcurrencyConformanceTests : ConcurrencyConformanceTests<RedisNearCacheStoreKit>;
 [Collection(RedisCollection.Name)] public sealed class RedisNearCacheHostileInputConformanceTests : HostileInputConformanceTests<RedisNearCacheStoreKit>;
 [Collection(RedisCollection.Name)] public sealed class RedisNearCacheHygieneConformanceTests : HygieneConformanceTests<RedisNearCacheStoreKit>;
+
+/// <summary>External logins (OpenID Connect against a real provider) into Redis Tessera sessions.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class RedisOpenIdConnectSignInTests : Tessera.Testing.OpenIdConnect.OpenIdConnectSignInTests<RedisStoreKit>;

@@ -52,3 +52,6 @@ public sealed class SqliteAnonymousBoundConformanceTests : AnonymousBoundConform
 
 /// <summary>The cookie store's refusal of replayed older cookies, with a SQLite store as its revocation store.</summary>
 public sealed class SqliteCookieStoreRollbackConformanceTests : CookieStoreRollbackConformanceTests<SqliteStoreKit>;
+
+/// <summary>External logins (OpenID Connect against a real provider) into SQLite Tessera sessions.</summary>
+public sealed class SqliteOpenIdConnectSignInTests : Tessera.Testing.OpenIdConnect.OpenIdConnectSignInTests<SqliteStoreKit>;
