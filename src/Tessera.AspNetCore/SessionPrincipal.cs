@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Security.Claims;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -79,35 +80,14 @@ internal static class SessionPrincipal
     /// <summary>
     /// Reads a principal back, with a <c>sid</c> claim of <paramref name="sessionId"/> issued by
     /// <paramref name="issuer"/> first in its first identity, and the properties with the kept items.
-    /// <see langword="null"/> when the text is not a principal this class wrote.
+    /// <see langword="null"/> when the text is not a principal this class wrote. Every call gives a principal and
+    /// properties of its own (an app may change them); only the parsed text behind them is shared.
     /// </summary>
-    public static (ClaimsPrincipal Principal, AuthenticationProperties Properties)? Read(string json, string sessionId, string issuer)
-    {
-        var bytes = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(json.Length));
-        try
-        {
-            var length = Encoding.UTF8.GetBytes(json, bytes);
-            return Read(new ReadOnlySpan<byte>(bytes, 0, length), sessionId, issuer);
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
-        {
-            // Not a principal this class wrote (GetString on a number, say): no principal rather than a 500.
-            return null;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(bytes);
-        }
-    }
+    public static (ClaimsPrincipal Principal, AuthenticationProperties Properties)? Read(string json, string sessionId, string issuer) =>
+        Parse(json)?.Build(sessionId, issuer);
 
     /// <summary>Whether the sign-in asked for a persistent credential (<see cref="AuthenticationProperties.IsPersistent"/>).</summary>
-    public static bool IsPersistent(string json)
-    {
-        using var document = JsonDocument.Parse(json);
-        return document.RootElement.TryGetProperty(ItemsName, out var items)
-            && items.ValueKind == JsonValueKind.Object
-            && items.TryGetProperty(PersistentItem, out _);
-    }
+    public static bool IsPersistent(string json) => Parse(json)?.Persistent ?? false;
 
     private static void WriteIdentity(Utf8JsonWriter writer, ClaimsIdentity identity, string sessionIdIssuer)
     {
@@ -173,16 +153,63 @@ internal static class SessionPrincipal
         }
     }
 
-    private static (ClaimsPrincipal, AuthenticationProperties)? Read(ReadOnlySpan<byte> utf8, string sessionId, string issuer)
+    // The parsed form of a stored principal, shared by every request whose session holds the same text: parsing is
+    // most of what reading a principal costs, and a signed-in user's principal text changes only when they sign in again.
+    // Keyed by the text itself (not its session), so a store that hands out a fresh string per read (Redis, PostgreSQL)
+    // finds it too. Bounded: past CacheCapacity entries it starts over; texts over MaxCachedLength are not kept.
+    private const int CacheCapacity = 1024;
+    private const int MaxCachedLength = 4096;
+    private static readonly ConcurrentDictionary<string, StoredPrincipal?> ParsedTexts = new(StringComparer.Ordinal);
+    private static int s_parsedCount;
+
+    private static StoredPrincipal? Parse(string json)
+    {
+        if (json.Length > MaxCachedLength)
+        {
+            return ParseText(json);
+        }
+        if (ParsedTexts.TryGetValue(json, out var stored))
+        {
+            return stored;
+        }
+        stored = ParseText(json);
+        if (Interlocked.Increment(ref s_parsedCount) > CacheCapacity)
+        {
+            ParsedTexts.Clear();
+            Volatile.Write(ref s_parsedCount, 1);
+        }
+        ParsedTexts.TryAdd(json, stored);
+        return stored;
+    }
+
+    private static StoredPrincipal? ParseText(string json)
+    {
+        var bytes = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(json.Length));
+        try
+        {
+            var length = Encoding.UTF8.GetBytes(json, bytes);
+            return Parse(new ReadOnlySpan<byte>(bytes, 0, length));
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            // Not a principal this class wrote (GetString on a number, say): no principal rather than a 500.
+            return null;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(bytes);
+        }
+    }
+
+    private static StoredPrincipal? Parse(ReadOnlySpan<byte> utf8)
     {
         var reader = new Utf8JsonReader(utf8);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
         {
             return null;
         }
-        var principal = new ClaimsPrincipal();
-        var identities = 0;
-        Dictionary<string, string?>? items = null;
+        var identities = new List<StoredIdentity>(1);
+        KeyValuePair<string, string?>[]? items = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals(IdentitiesName))
@@ -190,19 +217,20 @@ internal static class SessionPrincipal
                 Expect(ref reader, JsonTokenType.StartArray);
                 while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
                 {
-                    principal.AddIdentity(ReadIdentity(ref reader, identities++ == 0 ? (sessionId, issuer) : null));
+                    identities.Add(ReadIdentity(ref reader));
                 }
             }
             else if (reader.ValueTextEquals(ItemsName))
             {
                 Expect(ref reader, JsonTokenType.StartObject);
-                items = new(StringComparer.Ordinal);
+                var read = new List<KeyValuePair<string, string?>>();
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
                     var key = reader.GetString()!;
                     reader.Read();
-                    items[key] = reader.TokenType == JsonTokenType.Null ? null : reader.GetString();
+                    read.Add(new(key, reader.TokenType == JsonTokenType.Null ? null : reader.GetString()));
                 }
+                items = [.. read];
             }
             else
             {
@@ -210,13 +238,12 @@ internal static class SessionPrincipal
                 reader.Skip();
             }
         }
-        return identities > 0 ? (principal, items is null ? new AuthenticationProperties() : new AuthenticationProperties(items)) : null;
+        return identities.Count > 0 ? new StoredPrincipal([.. identities], items) : null;
     }
 
-    // Two passes over the identity's object, the first on a copy of the reader: the identity's types must be known
-    // before its claims are made (a claim made for its identity is not copied when added to it), and jsonb may have
-    // put them after the claims.
-    private static ClaimsIdentity ReadIdentity(ref Utf8JsonReader reader, (string Id, string Issuer)? sessionIdClaim)
+    // Two passes over the identity's object, the first on a copy of the reader: jsonb may have put the identity's types
+    // after its claims, and the claims are read into a list either way.
+    private static StoredIdentity ReadIdentity(ref Utf8JsonReader reader)
     {
         string? authenticationType = null, nameType = null, roleType = null;
         var header = reader;
@@ -243,11 +270,7 @@ internal static class SessionPrincipal
                 header.Skip();
             }
         }
-        var identity = new ClaimsIdentity(authenticationType, nameType ?? ClaimsIdentity.DefaultNameClaimType, roleType ?? ClaimsIdentity.DefaultRoleClaimType);
-        if (sessionIdClaim is { } sid)
-        {
-            identity.AddClaim(new Claim(TesseraAuthenticationDefaults.SessionIdClaimType, sid.Id, ClaimValueTypes.String, sid.Issuer, sid.Issuer, identity));
-        }
+        var claims = new List<StoredClaim>();
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (!reader.ValueTextEquals("c"))
@@ -259,13 +282,13 @@ internal static class SessionPrincipal
             Expect(ref reader, JsonTokenType.StartArray);
             while (reader.Read() && reader.TokenType == JsonTokenType.StartArray)
             {
-                identity.AddClaim(ReadClaim(ref reader, identity));
+                claims.Add(ReadClaim(ref reader));
             }
         }
-        return identity;
+        return new StoredIdentity(authenticationType, nameType ?? ClaimsIdentity.DefaultNameClaimType, roleType ?? ClaimsIdentity.DefaultRoleClaimType, [.. claims]);
     }
 
-    private static Claim ReadClaim(ref Utf8JsonReader reader, ClaimsIdentity identity)
+    private static StoredClaim ReadClaim(ref Utf8JsonReader reader)
     {
         Expect(ref reader, JsonTokenType.String);
         var type = reader.GetString()!;
@@ -284,7 +307,7 @@ internal static class SessionPrincipal
             }
         }
         claimIssuer ??= ClaimsIdentity.DefaultIssuer;
-        return new Claim(type, value, valueType ?? ClaimValueTypes.String, claimIssuer, originalIssuer ?? claimIssuer, identity);
+        return new StoredClaim(type, value, valueType ?? ClaimValueTypes.String, claimIssuer, originalIssuer ?? claimIssuer);
     }
 
     private static void Expect(ref Utf8JsonReader reader, JsonTokenType type)
@@ -294,4 +317,42 @@ internal static class SessionPrincipal
             throw new JsonException($"Expected {type} in a stored principal.");
         }
     }
+
+    private sealed class StoredPrincipal(StoredIdentity[] identities, KeyValuePair<string, string?>[]? items)
+    {
+        public bool Persistent { get; } = items is not null && Array.Exists(items, item => item.Key == PersistentItem);
+
+        public (ClaimsPrincipal, AuthenticationProperties) Build(string sessionId, string issuer)
+        {
+            var principal = new ClaimsPrincipal();
+            for (var i = 0; i < identities.Length; i++)
+            {
+                principal.AddIdentity(identities[i].Build(i == 0 ? (sessionId, issuer) : null));
+            }
+            var properties = items is null
+                ? new AuthenticationProperties()
+                : new AuthenticationProperties(new Dictionary<string, string?>(items, StringComparer.Ordinal));
+            return (principal, properties);
+        }
+    }
+
+    private sealed record StoredIdentity(string? AuthenticationType, string NameType, string RoleType, StoredClaim[] Claims)
+    {
+        // A claim made for its identity is not copied when added to it, so each claim is made with its identity.
+        public ClaimsIdentity Build((string Id, string Issuer)? sessionIdClaim)
+        {
+            var identity = new ClaimsIdentity(AuthenticationType, NameType, RoleType);
+            if (sessionIdClaim is { } sid)
+            {
+                identity.AddClaim(new Claim(TesseraAuthenticationDefaults.SessionIdClaimType, sid.Id, ClaimValueTypes.String, sid.Issuer, sid.Issuer, identity));
+            }
+            foreach (var claim in Claims)
+            {
+                identity.AddClaim(new Claim(claim.Type, claim.Value, claim.ValueType, claim.Issuer, claim.OriginalIssuer, identity));
+            }
+            return identity;
+        }
+    }
+
+    private readonly record struct StoredClaim(string Type, string Value, string ValueType, string Issuer, string OriginalIssuer);
 }

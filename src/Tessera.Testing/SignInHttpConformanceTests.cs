@@ -387,6 +387,32 @@ public abstract class SignInHttpConformanceTests<TKit> : HttpConformanceTestBase
         Assert.Equal(Describe(expected, await client.GetStringAsync("/id")), described.Split("items\n")[0]);
     }
 
+    /// <summary>
+    /// Every request gets a principal and properties of its own: a claim and an item an app adds to them in one request
+    /// (without signing in again) are gone on the next, and two sessions holding the same stored principal each get
+    /// their own session id claim.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task WhatARequestAddsToItsPrincipalIsNotSeenByTheNextOrByAnotherSession()
+    {
+        var server = await StartServerAsync();
+        using var alice = server.CreateClient();
+        using var aliceElsewhere = server.CreateClient();
+        await alice.PostAsync("/si/signin?item=kept");
+        await aliceElsewhere.PostAsync("/si/signin?item=kept");
+        var expected = Describe(SamplePrincipal(), await alice.GetStringAsync("/id"));
+
+        Assert.Equal("ok", await alice.PostAsync("/si/mutate"));
+
+        var described = await alice.GetStringAsync("/si/principal");
+        Assert.Equal(expected, described.Split("items\n")[0]);
+        Assert.DoesNotContain("mutated", described, StringComparison.Ordinal);
+        var elsewhere = await aliceElsewhere.GetStringAsync("/si/principal");
+        Assert.Equal(Describe(SamplePrincipal(), await aliceElsewhere.GetStringAsync("/id")), elsewhere.Split("items\n")[0]);
+        Assert.NotEqual(await alice.GetStringAsync("/id"), await aliceElsewhere.GetStringAsync("/id"));
+    }
+
     private static async Task<HttpStatusCode> StatusAsync(CookieClient client, string path)
     {
         using var response = await client.SendAsync(HttpMethod.Get, path);
@@ -433,6 +459,15 @@ public abstract class SignInHttpConformanceTests<TKit> : HttpConformanceTestBase
             var user = context.User;
             user.Identities.First().AddClaim(new Claim("extra", "1"));
             await context.SignInAsync(Scheme, user);
+            return "ok";
+        }).RequireAuthorization();
+        // Changes this request's principal and properties in place, without signing in again.
+        app.MapPost("/si/mutate", async (HttpContext context) =>
+        {
+            var result = await context.AuthenticateAsync(Scheme);
+            result.Principal!.Identities.First().AddClaim(new Claim("mutated", "1"));
+            result.Properties!.Items["mutated"] = "1";
+            context.User.Identities.First().AddClaim(new Claim("mutated", "2"));
             return "ok";
         }).RequireAuthorization();
         app.MapGet("/si/ops", [Authorize(Roles = "ops")] () => "ops");
