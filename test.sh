@@ -351,7 +351,8 @@ fi
 if ((need_pg)); then
   # Test classes run in parallel, each with a database and a pool of its own, and the store kits share one database
   # with a pool of 60: under PostgreSQL's default of 100 connections a run hit "too many clients" (a request answered 503).
-  postgres_options="-c max_connections=300"
+  # pg_stat_statements lets the PostgreSQL tests count what the server ran (no connection-reset statements per request).
+  postgres_options="-c max_connections=300 -c shared_preload_libraries=pg_stat_statements"
   if ! start_postgres; then failed=1; finish 1; fi
   export TESSERA_TEST_POSTGRES="$postgres_connection"
 fi

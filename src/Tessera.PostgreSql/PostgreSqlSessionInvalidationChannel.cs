@@ -16,15 +16,21 @@ namespace Tessera.PostgreSql;
 /// PostgreSQL delivers a notification to every session listening at commit time, in commit order, and only to
 /// connected listeners: while the connection is down the near cache is told it is not listening (and serves nothing
 /// from memory). Channels are per database, so stores in different schemas of one database with the same table name
-/// share invalidations, which costs extra reads and never correctness. The data source must not use multiplexing
-/// (a <c>LISTEN</c> needs its own connection).
+/// share invalidations, which costs extra reads and never correctness. A <c>LISTEN</c> needs a connection of its own,
+/// which multiplexing never hands out: a store on a multiplexing data source listens on a non-multiplexing one (see
+/// <see cref="PostgreSqlSessionStoreOptions.ListenConnectionString"/>).
 /// </remarks>
 public sealed class PostgreSqlSessionInvalidationChannel : SessionInvalidationChannel
 {
     private readonly PostgreSqlSessionStore _store;
+    private readonly NpgsqlDataSource _listenSource;
     private readonly ILogger _logger;
 
     /// <summary>Creates the channel of a store; nothing connects until <see cref="SessionInvalidationChannel.StartAsync"/>.</summary>
+    /// <exception cref="InvalidOperationException">
+    /// The store runs on a multiplexing data source the application built and
+    /// <see cref="PostgreSqlSessionStoreOptions.ListenConnectionString"/> is not set.
+    /// </exception>
     /// <param name="store">The store whose data source and sessions table are used.</param>
     /// <param name="logger">Logs connection failures; <see langword="null"/> logs nothing.</param>
     /// <param name="timeProvider">Times the retries and heartbeats (network time, not session expiry); <see langword="null"/> means <see cref="TimeProvider.System"/>.</param>
@@ -32,6 +38,8 @@ public sealed class PostgreSqlSessionInvalidationChannel : SessionInvalidationCh
         : base(timeProvider)
     {
         ArgumentNullException.ThrowIfNull(store);
+        _listenSource = store.ListenSource ?? throw new InvalidOperationException(
+            "The near cache's LISTEN needs a connection of its own, which a multiplexing data source cannot give: set PostgreSqlSessionStoreOptions.ListenConnectionString (a connection string without multiplexing), or give the store a connection string instead of a data source.");
         _store = store;
         _logger = logger ?? NullLogger.Instance;
         Channel = "tessera:" + store.SessionsTableName;
@@ -57,7 +65,7 @@ public sealed class PostgreSqlSessionInvalidationChannel : SessionInvalidationCh
     /// <inheritdoc />
     protected override async Task ListenOnceAsync(ISessionInvalidationListener listener, Action subscribed, CancellationToken cancellationToken)
     {
-        var connection = await _store.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _listenSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var connectionScope = connection.ConfigureAwait(false);
         connection.Notification += (_, e) => Deliver(listener, e.Payload);
         await ExecuteAsync(connection, "LISTEN " + QuoteIdentifier(Channel), cancellationToken).ConfigureAwait(false);

@@ -17,7 +17,8 @@ public sealed partial class PostgreSqlSessionStore
     private static readonly Func<NpgsqlCommand, CancellationToken, Task<NpgsqlDataReader>> RunSingleRowReader = static (c, t) => c.ExecuteReaderAsync(CommandBehavior.SingleRow, t);
 
     // Every statement is prepared on its pooled connection: Npgsql keeps prepared statements per physical connection,
-    // so after a connection's first use of a statement, preparing it again costs no round trip.
+    // so after a connection's first use of a statement, preparing it again costs no round trip. A multiplexing data
+    // source refuses explicit preparation and prepares by itself instead (Max Auto Prepare).
     private async ValueTask<Lease> CommandAsync(string sql, bool idempotent, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
@@ -89,7 +90,11 @@ public sealed partial class PostgreSqlSessionStore
                 try
                 {
                     // Preparing only parses: a failure here is a connection found dead before the statement was sent.
-                    await Command.PrepareAsync(cancellationToken).ConfigureAwait(false);
+                    // Multiplexing refuses explicit preparation; its data source prepares automatically (Max Auto Prepare).
+                    if (!store._multiplexing)
+                    {
+                        await Command.PrepareAsync(cancellationToken).ConfigureAwait(false);
+                    }
                     sent = true;
                     return await run(Command, cancellationToken).ConfigureAwait(false);
                 }

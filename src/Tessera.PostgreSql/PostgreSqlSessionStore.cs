@@ -49,6 +49,8 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
     private readonly ILogger _logger;
     private readonly int _commandTimeout;
     private readonly int _shutdownRuns;
+    private readonly bool _multiplexing;
+    private readonly NpgsqlDataSource? _listenDataSource;
     private readonly PostgreSqlStatements _sql;
     private readonly AnonymousSessionBudget? _anonymous;
     private int _disposed;
@@ -85,6 +87,8 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
         _schema = new PostgreSqlSchema(_options);
         _commandTimeout = (int)Math.Ceiling(_options.CommandTimeout.TotalSeconds);
         _shutdownRuns = ShutdownRuns(dataSource.ConnectionString);
+        _multiplexing = new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).Multiplexing;
+        _listenDataSource = ListenDataSource(_options, _multiplexing, ownsDataSource);
         _sql = new PostgreSqlStatements(_schema, _options.UserQuery);
         if (_options.MaxAnonymousSessions is { } maxAnonymous)
         {
@@ -92,8 +96,24 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
         }
     }
 
-    /// <summary>The data source the store runs on.</summary>
+    /// <summary>
+    /// The data source the store runs on. One the store built from a connection string has Tessera's connection
+    /// defaults wherever the string names no value of its own: <c>No Reset On Close</c> (the store changes no connection
+    /// state, so Npgsql's reset statements would only cost server time), <c>Maximum Pool Size</c>
+    /// <see cref="PostgreSqlSessionStoreDefaults.MaxPoolSize"/>, and with <c>Multiplexing</c>, <c>Max Auto Prepare</c>
+    /// <see cref="PostgreSqlSessionStoreDefaults.MaxAutoPrepare"/>. A data source the application gave is used as it is.
+    /// </summary>
     public NpgsqlDataSource DataSource => _dataSource;
+
+    /// <summary>
+    /// Where the near cache's <c>LISTEN</c> connection comes from: the store's data source, or, when that one multiplexes,
+    /// a non-multiplexing one (see <see cref="PostgreSqlSessionStoreOptions.ListenConnectionString"/>); <see langword="null"/>
+    /// when the store multiplexes on a data source the application built and no listen connection string was given.
+    /// </summary>
+    internal NpgsqlDataSource? ListenSource => _multiplexing ? _listenDataSource : _dataSource;
+
+    /// <summary>Whether the store's data source multiplexes (no explicit preparation, no <c>LISTEN</c> on it).</summary>
+    internal bool Multiplexing => _multiplexing;
 
     /// <summary>The sessions table's name (unqualified), which names the near cache's notification channel.</summary>
     internal string SessionsTableName => _options.EffectiveSessionsTable;
@@ -246,22 +266,39 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
         return await command.ExecuteAsync(cancellationToken).ConfigureAwait(false) == 1;
     }
 
-    /// <summary>Disposes the data source when the store created it; a data source passed in is left to its owner.</summary>
+    /// <summary>
+    /// Disposes the data sources the store created (its own, and a listen data source); a data source passed in is left
+    /// to its owner.
+    /// </summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0 && _ownsDataSource)
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            _dataSource.Dispose();
+            _listenDataSource?.Dispose();
+            if (_ownsDataSource)
+            {
+                _dataSource.Dispose();
+            }
         }
     }
 
-    /// <summary>Disposes the data source when the store created it; a data source passed in is left to its owner.</summary>
+    /// <summary>
+    /// Disposes the data sources the store created (its own, and a listen data source); a data source passed in is left
+    /// to its owner.
+    /// </summary>
     /// <returns>A task.</returns>
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0 && _ownsDataSource)
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            await _dataSource.DisposeAsync().ConfigureAwait(false);
+            if (_listenDataSource is { } listen)
+            {
+                await listen.DisposeAsync().ConfigureAwait(false);
+            }
+            if (_ownsDataSource)
+            {
+                await _dataSource.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 
@@ -330,11 +367,47 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
         options.Validate();
         try
         {
-            return NpgsqlDataSource.Create(options.ConnectionString);
+            return NpgsqlDataSource.Create(WithStoreDefaults(options.ConnectionString));
         }
         catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException)
         {
             throw new ArgumentException("The PostgreSQL session store's connection string could not be parsed: " + e.Message, nameof(options), e);
         }
+    }
+
+    /// <summary>
+    /// The connection string with the store's defaults for what it does not name itself (see <see cref="DataSource"/>).
+    /// Npgsql's builder keeps only the keywords the string named, under their canonical names, whichever synonym it used.
+    /// </summary>
+    internal static string WithStoreDefaults(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        var named = builder.Keys.Cast<string>().ToHashSet(StringComparer.OrdinalIgnoreCase);
+        if (!named.Contains("No Reset On Close"))
+        {
+            builder.NoResetOnClose = true;
+        }
+        if (!named.Contains("Maximum Pool Size"))
+        {
+            builder.MaxPoolSize = PostgreSqlSessionStoreDefaults.MaxPoolSize;
+        }
+        if (builder.Multiplexing && !named.Contains("Max Auto Prepare"))
+        {
+            builder.MaxAutoPrepare = PostgreSqlSessionStoreDefaults.MaxAutoPrepare;
+        }
+        return builder.ConnectionString;
+    }
+
+    // LISTEN needs a connection of its own, which multiplexing never hands out: a multiplexing store listens on a data
+    // source of its own, from the listen connection string or, when the store built its data source, the same string.
+    private static NpgsqlDataSource? ListenDataSource(PostgreSqlSessionStoreOptions options, bool multiplexing, bool ownsDataSource)
+    {
+        var connectionString = options.ListenConnectionString ?? (ownsDataSource ? options.ConnectionString : null);
+        if (!multiplexing || connectionString is null)
+        {
+            return null;
+        }
+        var builder = new NpgsqlConnectionStringBuilder(connectionString) { Multiplexing = false, MaxPoolSize = 2 };
+        return NpgsqlDataSource.Create(builder.ConnectionString);
     }
 }

@@ -71,6 +71,21 @@ public static class PostgreSqlSessionStoreDefaults
 
     /// <summary>How often an instance counts the live anonymous sessions again: every 5 seconds.</summary>
     public static readonly TimeSpan AnonymousCountInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The <c>Maximum Pool Size</c> of a data source the store builds from a connection string that names none: twice the
+    /// processor count, at least 10 (Npgsql's own default is 100). Each store statement holds a connection for one round
+    /// trip, so a few connections serve many requests; more only add PostgreSQL backends that compete for the server's
+    /// cores.
+    /// </summary>
+    public static int MaxPoolSize => Math.Max(10, 2 * Environment.ProcessorCount);
+
+    /// <summary>
+    /// The <c>Max Auto Prepare</c> of a multiplexing data source the store builds from a connection string that names
+    /// none: 32, room for every statement the store runs (multiplexing refuses explicit preparation, so the store's
+    /// statements are prepared automatically after their first few uses instead).
+    /// </summary>
+    public const int MaxAutoPrepare = 32;
 }
 
 /// <summary>Options of <see cref="PostgreSqlSessionStore"/>. Validated when the store is constructed.</summary>
@@ -80,6 +95,15 @@ public sealed partial class PostgreSqlSessionStoreOptions
     /// The Npgsql connection string, used when no <c>NpgsqlDataSource</c> is given. Default <see langword="null"/>.
     /// </summary>
     public string? ConnectionString { get; set; }
+
+    /// <summary>
+    /// The connection string of the near cache's <c>LISTEN</c> connection, needed only when the store runs on a
+    /// multiplexing data source the application built (multiplexing cannot hold a connection for <c>LISTEN</c>, and a
+    /// built data source does not give its password back). Default <see langword="null"/>: the store's own data source
+    /// listens, or, when the store built a multiplexing data source from <see cref="ConnectionString"/>, a non-multiplexing
+    /// one from the same string. <c>Multiplexing</c> in this string is ignored (always off).
+    /// </summary>
+    public string? ListenConnectionString { get; set; }
 
     /// <summary>The schema holding the tables. Default <see cref="PostgreSqlSessionStoreDefaults.Schema"/> (<c>public</c>).</summary>
     public string Schema { get; set; } = PostgreSqlSessionStoreDefaults.Schema;
@@ -201,6 +225,10 @@ public sealed partial class PostgreSqlSessionStoreOptions
         {
             yield return new ArgumentException("A user query needs both a join clause and a select expression.", nameof(UserQuery));
         }
+        if (ListenConnectionString is { } listen && ConnectionStringProblem(listen, nameof(ListenConnectionString)) is { } unusableListen)
+        {
+            yield return unusableListen;
+        }
     }
 
     /// <summary>The problems of <see cref="Problems"/>, plus a <see cref="ConnectionString"/> that is set but unparsable.</summary>
@@ -210,7 +238,7 @@ public sealed partial class PostgreSqlSessionStoreOptions
         {
             yield return problem;
         }
-        if (ConnectionString is { } connectionString && ConnectionStringProblem(connectionString) is { } unusable)
+        if (ConnectionString is { } connectionString && ConnectionStringProblem(connectionString, nameof(ConnectionString)) is { } unusable)
         {
             yield return unusable;
         }
@@ -224,7 +252,7 @@ public sealed partial class PostgreSqlSessionStoreOptions
             : null;
 
     // Npgsql's message names the bad keyword, never a value (the string may hold a password).
-    private static ArgumentException? ConnectionStringProblem(string connectionString)
+    private static ArgumentException? ConnectionStringProblem(string connectionString, string option)
     {
         try
         {
@@ -233,7 +261,7 @@ public sealed partial class PostgreSqlSessionStoreOptions
         }
         catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException)
         {
-            return new ArgumentException("The connection string could not be parsed: " + e.Message, nameof(ConnectionString), e);
+            return new ArgumentException($"The {option} could not be parsed: " + e.Message, option, e);
         }
     }
 

@@ -21,8 +21,11 @@ public class PostgreSqlStoreKit : StoreKit
 
     public override ISessionInvalidationChannel CreateChannel(ISessionStore store) => new PostgreSqlSessionInvalidationChannel((PostgreSqlSessionStore)store);
 
+    /// <summary>The database the kit's stores live in: <see cref="PostgresDatabase.Shared"/>.</summary>
+    protected virtual PostgresDatabase Database => PostgresDatabase.Shared;
+
     protected override ISessionStore Create(TimeProvider clock, StoreShape shape) =>
-        PostgresDatabase.Shared.CreateStoreAsync(clock, options =>
+        Database.CreateStoreAsync(clock, options =>
         {
             if (shape.MaxAnonymousSessions is { } anonymous)
             {
@@ -32,7 +35,7 @@ public class PostgreSqlStoreKit : StoreKit
 
     protected override ISessionStore CreateShared(TimeProvider clock)
     {
-        var database = PostgresDatabase.Shared;
+        var database = Database;
         var schema = _sharedSchema ??= database.NewSchema();
         return database.CreateStoreAsync(clock, options => options.Schema = schema).GetAwaiter().GetResult();
     }
@@ -46,6 +49,15 @@ public sealed class PostgreSqlNearCacheStoreKit : PostgreSqlStoreKit
         var store = (PostgreSqlSessionStore)base.Create(clock, shape);
         return StartNearCache(store, new PostgreSqlSessionInvalidationChannel(store), clock);
     }
+}
+
+/// <summary>
+/// PostgreSQL stores on a multiplexing data source the application built (Npgsql's mode for many short statements from
+/// many requests): no explicit preparation, and the near cache listening on a connection of its own.
+/// </summary>
+public sealed class PostgreSqlMultiplexingStoreKit : PostgreSqlStoreKit
+{
+    protected override PostgresDatabase Database => PostgresDatabase.SharedMultiplexing;
 }
 
 public sealed class PostgreSqlSessionStoreConformanceTests : SessionStoreConformanceTests<PostgreSqlStoreKit>;
@@ -81,3 +93,10 @@ public sealed class PostgreSqlNearCacheHygieneConformanceTests : HygieneConforma
 
 /// <summary>External logins (OpenID Connect against a real provider) into PostgreSQL Tessera sessions.</summary>
 public sealed class PostgreSqlOpenIdConnectSignInTests : Tessera.Testing.OpenIdConnect.OpenIdConnectSignInTests<PostgreSqlStoreKit>;
+
+public sealed class PostgreSqlMultiplexingSessionStoreConformanceTests : SessionStoreConformanceTests<PostgreSqlMultiplexingStoreKit>;
+public sealed class PostgreSqlMultiplexingHttpConformanceTests : ServerSideSessionHttpConformanceTests<PostgreSqlMultiplexingStoreKit>;
+public sealed class PostgreSqlMultiplexingTokenSessionConformanceTests : TokenSessionConformanceTests<PostgreSqlMultiplexingStoreKit>;
+public sealed class PostgreSqlMultiplexingSessionLimitConformanceTests : SessionLimitConformanceTests<PostgreSqlMultiplexingStoreKit>;
+public sealed class PostgreSqlMultiplexingConcurrencyConformanceTests : ConcurrencyConformanceTests<PostgreSqlMultiplexingStoreKit>;
+public sealed class PostgreSqlMultiplexingNearCacheConformanceTests : NearCacheConformanceTests<PostgreSqlMultiplexingStoreKit>;

@@ -28,7 +28,7 @@ public sealed class PostgresCluster : IAsyncDisposable
         var directory = Directory.CreateTempSubdirectory("tessera-pg-").FullName;
         try
         {
-            var started = await ServicesScript.RunAsync("start", "postgres", directory, "--", "-c", "max_connections=400");
+            var started = await ServicesScript.RunAsync("start", "postgres", directory, "--", "-c", "max_connections=400", "-c", "shared_preload_libraries=pg_stat_statements");
             return new PostgresCluster(directory, started["connection"]);
         }
         catch

@@ -44,7 +44,8 @@ public static class PostgresServer
 /// <summary>A fresh database per test class, with one data source; each store gets its own schema in it.</summary>
 public sealed class PostgresDatabase : IAsyncLifetime
 {
-    private static readonly Lazy<Task<PostgresDatabase>> SharedDatabase = new(CreateSharedAsync, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lazy<Task<PostgresDatabase>> SharedDatabase = new(() => CreateSharedAsync(multiplexing: false), LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lazy<Task<PostgresDatabase>> SharedMultiplexingDatabase = new(() => CreateSharedAsync(multiplexing: true), LazyThreadSafetyMode.ExecutionAndPublication);
     private int _schemas;
 
     /// <summary>
@@ -52,6 +53,16 @@ public sealed class PostgresDatabase : IAsyncLifetime
     /// so it cannot take a class fixture). Its pool is larger than a class's, since several suites use it at once.
     /// </summary>
     public static PostgresDatabase Shared => SharedDatabase.Value.GetAwaiter().GetResult();
+
+    /// <summary>
+    /// Like <see cref="Shared"/>, a database of its own whose data source multiplexes (Npgsql's <c>Multiplexing=true</c>,
+    /// built by the test as an application would), and whose stores listen through
+    /// <see cref="PostgreSqlSessionStoreOptions.ListenConnectionString"/>.
+    /// </summary>
+    public static PostgresDatabase SharedMultiplexing => SharedMultiplexingDatabase.Value.GetAwaiter().GetResult();
+
+    /// <summary>What <see cref="CreateStoreAsync"/> sets as the stores' listen connection string: <see langword="null"/> unless multiplexing.</summary>
+    public string? ListenConnectionString { get; private set; }
 
     /// <summary>The database's connection string.</summary>
     public string ConnectionString { get; private set; } = "";
@@ -65,7 +76,7 @@ public sealed class PostgresDatabase : IAsyncLifetime
     /// <summary>Creates a migrated store in a fresh schema.</summary>
     public async Task<PostgreSqlSessionStore> CreateStoreAsync(TimeProvider clock, Action<PostgreSqlSessionStoreOptions>? configure = null)
     {
-        var options = new PostgreSqlSessionStoreOptions { Schema = NewSchema() };
+        var options = new PostgreSqlSessionStoreOptions { Schema = NewSchema(), ListenConnectionString = ListenConnectionString };
         configure?.Invoke(options);
         var store = new PostgreSqlSessionStore(DataSource, options, clock);
         await store.EnsureSchemaAsync();
@@ -86,10 +97,17 @@ public sealed class PostgresDatabase : IAsyncLifetime
         return (T)(await command.ExecuteScalarAsync())!;
     }
 
-    private static async Task<PostgresDatabase> CreateSharedAsync()
+    private static async Task<PostgresDatabase> CreateSharedAsync(bool multiplexing)
     {
         var database = new PostgresDatabase();
-        database.ConnectionString = new NpgsqlConnectionStringBuilder(await PostgresServer.CreateDatabaseAsync("kits")) { MaxPoolSize = 60 }.ToString();
+        var connectionString = new NpgsqlConnectionStringBuilder(await PostgresServer.CreateDatabaseAsync(multiplexing ? "mpx" : "kits")) { MaxPoolSize = 60 };
+        if (multiplexing)
+        {
+            database.ListenConnectionString = connectionString.ToString();
+            connectionString.Multiplexing = true;
+            connectionString.MaxPoolSize = 10;
+        }
+        database.ConnectionString = connectionString.ToString();
         database.DataSource = NpgsqlDataSource.Create(database.ConnectionString);
         return database;
     }
