@@ -112,6 +112,33 @@ public sealed partial class PostgreSqlSessionStore : ISessionTokenStore
             : TokenRotationOutcome.AlreadyRevoked;
     }
 
+    /// <inheritdoc />
+    /// <remarks>Always <see langword="true"/>: a refresh is one statement.</remarks>
+    public bool CanTryRotate => true;
+
+    /// <inheritdoc />
+    /// <remarks>One statement: the checks, the rotation, the cap at the session's absolute deadline and the session's touch.</remarks>
+    public async ValueTask<RotatedTokenExpiries?> TryRotateAsync(string refreshTokenId, TokenRecord newAccess, TokenRecord newRefresh, DateTimeOffset now, TimeSpan clockSkew, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(refreshTokenId);
+        ArgumentNullException.ThrowIfNull(newAccess);
+        ArgumentNullException.ThrowIfNull(newRefresh);
+        if (!string.Equals(newAccess.SessionId, newRefresh.SessionId, StringComparison.Ordinal))
+        {
+            return null;
+        }
+        var command = await CommandAsync(_sql.TryRotate, idempotent: false, cancellationToken).ConfigureAwait(false);
+        await using var commandScope = command.ConfigureAwait(false);
+        AddPair(command, newAccess.SessionId, now, newAccess, newRefresh);
+        command.Parameters.Add(Uuid(MapId(refreshTokenId).Key));
+        command.Parameters.Add(Time(now - TesseraDefaults.ExpiredTokenRetention)); // $12: rotated tokens expired before this go
+        command.Parameters.Add(Time(now - clockSkew));                              // $13: the token must expire after this
+        var reader = await command.ReaderAsync(System.Data.CommandBehavior.Default, cancellationToken).ConfigureAwait(false);
+        await using var readerScope = reader.ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? new RotatedTokenExpiries(ReadTime(reader, 0), ReadTime(reader, 1))
+            : null;
+    }
 
     private static void AddPair(Lease command, string sessionId, DateTimeOffset now, TokenRecord access, TokenRecord refresh)
     {

@@ -213,6 +213,46 @@ internal sealed class PostgreSqlStatements
             SELECT (SELECT count(*) FROM old), (SELECT count(*) FROM cur), COALESCE((SELECT bool_or(is_refresh) FROM cur), false),
                    COALESCE((SELECT bool_or(revoked) FROM cur), false), COALESCE((SELECT bool_or(live) FROM cur), false)
             """);
+        // Rotate's statement for a token that is checked here instead of read first: the refresh token must exist,
+        // be a refresh token of session $1, be unrevoked, unexpired ($13 is now minus the clock skew), and its session
+        // live. The new pair's expiries are capped at the session's absolute deadline; the capped ones come back, and no
+        // row at all when nothing was rotated.
+        TryRotate = R("""
+            WITH cur AS (
+              SELECT t."id", t."session", s."tesseraAbsoluteExpiresAt" AS absolute
+              FROM "public"."sessionStoreToken" t JOIN "public"."sessionStore" s ON s."id" = t."session"
+              WHERE t."id" = $11 AND t."session" = $1 AND t."refreshToken" IS NULL AND t."revokedAt" IS NULL
+                AND t."expiresAt" > $13 AND 
+            """ + Live + """
+
+            ), old AS (
+              UPDATE "public"."sessionStoreToken" t SET "revokedAt" = $2, "tesseraSuccessor" = $3
+              FROM cur WHERE t."id" = cur."id" AND t."revokedAt" IS NULL
+              RETURNING t."id", t."session", cur.absolute
+            ), old_access AS (
+              UPDATE "public"."sessionStoreToken" a SET "revokedAt" = $2
+              FROM old WHERE a."refreshToken" = old."id" AND a."revokedAt" IS NULL
+              RETURNING 1
+            ), pruned AS (
+              DELETE FROM "public"."sessionStoreToken" p
+              USING old WHERE p."session" = old."session" AND p."revokedAt" IS NOT NULL AND p."expiresAt" < $12
+              RETURNING 1
+            ), fresh AS (
+              INSERT INTO "public"."sessionStoreToken" 
+            """ + TokenInsertColumns + """
+             SELECT v.column1, v.column2, v.column3, LEAST(v.column4, old.absolute), v.column5, v.column6, v.column7, v.column8
+              FROM 
+            """ + InsertPairValues + """
+             AS v, old
+              RETURNING 1
+            ), touched AS (
+              UPDATE "public"."sessionStore" s SET "tesseraLastSeenAt" = $2,
+                "tesseraIdleExpiresAt" = GREATEST(s."tesseraIdleExpiresAt", LEAST($5, s."tesseraAbsoluteExpiresAt"))
+              FROM old WHERE s."id" = old."session"
+              RETURNING 1
+            )
+            SELECT LEAST($9::timestamptz, old.absolute), LEAST($5::timestamptz, old.absolute) FROM old
+            """);
         Statistics = R("""
             SELECT count(*) FILTER (WHERE s."revokedAt" IS NULL AND s."tesseraExpiresAt" > $1),
                    count(*) FILTER (WHERE s."revokedAt" IS NULL AND s."tesseraExpiresAt" <= $1),
@@ -262,6 +302,8 @@ internal sealed class PostgreSqlStatements
     public string LoadRefreshToken { get; }
 
     public string Rotate { get; }
+
+    public string TryRotate { get; }
 
     public string Statistics { get; }
 

@@ -43,7 +43,10 @@ public sealed class CountingSessionStore : ISessionStore, IRoutedSessionStore, I
         LoadToken,
         LoadRefreshToken,
         Rotate,
+        TryRotate,
     }
+
+    private long _rotations;
 
     /// <summary>The wrapped store.</summary>
     public ISessionStore Inner { get; }
@@ -58,12 +61,19 @@ public sealed class CountingSessionStore : ISessionStore, IRoutedSessionStore, I
 
     /// <summary>
     /// Write calls since creation or the last <see cref="Reset"/>: create, apply, touch, revoke, delete, delete-expired,
-    /// delete-revoked, create-tokens and rotate.
+    /// delete-revoked, create-tokens, rotate and try-rotate (whether or not it rotated).
     /// </summary>
     public long Writes =>
         Get(Operation.Create) + Get(Operation.Apply) + Get(Operation.Touch) + Get(Operation.Revoke)
         + Get(Operation.Delete) + Get(Operation.DeleteExpired) + Get(Operation.DeleteRevoked)
-        + Get(Operation.CreateTokens) + Get(Operation.Rotate);
+        + Get(Operation.CreateTokens) + Get(Operation.Rotate) + Get(Operation.TryRotate);
+
+    /// <summary>
+    /// Refresh tokens rotated since creation or the last <see cref="Reset"/>, whichever way: a
+    /// <see cref="RotateAsync"/> that answered <see cref="TokenRotationOutcome.Rotated"/>, or a
+    /// <see cref="TryRotateAsync"/> that rotated. Calls that rotated nothing are not counted here.
+    /// </summary>
+    public long Rotations => Interlocked.Read(ref _rotations);
 
     /// <summary>Every call, reads and writes together.</summary>
     public long Calls => Reads + Writes;
@@ -71,7 +81,8 @@ public sealed class CountingSessionStore : ISessionStore, IRoutedSessionStore, I
     /// <summary>The calls of one operation since creation or the last <see cref="Reset"/>.</summary>
     /// <param name="operation">
     /// A store method name, with or without the <c>Async</c> suffix (case-sensitive): Create, Load, LoadByCredential,
-    /// Apply, Touch, Revoke, Delete, DeleteExpired, DeleteRevoked, Count, ListBySubject, CreateTokens, LoadToken, LoadRefreshToken, Rotate.
+    /// Apply, Touch, Revoke, Delete, DeleteExpired, DeleteRevoked, Count, ListBySubject, CreateTokens, LoadToken, LoadRefreshToken, Rotate,
+    /// TryRotate.
     /// </param>
     /// <returns>The number of calls.</returns>
     /// <exception cref="ArgumentException">The name is not a store operation (so a typo cannot pass as "zero calls").</exception>
@@ -106,6 +117,7 @@ public sealed class CountingSessionStore : ISessionStore, IRoutedSessionStore, I
         {
             Interlocked.Exchange(ref _counts[i], 0);
         }
+        Interlocked.Exchange(ref _rotations, 0);
     }
 
     /// <summary>Describes the counts.</summary>
@@ -211,10 +223,32 @@ public sealed class CountingSessionStore : ISessionStore, IRoutedSessionStore, I
 
     /// <inheritdoc />
     /// <exception cref="NotSupportedException">The inner store does not implement <see cref="ISessionTokenStore"/>.</exception>
-    public ValueTask<TokenRotationOutcome> RotateAsync(string refreshTokenId, TokenRecord newAccess, TokenRecord newRefresh, DateTimeOffset now, CancellationToken cancellationToken = default)
+    public async ValueTask<TokenRotationOutcome> RotateAsync(string refreshTokenId, TokenRecord newAccess, TokenRecord newRefresh, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
         Increment(Operation.Rotate);
-        return Capability<ISessionTokenStore>().RotateAsync(refreshTokenId, newAccess, newRefresh, now, cancellationToken);
+        var outcome = await Capability<ISessionTokenStore>().RotateAsync(refreshTokenId, newAccess, newRefresh, now, cancellationToken).ConfigureAwait(false);
+        if (outcome == TokenRotationOutcome.Rotated)
+        {
+            Interlocked.Increment(ref _rotations);
+        }
+        return outcome;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>What the inner store says; <see langword="false"/> when it keeps no tokens.</remarks>
+    public bool CanTryRotate => Inner is ISessionTokenStore { CanTryRotate: true };
+
+    /// <inheritdoc />
+    /// <exception cref="NotSupportedException">The inner store does not implement <see cref="ISessionTokenStore"/>.</exception>
+    public async ValueTask<RotatedTokenExpiries?> TryRotateAsync(string refreshTokenId, TokenRecord newAccess, TokenRecord newRefresh, DateTimeOffset now, TimeSpan clockSkew, CancellationToken cancellationToken = default)
+    {
+        Increment(Operation.TryRotate);
+        var stored = await Capability<ISessionTokenStore>().TryRotateAsync(refreshTokenId, newAccess, newRefresh, now, clockSkew, cancellationToken).ConfigureAwait(false);
+        if (stored is not null)
+        {
+            Interlocked.Increment(ref _rotations);
+        }
+        return stored;
     }
 
     /// <inheritdoc />

@@ -123,7 +123,7 @@ public abstract partial class TokenSessionConformanceTests<TKit>
 
         Assert.Equal(TokenFailure.WrongTokenType, (await h.Service.RefreshAsync(pair.AccessToken)).Failure);
 
-        Assert.Equal(0, h.Counting.Count("Rotate"));
+        Assert.Equal(0, h.Counting.Rotations);
         Assert.True((await h.Service.GetAsync(pair.AccessToken)).Succeeded);
         Assert.True((await h.Service.RefreshAsync(pair.RefreshToken)).Succeeded);
     }
@@ -203,7 +203,7 @@ public abstract partial class TokenSessionConformanceTests<TKit>
         Assert.Equal(pair.SessionId, next.SessionId);
         Assert.NotEqual(pair.AccessToken, next.AccessToken);
         Assert.NotEqual(pair.RefreshToken, next.RefreshToken);
-        Assert.Equal(1, h.Counting.Count("Rotate"));
+        Assert.Equal(1, h.Counting.Rotations);
 
         var newAccess = await h.Tokens.LoadTokenAsync(TokenId(next.AccessToken));
         var newRefresh = await h.Tokens.LoadTokenAsync(TokenId(next.RefreshToken));

@@ -34,7 +34,7 @@ public abstract partial class TokenSessionConformanceTests<TKit>
         Assert.Equal(first.AccessToken, retry.Value!.AccessToken);
         Assert.Equal(first.RefreshToken, retry.Value.RefreshToken);
         Assert.Equal(first, retry.Value);
-        Assert.Equal(1, h.Counting.Count("Rotate"));
+        Assert.Equal(1, h.Counting.Rotations);
         Assert.Equal(0, reported);
         Assert.True((await h.Service.GetAsync(first.AccessToken)).Succeeded);
     }
@@ -281,7 +281,7 @@ public abstract partial class TokenSessionConformanceTests<TKit>
 
         Assert.True(retry.Succeeded, retry.Reason);
         Assert.Equal(third, retry.Value);
-        Assert.Equal(2, h.Counting.Count("Rotate"));
+        Assert.Equal(2, h.Counting.Rotations);
         Assert.Equal(0, reported);
         Assert.True((await h.Service.GetAsync(third.AccessToken)).Succeeded);
     }

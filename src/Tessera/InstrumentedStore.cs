@@ -96,6 +96,9 @@ internal sealed class InstrumentedStore
     public ValueTask<TokenRotationOutcome> RotateAsync(ISessionTokenStore tokens, string refreshTokenId, TokenRecord newAccess, TokenRecord newRefresh, DateTimeOffset now, CancellationToken cancellationToken) =>
         Call("rotate", (tokens, refreshTokenId, newAccess, newRefresh, now), static (s, ct) => s.Item1.RotateAsync(s.Item2, s.Item3, s.Item4, s.Item5, ct), cancellationToken);
 
+    public ValueTask<RotatedTokenExpiries?> TryRotateAsync(ISessionTokenStore tokens, string refreshTokenId, TokenRecord newAccess, TokenRecord newRefresh, DateTimeOffset now, TimeSpan clockSkew, CancellationToken cancellationToken) =>
+        Call("try_rotate", (tokens, refreshTokenId, newAccess, newRefresh, now, clockSkew), static (s, ct) => s.Item1.TryRotateAsync(s.Item2, s.Item3, s.Item4, s.Item5, s.Item6, ct), cancellationToken);
+
     // A request-path call: measured, bounded by the timeout once it goes asynchronous, and any failure but the caller's
     // own cancellation becomes SessionStoreUnavailableException. On a timeout the store's call is left to finish (or fail)
     // on its own, bounded by its driver's timeouts: the request stops waiting for it, which is what the contract promises.

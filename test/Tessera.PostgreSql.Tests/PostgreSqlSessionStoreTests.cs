@@ -110,6 +110,31 @@ public sealed class PostgreSqlSessionStoreTests(PostgresDatabase database) : ICl
     }
 
     [Fact]
+    public async Task ARefreshIsOneStatementAndAReusedTokenStillGetsItsAnswer()
+    {
+        var store = await database.CreateStoreAsync(_clock);
+        var options = new TesseraOptions();
+        options.Keys.Add(SigningKeyRing.GenerateBase64Key());
+        var manager = new SessionManager(store, Microsoft.Extensions.Options.Options.Create(options), _clock);
+        var first = await manager.Tokens.CreateAsync("alice");
+        var warm = (await manager.Tokens.RefreshAsync(first.RefreshToken)).Value!; // prepares the statements on the pooled connection
+        _clock.Advance(TimeSpan.FromMinutes(1));
+
+        TokenPair? next = null;
+        var statements = await CountStatementsAsync(async () => next = (await manager.Tokens.RefreshAsync(warm.RefreshToken)).Value);
+
+        Assert.Equal(1, statements);
+        Assert.NotNull(next);
+        Assert.True((await manager.Tokens.GetAsync(next.AccessToken)).Succeeded);
+        Assert.False((await manager.Tokens.GetAsync(warm.AccessToken)).Succeeded);
+        // A token the one statement refuses is read and decided as before: the first pair, rotated two steps ago and
+        // past the grace window, is a reuse that ends the session.
+        _clock.Advance(options.Tokens.ReuseGraceWindow + TimeSpan.FromSeconds(1));
+        Assert.Equal(TokenFailure.RefreshTokenReused, (await manager.Tokens.RefreshAsync(first.RefreshToken)).Failure);
+        Assert.False((await manager.Tokens.GetAsync(next.AccessToken)).Succeeded);
+    }
+
+    [Fact]
     public async Task CleanupDeletesInBoundedBatches()
     {
         var store = await database.CreateStoreAsync(_clock);

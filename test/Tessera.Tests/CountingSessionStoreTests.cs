@@ -55,10 +55,11 @@ public sealed class CountingSessionStoreTests
         await _store.LoadTokenAsync("t1");
         await _store.LoadRefreshTokenAsync("t2");
         await _store.RotateAsync("t2", Token("t3", TokenKind.Access), Token("t4", TokenKind.Refresh), now);
+        await _store.TryRotateAsync("t4", Token("t5", TokenKind.Access), Token("t6", TokenKind.Refresh), now, TimeSpan.Zero);
 
         Assert.Equal(6, _store.Reads);
-        Assert.Equal(9, _store.Writes);
-        Assert.Equal(15, _store.Calls);
+        Assert.Equal(10, _store.Writes);
+        Assert.Equal(16, _store.Calls);
         Assert.All(_store.Snapshot(), pair => Assert.Equal(1, pair.Value));
         Assert.Equal(1, _store.Count(nameof(ISessionStore.TouchAsync)));
         Assert.Equal(1, _store.Count("Touch"));

@@ -94,9 +94,39 @@ public sealed partial class NearCacheSessionStore : ISessionStoreCleanup, ISessi
         finally
         {
             // The old access token is revoked and the idle deadline may have moved: every copy of the session goes.
-            Evict(newAccess.SessionId, "local");
-            await PublishAsync(newAccess.SessionId).ConfigureAwait(false);
+            await ForgetAsync(newAccess.SessionId).ConfigureAwait(false);
         }
+    }
+
+    /// <inheritdoc />
+    public bool CanTryRotate => _tokens.CanTryRotate;
+
+    /// <inheritdoc />
+    public async ValueTask<RotatedTokenExpiries?> TryRotateAsync(string refreshTokenId, TokenRecord newAccess, TokenRecord newRefresh, DateTimeOffset now, TimeSpan clockSkew, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(newAccess);
+        RotatedTokenExpiries? stored;
+        try
+        {
+            stored = await _tokens.TryRotateAsync(refreshTokenId, newAccess, newRefresh, now, clockSkew, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // The outcome is unknown: as after a rotation, every copy of the session goes.
+            await ForgetAsync(newAccess.SessionId).ConfigureAwait(false);
+            throw;
+        }
+        if (stored is not null)
+        {
+            await ForgetAsync(newAccess.SessionId).ConfigureAwait(false); // as RotateAsync; nothing changed otherwise
+        }
+        return stored;
+    }
+
+    private async ValueTask ForgetAsync(string sessionId)
+    {
+        Evict(sessionId, "local");
+        await PublishAsync(sessionId).ConfigureAwait(false);
     }
 
     private async ValueTask<TokenLookup?> LoadTokenThroughAsync(string tokenId, CancellationToken cancellationToken)

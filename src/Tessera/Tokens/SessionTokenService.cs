@@ -283,6 +283,16 @@ public sealed class SessionTokenService
             return TokenResult<TokenPair>.Fail(validation.Failure);
         }
         var store = Store;
+        if (store.CanTryRotate && validation.SessionId is { } sessionId)
+        {
+            // The common case in one store call where the store can check the record itself: a valid, unrotated refresh
+            // token of a live session. Anything else wrote nothing and is decided below, from the records.
+            var (access, refresh) = NewPair(sessionId, issuedAt, DateTimeOffset.MaxValue);
+            if (await _store.TryRotateAsync(store, validation.TokenId!, access, refresh, now, _options.ClockSkew, cancellationToken).ConfigureAwait(false) is { } stored)
+            {
+                return TokenResult<TokenPair>.Ok(Pair(access with { ExpiresAt = stored.AccessExpiresAt }, refresh with { ExpiresAt = stored.RefreshExpiresAt }));
+            }
+        }
         for (var attempt = 0; attempt < 2; attempt++)
         {
             // One atomic read of the token, its session and (once it was rotated) its successor pair: a grace answer is

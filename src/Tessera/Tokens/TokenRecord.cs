@@ -132,4 +132,39 @@ public interface ISessionTokenStore
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <returns>What happened; anything but <see cref="TokenRotationOutcome.Rotated"/> wrote nothing.</returns>
     ValueTask<TokenRotationOutcome> RotateAsync(string refreshTokenId, TokenRecord newAccess, TokenRecord newRefresh, DateTimeOffset now, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Whether <see cref="TryRotateAsync"/> can rotate. Default <see langword="false"/>: Tessera calls it only on a store
+    /// that says <see langword="true"/> (a wrapper says what the store it wraps says).
+    /// </summary>
+    bool CanTryRotate => false;
+
+    /// <summary>
+    /// A refresh in one operation, for stores where a round trip costs more than checking in the store: rotates like
+    /// <see cref="RotateAsync"/>, but only when, at one moment, the refresh token exists, is a refresh token of
+    /// <paramref name="newAccess"/>'s session, is not revoked, has not expired (<paramref name="now"/> is before its
+    /// expiry plus <paramref name="clockSkew"/>), and that session is live at <paramref name="now"/>: everything Tessera
+    /// checks on the token's record before a rotation. The new pair's expiries are capped at the session's absolute
+    /// deadline in the store, and the stored expiries are returned.
+    /// </summary>
+    /// <remarks>
+    /// Optional (see <see cref="CanTryRotate"/>): the default implementation does nothing and returns
+    /// <see langword="null"/>, and so does a store when any condition fails; either way nothing was written, and Tessera then reads the token and decides as it always does
+    /// (<see cref="LoadRefreshTokenAsync"/>, then <see cref="RotateAsync"/>), so a refused, expired or rotated token gets
+    /// the same answer as before, only one round trip later. The PostgreSQL store implements it.
+    /// </remarks>
+    /// <param name="refreshTokenId">The refresh token being used.</param>
+    /// <param name="newAccess">The new access token; its <see cref="TokenRecord.ExpiresAt"/> before the cap.</param>
+    /// <param name="newRefresh">The new refresh token; its <see cref="TokenRecord.ExpiresAt"/> before the cap.</param>
+    /// <param name="now">The rotation time.</param>
+    /// <param name="clockSkew">How long past its expiry a token is still accepted.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The new pair's expiries as stored, or <see langword="null"/> when nothing was rotated.</returns>
+    ValueTask<RotatedTokenExpiries?> TryRotateAsync(string refreshTokenId, TokenRecord newAccess, TokenRecord newRefresh, DateTimeOffset now, TimeSpan clockSkew, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult<RotatedTokenExpiries?>(null);
 }
+
+/// <summary>The expiries of a pair stored by <see cref="ISessionTokenStore.TryRotateAsync"/>, after the session's absolute deadline capped them.</summary>
+/// <param name="AccessExpiresAt">When the new access token expires.</param>
+/// <param name="RefreshExpiresAt">When the new refresh token expires.</param>
+public readonly record struct RotatedTokenExpiries(DateTimeOffset AccessExpiresAt, DateTimeOffset RefreshExpiresAt);
