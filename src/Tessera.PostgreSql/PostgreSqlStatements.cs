@@ -54,6 +54,28 @@ internal sealed class PostgreSqlStatements
                 ($7::uuid, $8::text, $1::uuid, $9::timestamptz, $3::uuid, NULL::timestamptz, $10::timestamptz, true))
         """;
 
+    // The parts of a rotation after the old refresh token's update (the CTE "old", with "id" and "session"): its access
+    // token revoked, the session's long-expired rotated tokens pruned ($12), and (after the new pair) the session touched.
+    private const string RevokeOldAccessAndPrune = """
+            ), old_access AS (
+              UPDATE "public"."sessionStoreToken" a SET "revokedAt" = $2
+              FROM old WHERE a."refreshToken" = old."id" AND a."revokedAt" IS NULL
+              RETURNING 1
+            ), pruned AS (
+              DELETE FROM "public"."sessionStoreToken" p
+              USING old WHERE p."session" = old."session" AND p."revokedAt" IS NOT NULL AND p."expiresAt" < $12
+              RETURNING 1
+        """;
+
+    private const string TouchRotatedSession = """
+            ), touched AS (
+              UPDATE "public"."sessionStore" s SET "tesseraLastSeenAt" = $2,
+                "tesseraIdleExpiresAt" = GREATEST(s."tesseraIdleExpiresAt", LEAST($5, s."tesseraAbsoluteExpiresAt"))
+              FROM old WHERE s."id" = old."session"
+              RETURNING 1
+            )
+        """;
+
     private readonly PostgreSqlSchema _schema;
 
     public PostgreSqlStatements(PostgreSqlSchema schema, PostgreSqlUserQuery? userQuery)
@@ -189,14 +211,7 @@ internal sealed class PostgreSqlStatements
               UPDATE "public"."sessionStoreToken" t SET "revokedAt" = $2, "tesseraSuccessor" = $3
               FROM cur WHERE t."id" = cur."id" AND cur.is_refresh AND cur.live AND t."revokedAt" IS NULL
               RETURNING t."id", t."session"
-            ), old_access AS (
-              UPDATE "public"."sessionStoreToken" a SET "revokedAt" = $2
-              FROM old WHERE a."refreshToken" = old."id" AND a."revokedAt" IS NULL
-              RETURNING 1
-            ), pruned AS (
-              DELETE FROM "public"."sessionStoreToken" p
-              USING old WHERE p."session" = old."session" AND p."revokedAt" IS NOT NULL AND p."expiresAt" < $12
-              RETURNING 1
+            """ + RevokeOldAccessAndPrune + """
             ), fresh AS (
               INSERT INTO "public"."sessionStoreToken" 
             """ + TokenInsertColumns + """
@@ -204,12 +219,7 @@ internal sealed class PostgreSqlStatements
             """ + InsertPairValues + """
              AS v, old
               RETURNING 1
-            ), touched AS (
-              UPDATE "public"."sessionStore" s SET "tesseraLastSeenAt" = $2,
-                "tesseraIdleExpiresAt" = GREATEST(s."tesseraIdleExpiresAt", LEAST($5, s."tesseraAbsoluteExpiresAt"))
-              FROM old WHERE s."id" = old."session"
-              RETURNING 1
-            )
+            """ + TouchRotatedSession + """
             SELECT (SELECT count(*) FROM old), (SELECT count(*) FROM cur), COALESCE((SELECT bool_or(is_refresh) FROM cur), false),
                    COALESCE((SELECT bool_or(revoked) FROM cur), false), COALESCE((SELECT bool_or(live) FROM cur), false)
             """);
@@ -229,14 +239,7 @@ internal sealed class PostgreSqlStatements
               UPDATE "public"."sessionStoreToken" t SET "revokedAt" = $2, "tesseraSuccessor" = $3
               FROM cur WHERE t."id" = cur."id" AND t."revokedAt" IS NULL
               RETURNING t."id", t."session", cur.absolute
-            ), old_access AS (
-              UPDATE "public"."sessionStoreToken" a SET "revokedAt" = $2
-              FROM old WHERE a."refreshToken" = old."id" AND a."revokedAt" IS NULL
-              RETURNING 1
-            ), pruned AS (
-              DELETE FROM "public"."sessionStoreToken" p
-              USING old WHERE p."session" = old."session" AND p."revokedAt" IS NOT NULL AND p."expiresAt" < $12
-              RETURNING 1
+            """ + RevokeOldAccessAndPrune + """
             ), fresh AS (
               INSERT INTO "public"."sessionStoreToken" 
             """ + TokenInsertColumns + """
@@ -245,12 +248,7 @@ internal sealed class PostgreSqlStatements
             """ + InsertPairValues + """
              AS v, old
               RETURNING 1
-            ), touched AS (
-              UPDATE "public"."sessionStore" s SET "tesseraLastSeenAt" = $2,
-                "tesseraIdleExpiresAt" = GREATEST(s."tesseraIdleExpiresAt", LEAST($5, s."tesseraAbsoluteExpiresAt"))
-              FROM old WHERE s."id" = old."session"
-              RETURNING 1
-            )
+            """ + TouchRotatedSession + """
             SELECT LEAST($9::timestamptz, old.absolute), LEAST($5::timestamptz, old.absolute) FROM old
             """);
         Statistics = R("""
