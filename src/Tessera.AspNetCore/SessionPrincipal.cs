@@ -38,11 +38,31 @@ internal static class SessionPrincipal
     };
 
     /// <summary>
-    /// The subject of a principal: its first <see cref="ClaimTypes.NameIdentifier"/> claim, else its first <c>sub</c>
-    /// claim (an OpenID Connect principal without claim mapping); <see langword="null"/> when it has neither.
+    /// The Tessera subject of a principal, the one rule of every sign-in with a principal (<c>SignInAsync("Tessera")</c>,
+    /// the cookie-authentication ticket store, token sessions for a principal): its first non-blank
+    /// <see cref="ClaimTypes.NameIdentifier"/> claim, else its first non-blank <c>sub</c> claim (an OpenID Connect
+    /// principal without claim mapping), else its non-blank <see cref="ClaimsPrincipal.Identity"/> name (a cookie app
+    /// that signs in with a user name alone); <see langword="null"/> when it has none of them.
     /// </summary>
-    public static string? SubjectOf(ClaimsPrincipal principal) =>
-        principal.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? principal.FindFirst("sub")?.Value;
+    public static string? SubjectOf(ClaimsPrincipal principal)
+    {
+        ArgumentNullException.ThrowIfNull(principal);
+        return FirstValue(principal, ClaimTypes.NameIdentifier)
+            ?? FirstValue(principal, SubjectClaimType)
+            ?? (principal.Identity?.Name is { } name && !string.IsNullOrWhiteSpace(name) ? name : null);
+    }
+
+    /// <summary><see cref="SubjectOf"/>, or an exception that says which claims were looked for.</summary>
+    /// <param name="principal">The principal signing in.</param>
+    /// <param name="signIn">What signs in, to start the message (<c>Signing in to Tessera</c>).</param>
+    /// <exception cref="InvalidOperationException">The principal has none of them.</exception>
+    public static string RequireSubject(ClaimsPrincipal principal, string signIn) => SubjectOf(principal)
+        ?? throw new InvalidOperationException($"{signIn} needs a subject for the session: the principal has no '{ClaimTypes.NameIdentifier}' claim, no '{SubjectClaimType}' claim and no name.");
+
+    private const string SubjectClaimType = "sub";
+
+    private static string? FirstValue(ClaimsPrincipal principal, string type) =>
+        principal.FindFirst(c => c.Type == type && !string.IsNullOrWhiteSpace(c.Value))?.Value;
 
     /// <summary>
     /// Writes a principal and its properties' items (the sign-in's redirect left out). A claim of type <c>sid</c> issued

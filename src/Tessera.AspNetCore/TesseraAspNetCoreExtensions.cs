@@ -88,10 +88,13 @@ namespace Microsoft.Extensions.DependencyInjection
     {
 
         /// <summary>
-        /// Adds Tessera's authentication handler under <see cref="TesseraAuthenticationDefaults.AuthenticationScheme"/>:
-        /// a live session (cookie or bearer token) with a subject authenticates the request with the claims
-        /// <see cref="System.Security.Claims.ClaimTypes.NameIdentifier"/> and <see cref="System.Security.Claims.ClaimTypes.Name"/>
-        /// (the subject) and <c>sid</c> (the session id); the identity's authentication type is
+        /// Adds Tessera's authentication handler under <see cref="TesseraAuthenticationDefaults.AuthenticationScheme"/>,
+        /// a sign-in and sign-out handler too: <c>HttpContext.SignInAsync("Tessera", principal, properties)</c> signs the
+        /// request's session in and keeps the principal in it, <c>SignOutAsync("Tessera")</c> destroys the session. A live
+        /// session (cookie or bearer token) with a subject authenticates the request as the principal it was signed in
+        /// with, plus a <c>sid</c> claim (the session id); a session signed in with <c>HttpSession.SignIn(subject)</c>
+        /// gets the claims <see cref="System.Security.Claims.ClaimTypes.NameIdentifier"/> and
+        /// <see cref="System.Security.Claims.ClaimTypes.Name"/> (the subject) and <c>sid</c>, with the authentication type
         /// <see cref="TesseraAuthenticationDefaults.CookieAuthenticationType"/> or
         /// <see cref="TesseraAuthenticationDefaults.BearerAuthenticationType"/>. A session without a subject is not
         /// authenticated. A challenge is a 401, with an RFC 6750 <c>WWW-Authenticate: Bearer</c> header on bearer

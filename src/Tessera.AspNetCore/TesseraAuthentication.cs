@@ -109,7 +109,8 @@ internal sealed class TesseraAuthenticationHandler(
     /// deadline; <see cref="AuthenticationProperties.IsPersistent"/> makes the cookie outlive the browser session.
     /// </summary>
     /// <exception cref="InvalidOperationException">
-    /// The principal has no <see cref="ClaimTypes.NameIdentifier"/> or <c>sub</c> claim, sessions are disabled for the
+    /// The principal has no subject (no <see cref="ClaimTypes.NameIdentifier"/> or <c>sub</c> claim and no name, see
+    /// <see cref="SessionPrincipal.SubjectOf"/>), sessions are disabled for the
     /// endpoint, or the request is a bearer request (token sessions are created with
     /// <see cref="TesseraPrincipalTokenExtensions.CreateAsync"/>).
     /// </exception>
@@ -118,8 +119,7 @@ internal sealed class TesseraAuthenticationHandler(
     protected override async Task HandleSignInAsync(ClaimsPrincipal user, AuthenticationProperties? properties)
     {
         ArgumentNullException.ThrowIfNull(user);
-        var subject = SessionPrincipal.SubjectOf(user)
-            ?? throw new InvalidOperationException($"Signing in to Tessera needs a subject: the principal has no '{ClaimTypes.NameIdentifier}' or 'sub' claim.");
+        var subject = SessionPrincipal.RequireSubject(user, "Signing in to Tessera");
         var session = await OpenWritableAsync("sign in").ConfigureAwait(false);
         if (session.CredentialKind == SessionCredentialKind.AccessToken)
         {

@@ -32,7 +32,8 @@ public sealed class TesseraCookieOptions
     /// <summary>
     /// Whether the cookie outlives the browser session, expiring at the session's absolute deadline. Default
     /// <see langword="false"/>: a browser-session cookie, as OWASP recommends for session ids. A session signed in with
-    /// <c>HttpContext.SignInAsync("Tessera", ...)</c> follows its <c>AuthenticationProperties.IsPersistent</c> instead.
+    /// <c>HttpContext.SignInAsync("Tessera", ...)</c>, or through cookie authentication with its tickets in Tessera
+    /// (<c>AddTesseraTicketStore</c>), follows its <c>AuthenticationProperties.IsPersistent</c> instead.
     /// </summary>
     public bool Persistent { get; set; }
 

@@ -8,8 +8,8 @@ public static class TesseraPrincipalTokenExtensions
 {
     /// <summary>
     /// Creates a token session signed in as <paramref name="principal"/> and returns its first pair: the subject is the
-    /// principal's <see cref="ClaimTypes.NameIdentifier"/> (else <c>sub</c>) claim, and the principal (every claim and
-    /// identity) is kept in the session as <c>HttpContext.SignInAsync("Tessera", ...)</c> keeps it, so Tessera's
+    /// principal's <see cref="ClaimTypes.NameIdentifier"/> claim, else its <c>sub</c> claim, else its name, and the
+    /// principal (every claim and identity) is kept in the session as <c>HttpContext.SignInAsync("Tessera", ...)</c> keeps it, so Tessera's
     /// authentication gives the same principal, plus <c>sid</c>, on the pair's bearer requests.
     /// </summary>
     /// <param name="tokens">The token service (<see cref="SessionManager.Tokens"/>).</param>
@@ -18,7 +18,7 @@ public static class TesseraPrincipalTokenExtensions
     /// <param name="metadata">Metadata to record, or <see langword="null"/>.</param>
     /// <param name="cancellationToken">Cancels the store writes.</param>
     /// <returns>The pair.</returns>
-    /// <exception cref="InvalidOperationException">The principal has no <see cref="ClaimTypes.NameIdentifier"/> or <c>sub</c> claim.</exception>
+    /// <exception cref="InvalidOperationException">The principal has no <see cref="ClaimTypes.NameIdentifier"/> or <c>sub</c> claim and no name.</exception>
     /// <exception cref="SessionDataTooLargeException">The data and the principal are larger than <see cref="TesseraOptions.MaxDataBytes"/>.</exception>
     /// <exception cref="SessionLimitExceededException"><see cref="TesseraOptions.MaxSessionsPerSubject"/> refused the sign-in (policy <see cref="SessionLimitPolicy.RefuseNewSignIn"/>).</exception>
     /// <exception cref="SessionStoreUnavailableException">The store failed or did not answer within <see cref="TesseraOptions.StoreTimeout"/>.</exception>
@@ -26,8 +26,7 @@ public static class TesseraPrincipalTokenExtensions
     {
         ArgumentNullException.ThrowIfNull(tokens);
         ArgumentNullException.ThrowIfNull(principal);
-        var subject = SessionPrincipal.SubjectOf(principal)
-            ?? throw new InvalidOperationException($"Signing in to Tessera needs a subject: the principal has no '{ClaimTypes.NameIdentifier}' or 'sub' claim.");
+        var subject = SessionPrincipal.RequireSubject(principal, "Signing in to Tessera");
         var json = SessionPrincipal.Write(principal, items: null, TesseraAuthenticationDefaults.AuthenticationScheme);
         var result = await tokens.TryCreateWithPrincipalAsync(subject, data, json, metadata, cancellationToken).ConfigureAwait(false);
         return result.Value ?? throw new SessionLimitExceededException();

@@ -21,16 +21,21 @@ internal sealed class TesseraSessionFeature(HttpContext context, HttpSession ses
         }
         _written = true;
         var commit = await Session.CommitOutcomeAsync(cancellationToken).ConfigureAwait(false);
-        if ((commit.Result.Change == CredentialChange.Issue || commit.IdleExpiresAt is not null)
-            && Session.TryGetReservedJson(SessionKeys.PrincipalName, out var principal))
+        if (commit.Result.Change == CredentialChange.Issue || commit.IdleExpiresAt is not null)
         {
-            // A sign-in through SignInAsync chose the cookie's persistence (IsPersistent) for its session; read only when
-            // a cookie may be written, so a read-only request never parses it.
-            commit = commit with { Persistent = SessionPrincipal.IsPersistent(principal) };
+            // A sign-in through SignInAsync("Tessera") or through cookie authentication's ticket store chose the cookie's
+            // persistence (IsPersistent) for its session; read only when a cookie may be written, so a read-only request
+            // never parses the principal.
+            commit = commit with { Persistent = PersistenceOf(Session) };
         }
         if (!context.Response.HasStarted)
         {
             transport.WriteCommit(context, commit);
         }
     }
+
+    private static bool? PersistenceOf(HttpSession session) =>
+        session.TryGetReservedJson(SessionKeys.PrincipalName, out var principal)
+            ? SessionPrincipal.IsPersistent(principal)
+            : TesseraTicketStore.PersistenceOf(session);
 }

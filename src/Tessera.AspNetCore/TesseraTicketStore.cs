@@ -26,6 +26,12 @@ internal sealed partial class TesseraTicketStore(string scheme, RequestSessionOp
     /// <summary>The reserved-key prefix of every scheme's ticket.</summary>
     public const string TicketPrefix = "ticket:";
 
+    /// <summary>
+    /// The reserved key (after the reserved prefix) of the session cookie's persistence as the last cookie sign-in asked
+    /// (its <see cref="AuthenticationProperties.IsPersistent"/>): JSON <c>true</c> or <c>false</c>.
+    /// </summary>
+    public const string PersistentName = "cookie-persistent";
+
     private readonly string _name = TicketPrefix + scheme;
 
     public Task<string> StoreAsync(AuthenticationTicket ticket) => throw NeedsRequest();
@@ -36,13 +42,18 @@ internal sealed partial class TesseraTicketStore(string scheme, RequestSessionOp
 
     public Task RemoveAsync(string key) => throw NeedsRequest();
 
-    /// <summary>Signs the request's session in as the ticket's subject (a new credential, anonymous data kept) and keeps the ticket in it.</summary>
+    /// <summary>
+    /// Signs the request's session in as the ticket's subject (a new credential, anonymous data kept) and keeps the ticket
+    /// in it, with the ticket's <see cref="AuthenticationProperties.IsPersistent"/> for Tessera's cookie.
+    /// </summary>
     public async Task<string> StoreAsync(AuthenticationTicket ticket, HttpContext httpContext, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ticket);
+        var subject = SubjectOf(ticket.Principal);
         var session = await LoadAsync(httpContext, cancellationToken).ConfigureAwait(false);
-        session.SignIn(SubjectOf(ticket.Principal));
+        session.SignIn(subject);
         session.SetReservedJson(_name, Serialize(ticket));
+        KeepPersistence(session, ticket);
         return session.Id;
     }
 
@@ -62,7 +73,7 @@ internal sealed partial class TesseraTicketStore(string scheme, RequestSessionOp
             return null;
         }
         var ticket = Deserialize(json);
-        if (ticket is null || !string.Equals(ticket.AuthenticationScheme, scheme, StringComparison.Ordinal) || !string.Equals(SubjectOrNull(ticket.Principal), subject, StringComparison.Ordinal))
+        if (ticket is null || !string.Equals(ticket.AuthenticationScheme, scheme, StringComparison.Ordinal) || !string.Equals(SessionPrincipal.SubjectOf(ticket.Principal), subject, StringComparison.Ordinal))
         {
             Log.TicketUnreadable(logger, scheme);
             return null;
@@ -72,8 +83,9 @@ internal sealed partial class TesseraTicketStore(string scheme, RequestSessionOp
 
     /// <summary>
     /// Keeps the renewed ticket when it differs from the stored one; a ticket for another subject signs the session in
-    /// again as that subject. A response whose session is already committed keeps the stored ticket (the next request
-    /// renews again).
+    /// again as that subject, and a ticket whose <see cref="AuthenticationProperties.IsPersistent"/> changed (a sign-in
+    /// again with "remember me") regenerates the credential, so the new cookie carries the new persistence. A response
+    /// whose session is already committed keeps the stored ticket (the next request renews again).
     /// </summary>
     public async Task RenewAsync(string key, AuthenticationTicket ticket, HttpContext httpContext, CancellationToken cancellationToken)
     {
@@ -94,9 +106,17 @@ internal sealed partial class TesseraTicketStore(string scheme, RequestSessionOp
             session.SignIn(subject);
         }
         var json = Serialize(ticket);
-        if (!session.TryGetReservedJson(_name, out var stored) || !string.Equals(stored, json, StringComparison.Ordinal))
+        if (session.TryGetReservedJson(_name, out var stored) && string.Equals(stored, json, StringComparison.Ordinal))
         {
-            session.SetReservedJson(_name, json);
+            return;
+        }
+        session.SetReservedJson(_name, json);
+        // Only this scheme's own change of mind counts (a sliding renewal keeps IsPersistent), so two schemes of different
+        // persistence in one session never take turns regenerating the credential.
+        var wasPersistent = stored is null ? (bool?)null : Deserialize(stored)?.Properties.IsPersistent;
+        if (wasPersistent != ticket.Properties.IsPersistent && KeepPersistence(session, ticket))
+        {
+            session.Regenerate(); // the cookie is written only with a credential: a new one carries the new persistence
         }
     }
 
@@ -123,16 +143,28 @@ internal sealed partial class TesseraTicketStore(string scheme, RequestSessionOp
 
     public Task RemoveAsync(string key, CancellationToken cancellationToken) => throw NeedsRequest();
 
-    /// <summary>
-    /// The Tessera subject of a principal: its <see cref="ClaimTypes.NameIdentifier"/>, else its <c>sub</c>, else its
-    /// name.
-    /// </summary>
-    /// <exception cref="InvalidOperationException">The principal has none of them.</exception>
-    public static string SubjectOf(ClaimsPrincipal principal) => SubjectOrNull(principal)
-        ?? throw new InvalidOperationException("Cookie authentication's ticket store (AddTesseraTicketStore) needs a subject for the session: the principal has no NameIdentifier, 'sub' or name claim.");
+    /// <summary>The Tessera subject of a ticket's principal (<see cref="SessionPrincipal.SubjectOf"/>).</summary>
+    /// <exception cref="InvalidOperationException">The principal has no subject.</exception>
+    private static string SubjectOf(ClaimsPrincipal principal) =>
+        SessionPrincipal.RequireSubject(principal, "Cookie authentication's ticket store (AddTesseraTicketStore)");
 
-    private static string? SubjectOrNull(ClaimsPrincipal principal) =>
-        principal.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? principal.FindFirst("sub")?.Value ?? principal.Identity?.Name;
+    /// <summary>Whether the session cookie is persistent, as a ticket store's sign-in recorded; <see langword="null"/> when none did.</summary>
+    public static bool? PersistenceOf(HttpSession session) =>
+        session.TryGetReservedJson(PersistentName, out var json) ? json == PersistentJson : null;
+
+    private const string PersistentJson = "true";
+
+    // Records the ticket's persistence for Tessera's cookie; whether it changed (false when it was recorded before as it is).
+    private static bool KeepPersistence(HttpSession session, AuthenticationTicket ticket)
+    {
+        var persistent = ticket.Properties.IsPersistent;
+        if (PersistenceOf(session) == persistent)
+        {
+            return false;
+        }
+        session.SetReservedJson(PersistentName, persistent ? PersistentJson : "false");
+        return true;
+    }
 
     private static string Serialize(AuthenticationTicket ticket) =>
         JsonSerializer.Serialize(Convert.ToBase64String(TicketSerializer.Default.Serialize(ticket)));

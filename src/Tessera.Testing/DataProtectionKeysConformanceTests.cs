@@ -19,32 +19,13 @@ namespace Tessera.Testing;
 public abstract class DataProtectionKeysConformanceTests<TKit> : HttpConformanceTestBase<TKit>
     where TKit : StoreKit, new()
 {
-    private readonly List<TesseraTestServer> _servers = [];
-    private readonly List<DirectoryInfo> _directories = [];
-
-    /// <summary>Stops the servers, then removes the Data Protection key directories.</summary>
-    /// <returns>A task.</returns>
-    public override async ValueTask DisposeAsync()
-    {
-        foreach (var server in _servers)
-        {
-            await server.DisposeAsync();
-        }
-        await base.DisposeAsync();
-        foreach (var directory in _directories)
-        {
-            directory.Delete(recursive: true);
-        }
-        GC.SuppressFinalize(this);
-    }
-
     /// <summary>Two instances sharing a Data Protection key ring and the store, without Tessera:Keys, accept each other's cookies and tokens.</summary>
     /// <returns>A task.</returns>
     [Fact]
     public async Task TwoInstancesSharingADataProtectionKeyRingAndTheStoreAcceptEachOthersCookiesAndTokens()
     {
         var store = CreateStore();
-        var keyRing = NewDirectory();
+        var keyRing = CreateTemporaryDirectory();
         var first = await StartAsync(store, keyRing);
         var second = await StartAsync(store, keyRing);
         Assert.Equal(first.Manager.Keys.Current.Id, second.Manager.Keys.Current.Id);
@@ -71,7 +52,7 @@ public abstract class DataProtectionKeysConformanceTests<TKit> : HttpConformance
     public async Task TheStoreKeepsTheKeysProtectedAndAnInstanceStartedLaterFindsThem()
     {
         var store = CreateStore();
-        var keyRing = NewDirectory();
+        var keyRing = CreateTemporaryDirectory();
         var first = await StartAsync(store, keyRing);
         using var browser = first.CreateClient();
         await browser.PostAsync("/signin/alice");
@@ -100,13 +81,13 @@ public abstract class DataProtectionKeysConformanceTests<TKit> : HttpConformance
     public async Task AnInstanceWithAnotherDataProtectionKeyRingRefusesToStartAndSaysWhyWithoutASecret()
     {
         var store = CreateStore();
-        var first = await StartAsync(store, NewDirectory());
+        var first = await StartAsync(store, CreateTemporaryDirectory());
         var keyId = first.Manager.Keys.Current.Id;
         var before = await ((IKeyRingStore)store).LoadKeyRingAsync(TestContext.Current.CancellationToken);
         var material = JsonDocument.Parse(before!.Document).RootElement.GetProperty("keys")[0].GetProperty("material").GetString()!;
         var logs = new FakeLogCollector();
 
-        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StartAsync(store, NewDirectory(), logs: logs));
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StartAsync(store, CreateTemporaryDirectory(), logs: logs));
 
         Assert.Contains(keyId, refused.Message, StringComparison.Ordinal);
         Assert.Contains("Data Protection", refused.Message, StringComparison.Ordinal);
@@ -128,7 +109,7 @@ public abstract class DataProtectionKeysConformanceTests<TKit> : HttpConformance
     public async Task KeysRotateOnScheduleWithAnOverlapInWhichOldKeysStillVerify()
     {
         var store = CreateStore();
-        var keyRing = NewDirectory();
+        var keyRing = CreateTemporaryDirectory();
         var first = await StartAsync(store, keyRing, Rotation, LongSessions);
         var second = await StartAsync(store, keyRing, Rotation, LongSessions);
         var firstRing = first.Services.GetRequiredService<DataProtectionKeyRing>();
@@ -183,7 +164,7 @@ public abstract class DataProtectionKeysConformanceTests<TKit> : HttpConformance
     public async Task TheBackgroundRefreshFollowsTheInjectedClock()
     {
         var store = CreateStore();
-        var keyRing = NewDirectory();
+        var keyRing = CreateTemporaryDirectory();
         var first = await StartAsync(store, keyRing, Rotation, LongSessions);
         var second = await StartAsync(store, keyRing, Rotation, LongSessions);
         Assert.Single(second.Manager.Keys.Keys);
@@ -209,7 +190,7 @@ public abstract class DataProtectionKeysConformanceTests<TKit> : HttpConformance
     {
         var store = CreateStore();
         var racing = new RacingKeyRingStore((IKeyRingStore)store, readers: 2);
-        var keyRing = NewDirectory();
+        var keyRing = CreateTemporaryDirectory();
         // One Data Protection key first, so the race is Tessera's alone (Data Protection resolves its own).
         using (var warmUp = new ServiceCollection().AddDataProtection().SetApplicationName(ApplicationName).PersistKeysToFileSystem(keyRing).Services.BuildServiceProvider())
         {
@@ -244,9 +225,8 @@ public abstract class DataProtectionKeysConformanceTests<TKit> : HttpConformance
     public async Task WithTesseraKeysTooThoseSignTheTokensAndTheGeneratedKeysSignTheCookies()
     {
         var store = CreateStore();
-        var generated = await StartAsync(store, NewDirectory(), tesseraKeys: [Key]);
-        var configuredOnly = await TesseraTestServer.StartAsync(store, Clock, [Key], bearerTokens: true, configureServices: ConfigureServices);
-        _servers.Add(configuredOnly);
+        var generated = await StartAsync(store, CreateTemporaryDirectory(), tesseraKeys: [Key]);
+        var configuredOnly = await StartTestServerAsync(store, [Key], ConfigureServices, bearerTokens: true);
         var configuredId = SigningKeyRing.FromBase64([Key]).Current.Id;
         Assert.NotEqual(configuredId, generated.Manager.Keys.Current.Id);
 
@@ -281,14 +261,7 @@ public abstract class DataProtectionKeysConformanceTests<TKit> : HttpConformance
 
     private static byte[] Base64UrlDecode(string text) => System.Buffers.Text.Base64Url.DecodeFromChars(text);
 
-    private DirectoryInfo NewDirectory()
-    {
-        var directory = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "tessera-dp-" + Guid.NewGuid().ToString("N")));
-        _directories.Add(directory);
-        return directory;
-    }
-
-    private async Task<TesseraTestServer> StartAsync(
+    private Task<TesseraTestServer> StartAsync(
         ISessionStore store,
         DirectoryInfo dataProtectionKeys,
         Action<TesseraDataProtectionKeyOptions>? keys = null,
@@ -296,7 +269,7 @@ public abstract class DataProtectionKeysConformanceTests<TKit> : HttpConformance
         IEnumerable<string>? tesseraKeys = null,
         FakeLogCollector? logs = null)
     {
-        var server = await TesseraTestServer.StartAsync(store, Clock, tesseraKeys ?? [], configure: configure, bearerTokens: true, configureServices: services =>
+        return StartTestServerAsync(store, tesseraKeys ?? [], services =>
         {
             ConfigureServices(services);
             services.AddTessera().UseDataProtectionKeys(keys);
@@ -305,9 +278,7 @@ public abstract class DataProtectionKeysConformanceTests<TKit> : HttpConformance
             {
                 services.AddSingleton<ILoggerProvider>(new FakeLoggerProvider(logs));
             }
-        });
-        _servers.Add(server);
-        return server;
+        }, configure, bearerTokens: true);
     }
 
     // Fault injection: holds the first loads until every expected reader has loaded, so they all see the same state and

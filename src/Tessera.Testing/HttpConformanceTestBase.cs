@@ -1,3 +1,5 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Xunit;
 
@@ -5,12 +7,21 @@ namespace Tessera.Testing;
 
 /// <summary>
 /// What the HTTP conformance suites share: a fake clock, the store kit, the store under test wrapped to count its
-/// calls, a signing key, and real Kestrel servers that are stopped (and the store disposed) when each test ends.
+/// calls, a signing key, and real Kestrel servers that are stopped (and the store disposed, and temporary directories
+/// removed) when each test ends.
 /// </summary>
 public abstract class HttpConformanceTestBase<TKit> : IAsyncLifetime
     where TKit : StoreKit, new()
 {
+    /// <summary>
+    /// What a sign-in with a principal that has no subject (no name identifier, no <c>sub</c> claim, no name) throws,
+    /// after the words that say which sign-in it was.
+    /// </summary>
+    protected const string NoSubjectMessage =
+        "needs a subject for the session: the principal has no 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier' claim, no 'sub' claim and no name";
+
     private readonly List<IAsyncDisposable> _servers = [];
+    private readonly List<DirectoryInfo> _directories = [];
 
     /// <summary>The clock every store and server of the test runs on.</summary>
     protected FakeTimeProvider Clock { get; } = new(TestClock.Start);
@@ -33,7 +44,7 @@ public abstract class HttpConformanceTestBase<TKit> : IAsyncLifetime
     /// <see cref="StoreKit.ConfigureServices"/> by default.
     /// </summary>
     /// <param name="services">The server's services.</param>
-    protected virtual void ConfigureServices(Microsoft.Extensions.DependencyInjection.IServiceCollection services) => Kit.ConfigureServices(services);
+    protected virtual void ConfigureServices(IServiceCollection services) => Kit.ConfigureServices(services);
 
     /// <summary>Creates the store for the test.</summary>
     /// <returns>A completed task.</returns>
@@ -43,7 +54,10 @@ public abstract class HttpConformanceTestBase<TKit> : IAsyncLifetime
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Stops every server the test started, then disposes the kit (and with it every store it made).</summary>
+    /// <summary>
+    /// Stops every server the test started, then disposes the kit (and with it every store it made) and removes the
+    /// temporary directories.
+    /// </summary>
     /// <returns>A task.</returns>
     public virtual async ValueTask DisposeAsync()
     {
@@ -52,7 +66,39 @@ public abstract class HttpConformanceTestBase<TKit> : IAsyncLifetime
             await server.DisposeAsync();
         }
         await Kit.DisposeAsync();
+        foreach (var directory in _directories.Where(d => Directory.Exists(d.FullName)))
+        {
+            directory.Delete(recursive: true);
+        }
         GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Creates an empty directory under the system's temporary folder; it is removed when the test ends.</summary>
+    /// <returns>The directory.</returns>
+    protected DirectoryInfo CreateTemporaryDirectory()
+    {
+        var directory = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "tessera-test-" + Guid.NewGuid().ToString("N")));
+        _directories.Add(directory);
+        return directory;
+    }
+
+    /// <summary>
+    /// Posts a sign-in that must be refused for want of a subject, to a route that answers the refusal with a 400 and
+    /// the exception's message, and asserts that it was: the message names the claims looked for, no cookie is set and
+    /// the store was not written.
+    /// </summary>
+    /// <param name="client">The client.</param>
+    /// <param name="path">The sign-in route.</param>
+    /// <returns>A task.</returns>
+    protected async Task AssertSignInRefusedForWantOfASubjectAsync(CookieClient client, string path)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        using var response = await client.SendAsync(HttpMethod.Post, path, new ByteArrayContent([]));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains(NoSubjectMessage, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Null(client.Cookie);
+        Assert.Equal(0, Store.Writes);
     }
 
     /// <summary>
@@ -68,7 +114,30 @@ public abstract class HttpConformanceTestBase<TKit> : IAsyncLifetime
     protected async Task<TesseraTestServer> StartTestServerAsync(ISessionStore store, Action<TesseraOptions>? configure, Action<Microsoft.AspNetCore.Builder.WebApplication>? mapExtraRoutes = null, bool bearerTokens = false, bool authentication = false)
     {
         var server = await TesseraTestServer.StartAsync(store, Clock, [Key], configure: configure, mapExtraRoutes: mapExtraRoutes, bearerTokens: bearerTokens, authentication: authentication, configureServices: ConfigureServices);
-        _servers.Add(server);
+        lock (_servers)
+        {
+            _servers.Add(server); // servers may start side by side (Task.WhenAll)
+        }
+        return server;
+    }
+
+    /// <summary>
+    /// Starts a server over a given store on <see cref="Clock"/> with the given keys and services (instead of
+    /// <see cref="ConfigureServices"/>, which <paramref name="configureServices"/> may call); it is stopped when the test ends.
+    /// </summary>
+    /// <param name="store">The store the server uses.</param>
+    /// <param name="keys">Signing keys (<c>Tessera:Keys</c>); empty for none.</param>
+    /// <param name="configureServices">Registers the server's services after Tessera's.</param>
+    /// <param name="configure">Further option changes, or <see langword="null"/>.</param>
+    /// <param name="bearerTokens">Whether bearer-token sessions and the <c>/tokens</c> endpoints are on.</param>
+    /// <returns>The server.</returns>
+    protected async Task<TesseraTestServer> StartTestServerAsync(ISessionStore store, IEnumerable<string> keys, Action<IServiceCollection> configureServices, Action<TesseraOptions>? configure = null, bool bearerTokens = false)
+    {
+        var server = await TesseraTestServer.StartAsync(store, Clock, keys, configure: configure, bearerTokens: bearerTokens, configureServices: configureServices);
+        lock (_servers)
+        {
+            _servers.Add(server); // servers may start side by side (Task.WhenAll)
+        }
         return server;
     }
 
@@ -81,7 +150,10 @@ public abstract class HttpConformanceTestBase<TKit> : IAsyncLifetime
     protected async Task<TesseraTestServer> StartTestServerAsync(IEnumerable<string>? keys = null, string environment = "Production", bool bearerTokens = false, bool authentication = false)
     {
         var server = await TesseraTestServer.StartAsync(Store, Clock, keys ?? [Key], environment, bearerTokens: bearerTokens, authentication: authentication, configureServices: ConfigureServices);
-        _servers.Add(server);
+        lock (_servers)
+        {
+            _servers.Add(server); // servers may start side by side (Task.WhenAll)
+        }
         return server;
     }
 }

@@ -33,15 +33,19 @@ public abstract class SignInHttpConformanceTests<TKit> : HttpConformanceTestBase
     /// <param name="roles">Comma-separated <see cref="ClaimTypes.Role"/> values of the first identity.</param>
     /// <param name="padding">The length of an extra <c>padding</c> claim (to exceed a size limit), 0 for none.</param>
     /// <param name="withSubject">Whether the principal has a <see cref="ClaimTypes.NameIdentifier"/> claim.</param>
+    /// <param name="withName">Whether the first identity has a <see cref="ClaimTypes.Name"/> claim (<c>Alice Example</c>).</param>
     /// <returns>The principal.</returns>
-    public static ClaimsPrincipal SamplePrincipal(string roles = "", int padding = 0, bool withSubject = true)
+    public static ClaimsPrincipal SamplePrincipal(string roles = "", int padding = 0, bool withSubject = true, bool withName = true)
     {
         var first = new ClaimsIdentity("Test.Password");
         if (withSubject)
         {
             first.AddClaim(new Claim(ClaimTypes.NameIdentifier, "alice-id", ClaimValueTypes.String, Issuer, "https://upstream.example"));
         }
-        first.AddClaim(new Claim(ClaimTypes.Name, "Alice Example"));
+        if (withName)
+        {
+            first.AddClaim(new Claim(ClaimTypes.Name, "Alice Example"));
+        }
         first.AddClaim(new Claim(ClaimTypes.Email, "alice@example.com", ClaimValueTypes.Email, Issuer));
         first.AddClaim(new Claim("age", "42", ClaimValueTypes.Integer32));
         first.AddClaim(new Claim("amr", "pwd", ClaimValueTypes.String, Issuer));
@@ -191,20 +195,33 @@ public abstract class SignInHttpConformanceTests<TKit> : HttpConformanceTestBase
         Assert.Equal($"bob|bob|{id}|{TesseraAuthenticationDefaults.CookieAuthenticationType}", await client.GetStringAsync("/auth/user"));
     }
 
-    /// <summary>A principal without a name identifier or <c>sub</c> claim is refused with a clear exception; nothing is signed in.</summary>
+    /// <summary>
+    /// A principal without a name identifier or <c>sub</c> claim signs in under its name, as the cookie-authentication
+    /// ticket store does: the session is listed under that subject and authenticates as the principal.
+    /// </summary>
     /// <returns>A task.</returns>
     [Fact]
-    public async Task APrincipalWithoutASubjectIsRefusedClearly()
+    public async Task APrincipalWithANameButNoNameIdentifierOrSubSignsInUnderItsName()
     {
         var server = await StartServerAsync();
         using var client = server.CreateClient();
 
-        using var response = await client.SendAsync(HttpMethod.Post, "/si/signin?withSubject=false", new ByteArrayContent([]));
+        await client.PostAsync("/si/signin?withSubject=false");
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Contains("has no 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier' or 'sub' claim", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        Assert.Null(client.Cookie);
-        Assert.Equal(0, Store.Writes);
+        var id = await client.GetStringAsync("/id");
+        Assert.Equal(id, Assert.Single(await server.Manager.Subjects.ListAsync("Alice Example")).Id);
+        Assert.Equal(Describe(SamplePrincipal(withSubject: false), id), (await client.GetStringAsync("/si/principal")).Split("items\n")[0]);
+    }
+
+    /// <summary>A principal without a name identifier, a <c>sub</c> claim or a name is refused with a clear exception; nothing is signed in.</summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task APrincipalWithoutANameIdentifierSubOrNameIsRefusedClearly()
+    {
+        var server = await StartServerAsync();
+        using var client = server.CreateClient();
+
+        await AssertSignInRefusedForWantOfASubjectAsync(client, "/si/signin?withSubject=false&withName=false");
     }
 
     /// <summary>
@@ -421,7 +438,7 @@ public abstract class SignInHttpConformanceTests<TKit> : HttpConformanceTestBase
 
     private static void MapRoutes(WebApplication app)
     {
-        app.MapPost("/si/signin", async (HttpContext context, string? roles, bool? persistent, long? expires, string? item, int? padding, bool? withSubject) =>
+        app.MapPost("/si/signin", async (HttpContext context, string? roles, bool? persistent, long? expires, string? item, int? padding, bool? withSubject, bool? withName) =>
         {
             var properties = new AuthenticationProperties { IsPersistent = persistent == true, RedirectUri = "/after-sign-in" };
             if (expires is { } ms)
@@ -434,7 +451,7 @@ public abstract class SignInHttpConformanceTests<TKit> : HttpConformanceTestBase
             }
             try
             {
-                await context.SignInAsync(Scheme, SamplePrincipal(roles ?? "", padding ?? 0, withSubject != false), properties);
+                await context.SignInAsync(Scheme, SamplePrincipal(roles ?? "", padding ?? 0, withSubject != false, withName != false), properties);
             }
             catch (Exception e) when (e is (InvalidOperationException or ArgumentException) and not SessionDataTooLargeException)
             {

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Globalization;
 using System.Net;
 using System.Security.Claims;
 using System.Text.Json;
@@ -7,6 +8,7 @@ using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Tessera.AspNetCore;
 using Xunit;
 
 namespace Tessera.Testing;
@@ -26,13 +28,15 @@ public abstract class TicketStoreConformanceTests<TKit> : HttpConformanceTestBas
 
     private TimeSpan _expireTimeSpan = TimeSpan.FromDays(14);
     private bool _slidingExpiration = true;
+    private bool _tesseraCookiePersistent;
 
     /// <summary>Adds cookie authentication as the default scheme with its tickets in Tessera.</summary>
     /// <param name="services">The server's services.</param>
     protected override void ConfigureServices(IServiceCollection services)
     {
         base.ConfigureServices(services);
-        var (expire, sliding) = (_expireTimeSpan, _slidingExpiration);
+        var (expire, sliding, persistent) = (_expireTimeSpan, _slidingExpiration, _tesseraCookiePersistent);
+        services.Configure<TesseraCookieOptions>(o => o.Persistent = persistent);
         services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie(o =>
         {
             o.LoginPath = LoginPage;
@@ -359,6 +363,94 @@ public abstract class TicketStoreConformanceTests<TKit> : HttpConformanceTestBas
         Assert.Equal("alice|editor", await MeAsync(client));
     }
 
+    /// <summary>
+    /// The ticket's <see cref="AuthenticationProperties.IsPersistent"/> decides Tessera's cookie, as under
+    /// <c>SignInAsync("Tessera")</c>: a persistent sign-in's cookie expires at the session's absolute deadline, a
+    /// non-persistent one's is a browser-session cookie without <c>Expires</c> or <c>Max-Age</c>, whatever
+    /// <c>Tessera:Cookie:Persistent</c> says; a later regeneration keeps the choice.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task TheTicketsIsPersistentDecidesWhetherTesserasCookieOutlivesTheBrowser()
+    {
+        var absolute = Clock.GetUtcNow() + TesseraDefaults.AbsoluteLifetime;
+        var server = await StartAsync();
+        using var remembered = server.CreateClient();
+        using var forgotten = server.CreateClient();
+
+        await SignInAsync(remembered, "alice", "editor", persistent: true);
+        var rememberedCookie = remembered.LastSetCookie;
+        await SignInAsync(forgotten, "bob", "editor", persistent: false);
+        var forgottenCookie = forgotten.LastSetCookie;
+        await remembered.PostAsync("/regenerate");
+
+        Assert.Contains($"expires={absolute.ToString("R", CultureInfo.InvariantCulture)}", rememberedCookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("expires=", remembered.LastSetCookie, StringComparison.OrdinalIgnoreCase);
+        AssertBrowserSessionCookie(forgottenCookie);
+
+        _tesseraCookiePersistent = true;
+        var persistentByDefault = await StartAsync();
+        using var notRemembered = persistentByDefault.CreateClient();
+        await SignInAsync(notRemembered, "carol", "editor", persistent: false);
+        AssertBrowserSessionCookie(notRemembered.LastSetCookie);
+        Assert.Equal("carol|editor", await MeAsync(notRemembered));
+    }
+
+    /// <summary>
+    /// Signing in again as the same user with "remember me" (the cookie handler renews the ticket in the session) sends a
+    /// new cookie with an expiry: the old, browser-session one stops working.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task SigningInAgainWithRememberMeReissuesTesserasCookieWithAnExpiry()
+    {
+        var server = await StartAsync();
+        using var client = server.CreateClient();
+        await SignInAsync(client, "alice", "editor", persistent: false);
+        var browserSession = client.SaveCookies();
+        AssertBrowserSessionCookie(client.LastSetCookie);
+
+        await SignInAsync(client, "alice", "editor", persistent: true);
+
+        Assert.Contains("expires=", client.LastSetCookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal("alice|editor", await MeAsync(client));
+        using var old = server.CreateClient();
+        old.RestoreCookies(browserSession);
+        await AssertRefusedAsync(old);
+    }
+
+    /// <summary>
+    /// A principal without a name identifier or <c>sub</c> claim signs in under its name (cookie apps often sign in with
+    /// a user name alone): "your devices" lists the session under that name.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task APrincipalWithOnlyANameSignsInUnderThatName()
+    {
+        var server = await StartAsync();
+        using var client = server.CreateClient();
+
+        await SignInAsync(client, "alice", "editor", claims: "name");
+
+        Assert.Equal("alice|editor", await MeAsync(client));
+        Assert.Equal(await client.GetStringAsync("/id"), Assert.Single(await server.Manager.Subjects.ListAsync("alice")).Id);
+    }
+
+    /// <summary>
+    /// A principal without a name identifier, a <c>sub</c> claim or a name cannot be signed in: the cookie handler's
+    /// <c>SignInAsync</c> throws an <see cref="InvalidOperationException"/> that says which claims were looked for, and
+    /// nothing is written or set.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task APrincipalWithoutANameIdentifierSubOrNameIsRefusedAndNothingIsSignedIn()
+    {
+        var server = await StartAsync();
+        using var client = server.CreateClient();
+
+        await AssertSignInRefusedForWantOfASubjectAsync(client, "/cookie-auth/login/alice?role=editor&claims=role");
+    }
+
     /// <summary>Starts a server over <see cref="HttpConformanceTestBase{TKit}.Store"/> with cookie authentication and its routes.</summary>
     /// <param name="configure">Tessera option changes, or <see langword="null"/>.</param>
     /// <param name="store">The store, or <see langword="null"/> for <see cref="HttpConformanceTestBase{TKit}.Store"/>.</param>
@@ -366,10 +458,18 @@ public abstract class TicketStoreConformanceTests<TKit> : HttpConformanceTestBas
     protected Task<TesseraTestServer> StartAsync(Action<TesseraOptions>? configure = null, ISessionStore? store = null) =>
         StartTestServerAsync(store ?? Store, configure, MapRoutes);
 
-    private static async Task SignInAsync(CookieClient client, string user, string role)
+    // claims: "all" (name identifier, name, role), "name" (name and role) or "role" (the role alone).
+    private static async Task SignInAsync(CookieClient client, string user, string role, bool persistent = false, string claims = "all")
     {
-        using var response = await client.SendAsync(HttpMethod.Post, $"/cookie-auth/login/{user}?role={role}", new ByteArrayContent([]));
+        using var response = await client.SendAsync(HttpMethod.Post, $"/cookie-auth/login/{user}?role={role}&persistent={persistent}&claims={claims}", new ByteArrayContent([]));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    private static void AssertBrowserSessionCookie(string? setCookie)
+    {
+        Assert.NotNull(setCookie);
+        Assert.DoesNotContain("expires=", setCookie, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("max-age", setCookie, StringComparison.OrdinalIgnoreCase);
     }
 
     private static async Task<string> MeAsync(CookieClient client)
@@ -393,13 +493,27 @@ public abstract class TicketStoreConformanceTests<TKit> : HttpConformanceTestBas
     {
         app.UseAuthentication();
         app.UseAuthorization();
-        app.MapPost("/cookie-auth/login/{user}", async (HttpContext context, string user, string role) =>
+        app.MapPost("/cookie-auth/login/{user}", async (HttpContext context, string user, string role, bool? persistent, string? claims) =>
         {
-            var identity = new ClaimsIdentity(
-                [new Claim(ClaimTypes.NameIdentifier, user), new Claim(ClaimTypes.Name, user), new Claim(ClaimTypes.Role, role)],
-                CookieAuthenticationDefaults.AuthenticationScheme);
-            await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
-            return "signed in";
+            var identity = new ClaimsIdentity(CookieAuthenticationDefaults.AuthenticationScheme);
+            if (claims is null or "all")
+            {
+                identity.AddClaim(new Claim(ClaimTypes.NameIdentifier, user));
+            }
+            if (claims is null or "all" or "name")
+            {
+                identity.AddClaim(new Claim(ClaimTypes.Name, user));
+            }
+            identity.AddClaim(new Claim(ClaimTypes.Role, role));
+            try
+            {
+                await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity), new AuthenticationProperties { IsPersistent = persistent == true });
+            }
+            catch (InvalidOperationException e)
+            {
+                return Results.Text($"refused: {e.Message}", statusCode: StatusCodes.Status400BadRequest);
+            }
+            return Results.Text("signed in");
         });
         app.MapPost("/cookie-auth/logout", async (HttpContext context) =>
         {

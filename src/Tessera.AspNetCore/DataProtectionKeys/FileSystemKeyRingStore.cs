@@ -30,15 +30,45 @@ public sealed class FileSystemKeyRingStore : IKeyRingStore
     private string FilePath => Path.Combine(_directory.FullName, FileName);
 
     /// <inheritdoc />
+    /// <remarks>A missing file (or directory) is no key ring yet: <see langword="null"/>, and the first save creates it.</remarks>
+    /// <exception cref="InvalidOperationException">
+    /// The file is not a key ring file (not JSON, truncated, without a version or a document, or a document this version
+    /// does not understand). The message names the file's path and never shows its content.
+    /// </exception>
     public async ValueTask<StoredKeyRing?> LoadKeyRingAsync(CancellationToken cancellationToken = default)
     {
-        if (!File.Exists(FilePath))
+        string text;
+        try
+        {
+            text = await File.ReadAllTextAsync(FilePath, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             return null;
         }
-        var text = await File.ReadAllTextAsync(FilePath, cancellationToken).ConfigureAwait(false);
-        return JsonSerializer.Deserialize(text, KeyRingJsonContext.Default.StoredKeyRing)
-            ?? throw new InvalidOperationException($"{FileName} is not a key ring file.");
+        StoredKeyRing? stored;
+        try
+        {
+            stored = JsonSerializer.Deserialize(text, KeyRingJsonContext.Default.StoredKeyRing);
+        }
+        catch (JsonException e)
+        {
+            // Not the exception's own message (nor it as the inner exception): it may quote the file's text.
+            throw Unreadable($"it is not valid JSON (line {e.LineNumber}, byte {e.BytePositionInLine})");
+        }
+        if (stored is not { Version: > 0, Document: not null })
+        {
+            throw Unreadable("it has no version or no document");
+        }
+        try
+        {
+            KeyRingDocument.Parse(stored.Document);
+        }
+        catch (InvalidOperationException)
+        {
+            throw Unreadable("its document is not a key ring document this version understands");
+        }
+        return stored;
     }
 
     /// <inheritdoc />
@@ -58,6 +88,12 @@ public sealed class FileSystemKeyRingStore : IKeyRingStore
         File.Move(temporary, FilePath, overwrite: true);
         return true;
     }
+
+    // Restoring the file from a backup keeps the keys; deleting it generates new ones, and every cookie and token signed
+    // with the old ones stops working.
+    private InvalidOperationException Unreadable(string why) => new(
+        $"Tessera's key ring file {FilePath} cannot be read: {why}. Restore it from a backup, or delete it to generate new keys "
+        + "(every session cookie and token signed with the old keys then stops working). Its content is not shown: it holds the keys.");
 
     private async Task<FileStream> LockAsync(CancellationToken cancellationToken)
     {

@@ -48,7 +48,7 @@ public sealed class TesseraDataProtectionKeyOptions
     /// How long a key keeps verifying after it stopped signing, so the credentials it signed live out their lifetimes.
     /// Default <see cref="TesseraDataProtectionKeyDefaults.RetiredKeyRetention"/> (30 days); at least
     /// <see cref="TesseraOptions.AbsoluteLifetime"/> and <see cref="Tokens.TesseraTokenOptions.SessionLifetime"/> (checked at
-    /// start-up). A key past it is dropped from the ring and removed from the store at the next key generation.
+    /// start-up). A key past it is dropped from the ring and removed from the store at the next refresh.
     /// </summary>
     public TimeSpan RetiredKeyRetention { get; set; } = TesseraDataProtectionKeyDefaults.RetiredKeyRetention;
 
