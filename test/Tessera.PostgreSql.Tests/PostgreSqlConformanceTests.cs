@@ -81,3 +81,7 @@ public sealed class PostgreSqlNearCacheHygieneConformanceTests : HygieneConforma
 
 /// <summary>External logins (OpenID Connect against a real provider) into PostgreSQL Tessera sessions.</summary>
 public sealed class PostgreSqlOpenIdConnectSignInTests : Tessera.Testing.OpenIdConnect.OpenIdConnectSignInTests<PostgreSqlStoreKit>;
+
+/// <summary>ASP.NET Core Identity's security stamp (real Identity on EF Core SQLite) on PostgreSQL Tessera sessions, with and without the near cache.</summary>
+public sealed class PostgreSqlIdentitySecurityStampTests : Tessera.Testing.Identity.IdentitySecurityStampTests<PostgreSqlStoreKit>;
+public sealed class PostgreSqlNearCacheIdentitySecurityStampTests : Tessera.Testing.Identity.IdentitySecurityStampTests<PostgreSqlNearCacheStoreKit>;

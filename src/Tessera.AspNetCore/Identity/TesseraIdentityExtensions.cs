@@ -51,7 +51,7 @@ namespace Microsoft.AspNetCore.Identity
         /// <summary>
         /// Call after changing the signed-in user's security stamp in this request (<c>ChangePasswordAsync</c>,
         /// <c>UpdateSecurityStampAsync</c>, ...): keeps the current session signed in with the new stamp
-        /// (<see cref="SignInManager{TUser}.RefreshSignInAsync"/>, which renews the cookie credential; on a bearer request
+        /// (<see cref="SignInManager{TUser}.RefreshSignInAsync"/>, with a new cookie credential; on a bearer request
         /// the token session's principal is replaced instead) and revokes every other session of the user at once, on
         /// every instance. When the request is not signed in as <paramref name="user"/>, every session of the user is
         /// revoked. To change another user's stamp (an administrator), revoke with
@@ -93,6 +93,12 @@ namespace Microsoft.AspNetCore.Identity
             else
             {
                 await signInManager.RefreshSignInAsync(user).ConfigureAwait(false);
+                if (!session.IsNew && string.Equals(session.Subject, subject, StringComparison.Ordinal))
+                {
+                    // Cookie authentication renews a ticket it found in place; a credential change is a reason for a new
+                    // credential in every set-up (Tessera's scheme already regenerated it: no second write).
+                    session.Regenerate();
+                }
             }
             var subjects = context.RequestServices.GetRequiredService<SessionManager>().Subjects;
             return !session.IsNew && string.Equals(session.Subject, subject, StringComparison.Ordinal)
