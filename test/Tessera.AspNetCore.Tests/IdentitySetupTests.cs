@@ -20,7 +20,7 @@ public sealed class IdentitySetupTests
     {
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartAsync(services =>
         {
-            services.AddTessera();
+            services.AddTessera(o => o.Keys.Add(SigningKeyRing.GenerateBase64Key()));
             services.AddIdentityCore<IdentityUser>().AddEntityFrameworkStores<IdentityDbContext>();
         }));
 
