@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
+using Tessera.AspNetCore.Identity;
 using Tessera.Tokens;
 
 namespace Tessera.AspNetCore;
@@ -57,6 +58,8 @@ internal sealed class TesseraAuthenticationHandler(
     : SignInAuthenticationHandler<TesseraAuthenticationOptions>(options, logger, encoder)
 {
     private const string StoreUnavailableReason = "session_store_unavailable";
+    private const string UserStoreUnavailableReason = "user_store_unavailable";
+    private const string PrincipalRejectedReason = "principal_rejected";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -85,6 +88,18 @@ internal sealed class TesseraAuthenticationHandler(
         }
         if (session.TryGetReservedJson(SessionKeys.PrincipalName, out var json) && SessionPrincipal.Read(json, session.Id, ClaimsIssuer) is var (principal, properties))
         {
+            if (Context.RequestServices.GetService<SecurityStampCheck>() is { } stamps)
+            {
+                switch (await stamps.CheckAsync(Context, sessions.GetOrOpen(Context), principal, properties.IssuedUtc).ConfigureAwait(false))
+                {
+                    case StampCheckResult.Rejected:
+                        return AuthenticateResult.Fail(PrincipalRejectedReason);
+                    case StampCheckResult.Unavailable:
+                        return AuthenticateResult.Fail(UserStoreUnavailableReason);
+                    default:
+                        break;
+                }
+            }
             return AuthenticateResult.Success(new AuthenticationTicket(principal, properties, Scheme.Name));
         }
         var authenticationType = session.CredentialKind == SessionCredentialKind.AccessToken
@@ -173,14 +188,15 @@ internal sealed class TesseraAuthenticationHandler(
         DateTimeOffset.FromUnixTimeMilliseconds(time.ToUnixTimeMilliseconds());
 
     /// <summary>
-    /// 503 with <c>Retry-After</c> when the session could not be loaded because the store failed (the failure contract:
-    /// no access, and no reason for the client to drop a credential that may be good). Otherwise 401. With bearer tokens enabled, or on a bearer request, <c>WWW-Authenticate</c> follows RFC 6750 §3.1: a bare
+    /// 503 with <c>Retry-After</c> when the session could not be loaded because the store failed, or when the user store
+    /// failed while <c>AddTesseraIdentity</c> checked the security stamp (the failure contract: no access, and no reason
+    /// for the client to drop a credential that may be good). Otherwise 401. With bearer tokens enabled, or on a bearer request, <c>WWW-Authenticate</c> follows RFC 6750 §3.1: a bare
     /// <c>Bearer</c> when no token was presented, <c>Bearer error="invalid_token", error_description="&lt;reason&gt;"</c>
     /// when one was and it was rejected. The token itself never appears.
     /// </summary>
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
-        if (!RequestSessionOpener.IsDisabled(Context) && sessions.GetOrOpen(Context).Session is { IsLoaded: true, IsStoreUnavailable: true })
+        if (!RequestSessionOpener.IsDisabled(Context) && sessions.GetOrOpen(Context) is { Session: { IsLoaded: true, IsStoreUnavailable: true } } or { PrincipalCheckFailed: true })
         {
             // The credential may be perfectly good: a 401 would make the client drop it or sign in again.
             var manager = Context.RequestServices.GetRequiredService<SessionManager>();

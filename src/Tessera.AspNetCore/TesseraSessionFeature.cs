@@ -10,6 +10,15 @@ internal sealed class TesseraSessionFeature(HttpContext context, HttpSession ses
 
     public bool Abandoned { get; set; }
 
+    /// <summary>
+    /// Whether the application refreshed the sign-in after a security-stamp change in this request
+    /// (<c>RefreshSignInAndRevokeOtherSessionsAsync</c>): the session's stamp is being replaced, so it is not checked.
+    /// </summary>
+    public bool PrincipalRefreshed { get; set; }
+
+    /// <summary>Whether the user store failed while the principal's security stamp was checked: the challenge answers 503.</summary>
+    public bool PrincipalCheckFailed { get; set; }
+
     /// <summary>Whether the session has changes that must reach the store before the response may start.</summary>
     public bool MustCommitBeforeResponse => !_written && !Abandoned && Session.IsLoaded && Session.HasChanges;
 

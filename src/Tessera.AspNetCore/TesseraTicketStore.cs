@@ -3,7 +3,9 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Tessera.AspNetCore.Identity;
 
 namespace Tessera.AspNetCore;
 
@@ -77,6 +79,19 @@ internal sealed partial class TesseraTicketStore(string scheme, RequestSessionOp
         {
             Log.TicketUnreadable(logger, scheme);
             return null;
+        }
+        if (httpContext.RequestServices.GetService<SecurityStampCheck>() is { } stamps)
+        {
+            switch (await stamps.CheckAsync(httpContext, sessions.GetOrOpen(httpContext), ticket.Principal, ticket.Properties.IssuedUtc).ConfigureAwait(false))
+            {
+                case StampCheckResult.Rejected:
+                    return null;
+                case StampCheckResult.Unavailable:
+                    // As for the session store: a 503 from the middleware, never a redirect to sign in.
+                    throw new SessionStoreUnavailableException("The user store failed while the security stamp of the request's sign-in was checked.");
+                default:
+                    break;
+            }
         }
         return ticket;
     }

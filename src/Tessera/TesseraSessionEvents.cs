@@ -77,6 +77,13 @@ public enum SessionRevocationReason
     /// "sign out everywhere"): <see cref="SubjectSessions"/>. Metric tag <c>user</c>.
     /// </summary>
     User = 4,
+
+    /// <summary>
+    /// The application's check of the signed-in principal refused it: with <c>AddTesseraIdentity</c>, ASP.NET Core
+    /// Identity's security stamp changed (a password change, <c>UpdateSecurityStampAsync</c>) or the user was deleted.
+    /// Metric tag <c>principal_rejected</c>.
+    /// </summary>
+    PrincipalRejected = 5,
 }
 
 /// <summary>A session was stored for the first time.</summary>
@@ -137,6 +144,7 @@ internal static class SessionEventDispatch
         SessionRevocationReason.Limit => "limit",
         SessionRevocationReason.Leak => "leak",
         SessionRevocationReason.User => "user",
+        SessionRevocationReason.PrincipalRejected => "principal_rejected",
         _ => "other",
     };
 }

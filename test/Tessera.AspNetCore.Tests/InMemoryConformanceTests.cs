@@ -25,3 +25,6 @@ public sealed class InMemoryDataProtectionKeysConformanceTests : DataProtectionK
 
 /// <summary>External logins (OpenID Connect against a real provider) into in-memory Tessera sessions.</summary>
 public sealed class InMemoryOpenIdConnectSignInTests : Tessera.Testing.OpenIdConnect.OpenIdConnectSignInTests<InMemoryStoreKit>;
+
+/// <summary>ASP.NET Core Identity's security stamp (real Identity on EF Core SQLite) on in-memory Tessera sessions.</summary>
+public sealed class InMemoryIdentitySecurityStampTests : Tessera.Testing.Identity.IdentitySecurityStampTests<InMemoryStoreKit>;

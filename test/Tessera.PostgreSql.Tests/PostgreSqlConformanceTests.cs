@@ -100,3 +100,7 @@ public sealed class PostgreSqlMultiplexingTokenSessionConformanceTests : TokenSe
 public sealed class PostgreSqlMultiplexingSessionLimitConformanceTests : SessionLimitConformanceTests<PostgreSqlMultiplexingStoreKit>;
 public sealed class PostgreSqlMultiplexingConcurrencyConformanceTests : ConcurrencyConformanceTests<PostgreSqlMultiplexingStoreKit>;
 public sealed class PostgreSqlMultiplexingNearCacheConformanceTests : NearCacheConformanceTests<PostgreSqlMultiplexingStoreKit>;
+
+/// <summary>ASP.NET Core Identity's security stamp (real Identity on EF Core SQLite) on PostgreSQL Tessera sessions, with and without the near cache.</summary>
+public sealed class PostgreSqlIdentitySecurityStampTests : Tessera.Testing.Identity.IdentitySecurityStampTests<PostgreSqlStoreKit>;
+public sealed class PostgreSqlNearCacheIdentitySecurityStampTests : Tessera.Testing.Identity.IdentitySecurityStampTests<PostgreSqlNearCacheStoreKit>;

@@ -90,3 +90,7 @@ public sealed class RedisNearCacheStoreKit : RedisStoreKit
 /// <summary>External logins (OpenID Connect against a real provider) into Redis Tessera sessions.</summary>
 [Collection(RedisCollection.Name)]
 public sealed class RedisOpenIdConnectSignInTests : Tessera.Testing.OpenIdConnect.OpenIdConnectSignInTests<RedisStoreKit>;
+
+/// <summary>ASP.NET Core Identity's security stamp (real Identity on EF Core SQLite) on Redis Tessera sessions, with and without the near cache.</summary>
+[Collection(RedisCollection.Name)] public sealed class RedisIdentitySecurityStampTests : Tessera.Testing.Identity.IdentitySecurityStampTests<RedisStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisNearCacheIdentitySecurityStampTests : Tessera.Testing.Identity.IdentitySecurityStampTests<RedisNearCacheStoreKit>;

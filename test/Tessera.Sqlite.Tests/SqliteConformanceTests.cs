@@ -55,3 +55,6 @@ public sealed class SqliteCookieStoreRollbackConformanceTests : CookieStoreRollb
 
 /// <summary>External logins (OpenID Connect against a real provider) into SQLite Tessera sessions.</summary>
 public sealed class SqliteOpenIdConnectSignInTests : Tessera.Testing.OpenIdConnect.OpenIdConnectSignInTests<SqliteStoreKit>;
+
+/// <summary>ASP.NET Core Identity's security stamp (real Identity on EF Core SQLite) on SQLite Tessera sessions.</summary>
+public sealed class SqliteIdentitySecurityStampTests : Tessera.Testing.Identity.IdentitySecurityStampTests<SqliteStoreKit>;
