@@ -19,7 +19,7 @@ internal static partial class Log
     [LoggerMessage(6004, LogLevel.Warning, "The server ended the token session ({Reason}, server reason {ServerReason}, HTTP {StatusCode}); requests go out without a token until the app signs in again.")]
     public static partial void SessionEnded(ILogger logger, TesseraSessionEndReason reason, string serverReason, int statusCode);
 
-    [LoggerMessage(6005, LogLevel.Warning, "The rotated token pair could not be stored; the client keeps using it from memory.")]
+    [LoggerMessage(6005, LogLevel.Warning, "The token store failed to save or clear the pair; the client goes on with the pair it holds in memory (none after the session ended).")]
     public static partial void SaveFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(6006, LogLevel.Error, "A SessionEnded handler threw; the session stays ended.")]

@@ -98,15 +98,8 @@ public sealed class TokenClientTests : IAsyncLifetime
     [Fact]
     public async Task A401WithInvalidTokenRefreshesOnceAndRetriesThePostWithItsJsonBodyIntact()
     {
-        // The device's clock is 10 minutes behind the server's: the client believes its token is fresh, the server
-        // says it expired (401, error="invalid_token"). Only the 401 path can save this request.
-        var deviceClock = new FakeTimeProvider(_clock.GetUtcNow());
-        var (session, api) = Client(clock: deviceClock);
-        using (api)
+        using (var api = await SignedInBehindTheServersClockAsync())
         {
-            await SignInAsync(session, api, "alice");
-            _clock.Advance(TimeSpan.FromMinutes(10));
-
             using var response = await api.PostAsJsonAsync("/api/cart", new { item = "apple" });
 
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -120,13 +113,8 @@ public sealed class TokenClientTests : IAsyncLifetime
     [Fact]
     public async Task A401WithInvalidTokenRetriesAForwardOnlyStreamBodyOfKnownLengthFromItsBuffer()
     {
-        var deviceClock = new FakeTimeProvider(_clock.GetUtcNow());
-        var (session, api) = Client(clock: deviceClock);
-        using (api)
+        using (var api = await SignedInBehindTheServersClockAsync())
         {
-            await SignInAsync(session, api, "alice");
-            _clock.Advance(TimeSpan.FromMinutes(10));
-
             // A stream that cannot be read twice, with its length given (an upload of a known size): only the buffer
             // taken before the first send can feed the retry.
             var body = Encoding.UTF8.GetBytes("""{"item":"pear"}""");
@@ -144,13 +132,8 @@ public sealed class TokenClientTests : IAsyncLifetime
     [Fact]
     public async Task A401ForABodyOfUnknownLengthRefreshesButReturnsThe401InsteadOfResendingAConsumedStream()
     {
-        var deviceClock = new FakeTimeProvider(_clock.GetUtcNow());
-        var (session, api) = Client(clock: deviceClock);
-        using (api)
+        using (var api = await SignedInBehindTheServersClockAsync())
         {
-            await SignInAsync(session, api, "alice");
-            _clock.Advance(TimeSpan.FromMinutes(10));
-
             using var content = new StreamContent(new ForwardOnlyStream(Encoding.UTF8.GetBytes("""{"item":"plum"}""")));
             content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
             using (var response = await api.PostAsync("/api/cart", content))
@@ -188,10 +171,7 @@ public sealed class TokenClientTests : IAsyncLifetime
                 // Past the 5-second grace window, the copy presents the rotated refresh token: the server revokes the
                 // whole session and says why.
                 _clock.Advance(TimeSpan.FromSeconds(10));
-                using (var replayed = await copyApi.GetAsync("/api/me"))
-                {
-                    Assert.Equal(HttpStatusCode.Unauthorized, replayed.StatusCode);
-                }
+                Assert.Equal(HttpStatusCode.Unauthorized, await MeStatusAsync(copyApi));
                 Assert.Equal(2, Server.RefreshRequests);
                 var copyEnded = Assert.Single(copyEnds);
                 Assert.Equal(TesseraSessionEndReason.RefreshTokenReused, copyEnded.Reason);
@@ -202,10 +182,7 @@ public sealed class TokenClientTests : IAsyncLifetime
 
                 // The rightful client's access token died with the session: its 401 leads to one refresh, which the
                 // server refuses, and the client reports the end.
-                using (var rejected = await api.GetAsync("/api/me"))
-                {
-                    Assert.Equal(HttpStatusCode.Unauthorized, rejected.StatusCode);
-                }
+                Assert.Equal(HttpStatusCode.Unauthorized, await MeStatusAsync(api));
                 Assert.Equal(3, Server.RefreshRequests);
                 var ended = Assert.Single(ends);
                 Assert.Equal(TesseraSessionEndReason.Revoked, ended.Reason);
@@ -220,8 +197,7 @@ public sealed class TokenClientTests : IAsyncLifetime
                     using var anonymous = await api.GetAsync("/api/me");
                     Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
                     Assert.Null(anonymous.RequestMessage!.Headers.Authorization);
-                    using var copyAnonymous = await copyApi.GetAsync("/api/me");
-                    Assert.Equal(HttpStatusCode.Unauthorized, copyAnonymous.StatusCode);
+                    Assert.Equal(HttpStatusCode.Unauthorized, await MeStatusAsync(copyApi));
                 }
                 Assert.Equal(3, Server.RefreshRequests);
                 Assert.Single(ends);
@@ -253,6 +229,18 @@ public sealed class TokenClientTests : IAsyncLifetime
         return (session, api);
     }
 
+    /// <summary>
+    /// A client signed in on a device whose clock then falls 10 minutes behind the server's: the client believes its
+    /// token is fresh, the server says it expired (401, error="invalid_token"). Only the 401 path can save its requests.
+    /// </summary>
+    private async Task<HttpClient> SignedInBehindTheServersClockAsync()
+    {
+        var (session, api) = Client(clock: new FakeTimeProvider(_clock.GetUtcNow()));
+        await SignInAsync(session, api, "alice");
+        _clock.Advance(TimeSpan.FromMinutes(10));
+        return api;
+    }
+
     private static async Task<TesseraTokenPair> SignInAsync(TesseraTokenSession session, HttpClient api, string user)
     {
         using var response = await api.PostAsJsonAsync("/api/login", new { user });
@@ -261,6 +249,12 @@ public sealed class TokenClientTests : IAsyncLifetime
 
     private static async Task<string?> UserAsync(HttpClient api) =>
         (await api.GetFromJsonAsync<JsonElement>("/api/me")).GetProperty("user").GetString();
+
+    private static async Task<HttpStatusCode> MeStatusAsync(HttpClient api)
+    {
+        using var response = await api.GetAsync("/api/me");
+        return response.StatusCode;
+    }
 
     private async Task<HttpStatusCode> MeWithAsync(string accessToken)
     {
