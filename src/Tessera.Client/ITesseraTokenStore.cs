@@ -3,15 +3,16 @@ namespace Tessera.Client;
 /// <summary>
 /// Where the client keeps the token pair between requests and app runs: the platform's secure storage on a device
 /// (MAUI's <c>SecureStorage</c>, the Windows credential locker, the macOS keychain), memory in a server-to-server client.
-/// The client reads the pair once (the first time it needs it) and then writes through: every rotated pair is saved
-/// with <see cref="SaveAsync"/> before any request uses it, and <see cref="ClearAsync"/> runs when the session ends.
-/// Implementations are called by one refresh at a time, but must tolerate a sign-in racing a refresh.
+/// The client reads the pair once (the first time it needs it) and then writes through: each sign-in's and each
+/// rotation's pair is saved with <see cref="SaveAsync"/> as it arrives, and <see cref="ClearAsync"/> runs on sign-out
+/// and when the server ends the session. Calls to <see cref="SaveAsync"/> and <see cref="ClearAsync"/> never overlap.
 /// </summary>
 public interface ITesseraTokenStore
 {
     /// <summary>Reads the stored pair.</summary>
     /// <param name="cancellationToken">Cancels the read.</param>
-    /// <returns>The pair, or <see langword="null"/> when none is stored (the client then sends requests without a token).</returns>
+    /// <returns>The pair, or <see langword="null"/> when none is stored (the client then sends requests without a token).
+    /// An exception fails the request that needed the pair; the next request reads again.</returns>
     ValueTask<TesseraTokenPair?> LoadAsync(CancellationToken cancellationToken);
 
     /// <summary>

@@ -27,6 +27,7 @@ public sealed class TesseraTokenSession
     private readonly TimeSpan _refreshTimeout;
     private readonly TimeProvider _time;
     private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _writes = new(1, 1);
 
     private TesseraTokenPair? _pair;
     private bool _loaded;
@@ -118,7 +119,7 @@ public sealed class TesseraTokenSession
             _loaded = true;
             _ended = null;
         }
-        await Store.SaveAsync(pair, cancellationToken).ConfigureAwait(false);
+        await PersistAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -161,7 +162,7 @@ public sealed class TesseraTokenSession
             _pair = null;
             _loaded = true;
         }
-        await Store.ClearAsync(cancellationToken).ConfigureAwait(false);
+        await PersistAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The current pair (read from the store the first time), or <see langword="null"/> when signed out or ended.</summary>
@@ -176,7 +177,8 @@ public sealed class TesseraTokenSession
             {
                 return _pair;
             }
-            loading = _loading ??= LoadAsync();
+            // On the thread pool: an app that blocks its UI thread on a request must not hold up the load.
+            loading = _loading ??= Task.Run(LoadAsync);
         }
         await loading.WaitAsync(cancellationToken).ConfigureAwait(false);
         lock (_gate)
@@ -237,7 +239,8 @@ public sealed class TesseraTokenSession
             if (_refreshing is null || !ReferenceEquals(_refreshingFrom, seen))
             {
                 _refreshingFrom = seen;
-                _refreshing = RefreshAsync(seen);
+                // On the thread pool, never on the caller's synchronization context (a UI thread may be blocked on it).
+                _refreshing = Task.Run(() => RefreshAsync(seen));
             }
             return _refreshing;
         }
@@ -245,8 +248,6 @@ public sealed class TesseraTokenSession
 
     private async Task<TesseraTokenPair?> RefreshAsync(TesseraTokenPair seen)
     {
-        // Off the caller's lock: the task is stored before any of its code runs.
-        await Task.Yield();
         try
         {
             using var timeout = new CancellationTokenSource(_refreshTimeout, _time);
@@ -315,16 +316,8 @@ public sealed class TesseraTokenSession
             _pair = next;
         }
         Log.Refreshed(Logger, TokenHash.Of(seen.RefreshToken), TokenHash.Of(next.RefreshToken));
-        try
-        {
-            await Store.SaveAsync(next, cancellationToken).ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // The old refresh token is dead on the server: losing the new pair in memory would end the session.
-        catch (Exception e)
-#pragma warning restore CA1031
-        {
-            Log.SaveFailed(Logger, e);
-        }
+        // The old refresh token is dead on the server: a store that fails must not cost the new pair held in memory.
+        await TryPersistAsync(cancellationToken).ConfigureAwait(false);
         return next;
     }
 
@@ -341,16 +334,8 @@ public sealed class TesseraTokenSession
             _ended = ended;
         }
         Log.SessionEnded(Logger, ended.Reason, serverReason ?? "(none)", statusCode);
-        try
-        {
-            await Store.ClearAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // The pair is dead on the server; a store that cannot forget it must not hide the end from the app.
-        catch (Exception e)
-#pragma warning restore CA1031
-        {
-            Log.SaveFailed(Logger, e);
-        }
+        // The pair is dead on the server; a store that cannot forget it must not hide the end from the app.
+        await TryPersistAsync(CancellationToken.None).ConfigureAwait(false);
         try
         {
             SessionEnded?.Invoke(this, ended);
@@ -362,6 +347,44 @@ public sealed class TesseraTokenSession
             Log.SessionEndedHandlerFailed(Logger, e);
         }
         return null;
+    }
+
+    /// <summary>
+    /// Writes the state as it is now (the current pair, or none) to the store, one write at a time: a sign-in racing a
+    /// rotation cannot leave the store holding the pair the state has already replaced.
+    /// </summary>
+    private async Task PersistAsync(CancellationToken cancellationToken)
+    {
+        await _writes.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (Current() is { } pair)
+            {
+                await Store.SaveAsync(pair, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await Store.ClearAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _writes.Release();
+        }
+    }
+
+    private async Task TryPersistAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await PersistAsync(cancellationToken).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Logged: the state in memory is right, and the next write stores it.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Log.SaveFailed(Logger, e);
+        }
     }
 
     private static TesseraSessionEndReason ReasonOf(string? serverReason) => serverReason switch
@@ -383,7 +406,6 @@ public sealed class TesseraTokenSession
 
     private async Task LoadAsync()
     {
-        await Task.Yield();
         try
         {
             var stored = await Store.LoadAsync(CancellationToken.None).ConfigureAwait(false);
