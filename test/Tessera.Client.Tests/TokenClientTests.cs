@@ -80,6 +80,33 @@ public sealed class TokenClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ARefreshThatCannotReachTheServerKeepsThePairAndTheRequestGoesOnWithTheCurrentToken()
+    {
+        // A refresh endpoint nobody listens on (a port just freed): connection refused, a transient failure.
+        var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var closedPort = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var store = new RecordingTokenStore();
+        var (session, api) = Client(store, refreshEndpoint: new Uri($"http://127.0.0.1:{closedPort}/api/refresh"));
+        var ends = 0;
+        session.SessionEnded += (_, _) => ends++;
+        using (api)
+        {
+            var first = await SignInAsync(session, api, "alice");
+            _clock.Advance(AccessTokenLifetime - TimeSpan.FromSeconds(20));
+
+            // Inside the margin but not yet expired: the old token still works.
+            Assert.Equal("alice", await UserAsync(api));
+            Assert.Equal(first, await session.GetPairAsync(default));
+            Assert.Equal([first], store.Saved);
+            Assert.Equal(0, ends);
+            Assert.Null(session.Ended);
+            Assert.Contains(_logs.GetSnapshot(), record => record.Id.Id == 6003);
+        }
+    }
+
+    [Fact]
     public async Task FiftyParallelRequestsAcrossExpiryCauseExactlyOneRefresh()
     {
         var (session, api) = Client();
@@ -220,9 +247,9 @@ public sealed class TokenClientTests : IAsyncLifetime
         }
     }
 
-    private (TesseraTokenSession Session, HttpClient Api) Client(ITesseraTokenStore? store = null, TimeProvider? clock = null)
+    private (TesseraTokenSession Session, HttpClient Api) Client(ITesseraTokenStore? store = null, TimeProvider? clock = null, Uri? refreshEndpoint = null)
     {
-        var options = new TesseraTokenClientOptions { RefreshEndpoint = Server.RefreshEndpoint };
+        var options = new TesseraTokenClientOptions { RefreshEndpoint = refreshEndpoint ?? Server.RefreshEndpoint };
         using var loggers = LoggerFactory.Create(logging => logging.AddProvider(new FakeLoggerProvider(_logs)).SetMinimumLevel(LogLevel.Debug));
         var session = new TesseraTokenSession(options, _plain, store, clock ?? _clock, loggers.CreateLogger<TesseraTokenSession>());
         var api = new HttpClient(new TesseraTokenHandler(session) { InnerHandler = new SocketsHttpHandler() }) { BaseAddress = Server.BaseAddress };
