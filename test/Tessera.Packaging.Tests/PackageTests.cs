@@ -93,9 +93,9 @@ public sealed partial class PackageTests
         var dependencies = nuspec.Descendants().Where(element => element.Name.LocalName == "dependency").Select(element => (string)element.Attribute("id")!).ToList();
         var frameworks = nuspec.Descendants().Where(element => element.Name.LocalName == "frameworkReference").Select(element => (string)element.Attribute("name")!).ToList();
 
-        Assert.Contains("Microsoft.Extensions.Http", dependencies);
-        Assert.DoesNotContain(dependencies, id => id.StartsWith("Microsoft.AspNetCore", StringComparison.Ordinal) || id.StartsWith("Tessera", StringComparison.Ordinal));
         Assert.DoesNotContain(frameworks, name => name.StartsWith("Microsoft.AspNetCore", StringComparison.Ordinal));
+        Assert.DoesNotContain(dependencies, id => id.StartsWith("Microsoft.AspNetCore", StringComparison.Ordinal) || id.StartsWith("Tessera", StringComparison.Ordinal));
+        Assert.Contains("Microsoft.Extensions.Http", dependencies);
     }
 
     [Fact]
