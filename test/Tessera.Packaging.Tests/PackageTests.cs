@@ -85,6 +85,20 @@ public sealed partial class PackageTests
     }
 
     [Fact]
+    public async Task TheClientPackageDependsOnNeitherAspNetCoreNorTheServerPackages()
+    {
+        // Tessera.Client goes into MAUI, desktop and console apps: no ASP.NET Core shared framework, no server-side Tessera.
+        var packed = await PackedSolution.GetAsync();
+        var nuspec = packed.Nuspec("Tessera.Client");
+        var dependencies = nuspec.Descendants().Where(element => element.Name.LocalName == "dependency").Select(element => (string)element.Attribute("id")!).ToList();
+        var frameworks = nuspec.Descendants().Where(element => element.Name.LocalName == "frameworkReference").Select(element => (string)element.Attribute("name")!).ToList();
+
+        Assert.DoesNotContain(frameworks, name => name.StartsWith("Microsoft.AspNetCore", StringComparison.Ordinal));
+        Assert.DoesNotContain(dependencies, id => id.StartsWith("Microsoft.AspNetCore", StringComparison.Ordinal) || id.StartsWith("Tessera", StringComparison.Ordinal));
+        Assert.Contains("Microsoft.Extensions.Http", dependencies);
+    }
+
+    [Fact]
     public async Task PackingPrintsNoWarning()
     {
         // Warnings are errors in the build, but pack has warnings of its own the build does not promote.
