@@ -1,6 +1,4 @@
 using System.Collections.Concurrent;
-using System.Security.Cryptography;
-using System.Text;
 using StackExchange.Redis;
 
 namespace Tessera.Redis;
@@ -13,12 +11,6 @@ namespace Tessera.Redis;
 /// </summary>
 internal sealed class RedisScriptBatcher
 {
-    // Each script's SHA-1, keyed by the script's own string instance (the store's scripts are constants): sent as EVALSHA
-    // with the hash, so no call hashes or looks up the script's text (StackExchange.Redis's text overload does both, on a
-    // 2 KB text, for every call). A server that does not know the script (restarted, SCRIPT FLUSH) answers NOSCRIPT,
-    // and that one call is sent again as text, which loads it.
-    private static readonly ConcurrentDictionary<string, byte[]> Hashes = new(ReferenceEqualityComparer.Instance);
-
     private readonly ConcurrentQueue<Pending> _queue = new();
     private int _scheduled;
 
@@ -48,7 +40,7 @@ internal sealed class RedisScriptBatcher
         }
         if (batch.Count == 1)
         {
-            Link(batch[0], batch[0].Db.ScriptEvaluateAsync(HashOf(batch[0].Script), [batch[0].Key], batch[0].Values));
+            Link(batch[0], batch[0].Db.ScriptEvaluateAsync(batch[0].Script, [batch[0].Key], batch[0].Values));
             return;
         }
         foreach (var group in batch.GroupBy(p => p.Db))
@@ -56,28 +48,17 @@ internal sealed class RedisScriptBatcher
             var sending = group.Key.CreateBatch();
             foreach (var pending in group)
             {
-                Link(pending, sending.ScriptEvaluateAsync(HashOf(pending.Script), [pending.Key], pending.Values));
+                Link(pending, sending.ScriptEvaluateAsync(pending.Script, [pending.Key], pending.Values));
             }
             sending.Execute();
         }
     }
 
-    private static byte[] HashOf(string script) =>
-        Hashes.GetOrAdd(script, static text => SHA1.HashData(Encoding.UTF8.GetBytes(text)));
-
-    private static bool IsNoScript(Task task) =>
-        task.Exception?.InnerException is RedisServerException e && e.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal);
-
-    private static void Link(Pending pending, Task<RedisResult> task, bool byHash = true) =>
+    private static void Link(Pending pending, Task<RedisResult> task) =>
         task.ContinueWith(static (t, state) =>
         {
-            var (pending, byHash) = ((Pending, bool))state!;
-            var result = pending.Result;
-            if (byHash && t.IsFaulted && IsNoScript(t))
-            {
-                Link(pending, pending.Db.ScriptEvaluateAsync(pending.Script, [pending.Key], pending.Values), byHash: false);
-            }
-            else if (t.IsCompletedSuccessfully)
+            var result = ((Pending)state!).Result;
+            if (t.IsCompletedSuccessfully)
             {
                 result.TrySetResult(t.Result);
             }
@@ -89,7 +70,7 @@ internal sealed class RedisScriptBatcher
             {
                 result.TrySetException(t.Exception!.InnerExceptions);
             }
-        }, (pending, byHash), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }, pending, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     private sealed record Pending(IDatabase Db, string Script, RedisKey Key, RedisValue[] Values)
     {
