@@ -6,35 +6,18 @@ namespace Tessera.Sqlite;
 // the rows-to-records mapping.
 public sealed partial class SqliteSessionStore
 {
-    // Every write of this store takes this path once: the schema is ready, this store's writers wait for each other on
-    // an asynchronous gate (see the class remarks), and the work runs on its own connection inside one BEGIN IMMEDIATE
-    // transaction, committed when the work returns. Work that returns early has written nothing, so that commit changes
-    // nothing; an exception rolls everything back. The work is a static lambda and its input travels as state, so a
-    // write allocates no closure.
+    // Every write of this store takes this path once: the schema is ready, then the write joins the next group commit
+    // (SqliteGroupCommit: one BEGIN IMMEDIATE transaction for the writes that queued while the last one ran, a savepoint
+    // each). Work that returns early has written nothing; an exception rolls back that write alone. The work is a static
+    // lambda and its input travels as state, so a write allocates no closure.
     private async ValueTask<TResult> WriteAsync<TState, TResult>(
         TState state,
         Func<SqliteSessionStore, SqliteConnection, SqliteTransaction, TState, CancellationToken, ValueTask<TResult>> work,
         CancellationToken cancellationToken)
     {
         await InitializeAsync(cancellationToken).ConfigureAwait(false);
-        if (!await _writeGate.WaitAsync(_options.CommandTimeout, cancellationToken).ConfigureAwait(false))
-        {
-            throw new TimeoutException($"The SQLite session store waited more than {_options.CommandTimeout} for its other writers.");
-        }
-        try
-        {
-            var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-            await using var connectionScope = connection.ConfigureAwait(false);
-            var transaction = connection.BeginTransaction(deferred: false);
-            await using var transactionScope = transaction.ConfigureAwait(false);
-            var result = await work(this, connection, transaction, state, cancellationToken).ConfigureAwait(false);
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            return result;
-        }
-        finally
-        {
-            _writeGate.Release();
-        }
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return await _writes.RunAsync(this, state, work, cancellationToken).ConfigureAwait(false);
     }
 
     // A write of one statement: bind sets its parameters; returns the rows it changed.

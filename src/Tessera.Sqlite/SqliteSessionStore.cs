@@ -28,10 +28,12 @@ namespace Tessera.Sqlite;
 /// </para>
 /// <para>
 /// Every operation opens a connection from Microsoft.Data.Sqlite's pool and returns it at once, so the store is safe to
-/// share as a singleton. Writers of this store wait for each other on an asynchronous gate before taking SQLite's
-/// write lock: SQLite has one writer at a time anyway, and waiting on the gate does not block a thread-pool thread the
-/// way SQLite's busy handler does. Writers in other processes (or other store instances) still meet SQLite's busy
-/// timeout. Disposing the store closes its idle pooled connections.
+/// share as a singleton. SQLite has one writer at a time, so this store's writes commit in groups: the writes that
+/// arrive while a transaction runs share the next one, each in a savepoint of its own, so a write that fails is rolled
+/// back alone and never fails the others, and each caller hears of its write only once it is committed (group commit;
+/// durability as above). Waiting for a turn does not block a thread-pool thread the way SQLite's busy handler does;
+/// writers in other processes (or other store instances) still meet SQLite's busy timeout. Disposing the store closes
+/// its idle pooled connections.
 /// </para>
 /// <para>
 /// The file is split by capability: sessions here; <c>.Capacity.cs</c> (the bound), <c>.Cleanup.cs</c>,
@@ -53,7 +55,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
     private readonly string _databasePath;
     private readonly string _connectionPragmas;
     private readonly SqliteReaderPool _readers;
-    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private readonly SqliteGroupCommit _writes;
     private readonly Lock _schemaGate = new();
     private Task? _schemaTask;
     private volatile bool _schemaReady;
@@ -88,7 +90,14 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
         // Both are per connection and not kept by the pool's reset, so every open sets them (microseconds, in process).
         _connectionPragmas = $"PRAGMA busy_timeout = {(long)options.CommandTimeout.TotalMilliseconds}; PRAGMA synchronous = NORMAL;";
         _readers = new SqliteReaderPool(_connectionString, _connectionPragmas);
+        _writes = new SqliteGroupCommit(OpenAsync, options.CommandTimeout);
     }
+
+    /// <summary>The write transactions begun so far (tests observe group commit with it).</summary>
+    internal long WriteTransactions => _writes.Transactions;
+
+    /// <summary>The writes waiting for their transaction.</summary>
+    internal int QueuedWrites => _writes.Queued;
 
     /// <summary>The full path of the database file.</summary>
     public string DatabasePath => _databasePath;

@@ -9,7 +9,7 @@ using Tessera.Testing;
 namespace Tessera.Sqlite.Tests;
 
 /// <summary>What only the SQLite store promises: durability, WAL, schema versions, concurrency, the bound's counter.</summary>
-public sealed class SqliteSessionStoreTests : IDisposable
+public sealed partial class SqliteSessionStoreTests : IDisposable
 {
     private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private readonly TestDatabaseDirectory _directory = new();

@@ -1,0 +1,132 @@
+using Microsoft.Data.Sqlite;
+
+namespace Tessera.Sqlite.Tests;
+
+// Group commit: writes that queue while a transaction runs share the next one, a savepoint each. Every test queues its
+// writes behind another connection's write lock, so that what shares a transaction is decided, not raced.
+public sealed partial class SqliteSessionStoreTests
+{
+    [Fact]
+    public async Task WritesThatQueueWhileOneRunsShareOneTransaction()
+    {
+        var path = _directory.NewDatabasePath();
+        var store = NewStore(path);
+        await store.InitializeAsync();
+        var records = Enumerable.Range(0, 31).Select(_ => NewRecord()).ToList();
+
+        var (creates, transactions) = await BehindAnotherWriterAsync(path, store, records.Select(r => (Func<Task<bool>>)(() => store.CreateAsync(r).AsTask())).ToList());
+
+        Assert.All(await Task.WhenAll(creates), Assert.True);
+        Assert.Equal(2, transactions); // the first write's own, then the thirty that queued behind it
+        Assert.Equal(31L, await store.CountRecordsAsync());
+        foreach (var record in records)
+        {
+            AssertSameRecord(record, await store.LoadAsync(record.Id));
+        }
+    }
+
+    // A fault of SQLite's own, injected in the database by a trigger on one write's second key. RAISE(ABORT) fails that
+    // statement and the transaction goes on: the write is rolled back to its savepoint alone. RAISE(ROLLBACK) rolls back
+    // the whole transaction, savepoints and all, as a full disk or an I/O error does: then each of the ten others runs
+    // again alone. Either way only the faulty write fails, and "first", written before its fault, is gone with it.
+    [Theory]
+    [InlineData("ABORT", 2)]
+    [InlineData("ROLLBACK", 2 + 10)]
+    public async Task OnlyTheFaultyWriteOfAGroupFailsAndTheOthersCommit(string raise, long expectedTransactions)
+    {
+        var path = _directory.NewDatabasePath();
+        var store = NewStore(path);
+        var records = Enumerable.Range(0, 12).Select(_ => NewRecord()).ToList();
+        foreach (var record in records)
+        {
+            await store.CreateAsync(record);
+        }
+        Execute(path, $"CREATE TRIGGER test_fault BEFORE INSERT ON tessera_session_data WHEN NEW.key = 'boom' BEGIN SELECT RAISE({raise}, 'injected fault'); END");
+
+        var (applies, transactions) = await BehindAnotherWriterAsync(path, store, records.Select((r, i) => (Func<Task<bool>>)(() => store.ApplyAsync(r.Id, new SessionPatch
+        {
+            Set = new Dictionary<string, string> { ["first"] = "yes", [i == 5 ? "boom" : "n"] = $"{i}" },
+        }).AsTask())).ToList());
+
+        var failure = await Assert.ThrowsAsync<SqliteException>(() => applies[5]);
+        Assert.Contains("injected fault", failure.Message, StringComparison.Ordinal);
+        Assert.Equal(expectedTransactions, transactions); // the first write's own, the group's, and any run again alone
+        for (var i = 0; i < records.Count; i++)
+        {
+            var loaded = await store.LoadAsync(records[i].Id);
+            Assert.NotNull(loaded);
+            if (i == 5)
+            {
+                Assert.Empty(loaded.Data);
+            }
+            else
+            {
+                Assert.True(await applies[i]);
+                Assert.Equal(new Dictionary<string, string> { ["first"] = "yes", ["n"] = $"{i}" }, loaded.Data);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task AWriteCancelledWhileItWaitsForItsTurnNeverRuns()
+    {
+        var path = _directory.NewDatabasePath();
+        var store = NewStore(path);
+        await store.InitializeAsync();
+        using var other = TestDatabaseDirectory.OpenRaw(path);
+        var hold = other.BeginTransaction(deferred: false);
+        var first = Task.Run(() => store.CreateAsync(NewRecord()).AsTask());
+        await WaitUntilAsync(() => store.WriteTransactions == 1);
+        using var cancel = new CancellationTokenSource();
+        var queued = NewRecord();
+        var late = Task.Run(() => store.CreateAsync(queued, cancel.Token).AsTask());
+        await WaitUntilAsync(() => store.QueuedWrites == 1);
+
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => late); // while the lock is still held
+        hold.Commit();
+        hold.Dispose();
+        Assert.True(await first);
+        Assert.Null(await store.LoadAsync(queued.Id));
+        Assert.Equal(1L, store.WriteTransactions);
+    }
+
+    // Holds another connection's write lock, starts writes[0] (whose transaction then waits for the lock), queues the
+    // rest behind it, and lets go. Returns the writes and the transactions they took.
+    private static async Task<(List<Task<bool>> Writes, long Transactions)> BehindAnotherWriterAsync(string path, SqliteSessionStore store, List<Func<Task<bool>>> writes)
+    {
+        var before = store.WriteTransactions;
+        List<Task<bool>> started;
+        using (var other = TestDatabaseDirectory.OpenRaw(path))
+        {
+            using var hold = other.BeginTransaction(deferred: false);
+            started = [Task.Run(writes[0])];
+            await WaitUntilAsync(() => store.WriteTransactions == before + 1);
+            started.AddRange(writes.Skip(1).Select(Task.Run));
+            await WaitUntilAsync(() => store.QueuedWrites == writes.Count - 1);
+            hold.Commit();
+        }
+        await Task.WhenAll(started.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
+        return (started, store.WriteTransactions - before);
+    }
+
+    // Waits for other threads to reach a state (not for time to pass): bounded, so a broken queue fails the test.
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the writes never reached the expected state");
+            await Task.Delay(5);
+        }
+    }
+
+    private static void Execute(string path, string sql)
+    {
+        using var connection = TestDatabaseDirectory.OpenRaw(path);
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+}
