@@ -26,9 +26,10 @@ Usage: bench/http.sh [options]
   --quick            smoke run: 2 s per route, 1 round, 1 s warm-up, 5 s
                      quiet wait
   --only LIST        comma-separated variants (default all): memory, sqlite,
-                     postgres, postgres-nc, redis, redis-nc, addsession
-                     ("-nc": with the near cache, which is for the shared
-                     stores only)
+                     postgres, postgres-nc, redis, redis-nc, compas,
+                     addsession ("-nc": with the near cache, which is for the
+                     shared stores only; compas: Compas 0.5.5's token refresh
+                     called in process on the same PostgreSQL, each round)
   --out DIR          where results go (default artifacts/http-bench)
   --publish          also write the results into docs/benchmarks.md (between
                      its http-throughput markers) and the chart into docs/images/
@@ -37,7 +38,9 @@ Usage: bench/http.sh [options]
 The full run (the defaults: wrk -t2 -c50 -d10s, 3 rounds) takes 20 to 35
 minutes. wrk is installed with apt-get when missing (as root), and so are
 postgresql and redis-server when a variant needs them; the PNG chart needs
-/usr/bin/chromium and is skipped without it.
+/usr/bin/chromium and is skipped without it. The compas variant installs
+@compas/store 0.5.5 with npm (Node 20) into a scratch folder; without npm or
+the registry it is skipped with a warning.
 USAGE
 }
 
@@ -86,7 +89,7 @@ trap 'warn "terminated"; exit 143' TERM
 # Which servers the chosen variants need.
 need_pg=1 need_redis=1
 if [[ -n "$only" ]]; then
-  [[ ",$only," == *,postgres* ]] || need_pg=0
+  [[ ",$only," == *,postgres* || ",$only," == *,compas,* ]] || need_pg=0
   [[ ",$only," == *,redis* ]] || need_redis=0
 fi
 
@@ -128,6 +131,21 @@ if ((need_pg)); then
   postgres_options="-c max_connections=300"
   start_postgres || exit 1
   server_args+=(--postgres "$postgres_connection" --postgres-pid "$pg_pid" --postgres-version "$postgres_version")
+fi
+# Compas's refresh, in process on the same PostgreSQL (bench/compas/refresh.mjs).
+if ((need_pg)) && [[ -z "$only" || ",$only," == *,compas,* ]]; then
+  if command -v npm >/dev/null; then
+    mkdir -p "$tmp/compas" && cp bench/compas/package.json bench/compas/refresh.mjs "$tmp/compas/"
+    say "installing @compas/store 0.5.5 for the compas variant..."
+    if (cd "$tmp/compas" && npm install --no-audit --no-fund --loglevel=error) >"$tmp/npm.log" 2>&1; then
+      server_args+=(--compas "$tmp/compas" --compas-migration test/Tessera.PostgreSql.Tests/compas-interop/seed-migration.sql)
+    else
+      warn "npm install of @compas/store failed; Compas's refresh is not measured"
+      show_log "$tmp/npm.log" 20 >&2
+    fi
+  else
+    warn "npm not found: Compas's refresh is not measured (it needs Node.js 20)"
+  fi
 fi
 if ((need_redis)); then
   start_redis || exit 1

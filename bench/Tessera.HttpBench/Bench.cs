@@ -7,8 +7,25 @@ namespace Tessera.HttpBench;
 /// <summary>One wrk run of one route of one variant in one round.</summary>
 internal sealed record Measurement(Variant Variant, Route Route, int Round, WrkResult Result, CpuShare Cpu);
 
-/// <summary>A variant whose server is up.</summary>
-internal sealed record RunningVariant(Variant Variant, ServerProcess Server, IReadOnlyList<int> StoreRoots);
+/// <summary>A variant whose server (or, for Compas, whose in-process driver) is up.</summary>
+internal sealed record RunningVariant(Variant Variant, ServerProcess? Server, IReadOnlyList<int> StoreRoots, CompasRefresh? Compas = null)
+{
+    public int Pid => Server?.Pid ?? Compas!.Pid;
+
+    public string Where => Server?.BaseAddress.ToString() ?? "node";
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Server is not null)
+        {
+            await Server.DisposeAsync();
+        }
+        if (Compas is not null)
+        {
+            await Compas.DisposeAsync();
+        }
+    }
+}
 
 /// <summary>
 /// The whole benchmark: start every variant's server once, warm each route up, then run the rounds. In a round every
@@ -37,7 +54,7 @@ internal sealed class Bench(BenchOptions options, TextWriter console)
                     if (await StartAsync(variant, scratch.FullName, cancellationToken) is { } started)
                     {
                         running.Add(started);
-                        console.WriteLine($"started {variant.Label} on {started.Server.BaseAddress} (pid {started.Server.Pid})");
+                        console.WriteLine($"started {variant.Label} on {started.Where} (pid {started.Pid})");
                     }
                     else
                     {
@@ -68,7 +85,7 @@ internal sealed class Bench(BenchOptions options, TextWriter console)
         {
             foreach (var variant in running)
             {
-                await variant.Server.DisposeAsync();
+                await variant.DisposeAsync();
             }
             scratch.Delete(recursive: true);
         }
@@ -79,10 +96,19 @@ internal sealed class Bench(BenchOptions options, TextWriter console)
         // One session (and one token chain) per connection at least; twice that, so consecutive requests of one
         // connection rarely land on the same session.
         var poolSize = 2 * options.Connections;
-        foreach (var (variant, server, storeRoots) in variants)
+        foreach (var running in variants)
         {
+            var (variant, server, storeRoots, compas) = running;
+            if (compas is not null)
+            {
+                await WaitForQuietAsync(cancellationToken);
+                var start = CpuSnapshot.Take(compas.Pid, storeRoots);
+                var refreshed = await compas.RunAsync(seconds, cancellationToken);
+                Show(variant, Route.CompasRefresh, refreshed, CpuSnapshot.Between(start, CpuSnapshot.Take(compas.Pid, storeRoots), 0));
+                continue;
+            }
             var prefix = $"bench-{round}-";
-            var cookies = await signIn.CookiesAsync(server.BaseAddress, prefix + "c", poolSize, cancellationToken);
+            var cookies = await signIn.CookiesAsync(server!.BaseAddress, prefix + "c", poolSize, cancellationToken);
             var bearers = variant.Routes.Contains(Route.ApiMe)
                 ? (await signIn.TokensAsync(server.BaseAddress, prefix + "t", poolSize, cancellationToken)).Select(p => "Authorization: Bearer " + p.Access).ToList()
                 : [];
@@ -100,12 +126,7 @@ internal sealed class Bench(BenchOptions options, TextWriter console)
                 var before = CpuSnapshot.Take(server.Pid, storeRoots);
                 var (result, wrkTicks) = await wrk.RunAsync(new Uri(server.BaseAddress, route.Path.TrimStart('/')), route.Method,
                     route.Credential == Credential.RefreshChain, credentials, seconds, cancellationToken);
-                var cpu = CpuSnapshot.Between(before, CpuSnapshot.Take(server.Pid, storeRoots), wrkTicks);
-                record(new Measurement(variant, route, round, result, cpu));
-                var when = round == 0 ? "warm-up" : $"round {round}/{options.Rounds}";
-                var failures = result.Failures > 0 ? $"  FAILED REQUESTS: {result.Non2xx} non-2xx, {result.SocketErrors} socket errors" : "";
-                console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{when,-11} {variant.Label,-26} {route.Id,-18} {result.RequestsPerSecond,9:N0} req/s  p99 {Report.Milliseconds(result.P99Ms),9}  cores: machine {cpu.Machine:0.00}, server {cpu.Server:0.00}, store {cpu.Store:0.00}, wrk {cpu.Wrk:0.00}, other {cpu.Rest:0.00} (irq {cpu.Interrupts:0.00}, within the others){failures}"));
+                Show(variant, route, result, CpuSnapshot.Between(before, CpuSnapshot.Take(server.Pid, storeRoots), wrkTicks));
                 if (result.Failures > 0 && server.TakeNewLog() is { Length: > 0 } log)
                 {
                     // The server logs warnings and errors only: what it said while requests failed says why.
@@ -117,6 +138,15 @@ internal sealed class Bench(BenchOptions options, TextWriter console)
                     }
                 }
             }
+        }
+
+        void Show(Variant variant, Route route, WrkResult result, CpuShare cpu)
+        {
+            record(new Measurement(variant, route, round, result, cpu));
+            var when = round == 0 ? "warm-up" : $"round {round}/{options.Rounds}";
+            var failures = result.Failures > 0 ? $"  FAILED REQUESTS: {result.Non2xx} non-2xx, {result.SocketErrors} socket errors" : "";
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{when,-11} {variant.Label,-26} {route.Id,-18} {result.RequestsPerSecond,9:N0} req/s  p99 {Report.Milliseconds(result.P99Ms),9}  cores: machine {cpu.Machine:0.00}, server {cpu.Server:0.00}, store {cpu.Store:0.00}, wrk {cpu.Wrk:0.00}, other {cpu.Rest:0.00} (irq {cpu.Interrupts:0.00}, within the others){failures}"));
         }
     }
 
@@ -154,6 +184,17 @@ internal sealed class Bench(BenchOptions options, TextWriter console)
             "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information",
         ];
         List<int> storeRoots = [];
+        if (variant.IsCompas)
+        {
+            if (options.Postgres is null || options.CompasDirectory is null || options.CompasMigration is null)
+            {
+                return null;
+            }
+            var url = PostgresUrl(await CreateDatabaseAsync(variant.Id, cancellationToken));
+            storeRoots.AddRange(options.PostgresPid is { } postmaster ? [postmaster] : []);
+            var driver = await CompasRefresh.StartAsync(options.CompasDirectory, options.CompasMigration, url, options.Connections, cancellationToken);
+            return new RunningVariant(variant, null, storeRoots, driver);
+        }
         if (variant.IsAddSession)
         {
             return new RunningVariant(variant, await ServerProcess.StartAsync(options.AddSessionDll, arguments, TimeSpan.FromSeconds(60)), storeRoots);
@@ -211,7 +252,17 @@ internal sealed class Bench(BenchOptions options, TextWriter console)
         return new NpgsqlConnectionStringBuilder(options.Postgres) { Database = name }.ConnectionString;
     }
 
-    private static string SkipReason(Variant variant) =>
+    // postgres.js (Compas's client) takes a URL.
+    private static string PostgresUrl(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        var user = Uri.EscapeDataString(builder.Username ?? "postgres");
+        var password = builder.Password is { Length: > 0 } secret ? ":" + Uri.EscapeDataString(secret) : "";
+        return $"postgres://{user}{password}@{builder.Host}:{builder.Port}/{Uri.EscapeDataString(builder.Database ?? "postgres")}";
+    }
+
+    private string SkipReason(Variant variant) =>
+        variant.IsCompas && options.Postgres is not null ? "no Compas driver given (--compas DIR --compas-migration FILE; bench/http.sh installs it with npm)" :
         variant.NeedsPostgres ? "no PostgreSQL given (--postgres)" : variant.NeedsRedis ? "no Redis given (--redis)" : "not started";
 
     private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();

@@ -14,6 +14,9 @@ internal sealed class BenchOptions
           --postgres CONN --postgres-pid PID --postgres-version V
                                    a PostgreSQL to create the benchmark databases on, and its postmaster (for CPU)
           --redis HOST:PORT --redis-pid PID --redis-version V
+          --compas DIR --compas-migration FILE
+                                   bench/compas with its npm packages installed, and the SQL of Compas's tables: runs
+                                   Compas's refresh in process each round (the compas variant) on its own database
           --duration S             seconds per wrk run (default 10)
           --connections N          wrk -c (default 50)
           --threads N              wrk -t (default 2)
@@ -22,7 +25,7 @@ internal sealed class BenchOptions
           --quiet-wait S           before each run, wait up to S seconds for other programs to leave the machine
                                    nearly idle (default 10; 0 does not wait)
           --only LIST              comma-separated variants (default all): memory, sqlite, postgres, postgres-nc,
-                                   redis, redis-nc, addsession ("-nc": with the near cache)
+                                   redis, redis-nc, compas, addsession ("-nc": with the near cache)
           --near-cache-built B     true when the demo has the near cache (http.sh checks the sources)
           --out DIR                where results.md, results.json and the chart go (default artifacts/http-bench)
           --publish MARKDOWN       also copy the chart next to MARKDOWN (images/) and replace the part of MARKDOWN
@@ -42,6 +45,8 @@ internal sealed class BenchOptions
     public string? Redis { get; private set; }
     public int? RedisPid { get; private set; }
     public string? RedisVersion { get; private set; }
+    public string? CompasDirectory { get; private set; }
+    public string? CompasMigration { get; private set; }
     public int Duration { get; private set; } = 10;
     public int Connections { get; private set; } = 50;
     public int Threads { get; private set; } = 2;
@@ -79,6 +84,8 @@ internal sealed class BenchOptions
                 case "--redis": options.Redis = Value(); break;
                 case "--redis-pid": options.RedisPid = Number(1); break;
                 case "--redis-version": options.RedisVersion = Value(); break;
+                case "--compas": options.CompasDirectory = Path.GetFullPath(Value()); break;
+                case "--compas-migration": options.CompasMigration = Path.GetFullPath(Value()); break;
                 case "--duration": options.Duration = Number(1); break;
                 case "--connections": options.Connections = Number(1); break;
                 case "--threads": options.Threads = Number(1); break;

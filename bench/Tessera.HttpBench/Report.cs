@@ -4,16 +4,20 @@ using System.Text;
 namespace Tessera.HttpBench;
 
 /// <summary>One row of the results: a route of a variant, medians over the rounds.</summary>
-internal sealed record Row(Variant Variant, Route Route, int Rounds, double RequestsPerSecond, double P99Ms, double Ratio, double RatioMin, double RatioMax, CpuShare Cpu, long Requests, long Failures)
+/// <param name="TimesCompas">The median over rounds of this route's rate over Compas's in-process refresh rate in the same round; NaN without one.</param>
+internal sealed record Row(Variant Variant, Route Route, int Rounds, double RequestsPerSecond, double P99Ms, double Ratio, double RatioMin, double RatioMax, CpuShare Cpu, long Requests, long Failures, double TimesCompas = double.NaN)
 {
     public Target? Target => Variant.Targets.TryGetValue(Route, out var target) ? target : null;
 
     /// <summary>"yes", "no", or "" when the row has no goal.</summary>
-    public string Met => Target is { IsGoal: true } target ? target.MetBy(Ratio, RequestsPerSecond) ? "yes" : "no" : "";
+    public string Met => Target is { IsGoal: true } target ? target.MetBy(Ratio, RequestsPerSecond, TimesCompas) ? "yes" : "no" : "";
 
     public string TargetText => Target switch
     {
         { Ratio: { } ratio } => string.Create(CultureInfo.InvariantCulture, $"≥ {ratio:0.00}"),
+        { TimesCompas: { } multiple } => double.IsNaN(TimesCompas)
+            ? string.Create(CultureInfo.InvariantCulture, $"≥ {multiple:0} × Compas (not measured)")
+            : string.Create(CultureInfo.InvariantCulture, $"≥ {multiple:0} × Compas: {TimesCompas:0.0} ×"),
         { RequestsPerSecond: { } rate } t => string.Create(CultureInfo.InvariantCulture, $"≥ {rate:N0}/s ({t.Note})"),
         { } t => t.Note,
         null => "",
@@ -30,6 +34,7 @@ internal static class Report
     public static List<Row> Summarize(IReadOnlyList<Measurement> measurements)
     {
         var rows = new List<Row>();
+        var compas = measurements.Where(m => m.Variant.IsCompas).ToDictionary(m => m.Round, m => m.Result.RequestsPerSecond);
         foreach (var variant in measurements.Select(m => m.Variant).Distinct())
         {
             var health = measurements.Where(m => m.Variant == variant && m.Route == Route.Health).ToDictionary(m => m.Round);
@@ -55,7 +60,8 @@ internal static class Report
                     new CpuShare(Median(runs.Select(m => m.Cpu.Machine)), Median(runs.Select(m => m.Cpu.Server)), Median(runs.Select(m => Math.Max(0, m.Cpu.Store))),
                         Median(runs.Select(m => m.Cpu.Wrk)), Median(runs.Select(m => m.Cpu.Interrupts))),
                     runs.Sum(m => m.Result.Requests),
-                    runs.Sum(m => m.Result.Failures)));
+                    runs.Sum(m => m.Result.Failures),
+                    Median(runs.Where(m => compas.GetValueOrDefault(m.Round) > 0).Select(m => m.Result.RequestsPerSecond / compas[m.Round]))));
             }
         }
         return rows;
@@ -87,12 +93,15 @@ internal static class Report
         foreach (var row in rows)
         {
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"{row.Variant.Label,-26} {row.Route.Id,-18} {row.RequestsPerSecond,9:N0} {Milliseconds(row.P99Ms),10} {row.Ratio,6:0.00}  {row.TargetText,-34} {row.Met,-4} {row.Failures}");
+                $"{row.Variant.Label,-26} {row.Route.Id,-18} {row.RequestsPerSecond,9:N0} {Milliseconds(row.P99Ms),10} {RatioText(row),6}  {row.TargetText,-34} {row.Met,-4} {row.Failures}");
         }
         return text.ToString();
     }
 
-    private static string Range(Row row) => row.Route == Route.Health || row.Rounds < 2
+    // Compas's in-process row has no /healthz to be a ratio of.
+    private static string RatioText(Row row) => double.IsNaN(row.Ratio) ? "-" : row.Ratio.ToString("0.00", CultureInfo.InvariantCulture);
+
+    private static string Range(Row row) => row.Route == Route.Health || row.Rounds < 2 || double.IsNaN(row.RatioMin)
         ? ""
         : string.Create(CultureInfo.InvariantCulture, $"{row.RatioMin:0.00}–{row.RatioMax:0.00}");
 
@@ -109,7 +118,7 @@ internal static class Report
         {
             var failures = row.Failures > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({row.Failures:N0} of {row.Requests:N0} failed)") : "";
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"| {row.Variant.Label} | `{row.Route.Id}` | {row.RequestsPerSecond:N0}{failures} | {Milliseconds(row.P99Ms)} | {row.Ratio:0.00} | {Range(row)} | {row.TargetText} | {row.Met} | {row.Cpu.Server:0.00} / {Store(row)} / {row.Cpu.Wrk:0.00} / {row.Cpu.Rest:0.00} |");
+                $"| {row.Variant.Label} | `{row.Route.Id}` | {row.RequestsPerSecond:N0}{failures} | {Milliseconds(row.P99Ms)} | {RatioText(row)} | {Range(row)} | {row.TargetText} | {row.Met} | {row.Cpu.Server:0.00} / {Store(row)} / {row.Cpu.Wrk:0.00} / {row.Cpu.Rest:0.00} |");
         }
         return text.ToString();
     }

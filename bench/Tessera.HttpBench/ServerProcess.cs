@@ -97,21 +97,24 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         return server;
     }
 
-    public async ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync() => await EndAsync(_process);
+
+    /// <summary>Kills <paramref name="process"/> (and its children) unless it already ended, waits for it, and disposes it.</summary>
+    internal static async ValueTask EndAsync(Process process)
     {
         try
         {
-            if (!_process.HasExited)
+            if (!process.HasExited)
             {
-                _process.Kill(entireProcessTree: true);
+                process.Kill(entireProcessTree: true);
             }
-            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
         }
         catch (Exception e) when (e is InvalidOperationException or TimeoutException or System.ComponentModel.Win32Exception)
         {
             // Already gone, or never started.
         }
-        _process.Dispose();
+        process.Dispose();
     }
 
     private static bool IsAppSetting(string variable) =>

@@ -21,23 +21,31 @@ internal sealed record Route(string Id, string Method, string Path, Credential C
     public static readonly Route ApiMe = new("GET /api/me", "GET", "/api/me", Credential.Bearer);
     public static readonly Route Write = new("POST /counter", "POST", "/counter/hits", Credential.Cookie);
     public static readonly Route Refresh = new("POST /api/refresh", "POST", "/api/refresh", Credential.RefreshChain);
+
+    /// <summary>Compas's <c>sessionStoreRefreshTokens</c> called in process (bench/compas/refresh.mjs): no HTTP.</summary>
+    public static readonly Route CompasRefresh = new("refresh in process", "", "", Credential.RefreshChain);
 }
 
 /// <summary>
-/// A target from the issue: either a ratio to /healthz of the same process in the same round, or an absolute rate
-/// (requests per second, for the token rows compared with Compas's figures).
+/// A target from the issue: a ratio to /healthz of the same process in the same round, an absolute rate (requests per
+/// second, for the token reads compared with Compas's published figure), or a multiple of Compas's own refresh rate
+/// measured in the same round (<see cref="TimesCompas"/>).
 /// </summary>
-internal sealed record Target(double? Ratio, double? RequestsPerSecond, string Note)
+internal sealed record Target(double? Ratio, double? RequestsPerSecond, string Note, double? TimesCompas = null)
 {
     public static Target AtLeastRatio(double ratio) => new(ratio, null, "");
 
     public static Target AtLeastRate(double perSecond, string note) => new(null, perSecond, note);
 
-    /// <summary>Whether there is anything to meet (the AddSession row is only measured).</summary>
-    public bool IsGoal => Ratio is not null || RequestsPerSecond is not null;
+    public static Target AtLeastTimesCompas(double multiple) => new(null, null, "", multiple);
 
-    public bool MetBy(double ratio, double perSecond) =>
-        (Ratio is not { } r || ratio >= r) && (RequestsPerSecond is not { } rate || perSecond >= rate);
+    /// <summary>Whether there is anything to meet (the AddSession and Compas rows are only measured).</summary>
+    public bool IsGoal => Ratio is not null || RequestsPerSecond is not null || TimesCompas is not null;
+
+    /// <summary>Whether the medians meet the target; a multiple of Compas is never met without a Compas measurement (NaN).</summary>
+    public bool MetBy(double ratio, double perSecond, double timesCompas) =>
+        (Ratio is not { } r || ratio >= r) && (RequestsPerSecond is not { } rate || perSecond >= rate)
+        && (TimesCompas is not { } multiple || timesCompas >= multiple);
 }
 
 /// <summary>One server configuration: a store, with or without the near cache, or the AddSession baseline.</summary>
@@ -45,17 +53,20 @@ internal sealed record Variant(string Id, string Store, bool NearCache, IReadOnl
 {
     public bool IsAddSession => Store == "addsession";
 
-    public string Label => IsAddSession ? "AddSession (memory cache)" : NearCache ? $"{Store} + near cache" : Store;
+    public bool IsCompas => Store == "compas";
 
-    public bool NeedsPostgres => Store == "postgres";
+    public string Label => IsAddSession ? "AddSession (memory cache)" : IsCompas ? "Compas 0.5.5 (in process)" : NearCache ? $"{Store} + near cache" : Store;
+
+    public bool NeedsPostgres => Store is "postgres" or "compas";
 
     public bool NeedsRedis => Store == "redis";
 
     /// <summary>
     /// Every variant of the issue, in the order they run within a round. The near cache is for the shared stores only
     /// (the demo refuses it for memory and SQLite, which already live in the process or on its disk). The targets are the issue's: GET /me as a
-    /// ratio to /healthz per store, GET /api/me on memory, and the token rows on PostgreSQL at four times Compas's
-    /// 5,500 token reads/s and 1,400 refreshes/s (concurrency 50).
+    /// ratio to /healthz per store, GET /api/me on memory, POST /counter on SQLite and PostgreSQL, token reads on
+    /// PostgreSQL at four times Compas's published 5,500/s, and refreshes at five times Compas's own refresh measured in
+    /// the same round on the same PostgreSQL (the compas variant; concurrency 50 everywhere).
     /// </summary>
     public static IReadOnlyList<Variant> All { get; } = Build();
 
@@ -66,7 +77,7 @@ internal sealed record Variant(string Id, string Store, bool NearCache, IReadOnl
         var pgTokens = new Dictionary<Route, Target>
         {
             [Route.ApiMe] = Target.AtLeastRate(22_000, "4 × Compas's 5,500/s"),
-            [Route.Refresh] = Target.AtLeastRate(5_600, "4 × Compas's 1,400/s"),
+            [Route.Refresh] = Target.AtLeastTimesCompas(5),
         };
         Dictionary<Route, Target> With(Dictionary<Route, Target> targets, Route route, double ratio) =>
             new(targets) { [route] = Target.AtLeastRatio(ratio) };
@@ -78,11 +89,16 @@ internal sealed record Variant(string Id, string Store, bool NearCache, IReadOnl
                 [Route.Me] = Target.AtLeastRatio(0.90),
                 [Route.ApiMe] = Target.AtLeastRatio(0.85),
             }),
-            new("sqlite", "sqlite", false, cookieAndBearer, new Dictionary<Route, Target> { [Route.Me] = Target.AtLeastRatio(0.70) }),
-            new("postgres", "postgres", false, withRefresh, With(pgTokens, Route.Me, 0.25)),
+            new("sqlite", "sqlite", false, cookieAndBearer, new Dictionary<Route, Target>
+            {
+                [Route.Me] = Target.AtLeastRatio(0.75),
+                [Route.Write] = Target.AtLeastRatio(0.30),
+            }),
+            new("postgres", "postgres", false, withRefresh, new Dictionary<Route, Target>(With(pgTokens, Route.Me, 0.40)) { [Route.Write] = Target.AtLeastRatio(0.15) }),
             new("postgres-nc", "postgres", true, withRefresh, With(pgTokens, Route.Me, 0.85)),
             new("redis", "redis", false, cookieAndBearer, new Dictionary<Route, Target> { [Route.Me] = Target.AtLeastRatio(0.50) }),
             new("redis-nc", "redis", true, cookieAndBearer, new Dictionary<Route, Target> { [Route.Me] = Target.AtLeastRatio(0.85) }),
+            new("compas", "compas", false, [Route.CompasRefresh], new Dictionary<Route, Target>()),
             new("addsession", "addsession", false, [Route.Health, Route.Me, Route.Write], new Dictionary<Route, Target>
             {
                 [Route.Me] = new(null, null, "measured; the issue expects ~0.55"),
