@@ -128,7 +128,8 @@ server_args=()
 if ((need_pg)); then
   # Two demo processes (with and without the near cache) keep up to 50 pooled
   # connections each, plus their listeners: more than the default 100.
-  postgres_options="-c max_connections=300"
+  # pg_stat_statements: the bench prints the statements each request cost.
+  postgres_options="-c max_connections=300 -c shared_preload_libraries=pg_stat_statements"
   start_postgres || exit 1
   server_args+=(--postgres "$postgres_connection" --postgres-pid "$pg_pid" --postgres-version "$postgres_version")
 fi

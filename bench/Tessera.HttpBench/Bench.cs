@@ -5,10 +5,12 @@ using Npgsql;
 namespace Tessera.HttpBench;
 
 /// <summary>One wrk run of one route of one variant in one round.</summary>
-internal sealed record Measurement(Variant Variant, Route Route, int Round, WrkResult Result, CpuShare Cpu);
+/// <param name="Statements">What PostgreSQL ran per request, for the variants on PostgreSQL (null elsewhere, and in older results).</param>
+internal sealed record Measurement(Variant Variant, Route Route, int Round, WrkResult Result, CpuShare Cpu, StatementShare? Statements = null);
 
 /// <summary>A variant whose server (or, for Compas, whose in-process driver) is up.</summary>
-internal sealed record RunningVariant(Variant Variant, ServerProcess? Server, IReadOnlyList<int> StoreRoots, CompasRefresh? Compas = null)
+/// <param name="Database">The variant's own PostgreSQL database, when it has one.</param>
+internal sealed record RunningVariant(Variant Variant, ServerProcess? Server, IReadOnlyList<int> StoreRoots, CompasRefresh? Compas = null, string? Database = null)
 {
     public int Pid => Server?.Pid ?? Compas!.Pid;
 
@@ -37,6 +39,8 @@ internal sealed class Bench(BenchOptions options, TextWriter console)
     // Below this many busy cores (of the whole machine, between runs) the machine counts as quiet.
     private const double QuietCores = 0.3;
 
+    private PgStatements? _statements;
+
     public async Task<IReadOnlyList<Measurement>> RunAsync(IList<string> skipped, CancellationToken cancellationToken)
     {
         var scratch = Directory.CreateTempSubdirectory("tessera-http-bench-");
@@ -45,6 +49,14 @@ internal sealed class Bench(BenchOptions options, TextWriter console)
         var signIn = new SignIn(http);
         var wrk = new WrkRunner(options.Wrk, options.Threads, options.Connections, scratch.FullName);
         var measurements = new List<Measurement>();
+        if (options.Postgres is not null)
+        {
+            _statements = new PgStatements(options.Postgres);
+            if (!await _statements.EnableAsync(cancellationToken))
+            {
+                console.WriteLine("pg_stat_statements is not preloaded: statements per request are not counted");
+            }
+        }
         try
         {
             foreach (var variant in options.Variants)
@@ -98,13 +110,15 @@ internal sealed class Bench(BenchOptions options, TextWriter console)
         var poolSize = 2 * options.Connections;
         foreach (var running in variants)
         {
-            var (variant, server, storeRoots, compas) = running;
+            var (variant, server, storeRoots, compas, database) = running;
             if (compas is not null)
             {
                 await WaitForQuietAsync(cancellationToken);
+                await ResetStatementsAsync(database, cancellationToken);
                 var start = CpuSnapshot.Take(compas.Pid, storeRoots);
                 var refreshed = await compas.RunAsync(seconds, cancellationToken);
-                Show(variant, Route.CompasRefresh, refreshed, CpuSnapshot.Between(start, CpuSnapshot.Take(compas.Pid, storeRoots), 0));
+                var used = CpuSnapshot.Between(start, CpuSnapshot.Take(compas.Pid, storeRoots), 0);
+                Show(variant, Route.CompasRefresh, refreshed, used, await ReadStatementsAsync(database, refreshed, cancellationToken));
                 continue;
             }
             var prefix = $"bench-{round}-";
@@ -123,10 +137,12 @@ internal sealed class Bench(BenchOptions options, TextWriter console)
                 };
                 await WaitForQuietAsync(cancellationToken);
                 _ = server.TakeNewLog();
+                await ResetStatementsAsync(database, cancellationToken);
                 var before = CpuSnapshot.Take(server.Pid, storeRoots);
                 var (result, wrkTicks) = await wrk.RunAsync(new Uri(server.BaseAddress, route.Path.TrimStart('/')), route.Method,
                     route.Credential == Credential.RefreshChain, credentials, seconds, cancellationToken);
-                Show(variant, route, result, CpuSnapshot.Between(before, CpuSnapshot.Take(server.Pid, storeRoots), wrkTicks));
+                var cpu = CpuSnapshot.Between(before, CpuSnapshot.Take(server.Pid, storeRoots), wrkTicks);
+                Show(variant, route, result, cpu, await ReadStatementsAsync(database, result, cancellationToken));
                 if (result.Failures > 0 && server.TakeNewLog() is { Length: > 0 } log)
                 {
                     // The server logs warnings and errors only: what it said while requests failed says why.
@@ -140,15 +156,23 @@ internal sealed class Bench(BenchOptions options, TextWriter console)
             }
         }
 
-        void Show(Variant variant, Route route, WrkResult result, CpuShare cpu)
+        void Show(Variant variant, Route route, WrkResult result, CpuShare cpu, StatementShare? statements)
         {
-            record(new Measurement(variant, route, round, result, cpu));
+            record(new Measurement(variant, route, round, result, cpu, statements));
             var when = round == 0 ? "warm-up" : $"round {round}/{options.Rounds}";
             var failures = result.Failures > 0 ? $"  FAILED REQUESTS: {result.Non2xx} non-2xx, {result.SocketErrors} socket errors" : "";
+            var postgres = statements is null ? "" : string.Create(CultureInfo.InvariantCulture,
+                $"; PostgreSQL ran {statements.PerRequest:0.00} statements ({statements.ExecutionMicrosecondsPerRequest:0} µs) per request");
             console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{when,-11} {variant.Label,-26} {route.Id,-18} {result.RequestsPerSecond,9:N0} req/s  p99 {Report.Milliseconds(result.P99Ms),9}  cores: machine {cpu.Machine:0.00}, server {cpu.Server:0.00}, store {cpu.Store:0.00}, wrk {cpu.Wrk:0.00}, other {cpu.Rest:0.00} (irq {cpu.Interrupts:0.00}, within the others){failures}"));
+                $"{when,-11} {variant.Label,-26} {route.Id,-18} {result.RequestsPerSecond,9:N0} req/s  p99 {Report.Milliseconds(result.P99Ms),9}  cores: machine {cpu.Machine:0.00}, server {cpu.Server:0.00}, store {cpu.Store:0.00}, wrk {cpu.Wrk:0.00}, other {cpu.Rest:0.00} (irq {cpu.Interrupts:0.00}, within the others){postgres}{failures}"));
         }
     }
+
+    private Task ResetStatementsAsync(string? database, CancellationToken cancellationToken) =>
+        database is not null && _statements is not null ? _statements.ResetAsync(cancellationToken) : Task.CompletedTask;
+
+    private async Task<StatementShare?> ReadStatementsAsync(string? database, WrkResult result, CancellationToken cancellationToken) =>
+        database is not null && _statements is not null ? await _statements.ReadAsync(database, result.Requests, cancellationToken) : null;
 
     /// <summary>
     /// On a shared machine, waits (at most <see cref="BenchOptions.QuietWait"/> seconds) until the machine is nearly idle
@@ -193,7 +217,7 @@ internal sealed class Bench(BenchOptions options, TextWriter console)
             var url = PostgresUrl(await CreateDatabaseAsync(variant.Id, cancellationToken));
             storeRoots.AddRange(options.PostgresPid is { } postmaster ? [postmaster] : []);
             var driver = await CompasRefresh.StartAsync(options.CompasDirectory, options.CompasMigration, url, options.Connections, cancellationToken);
-            return new RunningVariant(variant, null, storeRoots, driver);
+            return new RunningVariant(variant, null, storeRoots, driver, DatabaseName(variant.Id));
         }
         if (variant.IsAddSession)
         {
@@ -234,12 +258,15 @@ internal sealed class Bench(BenchOptions options, TextWriter console)
             arguments.Add($"--Tessera:Redis:KeyPrefix=bench-{variant.Id}");
             storeRoots.AddRange(options.RedisPid is { } pid ? [pid] : []);
         }
-        return new RunningVariant(variant, await ServerProcess.StartAsync(options.DemoDll, arguments, TimeSpan.FromSeconds(60)), storeRoots);
+        var server = await ServerProcess.StartAsync(options.DemoDll, arguments, TimeSpan.FromSeconds(60));
+        return new RunningVariant(variant, server, storeRoots, Database: variant.NeedsPostgres ? DatabaseName(variant.Id) : null);
     }
+
+    private static string DatabaseName(string variantId) => "bench_" + variantId.Replace('-', '_');
 
     private async Task<string> CreateDatabaseAsync(string variantId, CancellationToken cancellationToken)
     {
-        var name = "bench_" + variantId.Replace('-', '_');
+        var name = DatabaseName(variantId);
         await using (var connection = new NpgsqlConnection(options.Postgres))
         {
             await connection.OpenAsync(cancellationToken);

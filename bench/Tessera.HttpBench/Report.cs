@@ -5,7 +5,8 @@ namespace Tessera.HttpBench;
 
 /// <summary>One row of the results: a route of a variant, medians over the rounds.</summary>
 /// <param name="TimesCompas">The median over rounds of this route's rate over Compas's in-process refresh rate in the same round; NaN without one.</param>
-internal sealed record Row(Variant Variant, Route Route, int Rounds, double RequestsPerSecond, double P99Ms, double Ratio, double RatioMin, double RatioMax, CpuShare Cpu, long Requests, long Failures, double TimesCompas = double.NaN)
+/// <param name="Statements">Medians of what PostgreSQL ran per request (statements, execution µs); null off PostgreSQL.</param>
+internal sealed record Row(Variant Variant, Route Route, int Rounds, double RequestsPerSecond, double P99Ms, double Ratio, double RatioMin, double RatioMax, CpuShare Cpu, long Requests, long Failures, double TimesCompas = double.NaN, StatementShare? Statements = null)
 {
     public Target? Target => Variant.Targets.TryGetValue(Route, out var target) ? target : null;
 
@@ -61,7 +62,10 @@ internal static class Report
                         Median(runs.Select(m => m.Cpu.Wrk)), Median(runs.Select(m => m.Cpu.Interrupts))),
                     runs.Sum(m => m.Result.Requests),
                     runs.Sum(m => m.Result.Failures),
-                    Median(runs.Where(m => compas.GetValueOrDefault(m.Round) > 0).Select(m => m.Result.RequestsPerSecond / compas[m.Round]))));
+                    Median(runs.Where(m => compas.GetValueOrDefault(m.Round) > 0).Select(m => m.Result.RequestsPerSecond / compas[m.Round])),
+                    runs.Any(m => m.Statements is not null)
+                        ? new StatementShare(Median(runs.Select(m => m.Statements?.PerRequest ?? double.NaN)), Median(runs.Select(m => m.Statements?.ExecutionMicrosecondsPerRequest ?? double.NaN)))
+                        : null));
             }
         }
         return rows;
@@ -98,6 +102,10 @@ internal static class Report
         return text.ToString();
     }
 
+    private static string StatementsText(Row row) => row.Statements is { } s
+        ? string.Create(CultureInfo.InvariantCulture, $"{s.PerRequest:0.00} / {s.ExecutionMicrosecondsPerRequest:0} µs")
+        : "";
+
     // Compas's in-process row has no /healthz to be a ratio of.
     private static string RatioText(Row row) => double.IsNaN(row.Ratio) ? "-" : row.Ratio.ToString("0.00", CultureInfo.InvariantCulture);
 
@@ -112,13 +120,13 @@ internal static class Report
     public static string Markdown(IReadOnlyList<Row> rows)
     {
         var text = new StringBuilder();
-        text.AppendLine("| variant | route | req/s | p99 | ratio to /healthz | rounds' range | target | met | cores busy: app / store / wrk / other |");
-        text.AppendLine("| --- | --- | ---: | ---: | ---: | --- | --- | --- | --- |");
+        text.AppendLine("| variant | route | req/s | p99 | ratio to /healthz | rounds' range | target | met | cores busy: app / store / wrk / other | PostgreSQL per request: statements / execution |");
+        text.AppendLine("| --- | --- | ---: | ---: | ---: | --- | --- | --- | --- | --- |");
         foreach (var row in rows)
         {
             var failures = row.Failures > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({row.Failures:N0} of {row.Requests:N0} failed)") : "";
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"| {row.Variant.Label} | `{row.Route.Id}` | {row.RequestsPerSecond:N0}{failures} | {Milliseconds(row.P99Ms)} | {RatioText(row)} | {Range(row)} | {row.TargetText} | {row.Met} | {row.Cpu.Server:0.00} / {Store(row)} / {row.Cpu.Wrk:0.00} / {row.Cpu.Rest:0.00} |");
+                $"| {row.Variant.Label} | `{row.Route.Id}` | {row.RequestsPerSecond:N0}{failures} | {Milliseconds(row.P99Ms)} | {RatioText(row)} | {Range(row)} | {row.TargetText} | {row.Met} | {row.Cpu.Server:0.00} / {Store(row)} / {row.Cpu.Wrk:0.00} / {row.Cpu.Rest:0.00} | {StatementsText(row)} |");
         }
         return text.ToString();
     }

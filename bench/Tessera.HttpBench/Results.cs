@@ -27,7 +27,8 @@ internal sealed record Results(string When, string Machine, string Settings, str
         m.Result.LatencyPercentilesMs.ToDictionary(p => p.Key.ToString(CultureInfo.InvariantCulture), p => p.Value),
         m.Result.Non2xx,
         m.Result.SocketErrors,
-        m.Cpu);
+        m.Cpu,
+        m.Statements);
 
     /// <exception cref="InvalidDataException">A run names a variant or route this version does not know.</exception>
     public List<Measurement> Measurements() => [.. Runs.Select(r =>
@@ -35,11 +36,11 @@ internal sealed record Results(string When, string Machine, string Settings, str
         var variant = Variant.All.FirstOrDefault(v => v.Id == r.Variant) ?? throw new InvalidDataException($"Unknown variant {r.Variant}.");
         var route = variant.Routes.FirstOrDefault(x => x.Id == r.Route) ?? throw new InvalidDataException($"Unknown route {r.Route} of {r.Variant}.");
         var percentiles = r.LatencyMs.ToDictionary(p => int.Parse(p.Key, CultureInfo.InvariantCulture), p => p.Value);
-        return new Measurement(variant, route, r.Round, new WrkResult(r.Requests, r.Seconds, r.RequestsPerSecond, percentiles, r.Non2xx, r.SocketErrors), r.Cores);
+        return new Measurement(variant, route, r.Round, new WrkResult(r.Requests, r.Seconds, r.RequestsPerSecond, percentiles, r.Non2xx, r.SocketErrors), r.Cores, r.Statements);
     })];
 }
 
-/// <summary>One wrk run as stored in results.json.</summary>
+/// <summary>One wrk run as stored in results.json (<see cref="Statements"/> is absent from runs before it was counted).</summary>
 internal sealed record RunRecord(
     string Variant,
     string Route,
@@ -50,4 +51,5 @@ internal sealed record RunRecord(
     IReadOnlyDictionary<string, double> LatencyMs,
     long Non2xx,
     long SocketErrors,
-    CpuShare Cores);
+    CpuShare Cores,
+    StatementShare? Statements = null);

@@ -35,7 +35,7 @@ public class CompasComparisonTests
         foreach (var (round, tessera, compas) in new[] { (1, 3000.0, 500.0), (2, 2000.0, 500.0), (3, 2750.0, 550.0) })
         {
             measurements.Add(Run(Postgres, Route.Health, round, 20_000));
-            measurements.Add(Run(Postgres, Route.Refresh, round, tessera));
+            measurements.Add(Run(Postgres, Route.Refresh, round, tessera) with { Statements = new StatementShare(round, 100 * round) });
             measurements.Add(Run(Compas, Route.CompasRefresh, round, compas));
         }
 
@@ -45,6 +45,8 @@ public class CompasComparisonTests
         Assert.Equal(5.0, refresh.TimesCompas, 3);
         Assert.Equal("yes", refresh.Met);
         Assert.Contains("≥ 5 × Compas: 5.0 ×", refresh.TargetText, StringComparison.Ordinal);
+        Assert.Equal(new StatementShare(2, 200), refresh.Statements); // medians of what PostgreSQL ran per request
+        Assert.Contains("| 2.00 / 200 µs |", Report.Markdown(rows), StringComparison.Ordinal);
         var compasRow = rows.Single(r => r.Variant == Compas);
         Assert.True(double.IsNaN(compasRow.Ratio)); // no /healthz to be a ratio of
         Assert.Contains("| Compas 0.5.5 (in process) | `refresh in process` | 500 |", Report.Markdown(rows), StringComparison.Ordinal);
