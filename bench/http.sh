@@ -31,6 +31,10 @@ Usage: bench/http.sh [options]
                      shared stores only; compas: Compas 0.5.5's token refresh
                      called in process on the same PostgreSQL, each round)
   --out DIR          where results go (default artifacts/http-bench)
+  --durable          run PostgreSQL with fsync, synchronous_commit and
+                     full_page_writes on (the default turns them off, as
+                     test.sh does): the figure for writes and refreshes on a
+                     server that keeps what it acknowledged; labelled so
   --publish          also write the results into docs/benchmarks.md (between
                      its http-throughput markers) and the chart into docs/images/
   -h, --help         this text
@@ -47,7 +51,7 @@ USAGE
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 export DOTNET_CLI_UI_LANGUAGE=en MSBUILDTERMINALLOGGER=off
 
-tool_args=() only="" publish=0 out="artifacts/http-bench" command="bench/http.sh"
+tool_args=() only="" publish=0 durable=0 out="artifacts/http-bench" command="bench/http.sh"
 while (($#)); do
   case "$1" in
     -h | --help) usage; exit 0 ;;
@@ -62,6 +66,7 @@ while (($#)); do
       out="$2"; shift 2 ;;
     --quick) tool_args+=(--duration 2 --rounds 1 --warmup 1 --quiet-wait 5); command+=" --quick"; shift ;;
     --publish) publish=1; command+=" --publish"; shift ;;
+    --durable) durable=1; command+=" --durable"; shift ;;
     *) echo "bench/http.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -130,8 +135,16 @@ if ((need_pg)); then
   # connections each, plus their listeners: more than the default 100.
   # pg_stat_statements: the bench prints the statements each request cost.
   postgres_options="-c max_connections=300 -c shared_preload_libraries=pg_stat_statements"
+  # Later settings win: --durable turns back on what scripts/services.sh turns off.
+  if ((durable)); then postgres_options+=" -c fsync=on -c synchronous_commit=on -c full_page_writes=on"; fi
   start_postgres || exit 1
-  server_args+=(--postgres "$postgres_connection" --postgres-pid "$pg_pid" --postgres-version "$postgres_version")
+  durable_flag=false
+  if ((durable)); then
+    durable_flag=true
+    fsync="$("$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -tAc "SHOW fsync" postgres 2>/dev/null || true)"
+    [[ "$fsync" == on ]] || { warn "PostgreSQL did not take fsync=on (SHOW fsync: ${fsync:-no answer})"; exit 1; }
+  fi
+  server_args+=(--postgres "$postgres_connection" --postgres-pid "$pg_pid" --postgres-version "$postgres_version" --postgres-durable "$durable_flag")
 fi
 # Compas's refresh, in process on the same PostgreSQL (bench/compas/refresh.mjs).
 if ((need_pg)) && [[ -z "$only" || ",$only," == *,compas,* ]]; then

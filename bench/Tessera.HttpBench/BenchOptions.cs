@@ -13,6 +13,7 @@ internal sealed class BenchOptions
           --addsession DLL         the built Tessera.Bench.AddSession.dll (Release)
           --postgres CONN --postgres-pid PID --postgres-version V
                                    a PostgreSQL to create the benchmark databases on, and its postmaster (for CPU)
+          --postgres-durable B     true when that PostgreSQL syncs its commits (bench/http.sh --durable); only labels the run
           --redis HOST:PORT --redis-pid PID --redis-version V
           --compas DIR --compas-migration FILE
                                    bench/compas with its npm packages installed, and the SQL of Compas's tables: runs
@@ -42,6 +43,7 @@ internal sealed class BenchOptions
     public string? Postgres { get; private set; }
     public int? PostgresPid { get; private set; }
     public string? PostgresVersion { get; private set; }
+    public bool PostgresDurable { get; private set; }
     public string? Redis { get; private set; }
     public int? RedisPid { get; private set; }
     public string? RedisVersion { get; private set; }
@@ -81,6 +83,7 @@ internal sealed class BenchOptions
                 case "--postgres": options.Postgres = Value(); break;
                 case "--postgres-pid": options.PostgresPid = Number(1); break;
                 case "--postgres-version": options.PostgresVersion = Value(); break;
+                case "--postgres-durable": options.PostgresDurable = bool.Parse(Value()); break;
                 case "--redis": options.Redis = Value(); break;
                 case "--redis-pid": options.RedisPid = Number(1); break;
                 case "--redis-version": options.RedisVersion = Value(); break;

@@ -18,7 +18,9 @@ internal static class Machine
         };
         if (options.PostgresVersion is { } pg)
         {
-            parts.Add($"PostgreSQL {pg} (fsync, synchronous_commit and full_page_writes off, as in test.sh)");
+            parts.Add(options.PostgresDurable
+                ? $"PostgreSQL {pg} (durable: fsync, synchronous_commit and full_page_writes on, bench/http.sh --durable)"
+                : $"PostgreSQL {pg} (fsync, synchronous_commit and full_page_writes off, as in test.sh)");
         }
         if (options.RedisVersion is { } redis)
         {
