@@ -1,0 +1,34 @@
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Tessera.AspNetCore.Tests.CookieStore;
+using Tessera.Testing;
+
+namespace Tessera.AspNetCore.Tests.Realtime;
+
+/// <summary>Hubs over the encrypted cookie store: the session travels in the cookie, so hub methods may read it only.</summary>
+public sealed class CookieStoreHubTests : HttpConformanceTestBase<CookieStoreKit>
+{
+    protected override void ConfigureServices(IServiceCollection services)
+    {
+        base.ConfigureServices(services); // the kit's: the HttpContext accessor the cookie store needs
+        HubApp.ConfigureServices(services);
+    }
+
+    [Fact]
+    public async Task AHubMethodReadsACookieStoreSessionButAWriteIsRefusedWithAClearError()
+    {
+        var server = await StartTestServerAsync(Store, configure: null, mapExtraRoutes: HubApp.Map);
+        using var client = server.CreateClient();
+        await client.PostAsync("/set/color/blue");
+        await using var hub = HubApp.Connect(server.Address, HubApp.SessionHubPath, cookie: HubSessionTests.CookieHeader(client));
+        await hub.StartAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal("blue", await hub.InvokeAsync<string>("Read", "color", TestContext.Current.CancellationToken));
+        var refused = await Assert.ThrowsAsync<HubException>(() => hub.InvokeAsync("Write", "color", "red", TestContext.Current.CancellationToken));
+
+        Assert.Contains("InvalidOperationException", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("no HTTP response to carry a changed cookie", refused.Message, StringComparison.Ordinal);
+        Assert.Equal("blue", await client.GetStringAsync("/read/color"));
+    }
+}
