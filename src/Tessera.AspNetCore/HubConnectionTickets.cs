@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -33,6 +34,7 @@ internal sealed partial class HubConnectionTickets
     private const string QueryName = "access_token";
     private const string BearerScheme = "Bearer ";
     private const int TicketBytes = 32;
+    private const int RouteChars = 4;
     private const int NonceBytes = 12;
     private const int TagBytes = 16;
     private static readonly byte[] KeyInfo = Encoding.ASCII.GetBytes("tessera connection ticket v1");
@@ -181,12 +183,14 @@ internal sealed partial class HubConnectionTickets
     public async ValueTask<string> IssueAsync(string accessToken, CancellationToken cancellationToken)
     {
         var secret = RandomNumberGenerator.GetBytes(TicketBytes);
-        var ticket = Prefix + Base64UrlText.Encode(secret);
+        var id = SessionIds.NewId();
+        // The record's route travels in the ticket, as in a cookie credential, for stores sharded by session.
+        var ticket = Prefix + SessionRoute.Of(id) + Base64UrlText.Encode(secret);
         var now = _manager.Now();
         var expires = now + _options.ConnectionTicketLifetime;
         var record = new SessionRecord
         {
-            Id = SessionIds.NewId(),
+            Id = id,
             CredentialHash = SHA256.HashData(Encoding.ASCII.GetBytes(ticket)),
             Data = new Dictionary<string, string>(StringComparer.Ordinal) { [RecordKey] = JsonSerializer.Serialize(Seal(secret, accessToken)) },
             CreatedAt = now,
@@ -205,12 +209,14 @@ internal sealed partial class HubConnectionTickets
     public async ValueTask<string?> RedeemAsync(string ticket, CancellationToken cancellationToken)
     {
         var secret = new byte[TicketBytes];
-        if (!ticket.StartsWith(Prefix, StringComparison.Ordinal) || !Base64UrlText.TryDecodeExact(ticket.AsSpan(Prefix.Length), secret))
+        if (!ticket.StartsWith(Prefix, StringComparison.Ordinal) || ticket.Length < Prefix.Length + RouteChars
+            || !ushort.TryParse(ticket.AsSpan(Prefix.Length, RouteChars), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var route)
+            || !Base64UrlText.TryDecodeExact(ticket.AsSpan(Prefix.Length + RouteChars), secret))
         {
             return null;
         }
         var store = _manager.InstrumentedStore;
-        var record = await store.LoadByCredentialAsync(SHA256.HashData(Encoding.ASCII.GetBytes(ticket)), cancellationToken).ConfigureAwait(false);
+        var record = await store.LoadByCredentialAsync(SHA256.HashData(Encoding.ASCII.GetBytes(ticket)), new SessionRoute(route), cancellationToken).ConfigureAwait(false);
         if (record is null || !record.Data.TryGetValue(RecordKey, out var sealedJson) || !record.IsActiveAt(_manager.Now()))
         {
             return null;

@@ -18,8 +18,9 @@ internal sealed class TesseraHubSessionFilter(RequestSessionOpener opener, Sessi
     internal const string NoResponseMessage =
         "A hub invocation has no HTTP response to carry a new session cookie, so a hub method cannot sign in, regenerate the credential or start a session; do that in an HTTP request (a hub method can read and change an existing session's data, and destroy it).";
 
+    /// <summary>Also what the cookie store itself says when asked to write after the response started (behind a wrapper, say).</summary>
     internal const string CookieStoreMessage =
-        "This session is kept in the client's cookies (the encrypted cookie store), and a hub invocation has no HTTP response to carry a changed cookie: a hub method can read the session but not change it. Change it in an HTTP request instead.";
+        "This session is kept in the client's cookies (the encrypted cookie store), and a hub invocation (or any code after the response started) has no HTTP response to carry a changed cookie: the session can be read here but not changed. Change it in an HTTP request instead.";
 
     private readonly bool _stateTravelsInCookie = manager.Store is CookieSessionStore;
 

@@ -15,10 +15,14 @@ public sealed class CookieStoreHubTests : HttpConformanceTestBase<CookieStoreKit
         HubApp.ConfigureServices(services);
     }
 
-    [Fact]
-    public async Task AHubMethodReadsACookieStoreSessionButAWriteIsRefusedWithAClearError()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AHubMethodReadsACookieStoreSessionButAWriteIsRefusedWithAClearError(bool behindAWrapper)
     {
-        var server = await StartTestServerAsync(Store, configure: null, mapExtraRoutes: HubApp.Map);
+        // Behind a wrapper (here the suite's counting store) the hub cannot tell the store keeps the session in the
+        // cookie; the cookie store itself refuses to write to a response that has started.
+        var server = await StartTestServerAsync(behindAWrapper ? Store : Store.Inner, configure: null, mapExtraRoutes: HubApp.Map);
         using var client = server.CreateClient();
         await client.PostAsync("/set/color/blue");
         await using var hub = HubApp.Connect(server.Address, HubApp.SessionHubPath, cookie: HubSessionTests.CookieHeader(client));
