@@ -395,7 +395,7 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
     {
         if (state.Context.Response.HasStarted)
         {
-            throw new InvalidOperationException(TesseraHubSessionFilter.CookieStoreMessage);
+            throw new SessionWriteRefusedException(TesseraHubSessionFilter.CookieStoreMessage);
         }
     }
 
