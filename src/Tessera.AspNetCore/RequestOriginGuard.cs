@@ -66,7 +66,7 @@ internal sealed partial class RequestOriginGuard
     /// </summary>
     public ValueTask<bool> RefuseAsync(HttpContext context)
     {
-        if (!_enabled || IsSafe(context.Request.Method))
+        if (!_enabled || (IsSafe(context.Request.Method) && !IsUpgrade(context)))
         {
             return ValueTask.FromResult(false);
         }
@@ -137,6 +137,33 @@ internal sealed partial class RequestOriginGuard
         return false;
     }
 
+    /// <summary>
+    /// A WebSocket handshake (a GET that can skip any unsafe request before it, such as SignalR's negotiate POST), or a
+    /// Server-Sent Events GET to a SignalR hub: both open a channel that acts for the session, so a cross-site page must
+    /// not open one with the user's cookie (cross-site WebSocket hijacking). Read from the headers, since the WebSocket
+    /// middleware that would say so runs later, inside the hub's or the app's endpoint.
+    /// </summary>
+    private static bool IsUpgrade(HttpContext context)
+    {
+        var request = context.Request;
+        if (!HttpMethods.IsGet(request.Method))
+        {
+            return false;
+        }
+        if (context.WebSockets.IsWebSocketRequest)
+        {
+            return true;
+        }
+        foreach (var upgrade in request.Headers[HeaderNames.Upgrade])
+        {
+            if (upgrade is not null && upgrade.Contains("websocket", StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+        return HubConnectionTickets.IsHubRequest(context) && request.Headers.Accept.Any(a => a is not null && a.Contains("text/event-stream", StringComparison.OrdinalIgnoreCase));
+    }
+
     private static bool IsSafe(string method) => HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method);
 
     private static string? Single(StringValues values) => values.Count == 1 ? values[0] : null;
@@ -152,7 +179,7 @@ internal sealed partial class RequestOriginGuard
     private static string Printable(StringValues values) =>
         values.Count == 0 ? "(none)" : Printable(values.Count == 1 ? values[0] ?? string.Empty : "(several)");
 
-    private static string Printable(string value)
+    internal static string Printable(string value)
     {
         var text = value.Length > 100 ? value[..100] + "..." : value;
         return string.Create(text.Length, text, static (span, source) =>

@@ -52,6 +52,16 @@ internal sealed class RequestSessionOpener
     }
 
     /// <summary>
+    /// A new, unloaded view of the session the request's credential points at, apart from the request's own (a hub
+    /// invocation on the connection's request loads and commits its own view each time).
+    /// </summary>
+    public HttpSession OpenView(HttpContext context)
+    {
+        var (transport, credential) = FindCredential(context);
+        return new HttpSession(_manager, credential, transport.CredentialKind, context);
+    }
+
+    /// <summary>
     /// Whether the request presents a credential that a browser attaches on its own (a cookie), as opposed to a bearer
     /// token, which only the client's own code sends. Reads the credential text only: no verification, no store call.
     /// </summary>

@@ -32,6 +32,10 @@ public sealed class TesseraMiddleware
     private readonly RequestDelegate _next;
     private readonly RequestSessionOpener _opener;
     private readonly RequestOriginGuard _originGuard;
+    // SignalR connection tickets, registered by AddSignalR().AddTesseraSessions() (an internal type, so not a constructor
+    // parameter of this public middleware): looked up once, on the first request.
+    private HubConnectionTickets? _tickets;
+    private bool _ticketsLookedUp;
     private readonly string _retryAfter;
     private readonly ILogger _logger;
 
@@ -73,6 +77,17 @@ public sealed class TesseraMiddleware
             }
             return;
         }
+        if (!_ticketsLookedUp)
+        {
+            _tickets = context.RequestServices?.GetService(typeof(HubConnectionTickets)) as HubConnectionTickets;
+            _ticketsLookedUp = true;
+        }
+        // A hub request's connection ticket becomes the access token it stands for (or a 401) before anything reads the
+        // request's credential.
+        if (_tickets is not null && await _tickets.RefuseAsync(context).ConfigureAwait(false))
+        {
+            return;
+        }
         // Before the session is opened: a refused request reads nothing from the store and writes nothing to it.
         if (await _originGuard.RefuseAsync(context).ConfigureAwait(false))
         {
@@ -97,7 +112,7 @@ public sealed class TesseraMiddleware
         context.Response.OnStarting(CommitOnStarting, feature);
         try
         {
-            await _next(context).ConfigureAwait(false);
+            await (_tickets is null ? _next(context) : _tickets.NegotiateAsync(context, feature.Session, _next)).ConfigureAwait(false);
             if (!context.Response.HasStarted)
             {
                 await feature.CommitAsync(context.RequestAborted).ConfigureAwait(false);

@@ -8,8 +8,8 @@ namespace Tessera.AspNetCore;
 /// <c>Tessera:RequestOrigin</c>, or <c>.ConfigureRequestOrigin(...)</c> in code. Validated at start-up.
 /// </summary>
 /// <remarks>
-/// The guard looks only at unsafe requests (every method but GET, HEAD and OPTIONS) whose session credential is a
-/// cookie. It refuses one with 403 when the browser says it came from another origin: <c>Sec-Fetch-Site</c> is
+/// The guard looks only at unsafe requests (every method but GET, HEAD and OPTIONS), WebSocket handshakes and SignalR
+/// Server-Sent Events GETs, whose session credential is a cookie. It refuses one with 403 when the browser says it came from another origin: <c>Sec-Fetch-Site</c> is
 /// <c>cross-site</c> (or <c>same-site</c>, unless <see cref="AllowSameSite"/>), or, from a browser that sends no Fetch
 /// Metadata, <c>Origin</c> names a host other than the request's. <c>same-origin</c> and <c>none</c> pass, and so does a
 /// request with neither header (a script, a native client, a test). Bearer-token requests, endpoints marked

@@ -1,7 +1,12 @@
 using Microsoft.Extensions.Logging.Testing;
 using System.Net;
+using System.Net.Http.Headers;
+using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.DependencyInjection;
 using Tessera.Tokens;
 using Xunit;
 
@@ -510,6 +515,62 @@ public abstract class TokenHttpConformanceTests<TKit> : HttpConformanceTestBase<
 
     private static Task<HttpResponseMessage> PostJsonAsync(CookieClient client, string path, string json) =>
         client.SendAsync(HttpMethod.Post, path, new StringContent(json, Encoding.UTF8, "application/json"));
+
+    /// <summary>
+    /// A SignalR connection ticket handed out by one instance opens one WebSocket on another instance over the same
+    /// store, and no second one anywhere: the ticket is kept in the store and deleted when redeemed (docs/realtime.md).
+    /// </summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task AConnectionTicketFromOneInstanceOpensOneWebSocketOnAnotherAndNoMore()
+    {
+        await using var first = await StartHubServerAsync();
+        await using var second = await StartHubServerAsync();
+        var pair = await first.Manager.Tokens.CreateAsync("alice", cancellationToken: TestContext.Current.CancellationToken);
+        using var http = new HttpClient { BaseAddress = first.Address };
+        using var negotiate = new HttpRequestMessage(HttpMethod.Post, "/hubs/probe/negotiate?negotiateVersion=1");
+        negotiate.Headers.Authorization = new AuthenticationHeaderValue("Bearer", pair.AccessToken);
+        using var negotiated = await http.SendAsync(negotiate, TestContext.Current.CancellationToken);
+        using var json = JsonDocument.Parse(await negotiated.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        var ticket = json.RootElement.GetProperty("accessToken").GetString()!;
+
+        var (onSecond, secondStatus) = await ConnectWebSocketAsync(second, ticket);
+        var (again, againStatus) = await ConnectWebSocketAsync(first, ticket);
+
+        using (onSecond)
+        using (again)
+        {
+            Assert.Equal(WebSocketState.Open, onSecond.State);
+            Assert.Equal(HttpStatusCode.Unauthorized, againStatus);
+            Assert.Equal(HttpStatusCode.SwitchingProtocols, secondStatus);
+        }
+    }
+
+    private Task<TesseraTestServer> StartHubServerAsync() =>
+        TesseraTestServer.StartAsync(Store, Clock, [Key], bearerTokens: true, configureServices: services =>
+        {
+            ConfigureServices(services);
+            services.AddSignalR().AddTesseraSessions();
+        }, mapExtraRoutes: app => app.MapHub<ProbeHub>("/hubs/probe"));
+
+    private static async Task<(ClientWebSocket Socket, HttpStatusCode Status)> ConnectWebSocketAsync(TesseraTestServer server, string ticket)
+    {
+        var socket = new ClientWebSocket();
+        socket.Options.CollectHttpResponseDetails = true;
+        try
+        {
+            await socket.ConnectAsync(new UriBuilder(new Uri(server.Address, "/hubs/probe?access_token=" + ticket)) { Scheme = "ws" }.Uri, TestContext.Current.CancellationToken);
+        }
+        catch (WebSocketException)
+        {
+            // Refused before the upgrade: the status code says why.
+        }
+        return (socket, socket.HttpStatusCode);
+    }
+
+    private sealed class ProbeHub : Hub
+    {
+    }
 
     private static string Header(HttpResponseMessage response, string name) =>
         response.Headers.NonValidated.TryGetValues(name, out var values) ? string.Join(", ", values) : string.Empty;

@@ -147,12 +147,14 @@ internal sealed class InstrumentedStore
     }
 
     // A store that refuses data it cannot hold (the cookie store, past its chunk bound) has not failed: its
-    // SessionDataTooLargeException stays itself, and the middleware answers 413 rather than 503.
+    // SessionDataTooLargeException stays itself, and the middleware answers 413 rather than 503. Nor has one refusing a
+    // write it cannot make where it is called (SessionWriteRefusedException: the cookie store in a hub invocation).
     private static bool IsStoreFailure(Exception e, CancellationToken cancellationToken) =>
         !(e is OperationCanceledException && cancellationToken.IsCancellationRequested)
         && e is not SessionStoreUnavailableException
         && e is not SessionStoreFullException
-        && e is not SessionDataTooLargeException;
+        && e is not SessionDataTooLargeException
+        && e is not SessionWriteRefusedException;
 
     // The clock starts before the store is called: a store that does its work synchronously (the in-memory one, or a
     // driver that blocks) is measured too, and so is one that throws instead of returning a faulted task. The state is

@@ -92,10 +92,11 @@ internal sealed class SessionCommitter(
                         touched = idle;
                     }
                 }
-                catch (SessionStoreUnavailableException e) when (changes.Destroyed is null)
+                catch (Exception e) when (e is SessionStoreUnavailableException or SessionWriteRefusedException && changes.Destroyed is null)
                 {
                     // A read-only request's answer does not depend on the touch: serve it, and let a later request
-                    // extend the deadline (the session can only end sooner than it would have, never later).
+                    // extend the deadline (the session can only end sooner than it would have, never later). A store
+                    // may also refuse the touch where it cannot write (the cookie store in a hub invocation).
                     Log.TouchFailed(logger, Log.Ref(record.Id), Log.ErrorType(e));
                 }
             }

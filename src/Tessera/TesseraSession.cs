@@ -157,6 +157,18 @@ public partial class TesseraSession : ISessionMetadataSource
     public bool IsCommitted => _committed is not null;
 
     /// <summary>
+    /// Set by a host that has no response to carry a credential (a SignalR hub invocation): why this view may not sign
+    /// in, regenerate or start a session. <see langword="null"/> (the default) allows everything.
+    /// </summary>
+    internal string? NoCredentialResponse { get; set; }
+
+    /// <summary>
+    /// Set with <see cref="NoCredentialResponse"/> when the session's state travels in the credential itself (the
+    /// encrypted cookie store): then every write is refused, since each one changes the cookie.
+    /// </summary>
+    internal bool StateTravelsInCredential { get; set; }
+
+    /// <summary>
     /// Loads the session: verifies the presented credential and reads the store once. Later calls return at once.
     /// An invalid, expired or revoked credential loads as a new, empty session (and logs a warning without the value).
     /// </summary>
@@ -202,6 +214,7 @@ public partial class TesseraSession : ISessionMetadataSource
     public void Regenerate()
     {
         EnsureWritable();
+        EnsureCredentialCanChange();
         _regenerate = true;
     }
 
@@ -215,6 +228,7 @@ public partial class TesseraSession : ISessionMetadataSource
     {
         ValidateSubject(subject);
         EnsureWritable();
+        EnsureCredentialCanChange();
         if (_subject is not null && !string.Equals(_subject, subject, StringComparison.Ordinal))
         {
             Clear();
@@ -399,6 +413,19 @@ public partial class TesseraSession : ISessionMetadataSource
         if (_credentialKind == SessionCredentialKind.AccessToken && _record is null)
         {
             throw new SessionUnavailableException();
+        }
+        if (NoCredentialResponse is { } why && (StateTravelsInCredential || _record is null))
+        {
+            // A cookie session that does not exist yet would be created with a cookie nobody can deliver.
+            throw new InvalidOperationException(why);
+        }
+    }
+
+    private void EnsureCredentialCanChange()
+    {
+        if (NoCredentialResponse is { } why)
+        {
+            throw new InvalidOperationException(why);
         }
     }
 }

@@ -351,6 +351,7 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
     /// </summary>
     private async ValueTask<SealedChunks> SealAsync(RequestState state, SessionRecord record, long? baseVersion, byte[]? newCredentialHash, CancellationToken cancellationToken)
     {
+        EnsureResponseNotStarted(state);
         var plaintext = new ArrayBufferWriter<byte>(512);
         try
         {
@@ -383,9 +384,19 @@ public sealed partial class CookieSessionStore : ISessionStore, ISessionStoreCle
 
     private static void Write(RequestState state, SessionRecord? record, SealedChunks chunks)
     {
+        EnsureResponseNotStarted(state);
         state.Written = CookieChunks.Write(state.Context.Response, state.CookieName, chunks.Template, chunks.Values, state.Chunks.Indices, state.Written);
         state.Record = record;
         state.Version = chunks.Version;
+    }
+
+    // A SignalR hub invocation runs on its connection's request, whose response (the WebSocket) started long ago.
+    private static void EnsureResponseNotStarted(RequestState state)
+    {
+        if (state.Context.Response.HasStarted)
+        {
+            throw new SessionWriteRefusedException(TesseraHubSessionFilter.CookieStoreMessage);
+        }
     }
 
     private RequestState CurrentState()
