@@ -59,20 +59,25 @@ public static class TesseraConnectionLifetime
         ArgumentNullException.ThrowIfNull(context);
         var watcher = context.RequestServices.GetService<SessionEndWatcher>()
             ?? throw new InvalidOperationException("No SessionEndWatcher: call services.AddTesseraSessionEndWatcher().");
-        return await FindSessionIdAsync(context, cancellationToken).ConfigureAwait(false) is { } sessionId
+        return (await FindSessionAsync(context, cancellationToken).ConfigureAwait(false)).SessionId is { } sessionId
             ? new TesseraSessionWatch(watcher, sessionId)
             : null;
     }
 
-    /// <summary>The id of the stored session a connection's request carries, or <see langword="null"/>.</summary>
-    internal static async ValueTask<string?> FindSessionIdAsync(HttpContext? context, CancellationToken cancellationToken)
+    /// <summary>
+    /// The id of the stored session a connection's request carries, or none; <c>Ended</c> when the request presented a
+    /// credential whose session is gone (revoked, expired), as opposed to none at all or a store that could not say.
+    /// </summary>
+    internal static async ValueTask<(string? SessionId, bool Ended)> FindSessionAsync(HttpContext? context, CancellationToken cancellationToken)
     {
         if (context?.Features.Get<ITesseraSessionFeature>()?.Session is not { } session)
         {
-            return null;
+            return (null, false);
         }
         await session.LoadAsync(cancellationToken).ConfigureAwait(false);
-        return session.IsNew ? null : session.Id;
+        return session.IsNew
+            ? (null, session.HasPresentedCredential && !session.IsStoreUnavailable)
+            : (session.Id, false);
     }
 }
 

@@ -20,13 +20,18 @@ internal sealed partial class TesseraHubLifetimeFilter(SessionEndWatcher watcher
     {
         await next(context).ConfigureAwait(false);
         var connection = context.Context;
-        if (await TesseraConnectionLifetime.FindSessionIdAsync(connection.GetHttpContext(), connection.ConnectionAborted).ConfigureAwait(false) is not { } sessionId)
-        {
-            return;
-        }
         // The hub instance is disposed once this returns; the caller's proxy outlives it.
         var caller = context.Hub.Clients.Caller;
-        connection.Items[WatchKey] = watcher.Watch(sessionId, ended => _ = CloseAsync(connection, caller, ended));
+        var found = await TesseraConnectionLifetime.FindSessionAsync(connection.GetHttpContext(), connection.ConnectionAborted).ConfigureAwait(false);
+        if (found.SessionId is { } sessionId)
+        {
+            connection.Items[WatchKey] = watcher.Watch(sessionId, ended => _ = CloseAsync(connection, caller, ended));
+        }
+        else if (found.Ended)
+        {
+            // The credential's session ended between the negotiate and now (or long ago): there is nothing to watch.
+            _ = CloseAsync(connection, caller, new SessionEnded("", Reason: null, Expired: false));
+        }
     }
 
     public async Task OnDisconnectedAsync(HubLifetimeContext context, Exception? exception, Func<HubLifetimeContext, Exception?, Task> next)
