@@ -18,16 +18,28 @@ internal sealed partial class TesseraHubLifetimeFilter(SessionEndWatcher watcher
 
     public async Task OnConnectedAsync(HubLifetimeContext context, Func<HubLifetimeContext, Task> next)
     {
-        await next(context).ConfigureAwait(false);
         var connection = context.Context;
-        // The hub instance is disposed once this returns; the caller's proxy outlives it.
+        // The hub instance is disposed after its connect event; the caller's proxy outlives it.
         var caller = context.Hub.Clients.Caller;
         var found = await TesseraConnectionLifetime.FindSessionAsync(connection.GetHttpContext(), connection.ConnectionAborted).ConfigureAwait(false);
         if (found.SessionId is { } sessionId)
         {
-            connection.Items[WatchKey] = watcher.Watch(sessionId, ended => _ = CloseAsync(connection, caller, ended));
+            // Watched before the hub's own connect event runs, so whatever that event tells the client happens under watch.
+            var watch = watcher.Watch(sessionId, ended => _ = CloseAsync(connection, caller, ended));
+            connection.Items[WatchKey] = watch;
+            try
+            {
+                await next(context).ConfigureAwait(false);
+            }
+            catch
+            {
+                watch.Dispose();
+                throw;
+            }
+            return;
         }
-        else if (found.Ended)
+        await next(context).ConfigureAwait(false);
+        if (found.Ended)
         {
             // The credential's session ended between the negotiate and now (or long ago): there is nothing to watch.
             _ = CloseAsync(connection, caller, new SessionEnded("", Reason: null, Expired: false));

@@ -45,12 +45,17 @@ public sealed class HubClient : IAsyncDisposable
     /// <param name="server">The server's base address.</param>
     /// <param name="cookie">A <c>Cookie</c> header value, or <see langword="null"/>.</param>
     /// <param name="accessToken">An access token, or <see langword="null"/>.</param>
+    /// <param name="path">The hub's path; default <see cref="SessionTestHub.Path"/>.</param>
+    /// <param name="greeting">
+    /// A client method the hub calls from its <c>OnConnectedAsync</c>; when given, connecting waits for it (so the
+    /// server's connect event, and the session watch that precedes it, are done). <see langword="null"/> waits for the handshake only.
+    /// </param>
     /// <returns>The connected client.</returns>
-    public static async Task<HubClient> ConnectAsync(Uri server, string? cookie = null, string? accessToken = null)
+    public static async Task<HubClient> ConnectAsync(Uri server, string? cookie = null, string? accessToken = null, string path = SessionTestHub.Path, string? greeting = null)
     {
         ArgumentNullException.ThrowIfNull(server);
         var connection = new HubConnectionBuilder()
-            .WithUrl(new Uri(server, SessionTestHub.Path), options =>
+            .WithUrl(new Uri(server, path), options =>
             {
                 options.Transports = HttpTransportType.WebSockets;
                 if (cookie is not null)
@@ -64,7 +69,21 @@ public sealed class HubClient : IAsyncDisposable
             })
             .Build();
         var client = new HubClient(connection);
+        var greeted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (greeting is not null)
+        {
+            connection.On(greeting, [typeof(object)], _ =>
+            {
+                greeted.TrySetResult();
+                return Task.CompletedTask;
+            });
+        }
+        else
+        {
+            greeted.SetResult();
+        }
         await connection.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        await greeted.Task.WaitAsync(TimeSpan.FromSeconds(30));
         return client;
     }
 
