@@ -59,25 +59,24 @@ public static class TesseraConnectionLifetime
         ArgumentNullException.ThrowIfNull(context);
         var watcher = context.RequestServices.GetService<SessionEndWatcher>()
             ?? throw new InvalidOperationException("No SessionEndWatcher: call services.AddTesseraSessionEndWatcher().");
-        return (await FindSessionAsync(context, cancellationToken).ConfigureAwait(false)).SessionId is { } sessionId
-            ? new TesseraSessionWatch(watcher, sessionId)
-            : null;
+        var found = await FindSessionAsync(context, cancellationToken).ConfigureAwait(false);
+        return found.SessionId is { } sessionId ? new TesseraSessionWatch(watcher, sessionId, found.ExpiresAt) : null;
     }
 
     /// <summary>
     /// The id of the stored session a connection's request carries, or none; <c>Ended</c> when the request presented a
     /// credential whose session is gone (revoked, expired), as opposed to none at all or a store that could not say.
     /// </summary>
-    internal static async ValueTask<(string? SessionId, bool Ended)> FindSessionAsync(HttpContext? context, CancellationToken cancellationToken)
+    internal static async ValueTask<(string? SessionId, DateTimeOffset? ExpiresAt, bool Ended)> FindSessionAsync(HttpContext? context, CancellationToken cancellationToken)
     {
         if (context?.Features.Get<ITesseraSessionFeature>()?.Session is not { } session)
         {
-            return (null, false);
+            return (null, null, false);
         }
         await session.LoadAsync(cancellationToken).ConfigureAwait(false);
         return session.IsNew
-            ? (null, session.HasPresentedCredential && !session.IsStoreUnavailable)
-            : (session.Id, false);
+            ? (null, null, session.HasPresentedCredential && !session.IsStoreUnavailable)
+            : (session.Id, session.ExpiresAt, false);
     }
 }
 
@@ -92,7 +91,7 @@ public sealed class TesseraSessionWatch : IDisposable
     private SessionEnded? _reason;
     private int _disposed;
 
-    internal TesseraSessionWatch(SessionEndWatcher watcher, string sessionId)
+    internal TesseraSessionWatch(SessionEndWatcher watcher, string sessionId, DateTimeOffset? expiresAt)
     {
         SessionId = sessionId;
         _watch = watcher.Watch(sessionId, ended =>
@@ -109,7 +108,7 @@ public sealed class TesseraSessionWatch : IDisposable
                     // Disposed meanwhile: nobody is listening.
                 }
             }
-        });
+        }, expiresAt);
     }
 
     /// <summary>The watched session's id (never a credential).</summary>

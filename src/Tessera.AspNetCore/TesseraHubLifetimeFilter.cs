@@ -25,7 +25,7 @@ internal sealed partial class TesseraHubLifetimeFilter(SessionEndWatcher watcher
         if (found.SessionId is { } sessionId)
         {
             // Watched before the hub's own connect event runs, so whatever that event tells the client happens under watch.
-            var watch = watcher.Watch(sessionId, ended => _ = CloseAsync(connection, caller, ended));
+            var watch = watcher.Watch(sessionId, ended => _ = CloseAsync(connection, caller, ended), found.ExpiresAt);
             connection.Items[WatchKey] = watch;
             try
             {

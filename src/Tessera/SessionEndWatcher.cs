@@ -88,9 +88,13 @@ public sealed class SessionEndWatcher : IHostedService, IAsyncDisposable, ISessi
     /// </summary>
     /// <param name="sessionId">The session id (never a credential).</param>
     /// <param name="onEnded">Told why it ended; exceptions it throws are logged and swallowed. Keep it short: start the close, don't await it here.</param>
+    /// <param name="expiresAt">
+    /// The session's deadline when the caller has just read it (<see cref="TesseraSession.ExpiresAt"/>), so the expiry
+    /// timer starts now; <see langword="null"/> leaves it to the first store read.
+    /// </param>
     /// <returns>A handle that stops the watch; disposing it twice is a no-op.</returns>
     /// <exception cref="ObjectDisposedException">The watcher was disposed (the host is stopping).</exception>
-    public IDisposable Watch(string sessionId, Action<SessionEnded> onEnded)
+    public IDisposable Watch(string sessionId, Action<SessionEnded> onEnded, DateTimeOffset? expiresAt = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(sessionId);
         ArgumentNullException.ThrowIfNull(onEnded);
@@ -105,6 +109,10 @@ public sealed class SessionEndWatcher : IHostedService, IAsyncDisposable, ISessi
             watched.Watches.Add(watch);
         }
         EnsureStarted();
+        if (expiresAt is { } deadline)
+        {
+            ScheduleDeadline(sessionId, deadline, _time.GetUtcNow());
+        }
         _ = CheckAsync(sessionId, null);
         return watch;
     }
@@ -158,12 +166,11 @@ public sealed class SessionEndWatcher : IHostedService, IAsyncDisposable, ISessi
         }
     }
 
+    // A plain "this session changed" is the near cache's notice of any write; an end is announced with its reason by the
+    // watcher of the instance that made it (and a lost one is caught by re-validation). Reading the store on the plain
+    // notice would race the announcement and report a known reason as unknown.
     void ISessionInvalidationListener.OnInvalidated(string sessionId)
     {
-        if (IsWatched(sessionId))
-        {
-            _ = CheckAsync(sessionId, null);
-        }
     }
 
     void ISessionInvalidationListener.OnEnded(string sessionId, SessionRevocationReason reason)
