@@ -28,7 +28,7 @@ public sealed class SessionEndWatcherTests : IAsyncDisposable
     [Fact]
     public async Task ActivityThatMovesTheIdleDeadlineKeepsTheSessionWatchedPastItsOldDeadline()
     {
-        var id = (await _manager.Tokens.CreateAsync("alice", cancellationToken: TestContext.Current.CancellationToken)).SessionId;
+        var id = await CreateCookieSessionAsync();
         using var watch = _watcher.Watch(id, _ended.Add);
         var oldDeadline = (await _store.LoadAsync(id, TestContext.Current.CancellationToken))!.IdleExpiresAt;
         _clock.Advance(TimeSpan.FromMinutes(20));
@@ -90,4 +90,22 @@ public sealed class SessionEndWatcherTests : IAsyncDisposable
     }
 
     public async ValueTask DisposeAsync() => await _watcher.DisposeAsync();
+
+    // A cookie session's idle deadline is the idle timeout (a token session's is its refresh token's expiry).
+    private async Task<string> CreateCookieSessionAsync()
+    {
+        var now = _clock.GetUtcNow();
+        var record = new SessionRecord
+        {
+            Id = SessionIds.NewId(),
+            CredentialHash = new byte[32],
+            Subject = "alice",
+            CreatedAt = now,
+            LastSeenAt = now,
+            IdleExpiresAt = now + TesseraDefaults.IdleTimeout,
+            AbsoluteExpiresAt = now + TesseraDefaults.AbsoluteLifetime,
+        };
+        Assert.True(await _store.CreateAsync(record, TestContext.Current.CancellationToken));
+        return record.Id;
+    }
 }
