@@ -72,6 +72,8 @@ public static class DemoApp
         builder.Services.AddRazorComponents();
         builder.Services.AddAuthorization(options => options.AddPolicy(OperatorSignIn.Policy, OperatorSignIn.Require));
         builder.Services.AddDemoRateLimits(settings);
+        // The live page's hub: every connection is closed when its session ends, on every instance.
+        builder.Services.AddSignalR().AddTesseraConnectionLifetime();
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -126,6 +128,7 @@ public static class DemoApp
         DemoEndpoints.Map(app);
         DemoTokenEndpoints.Map(app);
         DemoTabEndpoints.Map(app);
+        DemoSessionHub.Map(app);
         DemoPages.Map(app, settings.OperatorPasswordHash);
         return app;
     }

@@ -100,7 +100,7 @@ internal sealed class TesseraAuthenticationHandler(
                         break;
                 }
             }
-            return AuthenticateResult.Success(new AuthenticationTicket(principal, properties, Scheme.Name));
+            return AuthenticateResult.Success(new AuthenticationTicket(principal, WithTokenExpiry(properties, session), Scheme.Name));
         }
         var authenticationType = session.CredentialKind == SessionCredentialKind.AccessToken
             ? TesseraAuthenticationDefaults.BearerAuthenticationType
@@ -114,7 +114,18 @@ internal sealed class TesseraAuthenticationHandler(
             authenticationType,
             ClaimTypes.Name,
             ClaimTypes.Role);
-        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name));
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), WithTokenExpiry(new AuthenticationProperties(), session), Scheme.Name));
+    }
+
+    // A bearer sign-in lasts as long as its access token: SignalR's CloseOnAuthenticationExpiration closes a connection
+    // opened with the token at this time, and the client reconnects with a fresh one.
+    private static AuthenticationProperties WithTokenExpiry(AuthenticationProperties properties, TesseraSession session)
+    {
+        if (session.AccessTokenExpiresAt is { } expires && (properties.ExpiresUtc is not { } signInEnds || expires < signInEnds))
+        {
+            properties.ExpiresUtc = expires;
+        }
+        return properties;
     }
 
     /// <summary>

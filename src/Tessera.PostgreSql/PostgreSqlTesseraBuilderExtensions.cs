@@ -107,11 +107,14 @@ public static class PostgreSqlTesseraBuilderExtensions
         builder.Services.AddSingleton(factory);
         // Always registered (once); it does nothing unless the store in effect asks for start-up migrations.
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PostgreSqlSchemaInitializer>());
-        // The near cache's channel (LISTEN/NOTIFY): created only if UseNearCache() asks for it.
-        builder.Services.RemoveAll<ISessionInvalidationChannel>();
-        builder.Services.AddSingleton<ISessionInvalidationChannel>(sp => new PostgreSqlSessionInvalidationChannel(
+        // Invalidation channels on the store's connection are created only when asked for: one for UseNearCache(), one for
+        // the session-end watcher (a channel takes one listener).
+        builder.Services.RemoveAll<SessionInvalidationChannelFactory>();
+        builder.Services.AddSingleton<SessionInvalidationChannelFactory>(sp => () => new PostgreSqlSessionInvalidationChannel(
             sp.GetRequiredService<PostgreSqlSessionStore>(),
             sp.GetService<ILoggerFactory>()?.CreateLogger<PostgreSqlSessionInvalidationChannel>()));
+        builder.Services.RemoveAll<ISessionInvalidationChannel>();
+        builder.Services.AddSingleton(sp => sp.GetRequiredService<SessionInvalidationChannelFactory>()());
         return builder.UseStore(sp => sp.GetRequiredService<PostgreSqlSessionStore>());
     }
 

@@ -129,11 +129,14 @@ public static class RedisTesseraBuilderExtensions
     {
         builder.Services.RemoveAll<RedisSessionStore>();
         builder.Services.AddSingleton(create);
-        // The near cache's channel (pub/sub on the store's multiplexer): created only if UseNearCache() asks for it.
-        builder.Services.RemoveAll<ISessionInvalidationChannel>();
-        builder.Services.AddSingleton<ISessionInvalidationChannel>(sp => new RedisSessionInvalidationChannel(
+        // Invalidation channels on the store's connection are created only when asked for: one for UseNearCache(), one for
+        // the session-end watcher (a channel takes one listener).
+        builder.Services.RemoveAll<SessionInvalidationChannelFactory>();
+        builder.Services.AddSingleton<SessionInvalidationChannelFactory>(sp => () => new RedisSessionInvalidationChannel(
             sp.GetRequiredService<RedisSessionStore>(),
             sp.GetService<ILoggerFactory>()?.CreateLogger<RedisSessionInvalidationChannel>()));
+        builder.Services.RemoveAll<ISessionInvalidationChannel>();
+        builder.Services.AddSingleton(sp => sp.GetRequiredService<SessionInvalidationChannelFactory>()());
         return builder.UseStore(sp => sp.GetRequiredService<RedisSessionStore>());
     }
 }

@@ -130,10 +130,12 @@ public abstract class HttpConformanceTestBase<TKit> : IAsyncLifetime
     /// <param name="configureServices">Registers the server's services after Tessera's.</param>
     /// <param name="configure">Further option changes, or <see langword="null"/>.</param>
     /// <param name="bearerTokens">Whether bearer-token sessions and the <c>/tokens</c> endpoints are on.</param>
+    /// <param name="mapExtraRoutes">More routes (a hub, say), or <see langword="null"/>.</param>
+    /// <param name="authentication">Whether Tessera authentication is the default scheme.</param>
     /// <returns>The server.</returns>
-    protected async Task<TesseraTestServer> StartTestServerAsync(ISessionStore store, IEnumerable<string> keys, Action<IServiceCollection> configureServices, Action<TesseraOptions>? configure = null, bool bearerTokens = false)
+    protected async Task<TesseraTestServer> StartTestServerAsync(ISessionStore store, IEnumerable<string> keys, Action<IServiceCollection> configureServices, Action<TesseraOptions>? configure = null, bool bearerTokens = false, Action<Microsoft.AspNetCore.Builder.WebApplication>? mapExtraRoutes = null, bool authentication = false)
     {
-        var server = await TesseraTestServer.StartAsync(store, Clock, keys, configure: configure, bearerTokens: bearerTokens, configureServices: configureServices);
+        var server = await TesseraTestServer.StartAsync(store, Clock, keys, configure: configure, mapExtraRoutes: mapExtraRoutes, bearerTokens: bearerTokens, authentication: authentication, configureServices: configureServices);
         lock (_servers)
         {
             _servers.Add(server); // servers may start side by side (Task.WhenAll)

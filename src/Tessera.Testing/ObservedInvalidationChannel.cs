@@ -91,6 +91,15 @@ public sealed class ObservedInvalidationChannel : ISessionInvalidationChannel
             owner.Arrived(sessionId);
         }
 
+        public void OnEnded(string sessionId, SessionRevocationReason reason)
+        {
+            if (!owner.DropIncoming)
+            {
+                Listener.OnEnded(sessionId, reason);
+            }
+            owner.Arrived(sessionId);
+        }
+
         public void OnInvalidatedAll()
         {
             if (!owner.DropIncoming)

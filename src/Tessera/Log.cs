@@ -69,6 +69,24 @@ internal static partial class Log
     [LoggerMessage(1021, LogLevel.Debug, "A rotated refresh token ({TokenRef}) of session {SessionRef} was presented again within the grace window; it was answered with the current successor pair.")]
     public static partial void RefreshGraceAnswered(ILogger logger, string tokenRef, string sessionRef);
 
+    [LoggerMessage(1041, LogLevel.Warning, "The session-end watcher could not subscribe to the store's invalidation channel ({ErrorType}); it keeps retrying, and connections of ended sessions close at the next re-validation meanwhile.")]
+    private static partial void SessionEndChannelFailed(ILogger logger, string errorType);
+
+    public static void SessionEndChannelFailed(ILogger logger, Exception e) => SessionEndChannelFailed(logger, ErrorType(e));
+
+    [LoggerMessage(1042, LogLevel.Warning, "The session-end watcher could not announce a revocation to other instances ({ErrorType}); their connections close within {Interval}.")]
+    private static partial void SessionEndPublishFailed(ILogger logger, TimeSpan interval, string errorType);
+
+    public static void SessionEndPublishFailed(ILogger logger, TimeSpan interval, Exception e) => SessionEndPublishFailed(logger, interval, ErrorType(e));
+
+    [LoggerMessage(1043, LogLevel.Warning, "The session-end watcher could not re-read a watched session ({ErrorType}); it tries again within {Interval}.")]
+    private static partial void SessionEndCheckFailed(ILogger logger, TimeSpan interval, string errorType);
+
+    public static void SessionEndCheckFailed(ILogger logger, TimeSpan interval, Exception e) => SessionEndCheckFailed(logger, interval, ErrorType(e));
+
+    [LoggerMessage(1044, LogLevel.Error, "A session-end callback failed; the other watches of the session were still told.")]
+    public static partial void SessionEndCallbackFailed(ILogger logger, Exception exception);
+
     /// <summary>The types of an exception and its causes (<c>A &gt; B</c>): what failed, without any message text.</summary>
     public static string ErrorType(Exception exception)
     {

@@ -7,7 +7,8 @@ namespace Tessera;
 /// <param name="Record">The live session the credential points at, or <see langword="null"/>.</param>
 /// <param name="TokenFailure">Why an access token found no session; <see cref="TokenFailure.None"/> otherwise.</param>
 /// <param name="Rejection">Why a cookie token was refused before any store call; <see cref="CredentialRejection.None"/> otherwise.</param>
-internal readonly record struct LoadedSession(SessionRecord? Record, TokenFailure TokenFailure, CredentialRejection Rejection);
+/// <param name="AccessTokenExpiresAt">The access token's expiry when an access token found its session; <see langword="null"/> otherwise.</param>
+internal readonly record struct LoadedSession(SessionRecord? Record, TokenFailure TokenFailure, CredentialRejection Rejection, DateTimeOffset? AccessTokenExpiresAt = null);
 
 /// <summary>
 /// Turns the credential a client presented into the live session it points at: a cookie token is verified (format and
@@ -26,13 +27,13 @@ internal sealed class SessionCredentialLoader(InstrumentedStore store, CookieCre
         }
         if (kind == SessionCredentialKind.AccessToken)
         {
-            var result = await tokens.GetAsync(presented, cancellationToken).ConfigureAwait(false);
+            var (result, expiresAt) = await tokens.GetWithExpiryAsync(presented, cancellationToken).ConfigureAwait(false);
             if (!result.Succeeded)
             {
                 Log.AccessTokenRejected(logger, result.Reason);
                 store.Metrics.Rejected("token", result.Reason);
             }
-            return new LoadedSession(result.Value, result.Failure, CredentialRejection.None);
+            return new LoadedSession(result.Value, result.Failure, CredentialRejection.None, expiresAt);
         }
         var rejection = credentials.Verify(presented, out var hash, out var route);
         if (rejection != CredentialRejection.None)

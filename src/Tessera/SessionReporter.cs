@@ -29,11 +29,18 @@ internal sealed class SessionReporter(TesseraSessionEvents events, TesseraMetric
         return SessionEventDispatch.RaiseAsync(events.OnSignedIn, signedIn, logger);
     }
 
-    /// <summary>Logs and counts a revocation, then raises <see cref="TesseraSessionEvents.OnRevoked"/>.</summary>
+    /// <summary>
+    /// Hears every revocation this process makes, with its reason, before the application's hook runs: how
+    /// <see cref="SessionEndWatcher"/> closes this instance's connections at once and tells the others why.
+    /// </summary>
+    public event Action<SessionRevokedEvent>? Revoked;
+
+    /// <summary>Logs and counts a revocation, tells <see cref="Revoked"/>, then raises <see cref="TesseraSessionEvents.OnRevoked"/>.</summary>
     public ValueTask RevokedAsync(SessionRevokedEvent revoked)
     {
         Log.SessionRevoked(logger, Log.Ref(revoked.SessionId), revoked.Reason);
         metrics.Revoked(revoked.Reason);
+        Revoked?.Invoke(revoked);
         return SessionEventDispatch.RaiseAsync(events.OnRevoked, revoked, logger);
     }
 }

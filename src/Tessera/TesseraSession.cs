@@ -71,6 +71,13 @@ public partial class TesseraSession : ISessionMetadataSource
     public TokenFailure TokenFailure { get; private set; }
 
     /// <summary>
+    /// For a view opened with an access token that found its session: when that token expires (its <c>exp</c>; the
+    /// client refreshes before then). <see langword="null"/> for a cookie session, before loading, or when the token was
+    /// refused. A long-lived connection opened with the token is closed at this time.
+    /// </summary>
+    public DateTimeOffset? AccessTokenExpiresAt { get; private set; }
+
+    /// <summary>
     /// Whether the store failed (or did not answer within <see cref="TesseraOptions.StoreTimeout"/>) when this view was
     /// loaded. The view then reads as a new, anonymous session (it never grants access), the client's credential is left
     /// alone, and any write throws <see cref="SessionStoreUnavailableException"/> (a 503 from the middleware), because
@@ -193,6 +200,7 @@ public partial class TesseraSession : ISessionMetadataSource
             loaded = default;
         }
         TokenFailure = loaded.TokenFailure;
+        AccessTokenExpiresAt = loaded.AccessTokenExpiresAt;
         if (loaded.Rejection != CredentialRejection.None)
         {
             OnCredentialRejected(loaded.Rejection);

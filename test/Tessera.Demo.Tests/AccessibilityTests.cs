@@ -16,6 +16,8 @@ public sealed class AccessibilityTests(Chromium chromium, AxeCore axe) : IClassF
     [InlineData("/pos", "anonymous", 200)]
     [InlineData("/pos.html", "anonymous", 200)]
     [InlineData("/account/sessions", "anonymous", 200)]
+    [InlineData("/live", "anonymous", 200)]
+    [InlineData("/live", "alice", 200)]
     [InlineData("/account/sessions", "alice", 200)]
     [InlineData("/account/sessions", "alice, after signing out her other device", 200)]
     [InlineData("/account/sessions/revoke-others", "alice, posting without the form's token", 400)]
@@ -125,7 +127,7 @@ public sealed class AccessibilityTests(Chromium chromium, AxeCore axe) : IClassF
     private static async Task ScriptsDoneAsync(IPage page)
     {
         await page.WaitForLoadStateAsync(LoadState.Load);
-        foreach (var (id, placeholder) in new[] { ("#who", "Loading…"), ("#tab-id", "…") })
+        foreach (var (id, placeholder) in new[] { ("#who", "Loading…"), ("#tab-id", "…"), ("#live-status", "Connecting…") })
         {
             if (await page.Locator(id).CountAsync() > 0)
             {

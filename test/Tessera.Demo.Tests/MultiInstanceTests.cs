@@ -251,6 +251,28 @@ public abstract class MultiInstanceTests(DemoFleet fleet)
         }
     }
 
+    /// <summary>
+    /// A hub connection held by instance B closes, told why, when the session signs out on instance C. The demo
+    /// re-validates watched sessions every 30 seconds; the 10-second guard is far below that, so the close was carried by
+    /// the store's invalidation channel (Redis pub/sub, PostgreSQL LISTEN/NOTIFY), with or without the near cache.
+    /// </summary>
+    [Fact]
+    public async Task SigningOutOnOneInstanceClosesTheHubConnectionHeldByAnother()
+    {
+        using var client = new DemoClient(A.BaseAddress);
+        await client.JsonAsync(HttpMethod.Post, A.Url("/login"), new { user = "erin" });
+        var cookieHeader = string.Join("; ", client.Cookies.Select(c => $"{c.Key}={c.Value}"));
+        await using var hub = await Tessera.Testing.HubClient.ConnectAsync(B.BaseAddress, cookieHeader, path: "/hubs/session", greeting: "user");
+        Assert.True(hub.IsConnected);
+
+        using (var logout = await client.PostAsync(C.Url("/logout")))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
+        }
+
+        Assert.Equal("sign_out", await hub.WaitForSessionEndAsync(TimeSpan.FromSeconds(10)));
+    }
+
     [Fact]
     public async Task AHundredConcurrentRequestsAcrossInstancesEachSettingAnotherKeyLeaveAllHundredKeys()
     {

@@ -62,6 +62,7 @@ public sealed class PostgreSqlMultiplexingStoreKit : PostgreSqlStoreKit
 
 public sealed class PostgreSqlSessionStoreConformanceTests : SessionStoreConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlHttpConformanceTests : ServerSideSessionHttpConformanceTests<PostgreSqlStoreKit>;
+public sealed class PostgreSqlConnectionLifetimeConformanceTests : ConnectionLifetimeAcrossInstancesConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlTicketStoreConformanceTests : TicketStoreConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlDataProtectionKeysConformanceTests : DataProtectionKeysConformanceTests<PostgreSqlStoreKit>;
 public sealed class PostgreSqlTokenSessionConformanceTests : TokenSessionConformanceTests<PostgreSqlStoreKit>;

@@ -58,6 +58,7 @@ public sealed class RedisNearCacheStoreKit : RedisStoreKit
 
 [Collection(RedisCollection.Name)] public sealed class RedisSessionStoreConformanceTests : SessionStoreConformanceTests<RedisStoreKit>;
 [Collection(RedisCollection.Name)] public sealed class RedisHttpConformanceTests : ServerSideSessionHttpConformanceTests<RedisStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisConnectionLifetimeConformanceTests : ConnectionLifetimeAcrossInstancesConformanceTests<RedisStoreKit>;
 [Collection(RedisCollection.Name)] public sealed class RedisTicketStoreConformanceTests : TicketStoreConformanceTests<RedisStoreKit>;
 [Collection(RedisCollection.Name)] public sealed class RedisDataProtectionKeysConformanceTests : DataProtectionKeysConformanceTests<RedisStoreKit>;
 [Collection(RedisCollection.Name)] public sealed class RedisTokenSessionConformanceTests : TokenSessionConformanceTests<RedisStoreKit>;

@@ -35,6 +35,7 @@ public sealed class SqliteStoreKit : StoreKit
 
 public sealed class SqliteSessionStoreConformanceTests : SessionStoreConformanceTests<SqliteStoreKit>;
 public sealed class SqliteHttpConformanceTests : ServerSideSessionHttpConformanceTests<SqliteStoreKit>;
+public sealed class SqliteConnectionLifetimeConformanceTests : ConnectionLifetimeConformanceTests<SqliteStoreKit>;
 public sealed class SqliteTicketStoreConformanceTests : TicketStoreConformanceTests<SqliteStoreKit>;
 public sealed class SqliteDataProtectionKeysConformanceTests : DataProtectionKeysConformanceTests<SqliteStoreKit>;
 public sealed class SqliteTokenSessionConformanceTests : TokenSessionConformanceTests<SqliteStoreKit>;

@@ -23,6 +23,9 @@ internal static class DemoPages
     /// <summary>"Your devices", for the signed-in user.</summary>
     public const string AccountPath = "/account/sessions";
 
+    /// <summary>The live page: the signed-in user over the session hub.</summary>
+    public const string LivePath = "/live";
+
     private const string NoticeKey = "pages:notice";
 
     /// <summary>
@@ -32,6 +35,7 @@ internal static class DemoPages
     public static void Map(WebApplication app, string? operatorPasswordHash)
     {
         MapAccount(app);
+        app.MapGet(LivePath, (HttpSession session) => new RazorComponentResult<LiveSessionPage>(new { User = session.Subject }));
         if (operatorPasswordHash is not null)
         {
             OperatorSignIn.Map(app, operatorPasswordHash);

@@ -9,7 +9,9 @@ namespace Tessera.NearCache;
 /// Delivery is at most once: a message can be lost (a dropped connection, a failed publish). The near cache copes by
 /// treating every cached entry as stale after <see cref="NearCacheOptions.MaxStaleness"/>, by bypassing itself while
 /// <see cref="ISessionInvalidationListener.OnListening"/> reports <see langword="false"/>, and by dropping everything it
-/// holds when listening starts again. A message carries a session id (never a credential) or "everything".
+/// holds when listening starts again. A message carries a session id (never a credential) or "everything"; a message
+/// that announces a session's end carries the id, a space and why it ended (<see cref="SessionEnds.Message"/>), which a
+/// listener hears through <see cref="ISessionInvalidationListener.OnEnded"/>.
 /// </remarks>
 public interface ISessionInvalidationChannel : IAsyncDisposable
 {
@@ -39,6 +41,14 @@ public interface ISessionInvalidationListener
     /// <param name="sessionId">The session id.</param>
     void OnInvalidated(string sessionId);
 
+    /// <summary>
+    /// A session ended somewhere, and why (published by <see cref="SessionEndWatcher"/>). By default this is treated as
+    /// <see cref="OnInvalidated"/>: a near cache only needs to drop its copy.
+    /// </summary>
+    /// <param name="sessionId">The session id.</param>
+    /// <param name="reason">Why it ended.</param>
+    void OnEnded(string sessionId, SessionRevocationReason reason) => OnInvalidated(sessionId);
+
     /// <summary>Every local copy is stale (the store was cleared, or messages may have been lost).</summary>
     void OnInvalidatedAll();
 
@@ -49,3 +59,11 @@ public interface ISessionInvalidationListener
     /// <param name="listening">Whether messages are being received.</param>
     void OnListening(bool listening);
 }
+
+/// <summary>
+/// Creates a new, unstarted <see cref="ISessionInvalidationChannel"/> on the store's connection. A channel takes one
+/// listener, so each listener (the near cache, <see cref="SessionEndWatcher"/>) gets its own; the Redis and PostgreSQL
+/// store packages register one. Stores in one process (memory, SQLite) register none.
+/// </summary>
+/// <returns>A channel the caller owns and disposes.</returns>
+public delegate ISessionInvalidationChannel SessionInvalidationChannelFactory();

@@ -74,7 +74,10 @@ public abstract class SessionInvalidationChannel : ISessionInvalidationChannel
     /// <param name="retryDelay">When the next attempt starts.</param>
     protected abstract void OnListenFailed(Exception exception, TimeSpan retryDelay);
 
-    /// <summary>Hands one received message to the listener: <see cref="Everything"/> or a session id; empty messages are ignored.</summary>
+    /// <summary>
+    /// Hands one received message to the listener: <see cref="Everything"/>, a session id, or a session id with why it
+    /// ended (<see cref="SessionEnds.Message"/>); empty messages are ignored.
+    /// </summary>
     /// <param name="listener">The listener.</param>
     /// <param name="message">The message text.</param>
     protected static void Deliver(ISessionInvalidationListener listener, string? message)
@@ -83,6 +86,10 @@ public abstract class SessionInvalidationChannel : ISessionInvalidationChannel
         if (message == Everything)
         {
             listener.OnInvalidatedAll();
+        }
+        else if (SessionEnds.TryParse(message, out var sessionId, out var reason))
+        {
+            listener.OnEnded(sessionId, reason);
         }
         else if (!string.IsNullOrEmpty(message))
         {

@@ -173,19 +173,23 @@ public sealed class SessionTokenService
     /// <param name="accessToken">The access token.</param>
     /// <param name="cancellationToken">Cancels the store read.</param>
     /// <returns>The session, or why not.</returns>
-    public async ValueTask<TokenResult<SessionRecord>> GetAsync(string? accessToken, CancellationToken cancellationToken = default)
+    public async ValueTask<TokenResult<SessionRecord>> GetAsync(string? accessToken, CancellationToken cancellationToken = default) =>
+        (await GetWithExpiryAsync(accessToken, cancellationToken).ConfigureAwait(false)).Result;
+
+    /// <summary>As <see cref="GetAsync"/>, with the access token's own expiry when it is valid (what a long-lived connection may outlive).</summary>
+    internal async ValueTask<(TokenResult<SessionRecord> Result, DateTimeOffset? ExpiresAt)> GetWithExpiryAsync(string? accessToken, CancellationToken cancellationToken)
     {
         var now = _clock.Now();
         var validation = Codec.Validate(accessToken, TokenKind.Access, now);
         if (validation.Failure != TokenFailure.None)
         {
-            return TokenResult<SessionRecord>.Fail(validation.Failure);
+            return (TokenResult<SessionRecord>.Fail(validation.Failure), null);
         }
         var lookup = await _store.LoadTokenAsync(Store, validation.TokenId!, cancellationToken).ConfigureAwait(false);
         var failure = Check(lookup, validation, TokenKind.Access, now);
         return failure == TokenFailure.None
-            ? TokenResult<SessionRecord>.Ok(lookup!.Session!)
-            : TokenResult<SessionRecord>.Fail(failure);
+            ? (TokenResult<SessionRecord>.Ok(lookup!.Session!), lookup.Token.ExpiresAt)
+            : (TokenResult<SessionRecord>.Fail(failure), null);
     }
 
     /// <summary>

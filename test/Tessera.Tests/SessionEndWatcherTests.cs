@@ -1,0 +1,111 @@
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using Tessera.Testing;
+
+namespace Tessera.Tests;
+
+/// <summary>
+/// <see cref="SessionEndWatcher"/> on the memory store and a fake clock: a store read of the memory store completes at
+/// once, so each check runs inside the clock move that triggers it and the assertions need no waiting.
+/// </summary>
+public sealed class SessionEndWatcherTests : IAsyncDisposable
+{
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
+    private readonly InMemorySessionStore _store;
+    private readonly SessionManager _manager;
+    private readonly SessionEndWatcher _watcher;
+    private readonly List<SessionEnded> _ended = [];
+
+    public SessionEndWatcherTests()
+    {
+        _store = new InMemorySessionStore(_clock);
+        var options = new TesseraOptions();
+        options.Keys.Add(SigningKeyRing.GenerateBase64Key());
+        _manager = new SessionManager(_store, Options.Create(options), _clock);
+        _watcher = new SessionEndWatcher(_manager, Options.Create(new SessionEndWatcherOptions()));
+    }
+
+    [Fact]
+    public async Task ActivityThatMovesTheIdleDeadlineKeepsTheSessionWatchedPastItsOldDeadline()
+    {
+        var id = await CreateCookieSessionAsync();
+        using var watch = _watcher.Watch(id, _ended.Add);
+        var oldDeadline = (await _store.LoadAsync(id, TestContext.Current.CancellationToken))!.IdleExpiresAt;
+        _clock.Advance(TimeSpan.FromMinutes(20));
+        Assert.True(await _store.TouchAsync(id, _clock.GetUtcNow(), _clock.GetUtcNow() + TesseraDefaults.IdleTimeout, TestContext.Current.CancellationToken));
+
+        _clock.Advance(oldDeadline - _clock.GetUtcNow() + TimeSpan.FromSeconds(1));
+
+        Assert.Empty(_ended);
+        Assert.Equal(1, _watcher.Count);
+        _clock.Advance(TesseraDefaults.IdleTimeout);
+        var ended = Assert.Single(_ended);
+        Assert.True(ended.Expired);
+        Assert.Equal("expired", ended.Code);
+        Assert.Equal(0, _watcher.Count);
+    }
+
+    [Fact]
+    public async Task ARevocationInThisProcessEndsEveryWatchOfTheSessionWithItsReason()
+    {
+        var id = (await _manager.Tokens.CreateAsync("alice", cancellationToken: TestContext.Current.CancellationToken)).SessionId;
+        using var first = _watcher.Watch(id, _ended.Add);
+        using var second = _watcher.Watch(id, _ended.Add);
+
+        Assert.True(await _manager.RevokeAsync(id, TestContext.Current.CancellationToken));
+
+        Assert.Equal(2, _ended.Count);
+        Assert.All(_ended, e => Assert.Equal(SessionRevocationReason.Operator, e.Reason));
+        Assert.All(_ended, e => Assert.Equal("operator", e.Code));
+    }
+
+    [Fact]
+    public async Task ADisposedWatchIsNotToldAndNoLongerRead()
+    {
+        var id = (await _manager.Tokens.CreateAsync("alice", cancellationToken: TestContext.Current.CancellationToken)).SessionId;
+        var watch = _watcher.Watch(id, _ended.Add);
+
+        watch.Dispose();
+        await _manager.RevokeAsync(id, TestContext.Current.CancellationToken);
+
+        Assert.Empty(_ended);
+        Assert.Equal(0, _watcher.Count);
+    }
+
+    [Fact]
+    public async Task ASessionRevokedWhereThisWatcherCannotHearItEndsAtTheNextRevalidation()
+    {
+        var id = (await _manager.Tokens.CreateAsync("alice", cancellationToken: TestContext.Current.CancellationToken)).SessionId;
+        using var watch = _watcher.Watch(id, _ended.Add);
+
+        // Straight to the store: as another process (the tessera tool) would, with no message to anyone.
+        Assert.True(await _store.RevokeAsync(id, _clock.GetUtcNow(), TestContext.Current.CancellationToken));
+        _clock.Advance(SessionEndWatcherDefaults.RevalidationInterval - TimeSpan.FromSeconds(1));
+        Assert.Empty(_ended);
+        _clock.Advance(TimeSpan.FromSeconds(1));
+
+        var ended = Assert.Single(_ended);
+        Assert.Null(ended.Reason);
+        Assert.Equal("revoked", ended.Code);
+    }
+
+    public async ValueTask DisposeAsync() => await _watcher.DisposeAsync();
+
+    // A cookie session's idle deadline is the idle timeout (a token session's is its refresh token's expiry).
+    private async Task<string> CreateCookieSessionAsync()
+    {
+        var now = _clock.GetUtcNow();
+        var record = new SessionRecord
+        {
+            Id = SessionIds.NewId(),
+            CredentialHash = new byte[32],
+            Subject = "alice",
+            CreatedAt = now,
+            LastSeenAt = now,
+            IdleExpiresAt = now + TesseraDefaults.IdleTimeout,
+            AbsoluteExpiresAt = now + TesseraDefaults.AbsoluteLifetime,
+        };
+        Assert.True(await _store.CreateAsync(record, TestContext.Current.CancellationToken));
+        return record.Id;
+    }
+}
