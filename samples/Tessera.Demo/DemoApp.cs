@@ -72,6 +72,7 @@ public static class DemoApp
         builder.Services.AddRazorComponents();
         builder.Services.AddAuthorization(options => options.AddPolicy(OperatorSignIn.Policy, OperatorSignIn.Require));
         builder.Services.AddDemoRateLimits(settings);
+        builder.Services.AddDemoCors(settings);
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -115,6 +116,9 @@ public static class DemoApp
         app.UseNoStoreForDynamicResponses();
         // Routing before Tessera, so endpoints marked DisableSession() are known to the session middleware.
         app.UseRouting();
+        // After routing (it needs the endpoint's policy: only the token API has one) and before everything that could
+        // refuse a preflight: an OPTIONS request is answered here and never reaches the rate limiter or a session.
+        app.UseCors();
         // Right after routing (it needs the endpoint's policy) and before Tessera: a refused request costs no store read.
         app.UseRateLimiter();
         app.UseTessera();
