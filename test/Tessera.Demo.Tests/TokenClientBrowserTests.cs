@@ -131,9 +131,13 @@ public sealed class TokenClientBrowserTests(Chromium chromium) : IClassFixture<C
         await SignInAsync(first, "alice");
         var second = await OpenAsync();
         await Expect(second.Locator("#spa-state")).ToHaveTextAsync("Signed in as alice.");
+        var console = new List<string>();
+        first.Console += (_, message) => console.Add(message.Text);
+        second.Console += (_, message) => console.Add(message.Text);
         var stolen = await StoredPairAsync(first);
         await AdvanceAsync(IntoTheMargin);
         Assert.Equal(200, (await first.RunAndWaitForResponseAsync(() => CallMeAgainAsync(first), IsApiMe)).Status);
+        var rotated = await StoredPairAsync(first);
 
         // Past the grace window, the copy's refresh token is a reuse: the server revokes the session everywhere.
         await AdvanceAsync(TimeSpan.FromSeconds(10));
@@ -152,6 +156,9 @@ public sealed class TokenClientBrowserTests(Chromium chromium) : IClassFixture<C
         Assert.Null(await first.EvaluateAsync<string?>(StoredPairScript));
         // The tab's rotation, the thief's replay, and the tab's refresh that learned of the end: nothing more.
         Assert.Equal(3, _refreshes.Count);
+        // The console says why, and shows no token.
+        Assert.Contains("Tessera: the server ended the session (revoked).", console);
+        Assert.DoesNotContain(console, text => new[] { stolen.Access, stolen.Refresh, rotated.Access, rotated.Refresh }.Any(token => text.Contains(token, StringComparison.Ordinal)));
     }
 
     [Fact]
