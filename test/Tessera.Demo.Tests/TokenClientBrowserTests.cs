@@ -45,7 +45,7 @@ public sealed class TokenClientBrowserTests(Chromium chromium) : IClassFixture<C
         _pageOrigin = await PageOrigin.StartAsync();
         _demo = await DemoServer.StartWithServicesAsync(
             "memory", _clock, services => services.AddSingleton<IStartupFilter>(_refreshes), extra: [$"--Demo:CorsOrigins={_pageOrigin.Origin}"]);
-        // One context: its pages are tabs of one browser profile, sharing localStorage, Web Locks and BroadcastChannel.
+        // One context: its pages are tabs of one browser profile, sharing IndexedDB, Web Locks and BroadcastChannel.
         _browser = await chromium.Browser.NewContextAsync();
         await SetBrowserClockAsync();
     }
@@ -172,7 +172,7 @@ public sealed class TokenClientBrowserTests(Chromium chromium) : IClassFixture<C
 
         // A stale copy of the pair comes back (a restored backup, a second profile): its refresh token was rotated.
         await AdvanceAsync(TimeSpan.FromSeconds(10));
-        await page.EvaluateAsync("pair => localStorage.setItem(Object.keys(localStorage).find(k => k.startsWith('tessera.tokens:')), pair)", old);
+        await page.EvaluateAsync(RestorePairScript, old);
         await CallMeAgainAsync(page);
 
         await Expect(page.Locator("#ended")).ToContainTextAsync("Session ended: refreshTokenReused");
@@ -205,7 +205,60 @@ public sealed class TokenClientBrowserTests(Chromium chromium) : IClassFixture<C
         Assert.Equal(2, _refreshes.Count);
     }
 
-    private const string StoredPairScript = "() => localStorage.getItem(Object.keys(localStorage).find(k => k.startsWith('tessera.tokens:')) ?? '')";
+    [Fact]
+    public async Task WhereIndexedDBCannotBeUsedEachTabKeepsItsOwnPairInMemoryAndThePageAndConsoleSaySo()
+    {
+        // Fault injection: indexedDB.open throws, as it does in an opaque origin (a sandboxed iframe).
+        await Browser.AddInitScriptAsync("IDBFactory.prototype.open = () => { throw new DOMException('The operation is insecure.', 'SecurityError'); };");
+        var console = new List<string>();
+        Browser.Console += (_, message) => console.Add(message.Text);
+        var first = await OpenAsync();
+        await Expect(first.Locator("#storage")).ToContainTextAsync("kept in this page's memory only");
+        var login = await first.RunAndWaitForResponseAsync(() => SignInAsync(first, "alice"), response => response.Url.EndsWith("/api/login", StringComparison.Ordinal));
+        var signedIn = (await login.JsonAsync())!.Value;
+
+        // The pair in memory still rotates ahead of expiry.
+        await AdvanceAsync(IntoTheMargin);
+        var me = await first.RunAndWaitForResponseAsync(() => CallMeAgainAsync(first), IsApiMe);
+        Assert.Equal(200, me.Status);
+        Assert.Equal(1, _refreshes.Count);
+        var sent = (await me.Request.AllHeadersAsync())["authorization"];
+        Assert.NotEqual($"Bearer {signedIn.GetProperty("accessToken").GetString()}", sent);
+
+        // Another tab does not share it.
+        var second = await OpenAsync();
+        await Expect(second.Locator("#spa-state")).ToHaveTextAsync("Not signed in.");
+        await Expect(second.Locator("#storage")).ToContainTextAsync("kept in this page's memory only");
+        Assert.Contains("Tessera: IndexedDB cannot be used here (SecurityError); the token pair is kept in this page's memory only: other tabs do not share it, and a reload forgets it.", console);
+        var tokens = new[] { signedIn.GetProperty("accessToken").GetString()!, signedIn.GetProperty("refreshToken").GetString()!, sent["Bearer ".Length..] };
+        Assert.DoesNotContain(console, text => tokens.Any(token => text.Contains(token, StringComparison.Ordinal)));
+    }
+
+    /// <summary>
+    /// Script text: <c>withPairs(mode, store => request)</c> opens the client's IndexedDB object store in a transaction
+    /// of its own and resolves with the request's result once the transaction has completed.
+    /// </summary>
+    private const string WithPairs =
+        """
+        const withPairs = (mode, act) => new Promise((resolve, reject) => {
+            const opened = indexedDB.open('tessera.tokens');
+            opened.onerror = () => reject(opened.error);
+            opened.onsuccess = () => {
+                const transaction = opened.result.transaction('pairs', mode);
+                const request = act(transaction.objectStore('pairs'));
+                transaction.oncomplete = () => { opened.result.close(); resolve(request.result); };
+                transaction.onabort = () => reject(transaction.error);
+            };
+        });
+        """;
+
+    /// <summary>The stored pair as JSON, or null: the one record of the client's IndexedDB object store.</summary>
+    private const string StoredPairScript =
+        "async () => { " + WithPairs + " const pairs = await withPairs('readonly', store => store.getAll()); return pairs.length === 1 ? JSON.stringify(pairs[0]) : null; }";
+
+    /// <summary>Puts a pair (JSON) back as the stored one, over the record that is there.</summary>
+    private const string RestorePairScript =
+        "async pair => { " + WithPairs + " const [key] = await withPairs('readonly', store => store.getAllKeys()); await withPairs('readwrite', store => store.put(JSON.parse(pair), key)); }";
 
     private static bool IsApiMe(IResponse response) => response.Url.EndsWith("/api/me", StringComparison.Ordinal) && response.Request.Method == "GET";
 

@@ -33,6 +33,9 @@ function showEnded(detail) {
 // The view from what the client holds; calls /api/me when there is a pair.
 async function show() {
   $("api").textContent = api;
+  $("storage").textContent = client.storage === "memory"
+    ? "Tokens are kept in this page's memory only (IndexedDB cannot be used here): other tabs sign in on their own, and a reload signs out."
+    : "";
   const signedIn = client.signedIn;
   $("login").hidden = signedIn;
   $("call-me").hidden = !signedIn;
@@ -94,4 +97,4 @@ $("logout").addEventListener("click", () => act(async () => {
   await client.signOut();
 }));
 
-act(async () => {}); // the first view
+act(() => client.ready); // the first view, once the stored pair has been read

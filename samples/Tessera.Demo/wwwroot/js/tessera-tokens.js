@@ -1,11 +1,12 @@
 // Tessera's token client for single-page apps: a fetch wrapper that sends the access token, refreshes the pair ahead of
 // expiry and after a 401 invalid_token, one refresh at a time across every tab of the origin (Web Locks), with the
-// rotated pair shared by all of them. The same chores as Tessera.Client's TesseraTokenHandler for .NET; see
+// rotated pair shared by all of them (in IndexedDB). The same chores as Tessera.Client's TesseraTokenHandler for .NET; see
 // docs/token-clients.md. Plain ES module, no dependencies, no build step.
 //
 //   import { TesseraTokenClient } from "/js/tessera-tokens.js";
 //   const client = new TesseraTokenClient({ refreshEndpoint: "https://api.example.com/api/refresh" });
 //   client.addEventListener("sessionended", (e) => showSignIn(e.detail.reason));
+//   await client.ready; // the stored pair has been read: signedIn says whether this origin is signed in
 //   await client.signIn(await fetch("https://api.example.com/api/login", { method: "POST", ... }));
 //   const me = await (await client.fetch("https://api.example.com/api/me")).json();
 //
@@ -17,9 +18,18 @@ export const defaults = Object.freeze({
   refreshMargin: 30_000,
   /** How long one refresh call may take, in milliseconds; a timeout is a transient failure. */
   refreshTimeout: 30_000,
-  /** Where the pair lives: "local" (localStorage, shared by the origin's tabs) or "memory" (this page only). */
-  storage: "local",
+  /**
+   * Where the pair lives: "indexeddb" (shared by the origin's tabs; this page's memory where IndexedDB is not
+   * available) or "memory" (this page only).
+   */
+  storage: "indexeddb",
 });
+
+// The IndexedDB database and object store of every client of the origin; one record per storageKey.
+const databaseName = "tessera.tokens";
+const pairStore = "pairs";
+// How long opening the database may take before the client gives up on it and keeps the pair in memory.
+const openTimeout = 10_000;
 
 // The server's reason words (TokenFailure.ToReason) and what the app is told.
 const endReasons = Object.freeze({
@@ -31,7 +41,7 @@ const endReasons = Object.freeze({
 
 /**
  * The refresh state of one signed-in client, shared by every tab of the origin that uses the same refresh endpoint
- * (with the default "local" storage). Events: "sessionended" (the server ended the session: detail {reason,
+ * (with the default "indexeddb" storage). Events: "sessionended" (the server ended the session: detail {reason,
  * serverReason, status, endedAt}; raised in every tab) and "change" (a sign-in, sign-out, rotation or end, in this tab
  * or another; detail {signedIn}).
  */
@@ -40,7 +50,9 @@ export class TesseraTokenClient extends EventTarget {
   #apiOrigin;
   #refreshMargin;
   #refreshTimeout;
-  #store;
+  #store; // { kind, load(), save(pair), clear() }, all asynchronous
+  #held = null; // the pair last read from or written to the store, for the synchronous getters
+  #ready;
   #lockName;
   #channel = null;
   #inFlight = null; // { from: refresh token, promise } of this tab's refresh, so its own parallel requests share it
@@ -52,8 +64,9 @@ export class TesseraTokenClient extends EventTarget {
    *   access token is sent only to requests for this address's origin; requests elsewhere go out untouched.
    * @param {number} [options.refreshMargin] Milliseconds before expiry to refresh; default 30 000, 0 to 3 600 000.
    * @param {number} [options.refreshTimeout] Milliseconds one refresh call may take; default 30 000, above 0, at most 300 000.
-   * @param {"local"|"memory"} [options.storage] Where the pair lives; default "local". See docs/token-clients.md.
-   * @param {string} [options.storageKey] The localStorage key, lock and channel name; default
+   * @param {"indexeddb"|"memory"} [options.storage] Where the pair lives; default "indexeddb", which falls back to
+   *   "memory" (with a console warning) where IndexedDB cannot be used. See docs/token-clients.md.
+   * @param {string} [options.storageKey] The pair's IndexedDB key, the lock's and the channel's name; default
    *   "tessera.tokens:" + the refresh endpoint, so pairs of two APIs never mix.
    */
   constructor(options) {
@@ -75,8 +88,8 @@ export class TesseraTokenClient extends EventTarget {
     if (!Number.isFinite(refreshTimeout) || refreshTimeout <= 0 || refreshTimeout > 300_000) {
       problems.push("refreshTimeout must be above 0 and at most 300 000 milliseconds");
     }
-    if (storage !== "local" && storage !== "memory") {
-      problems.push('storage must be "local" or "memory"');
+    if (storage !== "indexeddb" && storage !== "memory") {
+      problems.push('storage must be "indexeddb" or "memory"');
     }
     if (problems.length > 0) {
       throw new TypeError(`TesseraTokenClient: ${problems.join("; ")}.`);
@@ -86,26 +99,43 @@ export class TesseraTokenClient extends EventTarget {
     this.#refreshMargin = refreshMargin;
     this.#refreshTimeout = refreshTimeout;
     const key = options.storageKey ?? `tessera.tokens:${endpoint.href}`;
-    if (storage === "local") {
-      this.#store = localStore(key);
-      this.#lockName = key;
+    this.#lockName = key;
+    if (storage === "indexeddb") {
+      this.#store = indexedDbStore(key);
       this.#channel = new BroadcastChannel(key);
-      this.#channel.onmessage = (e) => this.#heard(e.data);
-      // A tab that missed the channel (asleep, or opened by another script) still hears of a sign-in or sign-out.
-      addEventListener("storage", (e) => {
-        if (e.key === key) {
-          this.dispatchEvent(new CustomEvent("change", { detail: { signedIn: this.signedIn } }));
+      this.#channel.onmessage = (e) => this.#heardFromAnotherTab(e.data);
+      // A tab that missed the channel (frozen in the background, back from the back-forward cache) catches up.
+      globalThis.document?.addEventListener("visibilitychange", () => {
+        if (document.visibilityState === "visible") {
+          this.#catchUp();
         }
       });
     } else {
-      this.#store = memoryStore();
-      this.#lockName = `${key}:${crypto.randomUUID()}`; // this page's own: memory is not shared, nor is its lock
+      this.#useMemory(null);
     }
+    this.#ready = this.#load().then(() => undefined);
+  }
+
+  /**
+   * Resolves (never rejects) once the stored pair has been read, or IndexedDB found unusable; until then `signedIn` is
+   * false and `accessTokenExpiresAt` null. `fetch` does not need it: it reads the stored pair itself.
+   * @returns {Promise<void>}
+   */
+  get ready() {
+    return this.#ready;
+  }
+
+  /**
+   * Where the pair is kept now: "indexeddb" (shared by the origin's tabs), or "memory" (this page only: asked for, or
+   * IndexedDB could not be used, which the console says once).
+   */
+  get storage() {
+    return this.#store.kind;
   }
 
   /** Whether a pair is held (this tab or another signed in, and the server has not ended the session). */
   get signedIn() {
-    return this.#store.load() !== null;
+    return this.#held !== null;
   }
 
   /** What ended the session ({reason, serverReason, status, endedAt}), until the next sign-in; null otherwise. */
@@ -115,7 +145,7 @@ export class TesseraTokenClient extends EventTarget {
 
   /** When the held access token expires (a Date), or null without a pair or without a known expiry. */
   get accessTokenExpiresAt() {
-    const pair = this.#store.load();
+    const pair = this.#held;
     return pair?.accessExpiresAt ? new Date(pair.accessExpiresAt) : null;
   }
 
@@ -133,19 +163,20 @@ export class TesseraTokenClient extends EventTarget {
     if (pair === null) {
       throw new Error("Sign-in answered without a readable token pair.");
     }
-    this.#adopt(pair);
+    await this.#adopt(pair);
   }
 
   /**
    * Keeps a pair the app already has: {accessToken, refreshToken, accessTokenExpiresAt?, refreshTokenExpiresAt?}.
+   * Resolves once the pair is stored; rejects with a TypeError for a pair without both tokens.
    * @param {object} pair
    */
-  signInWithPair(pair) {
+  async signInWithPair(pair) {
     const read = readPair(pair, Date.now());
     if (read === null) {
       throw new TypeError("signInWithPair needs accessToken and refreshToken strings.");
     }
-    this.#adopt(read);
+    await this.#adopt(read);
   }
 
   /**
@@ -153,7 +184,7 @@ export class TesseraTokenClient extends EventTarget {
    * POST {prefix}/logout through `fetch` first.
    */
   async signOut() {
-    await this.#locked(async () => this.#store.clear());
+    await this.#locked(() => this.#clear());
     this.#ended = null;
     this.#tell({ type: "change" });
   }
@@ -175,7 +206,7 @@ export class TesseraTokenClient extends EventTarget {
     if (url.origin !== this.#apiOrigin || headers.has("Authorization")) {
       return fetch(input, init);
     }
-    let pair = this.#store.load();
+    let pair = await this.#load();
     if (pair !== null && pair.accessExpiresAt !== null && pair.accessExpiresAt - Date.now() <= this.#refreshMargin) {
       pair = await this.#refresh(pair);
     }
@@ -218,8 +249,9 @@ export class TesseraTokenClient extends EventTarget {
 
   async #refreshLocked(seen) {
     // Read again under the lock: another tab (or an earlier request here) may have rotated, signed out or seen the end
-    // while this one waited. Presenting `seen` again would then be a reuse.
-    const current = this.#store.load();
+    // while this one waited. Presenting `seen` again would then be a reuse. A new transaction, after the lock: it sees
+    // every pair another tab committed before it let the lock go.
+    const current = await this.#load();
     if (current === null || current.refreshToken !== seen.refreshToken) {
       return current;
     }
@@ -245,13 +277,14 @@ export class TesseraTokenClient extends EventTarget {
         console.warn("Tessera: the refresh endpoint answered 200 without a readable pair; the current pair is kept.");
         return current;
       }
-      this.#store.save(pair);
+      // Committed before the lock is let go, so the next tab to hold it reads this pair, not the one just rotated away.
+      await this.#save(pair);
       this.#tell({ type: "change" });
       return pair;
     }
     if (response.status === 401 || response.status === 400) {
       const serverReason = (typeof body?.reason === "string" ? body.reason : null) ?? challengeDescription(response.headers.get("WWW-Authenticate"));
-      this.#store.clear();
+      await this.#clear();
       const ended = { reason: endReasons[serverReason] ?? "rejected", serverReason, status: response.status, endedAt: new Date(Date.now()) };
       console.warn(`Tessera: the server ended the session (${ended.reason}).`);
       this.#tell({ type: "ended", ended });
@@ -261,10 +294,57 @@ export class TesseraTokenClient extends EventTarget {
     return current;
   }
 
-  #adopt(pair) {
-    this.#store.save(pair);
+  async #adopt(pair) {
+    await this.#locked(() => this.#save(pair)); // not in the middle of another tab's rotation of the previous pair
     this.#ended = null;
     this.#tell({ type: "change" });
+  }
+
+  async #load() {
+    this.#held = await this.#use((store) => store.load());
+    return this.#held;
+  }
+
+  async #save(pair) {
+    await this.#use((store) => store.save(pair));
+    this.#held = pair;
+  }
+
+  async #clear() {
+    await this.#use((store) => store.clear());
+    this.#held = null;
+  }
+
+  // Runs `operation` on the store. When IndexedDB fails (not available here: a private mode, an opaque origin, some
+  // embedded browsers; or a write refused), the client goes on with this page's memory, keeping the pair it holds,
+  // says so once, and runs the operation there.
+  async #use(operation) {
+    try {
+      return await operation(this.#store);
+    } catch (e) {
+      if (this.#store.kind !== "indexeddb") {
+        throw e;
+      }
+      console.warn(`Tessera: IndexedDB cannot be used here (${e?.name ?? "error"}); the token pair is kept in this page's memory only: other tabs do not share it, and a reload forgets it.`);
+      this.#useMemory(this.#held);
+      return operation(this.#store);
+    }
+  }
+
+  #useMemory(held) {
+    this.#store = memoryStore(held);
+    this.#lockName = `${this.#lockName}:${crypto.randomUUID()}`; // this page's own: memory is not shared, nor is its lock
+    this.#channel?.close();
+    this.#channel = null;
+  }
+
+  // Reads the stored pair again after the page missed the channel, and tells the page when it changed.
+  async #catchUp() {
+    const before = this.#held?.refreshToken ?? null;
+    await this.#load();
+    if ((this.#held?.refreshToken ?? null) !== before) {
+      this.#heard({ type: "change" });
+    }
   }
 
   // Runs `action` holding the lock every tab of the origin takes to refresh or sign out. Without Web Locks (a page not
@@ -277,6 +357,12 @@ export class TesseraTokenClient extends EventTarget {
   #tell(message) {
     this.#heard(message);
     this.#channel?.postMessage(message);
+  }
+
+  // Another tab stored or cleared the pair (committed before it posted): read it before acting on the message.
+  async #heardFromAnotherTab(message) {
+    await this.#load();
+    this.#heard(message);
   }
 
   #heard(message) {
@@ -304,34 +390,63 @@ function canSendTwice(input, init) {
   return !(input instanceof Request && input.body !== null);
 }
 
-// The pair in localStorage, one entry (both tokens or neither), read on every request: a tab always sees the pair the
-// last rotation, in any tab, left there.
-function localStore(key) {
+// The pair in IndexedDB, one record (both tokens or neither) under `key`. IndexedDB lives in the browser's own process,
+// so a transaction started after another tab's transaction completed sees its write, whichever renderer each tab runs
+// in (localStorage does not promise that: a write reaches other renderers' copies later, and a tab could read the old
+// pair after the lock). Every operation is a transaction of its own; save and clear resolve once it has committed.
+function indexedDbStore(key) {
+  let opening = null;
+  const open = () =>
+    (opening ??= new Promise((resolve, reject) => {
+      const request = indexedDB.open(databaseName, 1); // throws where IndexedDB is missing or refused (opaque origin)
+      const timer = setTimeout(() => reject(new DOMException("IndexedDB did not open in time.", "TimeoutError")), openTimeout);
+      request.onupgradeneeded = () => request.result.createObjectStore(pairStore);
+      request.onsuccess = () => {
+        clearTimeout(timer);
+        const db = request.result;
+        // Closed by the browser (site data cleared) or for a later version of the database: the next operation opens it again.
+        db.onclose = () => (opening = null);
+        db.onversionchange = () => {
+          db.close();
+          opening = null;
+        };
+        resolve(db);
+      };
+      request.onerror = () => {
+        clearTimeout(timer);
+        reject(request.error);
+      };
+    }));
+  const run = async (mode, operation) => {
+    const db = await open();
+    return new Promise((resolve, reject) => {
+      const transaction = db.transaction(pairStore, mode);
+      const request = operation(transaction.objectStore(pairStore));
+      transaction.oncomplete = () => resolve(request.result);
+      transaction.onabort = () => reject(transaction.error ?? new DOMException("The transaction was aborted.", "AbortError"));
+    });
+  };
   return {
-    load() {
-      try {
-        return readStored(JSON.parse(localStorage.getItem(key)));
-      } catch {
-        return null;
-      }
+    kind: "indexeddb",
+    load: async () => readStored(await run("readonly", (pairs) => pairs.get(key))),
+    save: async (pair) => {
+      await run("readwrite", (pairs) => pairs.put(pair, key));
     },
-    save(pair) {
-      localStorage.setItem(key, JSON.stringify(pair));
-    },
-    clear() {
-      localStorage.removeItem(key);
+    clear: async () => {
+      await run("readwrite", (pairs) => pairs.delete(key));
     },
   };
 }
 
-function memoryStore() {
-  let held = null;
+function memoryStore(pair) {
+  let held = pair;
   return {
-    load: () => held,
-    save: (pair) => {
-      held = pair;
+    kind: "memory",
+    load: async () => held,
+    save: async (saved) => {
+      held = saved;
     },
-    clear: () => {
+    clear: async () => {
       held = null;
     },
   };
