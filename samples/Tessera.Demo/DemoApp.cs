@@ -74,6 +74,7 @@ public static class DemoApp
         builder.Services.AddDemoRateLimits(settings);
         // The live page's hub: every connection is closed when its session ends, on every instance.
         builder.Services.AddSignalR().AddTesseraConnectionLifetime();
+        builder.Services.AddDemoCors(settings);
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -117,6 +118,9 @@ public static class DemoApp
         app.UseNoStoreForDynamicResponses();
         // Routing before Tessera, so endpoints marked DisableSession() are known to the session middleware.
         app.UseRouting();
+        // After routing (it needs the endpoint's policy: only the token API has one) and before everything that could
+        // refuse a preflight: an OPTIONS request is answered here and never reaches the rate limiter or a session.
+        app.UseCors();
         // Right after routing (it needs the endpoint's policy) and before Tessera: a refused request costs no store read.
         app.UseRateLimiter();
         app.UseTessera();

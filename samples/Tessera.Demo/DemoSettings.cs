@@ -19,6 +19,7 @@ internal sealed class DemoSettings
         StoreStartupTimeout = ReadSeconds(configuration, "Demo:StoreStartupTimeoutSeconds") ?? TimeSpan.FromSeconds(30);
         OperatorPasswordHash = ReadOperatorPasswordHash(configuration);
         SessionRateLimit = ReadSessionRateLimit(configuration);
+        CorsOrigins = [.. ReadList(configuration.GetSection("Demo:CorsOrigins")).Select(DemoCors.ReadOrigin).Distinct(StringComparer.OrdinalIgnoreCase)];
     }
 
     /// <summary>The store to use: <c>Tessera:Store</c>, lower case; default <c>sqlite</c>.</summary>
@@ -78,6 +79,13 @@ internal sealed class DemoSettings
     /// off (the load harnesses do, since every request of theirs comes from one address).
     /// </summary>
     public int SessionRateLimit { get; }
+
+    /// <summary>
+    /// <c>Demo:CorsOrigins</c>: the origins (<c>https://app.example.com</c>) whose pages may call the token API
+    /// (<c>/api/...</c>) cross-origin; a list, or one value with comma-separated origins. Default none: only the demo's
+    /// own pages can read its answers. See <see cref="DemoCors"/>.
+    /// </summary>
+    public IReadOnlyList<string> CorsOrigins { get; }
 
     /// <summary>
     /// Where sessions live, for the start-up log line. Never a password: for PostgreSQL only host, port and database; for

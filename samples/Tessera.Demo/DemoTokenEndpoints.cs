@@ -11,7 +11,8 @@ internal static class DemoTokenEndpoints
 {
     public static void Map(WebApplication app)
     {
-        var api = app.MapGroup("/api");
+        // Single-page apps on the origins of Demo:CorsOrigins may call every route here (DemoCors).
+        var api = app.MapGroup("/api").RequireCors(DemoCors.TokenApi);
 
         // Sign-in is the application's: only it knows how a user proves who they are (the demo takes the name on trust).
         // It opens no cookie session, so it is marked DisableSession(): a browser's cookie sent along is not even read.
@@ -47,6 +48,6 @@ internal static class DemoTokenEndpoints
         api.MapPost("/cart", (HttpRequest request, HttpSession session) => DemoEndpoints.AddToCartAsync(request, session)).RequireAuthorization();
 
         // POST /api/refresh and POST /api/logout.
-        app.MapTesseraTokenEndpoints("/api");
+        app.MapTesseraTokenEndpoints("/api").RequireCors(DemoCors.TokenApi);
     }
 }

@@ -15,6 +15,8 @@ public sealed class AccessibilityTests(Chromium chromium, AxeCore axe) : IClassF
     [InlineData("/", "alice", 200)]
     [InlineData("/pos", "anonymous", 200)]
     [InlineData("/pos.html", "anonymous", 200)]
+    [InlineData("/spa.html", "anonymous", 200)]
+    [InlineData("/spa.html", "alice, signed in with tokens on the page", 200)]
     [InlineData("/account/sessions", "anonymous", 200)]
     [InlineData("/live", "anonymous", 200)]
     [InlineData("/live", "alice", 200)]
@@ -63,6 +65,12 @@ public sealed class AccessibilityTests(Chromium chromium, AxeCore axe) : IClassF
                 await SignInAsync(page, "alice");
                 await SignInAsync(await phone.NewPageAsync(), "alice");
                 return await page.GotoAsync(path);
+            case "alice, signed in with tokens on the page":
+                var spa = await page.GotoAsync(path);
+                await page.GetByLabel("User").FillAsync("alice");
+                await page.GetByRole(AriaRole.Button, new() { Name = "Sign in with tokens" }).ClickAsync();
+                await Expect(page.Locator("#spa-state")).ToHaveTextAsync("Signed in as alice.");
+                return spa;
             case "alice, after signing out her other device":
                 await SignInAsync(page, "alice");
                 await SignInAsync(await phone.NewPageAsync(), "alice");
@@ -123,11 +131,11 @@ public sealed class AccessibilityTests(Chromium chromium, AxeCore axe) : IClassF
         }
     }
 
-    /// <summary>Waits until the script of the home page or the point of sale has filled the page in (a no-op elsewhere).</summary>
+    /// <summary>Waits until the script of the home page, the point of sale or the single-page app has filled the page in (a no-op elsewhere).</summary>
     private static async Task ScriptsDoneAsync(IPage page)
     {
         await page.WaitForLoadStateAsync(LoadState.Load);
-        foreach (var (id, placeholder) in new[] { ("#who", "Loading…"), ("#tab-id", "…"), ("#live-status", "Connecting…") })
+        foreach (var (id, placeholder) in new[] { ("#who", "Loading…"), ("#tab-id", "…"), ("#live-status", "Connecting…"), ("#spa-state", "…") })
         {
             if (await page.Locator(id).CountAsync() > 0)
             {

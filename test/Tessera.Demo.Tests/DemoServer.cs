@@ -42,7 +42,11 @@ internal sealed class DemoServer : IAsyncDisposable
         StartWithClockAsync(store, clock: null, environment, dataDirectory, extra);
 
     /// <summary>Starts the demo with Tessera on <paramref name="clock"/> (the tests move it instead of sleeping).</summary>
-    public static async Task<DemoServer> StartWithClockAsync(string store, TimeProvider? clock, string environment = "Development", string? dataDirectory = null, params string[] extra)
+    public static Task<DemoServer> StartWithClockAsync(string store, TimeProvider? clock, string environment = "Development", string? dataDirectory = null, params string[] extra) =>
+        StartWithServicesAsync(store, clock, configureServices: null, environment, dataDirectory, extra);
+
+    /// <summary>Starts the demo with Tessera on <paramref name="clock"/> and the test's own services (a request counter) added last.</summary>
+    public static async Task<DemoServer> StartWithServicesAsync(string store, TimeProvider? clock, Action<IServiceCollection>? configureServices, string environment = "Development", string? dataDirectory = null, params string[] extra)
     {
         var owned = dataDirectory is null ? new TempDirectory() : null;
         var directory = dataDirectory ?? owned!.Path;
@@ -55,6 +59,7 @@ internal sealed class DemoServer : IAsyncDisposable
                 {
                     services.AddSingleton(clock);
                 }
+                configureServices?.Invoke(services);
             });
             await app.StartAsync();
             var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
