@@ -13,9 +13,9 @@ public static class TesseraSignalRExtensions
     /// invocation and committed per key after it, like an HTTP request, extending the idle deadline at most once per
     /// touch interval. Token clients get a short-lived, single-use connection ticket on the negotiate request (the
     /// negotiate response's <c>accessToken</c>), which their WebSocket request may carry in its query string; a real
-    /// access token there is refused unless <see cref="TesseraHubOptions.AllowAccessTokenInQueryString"/>. Includes
-    /// <see cref="TesseraConnectionLifetime.AddTesseraConnectionLifetime"/>: a connection is closed, with the reason,
-    /// when its session ends anywhere (call that method too to change its re-validation interval). Call
+    /// access token there is refused unless <see cref="TesseraHubOptions.AllowAccessTokenInQueryString"/>. To also close
+    /// connections whose session ends, call <see cref="TesseraConnectionLifetime.AddTesseraConnectionLifetime"/> (a
+    /// store with server-side sessions is needed for that; not the encrypted cookie store). Call
     /// <c>services.AddTessera()</c> and <c>app.UseTessera()</c> too (after routing, which <c>WebApplication</c> does by
     /// default, so hub paths are known). Safe to call twice. See docs/realtime.md.
     /// </summary>
@@ -34,7 +34,6 @@ public static class TesseraSignalRExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TesseraHubOptions>, TesseraHubOptionsValidator>());
         services.TryAddSingleton<HubConnectionTickets>();
         AddHubFilters(services);
-        builder.AddTesseraConnectionLifetime();
         return builder;
     }
 
