@@ -72,8 +72,13 @@ public static class DemoApp
         builder.Services.AddRazorComponents();
         builder.Services.AddAuthorization(options => options.AddPolicy(OperatorSignIn.Policy, OperatorSignIn.Require));
         builder.Services.AddDemoRateLimits(settings);
-        // The live page's hub: every connection is closed when its session ends, on every instance.
-        builder.Services.AddSignalR().AddTesseraConnectionLifetime();
+        // The live page's hub: every connection is closed when its session ends, on every instance. The encrypted cookie
+        // store keeps sessions in the browser, where the server cannot see them end, so it gets the hub without that.
+        var signalR = builder.Services.AddSignalR();
+        if (settings.Store != "cookie")
+        {
+            signalR.AddTesseraConnectionLifetime();
+        }
         builder.Services.AddDemoCors(settings);
         configureServices?.Invoke(builder.Services);
 
