@@ -26,8 +26,9 @@ Usage: bench/http.sh [options]
   --quick            smoke run: 2 s per route, 1 round, 1 s warm-up, 5 s
                      quiet wait
   --only LIST        comma-separated variants (default all): memory, sqlite,
-                     postgres, postgres-nc, redis, redis-nc, compas,
-                     addsession ("-nc": with the near cache, which is for the
+                     postgres, postgres-mx, postgres-nc, redis, redis-nc,
+                     compas, addsession ("-mx": Npgsql's multiplexing mode;
+                     "-nc": with the near cache, which is for the
                      shared stores only; compas: Compas 0.5.5's token refresh
                      called in process on the same PostgreSQL, each round)
   --out DIR          where results go (default artifacts/http-bench)

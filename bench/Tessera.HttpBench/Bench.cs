@@ -245,7 +245,8 @@ internal sealed class Bench(BenchOptions options, TextWriter console)
                 return null;
             }
             // A database per variant, so the near-cache variant's invalidations never reach the other.
-            arguments.Add($"--ConnectionStrings:Postgres={await CreateDatabaseAsync(variant.Id, cancellationToken)}");
+            var connectionString = await CreateDatabaseAsync(variant.Id, cancellationToken);
+            arguments.Add($"--ConnectionStrings:Postgres={(variant.Multiplexing ? connectionString + ";Multiplexing=true" : connectionString)}");
             storeRoots.AddRange(options.PostgresPid is { } pid ? [pid] : []);
         }
         if (variant.NeedsRedis)

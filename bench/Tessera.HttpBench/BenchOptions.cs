@@ -25,8 +25,9 @@ internal sealed class BenchOptions
           --warmup S               seconds per route before the first round, not measured (default 3)
           --quiet-wait S           before each run, wait up to S seconds for other programs to leave the machine
                                    nearly idle (default 10; 0 does not wait)
-          --only LIST              comma-separated variants (default all): memory, sqlite, postgres, postgres-nc,
-                                   redis, redis-nc, compas, addsession ("-nc": with the near cache)
+          --only LIST              comma-separated variants (default all): memory, sqlite, postgres, postgres-mx,
+                                   postgres-nc, redis, redis-nc, compas, addsession ("-nc": with the near cache;
+                                   "-mx": Npgsql's multiplexing mode)
           --near-cache-built B     true when the demo has the near cache (http.sh checks the sources)
           --out DIR                where results.md, results.json and the chart go (default artifacts/http-bench)
           --publish MARKDOWN       also copy the chart next to MARKDOWN (images/) and replace the part of MARKDOWN

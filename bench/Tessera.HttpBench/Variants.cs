@@ -48,14 +48,18 @@ internal sealed record Target(double? Ratio, double? RequestsPerSecond, string N
         && (TimesCompas is not { } multiple || timesCompas >= multiple);
 }
 
-/// <summary>One server configuration: a store, with or without the near cache, or the AddSession baseline.</summary>
-internal sealed record Variant(string Id, string Store, bool NearCache, IReadOnlyList<Route> Routes, IReadOnlyDictionary<Route, Target> Targets)
+/// <summary>
+/// One server configuration: a store, with or without the near cache, or the AddSession baseline.
+/// <paramref name="Multiplexing"/> runs the PostgreSQL store on Npgsql's multiplexing mode (<c>Multiplexing=true</c> in
+/// its connection string), the mode issue 17 asks the store to be measured in.
+/// </summary>
+internal sealed record Variant(string Id, string Store, bool NearCache, IReadOnlyList<Route> Routes, IReadOnlyDictionary<Route, Target> Targets, bool Multiplexing = false)
 {
     public bool IsAddSession => Store == "addsession";
 
     public bool IsCompas => Store == "compas";
 
-    public string Label => IsAddSession ? "AddSession (memory cache)" : IsCompas ? "Compas 0.5.5 (in process)" : NearCache ? $"{Store} + near cache" : Store;
+    public string Label => IsAddSession ? "AddSession (memory cache)" : IsCompas ? "Compas 0.5.5 (in process)" : NearCache ? $"{Store} + near cache" : Multiplexing ? $"{Store} (multiplexing)" : Store;
 
     public bool NeedsPostgres => Store is "postgres" or "compas";
 
@@ -95,6 +99,7 @@ internal sealed record Variant(string Id, string Store, bool NearCache, IReadOnl
                 [Route.Write] = Target.AtLeastRatio(0.30),
             }),
             new("postgres", "postgres", false, withRefresh, new Dictionary<Route, Target>(With(pgTokens, Route.Me, 0.40)) { [Route.Write] = Target.AtLeastRatio(0.15) }),
+            new("postgres-mx", "postgres", false, withRefresh, new Dictionary<Route, Target>(With(pgTokens, Route.Me, 0.40)) { [Route.Write] = Target.AtLeastRatio(0.15) }, Multiplexing: true),
             new("postgres-nc", "postgres", true, withRefresh, With(pgTokens, Route.Me, 0.85)),
             new("redis", "redis", false, cookieAndBearer, new Dictionary<Route, Target> { [Route.Me] = Target.AtLeastRatio(0.50) }),
             new("redis-nc", "redis", true, cookieAndBearer, new Dictionary<Route, Target> { [Route.Me] = Target.AtLeastRatio(0.85) }),
