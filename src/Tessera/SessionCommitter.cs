@@ -38,8 +38,8 @@ internal readonly record struct SessionCommitted(SessionCommitOutcome Outcome, b
 
 /// <summary>
 /// Plans and writes one request's commit: revokes a destroyed session; for a stored one, applies the per-key patch
-/// (with a new credential when asked) or, with nothing to write, extends the idle deadline at most once per touch
-/// interval; for a new one with something to keep, creates it. A sign-in then goes through the subject's session limit.
+/// (with a new credential when asked) or, with nothing to write, extends the idle deadline; either way the deadline moves
+/// at most once per touch interval unless the subject or credential changes; for a new one with something to keep, creates it. A sign-in then goes through the subject's session limit.
 /// </summary>
 internal sealed class SessionCommitter(
     InstrumentedStore store,
@@ -103,8 +103,14 @@ internal sealed class SessionCommitter(
             var result = changes.Destroyed is null ? SessionCommitResult.Unchanged : SessionCommitResult.Cleared;
             return new SessionCommitted(new SessionCommitOutcome(result, touched, touched is null ? null : absolute, false), false, null);
         }
+        // A write extends the idle deadline as a read does: at most once per touch interval. Written with every change,
+        // the deadline would move an indexed column on every write (PostgreSQL's expiry index), so no update could stay
+        // on its page (a HOT update) and each one would add an entry to every index. A sign-in, a sign-out, a new
+        // credential and a deadline that must come sooner (a sign-in's end) are still written at once.
+        var deadlines = changes.SubjectChanged || changes.Regenerate || idle < record.IdleExpiresAt
+            || now - record.LastSeenAt >= options.TouchInterval;
         var credential = changes.Regenerate ? credentials.Issue(SessionRoute.Of(record.Id)) : null;
-        if (!await store.ApplyAsync(record.Id, Patch(changes, credential, now, idle), cancellationToken).ConfigureAwait(false))
+        if (!await store.ApplyAsync(record.Id, Patch(changes, credential, deadlines ? now : null, deadlines ? idle : null), cancellationToken).ConfigureAwait(false))
         {
             // Revoked or expired by someone else while this request ran: never resurrect it.
             Log.SessionVanished(logger, Log.Ref(record.Id));
@@ -121,7 +127,7 @@ internal sealed class SessionCommitter(
         var written = credential is null
             ? SessionCommitResult.Unchanged
             : new SessionCommitResult(CredentialChange.Issue, credential.Value, absolute, record.Id);
-        return new SessionCommitted(new SessionCommitOutcome(written, idle, absolute, false), false, null);
+        return new SessionCommitted(deadlines ? new SessionCommitOutcome(written, idle, absolute, false) : new SessionCommitOutcome(written, null, null, false), false, null);
     }
 
     private async ValueTask<SessionCommitted> CreateAsync(SessionChanges changes, DateTimeOffset now, CancellationToken cancellationToken)
@@ -177,7 +183,7 @@ internal sealed class SessionCommitter(
     private static SessionCommitted Refused((DateTimeOffset Idle, DateTimeOffset Absolute) written) =>
         new(new SessionCommitOutcome(SessionCommitResult.Cleared, written.Idle, written.Absolute, false), true, null);
 
-    private static SessionPatch Patch(SessionChanges changes, IssuedCredential? credential, DateTimeOffset now, DateTimeOffset idle)
+    private static SessionPatch Patch(SessionChanges changes, IssuedCredential? credential, DateTimeOffset? lastSeen, DateTimeOffset? idle)
     {
         var (set, removed) = changes.Data.Changes();
         return new SessionPatch
@@ -188,7 +194,7 @@ internal sealed class SessionCommitter(
             SubjectChanged = changes.SubjectChanged,
             Subject = changes.Subject,
             NewCredentialHash = credential?.Hash,
-            LastSeenAt = now,
+            LastSeenAt = lastSeen,
             IdleExpiresAt = idle,
         };
     }

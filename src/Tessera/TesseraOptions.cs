@@ -39,8 +39,9 @@ public sealed class TesseraOptions
     public TimeSpan AbsoluteLifetime { get; set; } = TesseraDefaults.AbsoluteLifetime;
 
     /// <summary>
-    /// How often the idle deadline may be extended. Default <see cref="TesseraDefaults.TouchInterval"/> (1 minute);
-    /// zero extends it on every request (one write per request); must be shorter than <see cref="IdleTimeout"/>.
+    /// How often the idle deadline may be extended, by a read (a touch) or a write alike; a sign-in, a sign-out and a new
+    /// credential move it at once. Default <see cref="TesseraDefaults.TouchInterval"/> (1 minute); zero extends it on
+    /// every request (one write per request); must be shorter than <see cref="IdleTimeout"/>.
     /// </summary>
     public TimeSpan TouchInterval { get; set; } = TesseraDefaults.TouchInterval;
 

@@ -78,8 +78,14 @@ public sealed partial class PublicIndicatorCookieTests : HttpConformanceTestBase
         Assert.Null(browser.LastSetCookie(SessionCookie));
         Assert.Equal(Expected(Clock.GetUtcNow() + TimeSpan.FromMinutes(30), absolute), browser.Cookies[Indicator]);
 
+        var touched = Clock.GetUtcNow();
         Clock.Advance(TimeSpan.FromSeconds(10));
-        await CallOkAsync(browser, HttpMethod.Post, "/set/b/2"); // a write moves it too
+        await CallOkAsync(browser, HttpMethod.Post, "/set/b/2"); // a write within the touch interval moves nothing either
+        Assert.Null(browser.LastSetCookie(Indicator));
+        Assert.Equal(Expected(touched + TimeSpan.FromMinutes(30), absolute), browser.Cookies[Indicator]);
+
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        await CallOkAsync(browser, HttpMethod.Post, "/set/b/3"); // a write after it moves it, as a touch would
         Assert.Equal(Expected(Clock.GetUtcNow() + TimeSpan.FromMinutes(30), absolute), browser.Cookies[Indicator]);
 
         // A request every 25 minutes keeps the session alive; within 30 minutes of its end, the idle deadline stops at the

@@ -173,6 +173,47 @@ public sealed class TesseraSessionTests
     }
 
     [Fact]
+    public async Task AWriteWithinTheTouchIntervalKeepsTheDeadlinesAndAWriteAfterItMovesThem()
+    {
+        var credential = await CreateSessionAsync(s => s.Set("a", 1));
+        var id = (await OpenAsync(credential)).Id;
+        var created = await _memory.LoadAsync(id);
+        _clock.Advance(TimeSpan.FromSeconds(59));
+
+        await RequestAsync(credential, s => s.Set("a", 2));
+
+        var afterWrite = Assert.IsType<SessionRecord>(await _memory.LoadAsync(id));
+        Assert.Equal(2, StoredInt(afterWrite, "a"));
+        Assert.Equal(created!.LastSeenAt, afterWrite.LastSeenAt);
+        Assert.Equal(created.IdleExpiresAt, afterWrite.IdleExpiresAt);
+
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        await RequestAsync(credential, s => s.Set("a", 3));
+
+        var afterInterval = Assert.IsType<SessionRecord>(await _memory.LoadAsync(id));
+        Assert.Equal(3, StoredInt(afterInterval, "a"));
+        Assert.Equal(_clock.GetUtcNow(), afterInterval.LastSeenAt);
+        Assert.Equal(_clock.GetUtcNow() + TesseraDefaults.AnonymousIdleTimeout, afterInterval.IdleExpiresAt);
+    }
+
+    [Fact]
+    public async Task SigningInWithinTheTouchIntervalMovesTheIdleDeadlineAtOnce()
+    {
+        var credential = await CreateSessionAsync(s => s.Set("a", 1));
+        _clock.Advance(TimeSpan.FromSeconds(10));
+
+        var (session, result) = await RequestAsync(credential, s => s.SignIn("alice"));
+
+        var stored = await _memory.LoadAsync(session.Id);
+        Assert.Equal(CredentialChange.Issue, result.Change);
+        Assert.Equal(_clock.GetUtcNow(), stored!.LastSeenAt);
+        Assert.Equal(_clock.GetUtcNow() + _options.IdleTimeout, stored.IdleExpiresAt);
+    }
+
+    private static int StoredInt(SessionRecord record, string key) =>
+        System.Text.Json.JsonSerializer.Deserialize<int>(record.Data[key]);
+
+    [Fact]
     public async Task RemovingAMissingKeyWritesNothing()
     {
         var credential = await CreateSessionAsync(s => s.Set("a", 1));
