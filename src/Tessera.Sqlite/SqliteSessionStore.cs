@@ -171,7 +171,8 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
     /// <inheritdoc />
     /// <remarks>
     /// One <c>BEGIN IMMEDIATE</c> transaction: the session row is updated only if live (the update doubles as the
-    /// check), then clear, removals and sets run key by key in SQL, never as a rewrite of the whole data. A new
+    /// check; a patch of data alone only reads the row, so none of its indexes is rewritten), then clear, removals and
+    /// sets run key by key in SQL, never as a rewrite of the whole data. A new
     /// credential hash that another session already holds makes the patch fail as a whole (<see langword="false"/>).
     /// </remarks>
     public ValueTask<bool> ApplyAsync(string id, SessionPatch patch, CancellationToken cancellationToken = default)
@@ -182,16 +183,20 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
         {
             var (id, patch) = state;
             long pk;
-            var update = Command(connection, transaction, SqliteStatements.ApplySession);
+            var changesRow = patch.SubjectChanged || patch.NewCredentialHash is not null || patch.LastSeenAt is not null || patch.IdleExpiresAt is not null;
+            var update = Command(connection, transaction, changesRow ? SqliteStatements.ApplySession : SqliteStatements.FindLiveSession);
             await using (update.ConfigureAwait(false))
             {
                 update.Parameters.AddWithValue("$id", id);
                 update.Parameters.AddWithValue("$now", store.Now());
-                update.Parameters.AddWithValue("$subject_changed", patch.SubjectChanged);
-                update.Parameters.AddWithValue("$subject", (object?)patch.Subject ?? DBNull.Value);
-                update.Parameters.AddWithValue("$new_hash", (object?)patch.NewCredentialHash ?? DBNull.Value);
-                update.Parameters.AddWithValue("$last_seen_at", patch.LastSeenAt is { } seen ? Ms(seen) : DBNull.Value);
-                update.Parameters.AddWithValue("$idle_expires_at", patch.IdleExpiresAt is { } idle ? Ms(idle) : DBNull.Value);
+                if (changesRow)
+                {
+                    update.Parameters.AddWithValue("$subject_changed", patch.SubjectChanged);
+                    update.Parameters.AddWithValue("$subject", (object?)patch.Subject ?? DBNull.Value);
+                    update.Parameters.AddWithValue("$new_hash", (object?)patch.NewCredentialHash ?? DBNull.Value);
+                    update.Parameters.AddWithValue("$last_seen_at", patch.LastSeenAt is { } seen ? Ms(seen) : DBNull.Value);
+                    update.Parameters.AddWithValue("$idle_expires_at", patch.IdleExpiresAt is { } idle ? Ms(idle) : DBNull.Value);
+                }
                 object? result;
                 try
                 {

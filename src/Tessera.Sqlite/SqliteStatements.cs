@@ -50,6 +50,10 @@ internal static class SqliteStatements
         RETURNING pk
         """;
 
+    // A patch of data alone (a write between touches) leaves the session row as it is: the check is a read, so no
+    // index of the row is rewritten (SQLite rewrites the entries of every index on a column an UPDATE sets).
+    public const string FindLiveSession = "SELECT s.pk FROM tessera_sessions AS s WHERE s.id = $id AND " + LiveSession;
+
     public const string ClearData = "DELETE FROM tessera_session_data WHERE session_pk = $pk";
 
     public const string RemoveKey = "DELETE FROM tessera_session_data WHERE session_pk = $pk AND key = $key";
