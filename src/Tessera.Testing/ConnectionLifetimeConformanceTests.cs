@@ -1,3 +1,6 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Tessera.AspNetCore;
@@ -8,8 +11,8 @@ namespace Tessera.Testing;
 
 /// <summary>
 /// The connection-lifetime suite: a SignalR connection (the real .NET client over WebSockets, on real Kestrel) is
-/// closed, with the reason, when its session is signed out, revoked from another device, pushed out by the session
-/// limit, or expires. Every server-side store passes it; inheriting it declares that the store can end sessions.
+/// closed, with the reason, when its session is signed out, revoked from another device (one, the others, or all),
+/// revoked by an operator, pushed out by the session limit, revoked as leaked (a rotated refresh token reused), or expires. Every server-side store passes it; inheriting it declares that the store can end sessions.
 /// </summary>
 public abstract class ConnectionLifetimeConformanceTests<TKit> : HttpConformanceTestBase<TKit>
     where TKit : StoreKit, new()
@@ -49,6 +52,99 @@ public abstract class ConnectionLifetimeConformanceTests<TKit> : HttpConformance
         Assert.Equal("user", await phoneHub.WaitForSessionEndAsync());
         Assert.Equal("pong", await laptopHub.PingAsync());
         Assert.False(laptopHub.WasToldSessionEnded);
+    }
+
+    /// <summary>
+    /// "Sign out other devices": the connections of the user's other sessions are closed, told <c>user</c>; the
+    /// connection of the session that asked stays open and is told nothing.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task SigningOutOtherDevicesClosesTheirConnectionsAndKeepsThisOnesOpen()
+    {
+        var server = await StartHubServerAsync(Store);
+        using var laptop = server.CreateClient();
+        using var phone = server.CreateClient();
+        using var tablet = server.CreateClient();
+        foreach (var device in new[] { laptop, phone, tablet })
+        {
+            await device.PostAsync("/signin/alice");
+        }
+        await using var laptopHub = await HubClient.ConnectAsync(server.Address, CookieHeader(laptop));
+        await using var phoneHub = await HubClient.ConnectAsync(server.Address, CookieHeader(phone));
+        await using var tabletHub = await HubClient.ConnectAsync(server.Address, CookieHeader(tablet));
+        await WaitUntilWatchedAsync(server, 3);
+
+        Assert.Equal("2", await laptop.PostAsync("/my-sessions/revoke-others"));
+
+        Assert.Equal(["user", "user"], await Task.WhenAll(phoneHub.WaitForSessionEndAsync(), tabletHub.WaitForSessionEndAsync()));
+        Assert.Equal("pong", await laptopHub.PingAsync());
+        Assert.False(laptopHub.WasToldSessionEnded);
+    }
+
+    /// <summary>
+    /// "Sign out everywhere": every connection of the user's sessions is closed, the asking session's included, each
+    /// told <c>user</c>; another user's connection stays open.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task SigningOutEverywhereClosesEveryConnectionOfTheUserAndNoOneElses()
+    {
+        var server = await StartHubServerAsync(Store);
+        using var laptop = server.CreateClient();
+        using var phone = server.CreateClient();
+        using var someoneElse = server.CreateClient();
+        await laptop.PostAsync("/signin/alice");
+        await phone.PostAsync("/signin/alice");
+        await someoneElse.PostAsync("/signin/bob");
+        await using var laptopHub = await HubClient.ConnectAsync(server.Address, CookieHeader(laptop));
+        await using var phoneHub = await HubClient.ConnectAsync(server.Address, CookieHeader(phone));
+        await using var bobsHub = await HubClient.ConnectAsync(server.Address, CookieHeader(someoneElse));
+        await WaitUntilWatchedAsync(server, 3);
+
+        Assert.Equal("2", await laptop.PostAsync("/my-sessions/revoke-all"));
+
+        Assert.Equal(["user", "user"], await Task.WhenAll(laptopHub.WaitForSessionEndAsync(), phoneHub.WaitForSessionEndAsync()));
+        Assert.Equal("pong", await bobsHub.PingAsync());
+        Assert.False(bobsHub.WasToldSessionEnded);
+    }
+
+    /// <summary>An operator's revoke by id (<c>SessionManager.RevokeAsync</c>) closes the session's connection, told <c>operator</c>.</summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task AnOperatorsRevokeClosesTheConnectionWithTheReasonOperator()
+    {
+        var server = await StartHubServerAsync(Store);
+        using var browser = server.CreateClient();
+        await browser.PostAsync("/signin/alice");
+        await using var hub = await HubClient.ConnectAsync(server.Address, CookieHeader(browser));
+        await WaitUntilWatchedAsync(server);
+
+        Assert.True(await server.Manager.RevokeAsync(await browser.GetStringAsync("/id")));
+
+        Assert.Equal("operator", await hub.WaitForSessionEndAsync());
+    }
+
+    /// <summary>
+    /// A rotated refresh token presented again after the grace window (a leaked token) revokes its session, and the
+    /// token connection of that session is closed, told <c>leak</c>.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task ReusingARotatedRefreshTokenClosesTheSessionsTokenConnectionWithTheReasonLeak()
+    {
+        var server = await StartHubServerAsync(Store, bearerTokens: true);
+        using var client = server.CreateClient();
+        var first = await server.Manager.Tokens.CreateAsync("alice");
+        await using var hub = await HubClient.ConnectAsync(server.Address, accessToken: first.AccessToken);
+        await WaitUntilWatchedAsync(server);
+        await RefreshAsync(client, first.RefreshToken, HttpStatusCode.OK); // a rotation ends nothing
+        Assert.Equal("pong", await hub.PingAsync());
+        Clock.Advance(server.Manager.Options.Tokens.ReuseGraceWindow + TimeSpan.FromSeconds(1));
+
+        await RefreshAsync(client, first.RefreshToken, HttpStatusCode.Unauthorized);
+
+        Assert.Equal("leak", await hub.WaitForSessionEndAsync());
     }
 
     /// <summary>A sign-in beyond the per-user limit revokes the oldest session, and its connection is closed, told <c>limit</c>.</summary>
@@ -106,6 +202,19 @@ public abstract class ConnectionLifetimeConformanceTests<TKit> : HttpConformance
         Assert.Equal("revoked", await hub.WaitForSessionEndAsync());
     }
 
+    /// <summary>Posts a refresh token to the token endpoint (<c>/tokens/refresh</c>) and asserts the status of the answer.</summary>
+    /// <param name="client">The client.</param>
+    /// <param name="refreshToken">The refresh token.</param>
+    /// <param name="expected">The status the endpoint must answer with.</param>
+    /// <returns>A task.</returns>
+    protected static async Task RefreshAsync(CookieClient client, string refreshToken, HttpStatusCode expected)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        using var body = new StringContent(JsonSerializer.Serialize(new { refreshToken }), Encoding.UTF8, "application/json");
+        using var response = await client.SendAsync(HttpMethod.Post, "/tokens/refresh", body);
+        Assert.Equal(expected, response.StatusCode);
+    }
+
     /// <summary>The <c>Cookie</c> header that carries a client's session cookie.</summary>
     /// <param name="client">The client.</param>
     /// <returns>The header value.</returns>
@@ -156,7 +265,10 @@ public abstract class ConnectionLifetimeConformanceTests<TKit> : HttpConformance
             },
             configure,
             bearerTokens,
-            app => app.MapHub<SessionTestHub>(SessionTestHub.Path, options => options.CloseOnAuthenticationExpiration = true),
+            // Not CloseOnAuthenticationExpiration: SignalR compares a token's expiry with the system clock, and the
+            // suite's tokens expire on the test's clock, months before now, so it would close every token connection
+            // within a second. Tessera.AspNetCore.Tests tests that option on the system clock.
+            app => app.MapHub<SessionTestHub>(SessionTestHub.Path),
             authentication: bearerTokens);
 }
 
@@ -185,6 +297,27 @@ public abstract class ConnectionLifetimeAcrossInstancesConformanceTests<TKit> : 
     }
 
     /// <summary>
+    /// A leaked refresh token reused on instance A closes the session's token connection on instance B, and B's client
+    /// learns the reason A knew: <c>leak</c>.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task AReuseOnOneInstanceClosesTheTokenConnectionOnTheOtherWithTheReasonLeak()
+    {
+        var (a, b, _) = await StartTwoInstancesAsync(bearerTokens: true);
+        using var client = a.CreateClient();
+        var first = await a.Manager.Tokens.CreateAsync("alice");
+        await using var hub = await HubClient.ConnectAsync(b.Address, accessToken: first.AccessToken);
+        await WaitUntilWatchedAsync(b);
+        await RefreshAsync(client, first.RefreshToken, HttpStatusCode.OK);
+        Clock.Advance(a.Manager.Options.Tokens.ReuseGraceWindow + TimeSpan.FromSeconds(1));
+
+        await RefreshAsync(client, first.RefreshToken, HttpStatusCode.Unauthorized);
+
+        Assert.Equal("leak", await hub.WaitForSessionEndAsync());
+    }
+
+    /// <summary>
     /// When instance B loses the message, its connection stays open until the re-validation interval passes on its
     /// clock, then closes (the reason unknown to B: <c>revoked</c>). The lost message delays the close; it never cancels it.
     /// </summary>
@@ -209,13 +342,13 @@ public abstract class ConnectionLifetimeAcrossInstancesConformanceTests<TKit> : 
         Assert.Equal("revoked", await hub.WaitForSessionEndAsync());
     }
 
-    private async Task<(TesseraTestServer A, TesseraTestServer B, Func<ObservedInvalidationChannel> ChannelOfB)> StartTwoInstancesAsync()
+    private async Task<(TesseraTestServer A, TesseraTestServer B, Func<ObservedInvalidationChannel> ChannelOfB)> StartTwoInstancesAsync(bool bearerTokens = false)
     {
         var storeA = Kit.CreateSharedStore(Clock);
         var storeB = Kit.CreateSharedStore(Clock);
         ObservedInvalidationChannel? channelOfB = null;
-        var a = await StartHubServerAsync(storeA, channel: () => new ObservedInvalidationChannel(Kit.CreateChannel(storeA)));
-        var b = await StartHubServerAsync(storeB, channel: () => channelOfB = new ObservedInvalidationChannel(Kit.CreateChannel(storeB)));
+        var a = await StartHubServerAsync(storeA, channel: () => new ObservedInvalidationChannel(Kit.CreateChannel(storeA)), bearerTokens: bearerTokens);
+        var b = await StartHubServerAsync(storeB, channel: () => channelOfB = new ObservedInvalidationChannel(Kit.CreateChannel(storeB)), bearerTokens: bearerTokens);
         return (a, b, () => channelOfB ?? throw new InvalidOperationException("Instance B made no channel."));
     }
 }

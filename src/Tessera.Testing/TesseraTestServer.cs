@@ -157,6 +157,10 @@ public sealed class TesseraTestServer : IAsyncDisposable
             session.Subject is { } subject
                 ? Results.Text((await manager.Subjects.RevokeOthersAsync(subject, session.Id, cancellationToken)).ToString(System.Globalization.CultureInfo.InvariantCulture))
                 : Results.Text("(anonymous)", statusCode: StatusCodes.Status401Unauthorized));
+        app.MapPost("/my-sessions/revoke-all", async (HttpSession session, SessionManager manager, CancellationToken cancellationToken) =>
+            session.Subject is { } subject
+                ? Results.Text((await manager.Subjects.RevokeAllAsync(subject, cancellationToken)).ToString(System.Globalization.CultureInfo.InvariantCulture))
+                : Results.Text("(anonymous)", statusCode: StatusCodes.Status401Unauthorized));
     }
 
     private static void MapRoutes(WebApplication app)

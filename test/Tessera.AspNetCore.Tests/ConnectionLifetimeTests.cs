@@ -8,24 +8,11 @@ using Tessera.Testing;
 namespace Tessera.AspNetCore.Tests;
 
 /// <summary>
-/// The connection-lifetime suite on the memory store, and what only the HTTP layer shows: an operator's revoke, a token
-/// connection closed when its access token expires, and a plain WebSocket endpoint told that its session ended.
+/// The connection-lifetime suite on the memory store, and what only the HTTP layer shows: a token connection closed when
+/// its access token expires, and a plain WebSocket endpoint told that its session ended.
 /// </summary>
 public sealed class ConnectionLifetimeTests : ConnectionLifetimeConformanceTests<InMemoryStoreKit>
 {
-    [Fact]
-    public async Task AnOperatorsRevokeClosesTheConnectionWithTheReasonOperator()
-    {
-        var server = await StartHubServerAsync(Store);
-        using var browser = server.CreateClient();
-        await browser.PostAsync("/signin/alice");
-        await using var hub = await HubClient.ConnectAsync(server.Address, CookieHeader(browser));
-
-        Assert.True(await server.Manager.RevokeAsync(await browser.GetStringAsync("/id"), TestContext.Current.CancellationToken));
-
-        Assert.Equal("operator", await hub.WaitForSessionEndAsync());
-    }
-
     [Fact]
     public async Task AnAnonymousConnectionIsNotWatched()
     {

@@ -41,14 +41,20 @@ public class PostgreSqlStoreKit : StoreKit
     }
 }
 
-/// <summary>PostgreSQL stores behind a started near cache on the store's LISTEN/NOTIFY channel.</summary>
+/// <summary>
+/// PostgreSQL stores behind a started near cache on the store's LISTEN/NOTIFY channel; shared stores too (each instance
+/// its own near cache, as apps with <c>UseNearCache()</c> run), their channel the store's own beside the near cache's.
+/// </summary>
 public sealed class PostgreSqlNearCacheStoreKit : PostgreSqlStoreKit
 {
-    protected override ISessionStore Create(TimeProvider clock, StoreShape shape)
-    {
-        var store = (PostgreSqlSessionStore)base.Create(clock, shape);
-        return StartNearCache(store, new PostgreSqlSessionInvalidationChannel(store), clock);
-    }
+    public override ISessionInvalidationChannel CreateChannel(ISessionStore store) => base.CreateChannel(((NearCacheSessionStore)store).Inner);
+
+    protected override ISessionStore Create(TimeProvider clock, StoreShape shape) => NearCached((PostgreSqlSessionStore)base.Create(clock, shape), clock);
+
+    protected override ISessionStore CreateShared(TimeProvider clock) => NearCached((PostgreSqlSessionStore)base.CreateShared(clock), clock);
+
+    private static NearCacheSessionStore NearCached(PostgreSqlSessionStore store, TimeProvider clock) =>
+        StartNearCache(store, new PostgreSqlSessionInvalidationChannel(store), clock);
 }
 
 /// <summary>
@@ -91,6 +97,7 @@ public sealed class PostgreSqlNearCacheTabScopeConformanceTests : TabScopeConfor
 public sealed class PostgreSqlNearCacheConcurrencyConformanceTests : ConcurrencyConformanceTests<PostgreSqlNearCacheStoreKit>;
 public sealed class PostgreSqlNearCacheHostileInputConformanceTests : HostileInputConformanceTests<PostgreSqlNearCacheStoreKit>;
 public sealed class PostgreSqlNearCacheHygieneConformanceTests : HygieneConformanceTests<PostgreSqlNearCacheStoreKit>;
+public sealed class PostgreSqlNearCacheConnectionLifetimeConformanceTests : ConnectionLifetimeAcrossInstancesConformanceTests<PostgreSqlNearCacheStoreKit>;
 
 /// <summary>External logins (OpenID Connect against a real provider) into PostgreSQL Tessera sessions.</summary>
 public sealed class PostgreSqlOpenIdConnectSignInTests : Tessera.Testing.OpenIdConnect.OpenIdConnectSignInTests<PostgreSqlStoreKit>;

@@ -50,10 +50,21 @@ public class RedisStoreKit : StoreKit
     }
 }
 
-/// <summary>Redis stores behind a started near cache on the store's pub/sub channel.</summary>
+/// <summary>
+/// Redis stores behind a started near cache on the store's pub/sub channel; shared stores too (each instance its own
+/// near cache, as apps with <c>UseNearCache()</c> run), their channel the store's own beside the near cache's.
+/// </summary>
 public sealed class RedisNearCacheStoreKit : RedisStoreKit
 {
+    public override ISessionInvalidationChannel CreateChannel(ISessionStore store) => base.CreateChannel(((NearCacheSessionStore)store).Inner);
+
     protected override ISessionStore Create(TimeProvider clock, StoreShape shape) => Stores(clock).CreateNearCached();
+
+    protected override ISessionStore CreateShared(TimeProvider clock)
+    {
+        var store = (RedisSessionStore)base.CreateShared(clock);
+        return StartNearCache(store, new RedisSessionInvalidationChannel(store), clock);
+    }
 }
 
 [Collection(RedisCollection.Name)] public sealed class RedisSessionStoreConformanceTests : SessionStoreConformanceTests<RedisStoreKit>;
@@ -87,6 +98,7 @@ public sealed class RedisNearCacheStoreKit : RedisStoreKit
 [Collection(RedisCollection.Name)] public sealed class RedisNearCacheConcurrencyConformanceTests : ConcurrencyConformanceTests<RedisNearCacheStoreKit>;
 [Collection(RedisCollection.Name)] public sealed class RedisNearCacheHostileInputConformanceTests : HostileInputConformanceTests<RedisNearCacheStoreKit>;
 [Collection(RedisCollection.Name)] public sealed class RedisNearCacheHygieneConformanceTests : HygieneConformanceTests<RedisNearCacheStoreKit>;
+[Collection(RedisCollection.Name)] public sealed class RedisNearCacheConnectionLifetimeConformanceTests : ConnectionLifetimeAcrossInstancesConformanceTests<RedisNearCacheStoreKit>;
 
 /// <summary>External logins (OpenID Connect against a real provider) into Redis Tessera sessions.</summary>
 [Collection(RedisCollection.Name)]

@@ -43,6 +43,7 @@ public abstract class IdentitySecurityStampTests<TKit> : HttpConformanceTestBase
     private readonly string _database = Path.Combine(Path.GetTempPath(), $"tessera-identity-{Guid.NewGuid():N}.db");
     private readonly UserStoreFaults _userStore = new();
     private IdentitySetUp _setUp;
+    private bool _hub;
 
     /// <inheritdoc />
     public override async ValueTask DisposeAsync()
@@ -77,6 +78,10 @@ public abstract class IdentitySecurityStampTests<TKit> : HttpConformanceTestBase
             services.AddTesseraTicketStore();
         }
         services.AddTesseraIdentity<IdentityUser>();
+        if (_hub)
+        {
+            services.AddSignalR().AddTesseraConnectionLifetime();
+        }
     }
 
     /// <summary>
@@ -147,6 +152,29 @@ public abstract class IdentitySecurityStampTests<TKit> : HttpConformanceTestBase
         }
         Assert.Empty(await first.Manager.Subjects.ListAsync(userId));
         Assert.Equal(SessionRevocationReason.PrincipalRejected, Assert.Single(revoked).Reason);
+    }
+
+    /// <summary>
+    /// The stamp changed elsewhere, and the check that refuses the session (on the browser's next request after the
+    /// interval) also closes the session's hub connection, told <c>principal_rejected</c>.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task AStampChangeClosesTheSessionsHubConnectionWithTheReasonPrincipalRejected()
+    {
+        _hub = true;
+        var server = await StartAsync(IdentitySetUp.TesseraScheme);
+        await CreateUserAsync(server, "alice");
+        using var browser = server.CreateClient();
+        await SignInAsync(browser, "alice");
+        await using var hub = await HubClient.ConnectAsync(server.Address, $"{browser.CookieName}={browser.Cookie}");
+        Assert.Equal("pong", await hub.PingAsync()); // a hub answers only once its connect event (the watch) is done
+
+        await UpdateStampElsewhereAsync(server, "alice");
+        Clock.Advance(TimeSpan.FromMinutes(2));
+        await AssertRefusedAsync(browser);
+
+        Assert.Equal("principal_rejected", await hub.WaitForSessionEndAsync());
     }
 
     /// <summary>A deleted user's session is refused at its next check, and stays refused.</summary>
@@ -375,6 +403,10 @@ public abstract class IdentitySecurityStampTests<TKit> : HttpConformanceTestBase
         {
             app.UseAuthentication();
             app.UseAuthorization();
+        }
+        if (_hub)
+        {
+            app.MapHub<SessionTestHub>(SessionTestHub.Path);
         }
         app.MapPost("/identity/login/{name}", async (SignInManager<IdentityUser> signIn, string name) =>
         {
