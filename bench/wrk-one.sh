@@ -4,20 +4,28 @@
 # commits quickly (build each in its own clone, run this against each in turn);
 # bench/http.sh is the measurement that counts.
 #
-#   bench/wrk-one.sh [--perf OUT] CLONE ROUTE
+#   bench/wrk-one.sh [--perf OUT] [--store NAME] CLONE ROUTE
 #
 # CLONE is a checkout whose demo is built in Release
 # (dotnet build samples/Tessera.Demo -c Release). ROUTE is /me, /api/me
 # (a bearer token from /api/login) or /counter/hits (POST). The demo runs with
-# the memory store in Production on a free loopback port; wrk warms up for
+# the memory store (--store sqlite for the SQLite store in a scratch
+# directory) in Production on a free loopback port; wrk warms up for
 # 8 s, then measures -t2 -c50 -d10s. With --perf OUT, perf samples the demo
 # during the measured run (perf.data in OUT.perf.data; JIT symbols through
 # DOTNET_PerfMapEnabled). Prints wrk's latency and requests/s lines.
 set -euo pipefail
 
-perf_out=""
-if [[ ${1:-} == --perf ]]; then perf_out=$2; shift 2; fi
-[[ $# -eq 2 ]] || { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+perf_out="" store=memory
+while [[ ${1:-} == --* ]]; do
+  case $1 in
+    --perf) perf_out=$2; shift 2 ;;
+    --store) store=$2; shift 2 ;;
+    *) break ;;
+  esac
+done
+[[ $store == memory || $store == sqlite ]] || { echo "bench/wrk-one.sh: --store is memory or sqlite" >&2; exit 2; }
+[[ $# -eq 2 ]] || { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 clone=$1 route=$2
 dll="$clone/samples/Tessera.Demo/bin/Release/net10.0/Tessera.Demo.dll"
 [[ -f $dll ]] || { echo "bench/wrk-one.sh: no $dll (build the demo in Release first)" >&2; exit 2; }
@@ -27,7 +35,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 data=$(mktemp -d)
 key=$(head -c 32 /dev/urandom | base64)
 DOTNET_PerfMapEnabled=1 dotnet "$dll" --urls "http://127.0.0.1:$port" --environment Production \
-  --Logging:LogLevel:Default=Warning --Tessera:Store=memory "--Tessera:Keys:0=$key" "--Demo:DataDirectory=$data" --Demo:SessionRateLimit=0 \
+  --Logging:LogLevel:Default=Warning --Tessera:Store=$store "--Tessera:Keys:0=$key" "--Demo:DataDirectory=$data" --Demo:SessionRateLimit=0 \
   >"$data/demo.log" 2>&1 &
 demo=$!
 trap 'kill $demo 2>/dev/null; wait $demo 2>/dev/null; rm -rf "$data"' EXIT

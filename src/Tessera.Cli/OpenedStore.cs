@@ -1,4 +1,5 @@
 using StackExchange.Redis;
+using Tessera.NearCache;
 using Tessera.PostgreSql;
 using Tessera.Redis;
 using Tessera.Sqlite;
@@ -10,12 +11,15 @@ internal sealed class OpenedStore : IAsyncDisposable
 {
     private readonly Func<ValueTask> _dispose;
 
-    private OpenedStore(ISessionStore store, Func<CancellationToken, Task<string>> migrate, Func<ValueTask> dispose)
+    private readonly ISessionInvalidationChannel? _channel;
+
+    private OpenedStore(ISessionStore store, Func<CancellationToken, Task<string>> migrate, Func<ValueTask> dispose, ISessionInvalidationChannel? channel = null)
     {
         Store = store;
         Admin = (ISessionStoreAdministration)store;
         Migrate = migrate;
         _dispose = dispose;
+        _channel = channel;
     }
 
     public ISessionStore Store { get; }
@@ -24,6 +28,39 @@ internal sealed class OpenedStore : IAsyncDisposable
 
     /// <summary>Creates or upgrades the schema; returns what was done, in words.</summary>
     public Func<CancellationToken, Task<string>> Migrate { get; }
+
+    /// <summary>
+    /// Tells the apps sharing a PostgreSQL or Redis store that these sessions ended (<paramref name="ids"/>), or that
+    /// every session did (<see langword="null"/>, after a clear): their near caches drop them and their connection
+    /// lifetimes close the sessions' live connections at once. A SQLite store has no apps to tell beyond its file.
+    /// </summary>
+    /// <returns>The error when the message could not be sent (the apps then learn it within their own bounds), else null.</returns>
+    public async Task<Exception?> AnnounceEndedAsync(IReadOnlyCollection<string>? ids, SessionRevocationReason reason, CancellationToken cancellationToken)
+    {
+        if (_channel is null)
+        {
+            return null;
+        }
+        try
+        {
+            if (ids is null)
+            {
+                await _channel.PublishAsync(null, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                foreach (var id in ids)
+                {
+                    await _channel.PublishEndedAsync(id, reason, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            return null;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return e;
+        }
+    }
 
     public static async Task<OpenedStore> OpenAsync(StoreUrl url, CancellationToken cancellationToken)
     {
@@ -57,7 +94,8 @@ internal sealed class OpenedStore : IAsyncDisposable
                         await store.EnsureSchemaAsync(ct).ConfigureAwait(false);
                         return $"PostgreSQL schema is at version {PostgreSqlSessionStore.SchemaVersion} ({store.SessionsTable}, {store.TokensTable}).";
                     },
-                    store.DisposeAsync);
+                    store.DisposeAsync,
+                    new PostgreSqlSessionInvalidationChannel(store));
             }
             default:
             {
@@ -86,10 +124,18 @@ internal sealed class OpenedStore : IAsyncDisposable
                     {
                         await store.DisposeAsync().ConfigureAwait(false);
                         await connection.DisposeAsync().ConfigureAwait(false);
-                    });
+                    },
+                    new RedisSessionInvalidationChannel(store));
             }
         }
     }
 
-    public ValueTask DisposeAsync() => _dispose();
+    public async ValueTask DisposeAsync()
+    {
+        if (_channel is not null)
+        {
+            await _channel.DisposeAsync().ConfigureAwait(false);
+        }
+        await _dispose().ConfigureAwait(false);
+    }
 }

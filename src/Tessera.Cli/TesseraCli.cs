@@ -270,6 +270,7 @@ internal static class TesseraCli
                     await c.Error.WriteLineAsync($"No session with id '{TerminalText.Printable(id)}' to revoke (unknown or already revoked).").ConfigureAwait(false);
                     return ExitCodes.NotFound;
                 }
+                await AnnounceAsync(c, [id], ct).ConfigureAwait(false);
                 c.Print(new JsonObject { ["revoked"] = 1, ["ids"] = new JsonArray(id) }, () => c.Console.WriteLine($"Revoked session {TerminalText.Printable(id)}."));
                 return ExitCodes.Ok;
             }
@@ -283,13 +284,16 @@ internal static class TesseraCli
             }
             while (query.Cursor is not null);
             var revoked = new JsonArray();
+            var ended = new List<string>();
             foreach (var sessionId in ids)
             {
                 if (await c.Store.Store.RevokeAsync(sessionId, now, ct).ConfigureAwait(false))
                 {
                     revoked.Add(sessionId);
+                    ended.Add(sessionId);
                 }
             }
+            await AnnounceAsync(c, ended, ct).ConfigureAwait(false);
             c.Print(new JsonObject { ["revoked"] = revoked.Count, ["ids"] = revoked }, () => c.Console.WriteLine($"Revoked {revoked.Count} session(s) of user {TerminalText.Printable(user)}."));
             return ExitCodes.Ok;
         });
@@ -346,6 +350,7 @@ internal static class TesseraCli
                 return ExitCodes.Refused;
             }
             var deleted = await c.Store.Admin.ClearAsync(ct).ConfigureAwait(false);
+            await AnnounceAsync(c, null, ct).ConfigureAwait(false);
             c.Print(new JsonObject { ["deleted"] = deleted }, () => c.Console.WriteLine($"Deleted {N(deleted)} session(s)."));
             return ExitCodes.Ok;
         });
@@ -469,6 +474,20 @@ internal static class TesseraCli
         < 1024L * 1024 * 1024 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (1024.0 * 1024):0.0} MiB"),
         _ => string.Create(CultureInfo.InvariantCulture, $"{bytes / (1024.0 * 1024 * 1024):0.00} GiB"),
     } + $" ({N(bytes)} bytes)";
+
+    // The apps sharing the store learn of a revoke (or a clear) at once: their near caches drop the sessions and their
+    // connection lifetimes close live connections, told "operator". If the message cannot be sent, they learn it within
+    // their own bounds (the near cache's staleness, the watcher's re-validation), which the warning says.
+    private static async Task AnnounceAsync(Context c, IReadOnlyCollection<string>? ids, CancellationToken ct)
+    {
+        if (ids is { Count: 0 } || await c.Store.AnnounceEndedAsync(ids, SessionRevocationReason.Operator, ct).ConfigureAwait(false) is not { } failed)
+        {
+            return;
+        }
+        await c.Error.WriteLineAsync(
+            $"Warning: the change is made, but the apps sharing the store could not be told at once ({failed.GetType().Name}); their near caches "
+            + "drop the sessions within NearCache:MaxStaleness and their live connections close at the next re-validation (30 seconds by default).").ConfigureAwait(false);
+    }
 
     private static string Shorten(string text, int max) => text.Length <= max ? text : text[..(max - 1)] + "…";
 

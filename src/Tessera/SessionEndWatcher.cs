@@ -218,7 +218,7 @@ public sealed class SessionEndWatcher : IHostedService, IAsyncDisposable, ISessi
         try
         {
             await EnsureStarted().ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            await _channel!.PublishAsync(SessionEnds.Message(sessionId, reason), CancellationToken.None).ConfigureAwait(false);
+            await _channel!.PublishEndedAsync(sessionId, reason, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e)
         {

@@ -22,7 +22,7 @@ public abstract class CliStoreTests : IAsyncLifetime
 
     public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    private Task<CliResult> Run(params string[] args) => Cli.RunAsync([.. StoreArguments, .. args]);
+    protected Task<CliResult> Run(params string[] args) => Cli.RunAsync([.. StoreArguments, .. args]);
 
     [Fact]
     public async Task MigrateSucceedsAndCanRunTwice()

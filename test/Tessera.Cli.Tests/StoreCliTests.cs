@@ -1,5 +1,6 @@
 using Npgsql;
 using StackExchange.Redis;
+using Tessera.NearCache;
 using Tessera.PostgreSql;
 using Tessera.Redis;
 using Tessera.Sqlite;
@@ -29,7 +30,7 @@ public sealed class SqliteCliTests : CliStoreTests
     }
 }
 
-public sealed class PostgreSqlCliTests : CliStoreTests
+public sealed class PostgreSqlCliTests : SharedStoreCliTests
 {
     private const string Password = "pg-Secret-7f3a";
     private string _url = "";
@@ -40,6 +41,8 @@ public sealed class PostgreSqlCliTests : CliStoreTests
 
     protected override Task<ISessionStore> OpenStoreAsync() =>
         Task.FromResult<ISessionStore>(_store ??= new PostgreSqlSessionStore(new PostgreSqlSessionStoreOptions { ConnectionString = _connectionString }));
+
+    protected override ISessionInvalidationChannel CreateChannel(ISessionStore store) => new PostgreSqlSessionInvalidationChannel((PostgreSqlSessionStore)store);
 
     public override async ValueTask InitializeAsync()
     {
@@ -84,7 +87,7 @@ public sealed class PostgreSqlCliTests : CliStoreTests
 /// The suite on a Redis the tool reaches through one of its forms of <c>--store</c>; the tests seed and check through a
 /// multiplexer of their own, under a key prefix of each instance's own.
 /// </summary>
-public abstract class RedisCliTestsBase : CliStoreTests
+public abstract class RedisCliTestsBase : SharedStoreCliTests
 {
     private IConnectionMultiplexer? _connection;
     private RedisSessionStore? _store;
@@ -113,6 +116,8 @@ public abstract class RedisCliTestsBase : CliStoreTests
         Assert.Equal(0, other.GetProperty("total").GetInt64());
         Assert.Equal(4, mine.GetProperty("total").GetInt64());
     }
+
+    protected override ISessionInvalidationChannel CreateChannel(ISessionStore store) => new RedisSessionInvalidationChannel((RedisSessionStore)store);
 
     protected override async Task<ISessionStore> OpenStoreAsync()
     {

@@ -67,3 +67,31 @@ public interface ISessionInvalidationListener
 /// </summary>
 /// <returns>A channel the caller owns and disposes.</returns>
 public delegate ISessionInvalidationChannel SessionInvalidationChannelFactory();
+
+/// <summary>Announcing that a session ended on an <see cref="ISessionInvalidationChannel"/>.</summary>
+public static class SessionInvalidationChannelExtensions
+{
+    /// <summary>
+    /// Tells every instance listening on <paramref name="channel"/> that a session ended, and why: near caches drop their
+    /// copy and <see cref="SessionEndWatcher"/> closes its connections, telling them <paramref name="reason"/>. An app
+    /// does this itself for every revocation it makes; a tool that revokes in the store directly (the <c>tessera</c>
+    /// CLI) calls it so that live connections close at once instead of at their next re-validation.
+    /// </summary>
+    /// <param name="channel">The store's channel (it need not be started to publish).</param>
+    /// <param name="sessionId">The session id (never a credential).</param>
+    /// <param name="reason">Why it ended; <see cref="SessionEnded.Code"/> shows its tag.</param>
+    /// <param name="cancellationToken">Cancels the publish.</param>
+    /// <returns>A task that completes when the message was handed to the server.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="channel"/> or <paramref name="sessionId"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="sessionId"/> is empty or contains a space.</exception>
+    public static ValueTask PublishEndedAsync(this ISessionInvalidationChannel channel, string sessionId, SessionRevocationReason reason, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(channel);
+        ArgumentException.ThrowIfNullOrEmpty(sessionId);
+        if (sessionId.Contains(' ', StringComparison.Ordinal))
+        {
+            throw new ArgumentException("A session id never contains a space.", nameof(sessionId));
+        }
+        return channel.PublishAsync(SessionEnds.Message(sessionId, reason), cancellationToken);
+    }
+}
