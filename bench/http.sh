@@ -20,7 +20,7 @@ Usage: bench/http.sh [options]
   --threads N        wrk threads (default 2)
   --rounds N         rounds; each runs every variant's routes once, the
                      variants taking turns; the table shows medians (default 3)
-  --warmup S         unmeasured seconds per route before the first round (default 3)
+  --warmup S         unmeasured seconds per route before the first round (default 8)
   --quiet-wait S     before each run, wait up to S seconds for other programs
                      to leave the machine nearly idle (default 10; 0: never)
   --quick            smoke run: 2 s per route, 1 round, 1 s warm-up, 5 s

@@ -22,7 +22,7 @@ internal sealed class BenchOptions
           --connections N          wrk -c (default 50)
           --threads N              wrk -t (default 2)
           --rounds N               rounds; each runs every variant's routes once, variants alternating (default 3)
-          --warmup S               seconds per route before the first round, not measured (default 3)
+          --warmup S               seconds per route before the first round, not measured (default 8)
           --quiet-wait S           before each run, wait up to S seconds for other programs to leave the machine
                                    nearly idle (default 10; 0 does not wait)
           --only LIST              comma-separated variants (default all): memory, sqlite, postgres, postgres-mx,
@@ -54,7 +54,7 @@ internal sealed class BenchOptions
     public int Connections { get; private set; } = 50;
     public int Threads { get; private set; } = 2;
     public int Rounds { get; private set; } = 3;
-    public int Warmup { get; private set; } = 3;
+    public int Warmup { get; private set; } = 8;
     public int QuietWait { get; private set; } = 10;
     public IReadOnlyList<string> Only { get; private set; } = [];
     public bool NearCacheBuilt { get; private set; }
