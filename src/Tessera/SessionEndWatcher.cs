@@ -283,6 +283,11 @@ public sealed class SessionEndWatcher : IHostedService, IAsyncDisposable, ISessi
             return;
         }
         var expired = reason is null && (record is not null ? record.RevokedAt is null : PassedDeadline(sessionId, now));
+        if (!expired && reason is null && _reporter.TryGetRevoking(sessionId, out var revoking))
+        {
+            // This process is revoking it right now and has not told Revoked yet: this read came in between.
+            reason = revoking;
+        }
         End(sessionId, new SessionEnded(sessionId, expired ? null : reason, expired));
     }
 

@@ -35,6 +35,28 @@ internal sealed class SessionReporter(TesseraSessionEvents events, TesseraMetric
     /// </summary>
     public event Action<SessionRevokedEvent>? Revoked;
 
+    // Revocations this process is making now (from just before the store write until Revoked has been told), kept only
+    // while something listens to Revoked: a watcher whose own read of the store lands between the two learns the reason
+    // here instead of closing the connection as "revoked" (reason unknown).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SessionRevocationReason> _revoking = new(StringComparer.Ordinal);
+
+    /// <summary>Notes that this process is about to revoke <paramref name="sessionId"/>; returns whether it was noted (then call <see cref="EndRevoking"/> once it is over).</summary>
+    public bool BeginRevoking(string sessionId, SessionRevocationReason reason)
+    {
+        if (Revoked is null)
+        {
+            return false;
+        }
+        _revoking[sessionId] = reason;
+        return true;
+    }
+
+    /// <summary>The revocation of <paramref name="sessionId"/> is over (reported, refused or failed).</summary>
+    public void EndRevoking(string sessionId) => _revoking.TryRemove(sessionId, out _);
+
+    /// <summary>Why this process is revoking <paramref name="sessionId"/> right now, if it is.</summary>
+    public bool TryGetRevoking(string sessionId, out SessionRevocationReason reason) => _revoking.TryGetValue(sessionId, out reason);
+
     /// <summary>Logs and counts a revocation, tells <see cref="Revoked"/>, then raises <see cref="TesseraSessionEvents.OnRevoked"/>.</summary>
     public ValueTask RevokedAsync(SessionRevokedEvent revoked)
     {

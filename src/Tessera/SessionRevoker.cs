@@ -19,11 +19,22 @@ internal sealed class SessionRevoker(InstrumentedStore store, SessionClock clock
             known = await store.LoadAsync(sessionId, cancellationToken).ConfigureAwait(false);
         }
         var now = clock.Now();
-        var revoked = await store.RevokeAsync(sessionId, now, cancellationToken).ConfigureAwait(false);
-        if (revoked)
+        var noted = reporter.BeginRevoking(sessionId, reason);
+        try
         {
-            await reporter.RevokedAsync(new SessionRevokedEvent(sessionId, known?.Subject, reason, now, known?.Metadata ?? SessionMetadata.Empty)).ConfigureAwait(false);
+            var revoked = await store.RevokeAsync(sessionId, now, cancellationToken).ConfigureAwait(false);
+            if (revoked)
+            {
+                await reporter.RevokedAsync(new SessionRevokedEvent(sessionId, known?.Subject, reason, now, known?.Metadata ?? SessionMetadata.Empty)).ConfigureAwait(false);
+            }
+            return revoked;
         }
-        return revoked;
+        finally
+        {
+            if (noted)
+            {
+                reporter.EndRevoking(sessionId);
+            }
+        }
     }
 }

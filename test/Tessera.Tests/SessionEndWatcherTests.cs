@@ -89,7 +89,40 @@ public sealed class SessionEndWatcherTests : IAsyncDisposable
         Assert.Equal("revoked", ended.Code);
     }
 
+    [Fact]
+    public async Task ACheckThatReadsTheSessionWhileThisProcessRevokesItTellsTheRevocationsReason()
+    {
+        // The revocation's store write is done and its report not made yet when a re-validation reads the store: that
+        // read finds the session revoked without a reason, and the reason must still be the one being reported.
+        var id = await CreateCookieSessionAsync();
+        var store = new BetweenWriteAndReportStore(_store);
+        var options = new TesseraOptions();
+        options.Keys.Add(SigningKeyRing.GenerateBase64Key());
+        var manager = new SessionManager(store, Options.Create(options), _clock);
+        await using var watcher = new SessionEndWatcher(manager, Options.Create(new SessionEndWatcherOptions()));
+        using var watch = watcher.Watch(id, _ended.Add);
+        store.AfterRevoke = () => _clock.Advance(SessionEndWatcherDefaults.RevalidationInterval);
+
+        Assert.True(await manager.RevokeAsync(id, TestContext.Current.CancellationToken));
+
+        Assert.Equal("operator", Assert.Single(_ended).Code);
+    }
+
     public async ValueTask DisposeAsync() => await _watcher.DisposeAsync();
+
+    private sealed class BetweenWriteAndReportStore(ISessionStore inner) : RequiredOnlyStore(inner), ISessionStore
+    {
+        private readonly ISessionStore _inner = inner;
+
+        public Action? AfterRevoke { get; set; }
+
+        public new async ValueTask<bool> RevokeAsync(string id, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
+        {
+            var revoked = await _inner.RevokeAsync(id, revokedAt, cancellationToken);
+            AfterRevoke?.Invoke();
+            return revoked;
+        }
+    }
 
     // A cookie session's idle deadline is the idle timeout (a token session's is its refresh token's expiry).
     private async Task<string> CreateCookieSessionAsync()
