@@ -19,9 +19,9 @@ usage() {
   cat <<'EOF'
 Usage: ./test.sh [dotnet test arguments...]
 
-Builds Tessera.slnx, then runs each test project (test/*/*.Tests.csproj) one
-after the other with `dotnet test --no-build`, and prints a line per project
-from the runner's own summary. Tessera.Packaging.Tests packs the solution and
+Builds Tessera.slnx, then runs the test projects (test/*/*.Tests.csproj) with
+`dotnet test --no-build`, two at a time, and prints a line per project from the
+runner's own summary as each ends. Tessera.Packaging.Tests packs the solution and
 checks the packages (and installs the tessera tool from them).
 The last line is always "N passed, N failed, N skipped" (totals).
 
@@ -67,6 +67,8 @@ Environment:
                             (default: a temporary directory, deleted at exit).
   TESSERA_PACK=0            Leave out Tessera.Packaging.Tests, for quicker local
                             runs (ignored in CI).
+  TESSERA_TEST_JOBS         How many test projects run at the same time
+                            (default 2; 1 runs them one after the other).
   TESSERA_TEST_HANG_TIMEOUT Abort a test project when a single test runs longer
                             than this (dotnet test --blame-hang-timeout,
                             default 3m), so a hang cannot stall CI.
@@ -90,6 +92,8 @@ case "${TESSERA_CI:-}" in 1 | true) in_ci=1 ;; esac
 
 passed=0 failed=0 skipped=0
 finished=0
+# The test projects running now: process id -> project name, and -> start time.
+declare -A job_name=() job_start=()
 started_at=$SECONDS
 
 # One temp dir for everything this run writes (results, logs, server data), so
@@ -186,7 +190,19 @@ stop_redis_topologies() {
 # Ending the run: every way out goes through here, so services are stopped,
 # temp files removed, and the count line is the very last thing printed.
 # ---------------------------------------------------------------------------
+# Test projects still running when the run is cut short: each process group
+# (dotnet test, its test host and whatever the tests started) is stopped.
+stop_test_projects() {
+  local pid
+  for pid in "${!job_name[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  for pid in "${!job_name[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # A test host can outlive its dotnet test (it finishes the running tests).
+  for pid in "${!job_name[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+  job_name=() job_start=()
+}
+
 cleanup() {
+  stop_test_projects || true
   stop_redis_topologies || true
   stop_redis || true
   stop_postgres || true
@@ -351,8 +367,9 @@ fi
 if ((need_pg)); then
   # Test classes run in parallel, each with a database and a pool of its own, and the store kits share one database
   # with a pool of 60: under PostgreSQL's default of 100 connections a run hit "too many clients" (a request answered 503).
+  # 500, not 300: the demo's tests (fleets of three processes with pools of their own) run beside the PostgreSQL tests.
   # pg_stat_statements lets the PostgreSQL tests count what the server ran (no connection-reset statements per request).
-  postgres_options="-c max_connections=300 -c shared_preload_libraries=pg_stat_statements"
+  postgres_options="-c max_connections=500 -c shared_preload_libraries=pg_stat_statements"
   if ! start_postgres; then failed=1; finish 1; fi
   export TESSERA_TEST_POSTGRES="$postgres_connection"
 fi
@@ -369,10 +386,14 @@ fi
 # ---------------------------------------------------------------------------
 # Tests
 #
-# Projects run one after the other (2-core machines; xunit already runs test
-# classes in parallel inside a project). The counts are the runner's own
-# summary line ("Passed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12, ...");
-# each project also writes a TRX file to the results directory for tools.
+# Projects run $test_jobs at a time (TESSERA_TEST_JOBS, default 2), the
+# longest first: much of a project's time is waiting (browsers, demo processes,
+# Redis and PostgreSQL round trips, real-time windows), and another project's
+# work fills it. xunit runs test classes in parallel inside each project too.
+# Each project writes its own log and TRX file to the results directory; its
+# line is printed when it ends, so the lines come in the order projects finish.
+# The counts are the runner's own summary line ("Passed!  - Failed: 0,
+# Passed: 12, Skipped: 0, Total: 12, ...").
 #
 # This is the VSTest `dotnet test`; if global.json ever switches to
 # Microsoft.Testing.Platform, the logger/blame arguments and the summary line
@@ -386,19 +407,45 @@ summary_counts() {
 
 if ((${#projects[@]} == 0)); then warn "no test projects found (test/*/*.Tests.csproj)"; fi
 
-for proj in "${projects[@]}"; do
+test_jobs="${TESSERA_TEST_JOBS:-2}"
+if [[ ! "$test_jobs" =~ ^[1-9][0-9]*$ ]]; then
+  warn "TESSERA_TEST_JOBS=$test_jobs is not a positive number; running one project at a time"
+  test_jobs=1
+fi
+
+# The slowest projects first (in that order on a 2-core CI machine), then the
+# rest in test/*/ order, so the run does not end waiting for a long project
+# started last.
+slowest_first=(Tessera.Demo.Tests Tessera.Redis.Tests Tessera.PostgreSql.Tests Tessera.AspNetCore.Tests)
+ordered=()
+for slow in "${slowest_first[@]}"; do
+  for p in "${projects[@]}"; do [[ "$(basename "$p" .csproj)" == "$slow" ]] && ordered+=("$p"); done
+done
+for p in "${projects[@]}"; do
+  case " ${slowest_first[*]} " in *" $(basename "$p" .csproj) "*) ;; *) ordered+=("$p") ;; esac
+done
+
+test_args=("$@")
+
+# Starts one project's `dotnet test` in the background, in a process group of its
+# own (setsid), so an aborted run can stop it with everything it started.
+start_project() {
+  local proj="$1" name
   name="$(basename "$proj" .csproj)"
-  trx="$results/$name.trx"
-  log="$results/$name.log"
-  rm -f "$trx"
-  t0=$SECONDS
-  rc=0
-  dotnet test "$proj" --no-build -c "$config" \
+  rm -f "$results/$name.trx"
+  setsid dotnet test "$proj" --no-build -c "$config" \
     --results-directory "$results" --logger "trx;LogFileName=$name.trx" \
     --blame-hang-timeout "$hang_timeout" --blame-hang-dump-type none \
-    "$@" >"$log" 2>&1 || rc=$?
+    "${test_args[@]}" >"$results/$name.log" 2>&1 &
+  job_name[$!]="$name" job_start[$!]=$SECONDS
+}
 
-  p=0 f=0 s=0 problem=""
+# Waits for the next project to end, adds its counts and prints its line.
+finish_project() {
+  local pid="" rc=0 name log p=0 f=0 s=0 problem="" counts status
+  wait -n -p pid "${!job_name[@]}" || rc=$?
+  [[ -n "$pid" ]] || return 0
+  name="${job_name[$pid]}" log="$results/${job_name[$pid]}.log"
   counts="$(summary_counts "$log")"
   if [[ -n "$counts" ]]; then
     read -r p f s <<<"$counts"
@@ -416,7 +463,8 @@ for proj in "${projects[@]}"; do
   passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 
   if ((f > 0)); then status=FAIL; elif ((s > 0)); then status=SKIP; else status=ok; fi
-  say "$(printf '%-4s %-28s %4d passed, %d failed, %d skipped (%ds)' "$status" "$name" "$p" "$f" "$s" $((SECONDS - t0)))"
+  say "$(printf '%-4s %-28s %4d passed, %d failed, %d skipped (%ds)' "$status" "$name" "$p" "$f" "$s" $((SECONDS - job_start[$pid])))"
+  unset "job_name[$pid]" "job_start[$pid]"
   if ((f > 0)); then
     [[ -n "$problem" ]] && say "    $problem"
     show_log "$log" 150
@@ -424,7 +472,15 @@ for proj in "${projects[@]}"; do
   if ((s > 0)) && ((in_ci)); then
     grep -E '^ +Skipped ' "$log" | sed 's/^ */    skipped: /' || true
   fi
+}
+
+tests_start=$SECONDS
+for proj in "${ordered[@]}"; do
+  while ((${#job_name[@]} >= test_jobs)); do finish_project; done
+  start_project "$proj"
 done
+while ((${#job_name[@]} > 0)); do finish_project; done
+if ((${#ordered[@]} > 0)); then say "tests ran in $((SECONDS - tests_start))s, $test_jobs project(s) at a time"; fi
 
 status=0
 if ((failed > 0)); then status=1; fi

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging.Testing;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
@@ -527,23 +526,14 @@ public abstract class TokenHttpConformanceTests<TKit> : HttpConformanceTestBase<
         await using var first = await StartHubServerAsync();
         await using var second = await StartHubServerAsync();
         var pair = await first.Manager.Tokens.CreateAsync("alice", cancellationToken: TestContext.Current.CancellationToken);
-        using var http = new HttpClient { BaseAddress = first.Address };
-        using var negotiate = new HttpRequestMessage(HttpMethod.Post, "/hubs/probe/negotiate?negotiateVersion=1");
-        negotiate.Headers.Authorization = new AuthenticationHeaderValue("Bearer", pair.AccessToken);
-        using var negotiated = await http.SendAsync(negotiate, TestContext.Current.CancellationToken);
-        using var json = JsonDocument.Parse(await negotiated.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
-        var ticket = json.RootElement.GetProperty("accessToken").GetString()!;
+        var (ticket, _, _) = await WebSocketAttempt.NegotiateAsync(first.Address, "/hubs/probe", pair.AccessToken);
 
-        var (onSecond, secondStatus) = await ConnectWebSocketAsync(second, ticket);
-        var (again, againStatus) = await ConnectWebSocketAsync(first, ticket);
+        using var onSecond = await WebSocketAttempt.ConnectAsync(second.Address, "/hubs/probe?access_token=" + ticket);
+        using var again = await WebSocketAttempt.ConnectAsync(first.Address, "/hubs/probe?access_token=" + ticket);
 
-        using (onSecond)
-        using (again)
-        {
-            Assert.Equal(WebSocketState.Open, onSecond.State);
-            Assert.Equal(HttpStatusCode.Unauthorized, againStatus);
-            Assert.Equal(HttpStatusCode.SwitchingProtocols, secondStatus);
-        }
+        Assert.Equal(WebSocketState.Open, onSecond.Socket.State);
+        Assert.Equal(HttpStatusCode.Unauthorized, again.Status);
+        Assert.Equal(HttpStatusCode.SwitchingProtocols, onSecond.Status);
     }
 
     private Task<TesseraTestServer> StartHubServerAsync() =>
@@ -552,21 +542,6 @@ public abstract class TokenHttpConformanceTests<TKit> : HttpConformanceTestBase<
             ConfigureServices(services);
             services.AddSignalR().AddTesseraSessions();
         }, mapExtraRoutes: app => app.MapHub<ProbeHub>("/hubs/probe"));
-
-    private static async Task<(ClientWebSocket Socket, HttpStatusCode Status)> ConnectWebSocketAsync(TesseraTestServer server, string ticket)
-    {
-        var socket = new ClientWebSocket();
-        socket.Options.CollectHttpResponseDetails = true;
-        try
-        {
-            await socket.ConnectAsync(new UriBuilder(new Uri(server.Address, "/hubs/probe?access_token=" + ticket)) { Scheme = "ws" }.Uri, TestContext.Current.CancellationToken);
-        }
-        catch (WebSocketException)
-        {
-            // Refused before the upgrade: the status code says why.
-        }
-        return (socket, socket.HttpStatusCode);
-    }
 
     private sealed class ProbeHub : Hub
     {

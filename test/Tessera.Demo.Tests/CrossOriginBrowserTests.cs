@@ -1,12 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
 
 namespace Tessera.Demo.Tests;
@@ -23,12 +17,12 @@ public sealed class CrossOriginBrowserTests(Chromium chromium) : IClassFixture<C
     public async Task AFormPostFromASiblingOriginCarriesTheCookieAndIsRefusedWithoutChangingTheSession()
     {
         await using var demo = await DemoServer.StartAsync("memory");
-        await using var sibling = await SiblingSite.StartAsync();
+        await using var sibling = await StartSiblingAsync();
         await using var context = await SignedInWithOneClickAsync(demo);
         var page = context.Pages[0];
 
         var refused = await page.RunAndWaitForResponseAsync(
-            () => page.GotoAsync(sibling.AttackPage(new Uri(demo.BaseAddress, "/counter/clicks"))),
+            () => page.GotoAsync(AttackPage(sibling, new Uri(demo.BaseAddress, "/counter/clicks"))),
             response => response.Url.EndsWith("/counter/clicks", StringComparison.Ordinal));
 
         Assert.Equal(403, refused.Status);
@@ -41,7 +35,7 @@ public sealed class CrossOriginBrowserTests(Chromium chromium) : IClassFixture<C
 
         // Nor can the sibling sign the user out.
         var logout = await page.RunAndWaitForResponseAsync(
-            () => page.GotoAsync(sibling.AttackPage(new Uri(demo.BaseAddress, "/logout"))),
+            () => page.GotoAsync(AttackPage(sibling, new Uri(demo.BaseAddress, "/logout"))),
             response => response.Url.EndsWith("/logout", StringComparison.Ordinal));
         Assert.Equal(403, logout.Status);
 
@@ -111,50 +105,20 @@ public sealed class CrossOriginBrowserTests(Chromium chromium) : IClassFixture<C
     }
 
     /// <summary>
-    /// The sibling: a plain Kestrel site on another port of 127.0.0.1 whose page posts a form to the demo as soon as it
-    /// loads, the way a compromised or hostile subdomain would.
+    /// The sibling: a site on another port of 127.0.0.1 whose page posts a form to the demo as soon as it loads, the
+    /// way a compromised or hostile subdomain would.
     /// </summary>
-    private sealed class SiblingSite : IAsyncDisposable
-    {
-        private readonly WebApplication _app;
+    private static Task<OtherOrigin> StartSiblingAsync() => OtherOrigin.StartAsync(app => app.MapGet("/attack", (string target) => Results.Content(
+        $"""
+        <!doctype html>
+        <html lang="en"><head><title>Win a prize</title></head>
+        <body>
+        <form id="f" method="post" action="{System.Net.WebUtility.HtmlEncode(target)}"></form>
+        <script>document.getElementById('f').submit();</script>
+        </body></html>
+        """,
+        "text/html; charset=utf-8")));
 
-        private SiblingSite(WebApplication app, Uri address)
-        {
-            _app = app;
-            Origin = address.GetLeftPart(UriPartial.Authority);
-        }
-
-        /// <summary>The sibling's origin, <c>http://127.0.0.1:port</c>.</summary>
-        public string Origin { get; }
-
-        public static async Task<SiblingSite> StartAsync()
-        {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-            builder.Logging.ClearProviders();
-            var app = builder.Build();
-            app.MapGet("/attack", (string target) => Results.Content(
-                $"""
-                <!doctype html>
-                <html lang="en"><head><title>Win a prize</title></head>
-                <body>
-                <form id="f" method="post" action="{System.Net.WebUtility.HtmlEncode(target)}"></form>
-                <script>document.getElementById('f').submit();</script>
-                </body></html>
-                """,
-                "text/html; charset=utf-8"));
-            await app.StartAsync();
-            var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
-            return new SiblingSite(app, new Uri(address));
-        }
-
-        /// <summary>The URL of a page that posts an empty form to <paramref name="target"/> on load.</summary>
-        public string AttackPage(Uri target) => $"{Origin}/attack?target={Uri.EscapeDataString(target.ToString())}";
-
-        public async ValueTask DisposeAsync()
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
-    }
+    /// <summary>The URL of the sibling's page that posts an empty form to <paramref name="target"/> on load.</summary>
+    private static string AttackPage(OtherOrigin sibling, Uri target) => $"{sibling.Origin}/attack?target={Uri.EscapeDataString(target.ToString())}";
 }

@@ -3,13 +3,9 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.FileProviders;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Microsoft.Playwright;
 using Tessera.Testing;
@@ -30,7 +26,7 @@ public sealed class TokenClientBrowserTests(Chromium chromium) : IClassFixture<C
 
     private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private readonly RefreshGate _refreshes = new();
-    private PageOrigin? _pageOrigin;
+    private OtherOrigin? _pageOrigin;
     private DemoServer? _demo;
     private IBrowserContext? _browser;
 
@@ -42,7 +38,9 @@ public sealed class TokenClientBrowserTests(Chromium chromium) : IClassFixture<C
 
     public async ValueTask InitializeAsync()
     {
-        _pageOrigin = await PageOrigin.StartAsync();
+        // The page's own origin: same site as the demo, another port.
+        _pageOrigin = await OtherOrigin.StartAsync(app =>
+            app.UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(Path.Combine(AppContext.BaseDirectory, "wwwroot")) }));
         _demo = await DemoServer.StartWithServicesAsync(
             "memory", _clock, services => services.AddSingleton<IStartupFilter>(_refreshes), extra: [$"--Demo:CorsOrigins={_pageOrigin.Origin}"]);
         // One context: its pages are tabs of one browser profile, sharing IndexedDB, Web Locks and BroadcastChannel.
@@ -352,38 +350,5 @@ public sealed class TokenClientBrowserTests(Chromium chromium) : IClassFixture<C
             });
             next(app);
         };
-    }
-
-    /// <summary>The demo's static files (<c>spa.html</c>, its script and the module) served by a second Kestrel on another port.</summary>
-    private sealed class PageOrigin : IAsyncDisposable
-    {
-        private readonly WebApplication _app;
-
-        private PageOrigin(WebApplication app, string origin)
-        {
-            _app = app;
-            Origin = origin;
-        }
-
-        /// <summary><c>http://127.0.0.1:port</c>: same site as the demo, another origin.</summary>
-        public string Origin { get; }
-
-        public static async Task<PageOrigin> StartAsync()
-        {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-            builder.Logging.ClearProviders();
-            var app = builder.Build();
-            app.UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(Path.Combine(AppContext.BaseDirectory, "wwwroot")) });
-            await app.StartAsync();
-            var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
-            return new PageOrigin(app, new Uri(address).GetLeftPart(UriPartial.Authority));
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
     }
 }

@@ -67,43 +67,45 @@ public sealed class RedisNearCacheStoreKit : RedisStoreKit
     }
 }
 
-[Collection(RedisCollection.Name)] public sealed class RedisSessionStoreConformanceTests : SessionStoreConformanceTests<RedisStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisHttpConformanceTests : ServerSideSessionHttpConformanceTests<RedisStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisConnectionLifetimeConformanceTests : ConnectionLifetimeAcrossInstancesConformanceTests<RedisStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisTicketStoreConformanceTests : TicketStoreConformanceTests<RedisStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisDataProtectionKeysConformanceTests : DataProtectionKeysConformanceTests<RedisStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisTokenSessionConformanceTests : TokenSessionConformanceTests<RedisStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisTokenHttpConformanceTests : TokenHttpConformanceTests<RedisStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisSignInHttpConformanceTests : SignInHttpConformanceTests<RedisStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisTelemetryConformanceTests : SessionTelemetryConformanceTests<RedisStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisSessionLimitConformanceTests : SessionLimitConformanceTests<RedisStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisSessionDataConformanceTests : SessionDataConformanceTests<RedisStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisTabScopeConformanceTests : TabScopeConformanceTests<RedisStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisConcurrencyConformanceTests : ConcurrencyConformanceTests<RedisStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisHostileInputConformanceTests : HostileInputConformanceTests<RedisStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisHygieneConformanceTests : HygieneConformanceTests<RedisStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisStoreFailureConformanceTests : StoreFailureConformanceTests<RedisStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisAnonymousBoundConformanceTests : AnonymousBoundConformanceTests<RedisStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisCookieStoreRollbackConformanceTests : CookieStoreRollbackConformanceTests<RedisStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisNearCacheConformanceTests : NearCacheConformanceTests<RedisStoreKit>;
+// No shared xunit collection: each suite is a collection of its own and runs beside the others, as on PostgreSQL. Every
+// store a kit makes writes under a fresh key prefix of the shared server, so the suites cannot see each other's keys;
+// the tests that read the server's own counters start a server of their own (SubjectListingCostTests).
+public sealed class RedisSessionStoreConformanceTests : SessionStoreConformanceTests<RedisStoreKit>;
+public sealed class RedisHttpConformanceTests : ServerSideSessionHttpConformanceTests<RedisStoreKit>;
+public sealed class RedisConnectionLifetimeConformanceTests : ConnectionLifetimeAcrossInstancesConformanceTests<RedisStoreKit>;
+public sealed class RedisTicketStoreConformanceTests : TicketStoreConformanceTests<RedisStoreKit>;
+public sealed class RedisDataProtectionKeysConformanceTests : DataProtectionKeysConformanceTests<RedisStoreKit>;
+public sealed class RedisTokenSessionConformanceTests : TokenSessionConformanceTests<RedisStoreKit>;
+public sealed class RedisTokenHttpConformanceTests : TokenHttpConformanceTests<RedisStoreKit>;
+public sealed class RedisSignInHttpConformanceTests : SignInHttpConformanceTests<RedisStoreKit>;
+public sealed class RedisTelemetryConformanceTests : SessionTelemetryConformanceTests<RedisStoreKit>;
+public sealed class RedisSessionLimitConformanceTests : SessionLimitConformanceTests<RedisStoreKit>;
+public sealed class RedisSessionDataConformanceTests : SessionDataConformanceTests<RedisStoreKit>;
+public sealed class RedisTabScopeConformanceTests : TabScopeConformanceTests<RedisStoreKit>;
+public sealed class RedisConcurrencyConformanceTests : ConcurrencyConformanceTests<RedisStoreKit>;
+public sealed class RedisHostileInputConformanceTests : HostileInputConformanceTests<RedisStoreKit>;
+public sealed class RedisHygieneConformanceTests : HygieneConformanceTests<RedisStoreKit>;
+public sealed class RedisStoreFailureConformanceTests : StoreFailureConformanceTests<RedisStoreKit>;
+public sealed class RedisAnonymousBoundConformanceTests : AnonymousBoundConformanceTests<RedisStoreKit>;
+public sealed class RedisCookieStoreRollbackConformanceTests : CookieStoreRollbackConformanceTests<RedisStoreKit>;
+public sealed class RedisNearCacheConformanceTests : NearCacheConformanceTests<RedisStoreKit>;
 
-[Collection(RedisCollection.Name)] public sealed class RedisNearCacheSessionStoreConformanceTests : SessionStoreConformanceTests<RedisNearCacheStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisNearCacheHttpConformanceTests : ServerSideSessionHttpConformanceTests<RedisNearCacheStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisNearCacheTicketStoreConformanceTests : TicketStoreConformanceTests<RedisNearCacheStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisNearCacheTokenSessionConformanceTests : TokenSessionConformanceTests<RedisNearCacheStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisNearCacheTokenHttpConformanceTests : TokenHttpConformanceTests<RedisNearCacheStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisNearCacheTelemetryConformanceTests : SessionTelemetryConformanceTests<RedisNearCacheStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisNearCacheSessionLimitConformanceTests : SessionLimitConformanceTests<RedisNearCacheStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisNearCacheTabScopeConformanceTests : TabScopeConformanceTests<RedisNearCacheStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisNearCacheConcurrencyConformanceTests : ConcurrencyConformanceTests<RedisNearCacheStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisNearCacheHostileInputConformanceTests : HostileInputConformanceTests<RedisNearCacheStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisNearCacheHygieneConformanceTests : HygieneConformanceTests<RedisNearCacheStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisNearCacheConnectionLifetimeConformanceTests : ConnectionLifetimeAcrossInstancesConformanceTests<RedisNearCacheStoreKit>;
+public sealed class RedisNearCacheSessionStoreConformanceTests : SessionStoreConformanceTests<RedisNearCacheStoreKit>;
+public sealed class RedisNearCacheHttpConformanceTests : ServerSideSessionHttpConformanceTests<RedisNearCacheStoreKit>;
+public sealed class RedisNearCacheTicketStoreConformanceTests : TicketStoreConformanceTests<RedisNearCacheStoreKit>;
+public sealed class RedisNearCacheTokenSessionConformanceTests : TokenSessionConformanceTests<RedisNearCacheStoreKit>;
+public sealed class RedisNearCacheTokenHttpConformanceTests : TokenHttpConformanceTests<RedisNearCacheStoreKit>;
+public sealed class RedisNearCacheTelemetryConformanceTests : SessionTelemetryConformanceTests<RedisNearCacheStoreKit>;
+public sealed class RedisNearCacheSessionLimitConformanceTests : SessionLimitConformanceTests<RedisNearCacheStoreKit>;
+public sealed class RedisNearCacheTabScopeConformanceTests : TabScopeConformanceTests<RedisNearCacheStoreKit>;
+public sealed class RedisNearCacheConcurrencyConformanceTests : ConcurrencyConformanceTests<RedisNearCacheStoreKit>;
+public sealed class RedisNearCacheHostileInputConformanceTests : HostileInputConformanceTests<RedisNearCacheStoreKit>;
+public sealed class RedisNearCacheHygieneConformanceTests : HygieneConformanceTests<RedisNearCacheStoreKit>;
+public sealed class RedisNearCacheConnectionLifetimeConformanceTests : ConnectionLifetimeAcrossInstancesConformanceTests<RedisNearCacheStoreKit>;
 
 /// <summary>External logins (OpenID Connect against a real provider) into Redis Tessera sessions.</summary>
-[Collection(RedisCollection.Name)]
 public sealed class RedisOpenIdConnectSignInTests : Tessera.Testing.OpenIdConnect.OpenIdConnectSignInTests<RedisStoreKit>;
 
 /// <summary>ASP.NET Core Identity's security stamp (real Identity on EF Core SQLite) on Redis Tessera sessions, with and without the near cache.</summary>
-[Collection(RedisCollection.Name)] public sealed class RedisIdentitySecurityStampTests : Tessera.Testing.Identity.IdentitySecurityStampTests<RedisStoreKit>;
-[Collection(RedisCollection.Name)] public sealed class RedisNearCacheIdentitySecurityStampTests : Tessera.Testing.Identity.IdentitySecurityStampTests<RedisNearCacheStoreKit>;
+public sealed class RedisIdentitySecurityStampTests : Tessera.Testing.Identity.IdentitySecurityStampTests<RedisStoreKit>;
+public sealed class RedisNearCacheIdentitySecurityStampTests : Tessera.Testing.Identity.IdentitySecurityStampTests<RedisNearCacheStoreKit>;

@@ -25,8 +25,7 @@ public sealed class CookieStoreHubTests : HttpConformanceTestBase<CookieStoreKit
         var server = await StartTestServerAsync(behindAWrapper ? Store : Store.Inner, configure: null, mapExtraRoutes: HubApp.Map);
         using var client = server.CreateClient();
         await client.PostAsync("/set/color/blue");
-        await using var hub = HubApp.Connect(server.Address, HubApp.SessionHubPath, cookie: HubSessionTests.CookieHeader(client));
-        await hub.StartAsync(TestContext.Current.CancellationToken);
+        await using var hub = await HubApp.StartAsync(server.Address, HubApp.SessionHubPath, cookie: HubSessionTests.CookieHeader(client));
 
         Assert.Equal("blue", await hub.InvokeAsync<string>("Read", "color", TestContext.Current.CancellationToken));
         // Past the touch interval a read still works: the touch it would make is skipped (no cookie can carry it).

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.WebSockets;
-using System.Text.Json;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.DependencyInjection;
@@ -35,8 +34,7 @@ public sealed class HubSessionTests : HttpConformanceTestBase<InMemoryStoreKit>
         var server = await StartAsync();
         using var client = server.CreateClient();
         await client.PostAsync("/set/color/blue");
-        await using var hub = HubApp.Connect(server.Address, HubApp.SessionHubPath, cookie: CookieHeader(client));
-        await hub.StartAsync(TestContext.Current.CancellationToken);
+        await using var hub = await HubApp.StartAsync(server.Address, HubApp.SessionHubPath, cookie: CookieHeader(client));
 
         Assert.Equal("blue", await hub.InvokeAsync<string>("Read", "color", TestContext.Current.CancellationToken));
         await hub.InvokeAsync("Write", "size", "large", TestContext.Current.CancellationToken);
@@ -51,8 +49,7 @@ public sealed class HubSessionTests : HttpConformanceTestBase<InMemoryStoreKit>
         var server = await StartAsync();
         using var client = server.CreateClient();
         await client.PostAsync("/set/start/1");
-        await using var hub = HubApp.Connect(server.Address, HubApp.SessionHubPath, cookie: CookieHeader(client));
-        await hub.StartAsync(TestContext.Current.CancellationToken);
+        await using var hub = await HubApp.StartAsync(server.Address, HubApp.SessionHubPath, cookie: CookieHeader(client));
         SessionHub.Gate.Reset();
 
         // The hub method has loaded the session and waits; an HTTP request changes another key and commits meanwhile.
@@ -73,8 +70,7 @@ public sealed class HubSessionTests : HttpConformanceTestBase<InMemoryStoreKit>
     {
         var server = await StartAsync();
         var pair = await server.Manager.Tokens.CreateAsync("alice", new Dictionary<string, string> { ["color"] = "\"green\"" }, cancellationToken: TestContext.Current.CancellationToken);
-        await using var hub = HubApp.Connect(server.Address, HubApp.SessionHubPath, accessToken: pair.AccessToken);
-        await hub.StartAsync(TestContext.Current.CancellationToken);
+        await using var hub = await HubApp.StartAsync(server.Address, HubApp.SessionHubPath, accessToken: pair.AccessToken);
 
         Assert.Equal("green", await hub.InvokeAsync<string>("Read", "color", TestContext.Current.CancellationToken));
         await hub.InvokeAsync("Write", "size", "small", TestContext.Current.CancellationToken);
@@ -139,10 +135,8 @@ public sealed class HubSessionTests : HttpConformanceTestBase<InMemoryStoreKit>
         var server = await StartAsync();
         using var client = server.CreateClient();
         await client.PostAsync("/set/a/1");
-        await using var signedIn = HubApp.Connect(server.Address, HubApp.SessionHubPath, cookie: CookieHeader(client));
-        await signedIn.StartAsync(TestContext.Current.CancellationToken);
-        await using var anonymous = HubApp.Connect(server.Address, HubApp.SessionHubPath);
-        await anonymous.StartAsync(TestContext.Current.CancellationToken);
+        await using var signedIn = await HubApp.StartAsync(server.Address, HubApp.SessionHubPath, cookie: CookieHeader(client));
+        await using var anonymous = await HubApp.StartAsync(server.Address, HubApp.SessionHubPath);
 
         var signIn = await Assert.ThrowsAsync<HubException>(() => signedIn.InvokeAsync("SignInAs", "mallory", TestContext.Current.CancellationToken));
         var create = await Assert.ThrowsAsync<HubException>(() => anonymous.InvokeAsync("Write", "b", "2", TestContext.Current.CancellationToken));
@@ -161,8 +155,7 @@ public sealed class HubSessionTests : HttpConformanceTestBase<InMemoryStoreKit>
         await client.PostAsync("/set/a/1");
         var id = await client.GetStringAsync("/id");
         var created = (await Store.LoadAsync(id, TestContext.Current.CancellationToken))!;
-        await using var hub = HubApp.Connect(server.Address, HubApp.SessionHubPath, cookie: CookieHeader(client));
-        await hub.StartAsync(TestContext.Current.CancellationToken);
+        await using var hub = await HubApp.StartAsync(server.Address, HubApp.SessionHubPath, cookie: CookieHeader(client));
         var interval = server.Manager.Options.TouchInterval;
 
         Clock.Advance(interval + TimeSpan.FromSeconds(1));
@@ -185,8 +178,7 @@ public sealed class HubSessionTests : HttpConformanceTestBase<InMemoryStoreKit>
         using var client = server.CreateClient();
         await client.PostAsync("/hub-test/signin/none");
         var id = await client.GetStringAsync("/id");
-        await using var hub = HubApp.Connect(server.Address, HubApp.SessionHubPath, cookie: CookieHeader(client));
-        await hub.StartAsync(TestContext.Current.CancellationToken);
+        await using var hub = await HubApp.StartAsync(server.Address, HubApp.SessionHubPath, cookie: CookieHeader(client));
 
         Assert.Equal($"alice|alice@example.com|{id}", await hub.InvokeAsync<string>("Who", TestContext.Current.CancellationToken));
     }
@@ -198,10 +190,9 @@ public sealed class HubSessionTests : HttpConformanceTestBase<InMemoryStoreKit>
         using var client = server.CreateClient();
         await client.PostAsync("/hub-test/signin/none");
         await using var anonymous = HubApp.Connect(server.Address, HubApp.SignedInHubPath);
-        await using var signedIn = HubApp.Connect(server.Address, HubApp.SignedInHubPath, cookie: CookieHeader(client));
 
         var refused = await Assert.ThrowsAsync<HttpRequestException>(() => anonymous.StartAsync(TestContext.Current.CancellationToken));
-        await signedIn.StartAsync(TestContext.Current.CancellationToken);
+        await using var signedIn = await HubApp.StartAsync(server.Address, HubApp.SignedInHubPath, cookie: CookieHeader(client));
 
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
         Assert.Equal("alice", await signedIn.InvokeAsync<string>("Who", TestContext.Current.CancellationToken));
@@ -215,10 +206,8 @@ public sealed class HubSessionTests : HttpConformanceTestBase<InMemoryStoreKit>
         await admin.PostAsync("/hub-test/signin/admin");
         using var user = server.CreateClient();
         await user.PostAsync("/hub-test/signin/none");
-        await using var adminHub = HubApp.Connect(server.Address, HubApp.SessionHubPath, cookie: CookieHeader(admin));
-        await using var userHub = HubApp.Connect(server.Address, HubApp.SessionHubPath, cookie: CookieHeader(user));
-        await adminHub.StartAsync(TestContext.Current.CancellationToken);
-        await userHub.StartAsync(TestContext.Current.CancellationToken);
+        await using var adminHub = await HubApp.StartAsync(server.Address, HubApp.SessionHubPath, cookie: CookieHeader(admin));
+        await using var userHub = await HubApp.StartAsync(server.Address, HubApp.SessionHubPath, cookie: CookieHeader(user));
 
         Assert.Equal("admin", await adminHub.InvokeAsync<string>("AdminOnly", TestContext.Current.CancellationToken));
         var refused = await Assert.ThrowsAsync<HubException>(() => userHub.InvokeAsync<string>("AdminOnly", TestContext.Current.CancellationToken));
@@ -227,48 +216,11 @@ public sealed class HubSessionTests : HttpConformanceTestBase<InMemoryStoreKit>
 
     private Action<TesseraHubOptions>? _hubOptions;
 
-    internal static async Task<(string Ticket, string ConnectionToken, string[] Transports)> NegotiateAsync(TesseraTestServer server, string accessToken)
-    {
-        using var http = new HttpClient { BaseAddress = server.Address };
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"{HubApp.SessionHubPath}/negotiate?negotiateVersion=1");
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
-        using var response = await http.SendAsync(request, TestContext.Current.CancellationToken);
-        response.EnsureSuccessStatusCode();
-        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
-        var root = json.RootElement;
-        return (root.GetProperty("accessToken").GetString()!, root.GetProperty("connectionToken").GetString()!,
-            [.. root.GetProperty("availableTransports").EnumerateArray().Select(t => t.GetProperty("transport").GetString()!)]);
-    }
+    internal static Task<(string Ticket, string ConnectionToken, string[] Transports)> NegotiateAsync(TesseraTestServer server, string accessToken) =>
+        WebSocketAttempt.NegotiateAsync(server.Address, HubApp.SessionHubPath, accessToken);
 
-    internal static async Task<WebSocketAttempt> ConnectWebSocketAsync(TesseraTestServer server, string pathAndQuery, string? origin = null, string? cookie = null)
-    {
-        var socket = new ClientWebSocket();
-        socket.Options.CollectHttpResponseDetails = true;
-        if (origin is not null)
-        {
-            socket.Options.SetRequestHeader("Origin", origin);
-        }
-        if (cookie is not null)
-        {
-            socket.Options.SetRequestHeader("Cookie", cookie);
-        }
-        var uri = new UriBuilder(new Uri(server.Address, pathAndQuery)) { Scheme = "ws" }.Uri;
-        try
-        {
-            await socket.ConnectAsync(uri, TestContext.Current.CancellationToken);
-        }
-        catch (WebSocketException)
-        {
-            // Refused before the upgrade: the status code says why.
-        }
-        return new WebSocketAttempt(socket, socket.HttpStatusCode);
-    }
-}
-
-/// <summary>A WebSocket connection attempt: the socket (open when it succeeded) and the handshake's HTTP status.</summary>
-internal sealed record WebSocketAttempt(ClientWebSocket Socket, HttpStatusCode Status) : IDisposable
-{
-    public void Dispose() => Socket.Dispose();
+    internal static Task<WebSocketAttempt> ConnectWebSocketAsync(TesseraTestServer server, string pathAndQuery, string? origin = null, string? cookie = null) =>
+        WebSocketAttempt.ConnectAsync(server.Address, pathAndQuery, origin, cookie);
 }
 
 /// <summary>Tests that use <see cref="SessionHub.Gate"/> run one at a time.</summary>

@@ -130,4 +130,20 @@ internal static class HubApp
                 }
             })
             .Build();
+
+    /// <summary><see cref="Connect"/>, started: the connection is open when this returns (and disposed if it cannot open).</summary>
+    public static async Task<HubConnection> StartAsync(Uri server, string path, string? cookie = null, string? accessToken = null)
+    {
+        var connection = Connect(server, path, cookie, accessToken);
+        try
+        {
+            await connection.StartAsync(TestContext.Current.CancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
 }
