@@ -10,10 +10,13 @@
 # (dotnet build samples/Tessera.Demo -c Release). ROUTE is /me, /api/me
 # (a bearer token from /api/login) or /counter/hits (POST). The demo runs with
 # the memory store (--store sqlite for the SQLite store in a scratch
-# directory) in Production on a free loopback port; wrk warms up for
+# directory; --store redis for a throwaway redis-server of its own, without
+# persistence, on a free loopback port) in Production on a free loopback port;
+# wrk warms up for
 # 8 s, then measures -t2 -c50 -d10s. With --perf OUT, perf samples the demo
 # during the measured run (perf.data in OUT.perf.data; JIT symbols through
-# DOTNET_PerfMapEnabled). Prints wrk's latency and requests/s lines.
+# DOTNET_PerfMapEnabled). Prints wrk's latency and requests/s lines and the
+# CPU time per request of the app (and of its redis-server).
 set -euo pipefail
 
 perf_out="" store=memory
@@ -24,21 +27,31 @@ while [[ ${1:-} == --* ]]; do
     *) break ;;
   esac
 done
-[[ $store == memory || $store == sqlite ]] || { echo "bench/wrk-one.sh: --store is memory or sqlite" >&2; exit 2; }
-[[ $# -eq 2 ]] || { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[[ $store == memory || $store == sqlite || $store == redis ]] || { echo "bench/wrk-one.sh: --store is memory, sqlite or redis" >&2; exit 2; }
+[[ $# -eq 2 ]] || { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 clone=$1 route=$2
 dll="$clone/samples/Tessera.Demo/bin/Release/net10.0/Tessera.Demo.dll"
 [[ -f $dll ]] || { echo "bench/wrk-one.sh: no $dll (build the demo in Release first)" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "bench/wrk-one.sh: wrk is not installed (apt-get install wrk)" >&2; exit 2; }
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+port=$(free_port)
 data=$(mktemp -d)
 key=$(head -c 32 /dev/urandom | base64)
+store_args=()
+redis=""
+if [[ $store == redis ]]; then
+  command -v redis-server >/dev/null || { echo "bench/wrk-one.sh: redis-server is not installed" >&2; exit 2; }
+  redis_port=$(free_port)
+  redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --dir "$data" >"$data/redis.log" 2>&1 &
+  redis=$!
+  store_args=("--ConnectionStrings:Redis=127.0.0.1:$redis_port")
+fi
 DOTNET_PerfMapEnabled=1 dotnet "$dll" --urls "http://127.0.0.1:$port" --environment Production \
   --Logging:LogLevel:Default=Warning --Tessera:Store=$store "--Tessera:Keys:0=$key" "--Demo:DataDirectory=$data" --Demo:SessionRateLimit=0 \
-  >"$data/demo.log" 2>&1 &
+  "${store_args[@]}" >"$data/demo.log" 2>&1 &
 demo=$!
-trap 'kill $demo 2>/dev/null; wait $demo 2>/dev/null; rm -rf "$data"' EXIT
+trap 'kill $demo 2>/dev/null; wait $demo 2>/dev/null; if [[ -n $redis ]]; then kill $redis 2>/dev/null; wait $redis 2>/dev/null; fi; rm -rf "$data"' EXIT
 for _ in $(seq 1 150); do curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.2; done
 
 if [[ $route == /api/* ]]; then
@@ -61,5 +74,17 @@ if [[ -n $perf_out ]]; then
   perf record -F 999 -g -p "$demo" -o "$perf_out.perf.data" -- sleep 10 >/dev/null 2>&1 &
   perf=$!
 fi
-wrk -t2 -c50 -d10s -H "$header" -s "$script" "http://127.0.0.1:$port$route" | grep -E 'Latency|Requests/sec'
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+app_before=$(cpu_ticks "$demo")
+[[ -n $redis ]] && redis_before=$(cpu_ticks "$redis")
+out=$(wrk -t2 -c50 -d10s -H "$header" -s "$script" "http://127.0.0.1:$port$route")
+app_after=$(cpu_ticks "$demo")
+grep -E 'Latency|Requests/sec' <<<"$out"
 if [[ -n $perf ]]; then wait "$perf"; fi
+# CPU per request (app, and redis-server when this script started one), steadier between runs than requests/s.
+requests=$(awk '/requests in/ { print $1 }' <<<"$out")
+hz=$(getconf CLK_TCK)
+echo "app CPU per request: $(( (app_after - app_before) * 1000000 / hz / requests )) µs"
+if [[ -n $redis ]]; then
+  echo "redis-server CPU per request: $(( ($(cpu_ticks "$redis") - redis_before) * 1000000 / hz / requests )) µs"
+fi

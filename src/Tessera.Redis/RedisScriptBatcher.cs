@@ -74,6 +74,9 @@ internal sealed class RedisScriptBatcher
 
     private sealed record Pending(IDatabase Db, string Script, RedisKey Key, RedisValue[] Values)
     {
-        public TaskCompletionSource<RedisResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Completed from Link's continuation, which StackExchange.Redis already runs on a thread-pool thread (its own
+        // tasks complete their continuations asynchronously, off its reader), so the awaiting request goes on there
+        // instead of taking one more hop through the thread pool.
+        public TaskCompletionSource<RedisResult> Result { get; } = new();
     }
 }

@@ -7,7 +7,8 @@ namespace Tessera.Redis;
 /// </summary>
 /// <remarks>
 /// Every script gets <c>ARGV[1]</c> = the bucket's key base (<c>P:{bNNN}</c>), <c>ARGV[2]</c> = the store's now (unix
-/// ms, from its <see cref="TimeProvider"/>, never Redis's clock), <c>ARGV[3]</c> = the expiry margin (ms). Times are unix
+/// ms, from its <see cref="TimeProvider"/>, never Redis's clock), <c>ARGV[3]</c> = the expiry margin (ms). The credential
+/// lookup reads no clock and gets <c>ARGV[1]</c> only. Times are unix
 /// milliseconds kept as decimal strings. <c>KEYS[1]</c> is the key the operation starts from; the other keys are built
 /// from the base, so they share its hash tag and slot. The subject indexes and the anonymous set live on other slots and
 /// are written by the store around these scripts (see <see cref="RedisSessionStore"/>).
@@ -70,6 +71,15 @@ internal static partial class RedisScripts
 
         """;
 
+    // The request-path reads need only the key names: Redis runs a script's whole text on every call, so they skip the
+    // full prelude's functions (defining them is most of a small script's cost in Redis).
+    private const string ReadPrelude = """
+        local B = ARGV[1]
+        local function skey(id) return B .. ':s:' .. id end
+        local function tkey(id) return B .. ':t:' .. id end
+
+        """;
+
     /// <summary>
     /// ARGV 4.. = id, credential hex, expiresAt, absoluteExpiresAt, then the hash's field/value pairs. Returns 1, or 0
     /// when the id or the credential is taken.
@@ -86,13 +96,14 @@ internal static partial class RedisScripts
         return 1
         """;
 
-    /// <summary>KEYS[1] = credential pointer; ARGV 4 = credential hex. Returns {id, HGETALL} or nil.</summary>
-    public const string LoadByCredential = Prelude + """
+    /// <summary>
+    /// KEYS[1] = credential pointer. Returns {id, HGETALL} or nil; the caller checks that the session's credential is the
+    /// one it looked up (the hash holds it), so Redis runs two commands, not three.
+    /// </summary>
+    public const string LoadByCredential = ReadPrelude + """
         local id = redis.call('GET', KEYS[1])
         if not id then return false end
-        local sk = skey(id)
-        if redis.call('HGET', sk, 'm:ch') ~= ARGV[4] then return false end
-        return {id, redis.call('HGETALL', sk)}
+        return {id, redis.call('HGETALL', skey(id))}
         """;
 
     /// <summary>
@@ -201,7 +212,7 @@ internal static partial class RedisScripts
         """;
 
     /// <summary>KEYS[1] = token pointer; ARGV 4 = token id. Returns {session id, token JSON, HGETALL of the session} or nil.</summary>
-    public const string LoadToken = Prelude + """
+    public const string LoadToken = ReadPrelude + """
         local sid = redis.call('GET', KEYS[1])
         if not sid then return false end
         local tj = redis.call('HGET', tkey(sid), ARGV[4])
@@ -214,7 +225,7 @@ internal static partial class RedisScripts
     /// id, successor JSON, successor's access id, that token's JSON} (the last four false when missing) or nil: the
     /// token and its successor pair read in one script, so at one moment.
     /// </summary>
-    public const string LoadRefreshToken = Prelude + """
+    public const string LoadRefreshToken = ReadPrelude + """
         local sid = redis.call('GET', KEYS[1])
         if not sid then return false end
         local tk = tkey(sid)

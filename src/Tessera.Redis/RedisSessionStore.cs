@@ -211,7 +211,7 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
     {
         var hex = Convert.ToHexStringLower(credentialHash.Span);
         var bucket = Base(route);
-        var args = new RedisValue[] { bucket, Ms(_time.GetUtcNow()), _marginMs, hex };
+        RedisValue[] args = [bucket];
         RedisKey key = bucket + ":c:" + hex;
         var reply = await ReadAsync(db => _scripts.EvaluateAsync(db, RedisScripts.LoadByCredential, key, args), cancellationToken).ConfigureAwait(false);
         if (reply.IsNull)
@@ -219,7 +219,9 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
             return null;
         }
         var parts = (RedisResult[])reply!;
-        return LiveOrNull(ParseSession((string)parts[0]!, parts[1]));
+        var session = ParseSession((string)parts[0]!, parts[1]);
+        // A pointer left to a session that now holds another credential finds nothing.
+        return session is not null && session.CredentialHash.AsSpan().SequenceEqual(credentialHash.Span) ? LiveOrNull(session) : null;
     }
 
     /// <inheritdoc />
