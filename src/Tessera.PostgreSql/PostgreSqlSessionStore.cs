@@ -178,8 +178,12 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
     }
 
     /// <inheritdoc />
-    public async ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, CancellationToken cancellationToken = default) =>
-        (await LoadOneAsync(_sql.LoadByHash, Bytes(credentialHash.ToArray()), withUser: false, cancellationToken).ConfigureAwait(false))?.Session;
+    /// <remarks>
+    /// Reads that arrive together share one statement (<c>= ANY($1)</c>) on one connection; each read still ends at its
+    /// own <paramref name="cancellationToken"/>, and a failed statement fails each read it carried.
+    /// </remarks>
+    public ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, CancellationToken cancellationToken = default) =>
+        ReadByCredentialAsync(credentialHash.ToArray(), cancellationToken);
 
     /// <summary>
     /// Loads a live session by the SHA-256 of its credential together with its user, in one statement, through

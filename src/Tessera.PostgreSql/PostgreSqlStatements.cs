@@ -85,7 +85,8 @@ internal sealed class PostgreSqlStatements
 
         var from = """ FROM "public"."sessionStore" s """;
         LoadById = R("SELECT " + SessionColumns + from + """WHERE s."id" = $1 AND """ + Live);
-        LoadByHash = R("SELECT " + SessionColumns + from + """WHERE s."tesseraCredentialHash" = $1 AND """ + Live);
+        // Many credentials at once (the store coalesces concurrent reads; see PostgreSqlSessionStore.CredentialReads.cs).
+        LoadByHashes = R("SELECT " + SessionColumns + from + """WHERE s."tesseraCredentialHash" = ANY($1) AND """ + Live);
         if (userQuery is { } user)
         {
             // The application's fragments are its own SQL: appended after the rewrite, never rewritten.
@@ -263,7 +264,7 @@ internal sealed class PostgreSqlStatements
 
     public string LoadById { get; }
 
-    public string LoadByHash { get; }
+    public string LoadByHashes { get; }
 
     public string? LoadByIdWithUser { get; }
 
