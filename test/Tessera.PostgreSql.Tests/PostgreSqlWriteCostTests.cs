@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Time.Testing;
 using Tessera.Testing;
+using Tessera.Tokens;
 using Tessera.TestServices;
 
 namespace Tessera.PostgreSql.Tests;
@@ -42,6 +43,52 @@ public sealed class PostgreSqlWriteCostTests(PostgresDatabase database) : IClass
 
         Assert.Equal(6, await IndexEntriesAsync(schema, "sessionStoreTesseraExpiresAtIdx"));
         Assert.Equal(6, await IndexEntriesAsync(schema, "sessionStore_pkey"));
+    }
+
+    [Fact]
+    public async Task ARotationPrunesWithoutReadingEveryTokenTheSessionKeeps()
+    {
+        var schema = database.NewSchema();
+        await using var store = new PostgreSqlSessionStore(new PostgreSqlSessionStoreOptions { ConnectionString = database.ConnectionString, Schema = schema }, _clock);
+        await store.EnsureSchemaAsync();
+        var options = new TesseraOptions();
+        options.Keys.Add(SigningKeyRing.GenerateBase64Key());
+        var manager = new SessionManager(store, Microsoft.Extensions.Options.Options.Create(options), _clock);
+        var pair = (await manager.Tokens.RefreshAsync((await manager.Tokens.CreateAsync("alice")).RefreshToken)).Value!;
+        // The rotated tokens a long session keeps until they expire (revoked, so that their reuse is recognised).
+        var kept = _clock.GetUtcNow().AddDays(1).ToString("O", CultureInfo.InvariantCulture);
+        await database.ExecuteAsync($"""
+            INSERT INTO "{schema}"."sessionStoreToken" ("id", "session", "expiresAt", "revokedAt", "createdAt")
+            SELECT gen_random_uuid(), s."id", '{kept}', '{kept}', '{kept}'
+            FROM "{schema}"."sessionStore" s, generate_series(1, 5000);
+            ANALYZE "{schema}"."sessionStoreToken";
+            """);
+        _clock.Advance(TimeSpan.FromMinutes(1));
+        pair = (await manager.Tokens.RefreshAsync(pair.RefreshToken)).Value!;
+        Assert.True((await manager.Tokens.GetAsync(pair.AccessToken)).Succeeded);
+
+        // The rotation's prune, as it runs (its predicate as in the store's statement), nothing being expired yet.
+        var cutoff = _clock.GetUtcNow().AddMinutes(-1).ToString("O", CultureInfo.InvariantCulture);
+        var plan = await PlanAsync($"""
+            EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) DELETE FROM "{schema}"."sessionStoreToken" p USING "{schema}"."sessionStore" s
+            WHERE p."session" = s."id" AND p."revokedAt" IS NOT NULL AND p."expiresAt" < '{cutoff}'
+            """);
+
+        // Through the session index it read all 5,000 kept tokens and dropped them by filter.
+        Assert.Contains("sessionStoreTokenTesseraPruneIdx", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Rows Removed by Filter", plan, StringComparison.Ordinal);
+    }
+
+    private async Task<string> PlanAsync(string explain)
+    {
+        await using var command = database.DataSource.CreateCommand(explain);
+        await using var reader = await command.ExecuteReaderAsync(TestContext.Current.CancellationToken);
+        var lines = new List<string>();
+        while (await reader.ReadAsync(TestContext.Current.CancellationToken))
+        {
+            lines.Add(reader.GetString(0));
+        }
+        return string.Join('\n', lines);
     }
 
     private static Dictionary<string, string> Counter(int value) =>
