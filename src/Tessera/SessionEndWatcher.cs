@@ -22,6 +22,12 @@ namespace Tessera;
 /// <see cref="TimeProvider"/>, after which the session is re-read (activity may have extended the idle deadline).
 /// </para>
 /// <para>
+/// Another instance writes a revocation before it announces it, so a re-read can find a session revoked before the
+/// message that says why arrives: while the channel is subscribed, such a re-read waits
+/// <see cref="SessionEndWatcherOptions.EndedMessageWait"/> (2 seconds by default) for it, then ends the watch with the
+/// reason unknown.
+/// </para>
+/// <para>
 /// Messages can be lost, so every watched session is also re-read every
 /// <see cref="SessionEndWatcherOptions.RevalidationInterval"/> (30 seconds by default): a lost message delays the end by
 /// at most that long and never cancels it. A store failure while re-reading keeps the watch (the next interval retries).
@@ -42,6 +48,7 @@ public sealed class SessionEndWatcher : IHostedService, IAsyncDisposable, ISessi
     private Task? _started;
     private int _sweeping;
     private bool _disposed;
+    private volatile bool _listening;
 
     /// <summary>Creates the watcher; <c>AddTesseraSessionEndWatcher()</c> registers it.</summary>
     /// <param name="manager">The application's session manager (its store, clock and revocations).</param>
@@ -159,6 +166,7 @@ public sealed class SessionEndWatcher : IHostedService, IAsyncDisposable, ISessi
         foreach (var w in watched)
         {
             w.Deadline?.Dispose();
+            w.AwaitingMessage?.Dispose();
         }
         if (_channel is not null)
         {
@@ -186,6 +194,7 @@ public sealed class SessionEndWatcher : IHostedService, IAsyncDisposable, ISessi
 
     void ISessionInvalidationListener.OnListening(bool listening)
     {
+        _listening = listening;
         if (listening)
         {
             Sweep(); // messages may have been lost while the subscription was down
@@ -288,7 +297,34 @@ public sealed class SessionEndWatcher : IHostedService, IAsyncDisposable, ISessi
             // This process is revoking it right now and has not told Revoked yet: this read came in between.
             reason = revoking;
         }
+        if (!expired && reason is null && _listening && _options.EndedMessageWait > TimeSpan.Zero)
+        {
+            // Another instance writes a revocation before it announces it (with its reason): this read may have come in
+            // between. The announcement ends the watch through OnEnded; the timer ends it if none comes.
+            AwaitEndedMessage(sessionId);
+            return;
+        }
         End(sessionId, new SessionEnded(sessionId, expired ? null : reason, expired));
+    }
+
+    private void AwaitEndedMessage(string sessionId)
+    {
+        lock (_gate)
+        {
+            if (!_watched.TryGetValue(sessionId, out var watched) || watched.AwaitingMessage is not null)
+            {
+                return;
+            }
+            watched.AwaitingMessage = _time.CreateTimer(
+                static state =>
+                {
+                    var (watcher, id) = ((SessionEndWatcher, string))state!;
+                    watcher.End(id, new SessionEnded(id, Reason: null, Expired: false));
+                },
+                (this, sessionId),
+                _options.EndedMessageWait,
+                Timeout.InfiniteTimeSpan);
+        }
     }
 
     private bool PassedDeadline(string sessionId, DateTimeOffset now)
@@ -332,6 +368,7 @@ public sealed class SessionEndWatcher : IHostedService, IAsyncDisposable, ISessi
             }
         }
         watched.Deadline?.Dispose();
+        watched.AwaitingMessage?.Dispose();
         foreach (var watch in watched.Watches)
         {
             try
@@ -353,6 +390,7 @@ public sealed class SessionEndWatcher : IHostedService, IAsyncDisposable, ISessi
             {
                 _watched.Remove(watch.SessionId);
                 watched.Deadline?.Dispose();
+                watched.AwaitingMessage?.Dispose();
             }
         }
     }
@@ -364,6 +402,8 @@ public sealed class SessionEndWatcher : IHostedService, IAsyncDisposable, ISessi
         public DateTimeOffset? ExpiresAt { get; set; }
 
         public ITimer? Deadline { get; set; }
+
+        public ITimer? AwaitingMessage { get; set; }
     }
 
     private sealed class WatchHandle(SessionEndWatcher owner, string sessionId, Action<SessionEnded> onEnded) : IDisposable
@@ -395,7 +435,7 @@ public static class SessionEndWatcherServiceCollectionExtensions
         {
             options.Configure(configure);
         }
-        options.Validate(o => !o.Problems().Any(), "SessionEndWatcher options are out of range: RevalidationInterval and StartTimeout must be more than zero.").ValidateOnStart();
+        options.Validate(o => !o.Problems().Any(), "SessionEndWatcher options are out of range: RevalidationInterval and StartTimeout must be more than zero, EndedMessageWait zero or more.").ValidateOnStart();
         services.TryAddSingleton(sp => new SessionEndWatcher(
             sp.GetRequiredService<SessionManager>(),
             sp.GetRequiredService<IOptions<SessionEndWatcherOptions>>(),

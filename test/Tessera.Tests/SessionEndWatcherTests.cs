@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
+using Tessera.NearCache;
 using Tessera.Testing;
 
 namespace Tessera.Tests;
@@ -108,7 +109,96 @@ public sealed class SessionEndWatcherTests : IAsyncDisposable
         Assert.Equal("operator", Assert.Single(_ended).Code);
     }
 
+    [Fact]
+    public async Task AReReadThatFindsTheSessionRevokedElsewhereWaitsForTheMessageThatSaysWhy()
+    {
+        // The other instance wrote the revocation and has not announced it yet when this instance's re-validation reads.
+        var channel = new HandChannel();
+        await using var watcher = await StartWatcherAsync(channel);
+        var id = await CreateCookieSessionAsync();
+        using var watch = watcher.Watch(id, _ended.Add);
+        Assert.True(await _store.RevokeAsync(id, _clock.GetUtcNow(), TestContext.Current.CancellationToken));
+
+        _clock.Advance(SessionEndWatcherDefaults.RevalidationInterval);
+        Assert.Empty(_ended);
+        channel.Listener.OnEnded(id, SessionRevocationReason.SignOut);
+
+        Assert.Equal("sign_out", Assert.Single(_ended).Code);
+        _clock.Advance(SessionEndWatcherDefaults.EndedMessageWait);
+        Assert.Single(_ended);
+        Assert.Equal(0, watcher.Count);
+    }
+
+    [Fact]
+    public async Task WhenNoMessageComesTheWatchEndsWithTheReasonUnknownOnceTheWaitIsOver()
+    {
+        var channel = new HandChannel();
+        await using var watcher = await StartWatcherAsync(channel);
+        var id = await CreateCookieSessionAsync();
+        using var watch = watcher.Watch(id, _ended.Add);
+        Assert.True(await _store.RevokeAsync(id, _clock.GetUtcNow(), TestContext.Current.CancellationToken));
+
+        _clock.Advance(SessionEndWatcherDefaults.RevalidationInterval);
+        _clock.Advance(SessionEndWatcherDefaults.EndedMessageWait - TimeSpan.FromMilliseconds(1));
+        Assert.Empty(_ended);
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
+
+        Assert.Equal("revoked", Assert.Single(_ended).Code);
+        Assert.Equal(0, watcher.Count);
+    }
+
+    [Fact]
+    public async Task WhileTheChannelIsDownARevokedSessionEndsAtOnceForNoMessageCanCome()
+    {
+        var channel = new HandChannel();
+        await using var watcher = await StartWatcherAsync(channel);
+        var id = await CreateCookieSessionAsync();
+        using var watch = watcher.Watch(id, _ended.Add);
+        Assert.True(await _store.RevokeAsync(id, _clock.GetUtcNow(), TestContext.Current.CancellationToken));
+        channel.Listener.OnListening(false);
+
+        _clock.Advance(SessionEndWatcherDefaults.RevalidationInterval);
+
+        Assert.Equal("revoked", Assert.Single(_ended).Code);
+    }
+
+    [Fact]
+    public void ANegativeWaitForTheEndedMessageIsRefused()
+    {
+        var options = new SessionEndWatcherOptions { EndedMessageWait = TimeSpan.FromSeconds(-1) };
+
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new SessionEndWatcher(_manager, Options.Create(options)));
+
+        Assert.Contains("EndedMessageWait", e.Message, StringComparison.Ordinal);
+    }
+
     public async ValueTask DisposeAsync() => await _watcher.DisposeAsync();
+
+    private async Task<SessionEndWatcher> StartWatcherAsync(HandChannel channel)
+    {
+        var watcher = new SessionEndWatcher(_manager, Options.Create(new SessionEndWatcherOptions()), () => channel);
+        await watcher.StartAsync(TestContext.Current.CancellationToken);
+        return watcher;
+    }
+
+    // The channel of another instance's messages, delivered by the test's hand; it listens once started.
+    private sealed class HandChannel : ISessionInvalidationChannel
+    {
+        private ISessionInvalidationListener? _listener;
+
+        public ISessionInvalidationListener Listener => _listener ?? throw new InvalidOperationException("Not started.");
+
+        public Task StartAsync(ISessionInvalidationListener listener, CancellationToken cancellationToken = default)
+        {
+            _listener = listener;
+            listener.OnListening(true);
+            return Task.CompletedTask;
+        }
+
+        public ValueTask PublishAsync(string? sessionId, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
 
     private sealed class BetweenWriteAndReportStore(ISessionStore inner) : RequiredOnlyStore(inner), ISessionStore
     {
