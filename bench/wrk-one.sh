@@ -8,15 +8,19 @@
 #
 # CLONE is a checkout whose demo is built in Release
 # (dotnet build samples/Tessera.Demo -c Release). ROUTE is /me, /api/me
-# (a bearer token from /api/login) or /counter/hits (POST). The demo runs with
+# (a bearer token from /api/login), /counter/hits (POST) or /api/refresh (POST,
+# 100 refresh-token chains from /api/login rotated by every request, through
+# bench/Tessera.HttpBench/pool.lua). The demo runs with
 # the memory store (--store sqlite for the SQLite store in a scratch
 # directory; --store redis for a throwaway redis-server of its own, without
-# persistence, on a free loopback port) in Production on a free loopback port;
+# persistence, on a free loopback port; --store postgres for a throwaway
+# PostgreSQL from scripts/services.sh, fsync off as bench/http.sh runs it) in
+# Production on a free loopback port;
 # wrk warms up for
 # 8 s, then measures -t2 -c50 -d10s. With --perf OUT, perf samples the demo
-# during the measured run (perf.data in OUT.perf.data; JIT symbols through
+# (every process, PostgreSQL's included, with --store postgres) during the measured run (perf.data in OUT.perf.data; JIT symbols through
 # DOTNET_PerfMapEnabled). Prints wrk's latency and requests/s lines and the
-# CPU time per request of the app (and of its redis-server).
+# CPU time per request of the app (and of its redis-server or PostgreSQL).
 set -euo pipefail
 
 perf_out="" store=memory
@@ -27,8 +31,8 @@ while [[ ${1:-} == --* ]]; do
     *) break ;;
   esac
 done
-[[ $store == memory || $store == sqlite || $store == redis ]] || { echo "bench/wrk-one.sh: --store is memory, sqlite or redis" >&2; exit 2; }
-[[ $# -eq 2 ]] || { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[[ $store == memory || $store == sqlite || $store == redis || $store == postgres ]] || { echo "bench/wrk-one.sh: --store is memory, sqlite, redis or postgres" >&2; exit 2; }
+[[ $# -eq 2 ]] || { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 clone=$1 route=$2
 dll="$clone/samples/Tessera.Demo/bin/Release/net10.0/Tessera.Demo.dll"
 [[ -f $dll ]] || { echo "bench/wrk-one.sh: no $dll (build the demo in Release first)" >&2; exit 2; }
@@ -39,7 +43,14 @@ port=$(free_port)
 data=$(mktemp -d)
 key=$(head -c 32 /dev/urandom | base64)
 store_args=()
-redis=""
+redis="" pg_pid=""
+if [[ $store == postgres ]]; then
+  # shellcheck source=../scripts/services.sh
+  source "$(dirname "$0")/../scripts/services.sh"
+  pg_dir="" postgres_options="-c max_connections=300"
+  start_postgres >/dev/null || exit 1
+  store_args=("--ConnectionStrings:Postgres=$postgres_connection")
+fi
 if [[ $store == redis ]]; then
   command -v redis-server >/dev/null || { echo "bench/wrk-one.sh: redis-server is not installed" >&2; exit 2; }
   redis_port=$(free_port)
@@ -51,10 +62,23 @@ DOTNET_PerfMapEnabled=1 dotnet "$dll" --urls "http://127.0.0.1:$port" --environm
   --Logging:LogLevel:Default=Warning --Tessera:Store=$store "--Tessera:Keys:0=$key" "--Demo:DataDirectory=$data" --Demo:SessionRateLimit=0 \
   "${store_args[@]}" >"$data/demo.log" 2>&1 &
 demo=$!
-trap 'kill $demo 2>/dev/null; wait $demo 2>/dev/null; if [[ -n $redis ]]; then kill $redis 2>/dev/null; wait $redis 2>/dev/null; fi; rm -rf "$data"' EXIT
+trap 'kill $demo 2>/dev/null; wait $demo 2>/dev/null; if [[ -n $redis ]]; then kill $redis 2>/dev/null; wait $redis 2>/dev/null; fi; if [[ -n $pg_pid ]]; then stop_postgres >/dev/null 2>&1; fi; rm -rf "$data"' EXIT
 for _ in $(seq 1 150); do curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.2; done
 
-if [[ $route == /api/* ]]; then
+login() {
+  curl -sf -H 'Content-Type: application/json' -d "{\"user\":\"$1\"}" "http://127.0.0.1:$port/api/login"
+}
+lua="$(dirname "$0")/Tessera.HttpBench/pool.lua"
+if [[ $route == /api/refresh ]]; then
+  # Two pools of chains: the warm-up's rotate theirs, and a rotated token used again would revoke its session.
+  for pool in warm measured; do
+    for i in $(seq 1 100); do
+      login "$pool$i" | python3 -c 'import json,sys; print(json.load(sys.stdin)["refreshToken"])'
+    done >"$data/$pool.tokens"
+  done
+  warm_args=(-s "$lua" "http://127.0.0.1:$port$route" -- refresh "$data/warm.tokens" 2 POST)
+  measured_args=(-s "$lua" "http://127.0.0.1:$port$route" -- refresh "$data/measured.tokens" 2 POST)
+elif [[ $route == /api/* ]]; then
   token=$(curl -sf -H 'Content-Type: application/json' -d '{"user":"alice"}' "http://127.0.0.1:$port/api/login" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["accessToken"])')
   header="Authorization: Bearer $token"
@@ -63,28 +87,43 @@ else
     grep -i '^set-cookie' | head -1 | sed 's/^[Ss]et-[Cc]ookie: //; s/;.*//' | tr -d '\r')
   header="Cookie: $cookie"
 fi
-method=GET
-[[ $route == /counter* ]] && method=POST
-script="$data/method.lua"
-echo "wrk.method = \"$method\"" >"$script"
+if [[ $route != /api/refresh ]]; then
+  method=GET
+  [[ $route == /counter* ]] && method=POST
+  script="$data/method.lua"
+  echo "wrk.method = \"$method\"" >"$script"
+  warm_args=(-H "$header" -s "$script" "http://127.0.0.1:$port$route")
+  measured_args=("${warm_args[@]}")
+fi
 
-wrk -t2 -c50 -d8s -H "$header" -s "$script" "http://127.0.0.1:$port$route" >/dev/null
+wrk -t2 -c50 -d8s "${warm_args[@]}" >/dev/null
 perf=""
 if [[ -n $perf_out ]]; then
-  perf record -F 999 -g -p "$demo" -o "$perf_out.perf.data" -- sleep 10 >/dev/null 2>&1 &
+  # With PostgreSQL, every process (its backends come and go with the pool): perf report --comm postgres splits them.
+  target=(-p "$demo")
+  [[ -n $pg_pid ]] && target=(-a)
+  perf record -F 999 -g "${target[@]}" -o "$perf_out.perf.data" -- sleep 10 >/dev/null 2>&1 &
   perf=$!
 fi
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 app_before=$(cpu_ticks "$demo")
+# PostgreSQL's CPU: the postmaster and its children (the pooled backends live through the run).
+pg_ticks() { local t=0 p; for p in $pg_pid $(pgrep -P "$pg_pid"); do t=$((t + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done; echo $t; }
 [[ -n $redis ]] && redis_before=$(cpu_ticks "$redis")
-out=$(wrk -t2 -c50 -d10s -H "$header" -s "$script" "http://127.0.0.1:$port$route")
+[[ -n $pg_pid ]] && pg_before=$(pg_ticks)
+out=$(wrk -t2 -c50 -d10s "${measured_args[@]}")
 app_after=$(cpu_ticks "$demo")
+[[ -n $pg_pid ]] && pg_after=$(pg_ticks)
 grep -E 'Latency|Requests/sec' <<<"$out"
 if [[ -n $perf ]]; then wait "$perf"; fi
 # CPU per request (app, and redis-server when this script started one), steadier between runs than requests/s.
 requests=$(awk '/requests in/ { print $1 }' <<<"$out")
 hz=$(getconf CLK_TCK)
 echo "app CPU per request: $(( (app_after - app_before) * 1000000 / hz / requests )) µs"
+if [[ -n $pg_pid ]]; then
+  echo "PostgreSQL CPU per request: $(( (pg_after - pg_before) * 1000000 / hz / requests )) µs"
+fi
+grep -E 'Non-2xx' <<<"$out" || true
 if [[ -n $redis ]]; then
   echo "redis-server CPU per request: $(( ($(cpu_ticks "$redis") - redis_before) * 1000000 / hz / requests )) µs"
 fi

@@ -56,6 +56,8 @@ internal sealed class PostgreSqlStatements
 
     // The parts of a rotation after the old refresh token's update (the CTE "old", with "id" and "session"): its access
     // token revoked, the session's long-expired rotated tokens pruned ($12), and (after the new pair) the session touched.
+    // The prune names the session by its parameter ($1, which "old" matched): joined on old."session" only, a generic
+    // plan may scan the prune index outside the join, on "expiresAt" alone, reading every session's rotated tokens.
     private const string RevokeOldAccessAndPrune = """
             ), old_access AS (
               UPDATE "public"."sessionStoreToken" a SET "revokedAt" = $2
@@ -63,7 +65,7 @@ internal sealed class PostgreSqlStatements
               RETURNING 1
             ), pruned AS (
               DELETE FROM "public"."sessionStoreToken" p
-              USING old WHERE p."session" = old."session" AND p."revokedAt" IS NOT NULL AND p."expiresAt" < $12
+              WHERE p."session" = $1 AND p."revokedAt" IS NOT NULL AND p."expiresAt" < $12 AND EXISTS (SELECT FROM old)
               RETURNING 1
         """;
 
