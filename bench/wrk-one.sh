@@ -4,7 +4,7 @@
 # commits quickly (build each in its own clone, run this against each in turn);
 # bench/http.sh is the measurement that counts.
 #
-#   bench/wrk-one.sh [--perf OUT] [--store NAME] CLONE ROUTE
+#   bench/wrk-one.sh [--perf OUT] [--store NAME] [--duration S] CLONE ROUTE
 #
 # CLONE is a checkout whose demo is built in Release
 # (dotnet build samples/Tessera.Demo -c Release). ROUTE is /me, /api/me
@@ -17,17 +17,18 @@
 # PostgreSQL from scripts/services.sh, fsync off as bench/http.sh runs it) in
 # Production on a free loopback port;
 # wrk warms up for
-# 8 s, then measures -t2 -c50 -d10s. With --perf OUT, perf samples the demo
+# 8 s, then measures -t2 -c50 for S seconds (default 10). With --perf OUT, perf samples the demo
 # (every process, PostgreSQL's included, with --store postgres) during the measured run (perf.data in OUT.perf.data; JIT symbols through
 # DOTNET_PerfMapEnabled). Prints wrk's latency and requests/s lines and the
 # CPU time per request of the app (and of its redis-server or PostgreSQL).
 set -euo pipefail
 
-perf_out="" store=memory
+perf_out="" store=memory seconds=10
 while [[ ${1:-} == --* ]]; do
   case $1 in
     --perf) perf_out=$2; shift 2 ;;
     --store) store=$2; shift 2 ;;
+    --duration) seconds=$2; shift 2 ;;
     *) break ;;
   esac
 done
@@ -102,16 +103,22 @@ if [[ -n $perf_out ]]; then
   # With PostgreSQL, every process (its backends come and go with the pool): perf report --comm postgres splits them.
   target=(-p "$demo")
   [[ -n $pg_pid ]] && target=(-a)
-  perf record -F 999 -g "${target[@]}" -o "$perf_out.perf.data" -- sleep 10 >/dev/null 2>&1 &
+  perf record -F 999 -g "${target[@]}" -o "$perf_out.perf.data" -- sleep "$seconds" >/dev/null 2>&1 &
   perf=$!
 fi
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 app_before=$(cpu_ticks "$demo")
-# PostgreSQL's CPU: the postmaster and its children (the pooled backends live through the run).
-pg_ticks() { local t=0 p; for p in $pg_pid $(pgrep -P "$pg_pid"); do t=$((t + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done; echo $t; }
+# PostgreSQL's CPU: the postmaster and its live children (the pooled backends, the writers), plus what the children
+# that ended (autovacuum workers) left in the postmaster's children's times.
+pg_ticks() {
+  local t p
+  t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pg_pid/stat")
+  for p in $(pgrep -P "$pg_pid"); do t=$((t + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done
+  echo "$t"
+}
 [[ -n $redis ]] && redis_before=$(cpu_ticks "$redis")
 [[ -n $pg_pid ]] && pg_before=$(pg_ticks)
-out=$(wrk -t2 -c50 -d10s "${measured_args[@]}")
+out=$(wrk -t2 -c50 "-d${seconds}s" "${measured_args[@]}")
 app_after=$(cpu_ticks "$demo")
 [[ -n $pg_pid ]] && pg_after=$(pg_ticks)
 grep -E 'Latency|Requests/sec' <<<"$out"

@@ -100,8 +100,11 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
     /// The data source the store runs on. One the store built from a connection string has Tessera's connection
     /// defaults wherever the string names no value of its own: <c>No Reset On Close</c> (the store changes no connection
     /// state, so Npgsql's reset statements would only cost server time), <c>Maximum Pool Size</c>
-    /// <see cref="PostgreSqlSessionStoreDefaults.MaxPoolSize"/>, and with <c>Multiplexing</c>, <c>Max Auto Prepare</c>
-    /// <see cref="PostgreSqlSessionStoreDefaults.MaxAutoPrepare"/>. A data source the application gave is used as it is.
+    /// <see cref="PostgreSqlSessionStoreDefaults.MaxPoolSize"/>, with <c>Multiplexing</c>, <c>Max Auto Prepare</c>
+    /// <see cref="PostgreSqlSessionStoreDefaults.MaxAutoPrepare"/>, and, unless the string's <c>Options</c> set
+    /// <c>plan_cache_mode</c>, <c>SET plan_cache_mode = force_generic_plan</c> on each new connection (every statement
+    /// of the store is prepared and indexed whatever its parameters, so planning it again per execution only costs server
+    /// CPU). A data source the application gave is used as it is.
     /// </summary>
     public NpgsqlDataSource DataSource => _dataSource;
 
@@ -371,7 +374,26 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
         options.Validate();
         try
         {
-            return NpgsqlDataSource.Create(WithStoreDefaults(options.ConnectionString));
+            var connectionString = WithStoreDefaults(options.ConnectionString);
+            var builder = new NpgsqlDataSourceBuilder(connectionString);
+            if (!NamesPlanCacheMode(connectionString))
+            {
+                builder.UsePhysicalConnectionInitializer(
+                    static connection =>
+                    {
+                        using var command = ForceGenericPlansCommand(connection);
+                        command.ExecuteNonQuery();
+                    },
+                    static async connection =>
+                    {
+                        var command = ForceGenericPlansCommand(connection);
+                        await using (command.ConfigureAwait(false))
+                        {
+                            await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+                        }
+                    });
+            }
+            return builder.Build();
         }
         catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException)
         {
@@ -401,6 +423,18 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
         }
         return builder.ConnectionString;
     }
+
+    /// <summary>
+    /// Whether the connection string's <c>Options</c> set <c>plan_cache_mode</c> itself (then the store leaves it).
+    /// </summary>
+    internal static bool NamesPlanCacheMode(string connectionString) =>
+        new NpgsqlConnectionStringBuilder(connectionString).Options?.Contains("plan_cache_mode", StringComparison.OrdinalIgnoreCase) == true;
+
+    // Every statement of the store is prepared and finds its rows through an index whatever its parameters, so one
+    // generic plan serves it; left to choose, PostgreSQL may plan a statement with several CTEs (the token rotation)
+    // again on every execution, which cost the server a fifth of its CPU per refresh (docs/benchmarks.md).
+    private static NpgsqlCommand ForceGenericPlansCommand(NpgsqlConnection connection) =>
+        new("SET plan_cache_mode = force_generic_plan", connection);
 
     // LISTEN needs a connection of its own, which multiplexing never hands out: a multiplexing store listens on a data
     // source of its own, from the listen connection string or, when the store built its data source, the same string.

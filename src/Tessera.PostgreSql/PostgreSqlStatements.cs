@@ -126,14 +126,19 @@ internal sealed class PostgreSqlStatements
             WHERE s."id" = $1 AND s."revokedAt" IS NULL
             """);
         Delete = R("""DELETE FROM "public"."sessionStore" s WHERE s."id" = $1""");
-        // Bounded batches; SKIP LOCKED lets several instances clean up at once without waiting on each other's rows.
+        // Bounded batches; SKIP LOCKED lets several instances clean up at once without waiting on each other's rows. The
+        // ORDER BY keeps the generic plan (the store's connections force one) on the index, and = ANY(ARRAY(...)) deletes
+        // by primary key: a plan that cannot see $1 and $2 would otherwise expect a third of the table to match, scan it
+        // for the first $2 rows, and join the batch to the table by a scan of it as well.
         DeleteExpired = R("""
-            DELETE FROM "public"."sessionStore" s WHERE s."id" IN
-              (SELECT x."id" FROM "public"."sessionStore" x WHERE x."tesseraExpiresAt" <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+            DELETE FROM "public"."sessionStore" s WHERE s."id" = ANY(ARRAY(
+              SELECT x."id" FROM "public"."sessionStore" x WHERE x."tesseraExpiresAt" <= $1
+              ORDER BY x."tesseraExpiresAt" LIMIT $2 FOR UPDATE SKIP LOCKED))
             """);
         DeleteRevoked = R("""
-            DELETE FROM "public"."sessionStore" s WHERE s."id" IN
-              (SELECT x."id" FROM "public"."sessionStore" x WHERE x."revokedAt" <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+            DELETE FROM "public"."sessionStore" s WHERE s."id" = ANY(ARRAY(
+              SELECT x."id" FROM "public"."sessionStore" x WHERE x."revokedAt" <= $1
+              ORDER BY x."revokedAt" LIMIT $2 FOR UPDATE SKIP LOCKED))
             """);
         Count = R("""SELECT count(*) FROM "public"."sessionStore" s WHERE """ + LiveAtFirst);
         // Stops at the bound ($2): a sample reads at most that many entries of the partial index of migration 3.

@@ -47,6 +47,20 @@ public sealed class PostgreSqlConnectionDefaultsTests(PostgresDatabase database)
     }
 
     [Fact]
+    public async Task TheStoresOwnConnectionsRunGenericPlansUnlessTheStringSetsThePlanCacheMode()
+    {
+        await using var own = new PostgreSqlSessionStore(new PostgreSqlSessionStoreOptions { ConnectionString = database.ConnectionString, Schema = database.NewSchema() }, _clock);
+        var chosen = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Options = "-c plan_cache_mode=force_custom_plan" }.ConnectionString;
+        await using var named = new PostgreSqlSessionStore(new PostgreSqlSessionStoreOptions { ConnectionString = chosen, Schema = database.NewSchema() }, _clock);
+        await using var given = new PostgreSqlSessionStore(database.DataSource, new PostgreSqlSessionStoreOptions { Schema = database.NewSchema() }, _clock);
+
+        Assert.Equal("force_generic_plan", await PlanCacheModeAsync(own.DataSource));
+        Assert.Equal("force_generic_plan", await PlanCacheModeAsync(own.DataSource)); // a pooled connection keeps it
+        Assert.Equal("force_custom_plan", await PlanCacheModeAsync(named.DataSource));
+        Assert.Equal("auto", await PlanCacheModeAsync(given.DataSource));
+    }
+
+    [Fact]
     public async Task ReadsOnTheStoresOwnDataSourceSendNoConnectionResetStatements()
     {
         var counts = await CountServerStatementsAsync(ConnectionStringWithoutPoolSize(), reads: 20);
@@ -99,6 +113,12 @@ public sealed class PostgreSqlConnectionDefaultsTests(PostgresDatabase database)
         var builder = new NpgsqlConnectionStringBuilder(database.ConnectionString);
         builder.Remove("Maximum Pool Size");
         return builder.ConnectionString;
+    }
+
+    private static async Task<string> PlanCacheModeAsync(NpgsqlDataSource dataSource)
+    {
+        await using var command = dataSource.CreateCommand("SHOW plan_cache_mode");
+        return (string)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
     }
 
     // Counts what the server ran in this database (pg_stat_statements, by statement text) while a store built from the

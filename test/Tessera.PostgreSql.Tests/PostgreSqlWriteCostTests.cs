@@ -105,6 +105,45 @@ public sealed class PostgreSqlWriteCostTests(PostgresDatabase database) : IClass
         Assert.Contains("rows=1 loops=1", plan[..plan.IndexOf("CTE old", StringComparison.Ordinal)], StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The cleanup's batch, as the store's connections plan it (one generic plan, blind to the cut-off): it walks the
+    /// expiry index from the oldest, so a table of live sessions with a few expired ones is not read whole per batch.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [Fact]
+    public async Task TheCleanupsGenericPlanWalksTheExpiryIndex()
+    {
+        var schema = database.NewSchema();
+        var options = new PostgreSqlSessionStoreOptions { ConnectionString = database.ConnectionString, Schema = schema };
+        await using var store = new PostgreSqlSessionStore(options, _clock);
+        await store.EnsureSchemaAsync();
+        var live = _clock.GetUtcNow().AddDays(1).ToString("O", CultureInfo.InvariantCulture);
+        var gone = _clock.GetUtcNow().AddDays(-1).ToString("O", CultureInfo.InvariantCulture);
+        await database.ExecuteAsync($"""
+            INSERT INTO "{schema}"."sessionStore" ("id", "checksum", "data", "createdAt", "updatedAt", "tesseraIdleExpiresAt", "tesseraAbsoluteExpiresAt", "revokedAt")
+            SELECT gen_random_uuid(), 'tessera', '{"{}"}', '{gone}', '{gone}',
+                   CASE WHEN i <= 5 THEN '{gone}'::timestamptz ELSE '{live}'::timestamptz END, '{live}',
+                   CASE WHEN i <= 5 THEN '{gone}'::timestamptz END
+            FROM generate_series(1, 20000) i;
+            ANALYZE "{schema}"."sessionStore";
+            """);
+        var statements = new PostgreSqlStatements(new PostgreSqlSchema(options), null);
+        var now = _clock.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
+
+        foreach (var (statement, index) in new[] { (statements.DeleteExpired, "sessionStoreTesseraExpiresAtIdx"), (statements.DeleteRevoked, "sessionStoreTesseraRevokedAtIdx") })
+        {
+            var plan = await PlanAsync($"""
+                SET plan_cache_mode = force_generic_plan;
+                PREPARE batch AS {statement};
+                EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE batch('{now}', 100);
+                """);
+
+            Assert.Contains(index, plan, StringComparison.Ordinal);
+            Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
+            Assert.Contains("rows=5 loops=1", plan, StringComparison.Ordinal);
+        }
+    }
+
     // The plan's lines; a script's statements run in one transaction that rolls back (EXPLAIN ANALYZE writes).
     private async Task<string> PlanAsync(string explain)
     {
