@@ -4,7 +4,7 @@
 # commits quickly (build each in its own clone, run this against each in turn);
 # bench/http.sh is the measurement that counts.
 #
-#   bench/wrk-one.sh [--perf OUT] [--store NAME] [--duration S] CLONE ROUTE
+#   bench/wrk-one.sh [--perf OUT] [--store NAME] [--duration S] [--sessions N] CLONE ROUTE
 #
 # CLONE is a checkout whose demo is built in Release
 # (dotnet build samples/Tessera.Demo -c Release). ROUTE is /me, /api/me
@@ -15,25 +15,29 @@
 # directory; --store redis for a throwaway redis-server of its own, without
 # persistence, on a free loopback port; --store postgres for a throwaway
 # PostgreSQL from scripts/services.sh, fsync off as bench/http.sh runs it) in
-# Production on a free loopback port;
-# wrk warms up for
+# Production on a free loopback port; with --sessions N (not for /api/refresh)
+# the requests carry N credentials from N sign-ins in turn through pool.lua, as
+# bench/http.sh does with 100, instead of one; wrk warms up for
 # 8 s, then measures -t2 -c50 for S seconds (default 10). With --perf OUT, perf samples the demo
 # (every process, PostgreSQL's included, with --store postgres) during the measured run (perf.data in OUT.perf.data; JIT symbols through
 # DOTNET_PerfMapEnabled). Prints wrk's latency and requests/s lines and the
 # CPU time per request of the app (and of its redis-server or PostgreSQL).
 set -euo pipefail
 
-perf_out="" store=memory seconds=10
+perf_out="" store=memory seconds=10 sessions=1
 while [[ ${1:-} == --* ]]; do
   case $1 in
     --perf) perf_out=$2; shift 2 ;;
     --store) store=$2; shift 2 ;;
     --duration) seconds=$2; shift 2 ;;
+    --sessions) sessions=$2; shift 2 ;;
     *) break ;;
   esac
 done
 [[ $store == memory || $store == sqlite || $store == redis || $store == postgres ]] || { echo "bench/wrk-one.sh: --store is memory, sqlite, redis or postgres" >&2; exit 2; }
-[[ $# -eq 2 ]] || { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[[ $sessions =~ ^[1-9][0-9]*$ ]] || { echo "bench/wrk-one.sh: --sessions is a positive number" >&2; exit 2; }
+[[ $sessions =~ ^[1-9][0-9]*$ ]] || { echo "bench/wrk-one.sh: --sessions is a positive number" >&2; exit 2; }
+[[ $# -eq 2 ]] || { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 clone=$1 route=$2
 dll="$clone/samples/Tessera.Demo/bin/Release/net10.0/Tessera.Demo.dll"
 [[ -f $dll ]] || { echo "bench/wrk-one.sh: no $dll (build the demo in Release first)" >&2; exit 2; }
@@ -48,7 +52,8 @@ redis="" pg_pid=""
 if [[ $store == postgres ]]; then
   # shellcheck source=../scripts/services.sh
   source "$(dirname "$0")/../scripts/services.sh"
-  pg_dir="" postgres_options="-c max_connections=300"
+  # WRK_ONE_PG_OPTIONS adds server options (say, auto_explain's) to the throwaway server.
+  pg_dir="" postgres_options="-c max_connections=300 ${WRK_ONE_PG_OPTIONS:-}"
   start_postgres >/dev/null || exit 1
   store_args=("--ConnectionStrings:Postgres=$postgres_connection")
 fi
@@ -59,7 +64,9 @@ if [[ $store == redis ]]; then
   redis=$!
   store_args=("--ConnectionStrings:Redis=127.0.0.1:$redis_port")
 fi
-DOTNET_PerfMapEnabled=1 dotnet "$dll" --urls "http://127.0.0.1:$port" --environment Production \
+# W^X off: perf resolves JIT symbols through /tmp/perf-PID.map only for code in anonymous memory, not in the
+# double-mapped memfd that W^X puts it in.
+DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 dotnet "$dll" --urls "http://127.0.0.1:$port" --environment Production \
   --Logging:LogLevel:Default=Warning --Tessera:Store=$store "--Tessera:Keys:0=$key" "--Demo:DataDirectory=$data" --Demo:SessionRateLimit=0 \
   "${store_args[@]}" >"$data/demo.log" 2>&1 &
 demo=$!
@@ -79,21 +86,26 @@ if [[ $route == /api/refresh ]]; then
   done
   warm_args=(-s "$lua" "http://127.0.0.1:$port$route" -- refresh "$data/warm.tokens" 2 POST)
   measured_args=(-s "$lua" "http://127.0.0.1:$port$route" -- refresh "$data/measured.tokens" 2 POST)
-elif [[ $route == /api/* ]]; then
-  token=$(curl -sf -H 'Content-Type: application/json' -d '{"user":"alice"}' "http://127.0.0.1:$port/api/login" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["accessToken"])')
-  header="Authorization: Bearer $token"
 else
-  cookie=$(curl -sf -D - -o /dev/null -H 'Content-Type: application/json' -d '{"user":"alice"}' "http://127.0.0.1:$port/login" |
-    grep -i '^set-cookie' | head -1 | sed 's/^[Ss]et-[Cc]ookie: //; s/;.*//' | tr -d '\r')
-  header="Cookie: $cookie"
-fi
-if [[ $route != /api/refresh ]]; then
+  # One request header per sign-in: a bearer token from /api/login for /api/*, the cookie from /login otherwise.
+  for i in $(seq 1 "$sessions"); do
+    if [[ $route == /api/* ]]; then
+      echo "Authorization: Bearer $(login "user$i" | python3 -c 'import json,sys; print(json.load(sys.stdin)["accessToken"])')"
+    else
+      cookie=$(curl -sf -D - -o /dev/null -H 'Content-Type: application/json' -d "{\"user\":\"user$i\"}" "http://127.0.0.1:$port/login" |
+        grep -i '^set-cookie' | head -1 | sed 's/^[Ss]et-[Cc]ookie: //; s/;.*//' | tr -d '\r')
+      echo "Cookie: $cookie"
+    fi
+  done >"$data/headers"
   method=GET
   [[ $route == /counter* ]] && method=POST
-  script="$data/method.lua"
-  echo "wrk.method = \"$method\"" >"$script"
-  warm_args=(-H "$header" -s "$script" "http://127.0.0.1:$port$route")
+  if ((sessions == 1)); then
+    script="$data/method.lua"
+    echo "wrk.method = \"$method\"" >"$script"
+    warm_args=(-H "$(cat "$data/headers")" -s "$script" "http://127.0.0.1:$port$route")
+  else
+    warm_args=(-s "$lua" "http://127.0.0.1:$port$route" -- header "$data/headers" 2 "$method")
+  fi
   measured_args=("${warm_args[@]}")
 fi
 

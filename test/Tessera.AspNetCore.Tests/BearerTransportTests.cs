@@ -28,6 +28,11 @@ public sealed class BearerTransportTests
     [InlineData("Bearer a,b", "")]
     [InlineData("Bearer ====", "")]
     [InlineData("Bearer é", "")]
+    [InlineData("Bearer abc=def", "")]
+    // Past the width of one vector the check still looks at every character.
+    [InlineData("Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXBhcnQ=", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXBhcnQ=")]
+    [InlineData("Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXBhcnQ;", "")]
+    [InlineData("Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9\u00e9c2lnbmF0dXJlLXBhcnQ", "")]
     public void TheBearerHeaderIsParsedStrictly(string? header, string? expected)
     {
         var context = new DefaultHttpContext();
