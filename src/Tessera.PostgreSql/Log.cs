@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(2206, LogLevel.Warning, "PostgreSQL session store ran a statement again on a fresh connection after its pooled connection failed ({Reason}, statement sent: {Sent}); the data source's idle connections were cleared.")]
     public static partial void RunningAgain(ILogger logger, string reason, bool sent);
 
+    [LoggerMessage(2207, LogLevel.Debug, "PostgreSQL session store's batch of {Count} coalesced writes failed ({Reason}) and was rolled back; each write runs again alone.")]
+    public static partial void WriteBatchRunAlone(ILogger logger, int count, string reason);
+
     [LoggerMessage(2211, LogLevel.Warning, "The near cache's LISTEN connection to PostgreSQL failed; retrying in {DelayMs} ms.")]
     public static partial void ListenFailed(ILogger logger, long delayMs, Exception exception);
 }

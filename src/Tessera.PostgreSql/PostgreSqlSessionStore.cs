@@ -215,22 +215,24 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
     {
         ArgumentNullException.ThrowIfNull(id);
         ArgumentNullException.ThrowIfNull(patch);
-        var command = await CommandAsync(_sql.Apply, idempotent: true, cancellationToken).ConfigureAwait(false);
-        await using var commandScope = command.ConfigureAwait(false);
-        command.Parameters.Add(Uuid(MapId(id).Key));
-        command.Parameters.Add(Time(Now()));
-        command.Parameters.Add(Bool(patch.ChangesData));
-        command.Parameters.Add(Bool(patch.ClearData));
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = patch.Removed.ToArray() });
-        command.Parameters.Add(Jsonb(DataJson(patch.Set)));
-        command.Parameters.Add(Bool(patch.SubjectChanged));
-        command.Parameters.Add(Text(patch.Subject));
-        command.Parameters.Add(Bytes(patch.NewCredentialHash));
-        command.Parameters.Add(Time(patch.LastSeenAt));
-        command.Parameters.Add(Time(patch.IdleExpiresAt));
+        var key = MapId(id).Key;
+        NpgsqlParameter[] parameters =
+        [
+            Uuid(key),
+            Time(Now()),
+            Bool(patch.ChangesData),
+            Bool(patch.ClearData),
+            new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = patch.Removed.ToArray() },
+            Jsonb(DataJson(patch.Set)),
+            Bool(patch.SubjectChanged),
+            Text(patch.Subject),
+            Bytes(patch.NewCredentialHash),
+            Time(patch.LastSeenAt),
+            Time(patch.IdleExpiresAt),
+        ];
         try
         {
-            return await command.ExecuteAsync(cancellationToken).ConfigureAwait(false) == 1;
+            return await WriteAsync(_sql.Apply, key, parameters, cancellationToken).ConfigureAwait(false) == 1;
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
         {
@@ -243,13 +245,8 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
     public async ValueTask<bool> TouchAsync(string id, DateTimeOffset lastSeenAt, DateTimeOffset idleExpiresAt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
-        var command = await CommandAsync(_sql.Touch, idempotent: true, cancellationToken).ConfigureAwait(false);
-        await using var commandScope = command.ConfigureAwait(false);
-        command.Parameters.Add(Uuid(MapId(id).Key));
-        command.Parameters.Add(Time(Now()));
-        command.Parameters.Add(Time(lastSeenAt));
-        command.Parameters.Add(Time(idleExpiresAt));
-        return await command.ExecuteAsync(cancellationToken).ConfigureAwait(false) == 1;
+        var key = MapId(id).Key;
+        return await WriteAsync(_sql.Touch, key, [Uuid(key), Time(Now()), Time(lastSeenAt), Time(idleExpiresAt)], cancellationToken).ConfigureAwait(false) == 1;
     }
 
     /// <inheritdoc />
