@@ -30,18 +30,23 @@ public sealed partial class PostgreSqlSessionStore : ISessionTokenStore
     }
 
     /// <inheritdoc />
-    public ValueTask<TokenLookup?> LoadTokenAsync(string tokenId, CancellationToken cancellationToken = default) =>
-        LoadTokenAsync(_sql.LoadToken, tokenId, withSuccessor: false, cancellationToken);
+    /// <remarks>
+    /// Reads that arrive together share one statement (<c>= ANY($1)</c>) on one connection, as credential reads do; each
+    /// read still ends at its own <paramref name="cancellationToken"/>, and a failed statement fails each read it carried.
+    /// </remarks>
+    public ValueTask<TokenLookup?> LoadTokenAsync(string tokenId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tokenId);
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        return _accessTokenReads.ReadAsync(MapId(tokenId).Key, cancellationToken);
+    }
 
     /// <inheritdoc />
     /// <remarks>One statement (one snapshot): the token, its session, and its successor pair.</remarks>
-    public ValueTask<TokenLookup?> LoadRefreshTokenAsync(string tokenId, CancellationToken cancellationToken = default) =>
-        LoadTokenAsync(_sql.LoadRefreshToken, tokenId, withSuccessor: true, cancellationToken);
-
-    private async ValueTask<TokenLookup?> LoadTokenAsync(string sql, string tokenId, bool withSuccessor, CancellationToken cancellationToken)
+    public async ValueTask<TokenLookup?> LoadRefreshTokenAsync(string tokenId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tokenId);
-        var command = await CommandAsync(sql, idempotent: true, cancellationToken).ConfigureAwait(false);
+        var command = await CommandAsync(_sql.LoadRefreshToken, idempotent: true, cancellationToken).ConfigureAwait(false);
         await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.Add(Uuid(MapId(tokenId).Key));
         var reader = await command.ReaderAsync(System.Data.CommandBehavior.Default, cancellationToken).ConfigureAwait(false);
@@ -50,18 +55,21 @@ public sealed partial class PostgreSqlSessionStore : ISessionTokenStore
         {
             return null;
         }
+        var lookup = ReadTokenLookup(reader);
+        var successorColumn = PostgreSqlStatements.TokenColumnCount + PostgreSqlStatements.SessionColumnCount;
+        return lookup with
+        {
+            Successor = ReadSuccessor(reader, successorColumn, lookup.Token.SessionId),
+            SuccessorAccess = ReadSuccessor(reader, successorColumn + PostgreSqlStatements.SuccessorColumnCount, lookup.Token.SessionId),
+        };
+    }
+
+    // The token and its session (null when the session row is gone), from a row that starts with the token's columns.
+    private static TokenLookup ReadTokenLookup(NpgsqlDataReader reader)
+    {
         var token = ReadToken(reader, 0, 2, reader.GetString(1));
         var session = reader.GetBoolean(8) ? ReadSession(reader, PostgreSqlStatements.TokenColumnCount) : null;
-        if (!withSuccessor)
-        {
-            return new TokenLookup(token, session);
-        }
-        var successorColumn = PostgreSqlStatements.TokenColumnCount + PostgreSqlStatements.SessionColumnCount;
-        return new TokenLookup(token, session)
-        {
-            Successor = ReadSuccessor(reader, successorColumn, token.SessionId),
-            SuccessorAccess = ReadSuccessor(reader, successorColumn + PostgreSqlStatements.SuccessorColumnCount, token.SessionId),
-        };
+        return new TokenLookup(token, session);
     }
 
     private static TokenRecord? ReadSuccessor(NpgsqlDataReader reader, int column, string sessionId) =>

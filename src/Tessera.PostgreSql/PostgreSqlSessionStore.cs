@@ -90,6 +90,8 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
         _multiplexing = new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).Multiplexing;
         _listenDataSource = ListenDataSource(_options, _multiplexing, ownsDataSource);
         _sql = new PostgreSqlStatements(_schema, _options.UserQuery);
+        _credentialReads = CoalesceCredentialReads();
+        _accessTokenReads = CoalesceAccessTokenReads();
         if (_options.MaxAnonymousSessions is { } maxAnonymous)
         {
             _anonymous = new AnonymousSessionBudget(maxAnonymous, _options.AnonymousCountInterval, CountAnonymousAsync, _time);
@@ -185,8 +187,11 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
     /// Reads that arrive together share one statement (<c>= ANY($1)</c>) on one connection; each read still ends at its
     /// own <paramref name="cancellationToken"/>, and a failed statement fails each read it carried.
     /// </remarks>
-    public ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, CancellationToken cancellationToken = default) =>
-        ReadByCredentialAsync(credentialHash.ToArray(), cancellationToken);
+    public ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        return _credentialReads.ReadAsync(credentialHash.ToArray(), cancellationToken);
+    }
 
     /// <summary>
     /// Loads a live session by the SHA-256 of its credential together with its user, in one statement, through

@@ -194,8 +194,9 @@ internal sealed class PostgreSqlStatements
             """ + InsertPairValues + """
              AS v WHERE EXISTS (SELECT 1 FROM "public"."sessionStore" s WHERE s."id" = $1 AND 
             """ + Live + ")");
-        LoadToken = R("SELECT " + TokenColumns + ", " + SessionColumns + """
-             FROM "public"."sessionStoreToken" t LEFT JOIN "public"."sessionStore" s ON s."id" = t."session" WHERE t."id" = $1
+        // Access-token reads, coalesced: every token of the batch in one statement.
+        LoadTokens = R("SELECT " + TokenColumns + ", " + SessionColumns + """
+             FROM "public"."sessionStoreToken" t LEFT JOIN "public"."sessionStore" s ON s."id" = t."session" WHERE t."id" = ANY($1)
             """);
         // One statement, so one snapshot: the token, its session, and the successor pair as they were at one moment.
         LoadRefreshToken = R("SELECT " + TokenColumns + ", " + SessionColumns + ", " + SuccessorColumns + """
@@ -303,7 +304,7 @@ internal sealed class PostgreSqlStatements
 
     public string CreateTokens { get; }
 
-    public string LoadToken { get; }
+    public string LoadTokens { get; }
 
     public string LoadRefreshToken { get; }
 

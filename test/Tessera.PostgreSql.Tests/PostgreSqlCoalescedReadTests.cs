@@ -2,11 +2,12 @@ using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using Tessera.Testing;
 using Tessera.TestServices;
+using Tessera.Tokens;
 
 namespace Tessera.PostgreSql.Tests;
 
 /// <summary>
-/// Credential reads that arrive together share one statement: each read still gets its own session (or none), ends at
+/// Credential reads, and access-token reads, that arrive together share one statement: each read still gets its own session (or none), ends at
 /// its own cancellation, and fails when the statement it rode on fails.
 /// </summary>
 public sealed class PostgreSqlCoalescedReadTests(PostgresDatabase database) : IClassFixture<PostgresDatabase>
@@ -44,6 +45,50 @@ public sealed class PostgreSqlCoalescedReadTests(PostgresDatabase database) : IC
         var statements = store.CredentialReadStatements - before;
         Assert.InRange(statements, 1, reads.Count + 1);
         Assert.True(statements < reads.Count / 2, $"{reads.Count + 2} reads sent {statements} statements");
+    }
+
+    [Fact]
+    public async Task ConcurrentAccessTokenReadsShareStatementsAndEachGetsItsOwnTokenAndSession()
+    {
+        await using var store = await database.CreateStoreAsync(_clock);
+        var issued = DateTimeOffset.FromUnixTimeSeconds(_clock.GetUtcNow().ToUnixTimeSeconds());
+        var tokens = new List<(TokenRecord Access, SessionRecord Session)>();
+        for (var i = 0; i < 100; i++)
+        {
+            var record = StoreConfigurationHost.NewRecord(_clock);
+            Assert.True(await store.CreateAsync(record));
+            var access = new TokenRecord
+            {
+                Id = SessionRoute.NewTokenId(record.Id),
+                SessionId = record.Id,
+                Kind = TokenKind.Access,
+                PairedTokenId = SessionRoute.NewTokenId(record.Id),
+                CreatedAt = issued,
+                ExpiresAt = issued.AddMinutes(5),
+            };
+            var refresh = access with { Id = access.PairedTokenId, Kind = TokenKind.Refresh, PairedTokenId = access.Id, ExpiresAt = issued.AddDays(1) };
+            Assert.True(await store.CreateTokensAsync(access, refresh));
+            tokens.Add((access, record));
+        }
+        var before = store.AccessTokenReadStatements;
+
+        var reads = tokens.Concat(tokens).Select(t => store.LoadTokenAsync(t.Access.Id).AsTask()).ToList();
+        var unknown = store.LoadTokenAsync(SessionRoute.NewTokenId(tokens[0].Session.Id)).AsTask();
+        await Task.WhenAll(reads.Append(unknown));
+
+        for (var i = 0; i < reads.Count; i++)
+        {
+            var (access, session) = tokens[i % tokens.Count];
+            var lookup = await reads[i];
+            Assert.Equal(access.Id, lookup?.Token.Id);
+            Assert.Equal(access.PairedTokenId, lookup?.Token.PairedTokenId);
+            Assert.Equal(TokenKind.Access, lookup?.Token.Kind);
+            Assert.Equal(session.Id, lookup?.Session?.Id);
+        }
+        Assert.Null(await unknown);
+        var statements = store.AccessTokenReadStatements - before;
+        Assert.InRange(statements, 1, reads.Count + 1);
+        Assert.True(statements < reads.Count / 2, $"{reads.Count + 1} token reads sent {statements} statements");
     }
 
     [Fact]
