@@ -216,6 +216,15 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Writes that arrive together (this and <see cref="TouchAsync"/>) share one batch: one round trip and one
+    /// transaction, so one commit. A batch that fails runs each of its writes again alone, so a write's outcome is the one
+    /// it would have had alone: a new credential hash another live session holds answers <see langword="false"/> for this
+    /// write only. Writes to one session keep their order. <paramref name="cancellationToken"/> ends the wait: cancelled
+    /// before the call, nothing is written; cancelled after, the queued write still runs with its batch (bounded by
+    /// <see cref="PostgreSqlSessionStoreOptions.CommandTimeout"/>). Under Npgsql's multiplexing each write goes straight
+    /// to Npgsql, which batches by itself.
+    /// </remarks>
     public async ValueTask<bool> ApplyAsync(string id, SessionPatch patch, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
@@ -247,6 +256,7 @@ public sealed partial class PostgreSqlSessionStore : ISessionStore, IDisposable,
     }
 
     /// <inheritdoc />
+    /// <remarks>Coalesced with the other writes on their way, as <see cref="ApplyAsync"/> is, with the same outcomes.</remarks>
     public async ValueTask<bool> TouchAsync(string id, DateTimeOffset lastSeenAt, DateTimeOffset idleExpiresAt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
