@@ -60,6 +60,25 @@ public sealed partial class PostgreSqlSessionStore
         }
     });
 
+    // Empties the queue in batches of at most max, each handed to run and left to finish on its own; a send work item
+    // of the coalesced reads and writes. Whatever is queued after the last dequeue schedules a send of its own.
+    private static void SendInBatches<T>(ConcurrentQueue<T> queue, int max, Func<List<T>, Task> run)
+    {
+        while (true)
+        {
+            var batch = new List<T>();
+            while (batch.Count < max && queue.TryDequeue(out var item))
+            {
+                batch.Add(item);
+            }
+            if (batch.Count == 0)
+            {
+                return;
+            }
+            _ = run(batch);
+        }
+    }
+
     // One kind of coalesced read: a key per caller, one statement per batch of keys, each caller answered from the rows.
     private sealed class CoalescedReads<TKey, TResult>(IEqualityComparer<TKey> comparer, Func<TKey[], Dictionary<TKey, TResult>, Task> readAll)
         where TKey : notnull
@@ -86,19 +105,7 @@ public sealed partial class PostgreSqlSessionStore
         private void Send()
         {
             Volatile.Write(ref _scheduled, 0);
-            while (true)
-            {
-                var batch = new List<Pending>();
-                while (batch.Count < MaxCoalescedReads && _queue.TryDequeue(out var pending))
-                {
-                    batch.Add(pending);
-                }
-                if (batch.Count == 0)
-                {
-                    return;
-                }
-                _ = RunAsync(batch);
-            }
+            SendInBatches(_queue, MaxCoalescedReads, RunAsync);
         }
 
         private async Task RunAsync(List<Pending> batch)

@@ -69,19 +69,7 @@ public sealed partial class PostgreSqlSessionStore
     private void SendWrites()
     {
         Volatile.Write(ref _writesScheduled, 0);
-        while (true)
-        {
-            var batch = new List<PendingWrite>();
-            while (batch.Count < MaxCoalescedWrites && _writes.TryDequeue(out var pending))
-            {
-                batch.Add(pending);
-            }
-            if (batch.Count == 0)
-            {
-                return;
-            }
-            _ = RunWritesAsync(batch);
-        }
+        SendInBatches(_writes, MaxCoalescedWrites, RunWritesAsync);
     }
 
     private Task RunWritesAsync(List<PendingWrite> batch)
