@@ -25,19 +25,24 @@ namespace Tessera.Sqlite;
 /// <see cref="OperationCanceledException"/>, and the write never runs. Once running, a write ends with its own outcome.
 /// </para>
 /// </remarks>
-internal sealed class SqliteGroupCommit(Func<CancellationToken, ValueTask<SqliteConnection>> open, TimeSpan waitLimit)
+internal sealed class SqliteGroupCommit(Func<CancellationToken, ValueTask<SqliteConnection>> open, TimeSpan waitLimit) : IDisposable
 {
     /// <summary>The most writes one transaction takes: enough to amortise a commit, few enough to keep one short.</summary>
     internal const int MaxBatch = 64;
 
-    private const string Savepoint = "tessera_write";
-
     private readonly ConcurrentQueue<Write> _queue = new();
+    private readonly Lock _writerGate = new();
+    private SqliteWriter? _writer; // the open write connection between transactions; null while one runs
+    private bool _closed;
     private int _draining;
     private long _transactions;
+    private long _statementsCompiled;
 
     /// <summary>The transactions begun so far (a write that ran again alone counts its own).</summary>
     internal long Transactions => Interlocked.Read(ref _transactions);
+
+    /// <summary>The statements the write connections compiled so far (each once per connection).</summary>
+    internal long StatementsCompiled => Interlocked.Read(ref _statementsCompiled);
 
     /// <summary>The writes waiting for a transaction.</summary>
     internal int Queued => _queue.Count;
@@ -45,7 +50,7 @@ internal sealed class SqliteGroupCommit(Func<CancellationToken, ValueTask<Sqlite
     public async ValueTask<TResult> RunAsync<TState, TResult>(
         SqliteSessionStore store,
         TState state,
-        Func<SqliteSessionStore, SqliteConnection, SqliteTransaction, TState, CancellationToken, ValueTask<TResult>> work,
+        Func<SqliteSessionStore, SqliteWriter, TState, CancellationToken, ValueTask<TResult>> work,
         CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -135,49 +140,53 @@ internal sealed class SqliteGroupCommit(Func<CancellationToken, ValueTask<Sqlite
     }
 
     // One BEGIN IMMEDIATE transaction for the batch. Returns the writes to run again alone (only when a batch of more
-    // than one lost its transaction); every other write has its outcome set.
+    // than one lost its transaction); every other write has its outcome set. The writer goes back for the next
+    // transaction unless this one ended in a way that leaves its connection's state in doubt.
     private async Task<List<Write>> RunTransactionAsync(List<Write> batch)
     {
         Interlocked.Increment(ref _transactions);
-        SqliteConnection connection;
+        SqliteWriter writer;
         try
         {
-            connection = await open(CancellationToken.None).ConfigureAwait(false);
+            writer = TakeWriter() ?? new SqliteWriter(await open(CancellationToken.None).ConfigureAwait(false), () => Interlocked.Increment(ref _statementsCompiled));
         }
         catch (Exception e)
         {
             batch.ForEach(w => w.Fail(e));
             return [];
         }
-        await using var connectionScope = connection.ConfigureAwait(false);
-        SqliteTransaction transaction;
+        var healthy = false;
         try
-        {
-            transaction = connection.BeginTransaction(deferred: false);
-        }
-        catch (Exception e)
-        {
-            batch.ForEach(w => w.Fail(e)); // SQLITE_BUSY past the busy timeout: the writes of another process hold the lock
-            return [];
-        }
-        try
-        {
-            return await RunInAsync(connection, transaction, batch).ConfigureAwait(false);
-        }
-        finally
         {
             try
             {
-                transaction.Dispose(); // rolls back what did not commit
+                writer.Begin();
             }
-            catch (SqliteException)
+            catch (Exception e)
             {
-                // SQLite had already rolled the transaction back (the error that ended it was reported to its write)
+                batch.ForEach(w => w.Fail(e)); // SQLITE_BUSY past the busy timeout: the writes of another process hold the lock
+                return [];
+            }
+            var (again, committed) = await RunInAsync(writer, batch).ConfigureAwait(false);
+            healthy = committed || batch.Count == 1;
+            return again;
+        }
+        finally
+        {
+            healthy &= TryEnd(writer);
+            if (healthy)
+            {
+                ReturnWriter(writer);
+            }
+            else
+            {
+                writer.Dispose();
             }
         }
     }
 
-    private static async Task<List<Write>> RunInAsync(SqliteConnection connection, SqliteTransaction transaction, List<Write> batch)
+    // Returns the writes to run again alone and whether the transaction committed.
+    private static async Task<(List<Write> Again, bool Committed)> RunInAsync(SqliteWriter writer, List<Write> batch)
     {
         var grouped = batch.Count > 1;
         var done = new List<Write>(batch.Count);
@@ -188,12 +197,12 @@ internal sealed class SqliteGroupCommit(Func<CancellationToken, ValueTask<Sqlite
             {
                 if (grouped)
                 {
-                    transaction.Save(Savepoint);
+                    writer.Save();
                 }
-                await write.RunAsync(connection, transaction).ConfigureAwait(false);
+                await write.RunAsync(writer).ConfigureAwait(false);
                 if (grouped)
                 {
-                    transaction.Release(Savepoint);
+                    writer.Release();
                 }
                 done.Add(write);
             }
@@ -202,49 +211,99 @@ internal sealed class SqliteGroupCommit(Func<CancellationToken, ValueTask<Sqlite
                 write.Fail(e);
                 if (!grouped)
                 {
-                    return [];
+                    return ([], false);
                 }
-                if (!TryRollBack(transaction))
+                if (!TryRollBack(writer))
                 {
-                    return [.. done, .. batch.Skip(i + 1)];
+                    return ([.. done, .. batch.Skip(i + 1)], false);
                 }
             }
         }
         try
         {
-            await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+            writer.Commit();
         }
         catch (Exception) when (grouped)
         {
-            return done; // SQLite rolled the transaction back: each write runs again alone
+            return (done, false); // SQLite rolled the transaction back: each write runs again alone
         }
         catch (Exception e)
         {
             done.ForEach(w => w.Fail(e));
-            return [];
+            return ([], false);
         }
         done.ForEach(w => w.Complete());
-        return [];
+        return ([], true);
     }
 
     // Undoes the failed write's changes; false when the transaction itself is gone (SQLite rolls back the whole
     // transaction after some errors, such as a full disk or an I/O error).
-    private static bool TryRollBack(SqliteTransaction transaction)
+    private static bool TryRollBack(SqliteWriter writer)
     {
+        if (!writer.InTransaction)
+        {
+            return false;
+        }
         try
         {
-            transaction.Rollback(Savepoint);
-            transaction.Release(Savepoint);
+            writer.RollbackToSavepoint();
             return true;
         }
         catch (SqliteException)
         {
             return false;
         }
-        catch (InvalidOperationException)
+    }
+
+    // Rolls back what did not commit; false when even that failed (the connection is closed then).
+    private static bool TryEnd(SqliteWriter writer)
+    {
+        try
+        {
+            writer.Rollback();
+            return true;
+        }
+        catch (SqliteException)
         {
             return false;
         }
+    }
+
+    private SqliteWriter? TakeWriter()
+    {
+        lock (_writerGate)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            var writer = _writer;
+            _writer = null;
+            return writer;
+        }
+    }
+
+    private void ReturnWriter(SqliteWriter writer)
+    {
+        lock (_writerGate)
+        {
+            if (!_closed)
+            {
+                _writer = writer;
+                return;
+            }
+        }
+        writer.Dispose(); // the store was disposed while this transaction ran
+    }
+
+    /// <summary>Closes the write connection (now, or when the transaction running holds it ends).</summary>
+    public void Dispose()
+    {
+        SqliteWriter? writer;
+        lock (_writerGate)
+        {
+            _closed = true;
+            writer = _writer;
+            _writer = null;
+        }
+        writer?.Dispose();
     }
 
     private abstract class Write
@@ -274,7 +333,7 @@ internal sealed class SqliteGroupCommit(Func<CancellationToken, ValueTask<Sqlite
 
         protected abstract CancellationToken CancellationToken { get; }
 
-        public abstract ValueTask RunAsync(SqliteConnection connection, SqliteTransaction transaction);
+        public abstract ValueTask RunAsync(SqliteWriter writer);
 
         public abstract void Complete();
 
@@ -286,7 +345,7 @@ internal sealed class SqliteGroupCommit(Func<CancellationToken, ValueTask<Sqlite
     private sealed class Write<TState, TResult>(
         SqliteSessionStore store,
         TState state,
-        Func<SqliteSessionStore, SqliteConnection, SqliteTransaction, TState, CancellationToken, ValueTask<TResult>> work,
+        Func<SqliteSessionStore, SqliteWriter, TState, CancellationToken, ValueTask<TResult>> work,
         CancellationToken cancellationToken) : Write
     {
         private readonly TaskCompletionSource<TResult> _outcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -296,8 +355,8 @@ internal sealed class SqliteGroupCommit(Func<CancellationToken, ValueTask<Sqlite
 
         protected override CancellationToken CancellationToken => cancellationToken;
 
-        public override async ValueTask RunAsync(SqliteConnection connection, SqliteTransaction transaction) =>
-            _result = await work(store, connection, transaction, state, cancellationToken).ConfigureAwait(false);
+        public override async ValueTask RunAsync(SqliteWriter writer) =>
+            _result = await work(store, writer, state, cancellationToken).ConfigureAwait(false);
 
         public override void Complete() => _outcome.TrySetResult(_result!);
 

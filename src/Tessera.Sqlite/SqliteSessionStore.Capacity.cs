@@ -30,22 +30,19 @@ public sealed partial class SqliteSessionStore
     // Inside the create's transaction: a rollback (Reject, a failure) undoes everything done here too. Expired rows go
     // first; then, when evicting, the least recently seen anonymous rows, and signed-in rows only for a signed-in
     // newcomer: an anonymous flood never signs anybody out.
-    private async ValueTask MakeRoomAsync(SqliteConnection connection, SqliteTransaction transaction, bool anonymous, long now, CancellationToken cancellationToken)
+    private async ValueTask MakeRoomAsync(SqliteWriter writer, bool anonymous, long now, CancellationToken cancellationToken)
     {
         var batch = Math.Max(1, _options.MaxSessions / 100);
-        var expired = Command(connection, transaction, SqliteStatements.DeleteExpired);
-        await using (expired.ConfigureAwait(false))
+        var expired = writer.Command(SqliteStatements.DeleteExpired);
+        expired.Parameters.AddWithValue("$now", now);
+        // Enough to make room; the cleanup service takes the rest, so one create never deletes without limit.
+        expired.Parameters.AddWithValue("$limit", Math.Max(batch, TesseraDefaults.CleanupBatchSize));
+        var deleted = await expired.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        if (deleted > 0)
         {
-            expired.Parameters.AddWithValue("$now", now);
-            // Enough to make room; the cleanup service takes the rest, so one create never deletes without limit.
-            expired.Parameters.AddWithValue("$limit", Math.Max(batch, TesseraDefaults.CleanupBatchSize));
-            var deleted = await expired.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            if (deleted > 0)
-            {
-                Log.ExpiredDeletedAtBound(_logger, deleted);
-            }
+            Log.ExpiredDeletedAtBound(_logger, deleted);
         }
-        var counts = await CountRowsAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+        var counts = await CountRowsAsync(writer, cancellationToken).ConfigureAwait(false);
         if (!IsFull(counts, anonymous))
         {
             return;
@@ -61,7 +58,7 @@ public sealed partial class SqliteSessionStore
         // More than one batch only when a bound was lowered below what the file already holds.
         var over = anonymousBound ? counts.Anonymous - bound : counts.All - bound;
         var evict = Math.Max(Math.Max(1, bound / 100), over + 1);
-        var evicted = await EvictAsync(connection, transaction, anonymous: true, evict, cancellationToken).ConfigureAwait(false);
+        var evicted = await EvictAsync(writer, anonymous: true, evict, cancellationToken).ConfigureAwait(false);
         if (counts.All - evicted >= _options.MaxSessions)
         {
             if (anonymous)
@@ -69,15 +66,14 @@ public sealed partial class SqliteSessionStore
                 Log.Rejected(_logger, _options.MaxSessions, "signed-in ");
                 throw new SessionStoreFullException($"The SQLite session store holds its maximum of {_options.MaxSessions} sessions, and signed-in sessions are not evicted for an anonymous one.");
             }
-            evicted += await EvictAsync(connection, transaction, anonymous: false, counts.All - evicted - _options.MaxSessions + 1, cancellationToken).ConfigureAwait(false);
+            evicted += await EvictAsync(writer, anonymous: false, counts.All - evicted - _options.MaxSessions + 1, cancellationToken).ConfigureAwait(false);
         }
         Log.Evicted(_logger, bound, evicted);
     }
 
-    private static async ValueTask<RowCounts> CountRowsAsync(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
+    private static async ValueTask<RowCounts> CountRowsAsync(SqliteWriter writer, CancellationToken cancellationToken)
     {
-        var count = Command(connection, transaction, SqliteStatements.CountRows);
-        await using var countScope = count.ConfigureAwait(false);
+        var count = writer.Command(SqliteStatements.CountRows);
         var reader = await count.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await using var readerScope = reader.ConfigureAwait(false);
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
@@ -85,10 +81,9 @@ public sealed partial class SqliteSessionStore
     }
 
     // The least recently seen anonymous (or signed-in) rows.
-    private static async ValueTask<int> EvictAsync(SqliteConnection connection, SqliteTransaction transaction, bool anonymous, long limit, CancellationToken cancellationToken)
+    private static async ValueTask<int> EvictAsync(SqliteWriter writer, bool anonymous, long limit, CancellationToken cancellationToken)
     {
-        var lru = Command(connection, transaction, anonymous ? SqliteStatements.EvictAnonymous : SqliteStatements.EvictSignedIn);
-        await using var lruScope = lru.ConfigureAwait(false);
+        var lru = writer.Command(anonymous ? SqliteStatements.EvictAnonymous : SqliteStatements.EvictSignedIn);
         lru.Parameters.AddWithValue("$limit", limit);
         return await lru.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }

@@ -12,7 +12,7 @@ public sealed partial class SqliteSessionStore
     // lambda and its input travels as state, so a write allocates no closure.
     private async ValueTask<TResult> WriteAsync<TState, TResult>(
         TState state,
-        Func<SqliteSessionStore, SqliteConnection, SqliteTransaction, TState, CancellationToken, ValueTask<TResult>> work,
+        Func<SqliteSessionStore, SqliteWriter, TState, CancellationToken, ValueTask<TResult>> work,
         CancellationToken cancellationToken)
     {
         await InitializeAsync(cancellationToken).ConfigureAwait(false);
@@ -22,10 +22,9 @@ public sealed partial class SqliteSessionStore
 
     // A write of one statement: bind sets its parameters; returns the rows it changed.
     private ValueTask<int> WriteAsync<TState>(string sql, TState state, Action<SqliteSessionStore, SqliteCommand, TState> bind, CancellationToken cancellationToken) =>
-        WriteAsync((sql, state, bind), static async (store, connection, transaction, write, cancellationToken) =>
+        WriteAsync((sql, state, bind), static async (store, writer, write, cancellationToken) =>
         {
-            var command = Command(connection, transaction, write.sql);
-            await using var commandScope = command.ConfigureAwait(false);
+            var command = writer.Command(write.sql);
             write.bind(store, command, write.state);
             return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }, cancellationToken);
@@ -60,14 +59,13 @@ public sealed partial class SqliteSessionStore
     }
 
     // One prepared statement reused per key: the patch is applied in SQL, never as a read-modify-write of the data.
-    private static async ValueTask UpsertAsync(SqliteConnection connection, SqliteTransaction transaction, long pk, IReadOnlyDictionary<string, string> values, CancellationToken cancellationToken)
+    private static async ValueTask UpsertAsync(SqliteWriter writer, long pk, IReadOnlyDictionary<string, string> values, CancellationToken cancellationToken)
     {
         if (values.Count == 0)
         {
             return;
         }
-        var command = Command(connection, transaction, SqliteStatements.UpsertKey);
-        await using var commandScope = command.ConfigureAwait(false);
+        var command = writer.Command(SqliteStatements.UpsertKey);
         command.Parameters.AddWithValue("$pk", pk);
         var key = command.Parameters.Add("$key", SqliteType.Text);
         var value = command.Parameters.Add("$value", SqliteType.Text);

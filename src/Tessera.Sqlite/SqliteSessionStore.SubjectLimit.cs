@@ -11,7 +11,6 @@ public sealed partial class SqliteSessionStore : ISubjectSessionIndex, ISubjectS
         var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var connectionScope = connection.ConfigureAwait(false);
         var command = Command(connection, null, SqliteStatements.ListBySubject);
-        await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.AddWithValue("$subject", subject);
         command.Parameters.AddWithValue("$now", Now());
         return await ReadRecordsAsync(command, cancellationToken).ConfigureAwait(false);
@@ -23,16 +22,15 @@ public sealed partial class SqliteSessionStore : ISubjectSessionIndex, ISubjectS
     {
         ArgumentNullException.ThrowIfNull(subject);
         ArgumentOutOfRangeException.ThrowIfLessThan(keep, 1);
-        return WriteAsync((subject, keep, order, mustKeepId, revokedAt), static async (store, connection, transaction, trim, cancellationToken) =>
+        return WriteAsync((subject, keep, order, mustKeepId, revokedAt), static async (store, writer, trim, cancellationToken) =>
         {
             var revoked = new List<string>();
-            var command = Command(connection, transaction, trim.order switch
+            var command = writer.Command(trim.order switch
             {
                 SessionLimitOrder.OldestCreated => SqliteStatements.TrimOldestCreated,
                 SessionLimitOrder.NewcomerOnly => SqliteStatements.TrimNewcomerOnly,
                 _ => SqliteStatements.TrimMostRecentlySeen,
             });
-            await using var commandScope = command.ConfigureAwait(false);
             command.Parameters.AddWithValue("$subject", trim.subject);
             command.Parameters.AddWithValue("$now", store.Now());
             command.Parameters.AddWithValue("$keep", trim.keep);

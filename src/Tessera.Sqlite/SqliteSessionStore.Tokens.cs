@@ -19,12 +19,11 @@ public sealed partial class SqliteSessionStore : ISessionTokenStore
         {
             return ValueTask.FromResult(false);
         }
-        return WriteAsync((access, refresh), static async (store, connection, transaction, pair, cancellationToken) =>
+        return WriteAsync((access, refresh), static async (store, writer, pair, cancellationToken) =>
         {
             var (access, refresh) = pair;
             long pk;
-            var check = Command(connection, transaction, SqliteStatements.CreateTokensCheck);
-            await using (check.ConfigureAwait(false))
+            var check = writer.Command(SqliteStatements.CreateTokensCheck);
             {
                 check.Parameters.AddWithValue("$session_id", access.SessionId);
                 check.Parameters.AddWithValue("$access_id", access.Id);
@@ -38,7 +37,7 @@ public sealed partial class SqliteSessionStore : ISessionTokenStore
                 }
                 pk = reader.GetInt64(0);
             }
-            await InsertTokensAsync(connection, transaction, pk, access, refresh, cancellationToken).ConfigureAwait(false);
+            await InsertTokensAsync(writer, pk, access, refresh, cancellationToken).ConfigureAwait(false);
             return true;
         }, cancellationToken);
     }
@@ -79,13 +78,12 @@ public sealed partial class SqliteSessionStore : ISessionTokenStore
         ArgumentNullException.ThrowIfNull(refreshTokenId);
         ArgumentNullException.ThrowIfNull(newAccess);
         ArgumentNullException.ThrowIfNull(newRefresh);
-        return WriteAsync((refreshTokenId, newAccess, newRefresh, now), static async (store, connection, transaction, rotation, cancellationToken) =>
+        return WriteAsync((refreshTokenId, newAccess, newRefresh, now), static async (store, writer, rotation, cancellationToken) =>
         {
             var (refreshTokenId, newAccess, newRefresh, now) = rotation;
             long pk;
             string pairedTokenId;
-            var read = Command(connection, transaction, SqliteStatements.RotateRead);
-            await using (read.ConfigureAwait(false))
+            var read = writer.Command(SqliteStatements.RotateRead);
             {
                 read.Parameters.AddWithValue("$id", refreshTokenId);
                 read.Parameters.AddWithValue("$now", store.Now());
@@ -115,49 +113,36 @@ public sealed partial class SqliteSessionStore : ISessionTokenStore
                 pairedTokenId = reader.GetString(2);
                 pk = reader.GetInt64(3);
             }
-            var revoke = Command(connection, transaction, SqliteStatements.RotateRevokeRefresh);
-            await using (revoke.ConfigureAwait(false))
+            var revoke = writer.Command(SqliteStatements.RotateRevokeRefresh);
+            revoke.Parameters.AddWithValue("$id", refreshTokenId);
+            revoke.Parameters.AddWithValue("$now", Ms(now));
+            revoke.Parameters.AddWithValue("$successor_id", newRefresh.Id);
+            if (await revoke.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
             {
-                revoke.Parameters.AddWithValue("$id", refreshTokenId);
-                revoke.Parameters.AddWithValue("$now", Ms(now));
-                revoke.Parameters.AddWithValue("$successor_id", newRefresh.Id);
-                if (await revoke.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
-                {
-                    return TokenRotationOutcome.AlreadyRevoked; // another writer won between the read and here
-                }
+                return TokenRotationOutcome.AlreadyRevoked; // another writer won between the read and here
             }
-            var revokeAccess = Command(connection, transaction, SqliteStatements.RotateRevokeAccess);
-            await using (revokeAccess.ConfigureAwait(false))
-            {
-                revokeAccess.Parameters.AddWithValue("$id", pairedTokenId);
-                revokeAccess.Parameters.AddWithValue("$now", Ms(now));
-                await revokeAccess.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-            var prune = Command(connection, transaction, SqliteStatements.RotatePrune);
-            await using (prune.ConfigureAwait(false))
-            {
-                prune.Parameters.AddWithValue("$pk", pk);
-                prune.Parameters.AddWithValue("$cutoff", Ms(now - TesseraDefaults.ExpiredTokenRetention));
-                prune.Parameters.AddWithValue("$id", refreshTokenId);
-                await prune.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-            await InsertTokensAsync(connection, transaction, pk, newAccess, newRefresh, cancellationToken).ConfigureAwait(false);
-            var extend = Command(connection, transaction, SqliteStatements.RotateExtendSession);
-            await using (extend.ConfigureAwait(false))
-            {
-                extend.Parameters.AddWithValue("$pk", pk);
-                extend.Parameters.AddWithValue("$now", Ms(now));
-                extend.Parameters.AddWithValue("$refresh_expires_at", Ms(newRefresh.ExpiresAt));
-                await extend.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
+            var revokeAccess = writer.Command(SqliteStatements.RotateRevokeAccess);
+            revokeAccess.Parameters.AddWithValue("$id", pairedTokenId);
+            revokeAccess.Parameters.AddWithValue("$now", Ms(now));
+            await revokeAccess.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            var prune = writer.Command(SqliteStatements.RotatePrune);
+            prune.Parameters.AddWithValue("$pk", pk);
+            prune.Parameters.AddWithValue("$cutoff", Ms(now - TesseraDefaults.ExpiredTokenRetention));
+            prune.Parameters.AddWithValue("$id", refreshTokenId);
+            await prune.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await InsertTokensAsync(writer, pk, newAccess, newRefresh, cancellationToken).ConfigureAwait(false);
+            var extend = writer.Command(SqliteStatements.RotateExtendSession);
+            extend.Parameters.AddWithValue("$pk", pk);
+            extend.Parameters.AddWithValue("$now", Ms(now));
+            extend.Parameters.AddWithValue("$refresh_expires_at", Ms(newRefresh.ExpiresAt));
+            await extend.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             return TokenRotationOutcome.Rotated;
         }, cancellationToken);
     }
 
-    private static async ValueTask InsertTokensAsync(SqliteConnection connection, SqliteTransaction transaction, long sessionPk, TokenRecord access, TokenRecord refresh, CancellationToken cancellationToken)
+    private static async ValueTask InsertTokensAsync(SqliteWriter writer, long sessionPk, TokenRecord access, TokenRecord refresh, CancellationToken cancellationToken)
     {
-        var insert = Command(connection, transaction, SqliteStatements.InsertToken);
-        await using var insertScope = insert.ConfigureAwait(false);
+        var insert = writer.Command(SqliteStatements.InsertToken);
         insert.Parameters.AddWithValue("$session_pk", sessionPk);
         var id = insert.Parameters.Add("$id", SqliteType.Text);
         var kind = insert.Parameters.Add("$kind", SqliteType.Text);

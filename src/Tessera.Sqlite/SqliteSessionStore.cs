@@ -27,8 +27,8 @@ namespace Tessera.Sqlite;
 /// their session; a rotation is one transaction whose conditional update lets exactly one of concurrent rotations win.
 /// </para>
 /// <para>
-/// Every operation opens a connection from Microsoft.Data.Sqlite's pool and returns it at once, so the store is safe to
-/// share as a singleton. SQLite has one writer at a time, so this store's writes commit in groups: the writes that
+/// Reads run on pooled reader connections and writes on one write connection kept open, each with its statements
+/// compiled once; the store is safe to share as a singleton. SQLite has one writer at a time, so this store's writes commit in groups: the writes that
 /// arrive while a transaction runs share the next one, each in a savepoint of its own, so a write that fails is rolled
 /// back alone and never fails the others, and each caller hears of its write only once it is committed (group commit;
 /// durability as above). Waiting for a turn does not block a thread-pool thread the way SQLite's busy handler does;
@@ -96,6 +96,9 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
     /// <summary>The write transactions begun so far (tests observe group commit with it).</summary>
     internal long WriteTransactions => _writes.Transactions;
 
+    /// <summary>The statements the write path compiled so far (tests check that a write reuses them).</summary>
+    internal long WriteStatementsCompiled => _writes.StatementsCompiled;
+
     /// <summary>The writes waiting for their transaction.</summary>
     internal int QueuedWrites => _writes.Queued;
 
@@ -108,12 +111,11 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
         ArgumentNullException.ThrowIfNull(record);
         ArgumentNullException.ThrowIfNull(record.Id, nameof(record));
         ArgumentNullException.ThrowIfNull(record.CredentialHash, nameof(record));
-        return WriteAsync(record, static async (store, connection, transaction, record, cancellationToken) =>
+        return WriteAsync(record, static async (store, writer, record, cancellationToken) =>
         {
             var now = store.Now();
             RowCounts counts;
-            var check = Command(connection, transaction, SqliteStatements.CreateCheck);
-            await using (check.ConfigureAwait(false))
+            var check = writer.Command(SqliteStatements.CreateCheck);
             {
                 check.Parameters.AddWithValue("$id", record.Id);
                 check.Parameters.AddWithValue("$hash", record.CredentialHash);
@@ -129,26 +131,23 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
             var anonymous = record.Subject is null;
             if (store.IsFull(counts, anonymous))
             {
-                await store.MakeRoomAsync(connection, transaction, anonymous, now, cancellationToken).ConfigureAwait(false);
+                await store.MakeRoomAsync(writer, anonymous, now, cancellationToken).ConfigureAwait(false);
             }
             long pk;
-            var insert = Command(connection, transaction, SqliteStatements.InsertSession);
-            await using (insert.ConfigureAwait(false))
-            {
-                insert.Parameters.AddWithValue("$id", record.Id);
-                insert.Parameters.AddWithValue("$hash", record.CredentialHash);
-                insert.Parameters.AddWithValue("$subject", (object?)record.Subject ?? DBNull.Value);
-                insert.Parameters.AddWithValue("$created_at", Ms(record.CreatedAt));
-                insert.Parameters.AddWithValue("$last_seen_at", Ms(record.LastSeenAt));
-                insert.Parameters.AddWithValue("$idle_expires_at", Ms(record.IdleExpiresAt));
-                insert.Parameters.AddWithValue("$absolute_expires_at", Ms(record.AbsoluteExpiresAt));
-                insert.Parameters.AddWithValue("$revoked_at", record.RevokedAt is { } revoked ? Ms(revoked) : DBNull.Value);
-                insert.Parameters.AddWithValue("$user_agent", (object?)record.Metadata?.UserAgent ?? DBNull.Value);
-                insert.Parameters.AddWithValue("$ip_address", (object?)record.Metadata?.IpAddress ?? DBNull.Value);
-                insert.Parameters.AddWithValue("$label", (object?)record.Metadata?.Label ?? DBNull.Value);
-                pk = (long)(await insert.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-            }
-            await UpsertAsync(connection, transaction, pk, record.Data, cancellationToken).ConfigureAwait(false);
+            var insert = writer.Command(SqliteStatements.InsertSession);
+            insert.Parameters.AddWithValue("$id", record.Id);
+            insert.Parameters.AddWithValue("$hash", record.CredentialHash);
+            insert.Parameters.AddWithValue("$subject", (object?)record.Subject ?? DBNull.Value);
+            insert.Parameters.AddWithValue("$created_at", Ms(record.CreatedAt));
+            insert.Parameters.AddWithValue("$last_seen_at", Ms(record.LastSeenAt));
+            insert.Parameters.AddWithValue("$idle_expires_at", Ms(record.IdleExpiresAt));
+            insert.Parameters.AddWithValue("$absolute_expires_at", Ms(record.AbsoluteExpiresAt));
+            insert.Parameters.AddWithValue("$revoked_at", record.RevokedAt is { } revoked ? Ms(revoked) : DBNull.Value);
+            insert.Parameters.AddWithValue("$user_agent", (object?)record.Metadata?.UserAgent ?? DBNull.Value);
+            insert.Parameters.AddWithValue("$ip_address", (object?)record.Metadata?.IpAddress ?? DBNull.Value);
+            insert.Parameters.AddWithValue("$label", (object?)record.Metadata?.Label ?? DBNull.Value);
+            pk = (long)(await insert.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            await UpsertAsync(writer, pk, record.Data, cancellationToken).ConfigureAwait(false);
             return true;
         }, cancellationToken);
     }
@@ -179,13 +178,12 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
     {
         ArgumentNullException.ThrowIfNull(id);
         ArgumentNullException.ThrowIfNull(patch);
-        return WriteAsync((id, patch), static async (store, connection, transaction, state, cancellationToken) =>
+        return WriteAsync((id, patch), static async (store, writer, state, cancellationToken) =>
         {
             var (id, patch) = state;
             long pk;
             var changesRow = patch.SubjectChanged || patch.NewCredentialHash is not null || patch.LastSeenAt is not null || patch.IdleExpiresAt is not null;
-            var update = Command(connection, transaction, changesRow ? SqliteStatements.ApplySession : SqliteStatements.FindLiveSession);
-            await using (update.ConfigureAwait(false))
+            var update = writer.Command(changesRow ? SqliteStatements.ApplySession : SqliteStatements.FindLiveSession);
             {
                 update.Parameters.AddWithValue("$id", id);
                 update.Parameters.AddWithValue("$now", store.Now());
@@ -215,15 +213,13 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
             }
             if (patch.ClearData)
             {
-                var clear = Command(connection, transaction, SqliteStatements.ClearData);
-                await using var clearScope = clear.ConfigureAwait(false);
+                var clear = writer.Command(SqliteStatements.ClearData);
                 clear.Parameters.AddWithValue("$pk", pk);
                 await clear.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
             else if (patch.Removed.Count > 0)
             {
-                var remove = Command(connection, transaction, SqliteStatements.RemoveKey);
-                await using var removeScope = remove.ConfigureAwait(false);
+                var remove = writer.Command(SqliteStatements.RemoveKey);
                 remove.Parameters.AddWithValue("$pk", pk);
                 var keyParameter = remove.Parameters.Add("$key", SqliteType.Text);
                 foreach (var key in patch.Removed)
@@ -232,7 +228,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
                     await remove.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 }
             }
-            await UpsertAsync(connection, transaction, pk, patch.Set, cancellationToken).ConfigureAwait(false);
+            await UpsertAsync(writer, pk, patch.Set, cancellationToken).ConfigureAwait(false);
             return true;
         }, cancellationToken);
     }
@@ -278,6 +274,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
         }
         _disposed = true;
         _readers.Dispose();
+        _writes.Dispose();
         using var connection = new SqliteConnection(_connectionString);
         SqliteConnection.ClearPool(connection);
     }

@@ -39,4 +39,56 @@ public sealed partial class SqliteSessionStoreTests
 
         Assert.False(await store.ApplyAsync(record.Id, new SessionPatch { Set = new Dictionary<string, string> { ["n"] = "1" } }));
     }
+
+    // The write connection stays open with its statements compiled: once every kind of write has run, more of them
+    // compile nothing (no SQL parsed per write, no pragmas per transaction).
+    [Fact]
+    public async Task WritesReuseTheStatementsTheWriteConnectionCompiled()
+    {
+        var store = NewStore(_directory.NewDatabasePath());
+        var records = Enumerable.Range(0, 3).Select(_ => NewRecord()).ToList();
+        Assert.True(await store.CreateAsync(records[0]));
+        await WriteEachKindAsync(store, records[0], 0);
+        var compiled = store.WriteStatementsCompiled;
+        Assert.True(compiled > 0);
+
+        foreach (var record in records.Skip(1))
+        {
+            Assert.True(await store.CreateAsync(record));
+        }
+        for (var i = 1; i <= 20; i++)
+        {
+            await WriteEachKindAsync(store, records[i % records.Count], i);
+        }
+
+        Assert.Equal(compiled, store.WriteStatementsCompiled);
+        Assert.Equal(new Dictionary<string, string> { ["n"] = "18" }, (await store.LoadAsync(records[0].Id))!.Data);
+    }
+
+    private async Task WriteEachKindAsync(SqliteSessionStore store, SessionRecord record, int i)
+    {
+        var now = _clock.GetUtcNow();
+        Assert.True(await store.ApplyAsync(record.Id, new SessionPatch { Set = new Dictionary<string, string> { ["gone"] = "x" } }));
+        Assert.True(await store.ApplyAsync(record.Id, new SessionPatch { Set = new Dictionary<string, string> { ["n"] = $"{i}" }, Removed = ["gone"] }));
+        Assert.True(await store.TouchAsync(record.Id, now, now.AddMinutes(30)));
+    }
+
+    // Disposing the store closes the write connection too: with every connection closed, SQLite checkpoints the WAL
+    // into the database file and removes it.
+    [Fact]
+    public async Task DisposingTheStoreClosesTheWriteConnection()
+    {
+        var path = _directory.NewDatabasePath();
+        var store = NewStore(path);
+        var record = NewRecord();
+        Assert.True(await store.CreateAsync(record));
+        Assert.NotNull(await store.LoadAsync(record.Id));
+        Assert.True(File.Exists(path + "-wal"));
+
+        await store.DisposeAsync();
+
+        Assert.False(File.Exists(path + "-wal"));
+        var reopened = NewStore(path);
+        AssertSameRecord(record, await reopened.LoadAsync(record.Id));
+    }
 }
