@@ -11,7 +11,9 @@ namespace Tessera.PostgreSql;
 //
 // One failed statement rolls back the whole batch, so it must not decide the others' fate: when a batch fails, each of
 // its writes runs again alone, in its order, and gets the outcome it would have had had it never been batched (a
-// credential collision answers false to that write only; a server that is down fails each). Nothing of the failed batch
+// credential collision answers false to that write only; a server that is down fails each). A batch that timed out is
+// the exception: its writes fail with the timeout at once, so none waits for a timeout of its own after the batch's.
+// Nothing of the failed batch
 // was applied (one transaction), so running them again applies each exactly once; an UPDATE that did commit before the
 // connection broke applies the same values again, as the single statement's own retry on a broken connection does.
 //
@@ -104,6 +106,16 @@ public sealed partial class PostgreSqlSessionStore
                 affected[i] = statements.BatchCommands[i].RecordsAffected;
             }
         }
+        catch (Exception e) when (IsTimeout(e))
+        {
+            // Each write alone would wait a timeout of its own again, one after another: every write of the batch gets
+            // this failure instead, as it would have running alone (the batch may or may not have committed).
+            foreach (var pending in batch)
+            {
+                pending.Result.TrySetException(e);
+            }
+            return;
+        }
         catch (Exception e)
         {
             Log.WriteBatchRunAlone(_logger, batch.Count, e is PostgresException server ? server.SqlState : e.GetType().Name);
@@ -118,6 +130,9 @@ public sealed partial class PostgreSqlSessionStore
             batch[i].Result.TrySetResult(affected[i]);
         }
     }
+
+    // Npgsql reports a command timeout, and a pool with no connection free in time, as a TimeoutException inside.
+    private static bool IsTimeout(Exception failure) => failure is TimeoutException or NpgsqlException { InnerException: TimeoutException };
 
     private async Task RunAloneAsync(PendingWrite pending)
     {

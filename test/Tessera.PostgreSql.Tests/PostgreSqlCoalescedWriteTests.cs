@@ -147,4 +147,42 @@ public sealed class PostgreSqlCoalescedWriteTests(PostgresDatabase database) : I
         Assert.Equal("2", await ValueAsync(store, records[1], "n"));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.ApplyAsync(records[0].Id, Set("n", 3), cancellation.Token).AsTask());
     }
+
+    // A batch that times out fails each of its writes with the timeout at once, instead of running each alone into a
+    // timeout of its own, one after another (the last of them would wait a timeout per write before it).
+    [Fact]
+    public async Task EveryWriteOfABatchThatTimesOutFailsWithTheTimeoutAfterOneRoundTrip()
+    {
+        var schema = database.NewSchema();
+        await using var store = await database.CreateStoreAsync(_clock, o =>
+        {
+            o.Schema = schema;
+            o.CommandTimeout = TimeSpan.FromSeconds(1);
+        });
+        var records = await CreateAsync(store, 3);
+        var before = store.WriteRoundTrips;
+        await using (var blocker = await database.DataSource.OpenConnectionAsync(TestContext.Current.CancellationToken))
+        {
+            await using var transaction = await blocker.BeginTransactionAsync(TestContext.Current.CancellationToken);
+            await using (var lockTable = new NpgsqlCommand($"""LOCK TABLE "{schema}"."sessionStore" IN ACCESS EXCLUSIVE MODE""", blocker, transaction))
+            {
+                await lockTable.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+            }
+
+            store.HoldWrites();
+            var writes = records.Select(r => store.ApplyAsync(r.Id, Set("n", 1)).AsTask()).ToList();
+            store.ReleaseWrites();
+
+            foreach (var write in writes)
+            {
+                var failure = await Assert.ThrowsAsync<NpgsqlException>(() => write);
+                Assert.IsType<TimeoutException>(failure.InnerException);
+            }
+            Assert.Equal(1, store.WriteRoundTrips - before);
+            await transaction.RollbackAsync(TestContext.Current.CancellationToken);
+        }
+
+        Assert.True(await store.ApplyAsync(records[0].Id, Set("n", 2)));
+        Assert.Equal("2", await ValueAsync(store, records[0], "n"));
+    }
 }
