@@ -265,7 +265,11 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
         return await WriteAsync(SqliteStatements.Delete, id, static (_, command, id) => command.Parameters.AddWithValue("$id", id), cancellationToken).ConfigureAwait(false) == 1;
     }
 
-    /// <summary>Closes this store's idle pooled connections (which lets SQLite checkpoint and remove the WAL file).</summary>
+    /// <summary>
+    /// Closes this store's reader connections, its write connection (at once, or when the transaction running on it
+    /// ends) and its idle pooled connections, which lets SQLite checkpoint and remove the WAL file. Calling it again does
+    /// nothing; an operation on the store afterwards throws <see cref="ObjectDisposedException"/>.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed)
@@ -279,7 +283,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
         SqliteConnection.ClearPool(connection);
     }
 
-    /// <summary>Closes this store's idle pooled connections; see <see cref="Dispose"/>.</summary>
+    /// <summary>Closes this store's connections; see <see cref="Dispose"/>.</summary>
     /// <returns>A completed task.</returns>
     public ValueTask DisposeAsync()
     {

@@ -24,7 +24,7 @@ public sealed class SqliteSessionStoreOptions
     /// The Microsoft.Data.Sqlite connection string of the database file. Default
     /// <see cref="SqliteSessionStoreDefaults.ConnectionString"/> (<c>Data Source=./data/sessions.db</c>). The file and
     /// its directory are created when missing. In-memory databases (<c>:memory:</c>, <c>Mode=Memory</c>) are refused:
-    /// the store opens a pooled connection per operation, so an in-memory database would not outlive one operation.
+    /// each of the store's connections would open a database of its own, and a pooled one would not outlive its operation.
     /// Foreign keys are always turned on; pooling stays as the string says (on by default).
     /// </summary>
     public string ConnectionString { get; set; } = SqliteSessionStoreDefaults.ConnectionString;

@@ -90,5 +90,8 @@ public sealed partial class SqliteSessionStoreTests
         Assert.False(File.Exists(path + "-wal"));
         var reopened = NewStore(path);
         AssertSameRecord(record, await reopened.LoadAsync(record.Id));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => store.LoadAsync(record.Id).AsTask());
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => store.TouchAsync(record.Id, _clock.GetUtcNow(), _clock.GetUtcNow().AddMinutes(30)).AsTask());
+        store.Dispose(); // again: nothing
     }
 }
