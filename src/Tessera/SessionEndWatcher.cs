@@ -288,7 +288,7 @@ public sealed class SessionEndWatcher : IHostedService, IAsyncDisposable, ISessi
         var now = _time.GetUtcNow();
         if (record is not null && record.IsActiveAt(now))
         {
-            ScheduleDeadline(sessionId, record.ExpiresAt, now);
+            ScheduleDeadline(sessionId, record.ExpiresAt, now, record.Subject);
             return;
         }
         var expired = reason is null && (record is not null ? record.RevokedAt is null : PassedDeadline(sessionId, now));
@@ -296,6 +296,21 @@ public sealed class SessionEndWatcher : IHostedService, IAsyncDisposable, ISessi
         {
             // This process is revoking it right now and has not told Revoked yet: this read came in between.
             reason = revoking;
+        }
+        if (!expired && reason is null)
+        {
+            // A session-limit trim learns which sessions it revoked only from the store's answer, so it cannot note them
+            // beforehand: when this read came in between a trim of the session's subject and its report, the report ends
+            // the watch with the reason "limit". The subject of a session the store no longer has is the one last read.
+            var trims = _reporter.LimitingDone(record is not null ? record.Subject : WatchedSubject(sessionId));
+            if (!trims.IsCompleted)
+            {
+                await trims.ConfigureAwait(false);
+                if (!IsWatched(sessionId))
+                {
+                    return;
+                }
+            }
         }
         if (!expired && reason is null && _listening && _options.EndedMessageWait > TimeSpan.Zero)
         {
@@ -327,6 +342,14 @@ public sealed class SessionEndWatcher : IHostedService, IAsyncDisposable, ISessi
         }
     }
 
+    private string? WatchedSubject(string sessionId)
+    {
+        lock (_gate)
+        {
+            return _watched.TryGetValue(sessionId, out var watched) ? watched.Subject : null;
+        }
+    }
+
     private bool PassedDeadline(string sessionId, DateTimeOffset now)
     {
         lock (_gate)
@@ -335,11 +358,16 @@ public sealed class SessionEndWatcher : IHostedService, IAsyncDisposable, ISessi
         }
     }
 
-    private void ScheduleDeadline(string sessionId, DateTimeOffset expiresAt, DateTimeOffset now)
+    private void ScheduleDeadline(string sessionId, DateTimeOffset expiresAt, DateTimeOffset now, string? subject = null)
     {
         lock (_gate)
         {
-            if (!_watched.TryGetValue(sessionId, out var watched) || watched.ExpiresAt == expiresAt)
+            if (!_watched.TryGetValue(sessionId, out var watched))
+            {
+                return;
+            }
+            watched.Subject = subject ?? watched.Subject;
+            if (watched.ExpiresAt == expiresAt)
             {
                 return;
             }
@@ -400,6 +428,9 @@ public sealed class SessionEndWatcher : IHostedService, IAsyncDisposable, ISessi
         public List<WatchHandle> Watches { get; } = [];
 
         public DateTimeOffset? ExpiresAt { get; set; }
+
+        // The subject the last read found (null before the first read, or for an anonymous session).
+        public string? Subject { get; set; }
 
         public ITimer? Deadline { get; set; }
 

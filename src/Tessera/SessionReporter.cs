@@ -57,6 +57,56 @@ internal sealed class SessionReporter(TesseraSessionEvents events, TesseraMetric
     /// <summary>Why this process is revoking <paramref name="sessionId"/> right now, if it is.</summary>
     public bool TryGetRevoking(string sessionId, out SessionRevocationReason reason) => _revoking.TryGetValue(sessionId, out reason);
 
+    // Session-limit trims this process is running now, by subject (from just before the store write until every
+    // session it revoked has been reported), kept only while something listens to Revoked. A trim learns which sessions
+    // it revoked only from the store's answer, so unlike BeginRevoking it cannot note them by id beforehand: a watcher
+    // whose read finds one of its sessions revoked meanwhile waits for the subject's trims to report instead.
+    private readonly Lock _limitGate = new();
+    private readonly List<(string Subject, TaskCompletionSource Done)> _limiting = [];
+
+    /// <summary>
+    /// Notes that this process is about to trim <paramref name="subject"/>'s sessions to the session limit; returns the
+    /// note to pass to <see cref="EndLimiting"/> once every session the trim revoked is reported (or the trim failed),
+    /// or <see langword="null"/> when nothing listens to <see cref="Revoked"/>.
+    /// </summary>
+    public TaskCompletionSource? BeginLimiting(string subject)
+    {
+        if (Revoked is null)
+        {
+            return null;
+        }
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_limitGate)
+        {
+            _limiting.Add((subject, done));
+        }
+        return done;
+    }
+
+    /// <summary>The trim noted by <paramref name="note"/> is over; whoever waits for it goes on.</summary>
+    public void EndLimiting(TaskCompletionSource note)
+    {
+        lock (_limitGate)
+        {
+            _limiting.RemoveAll(l => l.Done == note);
+        }
+        note.TrySetResult();
+    }
+
+    /// <summary>
+    /// Completes once the session-limit trims running now for <paramref name="subject"/> (every subject's, when it is
+    /// <see langword="null"/>: the subject of a session the store no longer has is unknown) have reported what they
+    /// revoked; completed at once when none runs.
+    /// </summary>
+    public Task LimitingDone(string? subject)
+    {
+        lock (_limitGate)
+        {
+            var running = _limiting.Where(l => subject is null || string.Equals(l.Subject, subject, StringComparison.Ordinal)).Select(l => l.Done.Task).ToArray();
+            return running.Length == 0 ? Task.CompletedTask : Task.WhenAll(running);
+        }
+    }
+
     /// <summary>Logs and counts a revocation, tells <see cref="Revoked"/>, then raises <see cref="TesseraSessionEvents.OnRevoked"/>.</summary>
     public ValueTask RevokedAsync(SessionRevokedEvent revoked)
     {

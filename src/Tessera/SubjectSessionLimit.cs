@@ -34,26 +34,37 @@ internal sealed class SubjectSessionLimit(InstrumentedStore store, TesseraOption
             known = before.ToDictionary(r => r.Id, r => r.Metadata, StringComparer.Ordinal);
         }
         var now = clock.Now();
-        var revoked = await store.TrimSubjectAsync(
-            limiter,
-            subject,
-            keep,
-            // Refusing revokes only the newcomer, so a sign-in once accepted is never revoked by a racing one.
-            refuse ? SessionLimitOrder.NewcomerOnly : SessionLimitOrder.MostRecentlySeen,
-            sessionId,
-            now,
-            cancellationToken).ConfigureAwait(false);
-        var kept = true;
-        foreach (var id in revoked)
+        var noted = reporter.BeginLimiting(subject);
+        try
         {
-            var newcomer = string.Equals(id, sessionId, StringComparison.Ordinal);
-            kept &= !newcomer;
-            var revokedMetadata = newcomer ? metadata
-                : known is not null && known.TryGetValue(id, out var m) ? m
-                : SessionMetadata.Empty;
-            await reporter.RevokedAsync(new SessionRevokedEvent(id, subject, SessionRevocationReason.Limit, now, revokedMetadata)).ConfigureAwait(false);
+            var revoked = await store.TrimSubjectAsync(
+                limiter,
+                subject,
+                keep,
+                // Refusing revokes only the newcomer, so a sign-in once accepted is never revoked by a racing one.
+                refuse ? SessionLimitOrder.NewcomerOnly : SessionLimitOrder.MostRecentlySeen,
+                sessionId,
+                now,
+                cancellationToken).ConfigureAwait(false);
+            var kept = true;
+            foreach (var id in revoked)
+            {
+                var newcomer = string.Equals(id, sessionId, StringComparison.Ordinal);
+                kept &= !newcomer;
+                var revokedMetadata = newcomer ? metadata
+                    : known is not null && known.TryGetValue(id, out var m) ? m
+                    : SessionMetadata.Empty;
+                await reporter.RevokedAsync(new SessionRevokedEvent(id, subject, SessionRevocationReason.Limit, now, revokedMetadata)).ConfigureAwait(false);
+            }
+            return kept;
         }
-        return kept;
+        finally
+        {
+            if (noted is not null)
+            {
+                reporter.EndLimiting(noted);
+            }
+        }
     }
 
     /// <summary>

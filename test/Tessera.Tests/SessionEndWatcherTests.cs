@@ -110,6 +110,34 @@ public sealed class SessionEndWatcherTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task ACheckThatReadsTheSessionWhileTheSessionLimitRevokesItTellsTheReasonLimit()
+    {
+        // The session limit's trim has revoked the older session in the store and not reported it yet when a
+        // re-validation reads it. A trim knows what it revoked only from the store's answer, so nothing noted that
+        // session beforehand; the read must wait for the report, not close the connection as "revoked".
+        var store = new BetweenTrimAndReportStore(_store);
+        var options = new TesseraOptions { MaxSessionsPerSubject = 1 };
+        options.Keys.Add(SigningKeyRing.GenerateBase64Key());
+        var manager = new SessionManager(store, Options.Create(options), _clock);
+        await using var watcher = new SessionEndWatcher(manager, Options.Create(new SessionEndWatcherOptions()));
+        var older = await SignInAsync(manager, "alice");
+        using var watch = watcher.Watch(older, _ended.Add);
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        store.AfterTrim = () =>
+        {
+            _clock.Advance(SessionEndWatcherDefaults.RevalidationInterval);
+            Assert.Empty(_ended); // the re-read found it revoked and waits
+        };
+
+        var newer = await SignInAsync(manager, "alice");
+
+        Assert.Equal("limit", Assert.Single(_ended).Code);
+        Assert.Null(await _store.LoadAsync(older, TestContext.Current.CancellationToken));
+        Assert.NotNull(await _store.LoadAsync(newer, TestContext.Current.CancellationToken));
+        Assert.Equal(0, watcher.Count);
+    }
+
+    [Fact]
     public async Task AReReadThatFindsTheSessionRevokedElsewhereWaitsForTheMessageThatSaysWhy()
     {
         // The other instance wrote the revocation and has not announced it yet when this instance's re-validation reads.
@@ -212,6 +240,26 @@ public sealed class SessionEndWatcherTests : IAsyncDisposable
             AfterRevoke?.Invoke();
             return revoked;
         }
+    }
+
+    private sealed class BetweenTrimAndReportStore(InMemorySessionStore inner) : RequiredOnlyStore(inner), ISubjectSessionLimiter
+    {
+        public Action? AfterTrim { get; set; }
+
+        public async ValueTask<IReadOnlyList<string>> TrimSubjectAsync(string subject, int keep, SessionLimitOrder order, string? mustKeepId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
+        {
+            var revoked = await inner.TrimSubjectAsync(subject, keep, order, mustKeepId, revokedAt, cancellationToken);
+            AfterTrim?.Invoke();
+            return revoked;
+        }
+    }
+
+    private static async Task<string> SignInAsync(SessionManager manager, string subject)
+    {
+        var session = manager.Open(null);
+        await session.LoadAsync();
+        session.SignIn(subject);
+        return (await session.CommitAsync()).SessionId!;
     }
 
     // A cookie session's idle deadline is the idle timeout (a token session's is its refresh token's expiry).
