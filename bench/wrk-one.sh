@@ -21,7 +21,8 @@
 # 8 s, then measures -t2 -c50 for S seconds (default 10). With --perf OUT, perf samples the demo
 # (every process, PostgreSQL's included, with --store postgres) during the measured run (perf.data in OUT.perf.data; JIT symbols through
 # DOTNET_PerfMapEnabled). Prints wrk's latency and requests/s lines and the
-# CPU time per request of the app (and of its redis-server or PostgreSQL).
+# CPU time per request of the app (and of its redis-server or PostgreSQL; for
+# Redis also its script calls and commands per 100 requests).
 set -euo pipefail
 
 perf_out="" store=memory seconds=10 sessions=1
@@ -128,7 +129,14 @@ pg_ticks() {
   for p in $(pgrep -P "$pg_pid"); do t=$((t + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done
   echo "$t"
 }
-[[ -n $redis ]] && redis_before=$(cpu_ticks "$redis")
+# Redis's script calls (EVAL and EVALSHA) and all its commands, from INFO commandstats.
+redis_calls() {
+  redis-cli -p "$redis_port" info commandstats | tr -d '\r' |
+    awk -F'[:=,]' -v want="$1" '/^cmdstat_/ { if (want == "all" || $1 == "cmdstat_eval" || $1 == "cmdstat_evalsha") n += $3 } END { print n + 0 }'
+}
+if [[ -n $redis ]]; then
+  redis_before=$(cpu_ticks "$redis") scripts_before=$(redis_calls scripts) commands_before=$(redis_calls all)
+fi
 [[ -n $pg_pid ]] && pg_before=$(pg_ticks)
 out=$(wrk -t2 -c50 "-d${seconds}s" "${measured_args[@]}")
 app_after=$(cpu_ticks "$demo")
@@ -145,4 +153,5 @@ fi
 grep -E 'Non-2xx' <<<"$out" || true
 if [[ -n $redis ]]; then
   echo "redis-server CPU per request: $(( ($(cpu_ticks "$redis") - redis_before) * 1000000 / hz / requests )) µs"
+  echo "redis scripts / commands per 100 requests: $(( ($(redis_calls scripts) - scripts_before) * 100 / requests )) / $(( ($(redis_calls all) - commands_before) * 100 / requests ))"
 fi

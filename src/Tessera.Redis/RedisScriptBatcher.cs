@@ -9,15 +9,32 @@ namespace Tessera.Redis;
 /// order they arrived. Under load (many requests in flight) that turns one socket write per script into one per batch,
 /// on the app and on Redis alike; a lone script waits only for one hop through the thread pool.
 /// </summary>
+/// <remarks>
+/// A lookup that names a combined form (<see cref="RedisScripts.LoadByCredentials"/>) goes further where the server
+/// allows it: the lookups of one batch run as one script, up to <see cref="MaxCombined"/> at a time, so Redis makes one
+/// script call for them instead of one each. They run after the batch's other scripts, which were in flight at the same
+/// time. Not on a Redis Cluster or behind a proxy, where one script may touch one slot only: there each runs alone.
+/// </remarks>
 internal sealed class RedisScriptBatcher
 {
+    /// <summary>At most this many lookups share one combined script, so none keeps Redis busy for long.</summary>
+    internal const int MaxCombined = 64;
+
     private readonly ConcurrentQueue<Pending> _queue = new();
     private int _scheduled;
+    private long _combinedScripts;
 
-    /// <summary>Runs <paramref name="script"/> on <paramref name="db"/>, batched with the other reads waiting now.</summary>
-    public Task<RedisResult> EvaluateAsync(IDatabase db, string script, RedisKey key, RedisValue[] values)
+    /// <summary>How many combined scripts were sent (each served two lookups or more); for tests.</summary>
+    internal long CombinedScripts => Interlocked.Read(ref _combinedScripts);
+
+    /// <summary>
+    /// Runs <paramref name="script"/> on <paramref name="db"/>, batched with the other scripts waiting now.
+    /// <paramref name="combined"/>, when given, is the same lookup for many keys at once (KEYS[i] with ARGV[i], replying
+    /// with one entry per key); then <paramref name="values"/> must be that key's one argument.
+    /// </summary>
+    public Task<RedisResult> EvaluateAsync(IDatabase db, string script, RedisKey key, RedisValue[] values, string? combined = null)
     {
-        var pending = new Pending(db, script, key, values);
+        var pending = new Pending(db, script, key, values, combined);
         _queue.Enqueue(pending);
         if (Interlocked.Exchange(ref _scheduled, 1) == 0)
         {
@@ -46,12 +63,75 @@ internal sealed class RedisScriptBatcher
         foreach (var group in batch.GroupBy(p => p.Db))
         {
             var sending = group.Key.CreateBatch();
+            Dictionary<string, List<Pending>>? combinable = null;
             foreach (var pending in group)
             {
+                if (pending.Combined is { } combined)
+                {
+                    combinable ??= new(StringComparer.Ordinal);
+                    if (!combinable.TryGetValue(combined, out var lookups))
+                    {
+                        combinable[combined] = lookups = [];
+                    }
+                    lookups.Add(pending);
+                    continue;
+                }
                 Link(pending, sending.ScriptEvaluateAsync(pending.Script, [pending.Key], pending.Values));
+            }
+            if (combinable is not null)
+            {
+                var mayCombine = MayCombine(group.Key.Multiplexer);
+                foreach (var (combined, lookups) in combinable)
+                {
+                    Send(sending, combined, lookups, mayCombine);
+                }
             }
             sending.Execute();
         }
+    }
+
+    private void Send(IBatch sending, string combined, List<Pending> lookups, bool mayCombine)
+    {
+        if (!mayCombine || lookups.Count == 1)
+        {
+            foreach (var pending in lookups)
+            {
+                Link(pending, sending.ScriptEvaluateAsync(pending.Script, [pending.Key], pending.Values));
+            }
+            return;
+        }
+        foreach (var chunk in lookups.Chunk(MaxCombined))
+        {
+            if (chunk.Length == 1)
+            {
+                Link(chunk[0], sending.ScriptEvaluateAsync(chunk[0].Script, [chunk[0].Key], chunk[0].Values));
+                continue;
+            }
+            var keys = new RedisKey[chunk.Length];
+            var values = new RedisValue[chunk.Length];
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                keys[i] = chunk[i].Key;
+                values[i] = chunk[i].Values[0];
+            }
+            Interlocked.Increment(ref _combinedScripts);
+            LinkEach(chunk, sending.ScriptEvaluateAsync(combined, keys, values));
+        }
+    }
+
+    // One script may touch several slots only on a server that has no slots: a single node, or a primary behind Sentinel.
+    // A cluster, a proxy in front of one, or a server whose kind is not known yet gets one script per lookup.
+    private static bool MayCombine(IConnectionMultiplexer multiplexer)
+    {
+        var servers = multiplexer.GetServers();
+        foreach (var server in servers)
+        {
+            if (server.ServerType is not (ServerType.Standalone or ServerType.Sentinel))
+            {
+                return false;
+            }
+        }
+        return servers.Length > 0;
     }
 
     private static void Link(Pending pending, Task<RedisResult> task) =>
@@ -62,17 +142,51 @@ internal sealed class RedisScriptBatcher
             {
                 result.TrySetResult(t.Result);
             }
-            else if (t.IsCanceled)
-            {
-                result.TrySetCanceled();
-            }
             else
             {
-                result.TrySetException(t.Exception!.InnerExceptions);
+                Fail(result, t);
             }
         }, pending, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
-    private sealed record Pending(IDatabase Db, string Script, RedisKey Key, RedisValue[] Values)
+    private static void LinkEach(Pending[] lookups, Task<RedisResult> task) =>
+        task.ContinueWith(static (t, state) =>
+        {
+            var lookups = (Pending[])state!;
+            if (!t.IsCompletedSuccessfully)
+            {
+                foreach (var pending in lookups)
+                {
+                    Fail(pending.Result, t);
+                }
+                return;
+            }
+            var replies = (RedisResult[]?)t.Result;
+            for (var i = 0; i < lookups.Length; i++)
+            {
+                if (replies is not null && i < replies.Length)
+                {
+                    lookups[i].Result.TrySetResult(replies[i]);
+                }
+                else
+                {
+                    lookups[i].Result.TrySetException(new RedisException($"The combined lookup answered {replies?.Length ?? 0} entries for {lookups.Length} keys."));
+                }
+            }
+        }, lookups, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+    private static void Fail(TaskCompletionSource<RedisResult> result, Task task)
+    {
+        if (task.IsCanceled)
+        {
+            result.TrySetCanceled();
+        }
+        else
+        {
+            result.TrySetException(task.Exception!.InnerExceptions);
+        }
+    }
+
+    private sealed record Pending(IDatabase Db, string Script, RedisKey Key, RedisValue[] Values, string? Combined)
     {
         // Completed from Link's continuation, which StackExchange.Redis already runs on a thread-pool thread (its own
         // tasks complete their continuations asynchronously, off its reader), so the awaiting request goes on there

@@ -107,6 +107,20 @@ internal static partial class RedisScripts
         """;
 
     /// <summary>
+    /// <see cref="LoadByCredential"/> for many credentials at once (<see cref="RedisScriptBatcher"/> combines the lookups
+    /// that wait together, on a server that is not a cluster): KEYS[i] = a credential pointer, ARGV[i] = its bucket base.
+    /// Returns, for each key in order, {id, HGETALL} or nil.
+    /// </summary>
+    public const string LoadByCredentials = """
+        local out = {}
+        for i, k in ipairs(KEYS) do
+          local id = redis.call('GET', k)
+          if id then out[i] = {id, redis.call('HGETALL', ARGV[i] .. ':s:' .. id)} else out[i] = false end
+        end
+        return out
+        """;
+
+    /// <summary>
     /// ARGV 4.. = id, clear (1/0), subject changed (1/0), has subject (1/0), subject, new credential hex or '',
     /// last seen or '', idle expiry or '', removed count n, n removed fields ('d:' prefixed), then set pairs.
     /// Returns {1, old subject or '', expiry}, {0} (not live) or {-1} (new credential taken).

@@ -179,6 +179,37 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CredentialLookupsThatWaitTogetherRunAsOneScriptAndEachGetsItsOwnSession()
+    {
+        // On a single node the lookups of one batch become one script; every caller must still get its own answer,
+        // a credential that finds nothing included, in whatever order they were combined.
+        var store = new RedisSessionStore(await RedisTestStores.ConnectionAsync(redis), new() { KeyPrefix = _prefix }, _clock);
+        var records = Enumerable.Range(0, 40).Select(i => NewRecord(subject: $"user-{i}")).ToArray();
+        foreach (var record in records)
+        {
+            Assert.True(await store.CreateAsync(record));
+        }
+        var unknown = Enumerable.Range(0, 10).Select(i => (Hash: RandomNumberGenerator.GetBytes(32), Route: SessionRoute.Of(records[i].Id))).ToArray();
+
+        for (var round = 0; round < 20 && store.CombinedLookups == 0; round++)
+        {
+            var lookups = records.Select(r => store.LoadByCredentialAsync(r.CredentialHash, SessionRoute.Of(r.Id)).AsTask())
+                .Concat(unknown.Select(u => store.LoadByCredentialAsync(u.Hash, u.Route).AsTask()))
+                .ToArray();
+            var loaded = await Task.WhenAll(lookups);
+
+            for (var i = 0; i < records.Length; i++)
+            {
+                Assert.Equal(records[i].Id, loaded[i]?.Id);
+                Assert.Equal(records[i].Subject, loaded[i]?.Subject);
+            }
+            Assert.All(loaded[records.Length..], Assert.Null);
+        }
+
+        Assert.True(store.CombinedLookups > 0, "50 concurrent lookups were never combined in 20 rounds");
+    }
+
+    [Fact]
     public async Task APrefixThatIsAHashTagPutsEveryKeyOfTheStoreOnOneClusterSlot()
     {
         var prefix = "{" + _prefix + "}";
