@@ -10,7 +10,7 @@ namespace Tessera.Redis;
 /// on the app and on Redis alike; a lone script waits only for one hop through the thread pool.
 /// </summary>
 /// <remarks>
-/// A lookup that names a combined form (<see cref="RedisScripts.LoadByCredentials"/>) goes further where the server
+/// A lookup that names a combined form (<see cref="RedisScripts.LoadByCredentials"/>, <see cref="RedisScripts.LoadTokens"/>) goes further where the server
 /// allows it: the lookups of one batch run as one script, up to <see cref="MaxCombined"/> at a time, so Redis makes one
 /// script call for them instead of one each. They run after the batch's other scripts, which were in flight at the same
 /// time. Not on a Redis Cluster or behind a proxy, where one script may touch one slot only: there each runs alone.
@@ -24,17 +24,22 @@ internal sealed class RedisScriptBatcher
     private int _scheduled;
     private long _combinedScripts;
 
-    /// <summary>How many combined scripts were sent (each served two lookups or more); for tests.</summary>
+    /// <summary>How many combined scripts were sent (each served two lookups or more), of every combined form; for tests.</summary>
     internal long CombinedScripts => Interlocked.Read(ref _combinedScripts);
 
     /// <summary>
     /// Runs <paramref name="script"/> on <paramref name="db"/>, batched with the other scripts waiting now.
-    /// <paramref name="combined"/>, when given, is the same lookup for many keys at once (KEYS[i] with ARGV[i], replying
-    /// with one entry per key); then <paramref name="values"/> must be that key's one argument.
+    /// <paramref name="combined"/>, when given, is the same lookup for many keys at once: KEYS are the lookups' keys, ARGV
+    /// the lookups' <paramref name="combinedValues"/> one after the other (the same count for each lookup of that script),
+    /// and it replies with one entry per key, each what <paramref name="script"/> would have answered.
     /// </summary>
-    public Task<RedisResult> EvaluateAsync(IDatabase db, string script, RedisKey key, RedisValue[] values, string? combined = null)
+    public Task<RedisResult> EvaluateAsync(IDatabase db, string script, RedisKey key, RedisValue[] values, string? combined = null, RedisValue[]? combinedValues = null)
     {
-        var pending = new Pending(db, script, key, values, combined);
+        if ((combined is null) != (combinedValues is null))
+        {
+            throw new ArgumentException("A combined form needs its values, and values need a combined form.", nameof(combinedValues));
+        }
+        var pending = new Pending(db, script, key, values, combined, combinedValues);
         _queue.Enqueue(pending);
         if (Interlocked.Exchange(ref _scheduled, 1) == 0)
         {
@@ -108,14 +113,14 @@ internal sealed class RedisScriptBatcher
                 continue;
             }
             var keys = new RedisKey[chunk.Length];
-            var values = new RedisValue[chunk.Length];
+            var values = new List<RedisValue>(chunk.Length * chunk[0].CombinedValues!.Length);
             for (var i = 0; i < chunk.Length; i++)
             {
                 keys[i] = chunk[i].Key;
-                values[i] = chunk[i].Values[0];
+                values.AddRange(chunk[i].CombinedValues!);
             }
             Interlocked.Increment(ref _combinedScripts);
-            LinkEach(chunk, sending.ScriptEvaluateAsync(combined, keys, values));
+            LinkEach(chunk, sending.ScriptEvaluateAsync(combined, keys, [.. values]));
         }
     }
 
@@ -186,7 +191,7 @@ internal sealed class RedisScriptBatcher
         }
     }
 
-    private sealed record Pending(IDatabase Db, string Script, RedisKey Key, RedisValue[] Values, string? Combined)
+    private sealed record Pending(IDatabase Db, string Script, RedisKey Key, RedisValue[] Values, string? Combined, RedisValue[]? CombinedValues)
     {
         // Completed from Link's continuation, which StackExchange.Redis already runs on a thread-pool thread (its own
         // tasks complete their continuations asynchronously, off its reader), so the awaiting request goes on there

@@ -108,7 +108,7 @@ internal static partial class RedisScripts
 
     /// <summary>
     /// <see cref="LoadByCredential"/> for many credentials at once (<see cref="RedisScriptBatcher"/> combines the lookups
-    /// that wait together, on a server that is not a cluster): KEYS[i] = a credential pointer, ARGV[i] = its bucket base.
+    /// that wait together, on a single node or a Sentinel primary): KEYS[i] = a credential pointer, ARGV[i] = its bucket base.
     /// Returns, for each key in order, {id, HGETALL} or nil.
     /// </summary>
     public const string LoadByCredentials = """
@@ -232,6 +232,22 @@ internal static partial class RedisScripts
         local tj = redis.call('HGET', tkey(sid), ARGV[4])
         if not tj then return false end
         return {sid, tj, redis.call('HGETALL', skey(sid))}
+        """;
+
+    /// <summary>
+    /// <see cref="LoadToken"/> for many tokens at once (combined as <see cref="LoadByCredentials"/> is): KEYS[i] = a token
+    /// pointer, ARGV[2i-1] = its bucket base, ARGV[2i] = its token id. Returns, for each key in order, {session id, token
+    /// JSON, HGETALL of the session} or nil.
+    /// </summary>
+    public const string LoadTokens = """
+        local out = {}
+        for i, k in ipairs(KEYS) do
+          local b, tid = ARGV[2 * i - 1], ARGV[2 * i]
+          local sid = redis.call('GET', k)
+          local tj = sid and redis.call('HGET', b .. ':t:' .. sid, tid)
+          if tj then out[i] = {sid, tj, redis.call('HGETALL', b .. ':s:' .. sid)} else out[i] = false end
+        end
+        return out
         """;
 
     /// <summary>

@@ -50,7 +50,9 @@ public sealed partial class RedisSessionStore : ISessionTokenStore
         args.Add(tokenId);
         RedisKey key = TokenKey(tokenId);
         RedisValue[] values = [.. args];
-        var reply = await ReadAsync(db => _scripts.EvaluateAsync(db, script, key, values), cancellationToken).ConfigureAwait(false);
+        // An access token's lookup may share one script with the others waiting (LoadTokens); a refresh token's reads more.
+        RedisValue[]? combined = script == RedisScripts.LoadToken ? [values[0], tokenId] : null;
+        var reply = await ReadAsync(db => _scripts.EvaluateAsync(db, script, key, values, combined is null ? null : RedisScripts.LoadTokens, combined), cancellationToken).ConfigureAwait(false);
         if (reply.IsNull)
         {
             return null;

@@ -213,7 +213,7 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
         var bucket = Base(route);
         RedisValue[] args = [bucket];
         RedisKey key = bucket + ":c:" + hex;
-        var reply = await ReadAsync(db => _scripts.EvaluateAsync(db, RedisScripts.LoadByCredential, key, args, RedisScripts.LoadByCredentials), cancellationToken).ConfigureAwait(false);
+        var reply = await ReadAsync(db => _scripts.EvaluateAsync(db, RedisScripts.LoadByCredential, key, args, RedisScripts.LoadByCredentials, args), cancellationToken).ConfigureAwait(false);
         if (reply.IsNull)
         {
             return null;
@@ -360,7 +360,7 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
     }
 
     /// <summary>The key base of a session's bucket: <c>P:{bNNN}</c>.</summary>
-    /// <summary>How many combined credential lookups (one script for several) the store sent; for tests.</summary>
+    /// <summary>How many combined lookup scripts (one for several credential or access-token lookups) the store sent; for tests.</summary>
     internal long CombinedLookups => _scripts.CombinedScripts;
 
     internal string Base(SessionRoute route) => _bases[route.Value & (BucketCount - 1)];

@@ -210,6 +210,41 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AccessTokenLookupsThatWaitTogetherRunAsOneScriptAndEachGetsItsOwnTokenAndSession()
+    {
+        var store = new RedisSessionStore(await RedisTestStores.ConnectionAsync(redis), new() { KeyPrefix = _prefix }, _clock);
+        var sessions = new List<(SessionRecord Record, TokenRecord Access)>();
+        for (var i = 0; i < 40; i++)
+        {
+            var record = NewRecord(subject: $"user-{i}");
+            Assert.True(await store.CreateAsync(record));
+            var (access, refresh) = NewPair(record.Id);
+            Assert.True(await store.CreateTokensAsync(access, refresh));
+            sessions.Add((record, access));
+        }
+        // Token ids that were never stored find nothing.
+        var unknown = Enumerable.Range(0, 10).Select(_ => NewPair(sessions[0].Record.Id).Access.Id).ToArray();
+
+        for (var round = 0; round < 20 && store.CombinedLookups == 0; round++)
+        {
+            var lookups = sessions.Select(s => store.LoadTokenAsync(s.Access.Id).AsTask())
+                .Concat(unknown.Select(id => store.LoadTokenAsync(id).AsTask()))
+                .ToArray();
+            var loaded = await Task.WhenAll(lookups);
+
+            for (var i = 0; i < sessions.Count; i++)
+            {
+                Assert.Equal(sessions[i].Access.Id, loaded[i]?.Token.Id);
+                Assert.Equal(sessions[i].Record.Id, loaded[i]?.Session?.Id);
+                Assert.Equal(sessions[i].Record.Subject, loaded[i]?.Session?.Subject);
+            }
+            Assert.All(loaded[sessions.Count..], Assert.Null);
+        }
+
+        Assert.True(store.CombinedLookups > 0, "50 concurrent token lookups were never combined in 20 rounds");
+    }
+
+    [Fact]
     public async Task APrefixThatIsAHashTagPutsEveryKeyOfTheStoreOnOneClusterSlot()
     {
         var prefix = "{" + _prefix + "}";
