@@ -62,7 +62,7 @@ internal sealed class RedisScriptBatcher
         }
         if (batch.Count == 1)
         {
-            Link(batch[0], batch[0].Db.ScriptEvaluateAsync(batch[0].Script, [batch[0].Key], batch[0].Values));
+            SendAlone(batch[0].Db, batch[0]);
             return;
         }
         foreach (var group in batch.GroupBy(p => p.Db))
@@ -81,7 +81,7 @@ internal sealed class RedisScriptBatcher
                     lookups.Add(pending);
                     continue;
                 }
-                Link(pending, sending.ScriptEvaluateAsync(pending.Script, [pending.Key], pending.Values));
+                SendAlone(sending, pending);
             }
             if (combinable is not null)
             {
@@ -97,19 +97,11 @@ internal sealed class RedisScriptBatcher
 
     private void Send(IBatch sending, string combined, List<Pending> lookups, bool mayCombine)
     {
-        if (!mayCombine || lookups.Count == 1)
-        {
-            foreach (var pending in lookups)
-            {
-                Link(pending, sending.ScriptEvaluateAsync(pending.Script, [pending.Key], pending.Values));
-            }
-            return;
-        }
-        foreach (var chunk in lookups.Chunk(MaxCombined))
+        foreach (var chunk in lookups.Chunk(mayCombine ? MaxCombined : 1))
         {
             if (chunk.Length == 1)
             {
-                Link(chunk[0], sending.ScriptEvaluateAsync(chunk[0].Script, [chunk[0].Key], chunk[0].Values));
+                SendAlone(sending, chunk[0]);
                 continue;
             }
             var keys = new RedisKey[chunk.Length];
@@ -123,6 +115,9 @@ internal sealed class RedisScriptBatcher
             LinkEach(chunk, sending.ScriptEvaluateAsync(combined, keys, [.. values]));
         }
     }
+
+    private static void SendAlone(IDatabaseAsync sending, Pending pending) =>
+        Link(pending, sending.ScriptEvaluateAsync(pending.Script, [pending.Key], pending.Values));
 
     // One script may touch several slots only on a server that has no slots: a single node, or a primary behind Sentinel.
     // A cluster, a proxy in front of one, or a server whose kind is not known yet gets one script per lookup.

@@ -359,10 +359,10 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
         await Task.WhenAll(pending).ConfigureAwait(false);
     }
 
-    /// <summary>The key base of a session's bucket: <c>P:{bNNN}</c>.</summary>
     /// <summary>How many combined lookup scripts (one for several credential or access-token lookups) the store sent; for tests.</summary>
     internal long CombinedLookups => _scripts.CombinedScripts;
 
+    /// <summary>The key base of a session's bucket: <c>P:{bNNN}</c>.</summary>
     internal string Base(SessionRoute route) => _bases[route.Value & (BucketCount - 1)];
 
     private string Base(string sessionId) => Base(SessionRoute.Of(sessionId));
