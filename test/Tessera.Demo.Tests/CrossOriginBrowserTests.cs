@@ -51,7 +51,9 @@ public sealed class CrossOriginBrowserTests(Chromium chromium) : IClassFixture<C
         await using var context = await SignedInWithOneClickAsync(demo);
         var page = context.Pages[0];
 
-        // A plain HTML form of the demo's own origin, submitted as a person would.
+        // A plain HTML form of the demo's own origin, submitted as a person would. The wait for its navigation begins
+        // before the submit: begun after the response, it can miss a navigation that has already committed.
+        var navigated = page.WaitForURLAsync("**/counter/clicks");
         var posted = await page.RunAndWaitForResponseAsync(
             () => page.EvaluateAsync("""
                 () => {
@@ -66,8 +68,8 @@ public sealed class CrossOriginBrowserTests(Chromium chromium) : IClassFixture<C
 
         Assert.Equal(200, posted.Status);
         Assert.Equal("same-origin", (await posted.Request.AllHeadersAsync())["sec-fetch-site"]);
-        // The response arrives before the form's navigation has committed: let it finish, or the next one interrupts it.
-        await page.WaitForURLAsync("**/counter/clicks");
+        // Let the form's navigation finish, or the next one interrupts it.
+        await navigated;
         await page.GotoAsync("/");
         Assert.Equal("""{"clicks":2}""", await GetTextAsync(page, "/counters"));
         Assert.Equal(204, await FetchAsync(page, "/logout"));
