@@ -97,25 +97,25 @@ internal static partial class RedisScripts
         """;
 
     /// <summary>
-    /// KEYS[1] = credential pointer. Returns {id, HGETALL} or nil; the caller checks that the session's credential is the
-    /// one it looked up (the hash holds it), so Redis runs two commands, not three.
+    /// KEYS[1] = credential pointer. Returns the session id and HGETALL packed in one string, or nil; the caller checks
+    /// that the session's credential is the one it looked up (the hash holds it), so Redis runs two commands, not three.
     /// </summary>
     public const string LoadByCredential = ReadPrelude + """
         local id = redis.call('GET', KEYS[1])
         if not id then return false end
-        return {id, redis.call('HGETALL', skey(id))}
+        return cmsgpack.pack(id, redis.call('HGETALL', skey(id)))
         """;
 
     /// <summary>
     /// <see cref="LoadByCredential"/> for many credentials at once (<see cref="RedisScriptBatcher"/> combines the lookups
     /// that wait together, on a single node or a Sentinel primary): KEYS[i] = a credential pointer, ARGV[i] = its bucket base.
-    /// Returns, for each key in order, {id, HGETALL} or nil.
+    /// Returns, for each key in order, what <see cref="LoadByCredential"/> returns.
     /// </summary>
     public const string LoadByCredentials = """
         local out = {}
         for i, k in ipairs(KEYS) do
           local id = redis.call('GET', k)
-          if id then out[i] = {id, redis.call('HGETALL', ARGV[i] .. ':s:' .. id)} else out[i] = false end
+          if id then out[i] = cmsgpack.pack(id, redis.call('HGETALL', ARGV[i] .. ':s:' .. id)) else out[i] = false end
         end
         return out
         """;
@@ -225,19 +225,22 @@ internal static partial class RedisScripts
         return 1
         """;
 
-    /// <summary>KEYS[1] = token pointer; ARGV 4 = token id. Returns {session id, token JSON, HGETALL of the session} or nil.</summary>
+    /// <summary>
+    /// KEYS[1] = token pointer; ARGV 4 = token id. Returns the session id, the token JSON and HGETALL of the session packed
+    /// in one string, or nil.
+    /// </summary>
     public const string LoadToken = ReadPrelude + """
         local sid = redis.call('GET', KEYS[1])
         if not sid then return false end
         local tj = redis.call('HGET', tkey(sid), ARGV[4])
         if not tj then return false end
-        return {sid, tj, redis.call('HGETALL', skey(sid))}
+        return cmsgpack.pack(sid, tj, redis.call('HGETALL', skey(sid)))
         """;
 
     /// <summary>
     /// <see cref="LoadToken"/> for many tokens at once (combined as <see cref="LoadByCredentials"/> is): KEYS[i] = a token
-    /// pointer, ARGV[2i-1] = its bucket base, ARGV[2i] = its token id. Returns, for each key in order, {session id, token
-    /// JSON, HGETALL of the session} or nil.
+    /// pointer, ARGV[2i-1] = its bucket base, ARGV[2i] = its token id. Returns, for each key in order, what
+    /// <see cref="LoadToken"/> returns.
     /// </summary>
     public const string LoadTokens = """
         local out = {}
@@ -245,7 +248,7 @@ internal static partial class RedisScripts
           local b, tid = ARGV[2 * i - 1], ARGV[2 * i]
           local sid = redis.call('GET', k)
           local tj = sid and redis.call('HGET', b .. ':t:' .. sid, tid)
-          if tj then out[i] = {sid, tj, redis.call('HGETALL', b .. ':s:' .. sid)} else out[i] = false end
+          if tj then out[i] = cmsgpack.pack(sid, tj, redis.call('HGETALL', b .. ':s:' .. sid)) else out[i] = false end
         end
         return out
         """;

@@ -1,4 +1,6 @@
+using System.Buffers.Text;
 using System.Globalization;
+using System.Text;
 using StackExchange.Redis;
 
 namespace Tessera.Redis;
@@ -14,50 +16,121 @@ public sealed partial class RedisSessionStore
         {
             return null;
         }
-        var data = new Dictionary<string, string>(StringComparer.Ordinal);
-        string? credential = null, subject = null, userAgent = null, ip = null, label = null;
-        long? created = null, seen = null, idle = null, absolute = null, revoked = null;
+        var fields = new SessionFields();
         for (var i = 0; i + 1 < items.Length; i += 2)
         {
-            var field = (string)items[i]!;
-            var value = items[i + 1];
-            if (field.StartsWith("d:", StringComparison.Ordinal))
-            {
-                data[field[2..]] = (string)value!;
-                continue;
-            }
-            switch (field)
-            {
-                case "m:ch": credential = (string?)value; break;
-                case "m:sub": subject = (string?)value; break;
-                case "m:c": created = (long)value; break;
-                case "m:l": seen = (long)value; break;
-                case "m:i": idle = (long)value; break;
-                case "m:a": absolute = (long)value; break;
-                case "m:r": revoked = (long)value; break;
-                case "m:ua": userAgent = (string?)value; break;
-                case "m:ip": ip = (string?)value; break;
-                case "m:lb": label = (string?)value; break;
-                default: break; // a field a later version added: ignore it
-            }
+            fields.Add(Bytes(items[i]).Span, Bytes(items[i + 1]).Span);
         }
-        if (credential is null || created is null || seen is null || idle is null || absolute is null)
+        return fields.Build(id);
+    }
+
+    /// <summary>
+    /// Reads the rest of a packed lookup reply as the session hash's fields and values; null when it has none or is
+    /// incomplete.
+    /// </summary>
+    private static SessionRecord? ParseSession(string id, ref RedisPackedReply hash)
+    {
+        var fields = new SessionFields();
+        while (hash.TryRead(out var field))
         {
-            return null; // a partial hash (for example after an eviction): treat as missing
+            fields.Add(field, hash.Read());
         }
-        return new SessionRecord
+        return fields.Build(id);
+    }
+
+    private static ReadOnlyMemory<byte> Bytes(RedisResult result) => (ReadOnlyMemory<byte>)(RedisValue)result;
+
+    private static string Text(ReadOnlySpan<byte> utf8) => Encoding.UTF8.GetString(utf8);
+
+    /// <summary>A session hash's fields as they are read, compared as bytes (no string per field name).</summary>
+    private struct SessionFields
+    {
+        private Dictionary<string, string>? _data;
+        private byte[]? _credential;
+        private string? _subject, _userAgent, _ip, _label;
+        private long? _created, _seen, _idle, _absolute, _revoked;
+
+        public void Add(ReadOnlySpan<byte> field, ReadOnlySpan<byte> value)
         {
-            Id = id,
-            CredentialHash = Convert.FromHexString(credential),
-            Subject = subject,
-            Data = data,
-            CreatedAt = Time(created.Value),
-            LastSeenAt = Time(seen.Value),
-            IdleExpiresAt = Time(idle.Value),
-            AbsoluteExpiresAt = Time(absolute.Value),
-            RevokedAt = revoked is { } r ? Time(r) : null,
-            Metadata = userAgent is null && ip is null && label is null ? SessionMetadata.Empty : new SessionMetadata(userAgent, ip, label),
-        };
+            if (field.StartsWith("d:"u8))
+            {
+                (_data ??= new(StringComparer.Ordinal))[Text(field[2..])] = Text(value);
+            }
+            else if (field.SequenceEqual("m:ch"u8))
+            {
+                _credential = FromHex(value);
+            }
+            else if (field.SequenceEqual("m:sub"u8))
+            {
+                _subject = Text(value);
+            }
+            else if (field.SequenceEqual("m:c"u8))
+            {
+                _created = Number(field, value);
+            }
+            else if (field.SequenceEqual("m:l"u8))
+            {
+                _seen = Number(field, value);
+            }
+            else if (field.SequenceEqual("m:i"u8))
+            {
+                _idle = Number(field, value);
+            }
+            else if (field.SequenceEqual("m:a"u8))
+            {
+                _absolute = Number(field, value);
+            }
+            else if (field.SequenceEqual("m:r"u8))
+            {
+                _revoked = Number(field, value);
+            }
+            else if (field.SequenceEqual("m:ua"u8))
+            {
+                _userAgent = Text(value);
+            }
+            else if (field.SequenceEqual("m:ip"u8))
+            {
+                _ip = Text(value);
+            }
+            else if (field.SequenceEqual("m:lb"u8))
+            {
+                _label = Text(value);
+            }
+            // Any other field is one a later version added: ignored.
+        }
+
+        public readonly SessionRecord? Build(string id)
+        {
+            if (_credential is null || _created is null || _seen is null || _idle is null || _absolute is null)
+            {
+                return null; // empty, or a partial hash (for example after an eviction): treat as missing
+            }
+            return new SessionRecord
+            {
+                Id = id,
+                CredentialHash = _credential,
+                Subject = _subject,
+                Data = _data ?? new Dictionary<string, string>(StringComparer.Ordinal),
+                CreatedAt = Time(_created.Value),
+                LastSeenAt = Time(_seen.Value),
+                IdleExpiresAt = Time(_idle.Value),
+                AbsoluteExpiresAt = Time(_absolute.Value),
+                RevokedAt = _revoked is { } r ? Time(r) : null,
+                Metadata = _userAgent is null && _ip is null && _label is null ? SessionMetadata.Empty : new SessionMetadata(_userAgent, _ip, _label),
+            };
+        }
+
+        private static long Number(ReadOnlySpan<byte> field, ReadOnlySpan<byte> value) =>
+            Utf8Parser.TryParse(value, out long number, out var consumed) && consumed == value.Length
+                ? number
+                : throw new InvalidDataException($"The session hash's field {Text(field)} is not a whole number.");
+
+        private static byte[] FromHex(ReadOnlySpan<byte> value)
+        {
+            Span<char> hex = value.Length <= 256 ? stackalloc char[value.Length] : new char[value.Length];
+            Encoding.ASCII.GetChars(value, hex);
+            return Convert.FromHexString(hex);
+        }
     }
 
     private static void AddOptional(List<RedisValue> args, string field, string? value)

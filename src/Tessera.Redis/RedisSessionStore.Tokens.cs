@@ -41,8 +41,9 @@ public sealed partial class RedisSessionStore : ISessionTokenStore
     public ValueTask<TokenLookup?> LoadRefreshTokenAsync(string tokenId, CancellationToken cancellationToken = default) =>
         LoadTokenAsync(RedisScripts.LoadRefreshToken, tokenId, cancellationToken);
 
-    // Both scripts answer {session id, token JSON, HGETALL of the session}; LoadRefreshToken adds the successor's id and
-    // JSON and its access token's id and JSON (nulls when missing).
+    // LoadToken answers the session id, the token JSON and the session hash packed in one string; LoadRefreshToken answers
+    // {session id, token JSON, HGETALL of the session, the successor's id and JSON, its access token's id and JSON}
+    // (nulls when missing).
     private async ValueTask<TokenLookup?> LoadTokenAsync(string script, string tokenId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tokenId);
@@ -57,6 +58,10 @@ public sealed partial class RedisSessionStore : ISessionTokenStore
         {
             return null;
         }
+        if (combined is not null)
+        {
+            return ParseTokenLookup(tokenId, reply);
+        }
         var parts = (RedisResult[])reply!;
         var sessionId = (string)parts[0]!;
         return new TokenLookup(DecodeToken(tokenId, sessionId, (string)parts[1]!), ParseSession(sessionId, parts[2]))
@@ -64,6 +69,15 @@ public sealed partial class RedisSessionStore : ISessionTokenStore
             Successor = parts.Length < 7 || Missing(parts[4]) ? null : DecodeToken((string)parts[3]!, sessionId, (string)parts[4]!),
             SuccessorAccess = parts.Length < 7 || Missing(parts[6]) ? null : DecodeToken((string)parts[5]!, sessionId, (string)parts[6]!),
         };
+    }
+
+    // LoadToken's packed answer: the session id, the token JSON, then the session hash.
+    private static TokenLookup ParseTokenLookup(string tokenId, RedisResult reply)
+    {
+        var packed = new RedisPackedReply(Bytes(reply).Span);
+        var sessionId = Text(packed.Read());
+        var token = DecodeToken(tokenId, sessionId, Text(packed.Read()));
+        return new TokenLookup(token, ParseSession(sessionId, ref packed));
     }
 
     /// <inheritdoc />

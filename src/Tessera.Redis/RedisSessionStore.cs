@@ -214,14 +214,17 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
         RedisValue[] args = [bucket];
         RedisKey key = bucket + ":c:" + hex;
         var reply = await ReadAsync(db => _scripts.EvaluateAsync(db, RedisScripts.LoadByCredential, key, args, RedisScripts.LoadByCredentials, args), cancellationToken).ConfigureAwait(false);
-        if (reply.IsNull)
-        {
-            return null;
-        }
-        var parts = (RedisResult[])reply!;
-        var session = ParseSession((string)parts[0]!, parts[1]);
+        var session = reply.IsNull ? null : ParseCredentialLookup(reply);
         // A pointer left to a session that now holds another credential finds nothing.
         return session is not null && session.CredentialHash.AsSpan().SequenceEqual(credentialHash.Span) ? LiveOrNull(session) : null;
+    }
+
+    // LoadByCredential's packed answer: the session id, then the session hash.
+    private static SessionRecord? ParseCredentialLookup(RedisResult reply)
+    {
+        var packed = new RedisPackedReply(Bytes(reply).Span);
+        var id = Text(packed.Read());
+        return ParseSession(id, ref packed);
     }
 
     /// <inheritdoc />

@@ -51,18 +51,42 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task DataValuesRoundTripAsTheExactTextGiven()
+    public async Task DataValuesRoundTripAsTheExactTextGivenThroughEveryKindOfRead()
     {
+        // A load by id reads the hash as an array; the credential and access-token lookups read it packed into one
+        // string of length-prefixed values: values holding colons and digits, empty ones and multi-byte characters
+        // must come back exact either way.
         var store = new RedisSessionStore(await RedisTestStores.ConnectionAsync(redis), new() { KeyPrefix = _prefix }, _clock);
         const string Spaced = "{ \"b\" : 1 ,\n  \"a\" : [ 1.50, \"\\u00e9 🦊\" ] }";
-        var record = NewRecord(data: new Dictionary<string, string> { ["x"] = Spaced });
+        var data = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["x"] = Spaced,
+            ["12:34"] = "5:abc:6:",
+            ["é🦊"] = "",
+            ["0"] = "0:",
+        };
+        var record = NewRecord(subject: "ünï:3", data: data) with { Metadata = new SessionMetadata("agent/1.0 (x:1)", "::1", "Zoë's phone") };
         Assert.True(await store.CreateAsync(record));
         Assert.True(await store.ApplyAsync(record.Id, new SessionPatch { Set = new Dictionary<string, string> { ["y"] = "  42 " } }));
+        var (access, refresh) = NewPair(record.Id);
+        Assert.True(await store.CreateTokensAsync(access, refresh));
+        var expected = new Dictionary<string, string>(data, StringComparer.Ordinal) { ["y"] = "  42 " };
 
-        var loaded = await store.LoadAsync(record.Id);
+        var byId = await store.LoadAsync(record.Id);
+        var byCredential = await store.LoadByCredentialAsync(record.CredentialHash, SessionRoute.Of(record.Id));
+        var byToken = await store.LoadTokenAsync(access.Id);
 
-        Assert.Equal(Spaced, loaded!.Data["x"]);
-        Assert.Equal("  42 ", loaded.Data["y"]);
+        Assert.Equal(access.Id, byToken?.Token.Id);
+        foreach (var loaded in new[] { byId, byCredential, byToken?.Session })
+        {
+            Assert.NotNull(loaded);
+            Assert.Equal(record.Id, loaded.Id);
+            Assert.Equal(expected, loaded.Data);
+            Assert.Equal("ünï:3", loaded.Subject);
+            Assert.Equal(record.Metadata, loaded.Metadata);
+            Assert.Equal(record.CredentialHash, loaded.CredentialHash);
+            Assert.Equal(record.AbsoluteExpiresAt, loaded.AbsoluteExpiresAt);
+        }
     }
 
     [Theory]
