@@ -54,8 +54,8 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : IAsyncLifetime
     public async Task DataValuesRoundTripAsTheExactTextGivenThroughEveryKindOfRead()
     {
         // A load by id reads the hash as an array; the credential and access-token lookups read it packed into one
-        // string of length-prefixed values: values holding colons and digits, empty ones and multi-byte characters
-        // must come back exact either way.
+        // MessagePack string by Redis's cmsgpack: values holding colons and digits, empty ones, multi-byte characters
+        // and values of every string header size must come back exact either way.
         var store = new RedisSessionStore(await RedisTestStores.ConnectionAsync(redis), new() { KeyPrefix = _prefix }, _clock);
         const string Spaced = "{ \"b\" : 1 ,\n  \"a\" : [ 1.50, \"\\u00e9 🦊\" ] }";
         var data = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -64,6 +64,10 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : IAsyncLifetime
             ["12:34"] = "5:abc:6:",
             ["é🦊"] = "",
             ["0"] = "0:",
+            // Long enough for each of MessagePack's string headers (str 8, 16 and 32) in what Redis's cmsgpack writes.
+            ["medium"] = new string('m', 200),
+            ["long"] = new string('l', 300),
+            ["huge"] = new string('h', 70_000),
         };
         var record = NewRecord(subject: "ünï:3", data: data) with { Metadata = new SessionMetadata("agent/1.0 (x:1)", "::1", "Zoë's phone") };
         Assert.True(await store.CreateAsync(record));
