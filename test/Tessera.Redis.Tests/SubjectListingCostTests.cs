@@ -13,6 +13,15 @@ public sealed class SubjectListingCostTests
 {
     private const int OtherSessions = 2_000;
 
+    // What clients send to open and keep up their connections, at any moment and for no operation: this test's own
+    // INFO reads, and StackExchange.Redis's handshake (a connection that is still being set up when the listing runs:
+    // CLIENT, HELLO, CONFIG, CLUSTER, ROLE, SUBSCRIBE to its tracer channel) and heartbeat (PING, ECHO), which a slow run
+    // meets in the middle of the listing.
+    private static readonly HashSet<string> Upkeep = new(StringComparer.Ordinal)
+    {
+        "info", "ping", "echo", "client", "hello", "config", "cluster", "role", "subscribe", "select",
+    };
+
     private readonly FakeTimeProvider _clock = new(TestClock.Start);
 
     [Fact]
@@ -34,7 +43,7 @@ public sealed class SubjectListingCostTests
         var after = await CommandCallsAsync(admin);
 
         Assert.Equal(3, sessions.Count);
-        var ran = after.Where(c => c.Key != "info" && c.Value != before.GetValueOrDefault(c.Key))
+        var ran = after.Where(c => !Upkeep.Contains(c.Key) && c.Value != before.GetValueOrDefault(c.Key))
             .ToDictionary(c => c.Key, c => c.Value - before.GetValueOrDefault(c.Key), StringComparer.Ordinal);
         Assert.Equal(1, ran.GetValueOrDefault("zrange")); // the subject's set, once
         Assert.Equal(3, ran.GetValueOrDefault("hgetall")); // one hash per session of the subject, none of the other 2,000
