@@ -51,14 +51,16 @@ public sealed partial class RedisSessionStore : ISessionTokenStore
         args.Add(tokenId);
         RedisKey key = TokenKey(tokenId);
         RedisValue[] values = [.. args];
-        // An access token's lookup may share one script with the others waiting (LoadTokens); a refresh token's reads more.
-        RedisValue[]? combined = script == RedisScripts.LoadToken ? [values[0], tokenId] : null;
+        // An access token's lookup may share one script with the others waiting (LoadTokens) and answers packed; a
+        // refresh token's reads more and answers an array.
+        var accessLookup = script == RedisScripts.LoadToken;
+        RedisValue[]? combined = accessLookup ? [values[0], tokenId] : null;
         var reply = await ReadAsync(db => _scripts.EvaluateAsync(db, script, key, values, combined is null ? null : RedisScripts.LoadTokens, combined), cancellationToken).ConfigureAwait(false);
         if (reply.IsNull)
         {
             return null;
         }
-        if (combined is not null)
+        if (accessLookup)
         {
             return ParseTokenLookup(tokenId, reply);
         }
