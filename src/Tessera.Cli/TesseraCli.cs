@@ -374,7 +374,10 @@ internal static class TesseraCli
         keys.Add(generate);
         root.Add(keys);
 
-        var parsed = root.Parse(args);
+        // No POSIX bundling: an argument such as a session id may start with a dash, and with bundling "-h..." or "-?..."
+        // would read as a bundle holding the help option, print help and exit 0 instead of finding that session. The
+        // tool's single-letter options (-s, -u, -n) all take a value, so bundling gave them nothing.
+        var parsed = root.Parse(args, new ParserConfiguration { EnablePosixBundling = false });
         return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }).ConfigureAwait(false);
     }
 

@@ -75,6 +75,28 @@ public abstract class CliStoreTests : IAsyncLifetime
         Assert.Contains(seeded.Alice[0], table.Output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("-h")]
+    [InlineData("-?")]
+    [InlineData("-v")]
+    [InlineData("-n")]
+    [InlineData("-u")]
+    public async Task AnIdThatStartsWithADashIsAnIdNotABundleOfOptions(string start)
+    {
+        // Ids are the store's strings: a base64url id starts with a dash one time in 64. Without POSIX bundling it is
+        // looked up, not read as "-h" (help, exit 0) followed by other letters.
+        var id = start + "Q3xZ_" + Guid.NewGuid().ToString("N");
+
+        var show = await Run("show", id, "--json");
+        var revoke = await Run("revoke", id, "--json");
+
+        Assert.True(show.ExitCode == 2, show.All);
+        Assert.Contains($"No session with id '{id}'", show.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Description:", show.All, StringComparison.Ordinal);
+        Assert.True(revoke.ExitCode == 2, revoke.All);
+        Assert.DoesNotContain("Description:", revoke.All, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ShowPrintsASessionButOnlyAShortPrefixOfItsCredentialHash()
     {
