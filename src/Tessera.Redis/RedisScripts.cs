@@ -107,7 +107,7 @@ internal static partial class RedisScripts
         """;
 
     /// <summary>
-    /// <see cref="LoadByCredential"/> for many credentials at once (<see cref="RedisScriptBatcher"/> combines the lookups
+    /// <see cref="LoadByCredential"/> for many credentials at once (<see cref="RedisRequestBatcher"/> combines the lookups
     /// that wait together, on a single node or a Sentinel primary): KEYS[i] = a credential pointer, ARGV[i] = its bucket base.
     /// Returns, for each key in order, what <see cref="LoadByCredential"/> returns.
     /// </summary>

@@ -67,7 +67,9 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
     private readonly string[] _bases;
     private readonly RedisKey _anonymousKey;
     private readonly long _marginMs;
-    private readonly RedisScriptBatcher _scripts = new();
+    private readonly RedisRequestBatcher _scripts = new();
+    private readonly RedisCredentialPointers _pointers;
+    private long _rememberedReads;
 
     /// <summary>
     /// Creates a store over a multiplexer the caller owns (the store never disposes it; its default database is used).
@@ -114,6 +116,7 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
             _bases[i] = string.Create(CultureInfo.InvariantCulture, $"{_prefix}:{{b{i:x3}}}");
         }
         _anonymousKey = _prefix + ":n";
+        _pointers = new RedisCredentialPointers(_options.CredentialLookupCacheSize, _time);
         _ownConfiguration = given is null || _options.ReplicaAcknowledgements > 0 ? _options.ConfigurationOrThrow() : null;
         // A handed-over multiplexer's connection events are the app's to log: the store subscribes to its own only, so
         // that stores made and dropped over one app multiplexer leave no handlers behind on it.
@@ -192,9 +195,14 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
     public async ValueTask<SessionRecord?> LoadAsync(string id, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
+        return LiveOrNull(await ReadSessionAsync(id, cancellationToken).ConfigureAwait(false));
+    }
+
+    private async ValueTask<SessionRecord?> ReadSessionAsync(string id, CancellationToken cancellationToken)
+    {
         var key = SessionKey(id);
-        var reply = await ReadAsync(db => db.ExecuteAsync("HGETALL", [key]), cancellationToken).ConfigureAwait(false);
-        return LiveOrNull(ParseSession(id, reply));
+        var reply = await ReadAsync(db => _scripts.ExecuteAsync(db, "HGETALL", key), cancellationToken).ConfigureAwait(false);
+        return ParseSession(id, reply);
     }
 
     /// <inheritdoc />
@@ -207,17 +215,43 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
         throw new NotSupportedException("The Redis store finds a session by credential on its session's slot: call LoadByCredentialAsync(credentialHash, route, cancellationToken) with the route the credential carries.");
 
     /// <inheritdoc />
+    /// <remarks>
+    /// The first read of a credential runs the lookup script (the credential's pointer, then its session's hash); the
+    /// store then remembers which session the credential found (<see cref="RedisSessionStoreOptions.CredentialLookupCacheSize"/>),
+    /// and its next reads of that credential are one <c>HGETALL</c> of that session's hash, served only when the hash
+    /// still holds this credential and the session is live. A session revoked, renewed or deleted by any instance, or
+    /// expired, fails that check: the store forgets it and runs the script, which answers exactly as it would have.
+    /// </remarks>
     public async ValueTask<SessionRecord?> LoadByCredentialAsync(ReadOnlyMemory<byte> credentialHash, SessionRoute route, CancellationToken cancellationToken = default)
     {
+        // Only on the route the credential carries: the script, looking in another bucket, would find nothing.
+        if (_pointers.TryGet(credentialHash.Span, out var known) && ReferenceEquals(Base(route), Base(known)))
+        {
+            var remembered = Holding(await ReadSessionAsync(known, cancellationToken).ConfigureAwait(false), credentialHash.Span);
+            if (remembered is not null)
+            {
+                Interlocked.Increment(ref _rememberedReads);
+                return remembered;
+            }
+            _pointers.Forget(credentialHash.Span);
+        }
         var hex = Convert.ToHexStringLower(credentialHash.Span);
         var bucket = Base(route);
         RedisValue[] args = [bucket];
         RedisKey key = bucket + ":c:" + hex;
         var reply = await ReadAsync(db => _scripts.EvaluateAsync(db, RedisScripts.LoadByCredential, key, args, RedisScripts.LoadByCredentials, args), cancellationToken).ConfigureAwait(false);
-        var session = reply.IsNull ? null : ParseCredentialLookup(reply);
-        // A pointer left to a session that now holds another credential finds nothing.
-        return session is not null && session.CredentialHash.AsSpan().SequenceEqual(credentialHash.Span) ? LiveOrNull(session) : null;
+        var session = Holding(reply.IsNull ? null : ParseCredentialLookup(reply), credentialHash.Span);
+        if (session is not null)
+        {
+            _pointers.Remember(credentialHash.Span, session.Id, session.AbsoluteExpiresAt);
+        }
+        return session;
     }
+
+    // The session when it holds this credential and is live, else null (a pointer left to a session that now holds
+    // another credential finds nothing).
+    private SessionRecord? Holding(SessionRecord? session, ReadOnlySpan<byte> credentialHash) =>
+        session is not null && session.CredentialHash.AsSpan().SequenceEqual(credentialHash) ? LiveOrNull(session) : null;
 
     // LoadByCredential's packed answer: the session id, then the session hash.
     private static SessionRecord? ParseCredentialLookup(RedisResult reply)
@@ -364,6 +398,12 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
 
     /// <summary>How many combined lookup scripts (one for several credential or access-token lookups) the store sent; for tests.</summary>
     internal long CombinedLookups => _scripts.CombinedScripts;
+
+    /// <summary>How many credential reads were served by one read of a remembered session's hash, without the lookup script; for tests.</summary>
+    internal long RememberedCredentialReads => Interlocked.Read(ref _rememberedReads);
+
+    /// <summary>How many credentials the store remembers now; for tests.</summary>
+    internal int RememberedCredentials => _pointers.Count;
 
     /// <summary>The key base of a session's bucket: <c>P:{bNNN}</c>.</summary>
     internal string Base(SessionRoute route) => _bases[route.Value & (BucketCount - 1)];

@@ -28,6 +28,15 @@ public static class RedisSessionStoreDefaults
 
     /// <summary>How long a session write waits for its replica acknowledgements at most: 1 second.</summary>
     public static readonly TimeSpan ReplicaAcknowledgementTimeout = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How many credentials a store remembers the session of: 100,000 (each a SHA-256 and a session id, about 170 bytes,
+    /// so at most about 17 MB of the app's memory).
+    /// </summary>
+    public const int CredentialLookupCacheSize = 100_000;
+
+    /// <summary>The largest <see cref="RedisSessionStoreOptions.CredentialLookupCacheSize"/> accepted: 10,000,000.</summary>
+    public const int MaxCredentialLookupCacheSize = 10_000_000;
 }
 
 /// <summary>Options of <see cref="RedisSessionStore"/>. Validated when the store is constructed.</summary>
@@ -91,9 +100,21 @@ public sealed class RedisSessionStoreOptions
     /// </summary>
     public TimeSpan ReplicaAcknowledgementTimeout { get; set; } = RedisSessionStoreDefaults.ReplicaAcknowledgementTimeout;
 
+    /// <summary>
+    /// How many credentials the store remembers the session of, so that a credential it has read before is read again
+    /// with one <c>HGETALL</c> of its session's hash instead of the lookup script (which follows the credential's
+    /// pointer first): about a third of Redis's work per signed-in read. Only the credential's SHA-256 and the session's
+    /// id are kept, never the session; a remembered read is served only when the session's hash still holds this
+    /// credential and the session is live, so a session revoked, renewed or deleted by any instance ends at once, as
+    /// without it. When full, entries of sessions past their absolute expiry are dropped, and all of them when that frees
+    /// less than a quarter. Default <see cref="RedisSessionStoreDefaults.CredentialLookupCacheSize"/> (100,000); 0 to
+    /// <see cref="RedisSessionStoreDefaults.MaxCredentialLookupCacheSize"/>; 0 remembers nothing (every read runs the script).
+    /// </summary>
+    public int CredentialLookupCacheSize { get; set; } = RedisSessionStoreDefaults.CredentialLookupCacheSize;
+
     /// <summary>Throws when an option is out of range; the store calls this before touching Redis.</summary>
     /// <exception cref="ArgumentException">The key prefix is empty, too long or contains whitespace.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">The expiry margin or the anonymous bound is out of range.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The expiry margin, the anonymous bound, the replica acknowledgements, their timeout or the credential lookup cache size is out of range.</exception>
     public void Validate()
     {
         if (Problems().FirstOrDefault() is { } problem)
@@ -124,6 +145,10 @@ public sealed class RedisSessionStoreOptions
         if (ReplicaAcknowledgementTimeout < TimeSpan.FromMilliseconds(1) || ReplicaAcknowledgementTimeout > TimeSpan.FromMinutes(1))
         {
             yield return new ArgumentOutOfRangeException(nameof(ReplicaAcknowledgementTimeout), ReplicaAcknowledgementTimeout, "ReplicaAcknowledgementTimeout must be between one millisecond and one minute.");
+        }
+        if (CredentialLookupCacheSize is < 0 or > RedisSessionStoreDefaults.MaxCredentialLookupCacheSize)
+        {
+            yield return new ArgumentOutOfRangeException(nameof(CredentialLookupCacheSize), CredentialLookupCacheSize, FormattableString.Invariant($"CredentialLookupCacheSize must be between 0 and {RedisSessionStoreDefaults.MaxCredentialLookupCacheSize:N0}."));
         }
     }
 

@@ -14,7 +14,8 @@ public static class RedisTesseraBuilderExtensions
     /// <summary>
     /// The configuration section <see cref="UseRedisStore(TesseraBuilder, Action{RedisSessionStoreOptions}?)"/> binds to
     /// <see cref="RedisSessionStoreOptions"/>: <c>Tessera:Redis</c> (keys <c>ConnectionString</c>, <c>KeyPrefix</c>,
-    /// <c>ExpiryMargin</c>, <c>MaxAnonymousSessions</c>, <c>ReplicaAcknowledgements</c>, <c>ReplicaAcknowledgementTimeout</c>).
+    /// <c>ExpiryMargin</c>, <c>MaxAnonymousSessions</c>, <c>ReplicaAcknowledgements</c>, <c>ReplicaAcknowledgementTimeout</c>,
+    /// <c>CredentialLookupCacheSize</c>).
     /// </summary>
     public const string ConfigurationSection = "Tessera:Redis";
 

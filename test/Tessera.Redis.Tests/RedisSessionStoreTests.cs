@@ -210,8 +210,9 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : IAsyncLifetime
     public async Task CredentialLookupsThatWaitTogetherRunAsOneScriptAndEachGetsItsOwnSession()
     {
         // On a single node the lookups of one batch become one script; every caller must still get its own answer,
-        // a credential that finds nothing included, in whatever order they were combined.
-        var store = new RedisSessionStore(await RedisTestStores.ConnectionAsync(redis), new() { KeyPrefix = _prefix }, _clock);
+        // a credential that finds nothing included, in whatever order they were combined. Each round reads the same
+        // credentials again, so the store remembers none (a remembered credential is read without the script).
+        var store = new RedisSessionStore(await RedisTestStores.ConnectionAsync(redis), new() { KeyPrefix = _prefix, CredentialLookupCacheSize = 0 }, _clock);
         var records = Enumerable.Range(0, 40).Select(i => NewRecord(subject: $"user-{i}")).ToArray();
         foreach (var record in records)
         {
@@ -235,6 +236,114 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : IAsyncLifetime
         }
 
         Assert.True(store.CombinedLookups > 0, "50 concurrent lookups were never combined in 20 rounds");
+    }
+
+    [Fact]
+    public async Task ARememberedCredentialEndsTheMomentAnotherInstanceRevokesRenewsOrDeletesItsSessionOrItExpires()
+    {
+        // Two app instances on one Redis. The reader remembers which session each credential found, and reads it again
+        // with one HGETALL; whatever the other instance does to a session must show on the reader's very next read.
+        var connection = await RedisTestStores.ConnectionAsync(redis);
+        var reader = new RedisSessionStore(connection, new() { KeyPrefix = _prefix }, _clock);
+        var other = new RedisSessionStore(connection, new() { KeyPrefix = _prefix }, _clock);
+        var revoked = NewRecord(subject: "dave");
+        var renewed = NewRecord(subject: "erin");
+        var deleted = NewRecord(subject: "frank");
+        var expiring = NewRecord(subject: "grace") with { IdleExpiresAt = Now().AddMinutes(1) };
+        var kept = NewRecord(subject: "heidi", data: new Dictionary<string, string> { ["cart"] = "[1]" });
+        SessionRecord[] all = [revoked, renewed, deleted, expiring, kept];
+        foreach (var record in all)
+        {
+            Assert.True(await other.CreateAsync(record));
+            Assert.Equal(record.Id, (await reader.LoadByCredentialAsync(record.CredentialHash, SessionRoute.Of(record.Id)))?.Id); // the script
+        }
+        Assert.Equal(5, reader.RememberedCredentials);
+        Assert.Equal(0, reader.RememberedCredentialReads);
+
+        foreach (var record in all)
+        {
+            var again = await reader.LoadByCredentialAsync(record.CredentialHash, SessionRoute.Of(record.Id));
+            Assert.Equal(record.Id, again?.Id);
+            Assert.Equal(record.Subject, again?.Subject);
+        }
+        Assert.Equal(5, reader.RememberedCredentialReads);
+        await other.ApplyAsync(kept.Id, new SessionPatch { Set = new Dictionary<string, string> { ["cart"] = "[1,2]" } });
+        Assert.Equal("[1,2]", (await reader.LoadByCredentialAsync(kept.CredentialHash, SessionRoute.Of(kept.Id)))?.Data["cart"]); // never a stale copy
+        Assert.Equal(6, reader.RememberedCredentialReads);
+
+        Assert.True(await other.RevokeAsync(revoked.Id, Now()));
+        var newCredential = RandomNumberGenerator.GetBytes(32);
+        Assert.True(await other.ApplyAsync(renewed.Id, new SessionPatch { NewCredentialHash = newCredential }));
+        Assert.True(await other.DeleteAsync(deleted.Id));
+        _clock.Advance(TimeSpan.FromMinutes(2));
+
+        Assert.Null(await reader.LoadByCredentialAsync(revoked.CredentialHash, SessionRoute.Of(revoked.Id)));
+        Assert.Null(await reader.LoadByCredentialAsync(renewed.CredentialHash, SessionRoute.Of(renewed.Id)));
+        Assert.Null(await reader.LoadByCredentialAsync(deleted.CredentialHash, SessionRoute.Of(deleted.Id)));
+        Assert.Null(await reader.LoadByCredentialAsync(expiring.CredentialHash, SessionRoute.Of(expiring.Id)));
+        Assert.Equal(renewed.Id, (await reader.LoadByCredentialAsync(newCredential, SessionRoute.Of(renewed.Id)))?.Id);
+        Assert.Equal(kept.Id, (await reader.LoadByCredentialAsync(kept.CredentialHash, SessionRoute.Of(kept.Id)))?.Id);
+        Assert.Equal(7, reader.RememberedCredentialReads); // only the kept session's
+        Assert.Equal(2, reader.RememberedCredentials); // the kept session's credential and the renewed session's new one
+        // And a credential that failed stays failed: forgotten, it runs the script again, which finds nothing either.
+        Assert.Null(await reader.LoadByCredentialAsync(renewed.CredentialHash, SessionRoute.Of(renewed.Id)));
+        Assert.Equal(7, reader.RememberedCredentialReads);
+    }
+
+    [Fact]
+    public async Task TheRememberedCredentialsStayWithinTheirBoundAndTheSessionsPastTheirEndGoFirst()
+    {
+        var store = new RedisSessionStore(await RedisTestStores.ConnectionAsync(redis), new() { KeyPrefix = _prefix, CredentialLookupCacheSize = 4 }, _clock);
+        async Task<SessionRecord> ReadTwiceAsync(SessionRecord record)
+        {
+            Assert.True(await store.CreateAsync(record));
+            Assert.Equal(record.Id, (await store.LoadByCredentialAsync(record.CredentialHash, SessionRoute.Of(record.Id)))?.Id);
+            Assert.Equal(record.Id, (await store.LoadByCredentialAsync(record.CredentialHash, SessionRoute.Of(record.Id)))?.Id);
+            Assert.InRange(store.RememberedCredentials, 1, 4);
+            return record;
+        }
+
+        // Full with four sessions that end within the hour; once they have ended, a fifth takes the place of all four.
+        for (var i = 0; i < 4; i++)
+        {
+            await ReadTwiceAsync(NewRecord() with { AbsoluteExpiresAt = Now().AddMinutes(50), IdleExpiresAt = Now().AddMinutes(30) });
+        }
+        Assert.Equal(4, store.RememberedCredentials);
+        Assert.Equal(4, store.RememberedCredentialReads);
+        _clock.Advance(TimeSpan.FromHours(1));
+        await ReadTwiceAsync(NewRecord());
+        Assert.Equal(1, store.RememberedCredentials);
+        Assert.Equal(5, store.RememberedCredentialReads);
+
+        // Full again with that one and three live sessions: a fourth starts over (none of them has ended), and every
+        // session still reads, remembered or not.
+        var live = new List<SessionRecord>();
+        for (var i = 0; i < 4; i++)
+        {
+            live.Add(await ReadTwiceAsync(NewRecord()));
+        }
+        Assert.Equal(1, store.RememberedCredentials);
+        Assert.Equal(9, store.RememberedCredentialReads);
+        foreach (var record in live)
+        {
+            Assert.Equal(record.Id, (await store.LoadByCredentialAsync(record.CredentialHash, SessionRoute.Of(record.Id)))?.Id);
+        }
+        Assert.Equal(4, store.RememberedCredentials);
+        Assert.Equal(10, store.RememberedCredentialReads); // the last one's; the three forgotten ran the script
+    }
+
+    [Fact]
+    public async Task WithTheCacheOffEveryCredentialReadRunsTheLookupScript()
+    {
+        var store = new RedisSessionStore(await RedisTestStores.ConnectionAsync(redis), new() { KeyPrefix = _prefix, CredentialLookupCacheSize = 0 }, _clock);
+        var record = NewRecord(subject: "ivan");
+        Assert.True(await store.CreateAsync(record));
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(record.Id, (await store.LoadByCredentialAsync(record.CredentialHash, SessionRoute.Of(record.Id)))?.Id);
+        }
+        Assert.Equal(0, store.RememberedCredentials);
+        Assert.Equal(0, store.RememberedCredentialReads);
     }
 
     [Fact]

@@ -30,6 +30,7 @@ public sealed class RedisStoreConfigurationTests(RedisFixture redis) : IAsyncLif
                 ["Tessera:Redis:KeyPrefix"] = _prefix,
                 ["Tessera:Redis:ExpiryMargin"] = "00:10:00",
                 ["Tessera:Redis:MaxAnonymousSessions"] = "1",
+                ["Tessera:Redis:CredentialLookupCacheSize"] = "0",
             },
             tessera => tessera.UseRedisStore());
         await host.StartAsync();
@@ -38,7 +39,10 @@ public sealed class RedisStoreConfigurationTests(RedisFixture redis) : IAsyncLif
         Assert.Same(store, host.Services.GetRequiredService<RedisSessionStore>());
         Assert.Equal(_prefix, store.KeyPrefix);
         Assert.Equal(TimeSpan.FromMinutes(10), host.Services.GetRequiredService<IOptions<RedisSessionStoreOptions>>().Value.ExpiryMargin);
-        Assert.True(await store.CreateAsync(NewRecord()));
+        var record = NewRecord();
+        Assert.True(await store.CreateAsync(record));
+        Assert.NotNull(await store.LoadByCredentialAsync(record.CredentialHash, SessionRoute.Of(record.Id)));
+        Assert.Equal(0, store.RememberedCredentials); // the configured cache size
         await Assert.ThrowsAsync<SessionStoreFullException>(async () => await store.CreateAsync(NewRecord())); // the configured anonymous bound
         await host.StopAsync();
     }
@@ -65,12 +69,14 @@ public sealed class RedisStoreConfigurationTests(RedisFixture redis) : IAsyncLif
             {
                 ["Tessera:Redis:KeyPrefix"] = "has space",
                 ["Tessera:Redis:ExpiryMargin"] = "00:00:00",
+                ["Tessera:Redis:CredentialLookupCacheSize"] = "-1",
             },
             tessera => tessera.UseRedisStore());
 
         var failure = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
 
-        Assert.Equal(3, failure.Failures.Count());
+        Assert.Equal(4, failure.Failures.Count());
+        Assert.Contains("Tessera:Redis:CredentialLookupCacheSize: CredentialLookupCacheSize must be between 0 and 10,000,000.", failure.Failures);
         Assert.Contains(failure.Failures, f => f.StartsWith("Tessera:Redis:KeyPrefix: KeyPrefix must be 1 to", StringComparison.Ordinal));
         Assert.Contains("Tessera:Redis:ExpiryMargin: ExpiryMargin must be between one second and 30 days.", failure.Failures);
         Assert.Contains(failure.Failures, f => f.StartsWith("Tessera:Redis:ConnectionString: ConnectionString is required", StringComparison.Ordinal));

@@ -4,10 +4,10 @@ using StackExchange.Redis;
 namespace Tessera.Redis;
 
 /// <summary>
-/// Sends the store's concurrent request-path scripts together (credential and token lookups, session writes): scripts
-/// that arrive while a send is pending join it, and one StackExchange.Redis batch writes them all in one go, in the
-/// order they arrived. Under load (many requests in flight) that turns one socket write per script into one per batch,
-/// on the app and on Redis alike; a lone script waits only for one hop through the thread pool.
+/// Sends the store's concurrent request-path scripts and reads together (credential and token lookups, session reads
+/// and writes): those that arrive while a send is pending join it, and one StackExchange.Redis batch writes them all in
+/// one go, in the order they arrived. Under load (many requests in flight) that turns one socket write per request into
+/// one per batch, on the app and on Redis alike; a lone one waits only for one hop through the thread pool.
 /// </summary>
 /// <remarks>
 /// A lookup that names a combined form (<see cref="RedisScripts.LoadByCredentials"/>, <see cref="RedisScripts.LoadTokens"/>) goes further where the server
@@ -15,7 +15,7 @@ namespace Tessera.Redis;
 /// script call for them instead of one each. They run after the batch's other scripts, which were in flight at the same
 /// time. Not on a Redis Cluster or behind a proxy, where one script may touch one slot only: there each runs alone.
 /// </remarks>
-internal sealed class RedisScriptBatcher
+internal sealed class RedisRequestBatcher
 {
     /// <summary>At most this many lookups share one combined script, so none keeps Redis busy for long.</summary>
     internal const int MaxCombined = 64;
@@ -39,7 +39,15 @@ internal sealed class RedisScriptBatcher
         {
             throw new ArgumentException("A combined form needs its values, and values need a combined form.", nameof(combinedValues));
         }
-        var pending = new Pending(db, script, key, values, combined, combinedValues);
+        return Enqueue(new Pending(db, script, key, values, combined, combinedValues));
+    }
+
+    /// <summary>Runs the command <paramref name="command"/> on the one key <paramref name="key"/>, batched with the scripts and commands waiting now.</summary>
+    public Task<RedisResult> ExecuteAsync(IDatabase db, string command, RedisKey key) =>
+        Enqueue(new Pending(db, command, key, [], null, null) { IsCommand = true });
+
+    private Task<RedisResult> Enqueue(Pending pending)
+    {
         _queue.Enqueue(pending);
         if (Interlocked.Exchange(ref _scheduled, 1) == 0)
         {
@@ -117,7 +125,9 @@ internal sealed class RedisScriptBatcher
     }
 
     private static void SendAlone(IDatabaseAsync sending, Pending pending) =>
-        Link(pending, sending.ScriptEvaluateAsync(pending.Script, [pending.Key], pending.Values));
+        Link(pending, pending.IsCommand
+            ? sending.ExecuteAsync(pending.Script, [pending.Key])
+            : sending.ScriptEvaluateAsync(pending.Script, [pending.Key], pending.Values));
 
     // One script may touch several slots only on a server that has no slots: a single node, or a primary behind Sentinel.
     // A cluster, a proxy in front of one, or a server whose kind is not known yet gets one script per lookup.
@@ -186,8 +196,11 @@ internal sealed class RedisScriptBatcher
         }
     }
 
+    // Script is the command's name when IsCommand (its only argument is Key).
     private sealed record Pending(IDatabase Db, string Script, RedisKey Key, RedisValue[] Values, string? Combined, RedisValue[]? CombinedValues)
     {
+        public bool IsCommand { get; init; }
+
         // Completed from Link's continuation, which StackExchange.Redis already runs on a thread-pool thread (its own
         // tasks complete their continuations asynchronously, off its reader), so the awaiting request goes on there
         // instead of taking one more hop through the thread pool.
