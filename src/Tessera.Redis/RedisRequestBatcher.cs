@@ -70,12 +70,13 @@ internal sealed class RedisRequestBatcher
         }
         if (batch.Count == 1)
         {
-            SendAlone(batch[0].Db, batch[0]);
+            Attach(SendAlone(batch[0].Db, batch[0]));
             return;
         }
         foreach (var group in batch.GroupBy(p => p.Db))
         {
             var sending = group.Key.CreateBatch();
+            var sent = new List<Sent>();
             Dictionary<string, List<Pending>>? combinable = null;
             foreach (var pending in group)
             {
@@ -89,27 +90,28 @@ internal sealed class RedisRequestBatcher
                     lookups.Add(pending);
                     continue;
                 }
-                SendAlone(sending, pending);
+                sent.Add(SendAlone(sending, pending));
             }
             if (combinable is not null)
             {
                 var mayCombine = MayCombine(group.Key.Multiplexer);
                 foreach (var (combined, lookups) in combinable)
                 {
-                    Send(sending, combined, lookups, mayCombine);
+                    Send(sending, combined, lookups, mayCombine, sent);
                 }
             }
             sending.Execute();
+            CompleteTogether(sent);
         }
     }
 
-    private void Send(IBatch sending, string combined, List<Pending> lookups, bool mayCombine)
+    private void Send(IBatch sending, string combined, List<Pending> lookups, bool mayCombine, List<Sent> sent)
     {
         foreach (var chunk in lookups.Chunk(mayCombine ? MaxCombined : 1))
         {
             if (chunk.Length == 1)
             {
-                SendAlone(sending, chunk[0]);
+                sent.Add(SendAlone(sending, chunk[0]));
                 continue;
             }
             var keys = new RedisKey[chunk.Length];
@@ -120,14 +122,14 @@ internal sealed class RedisRequestBatcher
                 values.AddRange(chunk[i].CombinedValues!);
             }
             Interlocked.Increment(ref _combinedScripts);
-            LinkEach(chunk, sending.ScriptEvaluateAsync(combined, keys, [.. values]));
+            sent.Add(new Sent(sending.ScriptEvaluateAsync(combined, keys, [.. values]), null, chunk));
         }
     }
 
-    private static void SendAlone(IDatabaseAsync sending, Pending pending) =>
-        Link(pending, pending.IsCommand
+    private static Sent SendAlone(IDatabaseAsync sending, Pending pending) =>
+        new(pending.IsCommand
             ? sending.ExecuteAsync(pending.Script, [pending.Key])
-            : sending.ScriptEvaluateAsync(pending.Script, [pending.Key], pending.Values));
+            : sending.ScriptEvaluateAsync(pending.Script, [pending.Key], pending.Values), pending, null);
 
     // One script may touch several slots only on a server that has no slots: a single node, or a primary behind Sentinel.
     // A cluster, a proxy in front of one, or a server whose kind is not known yet gets one script per lookup.
@@ -144,45 +146,74 @@ internal sealed class RedisRequestBatcher
         return servers.Length > 0;
     }
 
-    private static void Link(Pending pending, Task<RedisResult> task) =>
-        task.ContinueWith(static (t, state) =>
+    // A batch's replies arrive on one connection in the order it was sent, and StackExchange.Redis completes each before
+    // it reads the next; it runs a task's continuations on the thread pool. So only the last reply gets a continuation
+    // (one thread-pool hop for the whole batch, not one per request), and the replies before it, complete by then,
+    // are handed on from there. One that is not (a cluster's batch spans several connections) gets its own.
+    private static void CompleteTogether(List<Sent> sent)
+    {
+        if (sent.Count == 1)
         {
-            var result = ((Pending)state!).Result;
-            if (t.IsCompletedSuccessfully)
-            {
-                result.TrySetResult(t.Result);
-            }
-            else
-            {
-                Fail(result, t);
-            }
-        }, pending, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-
-    private static void LinkEach(Pending[] lookups, Task<RedisResult> task) =>
-        task.ContinueWith(static (t, state) =>
+            Attach(sent[0]);
+            return;
+        }
+        sent[^1].Reply.ContinueWith(static (_, state) =>
         {
-            var lookups = (Pending[])state!;
-            if (!t.IsCompletedSuccessfully)
+            foreach (var each in (List<Sent>)state!)
             {
-                foreach (var pending in lookups)
+                if (each.Reply.IsCompleted)
                 {
-                    Fail(pending.Result, t);
-                }
-                return;
-            }
-            var replies = (RedisResult[]?)t.Result;
-            for (var i = 0; i < lookups.Length; i++)
-            {
-                if (replies is not null && i < replies.Length)
-                {
-                    lookups[i].Result.TrySetResult(replies[i]);
+                    Deliver(each);
                 }
                 else
                 {
-                    lookups[i].Result.TrySetException(new RedisException($"The combined lookup answered {replies?.Length ?? 0} entries for {lookups.Length} keys."));
+                    Attach(each);
                 }
             }
-        }, lookups, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }, sent, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private static void Attach(Sent sent) =>
+        sent.Reply.ContinueWith(static (_, state) => Deliver((Sent)state!), sent, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+    // Completes the waiting requests of a reply that has arrived; each request goes on in this thread, one after another.
+    private static void Deliver(Sent sent)
+    {
+        var reply = sent.Reply;
+        if (sent.One is { } one)
+        {
+            if (reply.IsCompletedSuccessfully)
+            {
+                one.Result.TrySetResult(reply.Result);
+            }
+            else
+            {
+                Fail(one.Result, reply);
+            }
+            return;
+        }
+        var lookups = sent.Many!;
+        if (!reply.IsCompletedSuccessfully)
+        {
+            foreach (var pending in lookups)
+            {
+                Fail(pending.Result, reply);
+            }
+            return;
+        }
+        var replies = (RedisResult[]?)reply.Result;
+        for (var i = 0; i < lookups.Length; i++)
+        {
+            if (replies is not null && i < replies.Length)
+            {
+                lookups[i].Result.TrySetResult(replies[i]);
+            }
+            else
+            {
+                lookups[i].Result.TrySetException(new RedisException($"The combined lookup answered {replies?.Length ?? 0} entries for {lookups.Length} keys."));
+            }
+        }
+    }
 
     private static void Fail(TaskCompletionSource<RedisResult> result, Task task)
     {
@@ -196,14 +227,17 @@ internal sealed class RedisRequestBatcher
         }
     }
 
+    // What one send of a batch answers: the reply of one request (One) or of a combined lookup (Many, in key order).
+    private sealed record Sent(Task<RedisResult> Reply, Pending? One, Pending[]? Many);
+
     // Script is the command's name when IsCommand (its only argument is Key).
     private sealed record Pending(IDatabase Db, string Script, RedisKey Key, RedisValue[] Values, string? Combined, RedisValue[]? CombinedValues)
     {
         public bool IsCommand { get; init; }
 
-        // Completed from Link's continuation, which StackExchange.Redis already runs on a thread-pool thread (its own
-        // tasks complete their continuations asynchronously, off its reader), so the awaiting request goes on there
-        // instead of taking one more hop through the thread pool.
+        // Completed from Deliver, which runs in a continuation StackExchange.Redis already runs on a thread-pool thread
+        // (its own tasks complete their continuations asynchronously, off its reader), so the awaiting request goes on
+        // there instead of taking one more hop through the thread pool.
         public TaskCompletionSource<RedisResult> Result { get; } = new();
     }
 }

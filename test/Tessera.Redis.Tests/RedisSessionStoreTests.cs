@@ -291,6 +291,44 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReadsSentInOneBatchEachGetTheirOwnAnswerAndOneThatFailsFailsAlone()
+    {
+        // Remembered credential reads, reads by id and lookups that find nothing, all in flight at once: the batch
+        // hands each reply to its own caller, and a reply that is an error (a session key that is not a hash) fails
+        // only the read that asked for it.
+        var connection = await RedisTestStores.ConnectionAsync(redis);
+        var store = new RedisSessionStore(connection, new() { KeyPrefix = _prefix }, _clock);
+        var records = Enumerable.Range(0, 30).Select(i => NewRecord(subject: $"batch-{i}")).ToArray();
+        foreach (var record in records)
+        {
+            Assert.True(await store.CreateAsync(record));
+            Assert.NotNull(await store.LoadByCredentialAsync(record.CredentialHash, SessionRoute.Of(record.Id)));
+        }
+        var broken = NewRecord().Id;
+        await connection.GetDatabase().StringSetAsync($"{store.Base(SessionRoute.Of(broken))}:s:{broken}", "not a hash");
+        var remembered = store.RememberedCredentialReads;
+
+        for (var round = 0; round < 10; round++)
+        {
+            var byCredential = records.Select(r => store.LoadByCredentialAsync(r.CredentialHash, SessionRoute.Of(r.Id)).AsTask()).ToArray();
+            var byId = records.Select(r => store.LoadAsync(r.Id).AsTask()).ToArray();
+            var unknown = Enumerable.Range(0, 5).Select(i => store.LoadByCredentialAsync(RandomNumberGenerator.GetBytes(32), SessionRoute.Of(records[i].Id)).AsTask()).ToArray();
+            var failing = store.LoadAsync(broken).AsTask();
+
+            await Assert.ThrowsAsync<RedisServerException>(() => failing);
+            var loaded = await Task.WhenAll(byCredential);
+            var loadedById = await Task.WhenAll(byId);
+            for (var i = 0; i < records.Length; i++)
+            {
+                Assert.Equal(records[i].Subject, loaded[i]?.Subject);
+                Assert.Equal(records[i].Subject, loadedById[i]?.Subject);
+            }
+            Assert.All(await Task.WhenAll(unknown), Assert.Null);
+        }
+        Assert.Equal(remembered + 10 * records.Length, store.RememberedCredentialReads);
+    }
+
+    [Fact]
     public async Task TheRememberedCredentialsStayWithinTheirBoundAndTheSessionsPastTheirEndGoFirst()
     {
         var store = new RedisSessionStore(await RedisTestStores.ConnectionAsync(redis), new() { KeyPrefix = _prefix, CredentialLookupCacheSize = 4 }, _clock);
