@@ -50,7 +50,7 @@ public sealed partial class RedisSessionStore
     {
         if (_options.ReplicaAcknowledgements == 0)
         {
-            return await _scripts.EvaluateAsync(db, script, key, [.. args]).ConfigureAwait(false);
+            return await _batcher.EvaluateAsync(db, script, key, [.. args]).ConfigureAwait(false);
         }
         var acknowledging = (await AcknowledgingConnectionAsync().ConfigureAwait(false)).GetDatabase();
         var result = await acknowledging.ScriptEvaluateAsync(script, [key], [.. args]).ConfigureAwait(false);

@@ -67,7 +67,7 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
     private readonly string[] _bases;
     private readonly RedisKey _anonymousKey;
     private readonly long _marginMs;
-    private readonly RedisRequestBatcher _scripts = new();
+    private readonly RedisRequestBatcher _batcher = new();
     private readonly RedisCredentialPointers _pointers;
     private long _rememberedReads;
 
@@ -201,7 +201,7 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
     private async ValueTask<SessionRecord?> ReadSessionAsync(string id, CancellationToken cancellationToken)
     {
         var key = SessionKey(id);
-        var reply = await ReadAsync(db => _scripts.ExecuteAsync(db, "HGETALL", key), cancellationToken).ConfigureAwait(false);
+        var reply = await ReadAsync(db => _batcher.ExecuteAsync(db, "HGETALL", key), cancellationToken).ConfigureAwait(false);
         return ParseSession(id, reply);
     }
 
@@ -239,7 +239,7 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
         var bucket = Base(route);
         RedisValue[] args = [bucket];
         RedisKey key = bucket + ":c:" + hex;
-        var reply = await ReadAsync(db => _scripts.EvaluateAsync(db, RedisScripts.LoadByCredential, key, args, RedisScripts.LoadByCredentials, args), cancellationToken).ConfigureAwait(false);
+        var reply = await ReadAsync(db => _batcher.EvaluateAsync(db, RedisScripts.LoadByCredential, key, args, RedisScripts.LoadByCredentials, args), cancellationToken).ConfigureAwait(false);
         var session = Holding(reply.IsNull ? null : ParseCredentialLookup(reply), credentialHash.Span);
         if (session is not null)
         {
@@ -397,7 +397,7 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
     }
 
     /// <summary>How many combined lookup scripts (one for several credential or access-token lookups) the store sent; for tests.</summary>
-    internal long CombinedLookups => _scripts.CombinedScripts;
+    internal long CombinedLookups => _batcher.CombinedScripts;
 
     /// <summary>How many credential reads were served by one read of a remembered session's hash, without the lookup script; for tests.</summary>
     internal long RememberedCredentialReads => Interlocked.Read(ref _rememberedReads);
