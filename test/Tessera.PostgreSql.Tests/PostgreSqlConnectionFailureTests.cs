@@ -46,6 +46,16 @@ public sealed class PostgreSqlConnectionFailureTests(PostgresDatabase database) 
                 await u.Client.PostAsync("/set/cart/apple");
                 Assert.Equal("apple", await u.Client.GetStringAsync("/read/cart"));
             }));
+            // Parallel requests need not overlap on a loaded machine, so each pool is also made to hold four connections
+            // at once: every one of them is idle in the pool, and broken by the restart, when the requests below run.
+            foreach (var (_, dataSource, _, _) in instances)
+            {
+                var held = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => dataSource.OpenConnectionAsync().AsTask()));
+                foreach (var connection in held)
+                {
+                    await connection.DisposeAsync();
+                }
+            }
             foreach (var (name, _, _, _) in instances)
             {
                 Assert.True(await PooledConnectionsAsync(cluster, name) >= 3, $"{name} should hold several idle pooled connections before the restart.");
