@@ -16,12 +16,29 @@ public sealed partial class RedisSessionStore
         {
             return null;
         }
+        // StackExchange.Redis keeps a short value inside the RedisValue and a canonical integer as a number, so asking
+        // for its bytes as memory makes a new array each time: they are copied into buffers here instead. (Its number
+        // may be one no long holds, "9223372036854775808" in a data value, so numbers are read from the text too.)
+        Span<byte> fieldBuffer = stackalloc byte[64];
+        Span<byte> valueBuffer = stackalloc byte[256];
         var fields = new SessionFields();
         for (var i = 0; i + 1 < items.Length; i += 2)
         {
-            fields.Add(Bytes(items[i]).Span, Bytes(items[i + 1]).Span);
+            fields.Add(Copy((RedisValue)items[i], fieldBuffer), Copy((RedisValue)items[i + 1], valueBuffer));
         }
         return fields.Build(id);
+    }
+
+    // The value's bytes, copied into buffer when they fit; a longer value is kept in an array, which is read in place.
+    private static ReadOnlySpan<byte> Copy(RedisValue value, Span<byte> buffer)
+    {
+        var length = value.GetByteCount();
+        if (length > buffer.Length)
+        {
+            return ((ReadOnlyMemory<byte>)value).Span;
+        }
+        value.CopyTo(buffer);
+        return buffer[..length];
     }
 
     /// <summary>

@@ -68,6 +68,17 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : IAsyncLifetime
             ["medium"] = new string('m', 200),
             ["long"] = new string('l', 300),
             ["huge"] = new string('h', 70_000),
+            // StackExchange.Redis keeps a reply that reads as a canonical integer as a number: only those may be read
+            // as numbers, and every text must come back as it was written, digits and signs included.
+            ["int"] = "42",
+            ["negative"] = "-7",
+            ["padded"] = "007",
+            ["max"] = "9223372036854775807",
+            ["beyond"] = "9223372036854775808",
+            ["minus-zero"] = "-0",
+            ["plus"] = "+1",
+            ["decimal"] = "1.50",
+            ["exponent"] = "1e3",
         };
         var record = NewRecord(subject: "ünï:3", data: data) with { Metadata = new SessionMetadata("agent/1.0 (x:1)", "::1", "Zoë's phone") };
         Assert.True(await store.CreateAsync(record));
@@ -78,10 +89,13 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : IAsyncLifetime
 
         var byId = await store.LoadAsync(record.Id);
         var byCredential = await store.LoadByCredentialAsync(record.CredentialHash, SessionRoute.Of(record.Id));
+        // The second read of a credential is the remembered session's HGETALL, not the lookup script.
+        var byCredentialAgain = await store.LoadByCredentialAsync(record.CredentialHash, SessionRoute.Of(record.Id));
         var byToken = await store.LoadTokenAsync(access.Id);
 
+        Assert.Equal(1, store.RememberedCredentialReads);
         Assert.Equal(access.Id, byToken?.Token.Id);
-        foreach (var loaded in new[] { byId, byCredential, byToken?.Session })
+        foreach (var loaded in new[] { byId, byCredential, byCredentialAgain, byToken?.Session })
         {
             Assert.NotNull(loaded);
             Assert.Equal(record.Id, loaded.Id);
@@ -91,6 +105,13 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : IAsyncLifetime
             Assert.Equal(record.CredentialHash, loaded.CredentialHash);
             Assert.Equal(record.AbsoluteExpiresAt, loaded.AbsoluteExpiresAt);
         }
+        // A subject that reads as a number stays the text it was.
+        var numbered = NewRecord(subject: "0012345");
+        Assert.True(await store.CreateAsync(numbered));
+        Assert.Equal("0012345", (await store.LoadAsync(numbered.Id))?.Subject);
+        var counted = NewRecord(subject: "12345");
+        Assert.True(await store.CreateAsync(counted));
+        Assert.Equal("12345", (await store.LoadAsync(counted.Id))?.Subject);
     }
 
     [Theory]
