@@ -41,8 +41,8 @@ public sealed partial class RedisSessionStore : ISessionStoreAdministration
         for (var walked = 0; bucket < BucketCount && walked < BucketsPerListing; walked++)
         {
             var b = _bases[bucket];
-            var reply = await ReadAsync(d => d.ScriptEvaluateAsync(RedisScripts.ListSessions, [b + ":x"],
-                [b, Ms(_time.GetUtcNow()), _marginMs, score, id, query.PageSize - records.Count, state, ""]), cancellationToken).ConfigureAwait(false);
+            RedisValue[] args = [b, Ms(_time.GetUtcNow()), _marginMs, score, id, query.PageSize - records.Count, state, ""];
+            var reply = await ReadAsync(static (d, s) => d.ScriptEvaluateAsync(RedisScripts.ListSessions, [s.Key], s.Args), (Key: (RedisKey)(b + ":x"), Args: args), cancellationToken).ConfigureAwait(false);
             var parts = (RedisResult[])reply!;
             for (var i = 1; i + 2 < parts.Length; i += 3)
             {

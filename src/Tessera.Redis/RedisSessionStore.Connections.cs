@@ -80,17 +80,18 @@ public sealed partial class RedisSessionStore
     /// Runs a read, retrying it once when the connection broke under it (a read is safe to repeat): after a failover or
     /// a Redis restart the first command can meet the dead socket before the multiplexer has noticed.
     /// </summary>
-    private async ValueTask<RedisResult> ReadAsync(Func<IDatabase, Task<RedisResult>> read, CancellationToken cancellationToken)
+    /// <remarks><paramref name="state"/> is what <paramref name="read"/> needs, so that a static lambda allocates no closure per read.</remarks>
+    private async ValueTask<RedisResult> ReadAsync<TState>(Func<IDatabase, TState, Task<RedisResult>> read, TState state, CancellationToken cancellationToken)
     {
         var db = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return await read(db).WaitAsync(cancellationToken).ConfigureAwait(false);
+            return await read(db, state).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (RedisConnectionException e) when (!cancellationToken.IsCancellationRequested)
         {
             Log.ReadRetried(_logger, e);
-            return await read(db).WaitAsync(cancellationToken).ConfigureAwait(false);
+            return await read(db, state).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 

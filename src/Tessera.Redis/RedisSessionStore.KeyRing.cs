@@ -19,7 +19,7 @@ public sealed partial class RedisSessionStore : IKeyRingStore
     public async ValueTask<StoredKeyRing?> LoadKeyRingAsync(CancellationToken cancellationToken = default)
     {
         var key = KeyRingKey;
-        var reply = (RedisResult[])(await ReadAsync(db => db.ScriptEvaluateAsync("return redis.call('HMGET', KEYS[1], 'v', 'd')", [key]), cancellationToken).ConfigureAwait(false))!;
+        var reply = (RedisResult[])(await ReadAsync(static (db, key) => db.ScriptEvaluateAsync("return redis.call('HMGET', KEYS[1], 'v', 'd')", [key]), key, cancellationToken).ConfigureAwait(false))!;
         return reply[0].IsNull || reply[1].IsNull ? null : new StoredKeyRing((long)reply[0], (string)reply[1]!);
     }
 

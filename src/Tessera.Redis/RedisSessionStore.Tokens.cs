@@ -55,7 +55,7 @@ public sealed partial class RedisSessionStore : ISessionTokenStore
         // refresh token's reads more and answers an array.
         var accessLookup = script == RedisScripts.LoadToken;
         RedisValue[]? combined = accessLookup ? [values[0], tokenId] : null;
-        var reply = await ReadAsync(db => _batcher.EvaluateAsync(db, script, key, values, combined is null ? null : RedisScripts.LoadTokens, combined), cancellationToken).ConfigureAwait(false);
+        var reply = await ReadAsync(static (db, s) => s.Batcher.EvaluateAsync(db, s.Script, s.Key, s.Values, s.Combined is null ? null : RedisScripts.LoadTokens, s.Combined), (Batcher: _batcher, Script: script, Key: key, Values: values, Combined: combined), cancellationToken).ConfigureAwait(false);
         if (reply.IsNull)
         {
             return null;

@@ -195,15 +195,12 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
     public async ValueTask<SessionRecord?> LoadAsync(string id, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
-        return LiveOrNull(await ReadSessionAsync(id, cancellationToken).ConfigureAwait(false));
+        return LiveOrNull(ParseSession(id, await ReadSessionHashAsync(id, cancellationToken).ConfigureAwait(false)));
     }
 
-    private async ValueTask<SessionRecord?> ReadSessionAsync(string id, CancellationToken cancellationToken)
-    {
-        var key = SessionKey(id);
-        var reply = await ReadAsync(db => _batcher.ExecuteAsync(db, "HGETALL", key), cancellationToken).ConfigureAwait(false);
-        return ParseSession(id, reply);
-    }
+    // One HGETALL of the session's hash, sent with the other requests waiting now.
+    private ValueTask<RedisResult> ReadSessionHashAsync(string id, CancellationToken cancellationToken) =>
+        ReadAsync(static (db, s) => s.Batcher.ExecuteAsync(db, "HGETALL", s.Key), (Batcher: _batcher, Key: SessionKey(id)), cancellationToken);
 
     /// <inheritdoc />
     /// <remarks>
@@ -227,7 +224,7 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
         // Only on the route the credential carries: the script, looking in another bucket, would find nothing.
         if (_pointers.TryGet(credentialHash.Span, out var known) && ReferenceEquals(Base(route), Base(known)))
         {
-            var remembered = Holding(await ReadSessionAsync(known, cancellationToken).ConfigureAwait(false), credentialHash.Span);
+            var remembered = Holding(ParseSession(known, await ReadSessionHashAsync(known, cancellationToken).ConfigureAwait(false)), credentialHash.Span);
             if (remembered is not null)
             {
                 Interlocked.Increment(ref _rememberedReads);
@@ -239,7 +236,7 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
         var bucket = Base(route);
         RedisValue[] args = [bucket];
         RedisKey key = bucket + ":c:" + hex;
-        var reply = await ReadAsync(db => _batcher.EvaluateAsync(db, RedisScripts.LoadByCredential, key, args, RedisScripts.LoadByCredentials, args), cancellationToken).ConfigureAwait(false);
+        var reply = await ReadAsync(static (db, s) => s.Batcher.EvaluateAsync(db, RedisScripts.LoadByCredential, s.Key, s.Args, RedisScripts.LoadByCredentials, s.Args), (Batcher: _batcher, Key: key, Args: args), cancellationToken).ConfigureAwait(false);
         var session = Holding(reply.IsNull ? null : ParseCredentialLookup(reply), credentialHash.Span);
         if (session is not null)
         {
