@@ -39,21 +39,29 @@ internal sealed class RedisRequestBatcher
         {
             throw new ArgumentException("A combined form needs its values, and values need a combined form.", nameof(combinedValues));
         }
-        return Enqueue(new Pending(db, script, key, values, combined, combinedValues));
+        var result = new TaskCompletionSource<RedisResult>();
+        Enqueue(new Pending(db, script, key, values, combined, combinedValues) { Result = result });
+        return result.Task;
     }
 
-    /// <summary>Runs the command <paramref name="command"/> on the one key <paramref name="key"/>, batched with the scripts and commands waiting now.</summary>
-    public Task<RedisResult> ExecuteAsync(IDatabase db, string command, RedisKey key) =>
-        Enqueue(new Pending(db, command, key, [], null, null) { IsCommand = true });
+    /// <summary>
+    /// Reads the hash at <paramref name="key"/> (<c>HGETALL</c>), batched with the scripts and reads waiting now; an
+    /// empty array when there is no such key.
+    /// </summary>
+    public Task<HashEntry[]> HashGetAllAsync(IDatabase db, RedisKey key)
+    {
+        var hash = new TaskCompletionSource<HashEntry[]>();
+        Enqueue(new Pending(db, "", key, [], null, null) { Hash = hash });
+        return hash.Task;
+    }
 
-    private Task<RedisResult> Enqueue(Pending pending)
+    private void Enqueue(Pending pending)
     {
         _queue.Enqueue(pending);
         if (Interlocked.Exchange(ref _scheduled, 1) == 0)
         {
             ThreadPool.UnsafeQueueUserWorkItem(static batcher => batcher.Send(), this, preferLocal: false);
         }
-        return pending.Result.Task;
     }
 
     private void Send()
@@ -127,8 +135,8 @@ internal sealed class RedisRequestBatcher
     }
 
     private static Sent SendAlone(IDatabaseAsync sending, Pending pending) =>
-        new(pending.IsCommand
-            ? sending.ExecuteAsync(pending.Script, [pending.Key])
+        new(pending.Hash is not null
+            ? sending.HashGetAllAsync(pending.Key)
             : sending.ScriptEvaluateAsync(pending.Script, [pending.Key], pending.Values), pending, null);
 
     // One script may touch several slots only on a server that has no slots: a single node, or a primary behind Sentinel.
@@ -180,15 +188,27 @@ internal sealed class RedisRequestBatcher
     private static void Deliver(Sent sent)
     {
         var reply = sent.Reply;
+        if (sent.One is { Hash: { } hash })
+        {
+            if (reply.IsCompletedSuccessfully)
+            {
+                hash.TrySetResult(((Task<HashEntry[]>)reply).Result);
+            }
+            else
+            {
+                Fail(hash, reply);
+            }
+            return;
+        }
         if (sent.One is { } one)
         {
             if (reply.IsCompletedSuccessfully)
             {
-                one.Result.TrySetResult(reply.Result);
+                one.Result!.TrySetResult(((Task<RedisResult>)reply).Result);
             }
             else
             {
-                Fail(one.Result, reply);
+                Fail(one.Result!, reply);
             }
             return;
         }
@@ -197,25 +217,25 @@ internal sealed class RedisRequestBatcher
         {
             foreach (var pending in lookups)
             {
-                Fail(pending.Result, reply);
+                Fail(pending.Result!, reply);
             }
             return;
         }
-        var replies = (RedisResult[]?)reply.Result;
+        var replies = (RedisResult[]?)((Task<RedisResult>)reply).Result;
         for (var i = 0; i < lookups.Length; i++)
         {
             if (replies is not null && i < replies.Length)
             {
-                lookups[i].Result.TrySetResult(replies[i]);
+                lookups[i].Result!.TrySetResult(replies[i]);
             }
             else
             {
-                lookups[i].Result.TrySetException(new RedisException($"The combined lookup answered {replies?.Length ?? 0} entries for {lookups.Length} keys."));
+                lookups[i].Result!.TrySetException(new RedisException($"The combined lookup answered {replies?.Length ?? 0} entries for {lookups.Length} keys."));
             }
         }
     }
 
-    private static void Fail(TaskCompletionSource<RedisResult> result, Task task)
+    private static void Fail<T>(TaskCompletionSource<T> result, Task task)
     {
         if (task.IsCanceled)
         {
@@ -228,16 +248,17 @@ internal sealed class RedisRequestBatcher
     }
 
     // What one send of a batch answers: the reply of one request (One) or of a combined lookup (Many, in key order).
-    private sealed record Sent(Task<RedisResult> Reply, Pending? One, Pending[]? Many);
+    // Reply is a Task<HashEntry[]> for a hash read (One.Hash set), else a Task<RedisResult>.
+    private sealed record Sent(Task Reply, Pending? One, Pending[]? Many);
 
-    // Script is the command's name when IsCommand (its only argument is Key).
+    // A script to run (Result set), or a hash to read (Hash set; Script is empty, Key the hash).
+    // Either is completed from Deliver, which runs in a continuation StackExchange.Redis already runs on a thread-pool
+    // thread (its own tasks complete their continuations asynchronously, off its reader), so the awaiting request goes
+    // on there instead of taking one more hop through the thread pool.
     private sealed record Pending(IDatabase Db, string Script, RedisKey Key, RedisValue[] Values, string? Combined, RedisValue[]? CombinedValues)
     {
-        public bool IsCommand { get; init; }
+        public TaskCompletionSource<RedisResult>? Result { get; init; }
 
-        // Completed from Deliver, which runs in a continuation StackExchange.Redis already runs on a thread-pool thread
-        // (its own tasks complete their continuations asynchronously, off its reader), so the awaiting request goes on
-        // there instead of taking one more hop through the thread pool.
-        public TaskCompletionSource<RedisResult> Result { get; } = new();
+        public TaskCompletionSource<HashEntry[]>? Hash { get; init; }
     }
 }

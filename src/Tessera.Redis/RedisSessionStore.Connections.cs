@@ -81,7 +81,7 @@ public sealed partial class RedisSessionStore
     /// a Redis restart the first command can meet the dead socket before the multiplexer has noticed.
     /// </summary>
     /// <remarks><paramref name="state"/> is what <paramref name="read"/> needs, so that a static lambda allocates no closure per read.</remarks>
-    private async ValueTask<RedisResult> ReadAsync<TState>(Func<IDatabase, TState, Task<RedisResult>> read, TState state, CancellationToken cancellationToken)
+    private async ValueTask<TResult> ReadAsync<TState, TResult>(Func<IDatabase, TState, Task<TResult>> read, TState state, CancellationToken cancellationToken)
     {
         var db = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
         try

@@ -29,6 +29,23 @@ public sealed partial class RedisSessionStore
         return fields.Build(id);
     }
 
+    /// <summary>Reads a session hash (HGETALL's entries); null when it is empty or incomplete.</summary>
+    private static SessionRecord? ParseSession(string id, HashEntry[] entries)
+    {
+        if (entries.Length == 0)
+        {
+            return null;
+        }
+        Span<byte> fieldBuffer = stackalloc byte[64];
+        Span<byte> valueBuffer = stackalloc byte[256];
+        var fields = new SessionFields();
+        foreach (var entry in entries)
+        {
+            fields.Add(Copy(entry.Name, fieldBuffer), Copy(entry.Value, valueBuffer));
+        }
+        return fields.Build(id);
+    }
+
     // The value's bytes, copied into buffer when they fit; a longer value is kept in an array, which is read in place.
     private static ReadOnlySpan<byte> Copy(RedisValue value, Span<byte> buffer)
     {

@@ -199,8 +199,8 @@ public sealed partial class RedisSessionStore : ISessionStore, IRoutedSessionSto
     }
 
     // One HGETALL of the session's hash, sent with the other requests waiting now.
-    private ValueTask<RedisResult> ReadSessionHashAsync(string id, CancellationToken cancellationToken) =>
-        ReadAsync(static (db, s) => s.Batcher.ExecuteAsync(db, "HGETALL", s.Key), (Batcher: _batcher, Key: SessionKey(id)), cancellationToken);
+    private ValueTask<HashEntry[]> ReadSessionHashAsync(string id, CancellationToken cancellationToken) =>
+        ReadAsync(static (db, s) => s.Batcher.HashGetAllAsync(db, s.Key), (Batcher: _batcher, Key: SessionKey(id)), cancellationToken);
 
     /// <inheritdoc />
     /// <remarks>
