@@ -16,15 +16,10 @@ public sealed partial class RedisSessionStore
         {
             return null;
         }
-        // StackExchange.Redis keeps a short value inside the RedisValue and a canonical integer as a number, so asking
-        // for its bytes as memory makes a new array each time: they are copied into buffers here instead. (Its number
-        // may be one no long holds, "9223372036854775808" in a data value, so numbers are read from the text too.)
-        Span<byte> fieldBuffer = stackalloc byte[64];
-        Span<byte> valueBuffer = stackalloc byte[256];
         var fields = new SessionFields();
         for (var i = 0; i + 1 < items.Length; i += 2)
         {
-            fields.Add(Copy((RedisValue)items[i], fieldBuffer), Copy((RedisValue)items[i + 1], valueBuffer));
+            fields.Add((RedisValue)items[i], (RedisValue)items[i + 1]);
         }
         return fields.Build(id);
     }
@@ -36,26 +31,12 @@ public sealed partial class RedisSessionStore
         {
             return null;
         }
-        Span<byte> fieldBuffer = stackalloc byte[64];
-        Span<byte> valueBuffer = stackalloc byte[256];
         var fields = new SessionFields();
         foreach (var entry in entries)
         {
-            fields.Add(Copy(entry.Name, fieldBuffer), Copy(entry.Value, valueBuffer));
+            fields.Add(entry.Name, entry.Value);
         }
         return fields.Build(id);
-    }
-
-    // The value's bytes, copied into buffer when they fit; a longer value is kept in an array, which is read in place.
-    private static ReadOnlySpan<byte> Copy(RedisValue value, Span<byte> buffer)
-    {
-        var length = value.GetByteCount();
-        if (length > buffer.Length)
-        {
-            return ((ReadOnlyMemory<byte>)value).Span;
-        }
-        value.CopyTo(buffer);
-        return buffer[..length];
     }
 
     /// <summary>
@@ -83,6 +64,19 @@ public sealed partial class RedisSessionStore
         private byte[]? _credential;
         private string? _subject, _userAgent, _ip, _label;
         private long? _created, _seen, _idle, _absolute, _revoked;
+
+        /// <summary>
+        /// Adds a field as StackExchange.Redis read it. It keeps a short value inside the RedisValue and a canonical
+        /// integer as a number, so asking for its bytes as memory would make a new array each time: short ones are
+        /// copied to the stack instead. (Its number may be one no long holds, "9223372036854775808" in a data value, so
+        /// number fields are read from the text too.)
+        /// </summary>
+        public void Add(RedisValue field, RedisValue value)
+        {
+            Span<byte> fieldBuffer = stackalloc byte[64];
+            Span<byte> valueBuffer = stackalloc byte[256];
+            Add(Copy(field, fieldBuffer), Copy(value, valueBuffer));
+        }
 
         public void Add(ReadOnlySpan<byte> field, ReadOnlySpan<byte> value)
         {
@@ -152,6 +146,18 @@ public sealed partial class RedisSessionStore
                 RevokedAt = _revoked is { } r ? Time(r) : null,
                 Metadata = _userAgent is null && _ip is null && _label is null ? SessionMetadata.Empty : new SessionMetadata(_userAgent, _ip, _label),
             };
+        }
+
+        // The value's bytes, copied into buffer when they fit; a longer value is kept in an array, which is read in place.
+        private static ReadOnlySpan<byte> Copy(RedisValue value, Span<byte> buffer)
+        {
+            var length = value.GetByteCount();
+            if (length > buffer.Length)
+            {
+                return ((ReadOnlyMemory<byte>)value).Span;
+            }
+            value.CopyTo(buffer);
+            return buffer[..length];
         }
 
         private static long Number(ReadOnlySpan<byte> field, ReadOnlySpan<byte> value) =>
