@@ -22,7 +22,7 @@
 # (every process, PostgreSQL's included, with --store postgres) during the measured run (perf.data in OUT.perf.data; JIT symbols through
 # DOTNET_PerfMapEnabled). Prints wrk's latency and requests/s lines and the
 # CPU time per request of the app (and of its redis-server or PostgreSQL; for
-# Redis also its script calls and commands per 100 requests).
+# Redis also its script calls, commands and socket reads per 100 requests).
 set -euo pipefail
 
 perf_out="" store=memory seconds=10 sessions=1
@@ -134,8 +134,10 @@ redis_calls() {
   redis-cli -p "$redis_port" info commandstats | tr -d '\r' |
     awk -F'[:=,]' -v want="$1" '/^cmdstat_/ { if (want == "all" || $1 == "cmdstat_eval" || $1 == "cmdstat_evalsha") n += $3 } END { print n + 0 }'
 }
+# How many times redis-server read a client's socket (INFO stats): under load, one read per batch the app sent.
+redis_reads() { redis-cli -p "$redis_port" info stats | tr -d '\r' | awk -F: '$1 == "total_reads_processed" { print $2 }'; }
 if [[ -n $redis ]]; then
-  redis_before=$(cpu_ticks "$redis") scripts_before=$(redis_calls scripts) commands_before=$(redis_calls all)
+  redis_before=$(cpu_ticks "$redis") scripts_before=$(redis_calls scripts) commands_before=$(redis_calls all) reads_before=$(redis_reads)
 fi
 [[ -n $pg_pid ]] && pg_before=$(pg_ticks)
 out=$(wrk -t2 -c50 "-d${seconds}s" "${measured_args[@]}")
@@ -154,4 +156,5 @@ grep -E 'Non-2xx' <<<"$out" || true
 if [[ -n $redis ]]; then
   echo "redis-server CPU per request: $(( ($(cpu_ticks "$redis") - redis_before) * 1000000 / hz / requests )) µs"
   echo "redis scripts / commands per 100 requests: $(( ($(redis_calls scripts) - scripts_before) * 100 / requests )) / $(( ($(redis_calls all) - commands_before) * 100 / requests ))"
+  echo "redis socket reads (batches) per 100 requests: $(( ($(redis_reads) - reads_before) * 100 / requests ))"
 fi
