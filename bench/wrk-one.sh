@@ -18,7 +18,7 @@
 # Production on a free loopback port; with --sessions N (not for /api/refresh)
 # the requests carry N credentials from N sign-ins in turn through pool.lua, as
 # bench/http.sh does with 100, instead of one; wrk warms up for
-# 8 s, then measures -t2 -c50 for S seconds (default 10). With --perf OUT, perf samples the demo
+# 8 s (WRK_ONE_WARMUP=S for longer: the JIT can still be compiling after 8 s), then measures -t2 -c50 for S seconds (default 10). With --perf OUT, perf samples the demo
 # (every process, PostgreSQL's included, with --store postgres) during the measured run (perf.data in OUT.perf.data; JIT symbols through
 # DOTNET_PerfMapEnabled). Prints wrk's latency and requests/s lines and the
 # CPU time per request of the app (and of its redis-server or PostgreSQL; for
@@ -37,7 +37,8 @@ while [[ ${1:-} == --* ]]; do
 done
 [[ $store == memory || $store == sqlite || $store == redis || $store == postgres ]] || { echo "bench/wrk-one.sh: --store is memory, sqlite, redis or postgres" >&2; exit 2; }
 [[ $sessions =~ ^[1-9][0-9]*$ ]] || { echo "bench/wrk-one.sh: --sessions is a positive number" >&2; exit 2; }
-[[ $sessions =~ ^[1-9][0-9]*$ ]] || { echo "bench/wrk-one.sh: --sessions is a positive number" >&2; exit 2; }
+warmup=${WRK_ONE_WARMUP:-8}
+[[ $warmup =~ ^[1-9][0-9]*$ ]] || { echo "bench/wrk-one.sh: WRK_ONE_WARMUP is a positive number of seconds" >&2; exit 2; }
 [[ $# -eq 2 ]] || { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 clone=$1 route=$2
 dll="$clone/samples/Tessera.Demo/bin/Release/net10.0/Tessera.Demo.dll"
@@ -110,7 +111,7 @@ else
   measured_args=("${warm_args[@]}")
 fi
 
-wrk -t2 -c50 -d8s "${warm_args[@]}" >/dev/null
+wrk -t2 -c50 "-d${warmup}s" "${warm_args[@]}" >/dev/null
 perf=""
 if [[ -n $perf_out ]]; then
   # With PostgreSQL, every process (its backends come and go with the pool): perf report --comm postgres splits them.
