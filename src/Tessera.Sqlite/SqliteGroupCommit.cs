@@ -6,11 +6,15 @@ namespace Tessera.Sqlite;
 /// <summary>
 /// Group commit for one store's writes. SQLite has one writer at a time, and a transaction costs its lock, its WAL
 /// frames and its commit whatever it holds; so writes that arrive while another is running wait in a queue, and the
-/// next transaction takes up to <see cref="MaxBatch"/> of them at once, each inside a savepoint of its own.
+/// next transaction takes up to <see cref="MaxBatch"/> of them at once, each inside a savepoint of its own, or, for a
+/// write of one statement, inside that statement's own atomicity.
 /// </summary>
 /// <remarks>
 /// <para>
 /// A write whose work throws is rolled back to its savepoint and fails alone; the others of its transaction go on. A
+/// write declared to be one statement needs no savepoint (two statements fewer of its three): SQLite undoes a failed
+/// statement's changes itself and the transaction goes on, unless the error rolled back the whole transaction, which
+/// the writer then sees and treats as below. A
 /// caller learns its outcome only after the transaction committed, so a reported success is as durable as a
 /// transaction of its own would have been (WAL, <c>synchronous=NORMAL</c>). When the transaction as a whole fails (its
 /// commit, or a rollback to a savepoint, after which SQLite has rolled everything back), every write of it that had not
@@ -51,10 +55,11 @@ internal sealed class SqliteGroupCommit(Func<CancellationToken, ValueTask<Sqlite
         SqliteSessionStore store,
         TState state,
         Func<SqliteSessionStore, SqliteWriter, TState, CancellationToken, ValueTask<TResult>> work,
+        bool oneStatement,
         CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var write = new Write<TState, TResult>(store, state, work, cancellationToken);
+        var write = new Write<TState, TResult>(store, state, work, oneStatement, cancellationToken);
         _queue.Enqueue(write);
         if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
         {
@@ -193,14 +198,15 @@ internal sealed class SqliteGroupCommit(Func<CancellationToken, ValueTask<Sqlite
         for (var i = 0; i < batch.Count; i++)
         {
             var write = batch[i];
+            var savepoint = grouped && !write.OneStatement;
             try
             {
-                if (grouped)
+                if (savepoint)
                 {
                     writer.Save();
                 }
                 await write.RunAsync(writer).ConfigureAwait(false);
-                if (grouped)
+                if (savepoint)
                 {
                     writer.Release();
                 }
@@ -213,7 +219,7 @@ internal sealed class SqliteGroupCommit(Func<CancellationToken, ValueTask<Sqlite
                 {
                     return ([], false);
                 }
-                if (!TryRollBack(writer))
+                if (savepoint ? !TryRollBack(writer) : !writer.InTransaction)
                 {
                     return ([.. done, .. batch.Skip(i + 1)], false);
                 }
@@ -313,6 +319,10 @@ internal sealed class SqliteGroupCommit(Func<CancellationToken, ValueTask<Sqlite
         private const int Abandoned = 2;
         private int _state;
 
+        // Whether the work runs exactly one statement, which SQLite makes atomic on its own: such a write needs no
+        // savepoint (a statement that fails leaves nothing behind, or takes the whole transaction with it).
+        public abstract bool OneStatement { get; }
+
         // Queued to running, unless the caller gave up first (or its token was cancelled before its turn).
         public bool TryStart()
         {
@@ -346,12 +356,15 @@ internal sealed class SqliteGroupCommit(Func<CancellationToken, ValueTask<Sqlite
         SqliteSessionStore store,
         TState state,
         Func<SqliteSessionStore, SqliteWriter, TState, CancellationToken, ValueTask<TResult>> work,
+        bool oneStatement,
         CancellationToken cancellationToken) : Write
     {
         private readonly TaskCompletionSource<TResult> _outcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private TResult? _result;
 
         public Task<TResult> Outcome => _outcome.Task;
+
+        public override bool OneStatement => oneStatement;
 
         protected override CancellationToken CancellationToken => cancellationToken;
 

@@ -13,21 +13,23 @@ public sealed partial class SqliteSessionStore
     private async ValueTask<TResult> WriteAsync<TState, TResult>(
         TState state,
         Func<SqliteSessionStore, SqliteWriter, TState, CancellationToken, ValueTask<TResult>> work,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        bool oneStatement = false)
     {
         await InitializeAsync(cancellationToken).ConfigureAwait(false);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return await _writes.RunAsync(this, state, work, cancellationToken).ConfigureAwait(false);
+        return await _writes.RunAsync(this, state, work, oneStatement, cancellationToken).ConfigureAwait(false);
     }
 
-    // A write of one statement: bind sets its parameters; returns the rows it changed.
+    // A write of one statement (so it needs no savepoint in a group): bind sets its parameters; returns the rows it
+    // changed.
     private ValueTask<int> WriteAsync<TState>(string sql, TState state, Action<SqliteSessionStore, SqliteCommand, TState> bind, CancellationToken cancellationToken) =>
         WriteAsync((sql, state, bind), static async (store, writer, write, cancellationToken) =>
         {
             var command = writer.Command(write.sql);
             write.bind(store, command, write.state);
             return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }, cancellationToken);
+        }, cancellationToken, oneStatement: true);
 
     private async ValueTask<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {

@@ -54,6 +54,13 @@ internal static class SqliteStatements
     // index of the row is rewritten (SQLite rewrites the entries of every index on a column an UPDATE sets).
     public const string FindLiveSession = "SELECT s.pk FROM tessera_sessions AS s WHERE s.id = $id AND " + LiveSession;
 
+    // A patch of one key and nothing else (the common write: a counter, a cart) in one statement, so that it needs no
+    // savepoint in a group commit: the key is written only when the session is live, and no row changed means it is not.
+    public const string UpsertKeyOfLiveSession =
+        "INSERT INTO tessera_session_data (session_pk, key, value) " +
+        "SELECT s.pk, $key, $value FROM tessera_sessions AS s WHERE s.id = $id AND " + LiveSession + " " +
+        "ON CONFLICT (session_pk, key) DO UPDATE SET value = excluded.value";
+
     public const string ClearData = "DELETE FROM tessera_session_data WHERE session_pk = $pk";
 
     public const string RemoveKey = "DELETE FROM tessera_session_data WHERE session_pk = $pk AND key = $key";

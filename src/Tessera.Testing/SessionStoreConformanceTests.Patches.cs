@@ -221,6 +221,59 @@ public abstract partial class SessionStoreConformanceTests<TKit>
         Assert.Null(await store.LoadByCredentialAsync(record));
     }
 
+    /// <summary>
+    /// A patch of one key and nothing else (the shape a store may write in one statement) to a missing, a revoked or an
+    /// expired session returns false, writes nothing and revives nothing, as a full patch does.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task AOneKeyPatchToADeadSessionReturnsFalseAndWritesNothing()
+    {
+        var store = CreateStore();
+        var oneKey = new SessionPatch { Set = Data(("late", "1")) };
+        var missing = NewRecord(data: Data(("own", "true")));
+        var revoked = NewRecord(data: Data(("own", "true")));
+        var expired = NewRecord(data: Data(("own", "true")), idle: TimeSpan.FromMinutes(10));
+        Assert.True(await store.CreateAsync(revoked));
+        Assert.True(await store.RevokeAsync(revoked.Id, Now()));
+        Assert.True(await store.CreateAsync(expired));
+        Clock.Advance(TimeSpan.FromMinutes(11));
+
+        Assert.False(await store.ApplyAsync(missing.Id, oneKey));
+        Assert.False(await store.ApplyAsync(revoked.Id, oneKey));
+        Assert.False(await store.ApplyAsync(expired.Id, oneKey));
+
+        Assert.Null(await store.LoadAsync(revoked.Id));
+        Assert.Null(await store.LoadByCredentialAsync(revoked));
+        Assert.Null(await store.LoadAsync(expired.Id));
+        Assert.Null(await store.LoadByCredentialAsync(expired));
+        Assert.Null(await store.LoadAsync(missing.Id));
+        Assert.True(await store.CreateAsync(missing), "the failed patch must not have claimed the id");
+        var created = await store.LoadAsync(missing.Id);
+        Assert.NotNull(created);
+        AssertSameData(Data(("own", "true")), created.Data);
+    }
+
+    /// <summary>A one-key patch to a live session sets that key and leaves the others and the session's row as they were.</summary>
+    /// <returns>The test.</returns>
+    [Fact]
+    public async Task AOneKeyPatchSetsItsKeyAndLeavesTheRestAlone()
+    {
+        var store = CreateStore();
+        var record = NewRecord(subject: "alice", data: Data(("kept", "\"yes\""), ("hits", "1")));
+        Assert.True(await store.CreateAsync(record));
+
+        Assert.True(await store.ApplyAsync(record.Id, new SessionPatch { Set = Data(("hits", "2")) }));
+        Assert.True(await store.ApplyAsync(record.Id, new SessionPatch { Set = Data(("fresh", "[1,2]")) }));
+
+        var loaded = await store.LoadByCredentialAsync(record);
+        Assert.NotNull(loaded);
+        AssertSameData(Data(("kept", "\"yes\""), ("hits", "2"), ("fresh", "[1,2]")), loaded.Data);
+        Assert.Equal("alice", loaded.Subject);
+        Assert.Equal(record.IdleExpiresAt, loaded.IdleExpiresAt);
+        Assert.Equal(record.LastSeenAt, loaded.LastSeenAt);
+    }
+
     /// <summary>A hundred concurrent patches, each setting its own key on one session, all survive.</summary>
     /// <returns>The test.</returns>
     [Fact]

@@ -67,6 +67,61 @@ public sealed partial class SqliteSessionStoreTests
         }
     }
 
+    // The same faults on writes of one statement (one-key patches and a revocation, which take no savepoint), mixed
+    // with writes of several in one group: RAISE(ABORT) undoes only the faulty statement and the others of the
+    // transaction commit with it; RAISE(ROLLBACK) takes the whole transaction, and the eleven others run again alone,
+    // each in a transaction of its own (had they run on after the loss, each would have committed on its own and the
+    // revocation, run again, would report false). A patch to a session revoked before changes no row and reports false
+    // without failing anyone.
+    [Theory]
+    [InlineData("ABORT", 2)]
+    [InlineData("ROLLBACK", 2 + 11)]
+    public async Task AFaultyWriteOfOneStatementFailsAloneWithoutASavepoint(string raise, long expectedTransactions)
+    {
+        var path = _directory.NewDatabasePath();
+        var store = NewStore(path);
+        var records = Enumerable.Range(0, 13).Select(_ => NewRecord()).ToList();
+        foreach (var record in records)
+        {
+            await store.CreateAsync(record);
+        }
+        await store.RevokeAsync(records[12].Id, DateTimeOffset.UtcNow);
+        Execute(path, $"CREATE TRIGGER test_fault BEFORE INSERT ON tessera_session_data WHEN NEW.key = 'boom' BEGIN SELECT RAISE({raise}, 'injected fault'); END");
+        SessionPatch PatchOf(int i) => i switch
+        {
+            5 => new SessionPatch { Set = new Dictionary<string, string> { ["boom"] = "5" } },
+            _ when i % 2 == 0 => new SessionPatch { Set = new Dictionary<string, string> { ["n"] = $"{i}" } },
+            _ => new SessionPatch { Set = new Dictionary<string, string> { ["n"] = $"{i}", ["odd"] = "true" } },
+        };
+        Task<bool> WriteOf(int i) => i == 11
+            ? store.RevokeAsync(records[i].Id, DateTimeOffset.UtcNow).AsTask()
+            : store.ApplyAsync(records[i].Id, PatchOf(i)).AsTask();
+
+        var (writes, transactions) = await BehindAnotherWriterAsync(path, store, records.Select((_, i) => (Func<Task<bool>>)(() => WriteOf(i))).ToList());
+
+        var failure = await Assert.ThrowsAsync<SqliteException>(() => writes[5]);
+        Assert.Contains("injected fault", failure.Message, StringComparison.Ordinal);
+        Assert.True(await writes[11]);
+        Assert.Null(await store.LoadAsync(records[11].Id));
+        Assert.False(await writes[12]);
+        Assert.Equal(expectedTransactions, transactions); // the first write's own, the group's, and any run again alone
+        for (var i = 0; i < 11; i++)
+        {
+            var loaded = await store.LoadAsync(records[i].Id);
+            Assert.NotNull(loaded);
+            if (i == 5)
+            {
+                Assert.Empty(loaded.Data);
+            }
+            else
+            {
+                Assert.True(await writes[i]);
+                Assert.Equal(PatchOf(i).Set, loaded.Data);
+            }
+        }
+        Assert.Equal(0L, TestDatabaseDirectory.Scalar(path, "SELECT count(*) FROM tessera_session_data WHERE key = 'boom'"));
+    }
+
     [Fact]
     public async Task AWriteCancelledWhileItWaitsForItsTurnNeverRuns()
     {
