@@ -12,7 +12,7 @@ namespace Tessera.Sqlite;
 /// <remarks>
 /// <para>
 /// A write whose work throws is rolled back to its savepoint and fails alone; the others of its transaction go on. A
-/// write declared to be one statement needs no savepoint (two statements fewer of its three): SQLite undoes a failed
+/// write declared to be one statement runs without <c>SAVEPOINT</c> and <c>RELEASE</c> around it: SQLite undoes a failed
 /// statement's changes itself and the transaction goes on, unless the error rolled back the whole transaction, which
 /// the writer then sees and treats as below. A
 /// caller learns its outcome only after the transaction committed, so a reported success is as durable as a

@@ -181,13 +181,13 @@ public sealed partial class SqliteSessionStore : ISessionStore, IDisposable, IAs
         if (patch is { Set.Count: 1, Removed.Count: 0, ClearData: false, SubjectChanged: false, NewCredentialHash: null, LastSeenAt: null, IdleExpiresAt: null })
         {
             // One statement, so no savepoint in a group commit; no row changed means the session is not live.
-            return WriteAsync((id, patch.Set.First()), static async (store, writer, state, cancellationToken) =>
+            return WriteAsync((id, entry: patch.Set.First()), static async (store, writer, state, cancellationToken) =>
             {
                 var upsert = writer.Command(SqliteStatements.UpsertKeyOfLiveSession);
                 upsert.Parameters.AddWithValue("$id", state.id);
                 upsert.Parameters.AddWithValue("$now", store.Now());
-                upsert.Parameters.AddWithValue("$key", state.Item2.Key);
-                upsert.Parameters.AddWithValue("$value", state.Item2.Value);
+                upsert.Parameters.AddWithValue("$key", state.entry.Key);
+                upsert.Parameters.AddWithValue("$value", state.entry.Value);
                 return await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
             }, cancellationToken, oneStatement: true);
         }

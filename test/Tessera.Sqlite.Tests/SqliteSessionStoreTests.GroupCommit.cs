@@ -51,20 +51,7 @@ public sealed partial class SqliteSessionStoreTests
         var failure = await Assert.ThrowsAsync<SqliteException>(() => applies[5]);
         Assert.Contains("injected fault", failure.Message, StringComparison.Ordinal);
         Assert.Equal(expectedTransactions, transactions); // the first write's own, the group's, and any run again alone
-        for (var i = 0; i < records.Count; i++)
-        {
-            var loaded = await store.LoadAsync(records[i].Id);
-            Assert.NotNull(loaded);
-            if (i == 5)
-            {
-                Assert.Empty(loaded.Data);
-            }
-            else
-            {
-                Assert.True(await applies[i]);
-                Assert.Equal(new Dictionary<string, string> { ["first"] = "yes", ["n"] = $"{i}" }, loaded.Data);
-            }
-        }
+        await AssertOnlyTheFaultyWriteLostItsDataAsync(store, records, applies, records.Count, i => new Dictionary<string, string> { ["first"] = "yes", ["n"] = $"{i}" });
     }
 
     // The same faults on writes of one statement (one-key patches and a revocation, which take no savepoint), mixed
@@ -105,20 +92,7 @@ public sealed partial class SqliteSessionStoreTests
         Assert.Null(await store.LoadAsync(records[11].Id));
         Assert.False(await writes[12]);
         Assert.Equal(expectedTransactions, transactions); // the first write's own, the group's, and any run again alone
-        for (var i = 0; i < 11; i++)
-        {
-            var loaded = await store.LoadAsync(records[i].Id);
-            Assert.NotNull(loaded);
-            if (i == 5)
-            {
-                Assert.Empty(loaded.Data);
-            }
-            else
-            {
-                Assert.True(await writes[i]);
-                Assert.Equal(PatchOf(i).Set, loaded.Data);
-            }
-        }
+        await AssertOnlyTheFaultyWriteLostItsDataAsync(store, records, writes, 11, i => PatchOf(i).Set);
         Assert.Equal(0L, TestDatabaseDirectory.Scalar(path, "SELECT count(*) FROM tessera_session_data WHERE key = 'boom'"));
     }
 
@@ -145,6 +119,26 @@ public sealed partial class SqliteSessionStoreTests
         Assert.True(await first);
         Assert.Null(await store.LoadAsync(queued.Id));
         Assert.Equal(1L, store.WriteTransactions);
+    }
+
+    // After a fault injected into write 5: of the first `count` sessions, write 5's has no data and each other one's
+    // write succeeded with exactly its expected data.
+    private static async Task AssertOnlyTheFaultyWriteLostItsDataAsync(SqliteSessionStore store, List<SessionRecord> records, List<Task<bool>> writes, int count, Func<int, IReadOnlyDictionary<string, string>> expected)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var loaded = await store.LoadAsync(records[i].Id);
+            Assert.NotNull(loaded);
+            if (i == 5)
+            {
+                Assert.Empty(loaded.Data);
+            }
+            else
+            {
+                Assert.True(await writes[i]);
+                Assert.Equal(expected(i), loaded.Data);
+            }
+        }
     }
 
     // Holds another connection's write lock, starts writes[0] (whose transaction then waits for the lock), queues the
