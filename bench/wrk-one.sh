@@ -4,7 +4,7 @@
 # commits quickly (build each in its own clone, run this against each in turn);
 # bench/http.sh is the measurement that counts.
 #
-#   bench/wrk-one.sh [--perf OUT] [--store NAME] [--duration S] [--sessions N] CLONE ROUTE
+#   bench/wrk-one.sh [--perf OUT] [--counts] [--store NAME] [--duration S] [--sessions N] CLONE ROUTE
 #
 # CLONE is a checkout whose demo is built in Release
 # (dotnet build samples/Tessera.Demo -c Release). ROUTE is /me, /api/me
@@ -20,15 +20,17 @@
 # bench/http.sh does with 100, instead of one; wrk warms up for
 # 8 s (WRK_ONE_WARMUP=S for longer: the JIT can still be compiling after 8 s), then measures -t2 -c50 for S seconds (default 10). With --perf OUT, perf samples the demo
 # (every process, PostgreSQL's included, with --store postgres) during the measured run (perf.data in OUT.perf.data; JIT symbols through
-# DOTNET_PerfMapEnabled). Prints wrk's latency and requests/s lines and the
+# DOTNET_PerfMapEnabled). With --counts, perf stat counts the demo's system calls and context switches during
+# the measured run and prints them per request. Prints wrk's latency and requests/s lines and the
 # CPU time per request of the app (and of its redis-server or PostgreSQL; for
 # Redis also its script calls, commands and socket reads per 100 requests).
 set -euo pipefail
 
-perf_out="" store=memory seconds=10 sessions=1
+perf_out="" counts="" store=memory seconds=10 sessions=1
 while [[ ${1:-} == --* ]]; do
   case $1 in
     --perf) perf_out=$2; shift 2 ;;
+    --counts) counts=1; shift ;;
     --store) store=$2; shift 2 ;;
     --duration) seconds=$2; shift 2 ;;
     --sessions) sessions=$2; shift 2 ;;
@@ -39,7 +41,7 @@ done
 [[ $sessions =~ ^[1-9][0-9]*$ ]] || { echo "bench/wrk-one.sh: --sessions is a positive number" >&2; exit 2; }
 warmup=${WRK_ONE_WARMUP:-8}
 [[ $warmup =~ ^[1-9][0-9]*$ ]] || { echo "bench/wrk-one.sh: WRK_ONE_WARMUP is a positive number of seconds" >&2; exit 2; }
-[[ $# -eq 2 ]] || { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[[ $# -eq 2 ]] || { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 clone=$1 route=$2
 dll="$clone/samples/Tessera.Demo/bin/Release/net10.0/Tessera.Demo.dll"
 [[ -f $dll ]] || { echo "bench/wrk-one.sh: no $dll (build the demo in Release first)" >&2; exit 2; }
@@ -120,6 +122,12 @@ if [[ -n $perf_out ]]; then
   perf record -F 999 -g "${target[@]}" -o "$perf_out.perf.data" -- sleep "$seconds" >/dev/null 2>&1 &
   perf=$!
 fi
+stat_out=""
+if [[ -n $counts ]]; then
+  stat_out="$data/perf-stat"
+  perf stat -x, -e raw_syscalls:sys_enter,context-switches -p "$demo" -o "$stat_out" -- sleep "$seconds" >/dev/null 2>&1 &
+  stat_pid=$!
+fi
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 app_before=$(cpu_ticks "$demo")
 # PostgreSQL's CPU: the postmaster and its live children (the pooled backends, the writers), plus what the children
@@ -152,6 +160,10 @@ hz=$(getconf CLK_TCK)
 echo "app CPU per request: $(( (app_after - app_before) * 1000000 / hz / requests )) µs"
 if [[ -n $pg_pid ]]; then
   echo "PostgreSQL CPU per request: $(( (pg_after - pg_before) * 1000000 / hz / requests )) µs"
+fi
+if [[ -n $counts ]]; then
+  wait "$stat_pid"
+  awk -F, -v n="$requests" '$3 ~ /sys_enter|context-switches/ { printf "%s per request: %.2f\n", $3, $1 / n }' "$stat_out"
 fi
 grep -E 'Non-2xx' <<<"$out" || true
 if [[ -n $redis ]]; then

@@ -116,4 +116,10 @@ public static class TesseraDefaults
 
     /// <summary>The longest token accepted: 4,096 characters.</summary>
     public const int MaxTokenLength = 4096;
+
+    /// <summary>
+    /// How many verified access tokens the codec remembers, so that a token presented again skips its signature check
+    /// and parse: 4,096 (a few megabytes at most: a remembered token is about 1 KB with its text and claims).
+    /// </summary>
+    public const int VerifiedTokenCacheSize = 4096;
 }

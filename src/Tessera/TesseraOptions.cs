@@ -262,5 +262,9 @@ public sealed class TesseraOptionsValidator : IValidateOptions<TesseraOptions>
         {
             failures.Add("Tessera:Tokens:MaxTokenLength must be between 256 and 65536.");
         }
+        if (tokens.VerifiedTokenCacheSize is < 0 or > 1_000_000)
+        {
+            failures.Add("Tessera:Tokens:VerifiedTokenCacheSize must be between 0 and 1000000.");
+        }
     }
 }

@@ -4,8 +4,8 @@ namespace Tessera.Docs.Tests;
 
 /// <summary>
 /// docs/benchmarks.md measures the memory store's read routes against a floor, the demo with bench/floor.patch applied
-/// (Tessera's part of a read taken out), and against bench/core.patch (the floor plus only the signed cookie's check and
-/// the store's lookup). The commands it gives must keep working as the demo changes: each patch applies to the tree as it
+/// (Tessera's part of a read taken out), and against bench/core.patch (the floor plus only the signed credential's check,
+/// a cookie's or an access token's, and the store's lookup). The commands it gives must keep working as the demo changes: each patch applies to the tree as it
 /// is.
 /// </summary>
 public sealed class FloorPatchTests

@@ -15,7 +15,7 @@ namespace Tessera.Tests;
 /// The JWT codec checked against an independent implementation (Microsoft.IdentityModel.JsonWebTokens) in both
 /// directions, and against hand-made hostile tokens.
 /// </summary>
-public sealed class JwtTokenCodecTests
+public sealed partial class JwtTokenCodecTests
 {
     // Whole seconds, near the real clock, because JsonWebTokenHandler validates lifetimes against the real clock.
     private static readonly DateTimeOffset Now = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds());

@@ -44,6 +44,7 @@ public sealed class TokenOptionsValidatorTests
         Assert.Equal(TimeSpan.FromSeconds(30), tokens.ClockSkew);
         Assert.Equal(TimeSpan.FromSeconds(5), tokens.ReuseGraceWindow);
         Assert.Equal(4096, tokens.MaxTokenLength);
+        Assert.Equal(4096, tokens.VerifiedTokenCacheSize);
         Assert.Equal(TokenProfile.Tessera, tokens.Profile);
         Assert.Null(new TesseraOptions().RevokedRetention);
         AssertValid(_ => { });
@@ -134,6 +135,24 @@ public sealed class TokenOptionsValidatorTests
         }
     }
 
+    [Theory]
+    [InlineData(-1, false)]
+    [InlineData(0, true)]
+    [InlineData(1_000_000, true)]
+    [InlineData(1_000_001, false)]
+    public void VerifiedTokenCacheSizeMustBeBetween0And1000000(int size, bool valid)
+    {
+        void Configure(TesseraTokenOptions t) => t.VerifiedTokenCacheSize = size;
+        if (valid)
+        {
+            AssertValid(Configure);
+        }
+        else
+        {
+            AssertFailsNaming(Configure, "VerifiedTokenCacheSize");
+        }
+    }
+
     [Fact]
     public void ANegativeRevokedRetentionIsRejected()
     {
@@ -154,11 +173,12 @@ public sealed class TokenOptionsValidatorTests
             t.ClockSkew = TimeSpan.FromHours(1);
             t.ReuseGraceWindow = TimeSpan.FromHours(1);
             t.MaxTokenLength = 10;
+            t.VerifiedTokenCacheSize = -1;
             t.SessionLifetime = TimeSpan.FromHours(1);
         });
 
         Assert.True(result.Failed);
-        foreach (var option in new[] { "AccessTokenLifetime", "RefreshTokenLifetime", "ClockSkew", "ReuseGraceWindow", "MaxTokenLength" })
+        foreach (var option in new[] { "AccessTokenLifetime", "RefreshTokenLifetime", "ClockSkew", "ReuseGraceWindow", "MaxTokenLength", "VerifiedTokenCacheSize" })
         {
             Assert.Contains(result.Failures!, f => f.StartsWith("Tessera:Tokens:" + option, StringComparison.Ordinal));
         }

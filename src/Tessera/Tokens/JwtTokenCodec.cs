@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -17,7 +18,12 @@ public readonly record struct TokenValidation(TokenFailure Failure, string? Toke
 /// the signing key), a size cap before parsing, a strict header (any <c>alg</c> but HS256, <c>none</c> included, is
 /// rejected before the signature is computed), and <c>exp</c>/<c>iat</c>/<c>nbf</c> checked with a small clock skew.
 /// </summary>
-/// <remarks>Thread-safe. Never throws for bad input; the token text never appears in an exception or log line.</remarks>
+/// <remarks>
+/// Thread-safe. Never throws for bad input; the token text never appears in an exception or log line. Up to
+/// <see cref="TesseraTokenOptions.VerifiedTokenCacheSize"/> access tokens that passed the signature and claims checks
+/// are remembered by their exact text with the claims they carry, so the same token presented again is checked only
+/// for its times and kind (and is verified in full again once the key ring has been replaced).
+/// </remarks>
 public sealed class JwtTokenCodec
 {
     private const string Algorithm = "HS256";
@@ -26,6 +32,8 @@ public sealed class JwtTokenCodec
 
     private readonly SigningKeyRing _keys;
     private readonly TesseraTokenOptions _options;
+    private readonly ConcurrentDictionary<string, VerifiedToken> _verified = new(TokenTextComparer.Instance);
+    private int _verifiedCount;
 
     /// <summary>Creates a codec.</summary>
     /// <param name="keys">The key ring: the first key signs, every key verifies.</param>
@@ -78,7 +86,10 @@ public sealed class JwtTokenCodec
         return string.Concat(signingInput, ".", Base64UrlText.Encode(mac));
     }
 
-    /// <summary>Validates a token's form, signature, type and times. The store is not consulted.</summary>
+    /// <summary>
+    /// Validates a token's form, signature, type and times. The store is not consulted. An access token whose exact text
+    /// was verified before under the same key ring is not verified again: only its times and kind are checked.
+    /// </summary>
     /// <param name="token">The token text as presented; <see langword="null"/> reads as empty.</param>
     /// <param name="expected">The kind the caller needs.</param>
     /// <param name="now">The current time.</param>
@@ -88,6 +99,10 @@ public sealed class JwtTokenCodec
         if (string.IsNullOrEmpty(token) || token.Length > _options.MaxTokenLength)
         {
             return Invalid;
+        }
+        if (_options.VerifiedTokenCacheSize > 0 && _verified.TryGetValue(token, out var verified) && ReferenceEquals(verified.Ring, _keys.Keys))
+        {
+            return Check(verified.Claims, expected, now);
         }
         var firstDot = token.IndexOf('.', StringComparison.Ordinal);
         var secondDot = firstDot < 0 ? -1 : token.IndexOf('.', firstDot + 1);
@@ -100,7 +115,17 @@ public sealed class JwtTokenCodec
         var buffer = ArrayPool<byte>.Shared.Rent(token.Length);
         try
         {
-            return ValidateSegments(token, firstDot, secondDot, buffer, expected, now);
+            var ring = _keys.Keys;
+            if (!VerifySegments(token, firstDot, secondDot, buffer, ring, out var claims))
+            {
+                return Invalid;
+            }
+            // Only access tokens: they are presented on every request, a refresh token once.
+            if (claims.Kind == TokenKind.Access && _options.VerifiedTokenCacheSize > 0)
+            {
+                Remember(token, new VerifiedToken(ring, claims));
+            }
+            return Check(claims, expected, now);
         }
         finally
         {
@@ -110,22 +135,23 @@ public sealed class JwtTokenCodec
 
     private static readonly TokenValidation Invalid = new(TokenFailure.InvalidToken, null, null);
 
-    private TokenValidation ValidateSegments(string token, int firstDot, int secondDot, byte[] buffer, TokenKind expected, DateTimeOffset now)
+    private bool VerifySegments(string token, int firstDot, int secondDot, byte[] buffer, IReadOnlyList<SigningKey> ring, out TokenClaims claims)
     {
+        claims = default;
         if (!Base64UrlText.TryDecode(token.AsSpan(0, firstDot), buffer, out var headerLength)
             || !TryReadHeader(buffer.AsSpan(0, headerLength), out var keyId))
         {
-            return Invalid;
+            return false;
         }
-        var candidates = keyId is null ? _keys.Keys : _keys.Find(keyId) is { } named ? [named] : [];
+        var candidates = keyId is null ? ring : Find(ring, keyId) is { } named ? [named] : [];
         if (candidates.Count == 0 || (keyId is null && _options.Profile == TokenProfile.Tessera))
         {
-            return Invalid;
+            return false;
         }
         Span<byte> presented = stackalloc byte[HMACSHA256.HashSizeInBytes];
         if (!Base64UrlText.TryDecodeExact(token.AsSpan(secondDot + 1), presented))
         {
-            return Invalid;
+            return false;
         }
         var signingInput = buffer.AsSpan(0, Encoding.ASCII.GetBytes(token.AsSpan(0, secondDot), buffer));
         Span<byte> expectedMac = stackalloc byte[HMACSHA256.HashSizeInBytes];
@@ -141,17 +167,29 @@ public sealed class JwtTokenCodec
             || !Base64UrlText.TryDecode(token.AsSpan(firstDot + 1, secondDot - firstDot - 1), buffer, out var payloadLength)
             || !Utf8.IsValid(buffer.AsSpan(0, payloadLength)))
         {
-            return Invalid;
+            return false;
         }
         try
         {
-            return ReadPayload(buffer.AsSpan(0, payloadLength), expected, now);
+            return ReadPayload(buffer.AsSpan(0, payloadLength), out claims);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             // Not JSON, trailing bytes, too deep, or a string claim with invalid UTF-8 or an escaped lone surrogate.
-            return Invalid;
+            return false;
         }
+    }
+
+    private static SigningKey? Find(IReadOnlyList<SigningKey> ring, string keyId)
+    {
+        for (var i = 0; i < ring.Count; i++)
+        {
+            if (string.Equals(ring[i].Id, keyId, StringComparison.Ordinal))
+            {
+                return ring[i];
+            }
+        }
+        return null;
     }
 
     // The header must be exactly a JSON object of alg (HS256), and optionally typ (JWT) and kid: no duplicates, no
@@ -213,12 +251,13 @@ public sealed class JwtTokenCodec
 
     // One pass of Utf8JsonReader over the payload: every top-level member name must be unique (compared unescaped),
     // the claims below are read, anything else is skipped. Throws JsonException for malformed JSON or trailing data.
-    private TokenValidation ReadPayload(ReadOnlySpan<byte> json, TokenKind expected, DateTimeOffset now)
+    private bool ReadPayload(ReadOnlySpan<byte> json, out TokenClaims claims)
     {
+        claims = default;
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 4 });
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
         {
-            return Invalid;
+            return false;
         }
         // Names seen so far, unescaped, end to end; a payload of this codec's tokens has fewer than ten short names.
         Span<byte> names = stackalloc byte[512];
@@ -233,7 +272,7 @@ public sealed class JwtTokenCodec
             // Unescaping never lengthens a name, so room for the raw bytes is room enough.
             if (count == ends.Length || reader.ValueSpan.Length > names.Length - start)
             {
-                return Invalid; // more or longer names than any token of ours carries
+                return false; // more or longer names than any token of ours carries
             }
             var length = reader.CopyString(names[start..]);
             var name = names.Slice(start, length);
@@ -241,7 +280,7 @@ public sealed class JwtTokenCodec
             {
                 if (names[(i == 0 ? 0 : ends[i - 1])..ends[i]].SequenceEqual(name))
                 {
-                    return Invalid; // a duplicate member: which one counts is ambiguous, so neither does
+                    return false; // a duplicate member: which one counts is ambiguous, so neither does
                 }
             }
             ends[count++] = start + length;
@@ -280,14 +319,14 @@ public sealed class JwtTokenCodec
         }
         if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
         {
-            return Invalid;
+            return false;
         }
         TokenKind kind;
         if (_options.Profile == TokenProfile.Compas)
         {
             if ((compasAccess is null) == (compasRefresh is null))
             {
-                return Invalid;
+                return false;
             }
             kind = compasAccess is not null ? TokenKind.Access : TokenKind.Refresh;
             tokenId = compasAccess ?? compasRefresh;
@@ -297,33 +336,69 @@ public sealed class JwtTokenCodec
         {
             if (tokenId is null || sessionId is null || use is null)
             {
-                return Invalid;
+                return false;
             }
             kind = use == "access" ? TokenKind.Access : TokenKind.Refresh;
         }
-        if (!Guid.TryParseExact(tokenId, "D", out _) || (sessionId is not null && !Guid.TryParseExact(sessionId, "D", out _)))
+        if (!Guid.TryParseExact(tokenId, "D", out _)
+            || (sessionId is not null && !Guid.TryParseExact(sessionId, "D", out _))
+            || badTime
+            || exp is null
+            || (iat is null && _options.Profile == TokenProfile.Tessera))
         {
-            return Invalid;
+            return false;
         }
+        claims = new(kind, tokenId, sessionId, exp.Value, iat, nbf);
+        return true;
+    }
+
+    // What depends on the time and on the caller, for claims read now or remembered from an earlier request.
+    private TokenValidation Check(in TokenClaims claims, TokenKind expected, DateTimeOffset now)
+    {
         var skew = (long)_options.ClockSkew.TotalSeconds;
         var seconds = now.ToUnixTimeSeconds();
-        if (badTime
-            || exp is null
-            || (iat is null && _options.Profile == TokenProfile.Tessera)
-            || (iat is { } issued && issued > seconds + skew)
-            || (nbf is { } notBefore && notBefore > seconds + skew))
+        if ((claims.IssuedAt is { } issued && issued > seconds + skew) || (claims.NotBefore is { } notBefore && notBefore > seconds + skew))
         {
             return Invalid;
         }
-        if (kind != expected)
+        if (claims.Kind != expected)
         {
             return new(TokenFailure.WrongTokenType, null, null);
         }
-        if (seconds >= exp.Value + skew)
+        if (seconds >= claims.Expires + skew)
         {
             return new(TokenFailure.ExpiredToken, null, null);
         }
-        return new(TokenFailure.None, tokenId, sessionId);
+        return new(TokenFailure.None, claims.TokenId, claims.SessionId);
+    }
+
+    /// <summary>How many verified access tokens are remembered now (for tests).</summary>
+    internal int RememberedTokenCount => _verified.Count;
+
+    private void Remember(string token, VerifiedToken verified)
+    {
+        if (Interlocked.Increment(ref _verifiedCount) > _options.VerifiedTokenCacheSize)
+        {
+            _verified.Clear();
+            Volatile.Write(ref _verifiedCount, 1);
+        }
+        _verified[token] = verified;
+    }
+
+    // A token's claims as its payload states them: they hold whatever the time, until the ring that verified them changes.
+    private readonly record struct TokenClaims(TokenKind Kind, string TokenId, string? SessionId, long Expires, long? IssuedAt, long? NotBefore);
+
+    private sealed record VerifiedToken(IReadOnlyList<SigningKey> Ring, TokenClaims Claims);
+
+    // Hashed with the process's random seed (Marvin), never the non-randomized hash a Dictionary of strings starts with:
+    // where a remembered token sits is unknowable, so no presented text can be aimed at it and timed against it.
+    private sealed class TokenTextComparer : IEqualityComparer<string>
+    {
+        public static readonly TokenTextComparer Instance = new();
+
+        public bool Equals(string? x, string? y) => string.Equals(x, y, StringComparison.Ordinal);
+
+        public int GetHashCode(string obj) => string.GetHashCode(obj.AsSpan());
     }
 
     private static Claim ClaimOf(ReadOnlySpan<byte> name) => name switch

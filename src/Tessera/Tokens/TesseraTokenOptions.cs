@@ -48,6 +48,16 @@ public sealed class TesseraTokenOptions
     /// <summary>The longest token accepted; anything longer is rejected before parsing. Default 4,096 characters; 256 to 65,536.</summary>
     public int MaxTokenLength { get; set; } = TesseraDefaults.MaxTokenLength;
 
+    /// <summary>
+    /// How many verified access tokens are remembered, so that an access token presented again (the same text) is
+    /// accepted without checking its signature and parsing its payload again; its times, its kind and its key are still
+    /// checked on every use, and its stored record and session are still read. Default 4,096; 0 to 1,000,000, where 0
+    /// remembers none (every request verifies its token in full). When the cache is full it is emptied and starts
+    /// again. A remembered token's text stays in the process's memory until then; replacing the key ring (a key
+    /// rotation through <c>UseDataProtectionKeys()</c>) makes every remembered token be verified again.
+    /// </summary>
+    public int VerifiedTokenCacheSize { get; set; } = TesseraDefaults.VerifiedTokenCacheSize;
+
     /// <summary>Which payload tokens carry. Default <see cref="TokenProfile.Tessera"/>.</summary>
     public TokenProfile Profile { get; set; } = TokenProfile.Tessera;
 }
