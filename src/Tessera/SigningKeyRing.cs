@@ -85,13 +85,16 @@ public sealed class SigningKeyRing
     /// <summary>Finds a key by its id.</summary>
     /// <param name="id">The key id (see <see cref="SigningKey.Id"/>).</param>
     /// <returns>The key, or <see langword="null"/> when the ring has no such key.</returns>
-    public SigningKey? Find(string id)
+    public SigningKey? Find(string id) => Find(_keys, id);
+
+    /// <summary>Finds a key by its id in one set of <see cref="Keys"/>, read once (so a replacement in between cannot mix two sets).</summary>
+    internal static SigningKey? Find(IReadOnlyList<SigningKey> keys, string id)
     {
-        foreach (var key in _keys)
+        for (var i = 0; i < keys.Count; i++)
         {
-            if (string.Equals(key.Id, id, StringComparison.Ordinal))
+            if (string.Equals(keys[i].Id, id, StringComparison.Ordinal))
             {
-                return key;
+                return keys[i];
             }
         }
         return null;

@@ -143,7 +143,7 @@ public sealed class JwtTokenCodec
         {
             return false;
         }
-        var candidates = keyId is null ? ring : Find(ring, keyId) is { } named ? [named] : [];
+        var candidates = keyId is null ? ring : SigningKeyRing.Find(ring, keyId) is { } named ? [named] : [];
         if (candidates.Count == 0 || (keyId is null && _options.Profile == TokenProfile.Tessera))
         {
             return false;
@@ -178,18 +178,6 @@ public sealed class JwtTokenCodec
             // Not JSON, trailing bytes, too deep, or a string claim with invalid UTF-8 or an escaped lone surrogate.
             return false;
         }
-    }
-
-    private static SigningKey? Find(IReadOnlyList<SigningKey> ring, string keyId)
-    {
-        for (var i = 0; i < ring.Count; i++)
-        {
-            if (string.Equals(ring[i].Id, keyId, StringComparison.Ordinal))
-            {
-                return ring[i];
-            }
-        }
-        return null;
     }
 
     // The header must be exactly a JSON object of alg (HS256), and optionally typ (JWT) and kid: no duplicates, no

@@ -50,8 +50,8 @@ public sealed class TesseraTokenOptions
 
     /// <summary>
     /// How many verified access tokens are remembered, so that an access token presented again (the same text) is
-    /// accepted without checking its signature and parsing its payload again; its times, its kind and its key are still
-    /// checked on every use, and its stored record and session are still read. Default 4,096; 0 to 1,000,000, where 0
+    /// accepted without checking its signature and parsing its payload again; its times and its kind are still checked on
+    /// every use, and its stored record and session are still read. Default 4,096; 0 to 1,000,000, where 0
     /// remembers none (every request verifies its token in full). When the cache is full it is emptied and starts
     /// again. A remembered token's text stays in the process's memory until then; replacing the key ring (a key
     /// rotation through <c>UseDataProtectionKeys()</c>) makes every remembered token be verified again.
