@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -182,23 +183,41 @@ internal static class SessionPrincipal
     private static readonly ConcurrentDictionary<string, StoredPrincipal?> ParsedTexts = new(StringComparer.Ordinal);
     private static int s_parsedCount;
 
+    // In front of that, one slot per string instance, found by the instance's identity: the memory store hands every
+    // request of a session the very string it keeps, so its requests find their principal without hashing the text.
+    // A slot is replaced whole (a text with what it parsed to), so a reader sees one pair or the other, never a mix.
+    private const int SlotCount = 256;
+    private static readonly ParsedSlot?[] Slots = new ParsedSlot?[SlotCount];
+
+    private sealed class ParsedSlot(string text, StoredPrincipal? parsed)
+    {
+        public string Text { get; } = text;
+
+        public StoredPrincipal? Parsed { get; } = parsed;
+    }
+
     private static StoredPrincipal? Parse(string json)
     {
         if (json.Length > MaxCachedLength)
         {
             return ParseText(json);
         }
-        if (ParsedTexts.TryGetValue(json, out var stored))
+        ref var slot = ref Slots[RuntimeHelpers.GetHashCode(json) & (SlotCount - 1)];
+        if (Volatile.Read(ref slot) is { } seen && ReferenceEquals(seen.Text, json))
         {
-            return stored;
+            return seen.Parsed;
         }
-        stored = ParseText(json);
-        if (Interlocked.Increment(ref s_parsedCount) > CacheCapacity)
+        if (!ParsedTexts.TryGetValue(json, out var stored))
         {
-            ParsedTexts.Clear();
-            Volatile.Write(ref s_parsedCount, 1);
+            stored = ParseText(json);
+            if (Interlocked.Increment(ref s_parsedCount) > CacheCapacity)
+            {
+                ParsedTexts.Clear();
+                Volatile.Write(ref s_parsedCount, 1);
+            }
+            ParsedTexts.TryAdd(json, stored);
         }
-        ParsedTexts.TryAdd(json, stored);
+        Volatile.Write(ref slot, new ParsedSlot(json, stored));
         return stored;
     }
 

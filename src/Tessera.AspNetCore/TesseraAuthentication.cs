@@ -86,7 +86,7 @@ internal sealed class TesseraAuthenticationHandler(
         {
             return AuthenticateResult.NoResult();
         }
-        if (session.TryGetReservedJson(SessionKeys.PrincipalName, out var json) && SessionPrincipal.Read(json, session.Id, ClaimsIssuer) is var (principal, properties))
+        if (session.TryGetPrincipalJson(out var json) && SessionPrincipal.Read(json, session.Id, ClaimsIssuer) is var (principal, properties))
         {
             if (Context.RequestServices.GetService<SecurityStampCheck>() is { } stamps)
             {

@@ -22,14 +22,35 @@ internal sealed class TesseraSessionFeature(HttpContext context, HttpSession ses
     /// <summary>Whether the session has changes that must reach the store before the response may start.</summary>
     public bool MustCommitBeforeResponse => !_written && !Abandoned && Session.IsLoaded && Session.HasChanges;
 
-    public async Task CommitAsync(CancellationToken cancellationToken = default)
+    public Task CommitAsync(CancellationToken cancellationToken = default)
     {
         if (_written || Abandoned)
         {
-            return;
+            return Task.CompletedTask;
         }
         _written = true;
-        var commit = await Session.CommitOutcomeAsync(cancellationToken).ConfigureAwait(false);
+        // A read-only request's commit completes at once (nothing to write, or the memory store's touch): no state machine.
+        // Failures come back in the task, as from an async method, never thrown from this call.
+        try
+        {
+            var pending = Session.CommitOutcomeAsync(cancellationToken);
+            if (!pending.IsCompletedSuccessfully)
+            {
+                return WrittenAsync(pending);
+            }
+            Written(pending.Result);
+            return Task.CompletedTask;
+        }
+        catch (Exception e)
+        {
+            return Task.FromException(e);
+        }
+    }
+
+    private async Task WrittenAsync(ValueTask<SessionCommitOutcome> pending) => Written(await pending.ConfigureAwait(false));
+
+    private void Written(SessionCommitOutcome commit)
+    {
         if (commit.Result.Change == CredentialChange.Issue || commit.IdleExpiresAt is not null)
         {
             // A sign-in through SignInAsync("Tessera") or through cookie authentication's ticket store chose the cookie's
@@ -44,7 +65,7 @@ internal sealed class TesseraSessionFeature(HttpContext context, HttpSession ses
     }
 
     private static bool? PersistenceOf(HttpSession session) =>
-        session.TryGetReservedJson(SessionKeys.PrincipalName, out var principal)
+        session.TryGetPrincipalJson(out var principal)
             ? SessionPrincipal.IsPersistent(principal)
             : TesseraTicketStore.PersistenceOf(session);
 }

@@ -51,11 +51,26 @@ internal sealed class SessionCommitter(
     SessionReporter reporter,
     ILogger logger)
 {
+    private static readonly SessionCommitted Unchanged = new(new SessionCommitOutcome(SessionCommitResult.Unchanged, null, null, false), false, null);
+
     /// <summary>Writes <paramref name="changes"/>; nothing when nothing changed.</summary>
-    public async ValueTask<SessionCommitted> CommitAsync(SessionChanges changes, CancellationToken cancellationToken)
+    public ValueTask<SessionCommitted> CommitAsync(SessionChanges changes, CancellationToken cancellationToken)
     {
         var now = clock.Now();
-        var committed = new SessionCommitted(new SessionCommitOutcome(SessionCommitResult.Unchanged, null, null, false), false, null);
+        // Most requests only read a stored session, inside its touch interval: nothing to write, answered without the
+        // asynchronous machinery below (CommitExistingAsync answers the same for them).
+        if (changes.Destroyed is null && changes.Existing is { } record && !Writes(changes) && now - record.LastSeenAt < options.TouchInterval)
+        {
+            return new(Unchanged);
+        }
+        return CommitChangesAsync(changes, now, cancellationToken);
+    }
+
+    private static bool Writes(in SessionChanges changes) => changes.Data.HasChanges || changes.SubjectChanged || changes.Regenerate;
+
+    private async ValueTask<SessionCommitted> CommitChangesAsync(SessionChanges changes, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var committed = Unchanged;
         if (changes.Destroyed is { } destroyed)
         {
             await revoker.RevokeAsync(destroyed.Id, destroyed, SessionRevocationReason.SignOut, cancellationToken).ConfigureAwait(false);
@@ -79,8 +94,7 @@ internal sealed class SessionCommitter(
         // A sign-in that ends before the absolute deadline (an authentication's ExpiresUtc) caps both.
         var absolute = Ends(record.AbsoluteExpiresAt, changes.Data);
         var idle = Min(Max(record.IdleExpiresAt, Min(now + options.IdleTimeoutFor(changes.Subject), absolute)), absolute);
-        var writes = changes.Data.HasChanges || changes.SubjectChanged || changes.Regenerate;
-        if (!writes)
+        if (!Writes(changes))
         {
             DateTimeOffset? touched = null;
             if (now - record.LastSeenAt >= options.TouchInterval)

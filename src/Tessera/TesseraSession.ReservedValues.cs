@@ -9,6 +9,9 @@ public partial class TesseraSession
     /// <summary>Reads a reserved value's JSON; <paramref name="name"/> goes after the reserved prefix.</summary>
     internal bool TryGetReservedJson(string name, [NotNullWhen(true)] out string? json) => TryGetJson(SessionKeys.ReservedPrefix + name, out json);
 
+    /// <summary>The signed-in principal's JSON (<see cref="SessionKeys.PrincipalKey"/>), read on every authenticated request: no key to build.</summary>
+    internal bool TryGetPrincipalJson([NotNullWhen(true)] out string? json) => TryGetJson(SessionKeys.PrincipalKey, out json);
+
     /// <summary>Sets a reserved value's JSON (already valid JSON); committed with the other changes.</summary>
     internal void SetReservedJson(string name, string json) => SetJson(SessionKeys.ReservedPrefix + name, json);
 

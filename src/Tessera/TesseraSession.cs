@@ -352,19 +352,27 @@ public partial class TesseraSession : ISessionMetadataSource
     /// <see cref="CommitAsync"/>, answering with what a transport may show of the commit (the deadlines it wrote,
     /// whether the request signed out); calling it again returns the first outcome.
     /// </summary>
-    internal async ValueTask<SessionCommitOutcome> CommitOutcomeAsync(CancellationToken cancellationToken)
+    internal ValueTask<SessionCommitOutcome> CommitOutcomeAsync(CancellationToken cancellationToken)
     {
         if (_committed is { } done)
         {
-            return done;
+            return new(done);
         }
         if (!_loaded)
         {
             _committed = SessionCommitOutcome.From(SessionCommitResult.Unchanged);
-            return _committed.Value;
+            return new(_committed.Value);
         }
         var changes = new SessionChanges(_record, _destroyed, _data, _subject, _subjectChanged, _regenerate, _credentialKind, _pendingId, this);
-        var committed = await _manager.Committer.CommitAsync(changes, cancellationToken).ConfigureAwait(false);
+        var pending = _manager.Committer.CommitAsync(changes, cancellationToken);
+        return pending.IsCompletedSuccessfully ? new(Committed(pending.Result)) : AwaitCommittedAsync(pending);
+    }
+
+    private async ValueTask<SessionCommitOutcome> AwaitCommittedAsync(ValueTask<SessionCommitted> pending) =>
+        Committed(await pending.ConfigureAwait(false));
+
+    private SessionCommitOutcome Committed(SessionCommitted committed)
+    {
         _pendingId = committed.CreatedId ?? _pendingId;
         if (committed.SignInRefused)
         {
