@@ -12,8 +12,8 @@ public static class HttpContextSessionExtensions
     public static HttpSession GetTesseraSession(this HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var feature = context.Features.Get<ITesseraSessionFeature>();
-        if (feature is not null)
+        // The indexer, not Features.Get<T>(): a plain virtual call rather than a generic virtual one, on every request.
+        if (context.Features[typeof(ITesseraSessionFeature)] is ITesseraSessionFeature feature)
         {
             return feature.Session;
         }

@@ -36,18 +36,23 @@ internal sealed class RequestSessionOpener
     public static bool IsDisabled(HttpContext context) =>
         context.GetEndpoint()?.Metadata.GetMetadata<IDisableTesseraSessionMetadata>() is not null;
 
-    /// <summary>The request's session feature, opened now if nobody opened it yet.</summary>
+    /// <summary>
+    /// The request's session feature, opened now if nobody opened it yet. Features are read and set through the
+    /// collection's indexer: the generic <c>Get&lt;T&gt;</c> and <c>Set&lt;T&gt;</c> are generic virtual calls, resolved by
+    /// the runtime on every call, and this runs several times per request.
+    /// </summary>
     public TesseraSessionFeature GetOrOpen(HttpContext context)
     {
-        if (context.Features.Get<ITesseraSessionFeature>() is TesseraSessionFeature existing)
+        var features = context.Features;
+        if (features[typeof(ITesseraSessionFeature)] is TesseraSessionFeature existing)
         {
             return existing;
         }
         var (transport, credential) = FindCredential(context);
         var session = new HttpSession(_manager, credential, transport.CredentialKind, context);
         var feature = new TesseraSessionFeature(context, session, transport);
-        context.Features.Set<ITesseraSessionFeature>(feature);
-        context.Features.Set<ISessionFeature>(new AspNetSessionFeature(new TesseraAspNetSession(session, feature)));
+        features[typeof(ITesseraSessionFeature)] = feature;
+        features[typeof(ISessionFeature)] = feature;
         return feature;
     }
 
@@ -67,7 +72,7 @@ internal sealed class RequestSessionOpener
     /// </summary>
     public bool PresentsCookieCredential(HttpContext context)
     {
-        if (context.Features.Get<ITesseraSessionFeature>() is TesseraSessionFeature existing)
+        if (context.Features[typeof(ITesseraSessionFeature)] is TesseraSessionFeature existing)
         {
             return existing.Session.CredentialKind == SessionCredentialKind.Cookie && existing.Session.HasPresentedCredential;
         }
@@ -87,10 +92,5 @@ internal sealed class RequestSessionOpener
             }
         }
         return (_fallback, null);
-    }
-
-    private sealed class AspNetSessionFeature(ISession session) : ISessionFeature
-    {
-        public ISession Session { get; set; } = session;
     }
 }

@@ -94,11 +94,11 @@ public sealed class TesseraMiddleware
             return;
         }
         var feature = _opener.GetOrOpen(context);
-        var body = context.Features.Get<IHttpResponseBodyFeature>();
+        var body = context.Features[typeof(IHttpResponseBodyFeature)] as IHttpResponseBodyFeature;
         var gate = body is null ? null : new SessionCommitGate(body, feature, context);
         if (gate is not null)
         {
-            context.Features.Set<IHttpResponseBodyFeature>(gate);
+            context.Features[typeof(IHttpResponseBodyFeature)] = gate;
         }
         // The commit happens in one place, TesseraSessionFeature.CommitAsync: it commits the session once
         // (TesseraSession -> SessionCommitter -> the store) and hands the outcome to the request's transport, which sets
@@ -146,7 +146,7 @@ public sealed class TesseraMiddleware
         {
             if (gate is not null)
             {
-                context.Features.Set(body);
+                context.Features[typeof(IHttpResponseBodyFeature)] = body;
             }
         }
     }

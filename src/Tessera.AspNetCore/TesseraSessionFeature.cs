@@ -1,12 +1,22 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace Tessera.AspNetCore;
 
-internal sealed class TesseraSessionFeature(HttpContext context, HttpSession session, ISessionTransport transport) : ITesseraSessionFeature
+// Also the request's ISessionFeature (HttpContext.Session), whose ISession adapter is made on first use: most requests
+// never ask for it.
+internal sealed class TesseraSessionFeature(HttpContext context, HttpSession session, ISessionTransport transport) : ITesseraSessionFeature, ISessionFeature
 {
     private bool _written;
+    private ISession? _aspNetSession;
 
     public HttpSession Session { get; } = session;
+
+    ISession ISessionFeature.Session
+    {
+        get => _aspNetSession ??= new TesseraAspNetSession(Session, this);
+        set => _aspNetSession = value;
+    }
 
     public bool Abandoned { get; set; }
 
