@@ -33,7 +33,9 @@ public enum CredentialRejection
 /// <remarks>
 /// The route is covered by the signature like the rest of the token: a client that changes it fails verification. A
 /// cookie issued before tokens carried routes still verifies; the route read from it is two random bytes, which only a
-/// routed store (<see cref="IRoutedSessionStore"/>) looks at.
+/// routed store (<see cref="IRoutedSessionStore"/>) looks at. Thread-safe. Built with a cache size, it remembers that
+/// many credentials that passed (by their exact text, with their hash and route), so the same text presented again is
+/// not verified again until the key ring is replaced.
 /// </remarks>
 public sealed class CookieCredential
 {
@@ -49,14 +51,37 @@ public sealed class CookieCredential
     private static readonly byte[] Purpose = Encoding.ASCII.GetBytes("tessera.cookie.v1\0");
 
     private readonly SigningKeyRing _keys;
+    private readonly VerifiedTextCache<VerifiedCookie> _verified;
 
-    /// <summary>Creates the format over a key ring.</summary>
+    /// <summary>Creates the format over a key ring; it remembers no verified credential (every check is in full).</summary>
     /// <param name="keys">The key ring; its first key signs.</param>
     public CookieCredential(SigningKeyRing keys)
+        : this(keys, verifiedCacheSize: 0)
+    {
+    }
+
+    /// <summary>
+    /// Creates the format over a key ring, remembering up to <paramref name="verifiedCacheSize"/> credentials that passed
+    /// (<see cref="TesseraOptions.VerifiedCredentialCacheSize"/>): the same text again gives the same hash and route
+    /// without its HMAC and hash being computed again, until the ring's keys are replaced.
+    /// </summary>
+    /// <param name="keys">The key ring; its first key signs.</param>
+    /// <param name="verifiedCacheSize">How many verified texts to remember, 0 to 1,000,000; 0 remembers none.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="verifiedCacheSize"/> is negative or above 1,000,000.</exception>
+    public CookieCredential(SigningKeyRing keys, int verifiedCacheSize)
     {
         ArgumentNullException.ThrowIfNull(keys);
+        ArgumentOutOfRangeException.ThrowIfNegative(verifiedCacheSize);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(verifiedCacheSize, 1_000_000);
         _keys = keys;
+        _verified = new VerifiedTextCache<VerifiedCookie>(verifiedCacheSize);
     }
+
+    // What a verified credential gave: the store hash (copied out on every use, so no caller shares the array) and route.
+    private sealed record VerifiedCookie(byte[] Hash, SessionRoute Route);
+
+    /// <summary>How many verified credentials are remembered now (for tests).</summary>
+    internal int RememberedCount => _verified.Count;
 
     /// <summary>Issues a new credential for a session.</summary>
     /// <param name="route">The route of the session that will hold the credential: <see cref="SessionRoute.Of"/> of its id.</param>
@@ -107,6 +132,13 @@ public sealed class CookieCredential
         {
             return CredentialRejection.Malformed;
         }
+        var ring = _keys.Keys;
+        if (_verified.TryGet(text, ring, out var verified))
+        {
+            credentialHash = (byte[])verified.Hash.Clone();
+            route = verified.Route;
+            return CredentialRejection.None;
+        }
         Span<byte> token = stackalloc byte[TokenBytes];
         Span<byte> presentedMac = stackalloc byte[HMACSHA256.HashSizeInBytes];
         if (!Base64UrlText.TryDecodeExact(text.AsSpan(0, 43), token)
@@ -116,7 +148,7 @@ public sealed class CookieCredential
         }
         Span<byte> expected = stackalloc byte[HMACSHA256.HashSizeInBytes];
         var matched = false;
-        foreach (var key in _keys.Keys)
+        foreach (var key in ring)
         {
             Sign(key, token, expected);
             // Every key is tried even after a match, so the time taken does not tell which key signed.
@@ -128,6 +160,10 @@ public sealed class CookieCredential
         }
         credentialHash = SHA256.HashData(token);
         route = new SessionRoute(BinaryPrimitives.ReadUInt16BigEndian(token));
+        if (_verified.Enabled)
+        {
+            _verified.Remember(text, ring, new VerifiedCookie((byte[])credentialHash.Clone(), route));
+        }
         return CredentialRejection.None;
     }
 

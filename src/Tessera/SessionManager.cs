@@ -37,7 +37,7 @@ public sealed class SessionManager
         }
         Keys = keyRings?.Credentials ?? SigningKeyRing.FromBase64(Options.Keys);
         var tokenKeys = keyRings?.Tokens ?? Keys;
-        Credentials = new CookieCredential(Keys);
+        Credentials = new CookieCredential(Keys, Options.VerifiedCredentialCacheSize);
         // The services below get what they need and never this manager, so calls run one way: manager -> services.
         Reporter = new SessionReporter(Options.Events, Metrics, Logger);
         Revoker = new SessionRevoker(InstrumentedStore, Clock, Reporter);

@@ -104,6 +104,17 @@ public sealed class TesseraOptions
     public int? MaxDataBytes { get; set; } = TesseraDefaults.MaxDataBytes;
 
     /// <summary>
+    /// How many verified session cookies are remembered, so that a cookie presented again (the same text, as a browser
+    /// sends it on every request) is accepted without checking its HMAC and hashing its token again; the session is still
+    /// read from the store on every request, so expiry and revocation apply as before. Default
+    /// <see cref="TesseraDefaults.VerifiedCredentialCacheSize"/> (4,096); 0 to 1,000,000, where 0 remembers none (every
+    /// request verifies its cookie in full). Only cookies that passed are remembered; when the cache is full it is
+    /// emptied and starts again. A remembered cookie's text stays in the process's memory until then; replacing the key
+    /// ring (a key rotation through <c>UseDataProtectionKeys()</c>) makes every cookie be verified again.
+    /// </summary>
+    public int VerifiedCredentialCacheSize { get; set; } = TesseraDefaults.VerifiedCredentialCacheSize;
+
+    /// <summary>
     /// How long cleanup keeps a revoked session (for audit and "your devices" lists) before deleting it even though it
     /// has not expired. Default <see langword="null"/>: revoked sessions stay until their own expiry.
     /// </summary>
@@ -226,6 +237,10 @@ public sealed class TesseraOptionsValidator : IValidateOptions<TesseraOptions>
         if (!Enum.IsDefined(options.Metadata.IpAddress))
         {
             failures.Add("Tessera:Metadata:IpAddress must be Full, Truncated or Off.");
+        }
+        if (options.VerifiedCredentialCacheSize is < 0 or > 1_000_000)
+        {
+            failures.Add("Tessera:VerifiedCredentialCacheSize must be between 0 and 1000000.");
         }
         ValidateTokens(options.Tokens, failures);
         TesseraTabOptions.Validate(options.Tabs, failures);

@@ -35,6 +35,7 @@ public sealed class TesseraOptionsValidatorTests
         Assert.Equal(TimeSpan.FromMilliseconds(10), options.CleanupBatchPause);
         Assert.True(options.CleanupEnabled);
         Assert.Empty(options.Keys);
+        Assert.Equal(4096, options.VerifiedCredentialCacheSize);
     }
 
     [Fact]
@@ -86,6 +87,8 @@ public sealed class TesseraOptionsValidatorTests
         { "CleanupBatchPause must be between zero and one minute", o => o.CleanupBatchPause = TimeSpan.FromMilliseconds(-1) },
         { "CleanupBatchPause must be between zero and one minute", o => o.CleanupBatchPause = TimeSpan.FromMinutes(2) },
         { "JsonSerializerOptions must not be null", o => o.JsonSerializerOptions = null! },
+        { "VerifiedCredentialCacheSize must be between 0 and 1000000", o => o.VerifiedCredentialCacheSize = -1 },
+        { "VerifiedCredentialCacheSize must be between 0 and 1000000", o => o.VerifiedCredentialCacheSize = 1_000_001 },
     };
 
     [Theory]
@@ -100,6 +103,17 @@ public sealed class TesseraOptionsValidatorTests
 
         Assert.True(result.Failed);
         Assert.Contains(result.Failures!, f => f.Contains(expected, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1_000_000)]
+    public void AVerifiedCredentialCacheSizeAtEitherEndIsAllowed(int size)
+    {
+        var options = ValidOptions();
+        options.VerifiedCredentialCacheSize = size;
+
+        Assert.True(Validate(options).Succeeded);
     }
 
     [Fact]

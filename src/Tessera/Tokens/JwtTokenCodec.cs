@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -32,8 +31,7 @@ public sealed class JwtTokenCodec
 
     private readonly SigningKeyRing _keys;
     private readonly TesseraTokenOptions _options;
-    private readonly ConcurrentDictionary<string, VerifiedToken> _verified = new(TokenTextComparer.Instance);
-    private int _verifiedCount;
+    private readonly VerifiedTextCache<TokenClaims> _verified;
 
     /// <summary>Creates a codec.</summary>
     /// <param name="keys">The key ring: the first key signs, every key verifies.</param>
@@ -44,6 +42,7 @@ public sealed class JwtTokenCodec
         ArgumentNullException.ThrowIfNull(options);
         _keys = keys;
         _options = options;
+        _verified = new VerifiedTextCache<TokenClaims>(options.VerifiedTokenCacheSize);
     }
 
     /// <summary>
@@ -100,9 +99,9 @@ public sealed class JwtTokenCodec
         {
             return Invalid;
         }
-        if (_options.VerifiedTokenCacheSize > 0 && _verified.TryGetValue(token, out var verified) && ReferenceEquals(verified.Ring, _keys.Keys))
+        if (_verified.TryGet(token, _keys.Keys, out var verified))
         {
-            return Check(verified.Claims, expected, now);
+            return Check(verified, expected, now);
         }
         var firstDot = token.IndexOf('.', StringComparison.Ordinal);
         var secondDot = firstDot < 0 ? -1 : token.IndexOf('.', firstDot + 1);
@@ -121,9 +120,9 @@ public sealed class JwtTokenCodec
                 return Invalid;
             }
             // Only access tokens: they are presented on every request, a refresh token once.
-            if (claims.Kind == TokenKind.Access && _options.VerifiedTokenCacheSize > 0)
+            if (claims.Kind == TokenKind.Access)
             {
-                Remember(token, new VerifiedToken(ring, claims));
+                _verified.Remember(token, ring, claims);
             }
             return Check(claims, expected, now);
         }
@@ -363,37 +362,8 @@ public sealed class JwtTokenCodec
     /// <summary>How many verified access tokens are remembered now (for tests).</summary>
     internal int RememberedTokenCount => _verified.Count;
 
-    private void Remember(string token, VerifiedToken verified)
-    {
-        if (Interlocked.Increment(ref _verifiedCount) > _options.VerifiedTokenCacheSize)
-        {
-            _verified.Clear();
-            Volatile.Write(ref _verifiedCount, 1);
-        }
-        _verified[token] = verified;
-    }
-
     // A token's claims as its payload states them: they hold whatever the time, until the ring that verified them changes.
     private readonly record struct TokenClaims(TokenKind Kind, string TokenId, string? SessionId, long Expires, long? IssuedAt, long? NotBefore);
-
-    private sealed record VerifiedToken(IReadOnlyList<SigningKey> Ring, TokenClaims Claims);
-
-    // Hashed with the process's random seed (Marvin), never the non-randomized hash a Dictionary of strings starts with:
-    // where a remembered token sits is unknowable, so no presented text can be aimed at it and timed against it. Only the
-    // text's last HashedTail characters are hashed: they are the token's signature, and only verified tokens are
-    // remembered, so the texts that fill the table end in MACs that no one without the key chooses. Those spread the
-    // table as well as the whole text would, at a fixed cost whatever the token's length (hashing all of a
-    // 300-character token was a tenth of an authenticated request's own time). Equality still compares every character.
-    private sealed class TokenTextComparer : IEqualityComparer<string>
-    {
-        public const int HashedTail = 32;
-
-        public static readonly TokenTextComparer Instance = new();
-
-        public bool Equals(string? x, string? y) => string.Equals(x, y, StringComparison.Ordinal);
-
-        public int GetHashCode(string obj) => string.GetHashCode(obj.AsSpan(Math.Max(0, obj.Length - HashedTail)));
-    }
 
     private static Claim ClaimOf(ReadOnlySpan<byte> name) => name switch
     {
