@@ -180,18 +180,23 @@ internal static class SessionPrincipal
     // finds it too. Bounded: past CacheCapacity entries it starts over; texts over MaxCachedLength are not kept.
     private const int CacheCapacity = 1024;
     private const int MaxCachedLength = 4096;
-    private static readonly ConcurrentDictionary<string, StoredPrincipal?> ParsedTexts = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, ParsedText> ParsedTexts = new(StringComparer.Ordinal);
     private static int s_parsedCount;
 
-    // In front of that, one slot per string instance, found by the instance's identity: the memory store hands every
-    // request of a session the very string it keeps, so its requests find their principal without hashing the text.
-    // A slot is replaced whole (a text with what it parsed to), so a reader sees one pair or the other, never a mix.
-    private const int SlotCount = 256;
-    private static readonly ParsedSlot?[] Slots = new ParsedSlot?[SlotCount];
+    // In front of that, the string instances a store hands out again, found by identity: the memory store gives every
+    // request of a session the very string it keeps, so once a text's lookup finds the instance it was first parsed
+    // from, that instance is remembered, and its later requests find their principal without hashing the text. A store
+    // that reads a fresh string per request (Redis, PostgreSQL) never gets there and adds nothing. The table holds its
+    // strings weakly (an entry goes with its string, when the session's data changes) and is replaced past
+    // InstanceCapacity entries.
+    private const int InstanceCapacity = 4096;
+    private static ConditionalWeakTable<string, ParsedText> s_byInstance = new();
+    private static int s_instanceCount;
 
-    private sealed class ParsedSlot(string text, StoredPrincipal? parsed)
+    // A parsed text, with the instance it was parsed from.
+    private sealed class ParsedText(string instance, StoredPrincipal? parsed)
     {
-        public string Text { get; } = text;
+        public string Instance { get; } = instance;
 
         public StoredPrincipal? Parsed { get; } = parsed;
     }
@@ -202,23 +207,38 @@ internal static class SessionPrincipal
         {
             return ParseText(json);
         }
-        ref var slot = ref Slots[RuntimeHelpers.GetHashCode(json) & (SlotCount - 1)];
-        if (Volatile.Read(ref slot) is { } seen && ReferenceEquals(seen.Text, json))
+        var byInstance = Volatile.Read(ref s_byInstance);
+        if (byInstance.TryGetValue(json, out var known))
         {
-            return seen.Parsed;
+            return known.Parsed;
         }
-        if (!ParsedTexts.TryGetValue(json, out var stored))
+        if (ParsedTexts.TryGetValue(json, out var parsed))
         {
-            stored = ParseText(json);
-            if (Interlocked.Increment(ref s_parsedCount) > CacheCapacity)
+            if (ReferenceEquals(parsed.Instance, json))
             {
-                ParsedTexts.Clear();
-                Volatile.Write(ref s_parsedCount, 1);
+                RememberInstance(byInstance, json, parsed);
             }
-            ParsedTexts.TryAdd(json, stored);
+            return parsed.Parsed;
         }
-        Volatile.Write(ref slot, new ParsedSlot(json, stored));
-        return stored;
+        parsed = new ParsedText(json, ParseText(json));
+        if (Interlocked.Increment(ref s_parsedCount) > CacheCapacity)
+        {
+            ParsedTexts.Clear();
+            Volatile.Write(ref s_parsedCount, 1);
+        }
+        ParsedTexts.TryAdd(json, parsed);
+        return parsed.Parsed;
+    }
+
+    private static void RememberInstance(ConditionalWeakTable<string, ParsedText> byInstance, string json, ParsedText parsed)
+    {
+        if (Interlocked.Increment(ref s_instanceCount) > InstanceCapacity)
+        {
+            byInstance = new ConditionalWeakTable<string, ParsedText>();
+            Volatile.Write(ref s_byInstance, byInstance);
+            Volatile.Write(ref s_instanceCount, 1);
+        }
+        byInstance.TryAdd(json, parsed);
     }
 
     private static StoredPrincipal? ParseText(string json)

@@ -11,10 +11,10 @@ public sealed class SessionPrincipalCacheTests
     private const string Issuer = TesseraAuthenticationDefaults.AuthenticationScheme;
 
     [Fact]
-    public void EveryTextReadsBackAsItsOwnPrincipalWhenMoreTextsThanSlotsAreReadOverAndOver()
+    public void EveryTextReadsBackAsItsOwnPrincipalByItsInstanceAndByACopy()
     {
-        // More texts than the 256 identity slots, so many share a slot; each is read as the same instance (the memory
-        // store's case) and as a fresh copy of the text (Redis, PostgreSQL), three times round.
+        // Many texts, each read as the same instance (the memory store's case: found by identity from its second read
+        // on) and as a fresh copy of the text (Redis, PostgreSQL: found by the text), three times round.
         var texts = Enumerable.Range(0, 700).Select(i => SessionPrincipal.Write(Customer($"user-{i}"), items: null, Issuer)).ToArray();
         for (var round = 0; round < 3; round++)
         {
