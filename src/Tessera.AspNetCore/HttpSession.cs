@@ -31,11 +31,23 @@ public sealed class HttpSession : TesseraSession, IBindableFromHttpContext<HttpS
     /// <param name="parameter">The parameter being bound.</param>
     /// <returns>The loaded session.</returns>
     /// <exception cref="InvalidOperationException">Sessions are disabled for this endpoint or not configured.</exception>
-    public static async ValueTask<HttpSession?> BindAsync(HttpContext context, ParameterInfo parameter)
+    public static ValueTask<HttpSession?> BindAsync(HttpContext context, ParameterInfo parameter)
     {
         ArgumentNullException.ThrowIfNull(context);
         var session = context.GetTesseraSession();
-        await session.LoadAsync(context.RequestAborted).ConfigureAwait(false);
+        // Authentication has usually loaded it already: then binding completes at once.
+        var loading = session.LoadAsync(context.RequestAborted);
+        if (loading.IsCompletedSuccessfully)
+        {
+            loading.GetAwaiter().GetResult();
+            return new(session);
+        }
+        return LoadedAsync(loading, session);
+    }
+
+    private static async ValueTask<HttpSession?> LoadedAsync(ValueTask loading, HttpSession session)
+    {
+        await loading.ConfigureAwait(false);
         return session;
     }
 

@@ -181,7 +181,11 @@ public partial class TesseraSession : ISessionMetadataSource
     /// </summary>
     /// <param name="cancellationToken">Cancels the store read.</param>
     /// <returns>A task that completes when loaded.</returns>
-    public async ValueTask LoadAsync(CancellationToken cancellationToken = default)
+    public ValueTask LoadAsync(CancellationToken cancellationToken = default) =>
+        // Asked several times per request (authentication, parameter binding, the endpoint): once loaded, no state machine.
+        _loaded ? default : LoadStoredAsync(cancellationToken);
+
+    private async ValueTask LoadStoredAsync(CancellationToken cancellationToken)
     {
         if (_loaded)
         {
