@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Tessera.AspNetCore.Identity;
 
 namespace Tessera.AspNetCore;
 
@@ -13,6 +14,8 @@ internal sealed class RequestSessionOpener
     private readonly SessionManager _manager;
     private readonly ISessionTransport[] _transports;
     private readonly ISessionTransport _fallback;
+    private SecurityStampCheck? _stampCheck;
+    private volatile bool _stampCheckLookedUp;
 
     public RequestSessionOpener(SessionManager manager, IEnumerable<ISessionTransport> transports)
     {
@@ -32,6 +35,24 @@ internal sealed class RequestSessionOpener
 
     /// <summary>Whether a bearer-token transport is registered.</summary>
     public bool TokensEnabled { get; }
+
+    /// <summary>Whether the request's session has been opened (by the middleware or the authentication handler).</summary>
+    public bool IsOpen(HttpContext context) => context.Features[typeof(ITesseraSessionFeature)] is TesseraSessionFeature;
+
+    /// <summary>
+    /// Identity's security-stamp check, when <c>AddTesseraIdentity</c> registered it (a singleton), else
+    /// <see langword="null"/>: looked up in the first request's services, then kept, so authenticating costs no service
+    /// lookup per request.
+    /// </summary>
+    public SecurityStampCheck? StampCheck(IServiceProvider? services)
+    {
+        if (!_stampCheckLookedUp && services is not null)
+        {
+            _stampCheck = services.GetService(typeof(SecurityStampCheck)) as SecurityStampCheck;
+            _stampCheckLookedUp = true;
+        }
+        return _stampCheck;
+    }
 
     public static bool IsDisabled(HttpContext context) =>
         context.GetEndpoint()?.Metadata.GetMetadata<IDisableTesseraSessionMetadata>() is not null;

@@ -63,7 +63,9 @@ internal sealed class TesseraAuthenticationHandler(
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        if (RequestSessionOpener.IsDisabled(Context))
+        // A session the middleware opened means sessions are on for the endpoint: the endpoint's metadata is read only
+        // when nobody opened one yet.
+        if (!sessions.IsOpen(Context) && RequestSessionOpener.IsDisabled(Context))
         {
             return AuthenticateResult.NoResult();
         }
@@ -88,7 +90,7 @@ internal sealed class TesseraAuthenticationHandler(
         }
         if (session.TryGetPrincipalJson(out var json) && SessionPrincipal.Read(json, session.Id, ClaimsIssuer) is var (principal, properties))
         {
-            if (Context.RequestServices.GetService<SecurityStampCheck>() is { } stamps)
+            if (sessions.StampCheck(Context.RequestServices) is { } stamps)
             {
                 switch (await stamps.CheckAsync(Context, sessions.GetOrOpen(Context), principal, properties.IssuedUtc).ConfigureAwait(false))
                 {
