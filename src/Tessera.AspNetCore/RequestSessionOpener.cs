@@ -36,8 +36,8 @@ internal sealed class RequestSessionOpener
     /// <summary>Whether a bearer-token transport is registered.</summary>
     public bool TokensEnabled { get; }
 
-    /// <summary>Whether the request's session has been opened (by the middleware or the authentication handler).</summary>
-    public bool IsOpen(HttpContext context) => context.Features[typeof(ITesseraSessionFeature)] is TesseraSessionFeature;
+    /// <summary>The request's session feature if the middleware or the authentication handler opened it, else <see langword="null"/>.</summary>
+    public static TesseraSessionFeature? Opened(HttpContext context) => context.Features[typeof(ITesseraSessionFeature)] as TesseraSessionFeature;
 
     /// <summary>
     /// Identity's security-stamp check, when <c>AddTesseraIdentity</c> registered it (a singleton), else
@@ -64,16 +64,15 @@ internal sealed class RequestSessionOpener
     /// </summary>
     public TesseraSessionFeature GetOrOpen(HttpContext context)
     {
-        var features = context.Features;
-        if (features[typeof(ITesseraSessionFeature)] is TesseraSessionFeature existing)
+        if (Opened(context) is { } existing)
         {
             return existing;
         }
         var (transport, credential) = FindCredential(context);
         var session = new HttpSession(_manager, credential, transport.CredentialKind, context);
         var feature = new TesseraSessionFeature(context, session, transport);
-        features[typeof(ITesseraSessionFeature)] = feature;
-        features[typeof(ISessionFeature)] = feature;
+        context.Features[typeof(ITesseraSessionFeature)] = feature;
+        context.Features[typeof(ISessionFeature)] = feature;
         return feature;
     }
 
@@ -93,7 +92,7 @@ internal sealed class RequestSessionOpener
     /// </summary>
     public bool PresentsCookieCredential(HttpContext context)
     {
-        if (context.Features[typeof(ITesseraSessionFeature)] is TesseraSessionFeature existing)
+        if (Opened(context) is { } existing)
         {
             return existing.Session.CredentialKind == SessionCredentialKind.Cookie && existing.Session.HasPresentedCredential;
         }

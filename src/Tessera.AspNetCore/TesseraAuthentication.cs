@@ -65,11 +65,12 @@ internal sealed class TesseraAuthenticationHandler(
     {
         // A session the middleware opened means sessions are on for the endpoint: the endpoint's metadata is read only
         // when nobody opened one yet.
-        if (!sessions.IsOpen(Context) && RequestSessionOpener.IsDisabled(Context))
+        var opened = RequestSessionOpener.Opened(Context);
+        if (opened is null && RequestSessionOpener.IsDisabled(Context))
         {
             return AuthenticateResult.NoResult();
         }
-        var session = sessions.GetOrOpen(Context).Session;
+        var session = (opened ?? sessions.GetOrOpen(Context)).Session;
         if (!session.HasPresentedCredential)
         {
             return AuthenticateResult.NoResult();

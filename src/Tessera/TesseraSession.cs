@@ -187,10 +187,6 @@ public partial class TesseraSession : ISessionMetadataSource
 
     private async ValueTask LoadStoredAsync(CancellationToken cancellationToken)
     {
-        if (_loaded)
-        {
-            return;
-        }
         LoadedSession loaded;
         try
         {
