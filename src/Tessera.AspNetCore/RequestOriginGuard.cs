@@ -150,10 +150,9 @@ internal sealed partial class RequestOriginGuard
         {
             return false;
         }
-        if (context.WebSockets.IsWebSocketRequest)
-        {
-            return true;
-        }
+        // A WebSocket opened with GET is HTTP/1.1's upgrade, which always names websocket in Upgrade (what
+        // WebSockets.IsWebSocketRequest checks, at the price of a feature lookup and an object per request); HTTP/2's
+        // WebSockets use CONNECT, which is judged as unsafe anyway.
         foreach (var upgrade in request.Headers[HeaderNames.Upgrade])
         {
             if (upgrade is not null && upgrade.Contains("websocket", StringComparison.OrdinalIgnoreCase))

@@ -19,7 +19,11 @@ internal readonly record struct LoadedSession(SessionRecord? Record, TokenFailur
 internal sealed class SessionCredentialLoader(InstrumentedStore store, CookieCredential credentials, SessionTokenService tokens, SessionClock clock, ILogger logger)
 {
     /// <summary>Loads the session <paramref name="presented"/> points at; no credential loads nothing.</summary>
-    public async ValueTask<LoadedSession> LoadAsync(string? presented, SessionCredentialKind kind, CancellationToken cancellationToken)
+    /// <remarks>
+    /// Completes synchronously when the store does (the memory store, a near-cache hit): a request's authentication then
+    /// runs no state machine here.
+    /// </remarks>
+    public ValueTask<LoadedSession> LoadAsync(string? presented, SessionCredentialKind kind, CancellationToken cancellationToken)
     {
         if (presented is null)
         {
@@ -27,22 +31,39 @@ internal sealed class SessionCredentialLoader(InstrumentedStore store, CookieCre
         }
         if (kind == SessionCredentialKind.AccessToken)
         {
-            var (result, expiresAt) = await tokens.GetWithExpiryAsync(presented, cancellationToken).ConfigureAwait(false);
-            if (!result.Succeeded)
-            {
-                Log.AccessTokenRejected(logger, result.Reason);
-                store.Metrics.Rejected("token", result.Reason);
-            }
-            return new LoadedSession(result.Value, result.Failure, CredentialRejection.None, expiresAt);
+            var pending = tokens.GetWithExpiryAsync(presented, cancellationToken);
+            return pending.IsCompletedSuccessfully ? ValueTask.FromResult(TokenLoaded(pending.Result)) : AwaitTokenAsync(pending);
         }
         var rejection = credentials.Verify(presented, out var hash, out var route);
         if (rejection != CredentialRejection.None)
         {
             Log.CredentialRejected(logger, rejection);
             store.Metrics.Rejected("cookie", RejectionTag(rejection));
-            return new LoadedSession(null, TokenFailure.None, rejection);
+            return ValueTask.FromResult(new LoadedSession(null, TokenFailure.None, rejection));
         }
-        var record = await store.LoadByCredentialAsync(hash, route, cancellationToken).ConfigureAwait(false);
+        var record = store.LoadByCredentialAsync(hash, route, cancellationToken);
+        return record.IsCompletedSuccessfully ? ValueTask.FromResult(CookieLoaded(record.Result)) : AwaitCookieAsync(record);
+    }
+
+    private async ValueTask<LoadedSession> AwaitTokenAsync(ValueTask<(TokenResult<SessionRecord> Result, DateTimeOffset? ExpiresAt)> pending) =>
+        TokenLoaded(await pending.ConfigureAwait(false));
+
+    private async ValueTask<LoadedSession> AwaitCookieAsync(ValueTask<SessionRecord?> pending) =>
+        CookieLoaded(await pending.ConfigureAwait(false));
+
+    private LoadedSession TokenLoaded((TokenResult<SessionRecord> Result, DateTimeOffset? ExpiresAt) found)
+    {
+        var (result, expiresAt) = found;
+        if (!result.Succeeded)
+        {
+            Log.AccessTokenRejected(logger, result.Reason);
+            store.Metrics.Rejected("token", result.Reason);
+        }
+        return new LoadedSession(result.Value, result.Failure, CredentialRejection.None, expiresAt);
+    }
+
+    private LoadedSession CookieLoaded(SessionRecord? record)
+    {
         if (record is not null && !record.IsActiveAt(clock.Now()))
         {
             record = null;

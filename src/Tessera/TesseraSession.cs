@@ -185,20 +185,51 @@ public partial class TesseraSession : ISessionMetadataSource
         // Asked several times per request (authentication, parameter binding, the endpoint): once loaded, no state machine.
         _loaded ? default : LoadStoredAsync(cancellationToken);
 
-    private async ValueTask LoadStoredAsync(CancellationToken cancellationToken)
+    private ValueTask LoadStoredAsync(CancellationToken cancellationToken)
+    {
+        ValueTask<LoadedSession> pending;
+        try
+        {
+            pending = _manager.CredentialLoader.LoadAsync(_presentedCredential, _credentialKind, cancellationToken);
+        }
+        catch (SessionStoreUnavailableException e)
+        {
+            Loaded(LoadFailed(e));
+            return default;
+        }
+        if (pending.IsCompletedSuccessfully)
+        {
+            // The memory store (and a near-cache hit) answers at once: no state machine for the request's authentication.
+            Loaded(pending.Result);
+            return default;
+        }
+        return AwaitLoadedAsync(pending);
+    }
+
+    private async ValueTask AwaitLoadedAsync(ValueTask<LoadedSession> pending)
     {
         LoadedSession loaded;
         try
         {
-            loaded = await _manager.CredentialLoader.LoadAsync(_presentedCredential, _credentialKind, cancellationToken).ConfigureAwait(false);
+            loaded = await pending.ConfigureAwait(false);
         }
         catch (SessionStoreUnavailableException e)
         {
-            // The failure contract: no session (never access), the credential left alone, writes refused.
-            Log.LoadFailed(_manager.Logger, e.Operation, Log.ErrorType(e));
-            _loadFailure = e;
-            loaded = default;
+            loaded = LoadFailed(e);
         }
+        Loaded(loaded);
+    }
+
+    // The failure contract: no session (never access), the credential left alone, writes refused.
+    private LoadedSession LoadFailed(SessionStoreUnavailableException e)
+    {
+        Log.LoadFailed(_manager.Logger, e.Operation, Log.ErrorType(e));
+        _loadFailure = e;
+        return default;
+    }
+
+    private void Loaded(LoadedSession loaded)
+    {
         TokenFailure = loaded.TokenFailure;
         AccessTokenExpiresAt = loaded.AccessTokenExpiresAt;
         if (loaded.Rejection != CredentialRejection.None)

@@ -177,15 +177,26 @@ public sealed class SessionTokenService
         (await GetWithExpiryAsync(accessToken, cancellationToken).ConfigureAwait(false)).Result;
 
     /// <summary>As <see cref="GetAsync"/>, with the access token's own expiry when it is valid (what a long-lived connection may outlive).</summary>
-    internal async ValueTask<(TokenResult<SessionRecord> Result, DateTimeOffset? ExpiresAt)> GetWithExpiryAsync(string? accessToken, CancellationToken cancellationToken)
+    internal ValueTask<(TokenResult<SessionRecord> Result, DateTimeOffset? ExpiresAt)> GetWithExpiryAsync(string? accessToken, CancellationToken cancellationToken)
     {
         var now = _clock.Now();
         var validation = Codec.Validate(accessToken, TokenKind.Access, now);
         if (validation.Failure != TokenFailure.None)
         {
-            return (TokenResult<SessionRecord>.Fail(validation.Failure), null);
+            return ValueTask.FromResult<(TokenResult<SessionRecord>, DateTimeOffset?)>((TokenResult<SessionRecord>.Fail(validation.Failure), null));
         }
-        var lookup = await _store.LoadTokenAsync(Store, validation.TokenId!, cancellationToken).ConfigureAwait(false);
+        // The memory store (and a near-cache hit) answers at once: no state machine for the request's authentication.
+        var pending = _store.LoadTokenAsync(Store, validation.TokenId!, cancellationToken);
+        return pending.IsCompletedSuccessfully
+            ? ValueTask.FromResult(Found(pending.Result, validation, now))
+            : AwaitFoundAsync(pending, validation, now);
+    }
+
+    private async ValueTask<(TokenResult<SessionRecord> Result, DateTimeOffset? ExpiresAt)> AwaitFoundAsync(ValueTask<TokenLookup?> pending, TokenValidation validation, DateTimeOffset now) =>
+        Found(await pending.ConfigureAwait(false), validation, now);
+
+    private (TokenResult<SessionRecord> Result, DateTimeOffset? ExpiresAt) Found(TokenLookup? lookup, TokenValidation validation, DateTimeOffset now)
+    {
         var failure = Check(lookup, validation, TokenKind.Access, now);
         return failure == TokenFailure.None
             ? (TokenResult<SessionRecord>.Ok(lookup!.Session!), lookup.Token.ExpiresAt)
