@@ -6,7 +6,11 @@ namespace Tessera.HttpBench;
 
 /// <summary>One wrk run of one route of one variant in one round.</summary>
 /// <param name="Statements">What PostgreSQL ran per request, for the variants on PostgreSQL (null elsewhere, and in older results).</param>
-internal sealed record Measurement(Variant Variant, Route Route, int Round, WrkResult Result, CpuShare Cpu, StatementShare? Statements = null);
+/// <param name="Closing">
+/// True for the /healthz run that closes a variant's turn in a round (the other one opens it); false for every other run,
+/// and for every run of results measured before /healthz ran twice.
+/// </param>
+internal sealed record Measurement(Variant Variant, Route Route, int Round, WrkResult Result, CpuShare Cpu, StatementShare? Statements = null, bool Closing = false);
 
 /// <summary>A variant whose server (or, for Compas, whose in-process driver) is up.</summary>
 /// <param name="Database">The variant's own PostgreSQL database, when it has one.</param>
@@ -31,8 +35,10 @@ internal sealed record RunningVariant(Variant Variant, ServerProcess? Server, IR
 
 /// <summary>
 /// The whole benchmark: start every variant's server once, warm each route up, then run the rounds. In a round every
-/// variant runs each of its routes once, /healthz first, and the variants take turns (the starting variant moves by one
-/// each round), so a slow minute on a shared machine lands on all of them rather than on one.
+/// variant runs each of its routes once, between two runs of /healthz (one first, one last: the routes' ratios are to
+/// their mean, so the machine's speed moving during the turn moves the baseline with it), and the variants take turns
+/// (the starting variant moves by one each round), so a slow minute on a shared machine lands on all of them rather than
+/// on one.
 /// </summary>
 internal sealed class Bench(BenchOptions options, TextWriter console)
 {
@@ -126,8 +132,12 @@ internal sealed class Bench(BenchOptions options, TextWriter console)
             var bearers = variant.Routes.Contains(Route.ApiMe)
                 ? (await signIn.TokensAsync(server.BaseAddress, prefix + "t", poolSize, cancellationToken)).Select(p => "Authorization: Bearer " + p.Access).ToList()
                 : [];
-            foreach (var route in variant.Routes)
+            // Measured rounds close the turn with /healthz again; the warm-up does not need it.
+            IReadOnlyList<Route> turn = round > 0 && variant.Routes.Contains(Route.Health) ? [.. variant.Routes, Route.Health] : variant.Routes;
+            for (var i = 0; i < turn.Count; i++)
             {
+                var route = turn[i];
+                var closing = i > 0 && route == Route.Health;
                 IEnumerable<string> credentials = route.Credential switch
                 {
                     Credential.Cookie => cookies,
@@ -142,7 +152,7 @@ internal sealed class Bench(BenchOptions options, TextWriter console)
                 var (result, wrkTicks) = await wrk.RunAsync(new Uri(server.BaseAddress, route.Path.TrimStart('/')), route.Method,
                     route.Credential == Credential.RefreshChain, credentials, seconds, cancellationToken);
                 var cpu = CpuSnapshot.Between(before, CpuSnapshot.Take(server.Pid, storeRoots), wrkTicks);
-                Show(variant, route, result, cpu, await ReadStatementsAsync(database, result, cancellationToken));
+                Show(variant, route, result, cpu, await ReadStatementsAsync(database, result, cancellationToken), closing);
                 if (result.Failures > 0 && server.TakeNewLog() is { Length: > 0 } log)
                 {
                     // The server logs warnings and errors only: what it said while requests failed says why.
@@ -156,15 +166,15 @@ internal sealed class Bench(BenchOptions options, TextWriter console)
             }
         }
 
-        void Show(Variant variant, Route route, WrkResult result, CpuShare cpu, StatementShare? statements)
+        void Show(Variant variant, Route route, WrkResult result, CpuShare cpu, StatementShare? statements, bool closing = false)
         {
-            record(new Measurement(variant, route, round, result, cpu, statements));
+            record(new Measurement(variant, route, round, result, cpu, statements, closing));
             var when = round == 0 ? "warm-up" : $"round {round}/{options.Rounds}";
             var failures = result.Failures > 0 ? $"  FAILED REQUESTS: {result.Non2xx} non-2xx, {result.SocketErrors} socket errors" : "";
             var postgres = statements is null ? "" : string.Create(CultureInfo.InvariantCulture,
                 $"; PostgreSQL ran {statements.PerRequest:0.00} statements ({statements.ExecutionMicrosecondsPerRequest:0} µs) per request");
             console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{when,-11} {variant.Label,-26} {route.Id,-18} {result.RequestsPerSecond,9:N0} req/s  p99 {Report.Milliseconds(result.P99Ms),9}  cores: machine {cpu.Machine:0.00}, server {cpu.Server:0.00}, store {cpu.Store:0.00}, wrk {cpu.Wrk:0.00}, other {cpu.Rest:0.00} (irq {cpu.Interrupts:0.00}, within the others){postgres}{failures}"));
+                $"{when,-11} {variant.Label,-26} {(closing ? route.Id + " again" : route.Id),-18} {result.RequestsPerSecond,9:N0} req/s  p99 {Report.Milliseconds(result.P99Ms),9}  cores: machine {cpu.Machine:0.00}, server {cpu.Server:0.00}, store {cpu.Store:0.00}, wrk {cpu.Wrk:0.00}, other {cpu.Rest:0.00} (irq {cpu.Interrupts:0.00}, within the others){postgres}{failures}"));
         }
     }
 

@@ -44,8 +44,10 @@ else
     var machine = Machine.Describe(options);
     Console.WriteLine($"machine: {machine}");
     var runs = options.Variants.Sum(v => v.Routes.Count);
+    // Each measured round runs /healthz a second time at the end of a variant's turn.
+    var closing = options.Variants.Count(v => v.Routes.Contains(Route.Health));
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{options.Variants.Count} variants, {runs} routes, {options.Rounds} round(s) of {options.Duration} s each, {options.Warmup} s warm-up: at least {(runs * (options.Rounds * (options.Duration + 1) + options.Warmup + 1) + 30) / 60.0:0} minutes"));
+        $"{options.Variants.Count} variants, {runs} routes, {options.Rounds} round(s) of {options.Duration} s each, {options.Warmup} s warm-up: at least {((runs + closing) * options.Rounds * (options.Duration + 1) + runs * (options.Warmup + 1) + 30) / 60.0:0} minutes"));
 
     var skipped = new List<string>();
     IReadOnlyList<Measurement> measurements;
@@ -62,7 +64,7 @@ else
         DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture),
         machine,
         string.Create(CultureInfo.InvariantCulture,
-            $"wrk -t{options.Threads} -c{options.Connections} -d{options.Duration}s --latency; median of {options.Rounds} round(s), variants alternating; {options.Warmup} s warm-up per route; each run waits up to {options.QuietWait} s for the machine to be idle"),
+            $"wrk -t{options.Threads} -c{options.Connections} -d{options.Duration}s --latency; median of {options.Rounds} round(s), variants alternating, each variant's turn opened and closed by /healthz; {options.Warmup} s warm-up per route; each run waits up to {options.QuietWait} s for the machine to be idle"),
         options.Command,
         options.NearCacheBuilt,
         skipped,

@@ -6,6 +6,8 @@ namespace Tessera.HttpBench;
 /// <summary>One row of the results: a route of a variant, medians over the rounds.</summary>
 /// <param name="TimesCompas">The median over rounds of this route's rate over Compas's in-process refresh rate in the same round; NaN without one.</param>
 /// <param name="Statements">Medians of what PostgreSQL ran per request (statements, execution µs); null off PostgreSQL.</param>
+/// <param name="RatioMin">The lowest round's ratio; for /healthz, the lowest closing-over-opening rate of a round (NaN without both).</param>
+/// <param name="RatioMax">The highest round's ratio; for /healthz, the highest closing-over-opening rate of a round.</param>
 internal sealed record Row(Variant Variant, Route Route, int Rounds, double RequestsPerSecond, double P99Ms, double Ratio, double RatioMin, double RatioMax, CpuShare Cpu, long Requests, long Failures, double TimesCompas = double.NaN, StatementShare? Statements = null)
 {
     public Target? Target => Variant.Targets.TryGetValue(Route, out var target) ? target : null;
@@ -30,7 +32,9 @@ internal static class Report
 {
     /// <summary>
     /// Medians over the rounds. The ratio is taken per round (the route over /healthz of the same process in the same
-    /// round) and its median reported, so a round that was slow for everything does not move it.
+    /// round) and its median reported, so a round that was slow for everything does not move it. A round's /healthz is
+    /// the mean of the runs that open and close the variant's turn (results from before the closing run have only the
+    /// opening one), and the /healthz row's rate is the median of those per-round means.
     /// </summary>
     public static List<Row> Summarize(IReadOnlyList<Measurement> measurements)
     {
@@ -38,7 +42,8 @@ internal static class Report
         var compas = measurements.Where(m => m.Variant.IsCompas).ToDictionary(m => m.Round, m => m.Result.RequestsPerSecond);
         foreach (var variant in measurements.Select(m => m.Variant).Distinct())
         {
-            var health = measurements.Where(m => m.Variant == variant && m.Route == Route.Health).ToDictionary(m => m.Round);
+            var health = measurements.Where(m => m.Variant == variant && m.Route == Route.Health)
+                .GroupBy(m => m.Round).ToDictionary(g => g.Key, g => g.Average(m => m.Result.RequestsPerSecond));
             foreach (var route in variant.Routes)
             {
                 var runs = measurements.Where(m => m.Variant == variant && m.Route == route).ToList();
@@ -46,17 +51,21 @@ internal static class Report
                 {
                     continue;
                 }
-                var ratios = runs.Where(m => health.ContainsKey(m.Round))
-                    .Select(m => m.Result.RequestsPerSecond / health[m.Round].Result.RequestsPerSecond).ToList();
+                var rates = route == Route.Health ? [.. health.Values] : runs.Select(m => m.Result.RequestsPerSecond).ToList();
+                var ratios = route == Route.Health
+                    ? [.. health.Values.Select(_ => 1.0)]
+                    : runs.Where(m => health.ContainsKey(m.Round)).Select(m => m.Result.RequestsPerSecond / health[m.Round]).ToList();
+                // The /healthz row's range is how far the closing run landed from the opening one, round by round.
+                var spread = route == Route.Health ? Drift(runs) : ratios;
                 rows.Add(new Row(
                     variant,
                     route,
-                    runs.Count,
-                    Median(runs.Select(m => m.Result.RequestsPerSecond)),
+                    rates.Count,
+                    Median(rates),
                     Median(runs.Select(m => m.Result.P99Ms)),
                     ratios.Count == 0 ? double.NaN : Median(ratios),
-                    ratios.Count == 0 ? double.NaN : ratios.Min(),
-                    ratios.Count == 0 ? double.NaN : ratios.Max(),
+                    spread.Count == 0 ? double.NaN : spread.Min(),
+                    spread.Count == 0 ? double.NaN : spread.Max(),
                     // Store CPU is never negative (results.json from before per-process accounting could hold a backend that ended).
                     new CpuShare(Median(runs.Select(m => m.Cpu.Machine)), Median(runs.Select(m => m.Cpu.Server)), Median(runs.Select(m => Math.Max(0, m.Cpu.Store))),
                         Median(runs.Select(m => m.Cpu.Wrk)), Median(runs.Select(m => m.Cpu.Interrupts))),
@@ -70,6 +79,14 @@ internal static class Report
         }
         return rows;
     }
+
+    // Each round's closing /healthz over its opening one, for the rounds that have both.
+    private static List<double> Drift(IEnumerable<Measurement> health) =>
+    [
+        .. health.GroupBy(m => m.Round)
+            .Where(g => g.Any(m => m.Closing) && g.Any(m => !m.Closing))
+            .Select(g => g.First(m => m.Closing).Result.RequestsPerSecond / g.First(m => !m.Closing).Result.RequestsPerSecond),
+    ];
 
     public static double Median(IEnumerable<double> values)
     {
@@ -109,9 +126,10 @@ internal static class Report
     // Compas's in-process row has no /healthz to be a ratio of.
     private static string RatioText(Row row) => double.IsNaN(row.Ratio) ? "-" : row.Ratio.ToString("0.00", CultureInfo.InvariantCulture);
 
-    private static string Range(Row row) => row.Route == Route.Health || row.Rounds < 2 || double.IsNaN(row.RatioMin)
-        ? ""
-        : string.Create(CultureInfo.InvariantCulture, $"{row.RatioMin:0.00}–{row.RatioMax:0.00}");
+    // For /healthz: the closing run over the opening one (its ratio is 1 by definition).
+    private static string Range(Row row) => double.IsNaN(row.RatioMin) ? "" : row.Route == Route.Health
+        ? string.Create(CultureInfo.InvariantCulture, $"closing ÷ opening {row.RatioMin:0.00}–{row.RatioMax:0.00}")
+        : row.Rounds < 2 ? "" : string.Create(CultureInfo.InvariantCulture, $"{row.RatioMin:0.00}–{row.RatioMax:0.00}");
 
     // Memory and SQLite run inside the app process, and AddSession has no store of its own.
     private static string Store(Row row) =>

@@ -28,7 +28,8 @@ internal sealed record Results(string When, string Machine, string Settings, str
         m.Result.Non2xx,
         m.Result.SocketErrors,
         m.Cpu,
-        m.Statements);
+        m.Statements,
+        m.Closing);
 
     /// <exception cref="InvalidDataException">A run names a variant or route this version does not know.</exception>
     public List<Measurement> Measurements() => [.. Runs.Select(r =>
@@ -36,11 +37,14 @@ internal sealed record Results(string When, string Machine, string Settings, str
         var variant = Variant.All.FirstOrDefault(v => v.Id == r.Variant) ?? throw new InvalidDataException($"Unknown variant {r.Variant}.");
         var route = variant.Routes.FirstOrDefault(x => x.Id == r.Route) ?? throw new InvalidDataException($"Unknown route {r.Route} of {r.Variant}.");
         var percentiles = r.LatencyMs.ToDictionary(p => int.Parse(p.Key, CultureInfo.InvariantCulture), p => p.Value);
-        return new Measurement(variant, route, r.Round, new WrkResult(r.Requests, r.Seconds, r.RequestsPerSecond, percentiles, r.Non2xx, r.SocketErrors), r.Cores, r.Statements);
+        return new Measurement(variant, route, r.Round, new WrkResult(r.Requests, r.Seconds, r.RequestsPerSecond, percentiles, r.Non2xx, r.SocketErrors), r.Cores, r.Statements, r.Closing);
     })];
 }
 
-/// <summary>One wrk run as stored in results.json (<see cref="Statements"/> is absent from runs before it was counted).</summary>
+/// <summary>
+/// One wrk run as stored in results.json (<see cref="Statements"/> is absent from runs before it was counted, and
+/// <see cref="Closing"/>, the second /healthz of a variant's turn, from runs before /healthz ran twice).
+/// </summary>
 internal sealed record RunRecord(
     string Variant,
     string Route,
@@ -52,4 +56,5 @@ internal sealed record RunRecord(
     long Non2xx,
     long SocketErrors,
     CpuShare Cores,
-    StatementShare? Statements = null);
+    StatementShare? Statements = null,
+    bool Closing = false);
