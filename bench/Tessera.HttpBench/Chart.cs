@@ -83,7 +83,9 @@ internal static class Chart
         Line($"""<rect x="250" y="{legend - 10}" width="12" height="12" fill="{Neutral}"/><text x="268" y="{legend}">no target</text>""");
         Line($"""<line x1="356" y1="{legend - 11}" x2="356" y2="{legend + 3}" stroke="#111" stroke-width="2.5"/><text x="364" y="{legend}">ratio target of the row</text>""");
         Line($"""<line x1="530" y1="{legend - 4}" x2="556" y2="{legend - 4}" stroke="#333"/><text x="562" y="{legend}">range over the rounds (bar: median)</text>""");
-        Line($"""<text x="16" y="{legend + 22}" fill="#444">1.0 = /healthz of the same process in the same round</text>""");
+        // Runs measured with a closing /healthz have a baseline of two runs (their /healthz row shows the drift between them).
+        var bracketed = rows.Any(r => r.Route == Route.Health && !double.IsNaN(r.RatioMin)) ? ": the mean of its runs before and after the routes" : "";
+        Line($"""<text x="16" y="{legend + 22}" fill="#444">1.0 = /healthz of the same process in the same round{bracketed}</text>""");
         svg.AppendLine("</svg>");
         return svg.ToString();
     }

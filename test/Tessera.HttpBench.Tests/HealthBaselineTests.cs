@@ -35,6 +35,7 @@ public class HealthBaselineTests
         Assert.Equal(health.Requests, measurements.Where(m => m.Route == Route.Health).Sum(m => m.Result.Requests));
         // The markdown shows how far the closing run moved from the opening one: 32/48 to 34/30.
         Assert.Contains("| closing ÷ opening 0.67–1.13 |", Report.Markdown(rows), StringComparison.Ordinal);
+        Assert.Contains("the mean of its runs before and after the routes", Chart.Svg(rows, "title", "subtitle"), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -47,6 +48,7 @@ public class HealthBaselineTests
         var health = rows.Single(r => r.Route == Route.Health);
         Assert.True(double.IsNaN(health.RatioMin)); // no closing run: no drift to show
         Assert.DoesNotContain("closing", Report.Markdown(rows), StringComparison.Ordinal);
+        Assert.DoesNotContain("before and after", Chart.Svg(rows, "title", "subtitle"), StringComparison.Ordinal);
     }
 
     [Fact]
