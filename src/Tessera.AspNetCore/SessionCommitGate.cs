@@ -85,16 +85,24 @@ internal sealed class SessionCommitGate : IHttpResponseBodyFeature
     }
 
     /// <summary>Commits the session if it has changes, then passes on what is held. Throws what the commit throws.</summary>
-    public async ValueTask OpenAsync(CancellationToken cancellationToken)
+    public ValueTask OpenAsync(CancellationToken cancellationToken)
     {
         if (_open)
         {
-            return;
+            return ValueTask.CompletedTask;
         }
-        if (_session.MustCommitBeforeResponse)
+        if (!_session.MustCommitBeforeResponse)
         {
-            await _session.CommitAsync(cancellationToken).ConfigureAwait(false);
+            // A read-only request (or one whose commit ran at OnStarting): nothing to wait for, so no state machine.
+            Release();
+            return ValueTask.CompletedTask;
         }
+        return CommitThenReleaseAsync(cancellationToken);
+    }
+
+    private async ValueTask CommitThenReleaseAsync(CancellationToken cancellationToken)
+    {
+        await _session.CommitAsync(cancellationToken).ConfigureAwait(false);
         Release();
     }
 
@@ -186,16 +194,40 @@ internal sealed class SessionCommitGate : IHttpResponseBodyFeature
             }
         }
 
-        public override async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+        // Once the gate is open (or opens without a commit), the server's own flush and write are returned as they are:
+        // the JSON writer flushes every response through here, and a state machine per flush is a cost no request needs.
+        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
         {
-            await gate.OpenAsync(cancellationToken).ConfigureAwait(false);
+            var opening = gate.OpenAsync(cancellationToken);
+            if (!opening.IsCompletedSuccessfully)
+            {
+                return FlushAfterAsync(opening, cancellationToken);
+            }
+            _lastHeld = false;
+            return Inner.FlushAsync(cancellationToken);
+        }
+
+        private async ValueTask<FlushResult> FlushAfterAsync(ValueTask opening, CancellationToken cancellationToken)
+        {
+            await opening.ConfigureAwait(false);
             _lastHeld = false;
             return await Inner.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        public override async ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
+        public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
         {
-            await gate.OpenAsync(cancellationToken).ConfigureAwait(false);
+            var opening = gate.OpenAsync(cancellationToken);
+            if (!opening.IsCompletedSuccessfully)
+            {
+                return WriteAfterAsync(opening, source, cancellationToken);
+            }
+            _lastHeld = false;
+            return Inner.WriteAsync(source, cancellationToken);
+        }
+
+        private async ValueTask<FlushResult> WriteAfterAsync(ValueTask opening, ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
+        {
+            await opening.ConfigureAwait(false);
             _lastHeld = false;
             return await Inner.WriteAsync(source, cancellationToken).ConfigureAwait(false);
         }
