@@ -1,7 +1,7 @@
 using BenchmarkDotNet.Running;
 using Tessera.Benchmarks;
 
-// Four measuring modes come first; anything else goes to BenchmarkDotNet's switcher, for example
+// Five measuring modes come first; anything else goes to BenchmarkDotNet's switcher, for example
 //   dotnet run -c Release --project bench/Tessera.Benchmarks -- --filter '*' --job short
 switch (args.FirstOrDefault())
 {
@@ -11,6 +11,8 @@ switch (args.FirstOrDefault())
         return await CleanupUnderLoad.RunAsync(args[1..]);
     case "request-allocations":
         return RequestAllocations.Run();
+    case "authenticated-slices":
+        return await AuthenticatedSlices.RunAsync(args[1..]);
     case "concurrent-reads":
         return await ConcurrentReads.RunAsync(args[1..]);
     default:

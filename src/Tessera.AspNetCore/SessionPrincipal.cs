@@ -186,12 +186,15 @@ internal static class SessionPrincipal
     // In front of that, the string instances a store hands out again, found by identity: the memory store gives every
     // request of a session the very string it keeps, so once a text's lookup finds the instance it was first parsed
     // from, that instance is remembered, and its later requests find their principal without hashing the text. A store
-    // that reads a fresh string per request (Redis, PostgreSQL) never gets there and adds nothing. The table holds its
-    // strings weakly (an entry goes with its string, when the session's data changes) and is replaced past
-    // InstanceCapacity entries.
-    private const int InstanceCapacity = 4096;
-    private static ConditionalWeakTable<string, ParsedText> s_byInstance = new();
-    private static int s_instanceCount;
+    // that reads a fresh string per read (Redis, PostgreSQL) never gets there and adds nothing. The table is
+    // direct-mapped: a text's slot comes from its identity hash (RuntimeHelpers.GetHashCode, not its characters), so a
+    // lookup is one array read and one reference comparison, where a weak table cost a lock-free probe through GC
+    // handles on every request. Its slots hold their strings strongly, InstanceSlots of them at most (each at most
+    // MaxCachedLength characters, the same bound as the dictionary above, which holds its texts strongly too); a slot
+    // is taken over by the next remembered text that maps to it, so a session's text that was replaced or ended stays
+    // only until then.
+    private const int InstanceSlots = 1024; // a power of two: the slot is the identity hash's low bits
+    private static readonly ParsedText?[] s_byInstance = new ParsedText?[InstanceSlots];
 
     // A parsed text, with the instance it was parsed from.
     private sealed class ParsedText(string instance, StoredPrincipal? parsed)
@@ -207,8 +210,10 @@ internal static class SessionPrincipal
         {
             return ParseText(json);
         }
-        var byInstance = Volatile.Read(ref s_byInstance);
-        if (byInstance.TryGetValue(json, out var known))
+        var slot = RuntimeHelpers.GetHashCode(json) & (InstanceSlots - 1);
+        // ParsedText is immutable and published whole (Volatile.Write), so a reader sees either a complete entry or
+        // another text's, which the reference comparison turns away.
+        if (Volatile.Read(ref s_byInstance[slot]) is { } known && ReferenceEquals(known.Instance, json))
         {
             return known.Parsed;
         }
@@ -216,7 +221,7 @@ internal static class SessionPrincipal
         {
             if (ReferenceEquals(parsed.Instance, json))
             {
-                RememberInstance(byInstance, json, parsed);
+                Volatile.Write(ref s_byInstance[slot], parsed);
             }
             return parsed.Parsed;
         }
@@ -228,17 +233,6 @@ internal static class SessionPrincipal
         }
         ParsedTexts.TryAdd(json, parsed);
         return parsed.Parsed;
-    }
-
-    private static void RememberInstance(ConditionalWeakTable<string, ParsedText> byInstance, string json, ParsedText parsed)
-    {
-        if (Interlocked.Increment(ref s_instanceCount) > InstanceCapacity)
-        {
-            byInstance = new ConditionalWeakTable<string, ParsedText>();
-            Volatile.Write(ref s_byInstance, byInstance);
-            Volatile.Write(ref s_instanceCount, 1);
-        }
-        byInstance.TryAdd(json, parsed);
     }
 
     private static StoredPrincipal? ParseText(string json)
@@ -390,7 +384,7 @@ internal static class SessionPrincipal
             }
             var properties = items is null
                 ? new AuthenticationProperties()
-                : new AuthenticationProperties(new Dictionary<string, string?>(items, StringComparer.Ordinal));
+                : new AuthenticationProperties(new StoredItems(items));
             return (principal, properties);
         }
     }
